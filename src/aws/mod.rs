@@ -1,0 +1,161 @@
+//! The AWS SDK set-up shared by every service: credentials (the seed's methods or the standard
+//! chain), role chaining, endpoints from the environment, and per-region clients.
+//!
+//! Credentials are resolved lazily once per run and cached by the SDK's identity cache, which
+//! refreshes assumed-role credentials before they expire during a long run.
+
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sts::config::{Credentials as StaticCredentials, SharedCredentialsProvider};
+use tokio::sync::OnceCell;
+
+use crate::config::Credentials;
+
+/// Every assumed role's session says who it is.
+const SESSION_NAME: &str = "devo-aws";
+/// The region for STS and other global calls when the environment names none.
+const FALLBACK_REGION: &str = "us-east-1";
+
+/// One input's AWS identity, shared by its services.
+pub struct Aws {
+    base: SdkConfig,
+    account: OnceCell<String>,
+}
+
+impl Aws {
+    /// Builds the SDK configuration from the config's credentials block, or the standard chain.
+    pub async fn new(credentials: Option<&Credentials>) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(c) = credentials
+            && let (Some(key), Some(secret)) = (&c.access_key, &c.access_secret)
+        {
+            loader = loader.credentials_provider(StaticCredentials::new(
+                key.clone(),
+                secret.clone(),
+                None,
+                None,
+                "devo-aws-config",
+            ));
+        }
+        let mut base = loader.load().await;
+        if base.region().is_none() {
+            base = base
+                .into_builder()
+                .region(Region::from_static(FALLBACK_REGION))
+                .build();
+        }
+        if let Some(c) = credentials {
+            base = chain_roles(base, c).await;
+        }
+        Self {
+            base,
+            account: OnceCell::new(),
+        }
+    }
+
+    /// The configuration of `region`.
+    pub fn in_region(&self, region: &str) -> SdkConfig {
+        self.base
+            .clone()
+            .into_builder()
+            .region(Region::new(region.to_string()))
+            .build()
+    }
+
+    /// An SQS client for `region`.
+    pub fn sqs(&self, region: &str) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.in_region(region))
+    }
+
+    /// The pulling identity's account (STS GetCallerIdentity, at most once a run).
+    pub async fn account_id(&self) -> anyhow::Result<&str> {
+        self.account
+            .get_or_try_init(|| async {
+                let out = aws_sdk_sts::Client::new(&self.base)
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!("STS GetCallerIdentity failed: {}", aws_error(&e))
+                    })?;
+                out.account
+                    .ok_or_else(|| anyhow::anyhow!("STS GetCallerIdentity returned no account"))
+            })
+            .await
+            .map(String::as_str)
+    }
+}
+
+/// `base_assume_role`, then `target_assume_role` (with the external id): each role is assumed
+/// with the credentials of the step before it.
+async fn chain_roles(mut config: SdkConfig, c: &Credentials) -> SdkConfig {
+    for (role, external_id) in [
+        (&c.base_assume_role, None),
+        (&c.target_assume_role, c.assume_role_external_id.as_ref()),
+    ] {
+        let Some(role) = role else { continue };
+        let mut builder = AssumeRoleProvider::builder(role.clone())
+            .session_name(SESSION_NAME)
+            .configure(&config);
+        if let Some(id) = external_id {
+            builder = builder.external_id(id.clone());
+        }
+        let provider = builder.build().await;
+        config = config
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(provider))
+            .build();
+    }
+    config
+}
+
+/// The most useful line of an SDK error: its code and message when AWS sent one.
+pub fn aws_error<E, R>(e: &aws_sdk_sqs::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_sqs::error::SdkError;
+    match e {
+        SdkError::ServiceError(s) => {
+            let err = s.err();
+            match (err.code(), err.message()) {
+                (Some(code), Some(msg)) => format!("{code}: {msg}"),
+                (Some(code), None) => code.to_string(),
+                _ => err.to_string(),
+            }
+        }
+        other => {
+            let mut text = other.to_string();
+            let mut source = std::error::Error::source(other);
+            while let Some(s) = source {
+                text = format!("{text}: {s}");
+                source = s.source();
+            }
+            text
+        }
+    }
+}
+
+/// True when an SDK error is about who we are (bad keys, no permission), not a passing fault.
+pub fn is_credentials_error<E, R>(e: &aws_sdk_sqs::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata,
+{
+    use aws_sdk_sqs::error::SdkError;
+    match e {
+        SdkError::ServiceError(s) => matches!(
+            s.err().code(),
+            Some(
+                "InvalidClientTokenId"
+                    | "SignatureDoesNotMatch"
+                    | "UnrecognizedClientException"
+                    | "AccessDenied"
+                    | "AccessDeniedException"
+                    | "ExpiredToken"
+                    | "InvalidAccessKeyId"
+            )
+        ),
+        _ => false,
+    }
+}

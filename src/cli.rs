@@ -1,0 +1,158 @@
+//! The command line: subcommands and global options. The one source of the man page and the
+//! shell completions.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  done (also when there was nothing new, or a service was not due yet)
+  1  internal error
+  2  usage error
+  3  config, certificate or credentials error
+  4  temporary failure (network, throttling, Devo unreachable): the next run retries
+  5  another run holds a service's lock";
+
+/// Ships AWS security and operations data to Devo over mutual TLS, one bounded cycle per run.
+#[derive(Debug, Parser)]
+#[command(name = "devo-aws", version, about, long_about = None, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes, before or after its name.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Print each event with its tag to stdout; acknowledge nothing, write no state
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
+    /// Pull even if the service's request_period_in_seconds has not passed
+    #[arg(long, global = true)]
+    pub force: bool,
+
+    /// Stop receiving after N messages per service
+    #[arg(long, global = true, value_name = "N")]
+    pub max_messages: Option<u64>,
+
+    /// The run's time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)
+    #[arg(long, global = true, value_name = "DURATION", default_value = "4m", value_parser = parse_duration)]
+    pub deadline: Duration,
+
+    /// Log format on stderr
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// More log detail (-v info, -vv debug, -vvv trace)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Errors only, no summary
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(d)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// CloudWatch Events / EventBridge events from SQS (service-events-all)
+    Events,
+    /// Security Hub findings from SQS (sqs-cloudwatch-consumer)
+    Securityhub,
+    /// CloudTrail events from the API or S3+SQS (audit-events-all)
+    Audit,
+    /// CloudWatch metrics (metrics-all)
+    Metrics,
+    /// VPC Flow Logs from S3+SQS (non-cloudwatch-logs, type flowlogs)
+    Flowlogs,
+    /// CloudFront standard logs from S3+SQS (non-cloudwatch-logs, type cloudfrontlogs)
+    Cloudfront,
+    /// CloudWatch Logs groups (custom_service, type logs)
+    Logs,
+    /// Every service the config defines, concurrently
+    All,
+}
+
+impl Command {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Events => "events",
+            Self::Securityhub => "securityhub",
+            Self::Audit => "audit",
+            Self::Metrics => "metrics",
+            Self::Flowlogs => "flowlogs",
+            Self::Cloudfront => "cloudfront",
+            Self::Logs => "logs",
+            Self::All => "all",
+        }
+    }
+}
+
+/// The config file: `--config`, else `config/$CONFIG_FILE`, else `config/config.yaml`.
+pub fn config_path(explicit: Option<PathBuf>, config_file_env: Option<String>) -> PathBuf {
+    explicit.unwrap_or_else(|| {
+        let name = config_file_env
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "config.yaml".into());
+        PathBuf::from("config").join(name)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_go_before_or_after_the_subcommand() {
+        let before =
+            Cli::try_parse_from(["devo-aws", "--dry-run", "--deadline", "30s", "events"]).unwrap();
+        let after =
+            Cli::try_parse_from(["devo-aws", "events", "--dry-run", "--deadline", "30s"]).unwrap();
+        for cli in [before, after] {
+            assert!(cli.global.dry_run);
+            assert_eq!(cli.global.deadline, Duration::from_secs(30));
+            assert_eq!(cli.command, Command::Events);
+        }
+    }
+
+    #[test]
+    fn config_file_env_names_a_file_in_config_dir() {
+        assert_eq!(config_path(None, None), PathBuf::from("config/config.yaml"));
+        assert_eq!(
+            config_path(None, Some("prod.yaml".into())),
+            PathBuf::from("config/prod.yaml")
+        );
+        assert_eq!(
+            config_path(Some("/etc/x.yaml".into()), Some("prod.yaml".into())),
+            PathBuf::from("/etc/x.yaml")
+        );
+    }
+}

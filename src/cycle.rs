@@ -1,0 +1,228 @@
+//! One bounded cycle of one service: lock, honour `request_period_in_seconds`, pull within the
+//! run's budget, ship, acknowledge what was delivered, save state, and report one summary line.
+//!
+//! The pulling itself is the service's (see `sources/`); this module owns what every service
+//! shares: the run context, the counters of the summary, and how outcomes rank into exit codes.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::time::Instant;
+
+use crate::aws::Aws;
+use crate::config::Loaded;
+use crate::devo::frame::Framing;
+use crate::devo::shipper::Shipper;
+use crate::state::{StateError, StateStore};
+
+/// How a run (or one service, or one region of it) ended. Ordered: the worst one decides the
+/// exit code of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    /// Done, including "nothing new" and "not due yet".
+    Done,
+    /// Another run holds this service's lock.
+    Locked,
+    /// Network, throttling, Devo unreachable: the next run retries.
+    Temporary,
+    /// The config, the certificates or the credentials must change.
+    Config,
+    /// A bug.
+    Internal,
+}
+
+impl Outcome {
+    /// The documented exit code.
+    pub const fn exit_code(self) -> u8 {
+        match self {
+            Self::Done => 0,
+            Self::Internal => 1,
+            Self::Config => 3,
+            Self::Temporary => 4,
+            Self::Locked => 5,
+        }
+    }
+}
+
+/// A failure of part of a service, with its class.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub outcome: Outcome,
+    pub reason: String,
+}
+
+impl Failure {
+    pub fn new(outcome: Outcome, reason: impl Into<String>) -> Self {
+        Self {
+            outcome,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// What the command line asks of every service of the run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub dry_run: bool,
+    pub force: bool,
+    /// Stop receiving once this many messages were taken, per service.
+    pub max_messages: Option<u64>,
+    /// When the run stops pulling and winds down.
+    pub deadline: Instant,
+}
+
+/// What the services of one run share.
+pub struct RunContext {
+    pub loaded: Arc<Loaded>,
+    pub options: RunOptions,
+    pub shipper: Shipper,
+    pub framing: Framing,
+    pub aws: Arc<Aws>,
+    pub state: StateStore,
+}
+
+impl RunContext {
+    pub fn deadline_passed(&self) -> bool {
+        Instant::now() >= self.options.deadline
+    }
+
+    pub fn input_id(&self) -> &str {
+        &self.loaded.config.inputs.aws.id.0
+    }
+}
+
+/// The counters of one service's summary line; shared by its regions.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub messages: AtomicU64,
+    pub objects: AtomicU64,
+    pub events: AtomicU64,
+    pub dropped: AtomicU64,
+    pub failed: AtomicU64,
+    pub bytes: AtomicU64,
+}
+
+impl Counters {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// A service's part of the run: what it did and how it ended.
+#[derive(Debug)]
+pub struct Summary {
+    pub service: &'static str,
+    pub outcome: Outcome,
+    pub note: Option<String>,
+    pub counters: Arc<Counters>,
+    pub seconds: f64,
+}
+
+impl Summary {
+    /// Logs the summary line (shown even when logging is quiet).
+    pub fn report(&self) {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let status = match self.outcome {
+            Outcome::Done => "ok",
+            Outcome::Locked => "locked",
+            Outcome::Temporary => "temporary-failure",
+            Outcome::Config => "config-error",
+            Outcome::Internal => "internal-error",
+        };
+        tracing::info!(
+            target: "devo_aws::summary",
+            service = self.service,
+            status,
+            messages = get(&c.messages),
+            objects = get(&c.objects),
+            events = get(&c.events),
+            dropped = get(&c.dropped),
+            failed = get(&c.failed),
+            bytes = get(&c.bytes),
+            seconds = format_args!("{:.3}", self.seconds),
+            note = self.note.as_deref().unwrap_or(""),
+            "summary"
+        );
+    }
+}
+
+/// Runs `pull` as service `name` under its lock and request period, then saves its state.
+/// `pull` fills the counters and returns the worst failure of its parts, if any.
+pub async fn run_service<F, Fut>(
+    ctx: &RunContext,
+    name: &'static str,
+    request_period_secs: u64,
+    pull: F,
+) -> Summary
+where
+    F: FnOnce(Arc<Counters>) -> Fut,
+    Fut: Future<Output = Option<Failure>>,
+{
+    let started = std::time::Instant::now();
+    let counters = Arc::new(Counters::default());
+    let finish = |outcome, note: Option<String>, counters: Arc<Counters>| Summary {
+        service: name,
+        outcome,
+        note,
+        counters,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let key = format!("{}.{name}", ctx.input_id());
+    // Dry runs write nothing, so they need no lock either and may run beside a real one.
+    let _lock = if ctx.options.dry_run {
+        None
+    } else {
+        match ctx.state.lock(&key) {
+            Ok(l) => Some(l),
+            Err(e @ StateError::Locked { .. }) => {
+                tracing::warn!(message = "Service skipped: another run holds it.", service = name, error = %e);
+                return finish(Outcome::Locked, Some(e.to_string()), counters);
+            }
+            Err(e) => return finish(Outcome::Config, Some(e.to_string()), counters),
+        }
+    };
+    let mut state = match ctx.state.load(&key) {
+        Ok(s) => s,
+        Err(e) => return finish(Outcome::Config, Some(e.to_string()), counters),
+    };
+    let now = Utc::now();
+    if let Some(last) = state.last_pull
+        && !ctx.options.force
+    {
+        let due = last + Duration::from_secs(request_period_secs);
+        if now < due {
+            let note = format!(
+                "not due until {} (request_period_in_seconds {request_period_secs}; --force pulls now)",
+                due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            tracing::info!(message = "Service skipped: pulled recently.", service = name, %note);
+            return finish(Outcome::Done, Some(note), counters);
+        }
+    }
+    let failure = pull(counters.clone()).await;
+    match failure {
+        Some(f) => finish(f.outcome, Some(f.reason), counters),
+        None if ctx.options.dry_run => finish(
+            Outcome::Done,
+            Some("dry run: nothing acknowledged".into()),
+            counters,
+        ),
+        None => {
+            state.last_pull = Some(now);
+            match ctx.state.save(&key, &state) {
+                Ok(()) => finish(Outcome::Done, None, counters),
+                Err(e) => finish(Outcome::Config, Some(e.to_string()), counters),
+            }
+        }
+    }
+}

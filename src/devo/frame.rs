@@ -1,0 +1,159 @@
+//! One event on the wire (see devo-wire.md): `<14>Mmm dd hh:mm:ss host tag: message\n`, or,
+//! when the message holds a line break, the same record octet-counted (RFC 6587) so the break
+//! cannot start a new, untagged event. Dry runs frame events as `tag: message` lines instead.
+
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+
+/// How events are written out.
+#[derive(Debug, Clone)]
+pub enum Framing {
+    /// Syslog records for Devo, stamped with the sending host's name.
+    Syslog { host: String },
+    /// `tag: message` lines for `--dry-run`; line breaks inside a message shown as `\n`.
+    DryRun,
+}
+
+impl Framing {
+    /// The framing for Devo, with this machine's host name (spaces cannot appear in it).
+    pub fn syslog_for_this_host() -> Self {
+        let host = gethostname::gethostname()
+            .to_string_lossy()
+            .replace(char::is_whitespace, "_");
+        Self::Syslog {
+            host: if host.is_empty() {
+                "localhost".into()
+            } else {
+                host
+            },
+        }
+    }
+
+    /// Starts a batch of events framed with the current time in their headers.
+    pub fn batch(&self) -> FrameBatch {
+        self.batch_at(Utc::now())
+    }
+
+    fn batch_at(&self, now: DateTime<Utc>) -> FrameBatch {
+        let prefix = match self {
+            // Devo stamps arrival time itself; the date is there because syslog wants one.
+            Self::Syslog { host } => Some(format!("<14>{} {host} ", now.format("%b %e %H:%M:%S"))),
+            Self::DryRun => None,
+        };
+        FrameBatch {
+            prefix,
+            bytes: Vec::new(),
+            events: 0,
+        }
+    }
+}
+
+/// Framed events ready to be written, with how many they are.
+#[derive(Debug, Default)]
+pub struct FrameBatch {
+    prefix: Option<String>,
+    bytes: Vec<u8>,
+    events: u64,
+}
+
+impl FrameBatch {
+    /// Appends one event.
+    pub fn push(&mut self, tag: &str, message: &str) {
+        self.events += 1;
+        let Some(prefix) = &self.prefix else {
+            self.bytes.extend_from_slice(tag.as_bytes());
+            self.bytes.extend_from_slice(b": ");
+            self.bytes
+                .extend_from_slice(message.replace('\n', "\\n").as_bytes());
+            self.bytes.push(b'\n');
+            return;
+        };
+        if message.contains('\n') {
+            let len = prefix.len() + tag.len() + 2 + message.len() + 1;
+            // Writing into a Vec cannot fail.
+            let _ = write!(self.bytes, "{len} ");
+        }
+        self.bytes.extend_from_slice(prefix.as_bytes());
+        self.bytes.extend_from_slice(tag.as_bytes());
+        self.bytes.extend_from_slice(b": ");
+        self.bytes.extend_from_slice(message.as_bytes());
+        self.bytes.push(b'\n');
+    }
+
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Bytes framed so far.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events == 0
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn one_line_event_is_newline_framed() {
+        let mut b = Framing::Syslog {
+            host: "myhost".into(),
+        }
+        .batch_at(at());
+        b.push(
+            "cloud.aws.cloudtrail.events.123456789012.us-east-1",
+            r#"{"a":1}"#,
+        );
+        assert_eq!(
+            String::from_utf8(b.into_bytes()).unwrap(),
+            "<14>Jan  1 00:00:00 myhost cloud.aws.cloudtrail.events.123456789012.us-east-1: {\"a\":1}\n"
+        );
+    }
+
+    #[test]
+    fn line_break_gets_octet_counting() {
+        let mut b = Framing::Syslog {
+            host: "myhost".into(),
+        }
+        .batch_at(at());
+        b.push("my.app.test.three", "line1\nline2");
+        // The spec's own example.
+        assert_eq!(
+            String::from_utf8(b.into_bytes()).unwrap(),
+            "58 <14>Jan  1 00:00:00 myhost my.app.test.three: line1\nline2\n"
+        );
+    }
+
+    #[test]
+    fn octet_count_is_in_bytes_not_chars() {
+        let mut b = Framing::Syslog { host: "h".into() }.batch_at(at());
+        b.push("a.b", "é\n");
+        let bytes = b.into_bytes();
+        let text = String::from_utf8(bytes).unwrap();
+        let (len, record) = text.split_once(' ').unwrap();
+        assert_eq!(len.parse::<usize>().unwrap(), record.len());
+    }
+
+    #[test]
+    fn dry_run_lines_show_the_tag() {
+        let mut b = Framing::DryRun.batch();
+        b.push("t.a.g", "x\ny");
+        assert_eq!(b.events(), 1);
+        assert_eq!(b.into_bytes(), b"t.a.g: x\\ny\n");
+    }
+}

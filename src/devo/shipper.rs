@@ -1,0 +1,358 @@
+//! The shipper: one task that owns the Devo connection and turns framed batches into receipts.
+//!
+//! Devo never acknowledges anything, so the only proof that bytes arrived is a clean close: we
+//! send TLS close_notify, shut our write side, and read until the server closes. Writes are
+//! therefore grouped into *delivery epochs*: one connection carries an epoch's batches, and
+//! closing it cleanly delivers every receipt of the epoch at once. An epoch ends when it is big
+//! enough, old enough, idle, or when the producers are done.
+//!
+//! A failed epoch is replayed whole on a new connection a few times (the server may have kept
+//! part of it: duplicates are possible for that epoch only, never losses). When the retries are
+//! spent the shipper is *failed for good*: that and every later batch gets a failed receipt.
+//! Producers rely on this ordering: a batch's `Delivered` means every batch shipped before it
+//! was delivered too.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_rustls::client::TlsStream;
+
+use super::frame::FrameBatch;
+use super::tls::{DevoEndpoint, is_certificate_rejection};
+
+/// When an epoch ends and how hard a failed one is retried.
+#[derive(Debug, Clone)]
+pub struct EpochLimits {
+    /// Close the epoch once this many bytes were written in it.
+    pub max_bytes: usize,
+    /// Close the epoch once it is this old (keeps receipts flowing on long runs).
+    pub max_age: Duration,
+    /// Close the epoch when no batch came for this long.
+    pub idle: Duration,
+    /// How long the server has to close after our close_notify.
+    pub close_timeout: Duration,
+    /// How long one write may wait for a server that does not read.
+    pub write_timeout: Duration,
+    /// How many times one epoch is sent before the shipper gives up.
+    pub attempts: u32,
+    /// Pause before the first retry, doubled for each next one.
+    pub backoff: Duration,
+}
+
+impl Default for EpochLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 4 << 20,
+            max_age: Duration::from_secs(10),
+            idle: Duration::from_millis(200),
+            close_timeout: Duration::from_secs(15),
+            write_timeout: Duration::from_secs(30),
+            attempts: 3,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Where batches go.
+pub enum Destination {
+    Devo(Arc<DevoEndpoint>),
+    /// `--dry-run`: to standard output; nothing is ever acknowledged.
+    Stdout,
+}
+
+/// Why a batch was not delivered.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ShipError {
+    pub message: String,
+    /// A certificate was refused: a configuration problem rather than a passing one.
+    pub certificate_rejected: bool,
+}
+
+/// The answer for one batch.
+#[derive(Debug, Clone)]
+pub enum Receipt {
+    /// Devo has it: acknowledge the source.
+    Delivered,
+    /// Dry run: printed, not delivered; acknowledge nothing.
+    Printed,
+    /// Not delivered: leave the source as it is.
+    Failed(Arc<ShipError>),
+}
+
+/// Totals of one shipper, for the run summary.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ShipperStats {
+    pub epochs: u64,
+    pub connections: u64,
+    pub events_delivered: u64,
+    pub bytes_delivered: u64,
+}
+
+struct Shipment {
+    bytes: Vec<u8>,
+    events: u64,
+    receipt: oneshot::Sender<Receipt>,
+}
+
+/// The producers' handle: cheap to clone; the shipper ends when every handle is dropped.
+#[derive(Clone)]
+pub struct Shipper {
+    tx: mpsc::Sender<Shipment>,
+}
+
+impl Shipper {
+    /// Starts the shipper task.
+    pub fn start(
+        destination: Destination,
+        limits: EpochLimits,
+    ) -> (Self, JoinHandle<ShipperStats>) {
+        let (tx, rx) = mpsc::channel(64);
+        let task = match destination {
+            Destination::Devo(endpoint) => tokio::spawn(
+                DevoShipper {
+                    endpoint,
+                    limits,
+                    epoch: None,
+                    failed: None,
+                    stats: ShipperStats::default(),
+                }
+                .run(rx),
+            ),
+            Destination::Stdout => tokio::spawn(print_all(rx)),
+        };
+        (Self { tx }, task)
+    }
+
+    /// Queues a batch; the receiver resolves once its fate is known.
+    pub async fn ship(&self, batch: FrameBatch) -> oneshot::Receiver<Receipt> {
+        let (receipt, rx) = oneshot::channel();
+        let events = batch.events();
+        let shipment = Shipment {
+            bytes: batch.into_bytes(),
+            events,
+            receipt,
+        };
+        if let Err(mpsc::error::SendError(s)) = self.tx.send(shipment).await {
+            let _ = s.receipt.send(Receipt::Failed(Arc::new(ShipError {
+                message: "the shipper has stopped".into(),
+                certificate_rejected: false,
+            })));
+        }
+        rx
+    }
+}
+
+async fn print_all(mut rx: mpsc::Receiver<Shipment>) -> ShipperStats {
+    let mut out = tokio::io::stdout();
+    let mut stats = ShipperStats::default();
+    while let Some(s) = rx.recv().await {
+        let receipt = match out.write_all(&s.bytes).await {
+            Ok(()) => Receipt::Printed,
+            Err(e) => Receipt::Failed(Arc::new(ShipError {
+                message: format!("cannot write to standard output: {e}"),
+                certificate_rejected: false,
+            })),
+        };
+        stats.bytes_delivered += s.bytes.len() as u64;
+        let _ = s.receipt.send(receipt);
+    }
+    let _ = out.flush().await;
+    stats
+}
+
+/// The batches of the epoch in progress, kept until its receipt so it can be replayed.
+struct Epoch {
+    conn: Option<TlsStream<TcpStream>>,
+    bytes: Vec<u8>,
+    events: u64,
+    receipts: Vec<oneshot::Sender<Receipt>>,
+    opened: Instant,
+    last_batch: Instant,
+}
+
+struct DevoShipper {
+    endpoint: Arc<DevoEndpoint>,
+    limits: EpochLimits,
+    epoch: Option<Epoch>,
+    failed: Option<Arc<ShipError>>,
+    stats: ShipperStats,
+}
+
+impl DevoShipper {
+    async fn run(mut self, mut rx: mpsc::Receiver<Shipment>) -> ShipperStats {
+        loop {
+            let next = match &self.epoch {
+                None => rx.recv().await,
+                Some(e) => {
+                    let close_at =
+                        (e.last_batch + self.limits.idle).min(e.opened + self.limits.max_age);
+                    tokio::select! {
+                        biased;
+                        m = rx.recv() => m,
+                        () = tokio::time::sleep_until(close_at) => {
+                            self.close_epoch().await;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let Some(shipment) = next else { break };
+            self.accept(shipment).await;
+            let full = self.epoch.as_ref().is_some_and(|e| {
+                e.bytes.len() >= self.limits.max_bytes || e.opened.elapsed() >= self.limits.max_age
+            });
+            if full {
+                self.close_epoch().await;
+            }
+        }
+        self.close_epoch().await;
+        self.stats
+    }
+
+    async fn accept(&mut self, s: Shipment) {
+        if let Some(err) = &self.failed {
+            let _ = s.receipt.send(Receipt::Failed(err.clone()));
+            return;
+        }
+        let now = Instant::now();
+        let epoch = self.epoch.get_or_insert_with(|| Epoch {
+            conn: None,
+            bytes: Vec::new(),
+            events: 0,
+            receipts: Vec::new(),
+            opened: now,
+            last_batch: now,
+        });
+        epoch.last_batch = now;
+        epoch.events += s.events;
+        epoch.receipts.push(s.receipt);
+        // Stream the batch right away; if the connection breaks, the epoch is replayed at close.
+        if epoch.conn.is_none() && epoch.bytes.is_empty() {
+            match self.endpoint.connect().await {
+                Ok(c) => {
+                    self.stats.connections += 1;
+                    epoch.conn = Some(c);
+                }
+                Err(e) => {
+                    tracing::debug!(message = "Cannot connect to Devo yet.", error = %e);
+                }
+            }
+        }
+        if let Some(conn) = &mut epoch.conn
+            && let Err(e) = write_within(conn, &s.bytes, self.limits.write_timeout).await
+        {
+            tracing::debug!(message = "Write to Devo failed; the epoch will be replayed.", error = %e);
+            epoch.conn = None;
+        }
+        epoch.bytes.extend_from_slice(&s.bytes);
+    }
+
+    /// Ends the epoch: a clean close delivers its receipts; otherwise replay, then give up.
+    async fn close_epoch(&mut self) {
+        let Some(mut epoch) = self.epoch.take() else {
+            return;
+        };
+        let mut backoff = self.limits.backoff;
+        let mut last_error = None;
+        for attempt in 1..=self.limits.attempts {
+            if attempt > 1 {
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+            }
+            let conn = match epoch.conn.take() {
+                Some(c) if attempt == 1 => Ok(c),
+                _ => self.replay(&epoch.bytes).await,
+            };
+            match conn {
+                Ok(conn) => match close_cleanly(conn, self.limits.close_timeout).await {
+                    Ok(()) => {
+                        self.stats.epochs += 1;
+                        self.stats.events_delivered += epoch.events;
+                        self.stats.bytes_delivered += epoch.bytes.len() as u64;
+                        tracing::debug!(
+                            message = "Delivery epoch closed cleanly.",
+                            events = epoch.events,
+                            bytes = epoch.bytes.len()
+                        );
+                        for r in epoch.receipts {
+                            let _ = r.send(Receipt::Delivered);
+                        }
+                        return;
+                    }
+                    Err(e) => last_error = Some(e),
+                },
+                Err(e) => last_error = Some(e),
+            }
+            if let Some(e) = &last_error {
+                tracing::warn!(
+                    message = "Delivery to Devo failed.",
+                    endpoint = %self.endpoint.display(),
+                    attempt,
+                    of = self.limits.attempts,
+                    error = %e
+                );
+                if is_certificate_rejection(e) {
+                    break;
+                }
+            }
+        }
+        let err = last_error.unwrap_or_else(|| io::Error::other("no attempt was made"));
+        let failure = Arc::new(ShipError {
+            message: format!(
+                "cannot deliver to Devo at {}: {err}",
+                self.endpoint.display()
+            ),
+            certificate_rejected: is_certificate_rejection(&err),
+        });
+        for r in epoch.receipts {
+            let _ = r.send(Receipt::Failed(failure.clone()));
+        }
+        self.failed = Some(failure);
+    }
+
+    /// A new connection carrying the whole epoch again.
+    async fn replay(&mut self, bytes: &[u8]) -> io::Result<TlsStream<TcpStream>> {
+        let mut conn = self.endpoint.connect().await?;
+        self.stats.connections += 1;
+        write_within(&mut conn, bytes, self.limits.write_timeout).await?;
+        Ok(conn)
+    }
+}
+
+async fn write_within(
+    conn: &mut TlsStream<TcpStream>,
+    bytes: &[u8],
+    timeout: Duration,
+) -> io::Result<()> {
+    tokio::time::timeout(timeout, conn.write_all(bytes))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the server stopped reading"))?
+}
+
+/// Flush, send close_notify, shut our write side, and wait for the server's own close.
+/// Only a close_notify from the server counts: a bare TCP close may have lost data.
+async fn close_cleanly(mut conn: TlsStream<TcpStream>, timeout: Duration) -> io::Result<()> {
+    let close = async {
+        conn.flush().await?;
+        conn.shutdown().await?;
+        let mut sink = [0u8; 1024];
+        loop {
+            if conn.read(&mut sink).await? == 0 {
+                return Ok(());
+            }
+        }
+    };
+    tokio::time::timeout(timeout, close).await.map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the server did not close the connection in time",
+        )
+    })?
+}

@@ -1,0 +1,229 @@
+//! The mutual-TLS connection to a Devo collector or relay.
+//!
+//! The server is verified against the Devo domain's CA (`chain`) only, never the system roots:
+//! Devo's collectors use a private CA. The client presents `cert` + `key`. SNI and the hostname
+//! check use the output's `address`; the hostname check can be switched off for relays whose
+//! certificate does not carry their name (the chain is still verified).
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+/// How long to wait for the TCP connection and the TLS handshake.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A TLS setup that cannot work: always a configuration problem, never worth a retry.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("{path}: cannot read {what}: {reason}")]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("{path}: no {what} found in the file")]
+    Empty { what: &'static str, path: PathBuf },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Where and how to connect.
+pub struct DevoEndpoint {
+    pub address: String,
+    pub port: u16,
+    connector: TlsConnector,
+    server_name: ServerName<'static>,
+}
+
+/// The files and switches that make an endpoint.
+#[derive(Debug)]
+pub struct EndpointSpec<'a> {
+    pub address: &'a str,
+    pub port: u16,
+    pub chain: &'a Path,
+    pub cert: &'a Path,
+    pub key: &'a Path,
+    pub verify_hostname: bool,
+}
+
+impl DevoEndpoint {
+    /// Reads the certificates and builds the TLS client. Secrets are not echoed in errors.
+    pub fn new(spec: &EndpointSpec<'_>) -> Result<Self, TlsSetupError> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut roots = RootCertStore::empty();
+        for ca in read_certs("CA chain", spec.chain)? {
+            roots.add(ca).map_err(|e| {
+                TlsSetupError::Invalid(format!(
+                    "{}: unusable CA certificate: {e}",
+                    spec.chain.display()
+                ))
+            })?;
+        }
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .map_err(|e| TlsSetupError::Invalid(format!("{}: {e}", spec.chain.display())))?;
+        let verifier: Arc<dyn ServerCertVerifier> = if spec.verify_hostname {
+            webpki
+        } else {
+            Arc::new(ChainOnlyVerifier(webpki))
+        };
+        let certs = read_certs("client certificate", spec.cert)?;
+        let key = PrivateKeyDer::from_pem_file(spec.key).map_err(|e| TlsSetupError::Read {
+            what: "private key",
+            path: spec.key.to_path_buf(),
+            reason: pem_reason(&e),
+        })?;
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsSetupError::Invalid(e.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_client_auth_cert(certs, key)
+            .map_err(|e| {
+                TlsSetupError::Invalid(format!(
+                    "{} and {} do not make a client identity: {e}",
+                    spec.cert.display(),
+                    spec.key.display()
+                ))
+            })?;
+        let server_name = ServerName::try_from(spec.address.to_string()).map_err(|_| {
+            TlsSetupError::Invalid(format!("{:?} is not a host name", spec.address))
+        })?;
+        Ok(Self {
+            address: spec.address.to_string(),
+            port: spec.port,
+            connector: TlsConnector::from(Arc::new(config)),
+            server_name,
+        })
+    }
+
+    /// Opens a TCP connection and completes the TLS handshake, within a timeout.
+    pub async fn connect(&self) -> io::Result<TlsStream<TcpStream>> {
+        let attempt = async {
+            let tcp = TcpStream::connect((self.address.as_str(), self.port)).await?;
+            tcp.set_nodelay(true)?;
+            self.connector.connect(self.server_name.clone(), tcp).await
+        };
+        tokio::time::timeout(CONNECT_TIMEOUT, attempt)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connection timed out"))?
+    }
+
+    /// `host:port`, for messages.
+    pub fn display(&self) -> String {
+        format!("{}:{}", self.address, self.port)
+    }
+}
+
+fn read_certs(
+    what: &'static str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| TlsSetupError::Read {
+            what,
+            path: path.to_path_buf(),
+            reason: pem_reason(&e),
+        })?;
+    if certs.is_empty() {
+        return Err(TlsSetupError::Empty {
+            what,
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(certs)
+}
+
+/// The reason of a PEM error without any of the file's content.
+fn pem_reason(e: &rustls::pki_types::pem::Error) -> String {
+    use rustls::pki_types::pem::Error as E;
+    match e {
+        E::Io(io) => io.to_string(),
+        E::NoItemsFound => "no PEM section of the expected kind".into(),
+        _ => "not valid PEM".into(),
+    }
+}
+
+/// True when a connection failed because a certificate was refused, by us or by the server:
+/// retrying will not help, the certificates or the config must change.
+pub fn is_certificate_rejection(e: &io::Error) -> bool {
+    use rustls::AlertDescription as A;
+    let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) else {
+        return false;
+    };
+    match inner {
+        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => true,
+        rustls::Error::AlertReceived(alert) => matches!(
+            alert,
+            A::BadCertificate
+                | A::UnsupportedCertificate
+                | A::CertificateRevoked
+                | A::CertificateExpired
+                | A::CertificateUnknown
+                | A::UnknownCA
+                | A::CertificateRequired
+                | A::AccessDenied
+        ),
+        _ => false,
+    }
+}
+
+/// Verifies the server's chain against the Devo CA but accepts any name in it.
+#[derive(Debug)]
+struct ChainOnlyVerifier(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnlyVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}

@@ -1,0 +1,48 @@
+//! devo-aws: parse the command line, set up logging, run one cycle, exit with its code.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use devo_aws::cli::{Cli, LogFormat};
+use devo_aws::{cycle, run};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            return ExitCode::from(cycle::Outcome::Internal.exit_code());
+        }
+    };
+    let outcome = runtime.block_on(run::run(cli));
+    ExitCode::from(outcome.exit_code())
+}
+
+/// Warnings, errors and the summary by default (quiet under cron); `-v` adds progress, `-q`
+/// leaves errors only. `RUST_LOG` overrides all of it.
+fn init_logging(cli: &Cli) {
+    let level = match (cli.global.quiet, cli.global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn,devo_aws::summary=info",
+        (false, 1) => "info,devo_aws=info",
+        (false, 2) => "info,devo_aws=debug",
+        _ => "debug,devo_aws=trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match cli.global.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}

@@ -1,0 +1,184 @@
+//! One run of the program: load the config, set up Devo and AWS, run the chosen services
+//! concurrently within the run's budget, report one summary line per service, and rank the
+//! outcomes into the exit code.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use tokio::time::Instant;
+
+use crate::aws::Aws;
+use crate::cli::{Cli, Command, config_path};
+use crate::config::{self, ConfigError, Loaded};
+use crate::cycle::{Outcome, RunContext, RunOptions, Summary};
+use crate::devo::frame::Framing;
+use crate::devo::shipper::{Destination, EpochLimits, Shipper};
+use crate::devo::tls::{DevoEndpoint, EndpointSpec};
+use crate::sources::events::{self, Kind};
+use crate::state::StateStore;
+
+/// The services of the seed's config, in the order `all` lists them.
+const SERVICES: [Command; 7] = [
+    Command::Events,
+    Command::Securityhub,
+    Command::Audit,
+    Command::Metrics,
+    Command::Flowlogs,
+    Command::Cloudfront,
+    Command::Logs,
+];
+
+/// Runs the command and returns the worst outcome. Errors that stop the run before any service
+/// starts are reported here.
+pub async fn run(cli: Cli) -> Outcome {
+    let path = config_path(cli.global.config.clone(), std::env::var("CONFIG_FILE").ok());
+    let loaded = match config::load(&path) {
+        Ok(l) => Arc::new(l),
+        Err(e) => return fail(Outcome::Config, &e),
+    };
+    let selected: Vec<Command> = match cli.command {
+        Command::All => SERVICES
+            .into_iter()
+            .filter(|s| is_configured(&loaded, *s))
+            .collect(),
+        one if is_configured(&loaded, one) => vec![one],
+        one => {
+            let e = ConfigError::ServiceMissing {
+                service: service_key(one),
+                file: path,
+            };
+            return fail(Outcome::Config, &e);
+        }
+    };
+    if !loaded.config.inputs.aws.enabled {
+        tracing::warn!(message = "inputs.aws.enabled is false: nothing to do.");
+        return Outcome::Done;
+    }
+    let destination = if cli.global.dry_run {
+        Destination::Stdout
+    } else {
+        match devo_endpoint(&loaded) {
+            Ok(endpoint) => Destination::Devo(Arc::new(endpoint)),
+            Err(e) => return fail(Outcome::Config, &*e),
+        }
+    };
+    let framing = if cli.global.dry_run {
+        Framing::DryRun
+    } else {
+        Framing::syslog_for_this_host()
+    };
+    let (shipper, shipper_task) = Shipper::start(destination, EpochLimits::default());
+    let ctx = RunContext {
+        aws: Arc::new(Aws::new(loaded.config.inputs.aws.credentials.as_ref()).await),
+        state: StateStore::new(&loaded.state_dir()),
+        loaded,
+        options: RunOptions {
+            dry_run: cli.global.dry_run,
+            force: cli.global.force,
+            max_messages: cli.global.max_messages,
+            deadline: Instant::now() + cli.global.deadline,
+        },
+        shipper,
+        framing,
+    };
+    let summaries = join_all(selected.iter().map(|s| run_one(&ctx, *s))).await;
+    drop(ctx);
+    match shipper_task.await {
+        Ok(stats) => tracing::debug!(
+            message = "Shipper done.",
+            epochs = stats.epochs,
+            connections = stats.connections,
+            events = stats.events_delivered,
+            bytes = stats.bytes_delivered
+        ),
+        Err(e) => tracing::error!(message = "Shipper task failed.", error = %e),
+    }
+    for s in &summaries {
+        s.report();
+    }
+    summaries
+        .iter()
+        .map(|s| s.outcome)
+        .max()
+        .unwrap_or(Outcome::Done)
+}
+
+fn fail(outcome: Outcome, e: &dyn std::error::Error) -> Outcome {
+    tracing::error!("{e}");
+    outcome
+}
+
+fn devo_endpoint(loaded: &Loaded) -> Result<DevoEndpoint, Box<dyn std::error::Error>> {
+    let (_, out) = loaded
+        .config
+        .devo_output()
+        .map_err(|e| format!("{}: {e:?}", loaded.file().display()))?;
+    let (chain, cert, key) = (
+        loaded.cert_path(&out.chain),
+        loaded.cert_path(&out.cert),
+        loaded.cert_path(&out.key),
+    );
+    Ok(DevoEndpoint::new(&EndpointSpec {
+        address: &out.address,
+        port: out.port,
+        chain: &chain,
+        cert: &cert,
+        key: &key,
+        verify_hostname: out.verify_hostname,
+    })?)
+}
+
+/// The seed's name of the service behind a subcommand.
+const fn service_key(c: Command) -> &'static str {
+    match c {
+        Command::Events => "service-events-all",
+        Command::Securityhub => "sqs-cloudwatch-consumer",
+        Command::Audit => "audit-events-all",
+        Command::Metrics => "metrics-all",
+        Command::Flowlogs | Command::Cloudfront => "non-cloudwatch-logs",
+        Command::Logs => "custom_service",
+        Command::All => "all",
+    }
+}
+
+fn is_configured(loaded: &Loaded, c: Command) -> bool {
+    let s = &loaded.config.inputs.aws.services;
+    match c {
+        Command::Events => s.events.is_some(),
+        Command::Securityhub => s.securityhub.is_some(),
+        Command::Audit => s.audit.is_some(),
+        Command::Metrics => s.metrics.is_some(),
+        Command::Flowlogs => s
+            .non_cloudwatch_logs
+            .as_ref()
+            .is_some_and(|n| n.has_type("flowlogs")),
+        Command::Cloudfront => s
+            .non_cloudwatch_logs
+            .as_ref()
+            .is_some_and(|n| n.has_type("cloudfrontlogs")),
+        Command::Logs => s.custom.as_ref().is_some_and(|n| n.has_type("logs")),
+        Command::All => true,
+    }
+}
+
+async fn run_one(ctx: &RunContext, c: Command) -> Summary {
+    let services = &ctx.loaded.config.inputs.aws.services;
+    match (c, &services.events, &services.securityhub) {
+        (Command::Events, Some(svc), _) => events::run(ctx, Kind::Events, svc).await,
+        (Command::Securityhub, _, Some(svc)) => events::run(ctx, Kind::SecurityHub, svc).await,
+        _ => not_available(c),
+    }
+}
+
+/// A subcommand whose service is not built yet: says so and fails the run.
+fn not_available(c: Command) -> Summary {
+    let note = format!("devo-aws {} is not available in this version yet", c.name());
+    tracing::error!("{note}");
+    Summary {
+        service: service_key(c),
+        outcome: Outcome::Internal,
+        note: Some(note),
+        counters: Arc::default(),
+        seconds: 0.0,
+    }
+}

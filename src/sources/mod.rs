@@ -1,0 +1,53 @@
+//! The services, one file per subcommand, and what they share: the SQS consumer and the rule
+//! that turns an event into its Devo tag.
+
+pub mod events;
+pub mod queue;
+
+use crate::aws::Aws;
+use crate::cycle::{Failure, Outcome};
+use crate::devo::tag::{event_type_level, tag};
+use crate::formats::eventbridge::AwsEvent;
+
+/// How one service tags its events.
+#[derive(Debug, Clone)]
+pub struct TagRule {
+    /// The table when events are not typed (`cloud.aws.cloudwatch.events`).
+    pub table: &'static str,
+    /// With `auto_event_type`, the table is this family plus the event's type
+    /// (`cloud.aws.cloudwatch` + `ec2`).
+    pub typed_family: Option<&'static str>,
+    /// Take account and region from the event (`use_region_and_account_id_from_event`).
+    pub from_event: bool,
+}
+
+impl TagRule {
+    /// `TABLE.ACCOUNT_ID.REGION` for `event`, pulled in `region`. The puller's account is looked
+    /// up (once a run) only when the event does not carry one or is not to be trusted for it.
+    pub async fn tag(&self, event: &AwsEvent, region: &str, aws: &Aws) -> Result<String, Failure> {
+        let typed;
+        let table = match self.typed_family {
+            Some(family) => {
+                typed = format!(
+                    "{family}.{}",
+                    event_type_level(event.event_type.as_deref().unwrap_or(""))
+                );
+                typed.as_str()
+            }
+            None => self.table,
+        };
+        let (account, event_region) = if self.from_event {
+            (event.account.as_deref(), event.region.as_deref())
+        } else {
+            (None, None)
+        };
+        let account = match account {
+            Some(a) => a,
+            None => aws
+                .account_id()
+                .await
+                .map_err(|e| Failure::new(Outcome::Temporary, format!("{e:#}")))?,
+        };
+        Ok(tag(table, account, event_region.unwrap_or(region)))
+    }
+}
