@@ -1,0 +1,22 @@
+# The front door: every target is a one-liner over cargo and the test support scripts.
+CARGO ?= cargo
+WITH_MOTO := tests/support/with-moto.sh
+
+.PHONY: help build test lint generate check-generated demo bench
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+build: ## Build the release binary (target/release/devo-aws)
+	$(CARGO) build --release
+
+test: ## Run unit and end-to-end tests against moto and an in-test TLS server
+	$(WITH_MOTO) $(CARGO) test
+
+lint: ## cargo fmt --check and clippy with warnings as errors
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+demo: ## Start the AWS emulator, load sample events, run `devo-aws all --dry-run`
+	$(CARGO) build
+	$(WITH_MOTO) tests/support/demo.sh

@@ -1,0 +1,139 @@
+use std::sync::Arc;
+
+use devo_aws::devo::frame::Framing;
+use devo_aws::devo::shipper::{Destination, EpochLimits, Receipt, Shipper};
+use devo_aws::devo::tls::{DevoEndpoint, EndpointSpec};
+
+use crate::support::aws::{Moto, unique_name};
+use crate::support::devo::{Pki, Receiver, closed_port};
+use crate::support::{Workdir, config_yaml};
+
+fn bodies(prefix: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!(r#"{{"id":"{prefix}-{i}","source":"aws.ec2","account":"1","region":"us-east-1","detail":{{}}}}"#))
+        .collect()
+}
+
+fn service(queue: &str) -> String {
+    format!("service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\n")
+}
+
+#[test]
+fn devo_down_keeps_every_message_and_the_next_run_delivers_them() {
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    let queue = unique_name("down");
+    let url = moto.create_queue("us-east-1", &queue, 30);
+    moto.send("us-east-1", &url, &bodies("down", 40));
+
+    wd.write_config(&config_yaml(closed_port(), &service(&queue)));
+    let failed = wd.run(&["events"]);
+    assert_eq!(failed.code, 4, "temporary failure: {}", failed.stderr);
+    assert!(failed.stderr.contains("cannot deliver to Devo"), "{}", failed.stderr);
+    assert_eq!(moto.depth("us-east-1", &url), (40, 0), "every message back in the queue at once");
+    assert!(!wd.path().join("state/7.service-events-all.json").exists(), "no state advanced");
+
+    let receiver = Receiver::start(&pki);
+    wd.write_config(&config_yaml(receiver.port, &service(&queue)));
+    let ok = wd.run(&["events"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let mut ids: Vec<String> = receiver.records().iter().map(|r| r.message.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40);
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+}
+
+#[test]
+fn client_certificate_from_another_ca_gets_nothing_through() {
+    let moto = Moto::new();
+    let devo_pki = Pki::new("devo");
+    let stranger = Pki::new("stranger");
+    let receiver = Receiver::start(&devo_pki);
+    let wd = Workdir::new();
+    // The chain is Devo's (so we trust the server) but our identity comes from another CA.
+    wd.write_certs(&devo_pki, &stranger);
+    let queue = unique_name("foreign");
+    let url = moto.create_queue("us-east-1", &queue, 30);
+    moto.send("us-east-1", &url, &bodies("foreign", 5));
+    wd.write_config(&config_yaml(receiver.port, &service(&queue)));
+
+    let run = wd.run(&["events"]);
+    assert_eq!(run.code, 3, "certificate problem is a config error: {}", run.stderr);
+    assert!(receiver.records().is_empty(), "nothing delivered");
+    assert!(
+        receiver.connections().iter().all(|c| c.bytes.is_empty() && !c.clean_close),
+        "no application byte accepted: {:?}",
+        receiver.connections()
+    );
+    assert_eq!(moto.depth("us-east-1", &url), (5, 0), "messages kept and released");
+}
+
+#[test]
+fn server_from_another_ca_is_not_trusted() {
+    let moto = Moto::new();
+    let devo_pki = Pki::new("devo");
+    let impostor = Pki::new("impostor");
+    let receiver = Receiver::start(&impostor);
+    let wd = Workdir::new();
+    wd.write_certs(&devo_pki, &devo_pki);
+    let queue = unique_name("impostor");
+    let url = moto.create_queue("us-east-1", &queue, 30);
+    moto.send("us-east-1", &url, &bodies("impostor", 3));
+    wd.write_config(&config_yaml(receiver.port, &service(&queue)));
+    let run = wd.run(&["events"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(receiver.bytes().is_empty());
+    assert_eq!(moto.depth("us-east-1", &url), (3, 0));
+}
+
+/// The framing through the real shipper and TLS: a line break is octet-counted, non-ASCII text
+/// goes out as raw UTF-8, and both framings mix on one connection.
+#[test]
+fn shipper_frames_line_breaks_with_octet_counting() {
+    let pki = Pki::new("devo");
+    let receiver = Receiver::start(&pki);
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    let certs = wd.path().join("certs");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let receipt = rt.block_on(async {
+        let endpoint = DevoEndpoint::new(&EndpointSpec {
+            address: "localhost",
+            port: receiver.port,
+            chain: &certs.join("chain.crt"),
+            cert: &certs.join("client.crt"),
+            key: &certs.join("client.key"),
+            verify_hostname: true,
+        })
+        .unwrap();
+        let (shipper, task) = Shipper::start(Destination::Devo(Arc::new(endpoint)), EpochLimits::default());
+        let framing = Framing::Syslog { host: "myhost".into() };
+        let mut batch = framing.batch();
+        batch.push("my.app.test.one", "plain");
+        batch.push("my.app.test.three", "line1\nline2");
+        batch.push("my.app.test.utf8", "ünïcødé ✓");
+        let receipt = shipper.ship(batch).await.await.unwrap();
+        drop(shipper);
+        task.await.unwrap();
+        receipt
+    });
+    assert!(matches!(receipt, Receipt::Delivered), "{receipt:?}");
+    let bytes = String::from_utf8(receiver.bytes()).unwrap();
+    let date = &bytes[4..19];
+    let header = format!("<14>{date} myhost ");
+    let three = format!("{header}my.app.test.three: line1\nline2\n");
+    assert_eq!(
+        bytes,
+        format!(
+            "{header}my.app.test.one: plain\n{} {three}{header}my.app.test.utf8: ünïcødé ✓\n",
+            three.len()
+        )
+    );
+    assert_eq!(three.len(), 58, "the spec's own example length");
+    let conns = receiver.connections();
+    assert_eq!(conns.len(), 1);
+    assert!(conns[0].clean_close);
+}

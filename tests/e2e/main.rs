@@ -1,0 +1,12 @@
+//! End-to-end tests: the built `devo-aws` against moto and a TLS server that demands a client
+//! certificate. `make test` starts moto and runs them.
+
+// Shared set-up: workdir, the binary, moto helpers, the Devo stand-in.
+mod support;
+
+// events and securityhub through SQS: exact bytes, exactly once, acknowledgement.
+mod events;
+// Devo side: endpoint down, foreign client certificate, framing through the real shipper.
+mod delivery;
+// Config errors refused with their key path, before anything is pulled.
+mod config;

@@ -1,0 +1,112 @@
+//! The moto server, as the tests see it: its endpoint from the environment (`make test` starts
+//! it), and blocking helpers over the real AWS SDK to seed and inspect queues.
+
+use std::collections::HashMap;
+
+use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use tokio::runtime::Runtime;
+
+/// Where moto listens; set by `make test` (tests/support/with-moto.sh).
+pub fn endpoint() -> String {
+    std::env::var("DEVO_AWS_TEST_ENDPOINT")
+        .expect("DEVO_AWS_TEST_ENDPOINT is not set: run the tests with `make test`, which starts moto")
+}
+
+/// A unique, valid queue name for one test.
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}-{}-{nanos}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+pub struct Moto {
+    rt: Runtime,
+    endpoint: String,
+}
+
+impl Moto {
+    pub fn new() -> Self {
+        Self {
+            rt: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
+            endpoint: endpoint(),
+        }
+    }
+
+    fn sqs(&self, region: &str) -> aws_sdk_sqs::Client {
+        let conf = aws_sdk_sqs::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .build();
+        aws_sdk_sqs::Client::from_conf(conf)
+    }
+
+    /// Creates a queue and returns its URL.
+    pub fn create_queue(&self, region: &str, name: &str, visibility_secs: u32) -> String {
+        self.rt.block_on(async {
+            self.sqs(region)
+                .create_queue()
+                .queue_name(name)
+                .attributes(QueueAttributeName::VisibilityTimeout, visibility_secs.to_string())
+                .send()
+                .await
+                .unwrap()
+                .queue_url
+                .unwrap()
+        })
+    }
+
+    /// Sends bodies, 10 per SendMessageBatch.
+    pub fn send(&self, region: &str, url: &str, bodies: &[String]) {
+        self.rt.block_on(async {
+            let sqs = self.sqs(region);
+            for chunk in bodies.chunks(10) {
+                let entries = chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| {
+                        SendMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .message_body(b)
+                            .build()
+                            .unwrap()
+                    })
+                    .collect();
+                let out = sqs
+                    .send_message_batch()
+                    .queue_url(url)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(out.failed.is_empty(), "{:?}", out.failed);
+            }
+        });
+    }
+
+    /// (visible, in flight) messages of a queue.
+    pub fn depth(&self, region: &str, url: &str) -> (u64, u64) {
+        self.rt.block_on(async {
+            let out = self
+                .sqs(region)
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(QueueAttributeName::All)
+                .send()
+                .await
+                .unwrap();
+            let attrs: HashMap<_, _> = out.attributes.unwrap_or_default();
+            let get = |k: QueueAttributeName| attrs.get(&k).and_then(|v| v.parse().ok()).unwrap_or(0);
+            (
+                get(QueueAttributeName::ApproximateNumberOfMessages),
+                get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+            )
+        })
+    }
+}

@@ -1,0 +1,209 @@
+//! A Devo stand-in: a TLS server that requires a client certificate from its CA, records every
+//! byte it receives per connection, and answers our close_notify with its own.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
+
+/// A CA with a server certificate for `localhost` and a client certificate, all PEM.
+pub struct Pki {
+    pub ca_pem: String,
+    pub server_cert_pem: String,
+    pub server_key_pem: String,
+    pub client_cert_pem: String,
+    pub client_key_pem: String,
+}
+
+impl Pki {
+    pub fn new(name: &str) -> Self {
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(DnType::CommonName, format!("{name} CA"));
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let leaf = |san: &str, cn: &str| {
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(vec![san.to_string()]).unwrap();
+            params.distinguished_name.push(DnType::CommonName, cn);
+            let cert = params.signed_by(&key, &ca).unwrap();
+            (cert.pem(), key.serialize_pem())
+        };
+        let (server_cert_pem, server_key_pem) = leaf("localhost", "localhost");
+        let (client_cert_pem, client_key_pem) = leaf("client.devo-aws.test", "devo-aws test client");
+        Self {
+            ca_pem: ca.pem(),
+            server_cert_pem,
+            server_key_pem,
+            client_cert_pem,
+            client_key_pem,
+        }
+    }
+
+    fn server_config(&self) -> Arc<ServerConfig> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut roots = RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(self.ca_pem.as_bytes()).unwrap())
+            .unwrap();
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .unwrap();
+        let certs = vec![CertificateDer::from_pem_slice(self.server_cert_pem.as_bytes()).unwrap()];
+        let key = PrivateKeyDer::from_pem_slice(self.server_key_pem.as_bytes()).unwrap();
+        Arc::new(
+            ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_client_cert_verifier(verifier)
+                .with_single_cert(certs, key)
+                .unwrap(),
+        )
+    }
+}
+
+/// What one connection brought.
+#[derive(Debug, Default, Clone)]
+pub struct Connection {
+    pub bytes: Vec<u8>,
+    /// The client sent close_notify and we answered.
+    pub clean_close: bool,
+    pub error: Option<String>,
+}
+
+/// One syslog record as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub tag: String,
+    pub message: String,
+    pub octet_counted: bool,
+}
+
+/// The running receiver; lives until the test process ends.
+pub struct Receiver {
+    pub port: u16,
+    log: Arc<Mutex<Vec<Connection>>>,
+}
+
+impl Receiver {
+    pub fn start(pki: &Pki) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let log: Arc<Mutex<Vec<Connection>>> = Arc::default();
+        let config = pki.server_config();
+        let shared = log.clone();
+        std::thread::spawn(move || {
+            for tcp in listener.incoming().flatten() {
+                let (config, log) = (config.clone(), shared.clone());
+                std::thread::spawn(move || serve(tcp, config, log));
+            }
+        });
+        Self { port, log }
+    }
+
+    pub fn connections(&self) -> Vec<Connection> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Every byte received, all connections in order.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.connections().into_iter().flat_map(|c| c.bytes).collect()
+    }
+
+    /// The records of every connection that was closed cleanly.
+    pub fn records(&self) -> Vec<Record> {
+        self.connections()
+            .into_iter()
+            .filter(|c| c.clean_close)
+            .flat_map(|c| parse_records(&c.bytes))
+            .collect()
+    }
+
+    /// Waits until `n` records arrived or `timeout` passed.
+    pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Record> {
+        let end = Instant::now() + timeout;
+        loop {
+            let r = self.records();
+            if r.len() >= n || Instant::now() > end {
+                return r;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn serve(tcp: TcpStream, config: Arc<ServerConfig>, log: Arc<Mutex<Vec<Connection>>>) {
+    let index = {
+        let mut l = log.lock().unwrap();
+        l.push(Connection::default());
+        l.len() - 1
+    };
+    let record = |f: &dyn Fn(&mut Connection)| f(&mut log.lock().unwrap()[index]);
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let conn = ServerConnection::new(config).unwrap();
+    let mut tls = StreamOwned::new(conn, tcp);
+    let mut buf = [0u8; 16384];
+    loop {
+        match tls.read(&mut buf) {
+            Ok(0) => {
+                tls.conn.send_close_notify();
+                let flushed = tls.flush();
+                record(&|c| {
+                    c.clean_close = flushed.is_ok();
+                });
+                return;
+            }
+            Ok(n) => record(&|c| c.bytes.extend_from_slice(&buf[..n])),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => {
+                let text = e.to_string();
+                record(&|c| c.error = Some(text.clone()));
+                return;
+            }
+        }
+    }
+}
+
+/// Splits a byte stream into syslog records: newline-framed, or octet-counted (RFC 6587).
+pub fn parse_records(mut bytes: &[u8]) -> Vec<Record> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+        let (record, octet_counted) = if digits > 0 && bytes.get(digits) == Some(&b' ') {
+            let len: usize = std::str::from_utf8(&bytes[..digits]).unwrap().parse().unwrap();
+            let start = digits + 1;
+            let record = &bytes[start..start + len];
+            bytes = &bytes[start + len..];
+            (record, true)
+        } else {
+            let end = bytes.iter().position(|&b| b == b'\n').expect("record without newline") + 1;
+            let record = &bytes[..end];
+            bytes = &bytes[end..];
+            (record, false)
+        };
+        let text = std::str::from_utf8(record).expect("record is UTF-8");
+        let text = text.strip_suffix('\n').expect("record ends in a newline");
+        // <14>Mmm dd hh:mm:ss host tag: message
+        let rest = text.strip_prefix("<14>").expect("priority 14");
+        let after_date = &rest[16..];
+        let (_host, after_host) = after_date.split_once(' ').unwrap();
+        let (tag, message) = after_host.split_once(": ").unwrap();
+        out.push(Record {
+            tag: tag.to_string(),
+            message: message.to_string(),
+            octet_counted,
+        });
+    }
+    out
+}
+
+/// A port nothing listens on.
+pub fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
