@@ -20,3 +20,13 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 demo: ## Start the AWS emulator, load sample events, run `devo-aws all --dry-run`
 	$(CARGO) build
 	$(WITH_MOTO) tests/support/demo.sh
+
+generate: ## Rewrite man/ and completions/ from the clap definitions
+	mkdir -p man completions
+	$(CARGO) run -q -- generate man > man/devo-aws.1
+	$(CARGO) run -q -- generate bash > completions/devo-aws.bash
+	$(CARGO) run -q -- generate zsh > completions/_devo-aws
+	$(CARGO) run -q -- generate fish > completions/devo-aws.fish
+
+check-generated: ## Fail when man/ or completions/ are stale
+	$(CARGO) test --test e2e generated

@@ -95,6 +95,47 @@ pub enum Command {
     All,
 }
 
+/// What `devo-aws generate` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Generated {
+    Man,
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// The command line as parsed: [`Cli`] plus a hidden `generate WHAT` subcommand for
+/// `make generate`. It is added here, not in [`Cli`], so the man page and completions made from
+/// [`Cli`] do not mention it.
+pub fn command_with_generate() -> clap::Command {
+    use clap::CommandFactory;
+    Cli::command().subcommand(
+        clap::Command::new("generate")
+            .hide(true)
+            .about("Write the man page or a shell completion script to stdout")
+            .arg(
+                clap::Arg::new("what")
+                    .required(true)
+                    .value_parser(clap::value_parser!(Generated)),
+            ),
+    )
+}
+
+/// Writes the man page or a completion script, both made from the clap definitions above.
+pub fn generate(what: Generated, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let mut cmd = Cli::command();
+    let shell = match what {
+        Generated::Man => return clap_mangen::Man::new(cmd).render(out),
+        Generated::Bash => Shell::Bash,
+        Generated::Zsh => Shell::Zsh,
+        Generated::Fish => Shell::Fish,
+    };
+    clap_complete::generate(shell, &mut cmd, "devo-aws", out);
+    Ok(())
+}
+
 impl Command {
     pub const fn name(self) -> &'static str {
         match self {
@@ -128,6 +169,7 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+        command_with_generate().debug_assert();
     }
 
     #[test]

@@ -3,14 +3,26 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use tracing_subscriber::EnvFilter;
 
-use devo_aws::cli::{Cli, LogFormat};
+use devo_aws::cli::{self, Cli, Generated, LogFormat};
 use devo_aws::{cycle, run};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = cli::command_with_generate().get_matches();
+    if let Some(("generate", m)) = matches.subcommand()
+        && let Some(what) = m.get_one::<Generated>("what")
+    {
+        return match cli::generate(*what, &mut std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("devo-aws: cannot write: {e}");
+                ExitCode::from(cycle::Outcome::Internal.exit_code())
+            }
+        };
+    }
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

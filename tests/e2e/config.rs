@@ -9,7 +9,9 @@ fn bad_value_is_refused_with_its_key_path_and_nothing_is_pulled() {
     let queue = unique_name("badcfg");
     let url = moto.create_queue("us-east-1", &queue, 30);
     moto.send("us-east-1", &url, &["{\"id\":\"x\"}".to_string()]);
-    let services = format!("service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: us-east-1\n");
+    let services = format!(
+        "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: us-east-1\n"
+    );
     wd.write_config(&config_yaml(closed_port(), &services));
     let run = wd.run(&["events"]);
     assert_eq!(run.code, 3, "{}", run.stderr);
@@ -17,19 +19,26 @@ fn bad_value_is_refused_with_its_key_path_and_nothing_is_pulled() {
         "{}: inputs.aws.services.service-events-all.regions: invalid type: string \"us-east-1\", expected a list of region names",
         wd.config_file().display()
     );
-    assert!(run.stderr.contains(&want), "want {want:?} in {}", run.stderr);
+    assert!(
+        run.stderr.contains(&want),
+        "want {want:?} in {}",
+        run.stderr
+    );
     assert_eq!(moto.depth("us-east-1", &url), (1, 0), "nothing received");
 }
 
 #[test]
 fn out_of_range_value_names_the_list_item() {
     let wd = Workdir::new();
-    let services = "service-events-all:\n  cloudwatch_sqs_queue_name: q\n  regions: [us-east-1, Frankfurt]\n";
+    let services =
+        "service-events-all:\n  cloudwatch_sqs_queue_name: q\n  regions: [us-east-1, Frankfurt]\n";
     wd.write_config(&config_yaml(closed_port(), services));
     let run = wd.run(&["events"]);
     assert_eq!(run.code, 3);
     assert!(
-        run.stderr.contains("inputs.aws.services.service-events-all.regions[1]: \"Frankfurt\" is not a region name"),
+        run.stderr.contains(
+            "inputs.aws.services.service-events-all.regions[1]: \"Frankfurt\" is not a region name"
+        ),
         "{}",
         run.stderr
     );
@@ -42,7 +51,10 @@ fn service_not_in_config_is_a_clear_error() {
     wd.write_config(&config_yaml(closed_port(), services));
     let run = wd.run(&["securityhub"]);
     assert_eq!(run.code, 3);
-    let want = format!("sqs-cloudwatch-consumer is not configured in {}", wd.config_file().display());
+    let want = format!(
+        "sqs-cloudwatch-consumer is not configured in {}",
+        wd.config_file().display()
+    );
     assert!(run.stderr.contains(&want), "{}", run.stderr);
 }
 
@@ -52,7 +64,12 @@ fn unknown_key_is_warned_about_by_name() {
     let services = "service-events-all:\n  cloudwatch_sqs_queue_name: q\n  regions: [us-east-1]\n  colour: blue\n";
     wd.write_config(&config_yaml(closed_port(), services));
     let run = wd.run(&["--dry-run", "--deadline", "1s", "securityhub"]);
-    assert!(run.stderr.contains("inputs.aws.services.service-events-all.colour"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("inputs.aws.services.service-events-all.colour"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -60,5 +77,9 @@ fn missing_config_file_says_which() {
     let wd = Workdir::new();
     let run = wd.run(&["events"]);
     assert_eq!(run.code, 3);
-    assert!(run.stderr.contains("config.yaml: cannot read"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("config.yaml: cannot read"),
+        "{}",
+        run.stderr
+    );
 }

@@ -31,15 +31,30 @@ fn devo_down_keeps_every_message_and_the_next_run_delivers_them() {
     wd.write_config(&config_yaml(closed_port(), &service(&queue)));
     let failed = wd.run(&["events"]);
     assert_eq!(failed.code, 4, "temporary failure: {}", failed.stderr);
-    assert!(failed.stderr.contains("cannot deliver to Devo"), "{}", failed.stderr);
-    assert_eq!(moto.depth("us-east-1", &url), (40, 0), "every message back in the queue at once");
-    assert!(!wd.path().join("state/7.service-events-all.json").exists(), "no state advanced");
+    assert!(
+        failed.stderr.contains("cannot deliver to Devo"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(
+        moto.depth("us-east-1", &url),
+        (40, 0),
+        "every message back in the queue at once"
+    );
+    assert!(
+        !wd.path().join("state/7.service-events-all.json").exists(),
+        "no state advanced"
+    );
 
     let receiver = Receiver::start(&pki);
     wd.write_config(&config_yaml(receiver.port, &service(&queue)));
     let ok = wd.run(&["events"]);
     assert_eq!(ok.code, 0, "{}", ok.stderr);
-    let mut ids: Vec<String> = receiver.records().iter().map(|r| r.message.clone()).collect();
+    let mut ids: Vec<String> = receiver
+        .records()
+        .iter()
+        .map(|r| r.message.clone())
+        .collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 40);
@@ -61,14 +76,25 @@ fn client_certificate_from_another_ca_gets_nothing_through() {
     wd.write_config(&config_yaml(receiver.port, &service(&queue)));
 
     let run = wd.run(&["events"]);
-    assert_eq!(run.code, 3, "certificate problem is a config error: {}", run.stderr);
+    assert_eq!(
+        run.code, 3,
+        "certificate problem is a config error: {}",
+        run.stderr
+    );
     assert!(receiver.records().is_empty(), "nothing delivered");
     assert!(
-        receiver.connections().iter().all(|c| c.bytes.is_empty() && !c.clean_close),
+        receiver
+            .connections()
+            .iter()
+            .all(|c| c.bytes.is_empty() && !c.clean_close),
         "no application byte accepted: {:?}",
         receiver.connections()
     );
-    assert_eq!(moto.depth("us-east-1", &url), (5, 0), "messages kept and released");
+    assert_eq!(
+        moto.depth("us-east-1", &url),
+        (5, 0),
+        "messages kept and released"
+    );
 }
 
 #[test]
@@ -109,8 +135,13 @@ fn shipper_frames_line_breaks_with_octet_counting() {
             verify_hostname: true,
         })
         .unwrap();
-        let (shipper, task) = Shipper::start(Destination::Devo(Arc::new(endpoint)), EpochLimits::default());
-        let framing = Framing::Syslog { host: "myhost".into() };
+        let (shipper, task) = Shipper::start(
+            Destination::Devo(Arc::new(endpoint)),
+            EpochLimits::default(),
+        );
+        let framing = Framing::Syslog {
+            host: "myhost".into(),
+        };
         let mut batch = framing.batch();
         batch.push("my.app.test.one", "plain");
         batch.push("my.app.test.three", "line1\nline2");

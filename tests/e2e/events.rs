@@ -21,7 +21,9 @@ fn event(id: &str, source: &str, account: &str, region: &str, detail: &str) -> S
 }
 
 fn events_service(queue: &str, regions: &str, extra: &str) -> String {
-    format!("service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [{regions}]\n{extra}")
+    format!(
+        "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [{regions}]\n{extra}"
+    )
 }
 
 #[test]
@@ -29,11 +31,30 @@ fn exact_bytes_of_events_with_non_ascii_and_pretty_json() {
     let (moto, receiver, wd) = setup();
     let queue = unique_name("exact");
     let url = moto.create_queue("us-east-1", &queue, 30);
-    let plain = event("e-1", "aws.ec2", "111122223333", "eu-west-1", r#"{"state":"running"}"#);
-    let unicode = event("e-2", "aws.s3", "111122223333", "us-east-1", r#"{"name":"ünïcødé ✓ 日本"}"#);
+    let plain = event(
+        "e-1",
+        "aws.ec2",
+        "111122223333",
+        "eu-west-1",
+        r#"{"state":"running"}"#,
+    );
+    let unicode = event(
+        "e-2",
+        "aws.s3",
+        "111122223333",
+        "us-east-1",
+        r#"{"name":"ünïcødé ✓ 日本"}"#,
+    );
     let pretty = "{\n  \"id\": \"e-3\",\n  \"source\": \"com.example.app\",\n  \"detail\": {\"a\": \"x y\"}\n}";
-    moto.send("us-east-1", &url, &[plain.clone(), unicode.clone(), pretty.to_string()]);
-    wd.write_config(&config_yaml(receiver.port, &events_service(&queue, "us-east-1", "  auto_event_type: true\n")));
+    moto.send(
+        "us-east-1",
+        &url,
+        &[plain.clone(), unicode.clone(), pretty.to_string()],
+    );
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &events_service(&queue, "us-east-1", "  auto_event_type: true\n"),
+    ));
 
     let run = wd.run(&["events"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -54,10 +75,17 @@ fn exact_bytes_of_events_with_non_ascii_and_pretty_json() {
         let (header, rest) = line.split_at(4 + 15);
         assert!(header.starts_with("<14>"), "{line}");
         let date = &header[4..];
-        assert!(date.as_bytes()[3] == b' ' && date.as_bytes()[6] == b' ' && &date[9..10] == ":", "{date:?}");
+        assert!(
+            date.as_bytes()[3] == b' ' && date.as_bytes()[6] == b' ' && &date[9..10] == ":",
+            "{date:?}"
+        );
         assert_eq!(rest, format!(" {host} {want}"), "record bytes");
     }
-    assert_eq!(moto.depth("us-east-1", &url), (0, 0), "every delivered message deleted");
+    assert_eq!(
+        moto.depth("us-east-1", &url),
+        (0, 0),
+        "every delivered message deleted"
+    );
 }
 
 #[test]
@@ -69,18 +97,32 @@ fn five_hundred_events_over_two_regions_exactly_once() {
     for region in regions {
         let url = moto.create_queue(region, &queue, 30);
         let bodies: Vec<String> = (0..250)
-            .map(|i| event(&format!("{region}-{i:03}"), "aws.ec2", "111122223333", region, r#"{"n":1}"#))
+            .map(|i| {
+                event(
+                    &format!("{region}-{i:03}"),
+                    "aws.ec2",
+                    "111122223333",
+                    region,
+                    r#"{"n":1}"#,
+                )
+            })
             .collect();
         moto.send(region, &url, &bodies);
         urls.push((region, url));
     }
-    wd.write_config(&config_yaml(receiver.port, &events_service(&queue, "us-east-1, eu-west-1", "")));
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &events_service(&queue, "us-east-1, eu-west-1", ""),
+    ));
 
     let started = Instant::now();
     let run = wd.run(&["events"]);
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(run.code, 0, "{}", run.stderr);
-    eprintln!("500 events over 2 regions: {seconds:.2} s, {:.0} events/s", 500.0 / seconds);
+    eprintln!(
+        "500 events over 2 regions: {seconds:.2} s, {:.0} events/s",
+        500.0 / seconds
+    );
 
     let records = receiver.records();
     let mut seen: HashMap<String, (usize, String)> = HashMap::new();
@@ -94,13 +136,24 @@ fn five_hundred_events_over_two_regions_exactly_once() {
     assert_eq!(seen.len(), 500, "distinct ids");
     for (id, (count, tag)) in &seen {
         assert_eq!(*count, 1, "{id} received {count} times");
-        let region = if id.starts_with("us-east-1") { "us-east-1" } else { "eu-west-1" };
-        assert_eq!(tag, &format!("cloud.aws.cloudwatch.events.111122223333.{region}"));
+        let region = if id.starts_with("us-east-1") {
+            "us-east-1"
+        } else {
+            "eu-west-1"
+        };
+        assert_eq!(
+            tag,
+            &format!("cloud.aws.cloudwatch.events.111122223333.{region}")
+        );
     }
     for (region, url) in &urls {
         assert_eq!(moto.depth(region, url), (0, 0), "{region} queue empty");
     }
-    assert!(run.stderr.contains("summary"), "a summary line: {}", run.stderr);
+    assert!(
+        run.stderr.contains("summary"),
+        "a summary line: {}",
+        run.stderr
+    );
     assert!(run.stderr.contains("events=500"), "{}", run.stderr);
 
     // Nothing new: a second run (forced past request_period_in_seconds) ships nothing.
@@ -115,12 +168,23 @@ fn request_period_skips_a_run_that_comes_too_soon() {
     let (moto, receiver, wd) = setup();
     let queue = unique_name("period");
     let url = moto.create_queue("us-east-1", &queue, 30);
-    wd.write_config(&config_yaml(receiver.port, &events_service(&queue, "us-east-1", "  request_period_in_seconds: 3600\n")));
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &events_service(&queue, "us-east-1", "  request_period_in_seconds: 3600\n"),
+    ));
     assert_eq!(wd.run(&["events"]).code, 0);
-    moto.send("us-east-1", &url, &[event("late", "aws.ec2", "1", "us-east-1", "{}")]);
+    moto.send(
+        "us-east-1",
+        &url,
+        &[event("late", "aws.ec2", "1", "us-east-1", "{}")],
+    );
     let skipped = wd.run(&["events"]);
     assert_eq!(skipped.code, 0);
-    assert!(skipped.stderr.contains("not due until"), "{}", skipped.stderr);
+    assert!(
+        skipped.stderr.contains("not due until"),
+        "{}",
+        skipped.stderr
+    );
     assert_eq!(moto.depth("us-east-1", &url), (1, 0), "not pulled");
     assert_eq!(wd.run(&["events", "--force"]).code, 0);
     assert_eq!(receiver.wait_for(1, Duration::from_secs(1)).len(), 1);
@@ -148,7 +212,10 @@ fn securityhub_ships_one_event_per_finding() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let mut records = receiver.records();
     records.sort_by(|a, b| a.message.cmp(&b.message));
-    let got: Vec<(&str, &str)> = records.iter().map(|r| (r.tag.as_str(), r.message.as_str())).collect();
+    let got: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (r.tag.as_str(), r.message.as_str()))
+        .collect();
     assert_eq!(
         got,
         [
@@ -156,7 +223,10 @@ fn securityhub_ships_one_event_per_finding() {
                 "cloud.aws.securityhub.findings.444455556666.eu-central-1",
                 r#"{"Id":"f-1","AwsAccountId":"444455556666","Region":"eu-central-1","Title":"one"}"#
             ),
-            ("cloud.aws.securityhub.findings.111122223333.eu-west-1", r#"{"Id":"f-2","Title":"two"}"#),
+            (
+                "cloud.aws.securityhub.findings.111122223333.eu-west-1",
+                r#"{"Id":"f-2","Title":"two"}"#
+            ),
         ]
     );
     assert_eq!(moto.depth("eu-west-1", &url), (0, 0));
@@ -167,19 +237,32 @@ fn poison_message_is_reported_and_the_rest_delivered() {
     let (moto, receiver, wd) = setup();
     let queue = unique_name("poison");
     let url = moto.create_queue("us-east-1", &queue, 30);
-    let good: Vec<String> = (0..5).map(|i| event(&format!("g-{i}"), "aws.ec2", "1", "us-east-1", "{}")).collect();
+    let good: Vec<String> = (0..5)
+        .map(|i| event(&format!("g-{i}"), "aws.ec2", "1", "us-east-1", "{}"))
+        .collect();
     let mut bodies = good.clone();
     bodies.insert(2, "this is not json".to_string());
     moto.send("us-east-1", &url, &bodies);
-    wd.write_config(&config_yaml(receiver.port, &events_service(&queue, "us-east-1", "")));
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &events_service(&queue, "us-east-1", ""),
+    ));
     let run = wd.run(&["events"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("cannot be understood"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot be understood"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("message_id"), "{}", run.stderr);
     let mut messages: Vec<String> = receiver.records().into_iter().map(|r| r.message).collect();
     messages.sort();
     assert_eq!(messages, good);
-    assert_eq!(moto.depth("us-east-1", &url), (0, 1), "the poison message is left in flight for the redrive policy");
+    assert_eq!(
+        moto.depth("us-east-1", &url),
+        (0, 1),
+        "the poison message is left in flight for the redrive policy"
+    );
 }
 
 #[test]
@@ -188,12 +271,22 @@ fn dry_run_prints_tagged_events_and_acknowledges_nothing() {
     let queue = unique_name("dry");
     let url = moto.create_queue("us-east-1", &queue, 30);
     let body = event("d-1", "aws.ec2", "111122223333", "us-east-1", "{}");
-    moto.send("us-east-1", &url, &[body.clone()]);
-    wd.write_config(&config_yaml(receiver.port, &events_service(&queue, "us-east-1", "")));
+    moto.send("us-east-1", &url, std::slice::from_ref(&body));
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &events_service(&queue, "us-east-1", ""),
+    ));
     let run = wd.run(&["--dry-run", "all"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(run.stdout, format!("cloud.aws.cloudwatch.events.111122223333.us-east-1: {body}\n"));
+    assert_eq!(
+        run.stdout,
+        format!("cloud.aws.cloudwatch.events.111122223333.us-east-1: {body}\n")
+    );
     assert!(receiver.connections().is_empty(), "nothing sent to Devo");
-    assert_eq!(moto.depth("us-east-1", &url), (1, 0), "released at once, not deleted");
+    assert_eq!(
+        moto.depth("us-east-1", &url),
+        (1, 0),
+        "released at once, not deleted"
+    );
     assert!(!wd.path().join("state").exists(), "no state written");
 }

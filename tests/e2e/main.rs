@@ -10,3 +10,5 @@ mod events;
 mod delivery;
 // Config errors refused with their key path, before anything is pulled.
 mod config;
+// man/ and completions/ match the clap definitions.
+mod generated;

@@ -9,8 +9,9 @@ use tokio::runtime::Runtime;
 
 /// Where moto listens; set by `make test` (tests/support/with-moto.sh).
 pub fn endpoint() -> String {
-    std::env::var("DEVO_AWS_TEST_ENDPOINT")
-        .expect("DEVO_AWS_TEST_ENDPOINT is not set: run the tests with `make test`, which starts moto")
+    std::env::var("DEVO_AWS_TEST_ENDPOINT").expect(
+        "DEVO_AWS_TEST_ENDPOINT is not set: run the tests with `make test`, which starts moto",
+    )
 }
 
 /// A unique, valid queue name for one test.
@@ -21,7 +22,11 @@ pub fn unique_name(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
-    format!("{prefix}-{}-{nanos}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 pub struct Moto {
@@ -32,7 +37,10 @@ pub struct Moto {
 impl Moto {
     pub fn new() -> Self {
         Self {
-            rt: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
             endpoint: endpoint(),
         }
     }
@@ -53,7 +61,10 @@ impl Moto {
             self.sqs(region)
                 .create_queue()
                 .queue_name(name)
-                .attributes(QueueAttributeName::VisibilityTimeout, visibility_secs.to_string())
+                .attributes(
+                    QueueAttributeName::VisibilityTimeout,
+                    visibility_secs.to_string(),
+                )
                 .send()
                 .await
                 .unwrap()
@@ -102,7 +113,8 @@ impl Moto {
                 .await
                 .unwrap();
             let attrs: HashMap<_, _> = out.attributes.unwrap_or_default();
-            let get = |k: QueueAttributeName| attrs.get(&k).and_then(|v| v.parse().ok()).unwrap_or(0);
+            let get =
+                |k: QueueAttributeName| attrs.get(&k).and_then(|v| v.parse().ok()).unwrap_or(0);
             (
                 get(QueueAttributeName::ApproximateNumberOfMessages),
                 get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),

@@ -25,7 +25,9 @@ impl Pki {
     pub fn new(name: &str) -> Self {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(DnType::CommonName, format!("{name} CA"));
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, format!("{name} CA"));
         let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
         let leaf = |san: &str, cn: &str| {
             let key = KeyPair::generate().unwrap();
@@ -35,7 +37,8 @@ impl Pki {
             (cert.pem(), key.serialize_pem())
         };
         let (server_cert_pem, server_key_pem) = leaf("localhost", "localhost");
-        let (client_cert_pem, client_key_pem) = leaf("client.devo-aws.test", "devo-aws test client");
+        let (client_cert_pem, client_key_pem) =
+            leaf("client.devo-aws.test", "devo-aws test client");
         Self {
             ca_pem: ca.pem(),
             server_cert_pem,
@@ -51,9 +54,10 @@ impl Pki {
         roots
             .add(CertificateDer::from_pem_slice(self.ca_pem.as_bytes()).unwrap())
             .unwrap();
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .build()
-            .unwrap();
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .unwrap();
         let certs = vec![CertificateDer::from_pem_slice(self.server_cert_pem.as_bytes()).unwrap()];
         let key = PrivateKeyDer::from_pem_slice(self.server_key_pem.as_bytes()).unwrap();
         Arc::new(
@@ -112,7 +116,10 @@ impl Receiver {
 
     /// Every byte received, all connections in order.
     pub fn bytes(&self) -> Vec<u8> {
-        self.connections().into_iter().flat_map(|c| c.bytes).collect()
+        self.connections()
+            .into_iter()
+            .flat_map(|c| c.bytes)
+            .collect()
     }
 
     /// The records of every connection that was closed cleanly.
@@ -175,13 +182,20 @@ pub fn parse_records(mut bytes: &[u8]) -> Vec<Record> {
     while !bytes.is_empty() {
         let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
         let (record, octet_counted) = if digits > 0 && bytes.get(digits) == Some(&b' ') {
-            let len: usize = std::str::from_utf8(&bytes[..digits]).unwrap().parse().unwrap();
+            let len: usize = std::str::from_utf8(&bytes[..digits])
+                .unwrap()
+                .parse()
+                .unwrap();
             let start = digits + 1;
             let record = &bytes[start..start + len];
             bytes = &bytes[start + len..];
             (record, true)
         } else {
-            let end = bytes.iter().position(|&b| b == b'\n').expect("record without newline") + 1;
+            let end = bytes
+                .iter()
+                .position(|&b| b == b'\n')
+                .expect("record without newline")
+                + 1;
             let record = &bytes[..end];
             bytes = &bytes[end..];
             (record, false)
