@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -88,11 +88,15 @@ pub struct RunContext {
     pub framing: Framing,
     pub aws: Arc<Aws>,
     pub state: StateStore,
+    /// Set on SIGINT / SIGTERM: wind down as at the deadline.
+    pub interrupted: Arc<AtomicBool>,
 }
 
 impl RunContext {
-    pub fn deadline_passed(&self) -> bool {
-        Instant::now() >= self.options.deadline
+    /// Time to stop pulling: the deadline passed or the process was asked to stop. What was
+    /// pulled is still delivered and acknowledged.
+    pub fn should_stop(&self) -> bool {
+        Instant::now() >= self.options.deadline || self.interrupted.load(Ordering::Relaxed)
     }
 
     pub fn input_id(&self) -> &str {

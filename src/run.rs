@@ -3,8 +3,10 @@
 //! outcomes into the exit code.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::future::join_all;
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::Instant;
 
 use crate::aws::Aws;
@@ -80,6 +82,7 @@ pub async fn run(cli: Cli) -> Outcome {
         },
         shipper,
         framing,
+        interrupted: watch_for_stop_signals(),
     };
     let summaries = join_all(selected.iter().map(|s| run_one(&ctx, *s))).await;
     drop(ctx);
@@ -101,6 +104,29 @@ pub async fn run(cli: Cli) -> Outcome {
         .map(|s| s.outcome)
         .max()
         .unwrap_or(Outcome::Done)
+}
+
+/// A flag raised by SIGINT or SIGTERM (a Kubernetes pod being stopped, Ctrl-C): the run stops
+/// pulling, delivers and acknowledges what it holds, and releases the rest.
+fn watch_for_stop_signals() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let raised = flag.clone();
+    tokio::spawn(async move {
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(message = "Cannot watch for SIGTERM.", error = %e);
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::warn!(message = "Stop requested: finishing delivery of what was pulled.");
+        raised.store(true, Ordering::Relaxed);
+    });
+    flag
 }
 
 fn fail(outcome: Outcome, e: &dyn std::error::Error) -> Outcome {

@@ -235,7 +235,7 @@ impl<P: MessageParser> RegionRun<'_, P> {
     ) -> Option<Failure> {
         let mut batch_no = 0u64;
         loop {
-            if self.ctx.deadline_passed()
+            if self.ctx.should_stop()
                 || failure
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
