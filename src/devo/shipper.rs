@@ -95,6 +95,24 @@ pub struct ShipperStats {
     pub bytes_delivered: u64,
 }
 
+/// What was handed to the shipper for one unit of work (a message, an object).
+pub struct Shipped {
+    /// The receipt of the message's last shipment (the shipper answers in order, so this one
+    /// speaks for all of them); None when there was nothing to ship.
+    pub receipt: Option<oneshot::Receiver<Receipt>>,
+    pub events: u64,
+    pub bytes: u64,
+}
+
+impl Shipped {
+    /// Nothing to ship: the message can be acknowledged as it is.
+    pub const NOTHING: Self = Self {
+        receipt: None,
+        events: 0,
+        bytes: 0,
+    };
+}
+
 struct Shipment {
     bytes: Vec<u8>,
     events: u64,
@@ -128,6 +146,19 @@ impl Shipper {
             Destination::Stdout => tokio::spawn(print_all(rx)),
         };
         (Self { tx }, task)
+    }
+
+    /// Queues a batch (nothing when it is empty) and says what was queued.
+    pub async fn ship_counted(&self, batch: FrameBatch) -> Shipped {
+        if batch.is_empty() {
+            return Shipped::NOTHING;
+        }
+        let (events, bytes) = (batch.events(), batch.len() as u64);
+        Shipped {
+            receipt: Some(self.ship(batch).await),
+            events,
+            bytes,
+        }
     }
 
     /// Queues a batch; the receiver resolves once its fate is known.

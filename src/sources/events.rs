@@ -3,10 +3,11 @@
 
 use crate::config::Service;
 use crate::cycle::{RunContext, Summary, run_service};
+use crate::devo::shipper::Shipped;
 use crate::formats::FormatError;
 use crate::formats::eventbridge::{AwsEvent, event_from_body, findings_from_body};
 use crate::sources::TagRule;
-use crate::sources::queue::{MessageParser, QueueJob, consume};
+use crate::sources::queue::{Incoming, MessageHandler, QueueJob, Rejection, consume};
 
 /// Which of the two EventBridge services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,24 +40,52 @@ impl Kind {
     }
 }
 
-impl MessageParser for Kind {
+/// Turns EventBridge messages into shipped events.
+struct Handler<'a> {
+    ctx: &'a RunContext,
+    kind: Kind,
+    tags: TagRule,
+}
+
+impl Handler<'_> {
     fn parse(&self, body: &str) -> Result<Vec<AwsEvent>, FormatError> {
-        match self {
-            Self::Events => event_from_body(body).map(|e| vec![e]),
-            Self::SecurityHub => findings_from_body(body),
+        match self.kind {
+            Kind::Events => event_from_body(body).map(|e| vec![e]),
+            Kind::SecurityHub => findings_from_body(body),
         }
+    }
+}
+
+impl MessageHandler for Handler<'_> {
+    async fn handle(&self, message: Incoming<'_>) -> Result<Shipped, Rejection> {
+        let events = self
+            .parse(message.body)
+            .map_err(|e| Rejection::Poison(e.to_string()))?;
+        let mut batch = self.ctx.framing.batch();
+        for event in &events {
+            let tag = self
+                .tags
+                .tag(event, message.region, &self.ctx.aws)
+                .await
+                .map_err(Rejection::Failed)?;
+            batch.push(&tag, &event.message);
+        }
+        Ok(self.ctx.shipper.ship_counted(batch).await)
     }
 }
 
 /// One cycle of the service.
 pub async fn run(ctx: &RunContext, kind: Kind, svc: &Service) -> Summary {
-    let tags = kind.tag_rule(svc);
+    let handler = Handler {
+        ctx,
+        kind,
+        tags: kind.tag_rule(svc),
+    };
     let job = QueueJob {
         service: kind.service_key(),
         queue_name: svc.cloudwatch_sqs_queue_name.as_deref().unwrap_or_default(),
         regions: svc.regions(),
-        parser: &kind,
-        tags: &tags,
+        handler: &handler,
     };
     run_service(
         ctx,

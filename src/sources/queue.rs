@@ -1,16 +1,20 @@
 //! The SQS consumer every queue-fed service is built on.
 //!
 //! Per region: ReceiveMessage 10 at a time with a short wait until the queue is drained, the
-//! message budget is spent or the run's deadline passes. Each received batch is parsed, tagged,
-//! framed and handed to the shipper; a task per batch waits for its receipt and then deletes the
-//! batch with one DeleteMessageBatch. Nothing is deleted before its receipt says Delivered.
+//! message budget is spent or the run must stop. Each received batch is handed to the service's
+//! [`MessageHandler`] message by message (concurrently), which ships the message's events and
+//! returns the receipt of its last shipment. Once a batch's receipts are in, its delivered
+//! messages are deleted with one DeleteMessageBatch. Nothing is deleted before its receipt says
+//! Delivered. While batches wait, more are received, up to a bound.
 //!
-//! Messages whose receipt did not come back Delivered (dry run, Devo failure) stay held until
-//! the region is done and then go back to the queue at once (visibility 0); while held, a keeper
-//! extends their visibility once half of it has passed. A message that cannot be understood is
-//! reported with its id and left alone, so the queue's redrive policy deals with it.
+//! Messages not delivered (dry run, Devo failure, not started before the run had to stop) stay
+//! held until the region is done and then go back to the queue at once (visibility 0); while
+//! held, a keeper extends their visibility once half of it has passed. A message that cannot be
+//! understood is reported with its id and left alone, so the queue's redrive policy deals with it.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -20,36 +24,53 @@ use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
     QueueAttributeName,
 };
+use futures_util::StreamExt;
 use futures_util::future::join_all;
-use tokio::task::JoinSet;
+use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
 
 use crate::aws::{aws_error, is_credentials_error};
 use crate::cycle::{Counters, Failure, Outcome, RunContext};
-use crate::devo::shipper::Receipt;
-use crate::formats::FormatError;
-use crate::formats::eventbridge::AwsEvent;
-use crate::sources::TagRule;
+use crate::devo::shipper::{Receipt, Shipped};
 
 /// SQS's own limit of messages per ReceiveMessage and per batch call.
 const SQS_BATCH: usize = 10;
 /// Long-poll wait of each receive: short, but long enough to ask every SQS server.
 const RECEIVE_WAIT_SECS: i32 = 1;
-/// Received batches waiting for their receipt, per region (bounds held messages).
+/// Received batches being handled or waiting for their receipts, per region.
 const MAX_BATCHES_IN_FLIGHT: usize = 200;
 
-/// Turns one message body into events, or says why it cannot.
-pub trait MessageParser: Sync {
-    fn parse(&self, body: &str) -> Result<Vec<AwsEvent>, FormatError>;
+/// One received message, as a handler sees it.
+pub struct Incoming<'a> {
+    pub id: &'a str,
+    pub body: &'a str,
+    /// The region whose queue it came from.
+    pub region: &'a str,
 }
 
-/// What to consume and how to tag it.
-pub struct QueueJob<'a, P> {
+/// Why a message was not shipped.
+#[derive(Debug)]
+pub enum Rejection {
+    /// It cannot be understood: reported and left to the queue's redrive policy.
+    Poison(String),
+    /// Something else failed (S3 unreachable, ...): the message goes back to the queue.
+    Failed(Failure),
+}
+
+/// A service's way of turning one message into shipped events.
+pub trait MessageHandler: Sync {
+    fn handle<'a>(
+        &'a self,
+        message: Incoming<'a>,
+    ) -> impl Future<Output = Result<Shipped, Rejection>> + 'a;
+}
+
+/// What to consume.
+pub struct QueueJob<'a, H> {
     pub service: &'static str,
     pub queue_name: &'a str,
     pub regions: &'a [String],
-    pub parser: &'a P,
-    pub tags: &'a TagRule,
+    pub handler: &'a H,
 }
 
 /// Messages left for this service's run (`--max-messages`), shared by its regions.
@@ -75,9 +96,9 @@ impl MessageBudget {
 }
 
 /// Consumes the job's queue in every region concurrently; returns the worst failure.
-pub async fn consume<P: MessageParser>(
+pub async fn consume<H: MessageHandler>(
     ctx: &RunContext,
-    job: &QueueJob<'_, P>,
+    job: &QueueJob<'_, H>,
     counters: &Arc<Counters>,
 ) -> Option<Failure> {
     let budget = MessageBudget(ctx.options.max_messages.map(AtomicU64::new));
@@ -89,6 +110,8 @@ pub async fn consume<P: MessageParser>(
             sqs: ctx.aws.sqs(region),
             counters: counters.clone(),
             budget: &budget,
+            held: Arc::default(),
+            failure: Mutex::default(),
         };
         async move {
             let result = region_run.run().await;
@@ -115,50 +138,99 @@ struct HeldMessage {
     handle: String,
 }
 
-/// Batches of one region still held, by batch number, with when their visibility was last set.
-type HeldMap = Arc<Mutex<HashMap<u64, (Vec<HeldMessage>, Instant)>>>;
+/// Messages of one region still held, by receive order, with when their visibility was set.
+type HeldMap = Arc<Mutex<HashMap<u64, (HeldMessage, Instant)>>>;
 
-fn lock(held: &HeldMap) -> std::sync::MutexGuard<'_, HashMap<u64, (Vec<HeldMessage>, Instant)>> {
-    held.lock().unwrap_or_else(PoisonError::into_inner)
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-struct RegionRun<'a, P> {
+/// What becomes of one message once it was handled.
+enum Verdict {
+    Delete,
+    /// Back to the queue when the region is done.
+    Hold,
+    /// Poison: left invisible for the redrive policy; no longer extended or released.
+    Forget,
+}
+
+struct RegionRun<'a, H> {
     ctx: &'a RunContext,
-    job: &'a QueueJob<'a, P>,
+    job: &'a QueueJob<'a, H>,
     region: &'a str,
     sqs: Client,
     counters: Arc<Counters>,
     budget: &'a MessageBudget,
+    held: HeldMap,
+    /// The first failure of this region; receiving stops once there is one.
+    failure: Mutex<Option<Failure>>,
 }
 
-impl<P: MessageParser> RegionRun<'_, P> {
+type Receiving<'a> = Pin<Box<dyn Future<Output = Result<Vec<Message>, Failure>> + 'a>>;
+
+/// Resolves with the future's output, or never when there is none.
+async fn maybe<F: Future + Unpin>(f: &mut Option<F>) -> F::Output {
+    match f {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+impl<H: MessageHandler> RegionRun<'_, H> {
     async fn run(&self) -> Option<Failure> {
         let (url, visibility) = match self.open_queue().await {
             Ok(v) => v,
             Err(f) => return Some(f),
         };
-        let held: HeldMap = Arc::default();
-        let failure: Arc<Mutex<Option<Failure>>> = Arc::default();
         let keeper = tokio::spawn(keep_visible(
             self.sqs.clone(),
             url.clone(),
             visibility,
-            held.clone(),
+            self.held.clone(),
         ));
-        let mut acks = JoinSet::new();
-        let receive_failure = self.receive_loop(&url, &held, &failure, &mut acks).await;
-        while acks.join_next().await.is_some() {}
+        let mut batches = FuturesUnordered::new();
+        let mut receiving: Option<Receiving<'_>> = None;
+        let mut drained = false;
+        let mut next_seq = 0u64;
+        loop {
+            let may_receive = !drained
+                && !self.ctx.should_stop()
+                && lock(&self.failure).is_none()
+                && batches.len() < MAX_BATCHES_IN_FLIGHT;
+            if receiving.is_none() && may_receive {
+                let want = self.budget.take(SQS_BATCH as u64);
+                if want == 0 {
+                    drained = true;
+                } else {
+                    receiving = Some(Box::pin(self.receive(&url, want)));
+                }
+            }
+            if receiving.is_none() && batches.is_empty() {
+                break;
+            }
+            tokio::select! {
+                received = maybe(&mut receiving) => {
+                    receiving = None;
+                    match received {
+                        Ok(messages) if messages.is_empty() => drained = true,
+                        Ok(messages) => {
+                            Counters::add(&self.counters.messages, messages.len() as u64);
+                            let first = next_seq;
+                            next_seq += messages.len() as u64;
+                            batches.push(self.handle_batch(&url, first, messages));
+                        }
+                        Err(f) => {
+                            lock(&self.failure).get_or_insert(f);
+                        }
+                    }
+                }
+                Some(()) = batches.next() => {}
+            }
+        }
         keeper.abort();
-        let still_held: Vec<HeldMessage> = lock(&held).drain().flat_map(|(_, (m, _))| m).collect();
+        let still_held: Vec<HeldMessage> = lock(&self.held).drain().map(|(_, (m, _))| m).collect();
         release(&self.sqs, &url, &still_held).await;
-        let ship_failure = failure
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        [receive_failure, ship_failure]
-            .into_iter()
-            .flatten()
-            .max_by_key(|f| f.outcome)
+        lock(&self.failure).take()
     }
 
     /// The queue's URL and visibility timeout.
@@ -171,8 +243,10 @@ impl<P: MessageParser> RegionRun<'_, P> {
             .send()
             .await
             .map_err(|e| {
-                let code = e.as_service_error().map(|s| s.is_queue_does_not_exist());
-                let outcome = if code == Some(true) || is_credentials_error(&e) {
+                let missing = e
+                    .as_service_error()
+                    .is_some_and(|s| s.is_queue_does_not_exist());
+                let outcome = if missing || is_credentials_error(&e) {
                     Outcome::Config
                 } else {
                     Outcome::Temporary
@@ -226,162 +300,144 @@ impl<P: MessageParser> RegionRun<'_, P> {
         )
     }
 
-    async fn receive_loop(
-        &self,
-        url: &str,
-        held: &HeldMap,
-        failure: &Arc<Mutex<Option<Failure>>>,
-        acks: &mut JoinSet<()>,
-    ) -> Option<Failure> {
-        let mut batch_no = 0u64;
-        loop {
-            if self.ctx.should_stop()
-                || failure
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .is_some()
-            {
-                return None;
+    /// One ReceiveMessage of up to `want` messages; unused budget goes back.
+    async fn receive(&self, url: &str, want: u64) -> Result<Vec<Message>, Failure> {
+        let received = self
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(i32::try_from(want).unwrap_or(10))
+            .wait_time_seconds(RECEIVE_WAIT_SECS)
+            .send()
+            .await;
+        match received {
+            Ok(out) => {
+                let messages = out.messages.unwrap_or_default();
+                self.budget.give_back(want - messages.len() as u64);
+                Ok(messages)
             }
-            while acks.len() >= MAX_BATCHES_IN_FLIGHT {
-                acks.join_next().await;
-            }
-            let want = self.budget.take(SQS_BATCH as u64);
-            if want == 0 {
-                return None;
-            }
-            let received = self
-                .sqs
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(want as i32)
-                .wait_time_seconds(RECEIVE_WAIT_SECS)
-                .send()
-                .await;
-            let messages = match received {
-                Ok(out) => out.messages.unwrap_or_default(),
-                Err(e) => {
-                    self.budget.give_back(want);
-                    return Some(self.aws_failure("ReceiveMessage", &e));
-                }
-            };
-            self.budget.give_back(want - messages.len() as u64);
-            if messages.is_empty() {
-                return None;
-            }
-            Counters::add(&self.counters.messages, messages.len() as u64);
-            batch_no += 1;
-            match self.ship_batch(messages).await {
-                Ok(Some(shipped)) => {
-                    lock(held).insert(batch_no, (shipped.messages.clone(), Instant::now()));
-                    acks.spawn(acknowledge(
-                        self.sqs.clone(),
-                        url.to_string(),
-                        batch_no,
-                        shipped,
-                        held.clone(),
-                        failure.clone(),
-                        self.counters.clone(),
-                    ));
-                }
-                Ok(None) => {}
-                Err(f) => return Some(f),
+            Err(e) => {
+                self.budget.give_back(want);
+                Err(self.aws_failure("ReceiveMessage", &e))
             }
         }
     }
 
-    /// Parses, tags and frames one received batch and hands it to the shipper. Returns the
-    /// messages the shipment covers, or None when every message was poison.
-    async fn ship_batch(&self, messages: Vec<Message>) -> Result<Option<Shipped>, Failure> {
-        let mut batch = self.ctx.framing.batch();
-        let mut taken = Vec::with_capacity(messages.len());
-        for m in messages {
-            let id = m.message_id.unwrap_or_default();
-            let (Some(handle), Some(body)) = (m.receipt_handle, m.body) else {
-                tracing::warn!(message = "Message without body or receipt handle, skipped.", message_id = %id);
-                Counters::add(&self.counters.failed, 1);
-                continue;
-            };
-            let events = match self.job.parser.parse(&body) {
-                Ok(events) => events,
-                Err(e) => {
-                    // Left invisible: after its visibility timeout the redrive policy counts it.
-                    tracing::warn!(
-                        message = "Message cannot be understood; left to the queue's redrive policy.",
-                        service = self.job.service,
-                        queue = self.job.queue_name,
-                        region = %self.region,
-                        message_id = %id,
-                        error = %e
-                    );
+    /// Handles a received batch message by message, then deletes what was delivered with one
+    /// DeleteMessageBatch.
+    async fn handle_batch(&self, url: &str, first_seq: u64, messages: Vec<Message>) {
+        let now = Instant::now();
+        let mut entries = Vec::with_capacity(messages.len());
+        {
+            let mut held = lock(&self.held);
+            for (seq, m) in (first_seq..).zip(messages) {
+                let id = m.message_id.unwrap_or_default();
+                let (Some(handle), Some(body)) = (m.receipt_handle, m.body) else {
+                    tracing::warn!(message = "Message without body or receipt handle, skipped.", message_id = %id);
                     Counters::add(&self.counters.failed, 1);
                     continue;
-                }
-            };
-            for event in &events {
-                let tag = self.job.tags.tag(event, self.region, &self.ctx.aws).await?;
-                batch.push(&tag, &event.message);
+                };
+                held.insert(
+                    seq,
+                    (
+                        HeldMessage {
+                            id: id.clone(),
+                            handle,
+                        },
+                        now,
+                    ),
+                );
+                entries.push((seq, id, body));
             }
-            taken.push(HeldMessage { id, handle });
         }
-        if taken.is_empty() {
-            return Ok(None);
+        let verdicts = join_all(
+            entries
+                .iter()
+                .map(|(seq, id, body)| async move { (*seq, self.handle_message(id, body).await) }),
+        )
+        .await;
+        let mut to_delete = Vec::new();
+        {
+            let mut held = lock(&self.held);
+            for (seq, verdict) in verdicts {
+                match verdict {
+                    Verdict::Delete => to_delete.extend(held.remove(&seq).map(|(m, _)| m)),
+                    Verdict::Forget => {
+                        held.remove(&seq);
+                    }
+                    Verdict::Hold => {}
+                }
+            }
         }
-        let (events, bytes) = (batch.events(), batch.len() as u64);
-        Ok(Some(Shipped {
-            messages: taken,
-            events,
-            bytes,
-            receipt: self.ctx.shipper.ship(batch).await,
-        }))
+        if !to_delete.is_empty() {
+            delete(&self.sqs, url, &to_delete).await;
+        }
     }
-}
 
-/// One received batch handed to the shipper.
-struct Shipped {
-    messages: Vec<HeldMessage>,
-    events: u64,
-    bytes: u64,
-    receipt: tokio::sync::oneshot::Receiver<Receipt>,
-}
-
-/// Waits for one batch's receipt; deletes the batch once Devo has it.
-async fn acknowledge(
-    sqs: Client,
-    url: String,
-    batch_no: u64,
-    shipped: Shipped,
-    held: HeldMap,
-    failure: Arc<Mutex<Option<Failure>>>,
-    counters: Arc<Counters>,
-) {
-    let receipt = shipped.receipt.await.unwrap_or_else(|_| {
-        Receipt::Failed(Arc::new(crate::devo::shipper::ShipError {
-            message: "the shipper stopped before answering".into(),
-            certificate_rejected: false,
-        }))
-    });
-    match receipt {
-        Receipt::Delivered => {
-            Counters::add(&counters.events, shipped.events);
-            Counters::add(&counters.bytes, shipped.bytes);
-            lock(&held).remove(&batch_no);
-            delete(&sqs, &url, &shipped.messages).await;
+    async fn handle_message(&self, id: &str, body: &str) -> Verdict {
+        if self.ctx.should_stop() {
+            return Verdict::Hold;
         }
-        // Dry run: stays held until the region ends, then is released.
-        Receipt::Printed => {
-            Counters::add(&counters.events, shipped.events);
-            Counters::add(&counters.bytes, shipped.bytes);
-        }
-        Receipt::Failed(e) => {
-            let outcome = if e.certificate_rejected {
-                Outcome::Config
+        let incoming = Incoming {
+            id,
+            body,
+            region: self.region,
+        };
+        let shipped = match self.job.handler.handle(incoming).await {
+            Ok(s) => s,
+            Err(Rejection::Poison(reason)) => {
+                tracing::warn!(
+                    message = "Message cannot be understood; left to the queue's redrive policy.",
+                    service = self.job.service,
+                    queue = self.job.queue_name,
+                    region = %self.region,
+                    message_id = %id,
+                    error = %reason
+                );
+                Counters::add(&self.counters.failed, 1);
+                return Verdict::Forget;
+            }
+            Err(Rejection::Failed(f)) => {
+                Counters::add(&self.counters.failed, 1);
+                lock(&self.failure).get_or_insert(f);
+                return Verdict::Hold;
+            }
+        };
+        let Some(receipt) = shipped.receipt else {
+            // Nothing to ship; a dry run still acknowledges nothing.
+            return if self.ctx.options.dry_run {
+                Verdict::Hold
             } else {
-                Outcome::Temporary
+                Verdict::Delete
             };
-            let mut f = failure.lock().unwrap_or_else(PoisonError::into_inner);
-            f.get_or_insert_with(|| Failure::new(outcome, e.message.clone()));
-            Counters::add(&counters.failed, shipped.messages.len() as u64);
+        };
+        let receipt = receipt.await.unwrap_or_else(|_| {
+            Receipt::Failed(Arc::new(crate::devo::shipper::ShipError {
+                message: "the shipper stopped before answering".into(),
+                certificate_rejected: false,
+            }))
+        });
+        match receipt {
+            Receipt::Delivered => {
+                Counters::add(&self.counters.events, shipped.events);
+                Counters::add(&self.counters.bytes, shipped.bytes);
+                Verdict::Delete
+            }
+            Receipt::Printed => {
+                Counters::add(&self.counters.events, shipped.events);
+                Counters::add(&self.counters.bytes, shipped.bytes);
+                Verdict::Hold
+            }
+            Receipt::Failed(e) => {
+                let outcome = if e.certificate_rejected {
+                    Outcome::Config
+                } else {
+                    Outcome::Temporary
+                };
+                Counters::add(&self.counters.failed, 1);
+                lock(&self.failure).get_or_insert_with(|| Failure::new(outcome, e.message.clone()));
+                Verdict::Hold
+            }
         }
     }
 }
@@ -474,7 +530,7 @@ async fn release(sqs: &Client, url: &str, messages: &[HeldMessage]) {
     }
 }
 
-/// Extends the visibility of batches held for more than half of it, until aborted.
+/// Extends the visibility of messages held for more than half of it, until aborted.
 async fn keep_visible(sqs: Client, url: String, visibility: Duration, held: HeldMap) {
     let half = visibility / 2;
     let mut tick = tokio::time::interval(
@@ -487,9 +543,9 @@ async fn keep_visible(sqs: Client, url: String, visibility: Duration, held: Held
             let now = Instant::now();
             map.values_mut()
                 .filter(|(_, since)| now.duration_since(*since) >= half)
-                .flat_map(|(messages, since)| {
+                .map(|(message, since)| {
                     *since = now;
-                    messages.clone()
+                    message.clone()
                 })
                 .collect()
         };

@@ -1,0 +1,267 @@
+//! Line-oriented log objects: VPC Flow Logs (space-separated, a header line naming the fields)
+//! and CloudFront standard logs (tab-separated, `#Version` / `#Fields` headers). Each data line
+//! is an event as it stands, or with `format: json` an object keyed by the file's own field names.
+
+use super::FormatError;
+
+/// Longer lines are reported rather than buffered without bound.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Splits a stream of chunks into lines (`\n`, a trailing `\r` dropped), memory bounded by the
+/// longest line.
+#[derive(Debug, Default)]
+pub struct LineSplitter {
+    partial: Vec<u8>,
+    /// Skipping the rest of an over-long line.
+    skipping: bool,
+}
+
+impl LineSplitter {
+    /// Feeds bytes; `on_line` gets each complete line without its terminator.
+    pub fn feed<F>(&mut self, chunk: &[u8], mut on_line: F) -> Result<(), FormatError>
+    where
+        F: FnMut(&[u8]) -> Result<(), FormatError>,
+    {
+        let mut rest = chunk;
+        while let Some(nl) = memchr::memchr(b'\n', rest) {
+            let (line, after) = (&rest[..nl], &rest[nl + 1..]);
+            rest = after;
+            if std::mem::take(&mut self.skipping) {
+                continue;
+            }
+            if self.partial.is_empty() {
+                on_line(trim_cr(line))?;
+            } else {
+                self.partial.extend_from_slice(line);
+                let whole = std::mem::take(&mut self.partial);
+                on_line(trim_cr(&whole))?;
+            }
+        }
+        if !self.skipping {
+            self.partial.extend_from_slice(rest);
+            if self.partial.len() > MAX_LINE_BYTES {
+                self.partial = Vec::new();
+                self.skipping = true;
+                return Err(FormatError::Shape(format!(
+                    "a line longer than {MAX_LINE_BYTES} bytes"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The last line, when the object does not end with a line break.
+    pub fn finish<F>(&mut self, mut on_line: F) -> Result<(), FormatError>
+    where
+        F: FnMut(&[u8]) -> Result<(), FormatError>,
+    {
+        let last = std::mem::take(&mut self.partial);
+        if !last.is_empty() && !self.skipping {
+            on_line(trim_cr(&last))?;
+        }
+        Ok(())
+    }
+}
+
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// The text of a line, or why it is not text.
+pub fn utf8(line: &[u8]) -> Result<&str, FormatError> {
+    std::str::from_utf8(line)
+        .map_err(|_| FormatError::Shape("a line that is not UTF-8 text".into()))
+}
+
+/// One data line, understood against its file's field names.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LineEvent<'a> {
+    /// The line itself.
+    pub line: &'a str,
+    /// Its values, when the line has exactly one per field name.
+    pub values: Option<Vec<&'a str>>,
+}
+
+/// Which line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineFormat {
+    FlowLogs,
+    CloudFront,
+}
+
+/// The field names of one file, learnt from its header.
+#[derive(Debug)]
+pub struct FieldNames {
+    format: LineFormat,
+    names: Vec<String>,
+    first_line: bool,
+}
+
+impl FieldNames {
+    pub fn new(format: LineFormat) -> Self {
+        Self {
+            format,
+            names: Vec::new(),
+            first_line: true,
+        }
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Reads one line: a header (learnt, no event) or a data line (an event).
+    pub fn line<'a>(&mut self, line: &'a str) -> Option<LineEvent<'a>> {
+        let first = std::mem::take(&mut self.first_line);
+        match self.format {
+            LineFormat::FlowLogs => {
+                // The first line of a flow log object names its fields: `version account-id ...`.
+                if first && is_flow_header(line) {
+                    self.names = line.split(' ').map(String::from).collect();
+                    return None;
+                }
+                if line.is_empty() {
+                    return None;
+                }
+                Some(self.event(line, line.split(' ').collect()))
+            }
+            LineFormat::CloudFront => {
+                if let Some(header) = line.strip_prefix('#') {
+                    if let Some(fields) = header.strip_prefix("Fields:") {
+                        self.names = fields.split_whitespace().map(String::from).collect();
+                    }
+                    return None;
+                }
+                if line.is_empty() {
+                    return None;
+                }
+                Some(self.event(line, line.split('\t').collect()))
+            }
+        }
+    }
+
+    fn event<'a>(&self, line: &'a str, values: Vec<&'a str>) -> LineEvent<'a> {
+        let parsed = !self.names.is_empty() && values.len() == self.names.len();
+        LineEvent {
+            line,
+            values: parsed.then_some(values),
+        }
+    }
+
+    /// The value of field `name` in a parsed event.
+    pub fn value<'a>(&self, event: &LineEvent<'a>, name: &str) -> Option<&'a str> {
+        let at = self.names.iter().position(|n| n == name)?;
+        event.values.as_ref().and_then(|v| v.get(at).copied())
+    }
+
+    /// `{"field":"value",...}` in the file's field order, every value a string.
+    pub fn to_json(&self, values: &[&str], out: &mut String) {
+        out.push('{');
+        for (i, (name, value)) in self.names.iter().zip(values).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_json_string(name, out);
+            out.push(':');
+            push_json_string(value, out);
+        }
+        out.push('}');
+    }
+}
+
+fn push_json_string(s: &str, out: &mut String) {
+    // Serialising a &str into a String cannot fail.
+    if let Ok(quoted) = serde_json::to_string(s) {
+        out.push_str(&quoted);
+    }
+}
+
+/// `version account-id interface-id ...`: lower-case names with dashes, the first `version`.
+fn is_flow_header(line: &str) -> bool {
+    line.split(' ').next() == Some("version")
+        && line.split(' ').all(|f| {
+            !f.is_empty()
+                && f.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'-' || b.is_ascii_digit())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(chunks: &[&[u8]]) -> Vec<String> {
+        let mut s = LineSplitter::default();
+        let mut out = Vec::new();
+        for c in chunks {
+            s.feed(c, |l| {
+                out.push(String::from_utf8(l.to_vec()).unwrap());
+                Ok(())
+            })
+            .unwrap();
+        }
+        s.finish(|l| {
+            out.push(String::from_utf8(l.to_vec()).unwrap());
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn lines_across_chunks_and_crlf() {
+        assert_eq!(
+            split(&[b"ab", b"c\r\nd", b"ef\n", b"last"]),
+            ["abc", "def", "last"]
+        );
+        assert_eq!(split(&[b"one\n"]), ["one"]);
+    }
+
+    #[test]
+    fn over_long_line_is_reported_and_skipped() {
+        let mut s = LineSplitter::default();
+        let mut got = Vec::new();
+        let long = vec![b'x'; MAX_LINE_BYTES + 1];
+        assert!(s.feed(&long, |_| Ok(())).is_err());
+        s.feed(b"xx\nnext\n", |l| {
+            got.push(l.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, [b"next".to_vec()]);
+    }
+
+    #[test]
+    fn flow_log_v2_header_and_lines() {
+        let mut f = FieldNames::new(LineFormat::FlowLogs);
+        let header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+        assert!(f.line(header).is_none());
+        let line = "2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1620000000 1620000060 ACCEPT OK";
+        let e = f.line(line).unwrap();
+        assert_eq!(e.line, line);
+        assert_eq!(f.value(&e, "account-id"), Some("123456789012"));
+        let mut json = String::new();
+        f.to_json(e.values.as_deref().unwrap(), &mut json);
+        assert!(
+            json.starts_with(
+                r#"{"version":"2","account-id":"123456789012","interface-id":"eni-1""#
+            ),
+            "{json}"
+        );
+        let odd = f.line("2 123 short").unwrap();
+        assert!(odd.values.is_none());
+    }
+
+    #[test]
+    fn cloudfront_headers_and_tabs() {
+        let mut f = FieldNames::new(LineFormat::CloudFront);
+        assert!(f.line("#Version: 1.0").is_none());
+        assert!(
+            f.line("#Fields: date time x-edge-location sc-bytes")
+                .is_none()
+        );
+        let e = f.line("2024-05-01\t10:00:00\tFRA2-C1\t1234").unwrap();
+        assert_eq!(f.value(&e, "x-edge-location"), Some("FRA2-C1"));
+        assert_eq!(f.names(), ["date", "time", "x-edge-location", "sc-bytes"]);
+    }
+}
