@@ -109,6 +109,8 @@ impl RunContext {
 pub struct Counters {
     pub messages: AtomicU64,
     pub objects: AtomicU64,
+    /// Objects acknowledged without being read (filtered, older than start_time, digests).
+    pub skipped: AtomicU64,
     pub events: AtomicU64,
     pub dropped: AtomicU64,
     pub failed: AtomicU64,
@@ -132,6 +134,17 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// A service that did not run, and why.
+    pub fn not_run(service: &'static str, outcome: Outcome, note: impl Into<String>) -> Self {
+        Self {
+            service,
+            outcome,
+            note: Some(note.into()),
+            counters: Arc::default(),
+            seconds: 0.0,
+        }
+    }
+
     /// Logs the summary line (shown even when logging is quiet).
     pub fn report(&self) {
         let c = &self.counters;
@@ -149,6 +162,7 @@ impl Summary {
             status,
             messages = get(&c.messages),
             objects = get(&c.objects),
+            skipped = get(&c.skipped),
             events = get(&c.events),
             dropped = get(&c.dropped),
             failed = get(&c.failed),

@@ -16,7 +16,9 @@ use crate::cycle::{Outcome, RunContext, RunOptions, Summary};
 use crate::devo::frame::Framing;
 use crate::devo::shipper::{Destination, EpochLimits, Shipper};
 use crate::devo::tls::{DevoEndpoint, EndpointSpec};
+use crate::sources::audit;
 use crate::sources::events::{self, Kind};
+use crate::sources::objects::{self, ObjectFormat};
 use crate::state::StateStore;
 
 /// The services of the seed's config, in the order `all` lists them.
@@ -84,7 +86,11 @@ pub async fn run(cli: Cli) -> Outcome {
         framing,
         interrupted: watch_for_stop_signals(),
     };
-    let summaries = join_all(selected.iter().map(|s| run_one(&ctx, *s))).await;
+    let summaries: Vec<Summary> = join_all(selected.iter().map(|s| run_one(&ctx, *s)))
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     drop(ctx);
     match shipper_task.await {
         Ok(stats) => tracing::debug!(
@@ -187,12 +193,38 @@ fn is_configured(loaded: &Loaded, c: Command) -> bool {
     }
 }
 
-async fn run_one(ctx: &RunContext, c: Command) -> Summary {
+async fn run_one(ctx: &RunContext, c: Command) -> Vec<Summary> {
     let services = &ctx.loaded.config.inputs.aws.services;
-    match (c, &services.events, &services.securityhub) {
-        (Command::Events, Some(svc), _) => events::run(ctx, Kind::Events, svc).await,
-        (Command::Securityhub, _, Some(svc)) => events::run(ctx, Kind::SecurityHub, svc).await,
-        _ => not_available(c),
+    let summary = match c {
+        Command::Events => services
+            .events
+            .as_ref()
+            .map(|svc| events::run(ctx, Kind::Events, svc)),
+        Command::Securityhub => services
+            .securityhub
+            .as_ref()
+            .map(|svc| events::run(ctx, Kind::SecurityHub, svc)),
+        Command::Audit => match &services.audit {
+            Some(svc) => return audit::run(ctx, svc).await,
+            None => None,
+        },
+        Command::Flowlogs => {
+            return match &services.non_cloudwatch_logs {
+                Some(svc) => vec![objects::run(ctx, ObjectFormat::FlowLogs, svc).await],
+                None => Vec::new(),
+            };
+        }
+        Command::Cloudfront => {
+            return match &services.non_cloudwatch_logs {
+                Some(svc) => vec![objects::run(ctx, ObjectFormat::CloudFront, svc).await],
+                None => Vec::new(),
+            };
+        }
+        Command::Metrics | Command::Logs | Command::All => None,
+    };
+    match summary {
+        Some(s) => vec![s.await],
+        None => vec![not_available(c)],
     }
 }
 
@@ -200,11 +232,5 @@ async fn run_one(ctx: &RunContext, c: Command) -> Summary {
 fn not_available(c: Command) -> Summary {
     let note = format!("devo-aws {} is not available in this version yet", c.name());
     tracing::error!("{note}");
-    Summary {
-        service: service_key(c),
-        outcome: Outcome::Internal,
-        note: Some(note),
-        counters: Arc::default(),
-        seconds: 0.0,
-    }
+    Summary::not_run(service_key(c), Outcome::Internal, note)
 }

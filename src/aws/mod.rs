@@ -4,6 +4,9 @@
 //! Credentials are resolved lazily once per run and cached by the SDK's identity cache, which
 //! refreshes assumed-role credentials before they expire during a long run.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sts::config::{Credentials as StaticCredentials, SharedCredentialsProvider};
@@ -20,6 +23,9 @@ const FALLBACK_REGION: &str = "us-east-1";
 pub struct Aws {
     base: SdkConfig,
     account: OnceCell<String>,
+    /// A custom S3 endpoint (an emulator, a gateway) wants path-style addressing.
+    s3_path_style: bool,
+    s3_clients: Mutex<HashMap<String, aws_sdk_s3::Client>>,
 }
 
 impl Aws {
@@ -47,9 +53,13 @@ impl Aws {
         if let Some(c) = credentials {
             base = chain_roles(base, c).await;
         }
+        let s3_path_style =
+            base.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
         Self {
             base,
             account: OnceCell::new(),
+            s3_path_style,
+            s3_clients: Mutex::default(),
         }
     }
 
@@ -65,6 +75,23 @@ impl Aws {
     /// An SQS client for `region`.
     pub fn sqs(&self, region: &str) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.in_region(region))
+    }
+
+    /// The S3 client of `region` (made once per region and run).
+    pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        let mut clients = self
+            .s3_clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        clients
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_s3::config::Builder::from(&self.in_region(region))
+                    .force_path_style(self.s3_path_style)
+                    .build();
+                aws_sdk_s3::Client::from_conf(conf)
+            })
+            .clone()
     }
 
     /// The pulling identity's account (STS GetCallerIdentity, at most once a run).

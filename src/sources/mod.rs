@@ -1,7 +1,9 @@
 //! The services, one file per subcommand, and what they share: the SQS consumer and the rule
 //! that turns an event into its Devo tag.
 
+pub mod audit;
 pub mod events;
+pub mod objects;
 pub mod queue;
 
 use crate::aws::Aws;
@@ -25,29 +27,55 @@ impl TagRule {
     /// `TABLE.ACCOUNT_ID.REGION` for `event`, pulled in `region`. The puller's account is looked
     /// up (once a run) only when the event does not carry one or is not to be trusted for it.
     pub async fn tag(&self, event: &AwsEvent, region: &str, aws: &Aws) -> Result<String, Failure> {
+        let needs_puller = !self.from_event || event.account.is_none();
+        let puller = if needs_puller {
+            puller_account(aws).await?
+        } else {
+            ""
+        };
+        Ok(self.tag_fields(
+            event.event_type.as_deref(),
+            event.account.as_deref(),
+            event.region.as_deref(),
+            puller,
+            region,
+        ))
+    }
+
+    /// The tag from an event's own fields, falling back to the puller's account and the
+    /// pulled region where the event has none or is not to be trusted for them.
+    pub fn tag_fields(
+        &self,
+        event_type: Option<&str>,
+        account: Option<&str>,
+        region: Option<&str>,
+        puller_account: &str,
+        pulled_region: &str,
+    ) -> String {
         let typed;
         let table = match self.typed_family {
             Some(family) => {
-                typed = format!(
-                    "{family}.{}",
-                    event_type_level(event.event_type.as_deref().unwrap_or(""))
-                );
+                typed = format!("{family}.{}", event_type_level(event_type.unwrap_or("")));
                 typed.as_str()
             }
             None => self.table,
         };
-        let (account, event_region) = if self.from_event {
-            (event.account.as_deref(), event.region.as_deref())
+        let (account, region) = if self.from_event {
+            (account, region)
         } else {
             (None, None)
         };
-        let account = match account {
-            Some(a) => a,
-            None => aws
-                .account_id()
-                .await
-                .map_err(|e| Failure::new(Outcome::Temporary, format!("{e:#}")))?,
-        };
-        Ok(tag(table, account, event_region.unwrap_or(region)))
+        tag(
+            table,
+            account.unwrap_or(puller_account),
+            region.unwrap_or(pulled_region),
+        )
     }
+}
+
+/// The puller's account (STS, once a run), as a failure of the run when it cannot be had.
+pub async fn puller_account(aws: &Aws) -> Result<&str, Failure> {
+    aws.account_id()
+        .await
+        .map_err(|e| Failure::new(Outcome::Temporary, format!("{e:#}")))
 }

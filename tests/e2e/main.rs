@@ -6,6 +6,8 @@ mod support;
 
 // events and securityhub through SQS: exact bytes, exactly once, acknowledgement.
 mod events;
+// The S3+SQS pipeline: CloudTrail, VPC Flow Logs and CloudFront objects announced on SQS.
+mod objects;
 // Devo side: endpoint down, foreign client certificate, framing through the real shipper.
 mod delivery;
 // Config errors refused with their key path, before anything is pulled.

@@ -45,6 +45,81 @@ impl Moto {
         }
     }
 
+    fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new(region.to_string()))
+            .endpoint_url(&self.endpoint)
+            .force_path_style(true)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    /// A bucket that announces every created object on the queue `queue_url` (moto sends the
+    /// notifications itself, starting with an s3:TestEvent).
+    pub fn bucket_notifying(&self, region: &str, bucket: &str, queue_url: &str) {
+        use aws_sdk_s3::types::{
+            BucketLocationConstraint, CreateBucketConfiguration, Event, NotificationConfiguration,
+            QueueConfiguration,
+        };
+        self.rt.block_on(async {
+            let s3 = self.s3(region);
+            let mut create = s3.create_bucket().bucket(bucket);
+            if region != "us-east-1" {
+                create = create.create_bucket_configuration(
+                    CreateBucketConfiguration::builder()
+                        .location_constraint(BucketLocationConstraint::from(region))
+                        .build(),
+                );
+            }
+            create.send().await.unwrap();
+            let arn = self
+                .sqs(region)
+                .get_queue_attributes()
+                .queue_url(queue_url)
+                .attribute_names(QueueAttributeName::QueueArn)
+                .send()
+                .await
+                .unwrap()
+                .attributes
+                .unwrap()
+                .remove(&QueueAttributeName::QueueArn)
+                .unwrap();
+            s3.put_bucket_notification_configuration()
+                .bucket(bucket)
+                .notification_configuration(
+                    NotificationConfiguration::builder()
+                        .queue_configurations(
+                            QueueConfiguration::builder()
+                                .queue_arn(arn)
+                                .events(Event::from("s3:ObjectCreated:*"))
+                                .build()
+                                .unwrap(),
+                        )
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+
+    pub fn put_object(&self, region: &str, bucket: &str, key: &str, body: Vec<u8>) {
+        self.rt.block_on(async {
+            self.s3(region)
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(body.into())
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+
     fn sqs(&self, region: &str) -> aws_sdk_sqs::Client {
         let conf = aws_sdk_sqs::Config::builder()
             .behavior_version(BehaviorVersion::latest())

@@ -78,6 +78,14 @@ impl Workdir {
     }
 }
 
+/// `bytes` gzipped (one member).
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
 /// A whole config.yaml in the seed's format, shipping to localhost:`port`, with `services`
 /// (indented YAML under `inputs.aws.services`).
 pub fn config_yaml(port: u16, services: &str) -> String {

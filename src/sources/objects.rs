@@ -1,0 +1,632 @@
+//! The S3+SQS pipeline shared by `audit` (types: [audits_s3]), `flowlogs` and `cloudfront`:
+//! an SQS message announces objects; each object is streamed from GetObject, gunzipped when it
+//! starts with the gzip magic (multi-member), decoded by its format, tagged, framed and shipped
+//! in chunks. The message is acknowledged once the last chunk of its last object is delivered.
+//!
+//! Objects are read in their own tasks (so decoding uses every core), at most
+//! [`MAX_OBJECTS_IN_FLIGHT`] at once per service. Memory stays flat in the object's size: the
+//! body is read 256 KiB at a time and events leave in batches of [`SHIP_BYTES`].
+
+use std::collections::HashSet;
+use std::io;
+use std::sync::Arc;
+
+use async_compression::tokio::bufread::GzipDecoder;
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use std::future::Future;
+
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt};
+use tokio::sync::Semaphore;
+
+use crate::config::Service;
+use crate::cycle::{Counters, Failure, Outcome, RunContext, Summary, run_service};
+use crate::devo::frame::{FrameBatch, Framing};
+use crate::devo::shipper::{Shipped, Shipper};
+use crate::formats::FormatError;
+use crate::formats::cloudtrail::{RecordFields, RecordsScanner, is_log_key};
+use crate::formats::json::compact;
+use crate::formats::lines::{FieldNames, LineFormat, LineSplitter, utf8};
+use crate::formats::s3_notification::{self, Notification, ObjectRef};
+use crate::sources::queue::{Incoming, MessageHandler, QueueJob, Rejection, consume};
+use crate::sources::{TagRule, puller_account};
+
+/// Objects read at once per service.
+pub const MAX_OBJECTS_IN_FLIGHT: usize = 8;
+/// Framed bytes per shipment.
+const SHIP_BYTES: usize = 256 << 10;
+/// Bytes read from an object at a time.
+const READ_BYTES: usize = 256 << 10;
+
+/// The object formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectFormat {
+    CloudTrail,
+    FlowLogs,
+    CloudFront,
+}
+
+/// How one service reads its objects; shared with the object tasks.
+pub struct ObjectSettings {
+    pub format: ObjectFormat,
+    pub tags: TagRule,
+    /// `format: json`: line events as JSON objects keyed by the file's field names.
+    pub json: bool,
+    /// `s3_file_type_filter`: only keys matching it are read.
+    pub key_filter: Option<Regex>,
+    /// CloudTrail `eventName`s to drop.
+    pub drop_event_names: HashSet<String>,
+    /// Objects announced before this are acknowledged without being read.
+    pub start_time: Option<DateTime<Utc>>,
+}
+
+impl ObjectSettings {
+    /// Why an object is not to be read, if it is not.
+    fn skip_reason(&self, object: &ObjectRef) -> Option<&'static str> {
+        if self.format == ObjectFormat::CloudTrail && !is_log_key(&object.key) {
+            return Some("not a CloudTrail log file");
+        }
+        if let Some(filter) = &self.key_filter
+            && !filter.is_match(&object.key)
+        {
+            return Some("does not match s3_file_type_filter");
+        }
+        if let (Some(start), Some(at)) = (self.start_time, object.event_time)
+            && at < start
+        {
+            return Some("older than start_time");
+        }
+        None
+    }
+}
+
+impl ObjectFormat {
+    /// The service's name in state files, locks and the summary.
+    pub const fn service_name(self) -> &'static str {
+        match self {
+            Self::CloudTrail => "audit-events-all.s3",
+            Self::FlowLogs => "non-cloudwatch-logs.flowlogs",
+            Self::CloudFront => "non-cloudwatch-logs.cloudfrontlogs",
+        }
+    }
+
+    fn queue_name(self, svc: &Service) -> Option<&str> {
+        match self {
+            Self::CloudTrail => svc.audit_sqs_queue_name.as_deref(),
+            Self::FlowLogs => svc.vpcflowlogs_sqs_queue_name.as_deref(),
+            Self::CloudFront => svc.cloudfrontlogs_sqs_queue_name.as_deref(),
+        }
+    }
+
+    fn tag_rule(self, svc: &Service) -> TagRule {
+        let (table, family) = match self {
+            Self::CloudTrail => ("cloud.aws.cloudtrail.events", "cloud.aws.cloudtrail"),
+            Self::FlowLogs => ("cloud.aws.vpc.unknown", "cloud.aws.vpc"),
+            Self::CloudFront => ("cloud.aws.cloudfront.unknown", "cloud.aws.cloudfront"),
+        };
+        TagRule {
+            table,
+            typed_family: svc.auto_event_type.then_some(family),
+            from_event: svc.use_region_and_account_id_from_event,
+        }
+    }
+}
+
+/// One cycle of an S3+SQS service.
+pub async fn run(ctx: &RunContext, format: ObjectFormat, svc: &Service) -> Summary {
+    let name = format.service_name();
+    run_service(
+        ctx,
+        name,
+        svc.request_period_secs(),
+        |counters| async move {
+            // The filter was checked when the config was loaded.
+            let key_filter = svc
+                .s3_file_type_filter
+                .as_deref()
+                .and_then(|re| Regex::new(re).ok());
+            let settings = ObjectSettings {
+                format,
+                tags: format.tag_rule(svc),
+                json: svc.format.as_deref() == Some("json"),
+                key_filter,
+                drop_event_names: svc.drop_event_names.iter().cloned().collect(),
+                start_time: svc.start_time.map(|t| t.0),
+            };
+            let handler = ObjectHandler::new(ctx, settings, counters.clone());
+            let job = QueueJob {
+                service: name,
+                queue_name: format.queue_name(svc).unwrap_or_default(),
+                regions: svc.regions(),
+                handler: &handler,
+            };
+            consume(ctx, &job, &counters).await
+        },
+    )
+    .await
+}
+
+/// The [`MessageHandler`] of the pipeline.
+pub struct ObjectHandler<'a> {
+    ctx: &'a RunContext,
+    settings: Arc<ObjectSettings>,
+    counters: Arc<Counters>,
+    slots: Arc<Semaphore>,
+}
+
+impl<'a> ObjectHandler<'a> {
+    pub fn new(ctx: &'a RunContext, settings: ObjectSettings, counters: Arc<Counters>) -> Self {
+        Self {
+            ctx,
+            settings: Arc::new(settings),
+            counters,
+            slots: Arc::new(Semaphore::new(MAX_OBJECTS_IN_FLIGHT)),
+        }
+    }
+}
+
+impl MessageHandler for ObjectHandler<'_> {
+    async fn handle(&self, message: Incoming<'_>) -> Result<Shipped, Rejection> {
+        let objects = match s3_notification::parse(message.body) {
+            Ok(Notification::Test) => {
+                tracing::info!(message = "S3 test event deleted.", message_id = %message.id);
+                return Ok(Shipped::NOTHING);
+            }
+            Ok(Notification::Objects(objects)) => objects,
+            Err(e) => return Err(Rejection::Poison(e.to_string())),
+        };
+        let mut total = Shipped::NOTHING;
+        for object in objects {
+            if let Some(reason) = self.settings.skip_reason(&object) {
+                tracing::debug!(message = "Object skipped.", bucket = %object.bucket, key = %object.key, reason);
+                Counters::add(&self.counters.skipped, 1);
+                continue;
+            }
+            let region = object
+                .region
+                .clone()
+                .unwrap_or_else(|| message.region.to_string());
+            let job = ObjectJob {
+                s3: self.ctx.aws.s3(&region),
+                shipper: self.ctx.shipper.clone(),
+                framing: self.ctx.framing.clone(),
+                reader: ObjectReader {
+                    settings: self.settings.clone(),
+                    counters: self.counters.clone(),
+                    puller_account: puller_account(&self.ctx.aws)
+                        .await
+                        .map_err(Rejection::Failed)?
+                        .to_string(),
+                    region,
+                    message_id: message.id.to_string(),
+                    object,
+                },
+            };
+            let slot = self.slots.clone().acquire_owned().await.map_err(|_| {
+                Rejection::Failed(Failure::new(Outcome::Internal, "object slots closed"))
+            })?;
+            let shipped = tokio::spawn(async move {
+                let _slot = slot;
+                job.run().await
+            })
+            .await
+            .map_err(|e| {
+                Rejection::Failed(Failure::new(Outcome::Internal, format!("object task: {e}")))
+            })??;
+            Counters::add(&self.counters.objects, 1);
+            total = Shipped {
+                receipt: shipped.receipt.or(total.receipt),
+                events: total.events + shipped.events,
+                bytes: total.bytes + shipped.bytes,
+            };
+        }
+        Ok(total)
+    }
+}
+
+/// One object to fetch and ship, with everything its task needs.
+struct ObjectJob {
+    s3: aws_sdk_s3::Client,
+    shipper: Shipper,
+    framing: Framing,
+    reader: ObjectReader,
+}
+
+impl ObjectJob {
+    async fn run(self) -> Result<Shipped, Rejection> {
+        let object = &self.reader.object;
+        let got = self
+            .s3
+            .get_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .send()
+            .await
+            .map_err(|e| {
+                let code = e
+                    .as_service_error()
+                    .and_then(aws_sdk_s3::error::ProvideErrorMetadata::code);
+                match code {
+                    Some("NoSuchKey") => self.reader.poison("the object no longer exists"),
+                    Some("AccessDenied") => Rejection::Failed(Failure::new(
+                        Outcome::Config,
+                        format!("s3://{}/{}: access denied", object.bucket, object.key),
+                    )),
+                    _ => Rejection::Failed(Failure::new(
+                        Outcome::Temporary,
+                        format!(
+                            "S3 GetObject s3://{}/{}: {}",
+                            object.bucket,
+                            object.key,
+                            crate::aws::aws_error(&e)
+                        ),
+                    )),
+                }
+            })?;
+        let body = tokio::io::BufReader::with_capacity(READ_BYTES, got.body.into_async_read());
+        let mut sink = ShipperSink {
+            shipper: self.shipper,
+            shipped: Shipped::NOTHING,
+        };
+        self.reader.read(body, &self.framing, &mut sink).await?;
+        Ok(sink.shipped)
+    }
+}
+
+/// Where an object's framed batches go.
+pub trait BatchSink {
+    fn send(&mut self, batch: FrameBatch) -> impl Future<Output = ()> + Send;
+}
+
+/// Ships batches, remembering the last receipt and the totals.
+struct ShipperSink {
+    shipper: Shipper,
+    shipped: Shipped,
+}
+
+impl BatchSink for ShipperSink {
+    async fn send(&mut self, batch: FrameBatch) {
+        let shipped = self.shipper.ship_counted(batch).await;
+        self.shipped = merge(
+            std::mem::replace(&mut self.shipped, Shipped::NOTHING),
+            shipped,
+        );
+    }
+}
+
+/// Decodes one object's bytes into framed, tagged events. Independent of where the bytes come
+/// from and where the batches go, so the benchmark measures exactly this.
+pub struct ObjectReader {
+    pub settings: Arc<ObjectSettings>,
+    pub counters: Arc<Counters>,
+    /// The fallback account of tags.
+    pub puller_account: String,
+    /// The bucket's region (or the queue's when the notification does not say).
+    pub region: String,
+    /// The announcing message, for reports.
+    pub message_id: String,
+    pub object: ObjectRef,
+}
+
+impl ObjectReader {
+    fn poison(&self, reason: impl std::fmt::Display) -> Rejection {
+        Rejection::Poison(format!(
+            "s3://{}/{}: {reason}",
+            self.object.bucket, self.object.key
+        ))
+    }
+
+    /// Reads the object (gzip, multi-member, when it starts with the gzip magic; else plain
+    /// text), handing batches of about [`SHIP_BYTES`] to `sink` as they fill.
+    pub async fn read<R, S>(
+        &self,
+        mut body: R,
+        framing: &Framing,
+        sink: &mut S,
+    ) -> Result<(), Rejection>
+    where
+        R: AsyncBufRead + Unpin + Send + 'static,
+        S: BatchSink,
+    {
+        let head = body.fill_buf().await.map_err(|e| self.read_error(&e))?;
+        let gzip = head.starts_with(&[0x1f, 0x8b]);
+        let mut source: std::pin::Pin<Box<dyn AsyncRead + Send>> = if gzip {
+            let mut decoder = GzipDecoder::new(body);
+            decoder.multiple_members(true);
+            Box::pin(decoder)
+        } else {
+            Box::pin(body)
+        };
+        let mut decoder = Decoder::new(self);
+        let mut buf = vec![0u8; READ_BYTES];
+        let mut batch = framing.batch();
+        let mut first = true;
+        loop {
+            let n = source
+                .read(&mut buf)
+                .await
+                .map_err(|e| self.read_error(&e))?;
+            if n == 0 {
+                break;
+            }
+            let chunk = &buf[..n];
+            if std::mem::take(&mut first) && chunk.contains(&0) {
+                return Err(self.poison("neither gzip nor text"));
+            }
+            decoder
+                .feed(self, chunk, &mut batch)
+                .map_err(|e| self.poison(e))?;
+            if batch.len() >= SHIP_BYTES {
+                sink.send(std::mem::replace(&mut batch, framing.batch()))
+                    .await;
+            }
+        }
+        decoder
+            .finish(self, &mut batch)
+            .map_err(|e| self.poison(e))?;
+        if !batch.is_empty() {
+            sink.send(batch).await;
+        }
+        Ok(())
+    }
+
+    /// A corrupt or truncated compressed stream is the object's fault; anything else (the
+    /// connection to S3) is worth another try.
+    fn read_error(&self, e: &io::Error) -> Rejection {
+        match e.kind() {
+            io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
+                self.poison(format!("corrupt or truncated: {e}"))
+            }
+            _ => Rejection::Failed(Failure::new(
+                Outcome::Temporary,
+                format!(
+                    "reading s3://{}/{}: {e}",
+                    self.object.bucket, self.object.key
+                ),
+            )),
+        }
+    }
+
+    /// Reports one record or line that cannot be shipped; the rest of the object goes on.
+    fn bad_record(&self, e: &FormatError) {
+        tracing::warn!(
+            message = "Record skipped.",
+            bucket = %self.object.bucket,
+            key = %self.object.key,
+            message_id = %self.message_id,
+            error = %e
+        );
+        Counters::add(&self.counters.failed, 1);
+    }
+}
+
+fn merge(a: Shipped, b: Shipped) -> Shipped {
+    Shipped {
+        receipt: b.receipt.or(a.receipt),
+        events: a.events + b.events,
+        bytes: a.bytes + b.bytes,
+    }
+}
+
+/// The account and region in a key under `AWSLogs/` (`AWSLogs/[o-org/]ACCOUNT/SERVICE/REGION/`).
+fn key_account_region(key: &str) -> (Option<&str>, Option<&str>) {
+    let Some(rest) = key.split_once("AWSLogs/").map(|(_, r)| r) else {
+        return (None, None);
+    };
+    let mut parts = rest.split('/').peekable();
+    if parts.peek().is_some_and(|p| p.starts_with("o-")) {
+        parts.next();
+    }
+    let account = parts
+        .next()
+        .filter(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit()));
+    let _service = parts.next();
+    let region = parts.next().filter(|r| r.contains('-'));
+    (account, region)
+}
+
+/// The last tag made, kept because neighbouring events mostly share theirs.
+#[derive(Default)]
+struct TagCache {
+    key: (Option<String>, Option<String>, Option<String>),
+    tag: String,
+}
+
+impl TagCache {
+    fn get(
+        &mut self,
+        rule: &TagRule,
+        reader: &ObjectReader,
+        fields: (Option<&str>, Option<&str>, Option<&str>),
+    ) -> &str {
+        let (event_type, account, region) = fields;
+        let same = self.key.0.as_deref() == event_type
+            && self.key.1.as_deref() == account
+            && self.key.2.as_deref() == region
+            && !self.tag.is_empty();
+        if !same {
+            let (key_account, key_region) = key_account_region(&reader.object.key);
+            self.tag = rule.tag_fields(
+                event_type,
+                account.or(key_account),
+                region.or(key_region),
+                &reader.puller_account,
+                &reader.region,
+            );
+            self.key = (
+                event_type.map(String::from),
+                account.map(String::from),
+                region.map(String::from),
+            );
+        }
+        &self.tag
+    }
+}
+
+/// Turns an object's bytes into framed events.
+enum Decoder {
+    CloudTrail(RecordsScanner, TagCache),
+    Lines(LineSplitter, FieldNames, TagCache, String),
+}
+
+impl Decoder {
+    fn new(reader: &ObjectReader) -> Self {
+        match reader.settings.format {
+            ObjectFormat::CloudTrail => {
+                Self::CloudTrail(RecordsScanner::default(), TagCache::default())
+            }
+            ObjectFormat::FlowLogs => Self::lines(LineFormat::FlowLogs),
+            ObjectFormat::CloudFront => Self::lines(LineFormat::CloudFront),
+        }
+    }
+
+    fn lines(format: LineFormat) -> Self {
+        Self::Lines(
+            LineSplitter::default(),
+            FieldNames::new(format),
+            TagCache::default(),
+            String::new(),
+        )
+    }
+
+    fn feed(
+        &mut self,
+        reader: &ObjectReader,
+        chunk: &[u8],
+        batch: &mut FrameBatch,
+    ) -> Result<(), FormatError> {
+        match self {
+            Self::CloudTrail(scanner, tags) => scanner.feed(chunk, |raw| {
+                cloudtrail_record(reader, tags, raw, batch);
+                Ok(())
+            }),
+            Self::Lines(splitter, fields, tags, scratch) => {
+                let fed = splitter.feed(chunk, |raw| {
+                    line_event(reader, fields, tags, scratch, raw, batch);
+                    Ok(())
+                });
+                // An over-long line is reported; the rest of the object goes on.
+                if let Err(e) = fed {
+                    reader.bad_record(&e);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(&mut self, reader: &ObjectReader, batch: &mut FrameBatch) -> Result<(), FormatError> {
+        match self {
+            Self::CloudTrail(scanner, _) => scanner.finish(),
+            Self::Lines(splitter, fields, tags, scratch) => splitter.finish(|raw| {
+                line_event(reader, fields, tags, scratch, raw, batch);
+                Ok(())
+            }),
+        }
+    }
+}
+
+fn cloudtrail_record(
+    reader: &ObjectReader,
+    tags: &mut TagCache,
+    raw: &[u8],
+    batch: &mut FrameBatch,
+) {
+    let parsed = std::str::from_utf8(raw)
+        .map_err(|_| FormatError::Shape("a CloudTrail record that is not UTF-8".into()))
+        .and_then(|text| RecordFields::parse(text).map(|f| (text, f)));
+    let (text, fields) = match parsed {
+        Ok(p) => p,
+        Err(e) => return reader.bad_record(&e),
+    };
+    if fields
+        .event_name
+        .as_deref()
+        .is_some_and(|n| reader.settings.drop_event_names.contains(n))
+    {
+        Counters::add(&reader.counters.dropped, 1);
+        return;
+    }
+    let tag = tags.get(
+        &reader.settings.tags,
+        reader,
+        (
+            fields.event_type(),
+            fields.account.as_deref(),
+            fields.region.as_deref(),
+        ),
+    );
+    batch.push(tag, &compact(text));
+}
+
+fn line_event(
+    reader: &ObjectReader,
+    fields: &mut FieldNames,
+    tags: &mut TagCache,
+    scratch: &mut String,
+    raw: &[u8],
+    batch: &mut FrameBatch,
+) {
+    let line = match utf8(raw) {
+        Ok(l) => l,
+        Err(e) => return reader.bad_record(&e),
+    };
+    let Some(event) = fields.line(line) else {
+        return;
+    };
+    let (event_type, account, region) = match reader.settings.format {
+        ObjectFormat::FlowLogs => (
+            if event.values.is_some() {
+                "flowlogs"
+            } else {
+                "unknown"
+            },
+            fields.value(&event, "account-id"),
+            fields.value(&event, "region"),
+        ),
+        _ => (
+            if event.values.is_some() {
+                "accesslogs"
+            } else {
+                "unknown"
+            },
+            None,
+            None,
+        ),
+    };
+    let tag = tags.get(
+        &reader.settings.tags,
+        reader,
+        (Some(event_type), account, region),
+    );
+    match (&event.values, reader.settings.json) {
+        (Some(values), true) => {
+            scratch.clear();
+            fields.to_json(values, scratch);
+            batch.push(tag, scratch);
+        }
+        _ => batch.push(tag, event.line),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_and_region_from_aws_logs_keys() {
+        assert_eq!(
+            key_account_region("AWSLogs/111122223333/vpcflowlogs/eu-west-1/2024/05/01/x.log.gz"),
+            (Some("111122223333"), Some("eu-west-1"))
+        );
+        assert_eq!(
+            key_account_region(
+                "prefix/AWSLogs/o-abc123/111122223333/CloudTrail/us-east-2/2024/x.json.gz"
+            ),
+            (Some("111122223333"), Some("us-east-2"))
+        );
+        assert_eq!(
+            key_account_region("cf/E2ABC.2024-05-01-10.abcd.gz"),
+            (None, None)
+        );
+    }
+}
