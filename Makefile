@@ -21,6 +21,9 @@ demo: ## Start the AWS emulator, load sample events, run `devo-aws all --dry-run
 	$(CARGO) build
 	$(WITH_MOTO) tests/support/demo.sh
 
+bench: ## Measure the S3+SQS pipeline (results table; not part of make test)
+	$(WITH_MOTO) $(CARGO) bench --bench pipeline
+
 generate: ## Rewrite man/ and completions/ from the clap definitions
 	mkdir -p man completions
 	$(CARGO) run -q -- generate man > man/devo-aws.1

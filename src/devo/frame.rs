@@ -35,6 +35,13 @@ impl Framing {
         self.batch_at(Utc::now())
     }
 
+    /// A batch with room for `bytes` reserved up front.
+    pub fn batch_with_capacity(&self, bytes: usize) -> FrameBatch {
+        let mut batch = self.batch();
+        batch.bytes.reserve_exact(bytes);
+        batch
+    }
+
     fn batch_at(&self, now: DateTime<Utc>) -> FrameBatch {
         let prefix = match self {
             // Devo stamps arrival time itself; the date is there because syslog wants one.

@@ -26,6 +26,10 @@ use tokio_rustls::client::TlsStream;
 use super::frame::FrameBatch;
 use super::tls::{DevoEndpoint, is_certificate_rejection};
 
+/// Batches waiting for the shipper: enough to keep it busy while producers decode, few enough
+/// that memory stays flat (a batch is up to 256 KiB).
+const SHIPMENTS_QUEUED: usize = 8;
+
 /// When an epoch ends and how hard a failed one is retried.
 #[derive(Debug, Clone)]
 pub struct EpochLimits {
@@ -131,7 +135,7 @@ impl Shipper {
         destination: Destination,
         limits: EpochLimits,
     ) -> (Self, JoinHandle<ShipperStats>) {
-        let (tx, rx) = mpsc::channel(64);
+        let (tx, rx) = mpsc::channel(SHIPMENTS_QUEUED);
         let task = match destination {
             Destination::Devo(endpoint) => tokio::spawn(
                 DevoShipper {
@@ -253,9 +257,11 @@ impl DevoShipper {
             return;
         }
         let now = Instant::now();
+        let capacity = self.limits.max_bytes + s.bytes.len();
         let epoch = self.epoch.get_or_insert_with(|| Epoch {
             conn: None,
-            bytes: Vec::new(),
+            // Sized once: growing by doubling would hold twice the epoch at its end.
+            bytes: Vec::with_capacity(capacity),
             events: 0,
             receipts: Vec::new(),
             opened: now,

@@ -5,7 +5,7 @@
 //!
 //! Objects are read in their own tasks (so decoding uses every core), at most
 //! [`MAX_OBJECTS_IN_FLIGHT`] at once per service. Memory stays flat in the object's size: the
-//! body is read 256 KiB at a time and events leave in batches of [`SHIP_BYTES`].
+//! body is read 64 KiB at a time and events leave in batches of [`SHIP_BYTES`].
 
 use std::collections::HashSet;
 use std::io;
@@ -36,7 +36,9 @@ pub const MAX_OBJECTS_IN_FLIGHT: usize = 8;
 /// Framed bytes per shipment.
 const SHIP_BYTES: usize = 256 << 10;
 /// Bytes read from an object at a time.
-const READ_BYTES: usize = 256 << 10;
+const READ_BYTES: usize = 64 << 10;
+/// Room reserved per batch: a full batch plus what one read's events may add on top.
+const BATCH_CAPACITY: usize = SHIP_BYTES + 2 * READ_BYTES;
 
 /// The object formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -339,7 +341,7 @@ impl ObjectReader {
         };
         let mut decoder = Decoder::new(self);
         let mut buf = vec![0u8; READ_BYTES];
-        let mut batch = framing.batch();
+        let mut batch = framing.batch_with_capacity(BATCH_CAPACITY);
         let mut first = true;
         loop {
             let n = source
@@ -357,8 +359,11 @@ impl ObjectReader {
                 .feed(self, chunk, &mut batch)
                 .map_err(|e| self.poison(e))?;
             if batch.len() >= SHIP_BYTES {
-                sink.send(std::mem::replace(&mut batch, framing.batch()))
-                    .await;
+                sink.send(std::mem::replace(
+                    &mut batch,
+                    framing.batch_with_capacity(BATCH_CAPACITY),
+                ))
+                .await;
             }
         }
         decoder

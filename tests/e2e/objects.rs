@@ -2,6 +2,7 @@ use std::collections::HashMap;
 
 use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::{Pki, Receiver, Record};
+use crate::support::samples::{trail_file, trail_record};
 use crate::support::{Workdir, config_yaml, gzip};
 
 /// A receiver, a workdir with matching certificates, moto, and a queue fed by a bucket's
@@ -33,17 +34,6 @@ fn s3_setup(region: &str) -> S3Setup {
         url,
         bucket,
     }
-}
-
-/// A CloudTrail record of about 1.2 kB with a unique eventID.
-fn trail_record(id: &str, name: &str, source: &str, account: &str, region: &str) -> String {
-    format!(
-        r#"{{"eventVersion":"1.09","userIdentity":{{"type":"AssumedRole","principalId":"AROAEXAMPLE:session","arn":"arn:aws:sts::{account}:assumed-role/Admin/session","accountId":"{account}","accessKeyId":"ASIAEXAMPLE","sessionContext":{{"sessionIssuer":{{"type":"Role","principalId":"AROAEXAMPLE","arn":"arn:aws:iam::{account}:role/Admin","accountId":"{account}","userName":"Admin"}},"attributes":{{"creationDate":"2024-05-01T09:00:00Z","mfaAuthenticated":"false"}}}}}},"eventTime":"2024-05-01T10:00:00Z","eventSource":"{source}","eventName":"{name}","awsRegion":"{region}","sourceIPAddress":"198.51.100.7","userAgent":"aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64 prompt/off command/s3api.get-object","requestParameters":{{"bucketName":"example-bucket","key":"reports/2024/05/01/summary ünïcødé.csv","Host":"example-bucket.s3.{region}.amazonaws.com"}},"responseElements":null,"additionalEventData":{{"SignatureVersion":"SigV4","CipherSuite":"TLS_AES_128_GCM_SHA256","bytesTransferredIn":0,"AuthenticationMethod":"AuthHeader","x-amz-id-2":"EXAMPLEid2","bytesTransferredOut":2048}},"requestID":"EXAMPLEREQ","eventID":"{id}","readOnly":true,"resources":[{{"type":"AWS::S3::Object","ARN":"arn:aws:s3:::example-bucket/reports/2024/05/01/summary.csv"}}],"eventType":"AwsApiCall","managementEvent":false,"recipientAccountId":"{account}","eventCategory":"Data","tlsDetails":{{"tlsVersion":"TLSv1.3","cipherSuite":"TLS_AES_128_GCM_SHA256","clientProvidedHostHeader":"example-bucket.s3.{region}.amazonaws.com"}}}}"#
-    )
-}
-
-fn trail_file(records: &[String]) -> Vec<u8> {
-    gzip(format!("{{\"Records\":[{}]}}", records.join(",")).as_bytes())
 }
 
 fn audit_service(queue: &str, extra: &str) -> String {

@@ -75,6 +75,9 @@ impl Pki {
 #[derive(Debug, Default, Clone)]
 pub struct Connection {
     pub bytes: Vec<u8>,
+    /// Bytes and line feeds received (kept even when the bytes are not).
+    pub byte_count: u64,
+    pub newlines: u64,
     /// The client sent close_notify and we answered.
     pub clean_close: bool,
     pub error: Option<String>,
@@ -96,6 +99,16 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn start(pki: &Pki) -> Self {
+        Self::start_keeping(pki, true)
+    }
+
+    /// A receiver that only counts (for volumes too big to keep); the benchmark's.
+    #[allow(dead_code)]
+    pub fn start_counting(pki: &Pki) -> Self {
+        Self::start_keeping(pki, false)
+    }
+
+    fn start_keeping(pki: &Pki, keep: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let log: Arc<Mutex<Vec<Connection>>> = Arc::default();
@@ -104,7 +117,7 @@ impl Receiver {
         std::thread::spawn(move || {
             for tcp in listener.incoming().flatten() {
                 let (config, log) = (config.clone(), shared.clone());
-                std::thread::spawn(move || serve(tcp, config, log));
+                std::thread::spawn(move || serve(tcp, config, log, keep));
             }
         });
         Self { port, log }
@@ -144,7 +157,7 @@ impl Receiver {
     }
 }
 
-fn serve(tcp: TcpStream, config: Arc<ServerConfig>, log: Arc<Mutex<Vec<Connection>>>) {
+fn serve(tcp: TcpStream, config: Arc<ServerConfig>, log: Arc<Mutex<Vec<Connection>>>, keep: bool) {
     let index = {
         let mut l = log.lock().unwrap();
         l.push(Connection::default());
@@ -154,7 +167,7 @@ fn serve(tcp: TcpStream, config: Arc<ServerConfig>, log: Arc<Mutex<Vec<Connectio
     tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let conn = ServerConnection::new(config).unwrap();
     let mut tls = StreamOwned::new(conn, tcp);
-    let mut buf = [0u8; 16384];
+    let mut buf = vec![0u8; 256 << 10];
     loop {
         match tls.read(&mut buf) {
             Ok(0) => {
@@ -165,7 +178,13 @@ fn serve(tcp: TcpStream, config: Arc<ServerConfig>, log: Arc<Mutex<Vec<Connectio
                 });
                 return;
             }
-            Ok(n) => record(&|c| c.bytes.extend_from_slice(&buf[..n])),
+            Ok(n) => record(&|c| {
+                c.byte_count += n as u64;
+                c.newlines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+                if keep {
+                    c.bytes.extend_from_slice(&buf[..n]);
+                }
+            }),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => {
                 let text = e.to_string();

@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod devo;
+pub mod samples;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,7 +54,23 @@ impl Workdir {
 
     /// Runs `devo-aws ARGS --config <this config>` against moto.
     pub fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_devo-aws"))
+        let out = self
+            .command(Command::new(env!("CARGO_BIN_EXE_devo-aws")), args)
+            .output()
+            .unwrap();
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        eprintln!("devo-aws {args:?} exited {}\n{}", run.code, run.stderr);
+        run
+    }
+
+    /// `program` set up to run `devo-aws ARGS --config <this config>` against moto (the
+    /// program is the binary itself, or a wrapper such as /usr/bin/time given the binary).
+    pub fn command(&self, mut program: Command, args: &[&str]) -> Command {
+        program
             .args(args)
             .arg("--config")
             .arg(self.config_file())
@@ -65,16 +82,8 @@ impl Workdir {
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_MAX_ATTEMPTS", "2")
-            .output()
-            .unwrap();
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        eprintln!("devo-aws {args:?} exited {}\n{}", run.code, run.stderr);
-        run
+            .env("AWS_MAX_ATTEMPTS", "2");
+        program
     }
 }
 
