@@ -77,7 +77,7 @@ _devo__aws() {
 
     case "${cmd}" in
         devo__aws)
-            opts="-v -q -h -V --config --dry-run --force --max-messages --deadline --log-format --verbose --quiet --help --version events securityhub audit metrics flowlogs cloudfront logs all help"
+            opts="-v -q -h -V --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help --version events securityhub audit metrics flowlogs cloudfront logs all help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -95,6 +95,14 @@ _devo__aws() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --start-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --end-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -107,7 +115,7 @@ _devo__aws() {
             return 0
             ;;
         devo__subcmd__aws__subcmd__all)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -122,6 +130,14 @@ _devo__aws() {
                     return 0
                     ;;
                 --deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --end-time)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -137,7 +153,7 @@ _devo__aws() {
             return 0
             ;;
         devo__subcmd__aws__subcmd__audit)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -152,6 +168,14 @@ _devo__aws() {
                     return 0
                     ;;
                 --deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --end-time)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -167,7 +191,7 @@ _devo__aws() {
             return 0
             ;;
         devo__subcmd__aws__subcmd__cloudfront)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -182,6 +206,14 @@ _devo__aws() {
                     return 0
                     ;;
                 --deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --end-time)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -197,7 +229,7 @@ _devo__aws() {
             return 0
             ;;
         devo__subcmd__aws__subcmd__events)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -212,6 +244,14 @@ _devo__aws() {
                     return 0
                     ;;
                 --deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --end-time)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -227,7 +267,7 @@ _devo__aws() {
             return 0
             ;;
         devo__subcmd__aws__subcmd__flowlogs)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -242,6 +282,14 @@ _devo__aws() {
                     return 0
                     ;;
                 --deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --end-time)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -397,7 +445,7 @@ _devo__aws() {
             return 0
             ;;
         devo__subcmd__aws__subcmd__logs)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -412,6 +460,14 @@ _devo__aws() {
                     return 0
                     ;;
                 --deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --end-time)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -427,7 +483,7 @@ _devo__aws() {
             return 0
             ;;
         devo__subcmd__aws__subcmd__metrics)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -442,6 +498,14 @@ _devo__aws() {
                     return 0
                     ;;
                 --deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --end-time)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -457,7 +521,7 @@ _devo__aws() {
             return 0
             ;;
         devo__subcmd__aws__subcmd__securityhub)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -472,6 +536,14 @@ _devo__aws() {
                     return 0
                     ;;
                 --deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --end-time)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

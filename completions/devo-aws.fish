@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_devo_aws_global_optspecs
-    string join \n config= dry-run force max-messages= deadline= log-format= v/verbose q/quiet h/help V/version
+    string join \n config= dry-run force max-messages= deadline= start-time= end-time= log-format= v/verbose q/quiet h/help V/version
 end
 
 function __fish_devo_aws_needs_command
@@ -27,6 +27,8 @@ end
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
+complete -c devo-aws -n "__fish_devo_aws_needs_command" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_needs_command" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
@@ -47,6 +49,8 @@ complete -c devo-aws -n "__fish_devo_aws_needs_command" -f -a "help" -d 'Print t
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
@@ -57,6 +61,8 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -s h -l help -
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
@@ -67,6 +73,8 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -s h -l h
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
@@ -77,6 +85,8 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -s h -l help -d
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
@@ -87,6 +97,8 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -s h -l help 
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
@@ -97,6 +109,8 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -s h -l help
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
@@ -107,6 +121,8 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -s h -l he
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
@@ -117,6 +133,8 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -s h -l help -d 
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'

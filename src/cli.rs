@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
@@ -48,6 +49,15 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "DURATION", default_value = "4m", value_parser = parse_duration)]
     pub deadline: Duration,
 
+    /// Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved
+    /// cursors do not move
+    #[arg(long, global = true, value_name = "TIME", value_parser = parse_time)]
+    pub start_time: Option<DateTime<Utc>>,
+
+    /// Backfill up to TIME (RFC 3339, or a duration ago) [default: now]
+    #[arg(long, global = true, value_name = "TIME", value_parser = parse_time, requires = "start_time")]
+    pub end_time: Option<DateTime<Utc>>,
+
     /// Log format on stderr
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -67,6 +77,22 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err("must be longer than zero".into());
     }
     Ok(d)
+}
+
+/// RFC 3339 (or a date and time without zone, taken as UTC), or a duration ago (`90m`, `2h`).
+fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Some(t) = crate::config::parse_datetime(s) {
+        return Ok(t);
+    }
+    let ago = humantime::parse_duration(s).map_err(|_| {
+        format!(
+            "expected a time such as 2024-05-01T00:00:00Z or a duration ago such as 2h, got {s:?}"
+        )
+    })?;
+    chrono::Duration::from_std(ago)
+        .ok()
+        .and_then(|d| Utc::now().checked_sub_signed(d))
+        .ok_or_else(|| format!("{s:?} reaches too far back"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -183,6 +209,35 @@ mod tests {
             assert_eq!(cli.global.deadline, Duration::from_secs(30));
             assert_eq!(cli.command, Command::Events);
         }
+    }
+
+    #[test]
+    fn backfill_times_absolute_or_relative() {
+        let cli = Cli::try_parse_from([
+            "devo-aws",
+            "logs",
+            "--start-time",
+            "2h",
+            "--end-time",
+            "2024-05-01T00:00:00Z",
+        ])
+        .unwrap();
+        let start = cli.global.start_time.unwrap();
+        assert!(
+            (Utc::now() - start - chrono::Duration::hours(2))
+                .num_seconds()
+                .abs()
+                < 5
+        );
+        assert_eq!(
+            cli.global.end_time.unwrap().to_rfc3339(),
+            "2024-05-01T00:00:00+00:00"
+        );
+        assert!(
+            Cli::try_parse_from(["devo-aws", "logs", "--end-time", "1h"]).is_err(),
+            "end without start"
+        );
+        assert!(Cli::try_parse_from(["devo-aws", "logs", "--start-time", "soon"]).is_err());
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! shares: the run context, the counters of the summary, and how outcomes rank into exit codes.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -16,7 +16,8 @@ use crate::aws::Aws;
 use crate::config::Loaded;
 use crate::devo::frame::Framing;
 use crate::devo::shipper::Shipper;
-use crate::state::{StateError, StateStore};
+use crate::sources::cursor::Backfill;
+use crate::state::{self, Cursor, StateError, StateStore};
 
 /// How a run (or one service, or one region of it) ended. Ordered: the worst one decides the
 /// exit code of a run.
@@ -78,6 +79,8 @@ pub struct RunOptions {
     pub max_messages: Option<u64>,
     /// When the run stops pulling and winds down.
     pub deadline: Instant,
+    /// `--start-time` / `--end-time`.
+    pub backfill: Option<Backfill>,
 }
 
 /// What the services of one run share.
@@ -174,8 +177,43 @@ impl Summary {
     }
 }
 
+/// One service's saved state during its run: cursors are committed as their windows are
+/// delivered, so a run that dies keeps what it finished.
+pub struct ServiceState {
+    store: StateStore,
+    key: String,
+    state: Mutex<state::ServiceState>,
+    dry_run: bool,
+}
+
+impl ServiceState {
+    pub fn cursor(&self, name: &str) -> Option<Cursor> {
+        lock(&self.state).cursors.get(name).cloned()
+    }
+
+    /// Records that `name` was delivered up to `cursor` and saves it (a dry run saves nothing).
+    pub fn advance(&self, name: &str, cursor: Cursor) -> Result<(), StateError> {
+        if self.dry_run {
+            return Ok(());
+        }
+        let mut state = lock(&self.state);
+        state.cursors.insert(name.to_string(), cursor);
+        self.store.save(&self.key, &state)
+    }
+
+    fn save_pull(&self, at: chrono::DateTime<Utc>) -> Result<(), StateError> {
+        let mut state = lock(&self.state);
+        state.last_pull = Some(at);
+        self.store.save(&self.key, &state)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Runs `pull` as service `name` under its lock and request period, then saves its state.
-/// `pull` fills the counters and returns the worst failure of its parts, if any.
+/// `pull` fills the counters, may advance cursors, and returns the worst failure of its parts.
 pub async fn run_service<F, Fut>(
     ctx: &RunContext,
     name: &'static str,
@@ -183,7 +221,7 @@ pub async fn run_service<F, Fut>(
     pull: F,
 ) -> Summary
 where
-    F: FnOnce(Arc<Counters>) -> Fut,
+    F: FnOnce(Arc<Counters>, Arc<ServiceState>) -> Fut,
     Fut: Future<Output = Option<Failure>>,
 {
     let started = std::time::Instant::now();
@@ -209,7 +247,7 @@ where
             Err(e) => return finish(Outcome::Config, Some(e.to_string()), counters),
         }
     };
-    let mut state = match ctx.state.load(&key) {
+    let state = match ctx.state.load(&key) {
         Ok(s) => s,
         Err(e) => return finish(Outcome::Config, Some(e.to_string()), counters),
     };
@@ -227,7 +265,13 @@ where
             return finish(Outcome::Done, Some(note), counters);
         }
     }
-    let failure = pull(counters.clone()).await;
+    let handle = Arc::new(ServiceState {
+        store: ctx.state.clone(),
+        key,
+        state: Mutex::new(state),
+        dry_run: ctx.options.dry_run,
+    });
+    let failure = pull(counters.clone(), handle.clone()).await;
     match failure {
         Some(f) => finish(f.outcome, Some(f.reason), counters),
         None if ctx.options.dry_run => finish(
@@ -235,12 +279,9 @@ where
             Some("dry run: nothing acknowledged".into()),
             counters,
         ),
-        None => {
-            state.last_pull = Some(now);
-            match ctx.state.save(&key, &state) {
-                Ok(()) => finish(Outcome::Done, None, counters),
-                Err(e) => finish(Outcome::Config, Some(e.to_string()), counters),
-            }
-        }
+        None => match handle.save_pull(now) {
+            Ok(()) => finish(Outcome::Done, None, counters),
+            Err(e) => finish(Outcome::Config, Some(e.to_string()), counters),
+        },
     }
 }

@@ -16,9 +16,10 @@ use crate::cycle::{Outcome, RunContext, RunOptions, Summary};
 use crate::devo::frame::Framing;
 use crate::devo::shipper::{Destination, EpochLimits, Shipper};
 use crate::devo::tls::{DevoEndpoint, EndpointSpec};
-use crate::sources::audit;
+use crate::sources::cursor::Backfill;
 use crate::sources::events::{self, Kind};
 use crate::sources::objects::{self, ObjectFormat};
+use crate::sources::{audit, logs};
 use crate::state::StateStore;
 
 /// The services of the seed's config, in the order `all` lists them.
@@ -81,6 +82,10 @@ pub async fn run(cli: Cli) -> Outcome {
             force: cli.global.force,
             max_messages: cli.global.max_messages,
             deadline: Instant::now() + cli.global.deadline,
+            backfill: cli.global.start_time.map(|start| Backfill {
+                start,
+                end: cli.global.end_time,
+            }),
         },
         shipper,
         framing,
@@ -91,6 +96,7 @@ pub async fn run(cli: Cli) -> Outcome {
         .into_iter()
         .flatten()
         .collect();
+    let calls = ctx.aws.calls();
     drop(ctx);
     match shipper_task.await {
         Ok(stats) => tracing::debug!(
@@ -105,6 +111,8 @@ pub async fn run(cli: Cli) -> Outcome {
     for s in &summaries {
         s.report();
     }
+    let calls: Vec<String> = calls.iter().map(|(op, n)| format!("{op}={n}")).collect();
+    tracing::info!(target: "devo_aws::summary", calls = %calls.join(" "), "aws calls");
     summaries
         .iter()
         .map(|s| s.outcome)
@@ -220,7 +228,13 @@ async fn run_one(ctx: &RunContext, c: Command) -> Vec<Summary> {
                 None => Vec::new(),
             };
         }
-        Command::Metrics | Command::Logs | Command::All => None,
+        Command::Logs => {
+            return match &services.custom {
+                Some(svc) => vec![logs::run(ctx, svc).await],
+                None => Vec::new(),
+            };
+        }
+        Command::Metrics | Command::All => None,
     };
     match summary {
         Some(s) => vec![s.await],

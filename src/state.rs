@@ -5,6 +5,7 @@
 //! A state file that cannot be read, is corrupt or was written by a newer version is an error,
 //! never a silent restart from zero: restarting would re-ship or skip data.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -42,6 +43,20 @@ pub struct ServiceState {
     pub version: u32,
     /// When the last successful pull started (for `request_period_in_seconds`).
     pub last_pull: Option<DateTime<Utc>>,
+    /// Cursor services: how far each region (or region and log group) was delivered.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cursors: BTreeMap<String, Cursor>,
+}
+
+/// How far one cursor has been delivered.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Cursor {
+    /// Everything up to and including this instant was delivered.
+    pub until: DateTime<Utc>,
+    /// Ids of the events stamped exactly `until`: the next window starts there again and skips
+    /// them, so an event late for its second is neither lost nor shipped twice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids_at_until: Vec<String>,
 }
 
 /// The state directory.
@@ -160,11 +175,19 @@ mod tests {
                 &ServiceState {
                     version: 0,
                     last_pull: Some(now),
+                    cursors: BTreeMap::from([(
+                        "us-east-1".to_string(),
+                        Cursor {
+                            until: now,
+                            ids_at_until: vec!["e1".into()],
+                        },
+                    )]),
                 },
             )
             .unwrap();
         let back = store.load("1.svc").unwrap();
         assert_eq!(back.last_pull, Some(now));
+        assert_eq!(back.cursors["us-east-1"].ids_at_until, ["e1"]);
         assert_eq!(back.version, STATE_VERSION);
     }
 

@@ -4,12 +4,18 @@
 //! Credentials are resolved lazily once per run and cached by the SDK's identity cache, which
 //! refreshes assumed-role credentials before they expire during a long run.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sts::config::{Credentials as StaticCredentials, SharedCredentialsProvider};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use tokio::sync::OnceCell;
 
 use crate::config::Credentials;
@@ -22,6 +28,7 @@ const FALLBACK_REGION: &str = "us-east-1";
 /// One input's AWS identity, shared by its services.
 pub struct Aws {
     base: SdkConfig,
+    calls: CallCounter,
     account: OnceCell<String>,
     /// A custom S3 endpoint (an emulator, a gateway) wants path-style addressing.
     s3_path_style: bool,
@@ -57,6 +64,7 @@ impl Aws {
             base.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
         Self {
             base,
+            calls: CallCounter::default(),
             account: OnceCell::new(),
             s3_path_style,
             s3_clients: Mutex::default(),
@@ -74,7 +82,43 @@ impl Aws {
 
     /// An SQS client for `region`.
     pub fn sqs(&self, region: &str) -> aws_sdk_sqs::Client {
-        aws_sdk_sqs::Client::new(&self.in_region(region))
+        let conf = aws_sdk_sqs::config::Builder::from(&self.in_region(region))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_sqs::Client::from_conf(conf)
+    }
+
+    /// A CloudWatch Logs client for `region`.
+    pub fn logs(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client {
+        let conf = aws_sdk_cloudwatchlogs::config::Builder::from(&self.in_region(region))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_cloudwatchlogs::Client::from_conf(conf)
+    }
+
+    /// A CloudWatch (metrics) client for `region`.
+    pub fn cloudwatch(&self, region: &str) -> aws_sdk_cloudwatch::Client {
+        let conf = aws_sdk_cloudwatch::config::Builder::from(&self.in_region(region))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_cloudwatch::Client::from_conf(conf)
+    }
+
+    /// A CloudTrail client for `region`.
+    pub fn cloudtrail(&self, region: &str) -> aws_sdk_cloudtrail::Client {
+        let conf = aws_sdk_cloudtrail::config::Builder::from(&self.in_region(region))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_cloudtrail::Client::from_conf(conf)
+    }
+
+    /// AWS requests made so far, by `Service.Operation` (retries included).
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        self.calls
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The S3 client of `region` (made once per region and run).
@@ -88,6 +132,7 @@ impl Aws {
             .or_insert_with(|| {
                 let conf = aws_sdk_s3::config::Builder::from(&self.in_region(region))
                     .force_path_style(self.s3_path_style)
+                    .interceptor(self.calls.clone())
                     .build();
                 aws_sdk_s3::Client::from_conf(conf)
             })
@@ -98,7 +143,10 @@ impl Aws {
     pub async fn account_id(&self) -> anyhow::Result<&str> {
         self.account
             .get_or_try_init(|| async {
-                let out = aws_sdk_sts::Client::new(&self.base)
+                let conf = aws_sdk_sts::config::Builder::from(&self.base)
+                    .interceptor(self.calls.clone())
+                    .build();
+                let out = aws_sdk_sts::Client::from_conf(conf)
                     .get_caller_identity()
                     .send()
                     .await
@@ -110,6 +158,32 @@ impl Aws {
             })
             .await
             .map(String::as_str)
+    }
+}
+
+/// Counts every request (each attempt) by `Service.Operation`, for the summary and the
+/// benchmark's "calls by operation".
+#[derive(Debug, Clone, Default)]
+struct CallCounter(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "devo-aws call counter"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(m) = cfg.load::<Metadata>() {
+            let mut calls = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            *calls
+                .entry(format!("{}.{}", m.service().replace(' ', ""), m.name()))
+                .or_default() += 1;
+        }
+        Ok(())
     }
 }
 

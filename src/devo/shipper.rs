@@ -115,6 +115,16 @@ impl Shipped {
         events: 0,
         bytes: 0,
     };
+
+    /// This shipment followed by `next`: the totals, and the receipt of the later one (which
+    /// speaks for both).
+    pub fn then(self, next: Self) -> Self {
+        Self {
+            receipt: next.receipt.or(self.receipt),
+            events: self.events + next.events,
+            bytes: self.bytes + next.bytes,
+        }
+    }
 }
 
 struct Shipment {

@@ -91,7 +91,7 @@ pub async fn run(ctx: &RunContext, kind: Kind, svc: &Service) -> Summary {
         ctx,
         kind.service_key(),
         svc.request_period_secs(),
-        |counters| async move { consume(ctx, &job, &counters).await },
+        |counters, _state| async move { consume(ctx, &job, &counters).await },
     )
     .await
 }

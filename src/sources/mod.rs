@@ -2,7 +2,9 @@
 //! that turns an event into its Devo tag.
 
 pub mod audit;
+pub mod cursor;
 pub mod events;
+pub mod logs;
 pub mod objects;
 pub mod queue;
 

@@ -121,7 +121,7 @@ pub async fn run(ctx: &RunContext, format: ObjectFormat, svc: &Service) -> Summa
         ctx,
         name,
         svc.request_period_secs(),
-        |counters| async move {
+        |counters, _state| async move {
             // The filter was checked when the config was loaded.
             let key_filter = svc
                 .s3_file_type_filter
@@ -216,11 +216,7 @@ impl MessageHandler for ObjectHandler<'_> {
                 Rejection::Failed(Failure::new(Outcome::Internal, format!("object task: {e}")))
             })??;
             Counters::add(&self.counters.objects, 1);
-            total = Shipped {
-                receipt: shipped.receipt.or(total.receipt),
-                events: total.events + shipped.events,
-                bytes: total.bytes + shipped.bytes,
-            };
+            total = total.then(shipped);
         }
         Ok(total)
     }
@@ -289,10 +285,7 @@ struct ShipperSink {
 impl BatchSink for ShipperSink {
     async fn send(&mut self, batch: FrameBatch) {
         let shipped = self.shipper.ship_counted(batch).await;
-        self.shipped = merge(
-            std::mem::replace(&mut self.shipped, Shipped::NOTHING),
-            shipped,
-        );
+        self.shipped = std::mem::replace(&mut self.shipped, Shipped::NOTHING).then(shipped);
     }
 }
 
@@ -402,14 +395,6 @@ impl ObjectReader {
             error = %e
         );
         Counters::add(&self.counters.failed, 1);
-    }
-}
-
-fn merge(a: Shipped, b: Shipped) -> Shipped {
-    Shipped {
-        receipt: b.receipt.or(a.receipt),
-        events: a.events + b.events,
-        bytes: a.bytes + b.bytes,
     }
 }
 

@@ -120,6 +120,71 @@ impl Moto {
         });
     }
 
+    fn logs(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client {
+        let conf = aws_sdk_cloudwatchlogs::Config::builder()
+            .behavior_version(aws_sdk_cloudwatchlogs::config::BehaviorVersion::latest())
+            .region(aws_sdk_cloudwatchlogs::config::Region::new(
+                region.to_string(),
+            ))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_cloudwatchlogs::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .build();
+        aws_sdk_cloudwatchlogs::Client::from_conf(conf)
+    }
+
+    /// Creates a log group and its streams.
+    pub fn log_group(&self, region: &str, group: &str, streams: &[&str]) {
+        self.rt.block_on(async {
+            let logs = self.logs(region);
+            logs.create_log_group()
+                .log_group_name(group)
+                .send()
+                .await
+                .unwrap();
+            for s in streams {
+                logs.create_log_stream()
+                    .log_group_name(group)
+                    .log_stream_name(*s)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+
+    /// Puts (timestamp ms, message) events into a stream.
+    pub fn put_log_events(
+        &self,
+        region: &str,
+        group: &str,
+        stream: &str,
+        events: &[(i64, String)],
+    ) {
+        use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+        self.rt.block_on(async {
+            let events = events
+                .iter()
+                .map(|(ts, m)| {
+                    InputLogEvent::builder()
+                        .timestamp(*ts)
+                        .message(m)
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            self.logs(region)
+                .put_log_events()
+                .log_group_name(group)
+                .log_stream_name(stream)
+                .set_log_events(Some(events))
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+
     fn sqs(&self, region: &str) -> aws_sdk_sqs::Client {
         let conf = aws_sdk_sqs::Config::builder()
             .behavior_version(BehaviorVersion::latest())

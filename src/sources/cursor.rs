@@ -1,0 +1,212 @@
+//! What the services that pull AWS APIs by time share: where a cursor's next window lies,
+//! slicing a long window so progress is committed as it is delivered, pacing calls under an API
+//! quota, and waiting for a slice's receipt before its cursor moves.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::cycle::{Failure, Outcome};
+use crate::devo::shipper::{Receipt, Shipped};
+use crate::state::Cursor;
+
+/// `--start-time` / `--end-time`: a past window pulled for one run; saved cursors stay where
+/// they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backfill {
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// A time window; both ends included (APIs and cursors work to the millisecond or second, and
+/// events stamped exactly at an end are told apart by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// The window to pull now, and whether delivering it may move the cursor.
+///
+/// - a backfill pulls its own window (never past `latest_end`) and leaves the cursor alone;
+/// - otherwise the window starts where the cursor is, or at `start_time`, or `lookback` before
+///   `latest_end` for a cursor never used, and ends at `latest_end`.
+pub fn plan(
+    cursor: Option<&Cursor>,
+    start_time: Option<DateTime<Utc>>,
+    backfill: Option<Backfill>,
+    latest_end: DateTime<Utc>,
+    lookback: Duration,
+) -> Option<(Window, bool)> {
+    let (start, end, advances) = match backfill {
+        Some(b) => (b.start, b.end.unwrap_or(latest_end).min(latest_end), false),
+        None => {
+            let start = cursor.map(|c| c.until).or(start_time).unwrap_or_else(|| {
+                latest_end - chrono::Duration::from_std(lookback).unwrap_or_default()
+            });
+            (start, latest_end, true)
+        }
+    };
+    (end > start).then_some((Window { start, end }, advances))
+}
+
+/// `window` cut into consecutive slices of at most `len`, sharing their ends.
+pub fn slices(window: Window, len: Duration) -> Vec<Window> {
+    let len = chrono::Duration::from_std(len).unwrap_or(chrono::Duration::hours(1));
+    let mut out = Vec::new();
+    let mut start = window.start;
+    while start < window.end {
+        let end = (start + len).min(window.end);
+        out.push(Window { start, end });
+        start = end;
+    }
+    out
+}
+
+/// Spaces calls to stay under a quota (requests per second per account and region).
+pub struct Pacer {
+    next: Mutex<Instant>,
+    interval: Duration,
+}
+
+impl Pacer {
+    pub fn per_second(requests: u32) -> Self {
+        Self {
+            next: Mutex::new(Instant::now()),
+            interval: Duration::from_secs(1) / requests.max(1),
+        }
+    }
+
+    /// Waits for this call's turn.
+    pub async fn wait(&self) {
+        let at = {
+            let mut next = self.next.lock().await;
+            let at = (*next).max(Instant::now());
+            *next = at + self.interval;
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
+}
+
+/// How a slice's shipment ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Devo has every event: the cursor may move.
+    Delivered,
+    /// Dry run: printed only.
+    Printed,
+}
+
+/// Waits for the receipt of a slice's last batch.
+pub async fn delivery(shipped: Shipped) -> Result<Delivery, Failure> {
+    let Some(receipt) = shipped.receipt else {
+        return Ok(Delivery::Delivered);
+    };
+    match receipt.await {
+        Ok(Receipt::Delivered) => Ok(Delivery::Delivered),
+        Ok(Receipt::Printed) => Ok(Delivery::Printed),
+        Ok(Receipt::Failed(e)) => Err(Failure::new(
+            if e.certificate_rejected {
+                Outcome::Config
+            } else {
+                Outcome::Temporary
+            },
+            e.message.clone(),
+        )),
+        Err(_) => Err(Failure::new(
+            Outcome::Temporary,
+            "the shipper stopped before answering",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn cursor_then_start_time_then_lookback() {
+        let end = t("2024-05-01T12:00:00Z");
+        let cursor = Cursor {
+            until: t("2024-05-01T11:00:00Z"),
+            ids_at_until: vec![],
+        };
+        let hour = Duration::from_secs(3600);
+        assert_eq!(
+            plan(
+                Some(&cursor),
+                Some(t("2024-01-01T00:00:00Z")),
+                None,
+                end,
+                hour
+            ),
+            Some((
+                Window {
+                    start: cursor.until,
+                    end
+                },
+                true
+            ))
+        );
+        assert_eq!(
+            plan(None, Some(t("2024-05-01T10:00:00Z")), None, end, hour).map(|w| w.0.start),
+            Some(t("2024-05-01T10:00:00Z"))
+        );
+        assert_eq!(
+            plan(None, None, None, end, hour).map(|w| w.0.start),
+            Some(t("2024-05-01T11:00:00Z"))
+        );
+        assert_eq!(
+            plan(
+                Some(&Cursor {
+                    until: end,
+                    ids_at_until: vec![]
+                }),
+                None,
+                None,
+                end,
+                hour
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn backfill_never_moves_the_cursor_and_stops_at_the_latest_end() {
+        let end = t("2024-05-01T12:00:00Z");
+        let b = Backfill {
+            start: t("2024-04-01T00:00:00Z"),
+            end: Some(t("2024-06-01T00:00:00Z")),
+        };
+        assert_eq!(
+            plan(None, None, Some(b), end, Duration::ZERO),
+            Some((
+                Window {
+                    start: b.start,
+                    end
+                },
+                false
+            ))
+        );
+    }
+
+    #[test]
+    fn slices_cover_the_window() {
+        let w = Window {
+            start: t("2024-05-01T00:00:00Z"),
+            end: t("2024-05-01T02:30:00Z"),
+        };
+        let s = slices(w, Duration::from_secs(3600));
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[0].start, w.start);
+        assert_eq!(s[2].end, w.end);
+        assert!(s.windows(2).all(|p| p[0].end == p[1].start));
+    }
+}

@@ -1,0 +1,302 @@
+//! `logs` (custom_service, types: [logs]): CloudWatch Logs groups, pulled by time.
+//!
+//! Per region, each configured group (a trailing `*` is a name prefix, expanded with
+//! DescribeLogGroups) has its own cursor. FilterLogEvents reads [cursor, now − delay] across the
+//! group's streams, all pages, in slices of an hour, paced under the API quota. `delay_seconds`
+//! (default 120) is how late CloudWatch may ingest an event and still be collected. Events stamped
+//! exactly at a cursor's end are remembered by id, so the next window can start there again
+//! without shipping them twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{SecondsFormat, TimeZone, Utc};
+use futures_util::future::join_all;
+use serde::Serialize;
+
+use crate::config::Service;
+use crate::cycle::{Counters, Failure, Outcome, RunContext, ServiceState, Summary, run_service};
+use crate::devo::shipper::Shipped;
+use crate::sources::cursor::{Delivery, Pacer, Window, delivery, plan, slices};
+use crate::sources::{TagRule, puller_account};
+use crate::state::Cursor;
+
+const SERVICE: &str = "custom_service.logs";
+const DEFAULT_DELAY_SECS: u64 = 120;
+/// FilterLogEvents requests per second per account and region (the quota is 5).
+const REQUESTS_PER_SECOND: u32 = 4;
+const SLICE: Duration = Duration::from_secs(3600);
+const SHIP_BYTES: usize = 256 << 10;
+
+/// One log event as shipped.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LogEventMessage<'a> {
+    log_group: &'a str,
+    log_stream: &'a str,
+    event_id: &'a str,
+    timestamp: String,
+    ingestion_time: Option<String>,
+    message: &'a str,
+    region: &'a str,
+    account_id: &'a str,
+}
+
+fn rfc3339_ms(ms: i64) -> Option<String> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+/// One cycle of the service.
+pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
+    run_service(
+        ctx,
+        SERVICE,
+        svc.request_period_secs(),
+        |counters, state| async move {
+            let account = match puller_account(&ctx.aws).await {
+                Ok(a) => a.to_string(),
+                Err(f) => return Some(f),
+            };
+            let results = join_all(svc.regions().iter().map(|region| {
+                let puller = RegionLogs {
+                    ctx,
+                    svc,
+                    region,
+                    account: &account,
+                    client: ctx.aws.logs(region),
+                    pacer: Pacer::per_second(REQUESTS_PER_SECOND),
+                    counters: counters.clone(),
+                    state: state.clone(),
+                };
+                async move { puller.run().await }
+            }))
+            .await;
+            results.into_iter().flatten().max_by_key(|f| f.outcome)
+        },
+    )
+    .await
+}
+
+struct RegionLogs<'a> {
+    ctx: &'a RunContext,
+    svc: &'a Service,
+    region: &'a str,
+    account: &'a str,
+    client: aws_sdk_cloudwatchlogs::Client,
+    pacer: Pacer,
+    counters: Arc<Counters>,
+    state: Arc<ServiceState>,
+}
+
+impl RegionLogs<'_> {
+    async fn run(&self) -> Option<Failure> {
+        let groups = match self.groups().await {
+            Ok(g) => g,
+            Err(f) => return Some(f),
+        };
+        let mut worst: Option<Failure> = None;
+        for group in groups {
+            if self.ctx.should_stop() {
+                break;
+            }
+            if let Err(f) = self.pull_group(&group).await {
+                tracing::error!(message = "Log group failed.", region = %self.region, log_group = %group, error = %f);
+                if worst.as_ref().is_none_or(|w| f.outcome > w.outcome) {
+                    worst = Some(f);
+                }
+            }
+        }
+        worst
+    }
+
+    /// The configured groups, prefixes expanded.
+    async fn groups(&self) -> Result<Vec<String>, Failure> {
+        let mut out = Vec::new();
+        for name in self
+            .svc
+            .log_groups
+            .as_ref()
+            .map(|g| g.0.as_slice())
+            .unwrap_or_default()
+        {
+            let Some(prefix) = name.strip_suffix('*') else {
+                out.push(name.clone());
+                continue;
+            };
+            let mut token = None;
+            loop {
+                self.pacer.wait().await;
+                let page = self
+                    .client
+                    .describe_log_groups()
+                    .log_group_name_prefix(prefix)
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| self.failure("DescribeLogGroups", prefix, &e))?;
+                out.extend(
+                    page.log_groups()
+                        .iter()
+                        .filter_map(|g| g.log_group_name().map(String::from)),
+                );
+                token = page.next_token;
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn failure<E, R>(
+        &self,
+        op: &str,
+        group: &str,
+        e: &aws_sdk_cloudwatchlogs::error::SdkError<E, R>,
+    ) -> Failure
+    where
+        E: aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let code = e.as_service_error().and_then(|s| s.code());
+        let outcome = match code {
+            Some(
+                "ResourceNotFoundException"
+                | "AccessDeniedException"
+                | "UnrecognizedClientException",
+            ) => Outcome::Config,
+            _ => Outcome::Temporary,
+        };
+        Failure::new(
+            outcome,
+            format!(
+                "CloudWatch Logs {op} {group} in {}: {}",
+                self.region,
+                crate::aws::aws_error(e)
+            ),
+        )
+    }
+
+    async fn pull_group(&self, group: &str) -> Result<(), Failure> {
+        let key = format!("{}/{group}", self.region);
+        let cursor = self.state.cursor(&key);
+        let delay =
+            Duration::from_secs(self.svc.delay_seconds.map_or(DEFAULT_DELAY_SECS, u64::from));
+        let latest = Utc::now() - chrono::Duration::from_std(delay).unwrap_or_default();
+        let lookback = Duration::from_secs(self.svc.request_period_secs());
+        let start_time = self.svc.start_time.map(|t| t.0);
+        let Some((window, advances)) = plan(
+            cursor.as_ref(),
+            start_time,
+            self.ctx.options.backfill,
+            latest,
+            lookback,
+        ) else {
+            return Ok(());
+        };
+        let mut skip_ids = if advances {
+            cursor.map(|c| c.ids_at_until).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        for slice in slices(window, SLICE) {
+            if self.ctx.should_stop() {
+                break;
+            }
+            let (shipped, ids_at_end) = self.pull_slice(group, slice, &skip_ids).await?;
+            let events = shipped.events;
+            let bytes = shipped.bytes;
+            let delivered = delivery(shipped).await?;
+            Counters::add(&self.counters.events, events);
+            Counters::add(&self.counters.bytes, bytes);
+            if advances && delivered == Delivery::Delivered {
+                self.state
+                    .advance(
+                        &key,
+                        Cursor {
+                            until: slice.end,
+                            ids_at_until: ids_at_end.clone(),
+                        },
+                    )
+                    .map_err(|e| Failure::new(Outcome::Config, e.to_string()))?;
+            }
+            skip_ids = ids_at_end;
+        }
+        Ok(())
+    }
+
+    /// Reads one slice, all pages, and ships it; returns what was shipped and the ids of the
+    /// events stamped exactly at the slice's end.
+    async fn pull_slice(
+        &self,
+        group: &str,
+        slice: Window,
+        skip_ids: &[String],
+    ) -> Result<(Shipped, Vec<String>), Failure> {
+        let (start_ms, end_ms) = (slice.start.timestamp_millis(), slice.end.timestamp_millis());
+        let tags = TagRule {
+            table: "cloud.aws.cloudwatch.logs",
+            typed_family: None,
+            from_event: false,
+        };
+        let tag = tags.tag_fields(None, None, None, self.account, self.region);
+        let mut batch = self.ctx.framing.batch();
+        let mut shipped = Shipped::NOTHING;
+        let mut ids_at_end = Vec::new();
+        let mut token = None;
+        loop {
+            self.pacer.wait().await;
+            let page = self
+                .client
+                .filter_log_events()
+                .log_group_name(group)
+                .start_time(start_ms)
+                .end_time(end_ms)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| self.failure("FilterLogEvents", group, &e))?;
+            for e in page.events() {
+                let (Some(ts), Some(id)) = (e.timestamp(), e.event_id()) else {
+                    continue;
+                };
+                if ts == start_ms && skip_ids.iter().any(|s| s == id) {
+                    continue;
+                }
+                if ts == end_ms {
+                    ids_at_end.push(id.to_string());
+                }
+                let message = LogEventMessage {
+                    log_group: group,
+                    log_stream: e.log_stream_name().unwrap_or_default(),
+                    event_id: id,
+                    timestamp: rfc3339_ms(ts).unwrap_or_default(),
+                    ingestion_time: e.ingestion_time().and_then(rfc3339_ms),
+                    message: e.message().unwrap_or_default(),
+                    region: self.region,
+                    account_id: self.account,
+                };
+                match serde_json::to_string(&message) {
+                    Ok(json) => batch.push(&tag, &json),
+                    Err(err) => {
+                        tracing::warn!(message = "Log event skipped.", log_group = %group, event_id = %id, error = %err)
+                    }
+                }
+                if batch.len() >= SHIP_BYTES {
+                    let full = std::mem::replace(&mut batch, self.ctx.framing.batch());
+                    shipped = shipped.then(self.ctx.shipper.ship_counted(full).await);
+                }
+            }
+            token = page.next_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok((
+            shipped.then(self.ctx.shipper.ship_counted(batch).await),
+            ids_at_end,
+        ))
+    }
+}

@@ -1,0 +1,198 @@
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use crate::support::aws::{Moto, unique_name};
+use crate::support::devo::{Pki, Receiver};
+use crate::support::{Workdir, config_yaml};
+
+fn setup() -> (Moto, Receiver, Workdir) {
+    let pki = Pki::new("devo");
+    let receiver = Receiver::start(&pki);
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    (Moto::new(), receiver, wd)
+}
+
+fn logs_service(groups: &str, extra: &str) -> String {
+    format!(
+        "custom_service:\n  types: [logs]\n  log_groups: {groups}\n  regions: [us-east-1]\n{extra}"
+    )
+}
+
+fn messages(receiver: &Receiver) -> Vec<serde_json::Value> {
+    receiver
+        .records()
+        .iter()
+        .map(|r| {
+            assert_eq!(r.tag, "cloud.aws.cloudwatch.logs.123456789012.us-east-1");
+            serde_json::from_str(&r.message).unwrap()
+        })
+        .collect()
+}
+
+fn texts(values: &[serde_json::Value]) -> Vec<String> {
+    let mut t: Vec<String> = values
+        .iter()
+        .map(|v| v["message"].as_str().unwrap().to_string())
+        .collect();
+    t.sort();
+    t
+}
+
+#[test]
+fn logs_resume_where_the_last_run_ended_with_nothing_repeated() {
+    let (moto, receiver, wd) = setup();
+    let group = format!("/aws/lambda/{}", unique_name("fn"));
+    moto.log_group(
+        "us-east-1",
+        &group,
+        &["2024/05/01/[$LATEST]a", "2024/05/01/[$LATEST]b"],
+    );
+    let now = Utc::now().timestamp_millis();
+    let first: Vec<(i64, String)> = (0..6)
+        .map(|i| (now - 600_000 + i * 60_000, format!("first {i} ünï\tline")))
+        .collect();
+    moto.put_log_events("us-east-1", &group, "2024/05/01/[$LATEST]a", &first[..3]);
+    moto.put_log_events("us-east-1", &group, "2024/05/01/[$LATEST]b", &first[3..]);
+    let start = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &logs_service(
+            &format!("\"{group}\""),
+            &format!("  start_time: {start}\n  delay_seconds: 0\n"),
+        ),
+    ));
+
+    let run = wd.run(&["logs"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let got = messages(&receiver);
+    assert_eq!(
+        texts(&got),
+        first.iter().map(|e| e.1.clone()).collect::<Vec<_>>()
+    );
+    let one = got
+        .iter()
+        .find(|v| v["message"] == "first 0 ünï\tline")
+        .unwrap();
+    assert_eq!(one["logGroup"], group.as_str());
+    assert_eq!(one["logStream"], "2024/05/01/[$LATEST]a");
+    assert_eq!(one["region"], "us-east-1");
+    assert_eq!(one["accountId"], "123456789012");
+    assert!(one["timestamp"].as_str().unwrap().ends_with('Z'));
+    assert!(one["eventId"].as_str().is_some_and(|s| !s.is_empty()));
+    let state =
+        std::fs::read_to_string(wd.path().join("state/7.custom_service.logs.json")).unwrap();
+    assert!(state.contains(&format!("us-east-1/{group}")), "{state}");
+
+    // New events after the cursor: only they are shipped.
+    std::thread::sleep(Duration::from_millis(20));
+    let later: Vec<(i64, String)> = (0..2)
+        .map(|i| (Utc::now().timestamp_millis() + i, format!("second {i}")))
+        .collect();
+    moto.put_log_events("us-east-1", &group, "2024/05/01/[$LATEST]a", &later);
+    let before = receiver.records().len();
+    let run = wd.run(&["logs", "--force"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let all = messages(&receiver);
+    assert_eq!(
+        all.len(),
+        before + 2,
+        "only the new events: {:?}",
+        texts(&all)
+    );
+    assert_eq!(texts(&all[before..]), ["second 0", "second 1"]);
+
+    // Nothing new: nothing shipped.
+    let run = wd.run(&["logs", "--force"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(receiver.records().len(), before + 2);
+}
+
+#[test]
+fn late_ingested_log_event_is_collected_within_the_delay() {
+    let (moto, receiver, wd) = setup();
+    let group = unique_name("late");
+    moto.log_group("us-east-1", &group, &["s"]);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &logs_service(&group, "  delay_seconds: 3\n"),
+    ));
+    assert_eq!(wd.run(&["logs"]).code, 0);
+    // Stamped before the first run ended, ingested after it: the cursor stopped 3 s short.
+    let stamped = Utc::now().timestamp_millis() - 1_000;
+    moto.put_log_events(
+        "us-east-1",
+        &group,
+        "s",
+        &[(stamped, "late but not lost".into())],
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    let run = wd.run(&["logs", "--force"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(texts(&messages(&receiver)), ["late but not lost"]);
+}
+
+#[test]
+fn backfill_pulls_a_past_window_and_leaves_the_cursor_alone() {
+    let (moto, receiver, wd) = setup();
+    let group = unique_name("backfill");
+    moto.log_group("us-east-1", &group, &["s"]);
+    let now = Utc::now();
+    let old = (now - chrono::Duration::hours(3)).timestamp_millis();
+    moto.put_log_events("us-east-1", &group, "s", &[(old, "three hours ago".into())]);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &logs_service(&group, "  delay_seconds: 0\n"),
+    ));
+    // The first run looks back one request period (300 s): the old event is not in it.
+    assert_eq!(wd.run(&["logs"]).code, 0);
+    assert!(receiver.records().is_empty());
+    let state_file = wd.path().join("state/7.custom_service.logs.json");
+    let cursor_before = std::fs::read_to_string(&state_file).unwrap();
+
+    let run = wd.run(&["logs", "--force", "--start-time", "4h", "--end-time", "2h"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(texts(&messages(&receiver)), ["three hours ago"]);
+    let cursor_after = std::fs::read_to_string(&state_file).unwrap();
+    let cursors =
+        |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap()["cursors"].clone();
+    assert_eq!(
+        cursors(&cursor_after),
+        cursors(&cursor_before),
+        "backfill did not move the cursor"
+    );
+}
+
+#[test]
+fn log_group_prefix_is_expanded_and_calls_are_paced() {
+    let (moto, receiver, wd) = setup();
+    let prefix = unique_name("/pace");
+    let groups: Vec<String> = (0..9).map(|i| format!("{prefix}/g{i}")).collect();
+    let ts = Utc::now().timestamp_millis() - 1_000;
+    for g in &groups {
+        moto.log_group("us-east-1", g, &["s"]);
+        moto.put_log_events("us-east-1", g, "s", &[(ts, format!("from {g}"))]);
+    }
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &logs_service(&format!("\"{prefix}*\""), "  delay_seconds: 0\n"),
+    ));
+    let started = Instant::now();
+    let run = wd.run(&["-v", "logs"]);
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(messages(&receiver).len(), 9);
+    // 1 DescribeLogGroups + 9 FilterLogEvents at 4 requests/s: at least 9 intervals of 250 ms.
+    assert!(
+        run.stderr.contains("CloudWatchLogs.FilterLogEvents=9"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("CloudWatchLogs.DescribeLogGroups=1"),
+        "{}",
+        run.stderr
+    );
+    assert!(seconds >= 2.25, "paced: {seconds:.2} s for 10 calls");
+}
