@@ -670,6 +670,16 @@ fn validate_service(name: &str, svc: &Service) -> Result<(), ParseError> {
             }
         }
         "metrics-all" => {
+            for (i, stat) in svc.statistics.iter().enumerate() {
+                if !is_statistic(stat) {
+                    return Err(ParseError::invalid(
+                        format!("{p}.statistics[{i}]"),
+                        format!(
+                            "{stat:?} is not a CloudWatch statistic (Average, Sum, Minimum, Maximum, SampleCount, or a percentile such as p99)"
+                        ),
+                    ));
+                }
+            }
             if let Some(period) = svc.period_seconds
                 && !(matches!(period, 1 | 5 | 10 | 30) || (period >= 60 && period % 60 == 0))
             {
@@ -731,6 +741,23 @@ fn validate_service(name: &str, svc: &Service) -> Result<(), ParseError> {
         })?;
     }
     Ok(())
+}
+
+/// The five basic statistics, or an extended one such as `p99`, `p99.9`, `tm90`, `IQM`.
+fn is_statistic(s: &str) -> bool {
+    const BASIC: [&str; 6] = ["Average", "Sum", "Minimum", "Maximum", "SampleCount", "IQM"];
+    if BASIC.contains(&s) {
+        return true;
+    }
+    let digits = ["p", "tm", "wm", "tc", "ts", "pr"]
+        .iter()
+        .find_map(|prefix| s.strip_prefix(prefix));
+    digits.is_some_and(|d| {
+        !d.is_empty()
+            && d.bytes().all(|b| {
+                b.is_ascii_digit() || b == b'.' || b == b'(' || b == b')' || b == b':' || b == b'%'
+            })
+    })
 }
 
 fn validate_common(p: &str, c: &Service) -> Result<(), ParseError> {
@@ -960,6 +987,19 @@ inputs:
         let text = GOOD.replace("      access_secret: very-secret\n", "");
         let (path, _) = invalid(&text);
         assert_eq!(path, "inputs.aws.credentials.access_secret");
+    }
+
+    #[test]
+    fn the_example_config_loads() {
+        let (c, unknown) = parse(include_str!("../config.example.yaml")).unwrap();
+        c.validate().unwrap();
+        assert!(unknown.is_empty(), "{unknown:?}");
+    }
+
+    #[test]
+    fn statistics_are_checked() {
+        assert!(is_statistic("p99.9") && is_statistic("Average") && is_statistic("tm90"));
+        assert!(!is_statistic("Mean") && !is_statistic("p"));
     }
 
     #[test]

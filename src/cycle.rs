@@ -93,6 +93,8 @@ pub struct RunContext {
     pub state: StateStore,
     /// Set on SIGINT / SIGTERM: wind down as at the deadline.
     pub interrupted: Arc<AtomicBool>,
+    /// Progress bars of cursor windows: drawn only when stderr is a terminal.
+    pub progress: indicatif::MultiProgress,
 }
 
 impl RunContext {
@@ -137,17 +139,6 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// A service that did not run, and why.
-    pub fn not_run(service: &'static str, outcome: Outcome, note: impl Into<String>) -> Self {
-        Self {
-            service,
-            outcome,
-            note: Some(note.into()),
-            counters: Arc::default(),
-            seconds: 0.0,
-        }
-    }
-
     /// Logs the summary line (shown even when logging is quiet).
     pub fn report(&self) {
         let c = &self.counters;

@@ -2,10 +2,12 @@
 //! concurrently within the run's budget, report one summary line per service, and rank the
 //! outcomes into the exit code.
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::future::join_all;
+use indicatif::{MultiProgress, ProgressDrawTarget};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::Instant;
 
@@ -19,7 +21,7 @@ use crate::devo::tls::{DevoEndpoint, EndpointSpec};
 use crate::sources::cursor::Backfill;
 use crate::sources::events::{self, Kind};
 use crate::sources::objects::{self, ObjectFormat};
-use crate::sources::{audit, logs};
+use crate::sources::{audit, logs, metrics};
 use crate::state::StateStore;
 
 /// The services of the seed's config, in the order `all` lists them.
@@ -90,6 +92,11 @@ pub async fn run(cli: Cli) -> Outcome {
         shipper,
         framing,
         interrupted: watch_for_stop_signals(),
+        progress: if std::io::stderr().is_terminal() {
+            MultiProgress::new()
+        } else {
+            MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+        },
     };
     let summaries: Vec<Summary> = join_all(selected.iter().map(|s| run_one(&ctx, *s)))
         .await
@@ -203,48 +210,37 @@ fn is_configured(loaded: &Loaded, c: Command) -> bool {
 
 async fn run_one(ctx: &RunContext, c: Command) -> Vec<Summary> {
     let services = &ctx.loaded.config.inputs.aws.services;
-    let summary = match c {
-        Command::Events => services
-            .events
-            .as_ref()
-            .map(|svc| events::run(ctx, Kind::Events, svc)),
-        Command::Securityhub => services
-            .securityhub
-            .as_ref()
-            .map(|svc| events::run(ctx, Kind::SecurityHub, svc)),
-        Command::Audit => match &services.audit {
-            Some(svc) => return audit::run(ctx, svc).await,
-            None => None,
+    // `run` only selects configured services; a missing one runs nothing.
+    let one = |s: Summary| vec![s];
+    match c {
+        Command::Events => match &services.events {
+            Some(svc) => one(events::run(ctx, Kind::Events, svc).await),
+            None => Vec::new(),
         },
-        Command::Flowlogs => {
-            return match &services.non_cloudwatch_logs {
-                Some(svc) => vec![objects::run(ctx, ObjectFormat::FlowLogs, svc).await],
-                None => Vec::new(),
-            };
-        }
-        Command::Cloudfront => {
-            return match &services.non_cloudwatch_logs {
-                Some(svc) => vec![objects::run(ctx, ObjectFormat::CloudFront, svc).await],
-                None => Vec::new(),
-            };
-        }
-        Command::Logs => {
-            return match &services.custom {
-                Some(svc) => vec![logs::run(ctx, svc).await],
-                None => Vec::new(),
-            };
-        }
-        Command::Metrics | Command::All => None,
-    };
-    match summary {
-        Some(s) => vec![s.await],
-        None => vec![not_available(c)],
+        Command::Securityhub => match &services.securityhub {
+            Some(svc) => one(events::run(ctx, Kind::SecurityHub, svc).await),
+            None => Vec::new(),
+        },
+        Command::Audit => match &services.audit {
+            Some(svc) => audit::run(ctx, svc).await,
+            None => Vec::new(),
+        },
+        Command::Metrics => match &services.metrics {
+            Some(svc) => one(metrics::run(ctx, svc).await),
+            None => Vec::new(),
+        },
+        Command::Flowlogs => match &services.non_cloudwatch_logs {
+            Some(svc) => one(objects::run(ctx, ObjectFormat::FlowLogs, svc).await),
+            None => Vec::new(),
+        },
+        Command::Cloudfront => match &services.non_cloudwatch_logs {
+            Some(svc) => one(objects::run(ctx, ObjectFormat::CloudFront, svc).await),
+            None => Vec::new(),
+        },
+        Command::Logs => match &services.custom {
+            Some(svc) => one(logs::run(ctx, svc).await),
+            None => Vec::new(),
+        },
+        Command::All => Vec::new(),
     }
-}
-
-/// A subcommand whose service is not built yet: says so and fails the run.
-fn not_available(c: Command) -> Summary {
-    let note = format!("devo-aws {} is not available in this version yet", c.name());
-    tracing::error!("{note}");
-    Summary::not_run(service_key(c), Outcome::Internal, note)
 }

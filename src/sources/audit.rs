@@ -1,24 +1,214 @@
-//! `audit` (audit-events-all): CloudTrail events. `types: [audits_s3]` reads the trail's log
-//! files through the S3+SQS pipeline.
+//! `audit` (audit-events-all): CloudTrail events.
+//!
+//! - `types: [audits_s3]` reads the trail's log files through the S3+SQS pipeline.
+//! - `types: [audits_api]` pulls LookupEvents per region over [cursor, now − delay] (default delay
+//!   900 s: CloudTrail makes events searchable within about 15 minutes), all pages, paced under
+//!   its quota of 2 requests per second per account and region. LookupEvents works to the second;
+//!   events stamped at a window's end are remembered by EventId so the next window, which starts
+//!   there, does not ship them twice. The message is the event's `CloudTrailEvent`.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use futures_util::future::join_all;
 
 use crate::config::Service;
-use crate::cycle::{Outcome, RunContext, Summary};
+use crate::cycle::{Counters, Failure, Outcome, RunContext, Summary, run_service};
+use crate::devo::shipper::Shipped;
+use crate::formats::cloudtrail::RecordFields;
+use crate::formats::json::compact;
+use crate::sources::cursor::{CursorPull, Pacer, Window};
 use crate::sources::objects::{self, ObjectFormat};
+use crate::sources::{TagRule, puller_account};
 
-/// One cycle of each configured audit type; the worst outcome is the service's.
+const API_SERVICE: &str = "audit-events-all.api";
+const DEFAULT_DELAY_SECS: u64 = 900;
+/// LookupEvents allows 2 requests per second per account and region.
+const REQUESTS_PER_SECOND: u32 = 2;
+const SLICE: Duration = Duration::from_secs(3600);
+const SHIP_BYTES: usize = 256 << 10;
+
+/// One cycle of each configured audit type.
 pub async fn run(ctx: &RunContext, svc: &Service) -> Vec<Summary> {
     let mut summaries = Vec::new();
     if svc.has_type("audits_s3") {
         summaries.push(objects::run(ctx, ObjectFormat::CloudTrail, svc).await);
     }
     if svc.has_type("audits_api") {
-        let note = "audit types: [audits_api] is not available in this version yet";
-        tracing::error!("{note}");
-        summaries.push(Summary::not_run(
-            "audit-events-all.api",
-            Outcome::Internal,
-            note,
-        ));
+        summaries.push(run_api(ctx, svc).await);
     }
     summaries
+}
+
+fn tag_rule(svc: &Service) -> TagRule {
+    TagRule {
+        table: "cloud.aws.cloudtrail.events",
+        typed_family: svc.auto_event_type.then_some("cloud.aws.cloudtrail"),
+        from_event: svc.use_region_and_account_id_from_event,
+    }
+}
+
+async fn run_api(ctx: &RunContext, svc: &Service) -> Summary {
+    run_service(
+        ctx,
+        API_SERVICE,
+        svc.request_period_secs(),
+        |counters, state| async move {
+            let account = match puller_account(&ctx.aws).await {
+                Ok(a) => a.to_string(),
+                Err(f) => return Some(f),
+            };
+            let drop: HashSet<&str> = svc.drop_event_names.iter().map(String::as_str).collect();
+            let tags = tag_rule(svc);
+            let delay =
+                Duration::from_secs(svc.delay_seconds.map_or(DEFAULT_DELAY_SECS, u64::from));
+            // LookupEvents works to the second: so do the windows.
+            let latest = (Utc::now() - chrono::Duration::from_std(delay).unwrap_or_default())
+                .trunc_subsecs(0);
+            let pull = CursorPull {
+                ctx,
+                state: &state,
+                counters: &counters,
+                start_time: svc.start_time.map(|t| t.0.trunc_subsecs(0)),
+                lookback: Duration::from_secs(svc.request_period_secs()),
+                slice: SLICE,
+                align: None,
+            };
+            let results = join_all(svc.regions().iter().map(|region| {
+                let lookup = Lookup {
+                    ctx,
+                    region,
+                    account: &account,
+                    client: ctx.aws.cloudtrail(region),
+                    pacer: Pacer::per_second(REQUESTS_PER_SECOND),
+                    counters: &counters,
+                    tags: &tags,
+                    drop: &drop,
+                };
+                let pull = &pull;
+                async move {
+                    pull.run(region, latest, |slice, skip| lookup.slice(slice, skip))
+                        .await
+                        .err()
+                }
+            }))
+            .await;
+            results.into_iter().flatten().max_by_key(|f| f.outcome)
+        },
+    )
+    .await
+}
+
+struct Lookup<'a> {
+    ctx: &'a RunContext,
+    region: &'a str,
+    account: &'a str,
+    client: aws_sdk_cloudtrail::Client,
+    pacer: Pacer,
+    counters: &'a Counters,
+    tags: &'a TagRule,
+    drop: &'a HashSet<&'a str>,
+}
+
+fn smithy_time(t: DateTime<Utc>) -> aws_smithy_types::DateTime {
+    aws_smithy_types::DateTime::from_secs(t.timestamp())
+}
+
+impl Lookup<'_> {
+    /// All pages of one slice, shipped; returns the ids of the events stamped at its end.
+    async fn slice(
+        &self,
+        slice: Window,
+        skip_ids: Vec<String>,
+    ) -> Result<(Shipped, Vec<String>), Failure> {
+        let (start, end) = (slice.start.timestamp(), slice.end.timestamp());
+        let mut batch = self.ctx.framing.batch();
+        let mut shipped = Shipped::NOTHING;
+        let mut ids_at_end = Vec::new();
+        let mut token = None;
+        loop {
+            self.pacer.wait().await;
+            let page = self
+                .client
+                .lookup_events()
+                .start_time(smithy_time(slice.start))
+                .end_time(smithy_time(slice.end))
+                .max_results(50)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| {
+                    let code = e
+                        .as_service_error()
+                        .and_then(aws_sdk_cloudtrail::error::ProvideErrorMetadata::code);
+                    let outcome = match code {
+                        Some(
+                            "AccessDeniedException"
+                            | "UnrecognizedClientException"
+                            | "InvalidClientTokenId",
+                        ) => Outcome::Config,
+                        _ => Outcome::Temporary,
+                    };
+                    Failure::new(
+                        outcome,
+                        format!(
+                            "CloudTrail LookupEvents in {}: {}",
+                            self.region,
+                            crate::aws::aws_error(&e)
+                        ),
+                    )
+                })?;
+            for event in page.events() {
+                let (Some(id), Some(at), Some(raw)) = (
+                    event.event_id(),
+                    event.event_time(),
+                    event.cloud_trail_event(),
+                ) else {
+                    continue;
+                };
+                let at = at.secs();
+                if at < start || at > end || (at == start && skip_ids.iter().any(|s| s == id)) {
+                    continue;
+                }
+                if at == end {
+                    ids_at_end.push(id.to_string());
+                }
+                if event.event_name().is_some_and(|n| self.drop.contains(n)) {
+                    Counters::add(&self.counters.dropped, 1);
+                    continue;
+                }
+                let fields = match RecordFields::parse(raw) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::warn!(message = "CloudTrail event skipped.", region = %self.region, event_id = %id, error = %e);
+                        Counters::add(&self.counters.failed, 1);
+                        continue;
+                    }
+                };
+                let tag = self.tags.tag_fields(
+                    fields.event_type().or(event
+                        .event_source()
+                        .map(|s| s.split('.').next().unwrap_or(s))),
+                    fields.account.as_deref(),
+                    fields.region.as_deref(),
+                    self.account,
+                    self.region,
+                );
+                batch.push(&tag, &compact(raw));
+                if batch.len() >= SHIP_BYTES {
+                    let full = std::mem::replace(&mut batch, self.ctx.framing.batch());
+                    shipped = shipped.then(self.ctx.shipper.ship_counted(full).await);
+                }
+            }
+            token = page.next_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok((
+            shipped.then(self.ctx.shipper.ship_counted(batch).await),
+            ids_at_end,
+        ))
+    }
 }

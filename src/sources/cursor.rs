@@ -2,13 +2,15 @@
 //! slicing a long window so progress is committed as it is delivered, pacing calls under an API
 //! quota, and waiting for a slice's receipt before its cursor moves.
 
+use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::cycle::{Failure, Outcome};
+use crate::cycle::{Counters, Failure, Outcome, RunContext, ServiceState};
 use crate::devo::shipper::{Receipt, Shipped};
 use crate::state::Cursor;
 
@@ -89,6 +91,104 @@ impl Pacer {
         };
         tokio::time::sleep_until(at).await;
     }
+}
+
+/// Pulls cursor `key`: plans its window (aligned down to `align` when given), then pulls it
+/// slice by slice with `pull`, waiting for each slice's receipt and committing the cursor once it
+/// is delivered, so a run cut short keeps every slice it finished. `pull` gets the slice and the
+/// ids already shipped at its start, and returns what it shipped and the ids at its end.
+pub struct CursorPull<'a> {
+    pub ctx: &'a RunContext,
+    pub state: &'a ServiceState,
+    pub counters: &'a Counters,
+    pub start_time: Option<DateTime<Utc>>,
+    /// How far back a cursor never used starts.
+    pub lookback: Duration,
+    pub slice: Duration,
+    pub align: Option<Duration>,
+}
+
+impl CursorPull<'_> {
+    pub async fn run<F, Fut>(
+        &self,
+        key: &str,
+        latest_end: DateTime<Utc>,
+        mut pull: F,
+    ) -> Result<(), Failure>
+    where
+        F: FnMut(Window, Vec<String>) -> Fut,
+        Fut: Future<Output = Result<(Shipped, Vec<String>), Failure>>,
+    {
+        let cursor = self.state.cursor(key);
+        let planned = plan(
+            cursor.as_ref(),
+            self.start_time,
+            self.ctx.options.backfill,
+            latest_end,
+            self.lookback,
+        );
+        let Some((mut window, advances)) = planned else {
+            return Ok(());
+        };
+        if let Some(period) = self.align {
+            window = Window {
+                start: align_down(window.start, period),
+                end: align_down(window.end, period),
+            };
+            if window.end <= window.start {
+                return Ok(());
+            }
+        }
+        let bar = self
+            .ctx
+            .progress
+            .add(ProgressBar::new(seconds(window.start, window.end)));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_prefix(key.to_string());
+        let mut skip = if advances {
+            cursor.map(|c| c.ids_at_until).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        for slice in slices(window, self.slice) {
+            if self.ctx.should_stop() {
+                break;
+            }
+            let (shipped, ids_at_end) = pull(slice, std::mem::take(&mut skip)).await?;
+            let (events, bytes) = (shipped.events, shipped.bytes);
+            let delivered = delivery(shipped).await?;
+            Counters::add(&self.counters.events, events);
+            Counters::add(&self.counters.bytes, bytes);
+            if advances && delivered == Delivery::Delivered {
+                let cursor = Cursor {
+                    until: slice.end,
+                    ids_at_until: ids_at_end.clone(),
+                };
+                self.state
+                    .advance(key, cursor)
+                    .map_err(|e| Failure::new(Outcome::Config, e.to_string()))?;
+            }
+            skip = ids_at_end;
+            bar.set_position(seconds(window.start, slice.end));
+            bar.set_message(slice.end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        }
+        bar.finish_and_clear();
+        Ok(())
+    }
+}
+
+fn seconds(from: DateTime<Utc>, to: DateTime<Utc>) -> u64 {
+    u64::try_from((to - from).num_seconds()).unwrap_or(0)
+}
+
+/// `t` rounded down to a multiple of `period` since the epoch.
+pub fn align_down(t: DateTime<Utc>, period: Duration) -> DateTime<Utc> {
+    let p = i64::try_from(period.as_secs().max(1)).unwrap_or(i64::MAX);
+    let secs = t.timestamp().div_euclid(p) * p;
+    DateTime::from_timestamp(secs, 0).unwrap_or(t)
 }
 
 /// How a slice's shipment ended.
@@ -194,6 +294,19 @@ mod tests {
                 },
                 false
             ))
+        );
+    }
+
+    #[test]
+    fn alignment_to_the_period() {
+        let five = Duration::from_secs(300);
+        assert_eq!(
+            align_down(t("2024-05-01T10:07:31Z"), five),
+            t("2024-05-01T10:05:00Z")
+        );
+        assert_eq!(
+            align_down(t("2024-05-01T10:05:00Z"), five),
+            t("2024-05-01T10:05:00Z")
         );
     }
 

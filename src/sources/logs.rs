@@ -17,9 +17,8 @@ use serde::Serialize;
 use crate::config::Service;
 use crate::cycle::{Counters, Failure, Outcome, RunContext, ServiceState, Summary, run_service};
 use crate::devo::shipper::Shipped;
-use crate::sources::cursor::{Delivery, Pacer, Window, delivery, plan, slices};
+use crate::sources::cursor::{CursorPull, Pacer, Window};
 use crate::sources::{TagRule, puller_account};
-use crate::state::Cursor;
 
 const SERVICE: &str = "custom_service.logs";
 const DEFAULT_DELAY_SECS: u64 = 120;
@@ -180,51 +179,24 @@ impl RegionLogs<'_> {
     }
 
     async fn pull_group(&self, group: &str) -> Result<(), Failure> {
-        let key = format!("{}/{group}", self.region);
-        let cursor = self.state.cursor(&key);
         let delay =
             Duration::from_secs(self.svc.delay_seconds.map_or(DEFAULT_DELAY_SECS, u64::from));
         let latest = Utc::now() - chrono::Duration::from_std(delay).unwrap_or_default();
-        let lookback = Duration::from_secs(self.svc.request_period_secs());
-        let start_time = self.svc.start_time.map(|t| t.0);
-        let Some((window, advances)) = plan(
-            cursor.as_ref(),
-            start_time,
-            self.ctx.options.backfill,
+        let pull = CursorPull {
+            ctx: self.ctx,
+            state: &self.state,
+            counters: &self.counters,
+            start_time: self.svc.start_time.map(|t| t.0),
+            lookback: Duration::from_secs(self.svc.request_period_secs()),
+            slice: SLICE,
+            align: None,
+        };
+        pull.run(
+            &format!("{}/{group}", self.region),
             latest,
-            lookback,
-        ) else {
-            return Ok(());
-        };
-        let mut skip_ids = if advances {
-            cursor.map(|c| c.ids_at_until).unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        for slice in slices(window, SLICE) {
-            if self.ctx.should_stop() {
-                break;
-            }
-            let (shipped, ids_at_end) = self.pull_slice(group, slice, &skip_ids).await?;
-            let events = shipped.events;
-            let bytes = shipped.bytes;
-            let delivered = delivery(shipped).await?;
-            Counters::add(&self.counters.events, events);
-            Counters::add(&self.counters.bytes, bytes);
-            if advances && delivered == Delivery::Delivered {
-                self.state
-                    .advance(
-                        &key,
-                        Cursor {
-                            until: slice.end,
-                            ids_at_until: ids_at_end.clone(),
-                        },
-                    )
-                    .map_err(|e| Failure::new(Outcome::Config, e.to_string()))?;
-            }
-            skip_ids = ids_at_end;
-        }
-        Ok(())
+            |slice, skip| self.pull_slice(group, slice, skip),
+        )
+        .await
     }
 
     /// Reads one slice, all pages, and ships it; returns what was shipped and the ids of the
@@ -233,7 +205,7 @@ impl RegionLogs<'_> {
         &self,
         group: &str,
         slice: Window,
-        skip_ids: &[String],
+        skip_ids: Vec<String>,
     ) -> Result<(Shipped, Vec<String>), Failure> {
         let (start_ms, end_ms) = (slice.start.timestamp_millis(), slice.end.timestamp_millis());
         let tags = TagRule {

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod cursor;
 pub mod events;
 pub mod logs;
+pub mod metrics;
 pub mod objects;
 pub mod queue;
 

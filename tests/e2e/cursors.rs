@@ -196,3 +196,187 @@ fn log_group_prefix_is_expanded_and_calls_are_paced() {
     );
     assert!(seconds >= 2.25, "paced: {seconds:.2} s for 10 calls");
 }
+
+/// A LookupEvents entry whose CloudTrailEvent is a small CloudTrail record.
+fn lookup_event(
+    id: &str,
+    name: &str,
+    source: &str,
+    at: i64,
+    account: &str,
+) -> (serde_json::Value, String) {
+    let trail = format!(
+        r#"{{"eventVersion":"1.09","eventTime":"{}","eventSource":"{source}","eventName":"{name}","awsRegion":"us-east-1","eventID":"{id}","recipientAccountId":"{account}","userAgent":"console ünï"}}"#,
+        chrono::DateTime::from_timestamp(at, 0)
+            .unwrap()
+            .to_rfc3339()
+    );
+    let entry = serde_json::json!({
+        "EventId": id,
+        "EventName": name,
+        "EventTime": at,
+        "EventSource": source,
+        "Username": "alice",
+        "CloudTrailEvent": trail,
+    });
+    (entry, trail)
+}
+
+fn audit_api_service(extra: &str) -> String {
+    format!(
+        "audit-events-all:\n  types: [audits_api]\n  regions: [us-east-1]\n  delay_seconds: 0\n{extra}"
+    )
+}
+
+#[test]
+fn audit_api_pages_resumes_drops_and_paces() {
+    let (moto, receiver, wd) = setup();
+    // LookupEvents has no per-test namespace in moto: use a region of our own.
+    let account = format!("{:012}", std::process::id());
+    let now = Utc::now().timestamp();
+    let mut seeded = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..120 {
+        let (source, name) = if i == 7 {
+            ("kms.amazonaws.com", "Decrypt")
+        } else {
+            ("iam.amazonaws.com", "CreateUser")
+        };
+        let (entry, trail) = lookup_event(
+            &format!("api-{i:03}"),
+            name,
+            source,
+            now - 1800 + i * 10,
+            &account,
+        );
+        seeded.push(entry);
+        if name != "Decrypt" {
+            expected.push(trail);
+        }
+    }
+    moto.seed_cloudtrail("us-east-1", &seeded);
+    let start = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &audit_api_service(&format!(
+            "  start_time: {start}\n  auto_event_type: true\n  drop_event_names: [Decrypt]\n"
+        )),
+    ));
+    let started = Instant::now();
+    let run = wd.run(&["-v", "audit"]);
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let records = receiver.records();
+    let mut got: Vec<String> = records
+        .iter()
+        .filter(|r| r.message.contains(&account))
+        .map(|r| {
+            assert_eq!(
+                r.tag,
+                format!("cloud.aws.cloudtrail.iam.{account}.us-east-1")
+            );
+            r.message.clone()
+        })
+        .collect();
+    got.sort();
+    expected.sort();
+    assert_eq!(
+        got, expected,
+        "every event once, the dropped one not at all"
+    );
+    assert!(run.stderr.contains("dropped=1"), "{}", run.stderr);
+    // 119 kept + 1 dropped over 3 pages of 50: 3 calls at 2 per second.
+    assert!(
+        run.stderr.contains("CloudTrail.LookupEvents=3"),
+        "{}",
+        run.stderr
+    );
+    assert!(seconds >= 1.0, "paced: {seconds:.2} s");
+
+    // Resume: only events after the cursor.
+    let later = Utc::now().timestamp() + 1;
+    std::thread::sleep(Duration::from_millis(1100));
+    let (entry, trail) = lookup_event(
+        "api-new",
+        "CreateUser",
+        "iam.amazonaws.com",
+        later,
+        &account,
+    );
+    moto.seed_cloudtrail("us-east-1", &[entry]);
+    std::thread::sleep(Duration::from_millis(1100));
+    let before = receiver.records().len();
+    let run = wd.run(&["audit", "--force"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let after: Vec<String> = receiver.records()[before..]
+        .iter()
+        .map(|r| r.message.clone())
+        .collect();
+    assert_eq!(after, [trail]);
+}
+
+#[test]
+fn metrics_one_event_per_metric_and_timestamp_without_repeats() {
+    let (moto, receiver, wd) = setup();
+    let namespace = unique_name("Devo/Test");
+    let minute = Utc::now().timestamp() / 60 * 60;
+    let mut points = Vec::new();
+    for (name, dim) in [("Latency", "a"), ("Latency", "b"), ("Errors", "a")] {
+        for k in 2..6 {
+            points.push((name, dim, minute - k * 60 + 7, k as f64));
+        }
+    }
+    moto.put_metrics("us-east-1", &namespace, &points);
+    let start = (Utc::now() - chrono::Duration::minutes(30)).to_rfc3339();
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!(
+            "metrics-all:\n  regions: [us-east-1]\n  namespaces: [\"{namespace}\"]\n  period_seconds: 60\n  delay_seconds: 0\n  start_time: {start}\n"
+        ),
+    ));
+    let run = wd.run(&["-v", "metrics"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let events: Vec<serde_json::Value> = receiver
+        .records()
+        .iter()
+        .map(|r| {
+            assert_eq!(r.tag, "cloud.aws.cloudwatch.metrics.123456789012.us-east-1");
+            serde_json::from_str(&r.message).unwrap()
+        })
+        .collect();
+    assert_eq!(events.len(), points.len(), "{events:?}");
+    let e = events
+        .iter()
+        .find(|e| e["metricName"] == "Errors" && e["Sum"] == 3.0)
+        .expect("the Errors datapoint of value 3");
+    assert_eq!(e["namespace"], namespace.as_str());
+    assert_eq!(e["dimensions"], serde_json::json!({"Api": "a"}));
+    assert_eq!(e["period"], 60);
+    assert_eq!(e["region"], "us-east-1");
+    assert_eq!(e["accountId"], "123456789012");
+    for stat in ["Average", "Minimum", "Maximum"] {
+        assert_eq!(e[stat], 3.0, "{stat}");
+    }
+    assert_eq!(e["SampleCount"], 1.0);
+    assert!(e["timestamp"].as_str().unwrap().ends_with('Z'));
+    // 3 metrics × 5 statistics = 15 queries: one GetMetricData call.
+    assert!(
+        run.stderr.contains("CloudWatch.GetMetricData=1"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("CloudWatch.ListMetrics=1"),
+        "{}",
+        run.stderr
+    );
+
+    let before = receiver.records().len();
+    let run = wd.run(&["metrics", "--force"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        receiver.records().len(),
+        before,
+        "no datapoint shipped twice"
+    );
+}

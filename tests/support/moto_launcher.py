@@ -1,10 +1,192 @@
-"""The AWS emulator for devo-aws's tests and demo: moto's server, run with moto_server's own
-arguments (-H HOST -p PORT). Extensions that moto lacks are added here as the services that
-need them land."""
+"""The AWS emulator for devo-aws's tests, demo and benchmark: moto's server, run with
+moto_server's own arguments (-H HOST -p PORT), plus what moto lacks for our services:
 
-import sys
+1. CloudTrail LookupEvents (moto answers 500): served from events loaded through
+   POST /moto-api/devo-aws/cloudtrail-events {"region": ..., "events": [...]}, newest first,
+   with StartTime/EndTime, LookupAttributes, MaxResults and NextToken.
+2. CloudWatch over Smithy RPC v2 CBOR (what aws-sdk-cloudwatch speaks): each request is
+   decoded, replayed to moto over its JSON protocol, and the answer encoded back to CBOR, its
+   timestamps typed by botocore's model of the service.
+"""
 
-from moto.server import main
+import argparse
+import datetime
+import io
+import json
+import os
+import threading
+
+import botocore.session
+import cbor2
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import run_simple
+
+CBOR_PREFIX = "/service/GraniteServiceVersion20100801/operation/"
+CLOUDWATCH_TARGET = "GraniteServiceVersion20100801"
+# Older models spell the target with the com.amazonaws.cloudtrail.v20131101. prefix.
+LOOKUP_TARGET = "CloudTrail_20131101.LookupEvents"
+SEED_PATH = "/moto-api/devo-aws/cloudtrail-events"
+UTC = datetime.timezone.utc
+
+
+def epoch(value):
+    """A timestamp as epoch seconds, from a number, an ISO string or a datetime."""
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    if isinstance(value, (int, float)):
+        return float(value)
+    return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+def plain(value):
+    """CBOR-decoded request values made JSON-friendly (datetimes as epoch seconds)."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    return value
+
+
+def typed(shape, value):
+    """A JSON answer with its timestamps turned into datetimes, following the model's shape."""
+    if value is None or shape is None:
+        return value
+    if shape.type_name == "structure":
+        return {k: typed(shape.members.get(k), v) for k, v in value.items() if v is not None}
+    if shape.type_name == "list":
+        return [typed(shape.member, v) for v in value]
+    if shape.type_name == "map":
+        return {k: typed(shape.value, v) for k, v in value.items()}
+    if shape.type_name == "timestamp":
+        return datetime.datetime.fromtimestamp(epoch(value), tz=UTC)
+    if shape.type_name == "double" and isinstance(value, int):
+        return float(value)
+    return value
+
+
+def region_of(environ):
+    """The region in a SigV4 Authorization header's credential scope."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    try:
+        return auth.split("Credential=")[1].split("/")[2]
+    except IndexError:
+        return "us-east-1"
+
+
+def respond(start_response, status, body, content_type, extra=()):
+    start_response(
+        status,
+        [("Content-Type", content_type), ("Content-Length", str(len(body)))] + list(extra),
+    )
+    return [body]
+
+
+class Extensions:
+    def __init__(self, app):
+        self.app = app
+        self.cloudwatch = botocore.session.get_session().get_service_model("cloudwatch")
+        self.trail = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path == SEED_PATH and environ.get("REQUEST_METHOD") == "POST":
+            return self.seed(environ, start_response)
+        if path.startswith(CBOR_PREFIX):
+            return self.cloudwatch_cbor(environ, start_response, path[len(CBOR_PREFIX):])
+        if environ.get("HTTP_X_AMZ_TARGET", "").endswith(LOOKUP_TARGET):
+            return self.lookup_events(environ, start_response)
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def body(environ):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        return environ["wsgi.input"].read(length) if length else b""
+
+    def seed(self, environ, start_response):
+        loaded = json.loads(self.body(environ))
+        with self.lock:
+            self.trail.setdefault(loaded["region"], []).extend(loaded["events"])
+        return respond(start_response, "200 OK", b"{}", "application/json")
+
+    def lookup_events(self, environ, start_response):
+        request = json.loads(self.body(environ) or b"{}")
+        with self.lock:
+            events = list(self.trail.get(region_of(environ), []))
+        start = epoch(request["StartTime"]) if "StartTime" in request else None
+        end = epoch(request["EndTime"]) if "EndTime" in request else None
+        attributes = request.get("LookupAttributes") or []
+        by_key = {"EventId": "EventId", "EventName": "EventName", "EventSource": "EventSource",
+                  "Username": "Username", "ReadOnly": "ReadOnly", "AccessKeyId": "AccessKeyId"}
+
+        def wanted(e):
+            t = epoch(e["EventTime"])
+            if start is not None and t < start:
+                return False
+            if end is not None and t > end:
+                return False
+            for a in attributes:
+                field = by_key.get(a["AttributeKey"])
+                if field and str(e.get(field)) != a["AttributeValue"]:
+                    return False
+            return True
+
+        chosen = sorted((e for e in events if wanted(e)), key=lambda e: epoch(e["EventTime"]), reverse=True)
+        offset = int(request.get("NextToken") or 0)
+        size = min(int(request.get("MaxResults") or 50), 50)
+        page = chosen[offset:offset + size]
+        answer = {"Events": [dict(e, EventTime=epoch(e["EventTime"])) for e in page]}
+        if offset + size < len(chosen):
+            answer["NextToken"] = str(offset + size)
+        return respond(start_response, "200 OK", json.dumps(answer).encode(), "application/x-amz-json-1.1")
+
+    def cloudwatch_cbor(self, environ, start_response, operation):
+        raw = self.body(environ)
+        request = plain(cbor2.loads(raw)) if raw else {}
+        body = json.dumps(request).encode()
+        forwarded = dict(environ)
+        forwarded.update({
+            "PATH_INFO": "/",
+            "CONTENT_TYPE": "application/x-amz-json-1.0",
+            "CONTENT_LENGTH": str(len(body)),
+            "HTTP_X_AMZ_TARGET": f"{CLOUDWATCH_TARGET}.{operation}",
+            "wsgi.input": io.BytesIO(body),
+        })
+        forwarded.pop("HTTP_SMITHY_PROTOCOL", None)
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"] = status
+            return lambda data: None
+
+        answer = b"".join(self.app(forwarded, capture))
+        status = captured.get("status", "500 Internal Server Error")
+        parsed = json.loads(answer) if answer.strip() else {}
+        if not status.startswith("2"):
+            error = {"__type": parsed.get("__type") or parsed.get("code") or "InternalFailure",
+                     "message": parsed.get("message") or parsed.get("Message") or answer.decode(errors="replace")}
+            out = cbor2.dumps(error)
+        else:
+            shape = self.cloudwatch.operation_model(operation).output_shape
+            out = cbor2.dumps(typed(shape, parsed), datetime_as_timestamp=True, timezone=UTC)
+        return respond(start_response, status, out, "application/cbor", [("smithy-protocol", "rpc-v2-cbor")])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=5000)
+    args = parser.parse_args()
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple(args.host, args.port, Extensions(app), threaded=True, request_handler=MotoRequestHandler)
+
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

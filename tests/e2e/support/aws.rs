@@ -185,6 +185,53 @@ impl Moto {
         });
     }
 
+    /// Loads CloudTrail events into the launcher's LookupEvents.
+    pub fn seed_cloudtrail(&self, region: &str, events: &[serde_json::Value]) {
+        let body = serde_json::json!({"region": region, "events": events}).to_string();
+        let url = format!("{}/moto-api/devo-aws/cloudtrail-events", self.endpoint);
+        let status = ureq::post(&url)
+            .header("Content-Type", "application/json")
+            .send(body.as_bytes())
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+    }
+
+    /// Puts one datapoint per (metric name, dimension value, timestamp s, value).
+    pub fn put_metrics(&self, region: &str, namespace: &str, points: &[(&str, &str, i64, f64)]) {
+        use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+        let conf = aws_sdk_cloudwatch::Config::builder()
+            .behavior_version(aws_sdk_cloudwatch::config::BehaviorVersion::latest())
+            .region(aws_sdk_cloudwatch::config::Region::new(region.to_string()))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .build();
+        let cw = aws_sdk_cloudwatch::Client::from_conf(conf);
+        self.rt.block_on(async {
+            for chunk in points.chunks(20) {
+                let data = chunk
+                    .iter()
+                    .map(|(name, dim, at, value)| {
+                        MetricDatum::builder()
+                            .metric_name(*name)
+                            .dimensions(Dimension::builder().name("Api").value(*dim).build())
+                            .timestamp(aws_smithy_types::DateTime::from_secs(*at))
+                            .value(*value)
+                            .build()
+                    })
+                    .collect();
+                cw.put_metric_data()
+                    .namespace(namespace)
+                    .set_metric_data(Some(data))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+
     fn sqs(&self, region: &str) -> aws_sdk_sqs::Client {
         let conf = aws_sdk_sqs::Config::builder()
             .behavior_version(BehaviorVersion::latest())

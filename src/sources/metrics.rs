@@ -1,0 +1,340 @@
+//! `metrics` (metrics-all): CloudWatch metrics, pulled by time.
+//!
+//! Per region: ListMetrics (each of `namespaces`, or every namespace), then GetMetricData for
+//! the window [cursor, now − delay), aligned to `period_seconds` (default 300) and held back by
+//! `delay_seconds` (default 300) for CloudWatch's own lag. Queries (one per metric and statistic)
+//! go 500 to a request, all statistics of a metric in the same request, so one event per metric
+//! and timestamp carries every statistic asked for. Windows are half-open and aligned, so a
+//! datapoint is neither shipped twice nor skipped between runs.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_cloudwatch::types::{Metric, MetricDataQuery, MetricStat};
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures_util::future::join_all;
+use serde::Serialize;
+
+use crate::config::Service;
+use crate::cycle::{Counters, Failure, Outcome, RunContext, Summary, run_service};
+use crate::devo::shipper::Shipped;
+use crate::sources::cursor::{CursorPull, Pacer, Window, align_down};
+use crate::sources::{TagRule, puller_account};
+
+const SERVICE: &str = "metrics-all";
+const DEFAULT_PERIOD_SECS: u32 = 300;
+const DEFAULT_DELAY_SECS: u64 = 300;
+pub const DEFAULT_STATISTICS: [&str; 5] = ["Average", "Sum", "Minimum", "Maximum", "SampleCount"];
+/// GetMetricData's limit of queries per request.
+const MAX_QUERIES: usize = 500;
+/// A bound on one request's size, well under what CloudWatch accepts.
+const MAX_REQUEST_BYTES: usize = 512 << 10;
+/// Periods per slice: with 500 queries, at most 50,000 datapoints per request.
+const PERIODS_PER_SLICE: u32 = 100;
+const REQUESTS_PER_SECOND: u32 = 10;
+const SHIP_BYTES: usize = 256 << 10;
+
+/// One metric at one timestamp, as shipped.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MetricEvent<'a> {
+    namespace: &'a str,
+    metric_name: &'a str,
+    dimensions: BTreeMap<&'a str, &'a str>,
+    timestamp: String,
+    period: u32,
+    /// GetMetricData does not report units.
+    unit: Option<&'a str>,
+    #[serde(flatten)]
+    statistics: BTreeMap<&'a str, f64>,
+    region: &'a str,
+    account_id: &'a str,
+}
+
+/// One cycle of the service.
+pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
+    run_service(ctx, SERVICE, svc.request_period_secs(), |counters, state| async move {
+        let account = match puller_account(&ctx.aws).await {
+            Ok(a) => a.to_string(),
+            Err(f) => return Some(f),
+        };
+        let period = svc.period_seconds.unwrap_or(DEFAULT_PERIOD_SECS);
+        let period_len = Duration::from_secs(u64::from(period));
+        let delay = Duration::from_secs(svc.delay_seconds.map_or(DEFAULT_DELAY_SECS, u64::from));
+        let latest = Utc::now() - chrono::Duration::from_std(delay).unwrap_or_default();
+        let statistics: Vec<&str> = if svc.statistics.is_empty() {
+            DEFAULT_STATISTICS.to_vec()
+        } else {
+            svc.statistics.iter().map(String::as_str).collect()
+        };
+        let pull = CursorPull {
+            ctx,
+            state: &state,
+            counters: &counters,
+            start_time: svc.start_time.map(|t| t.0),
+            lookback: period_len.max(Duration::from_secs(svc.request_period_secs())),
+            slice: period_len * PERIODS_PER_SLICE,
+            align: Some(period_len),
+        };
+        let results = join_all(svc.regions().iter().map(|region| {
+            let region_metrics = RegionMetrics {
+                ctx,
+                svc,
+                region,
+                account: &account,
+                client: ctx.aws.cloudwatch(region),
+                pacer: Pacer::per_second(REQUESTS_PER_SECOND),
+                counters: &counters,
+                period,
+                statistics: &statistics,
+            };
+            let pull = &pull;
+            async move {
+                let metrics = region_metrics.list().await?;
+                tracing::info!(message = "Metrics listed.", region = %region, count = metrics.len());
+                pull.run(region, align_down(latest, period_len), |slice, _| {
+                    region_metrics.slice(&metrics, slice)
+                })
+                .await
+            }
+        }))
+        .await;
+        results.into_iter().filter_map(Result::err).max_by_key(|f| f.outcome)
+    })
+    .await
+}
+
+struct RegionMetrics<'a> {
+    ctx: &'a RunContext,
+    svc: &'a Service,
+    region: &'a str,
+    account: &'a str,
+    client: aws_sdk_cloudwatch::Client,
+    pacer: Pacer,
+    counters: &'a Counters,
+    period: u32,
+    statistics: &'a [&'a str],
+}
+
+fn failure<E, R>(op: &str, region: &str, e: &aws_sdk_cloudwatch::error::SdkError<E, R>) -> Failure
+where
+    E: aws_sdk_cloudwatch::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let outcome = match e.as_service_error().and_then(|s| s.code()) {
+        Some("AccessDenied" | "AccessDeniedException" | "InvalidClientTokenId") => Outcome::Config,
+        _ => Outcome::Temporary,
+    };
+    Failure::new(
+        outcome,
+        format!("CloudWatch {op} in {region}: {}", crate::aws::aws_error(e)),
+    )
+}
+
+/// Rough size of a query in a request, to keep requests under [`MAX_REQUEST_BYTES`].
+fn query_bytes(m: &Metric) -> usize {
+    let dims: usize = m
+        .dimensions()
+        .iter()
+        .map(|d| d.name().map_or(0, str::len) + d.value().map_or(0, str::len) + 32)
+        .sum();
+    m.namespace().map_or(0, str::len) + m.metric_name().map_or(0, str::len) + dims + 128
+}
+
+impl RegionMetrics<'_> {
+    /// Every metric of the configured namespaces (or of all), all pages.
+    async fn list(&self) -> Result<Vec<Metric>, Failure> {
+        let namespaces: Vec<Option<&str>> = if self.svc.namespaces.is_empty() {
+            vec![None]
+        } else {
+            self.svc
+                .namespaces
+                .iter()
+                .map(|n| Some(n.as_str()))
+                .collect()
+        };
+        let mut out = Vec::new();
+        for namespace in namespaces {
+            let mut token = None;
+            loop {
+                self.pacer.wait().await;
+                let page = self
+                    .client
+                    .list_metrics()
+                    .set_namespace(namespace.map(String::from))
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| failure("ListMetrics", self.region, &e))?;
+                out.extend(page.metrics().iter().cloned());
+                token = page.next_token;
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Groups of metrics whose queries fit one request.
+    fn groups<'m>(&self, metrics: &'m [Metric]) -> Vec<&'m [Metric]> {
+        let per_metric = self.statistics.len().max(1);
+        let mut groups = Vec::new();
+        let (mut start, mut queries, mut bytes) = (0, 0, 0);
+        for (i, m) in metrics.iter().enumerate() {
+            let size = query_bytes(m) * per_metric;
+            if i > start && (queries + per_metric > MAX_QUERIES || bytes + size > MAX_REQUEST_BYTES)
+            {
+                groups.push(&metrics[start..i]);
+                (start, queries, bytes) = (i, 0, 0);
+            }
+            queries += per_metric;
+            bytes += size;
+        }
+        if start < metrics.len() {
+            groups.push(&metrics[start..]);
+        }
+        groups
+    }
+
+    /// Every datapoint of every metric in `slice`, shipped; no ids are needed at the ends since
+    /// windows are half-open.
+    async fn slice(
+        &self,
+        metrics: &[Metric],
+        slice: Window,
+    ) -> Result<(Shipped, Vec<String>), Failure> {
+        let tag = TagRule {
+            table: "cloud.aws.cloudwatch.metrics",
+            typed_family: None,
+            from_event: false,
+        }
+        .tag_fields(None, None, None, self.account, self.region);
+        let mut shipped = Shipped::NOTHING;
+        for group in self.groups(metrics) {
+            let points = self.get_metric_data(group, slice).await?;
+            let mut batch = self.ctx.framing.batch();
+            for ((metric_index, at), values) in &points {
+                let m = &group[*metric_index];
+                let statistics: BTreeMap<&str, f64> = self
+                    .statistics
+                    .iter()
+                    .zip(values)
+                    .filter_map(|(s, v)| v.map(|v| (*s, v)))
+                    .collect();
+                let event = MetricEvent {
+                    namespace: m.namespace().unwrap_or_default(),
+                    metric_name: m.metric_name().unwrap_or_default(),
+                    dimensions: m
+                        .dimensions()
+                        .iter()
+                        .filter_map(|d| Some((d.name()?, d.value()?)))
+                        .collect(),
+                    timestamp: DateTime::from_timestamp_millis(*at)
+                        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+                        .unwrap_or_default(),
+                    period: self.period,
+                    unit: None,
+                    statistics,
+                    region: self.region,
+                    account_id: self.account,
+                };
+                match serde_json::to_string(&event) {
+                    Ok(json) => batch.push(&tag, &json),
+                    Err(e) => {
+                        tracing::warn!(message = "Datapoint skipped.", error = %e);
+                        Counters::add(&self.counters.failed, 1);
+                    }
+                }
+                if batch.len() >= SHIP_BYTES {
+                    let full = std::mem::replace(&mut batch, self.ctx.framing.batch());
+                    shipped = shipped.then(self.ctx.shipper.ship_counted(full).await);
+                }
+            }
+            shipped = shipped.then(self.ctx.shipper.ship_counted(batch).await);
+        }
+        Ok((shipped, Vec::new()))
+    }
+
+    /// GetMetricData for one group over the slice, all pages: values by (metric, timestamp ms),
+    /// one per statistic asked for.
+    async fn get_metric_data(
+        &self,
+        group: &[Metric],
+        slice: Window,
+    ) -> Result<BTreeMap<(usize, i64), Vec<Option<f64>>>, Failure> {
+        let per_metric = self.statistics.len();
+        let queries: Vec<MetricDataQuery> = group
+            .iter()
+            .enumerate()
+            .flat_map(|(mi, m)| {
+                self.statistics.iter().enumerate().map(move |(si, stat)| {
+                    MetricDataQuery::builder()
+                        .id(format!("m{mi}_{si}"))
+                        .metric_stat(
+                            MetricStat::builder()
+                                .metric(m.clone())
+                                .period(i32::try_from(self.period).unwrap_or(300))
+                                .stat(*stat)
+                                .build(),
+                        )
+                        .return_data(true)
+                        .build()
+                })
+            })
+            .collect();
+        let (start_ms, end_ms) = (slice.start.timestamp_millis(), slice.end.timestamp_millis());
+        let mut points: BTreeMap<(usize, i64), Vec<Option<f64>>> = BTreeMap::new();
+        let mut token = None;
+        loop {
+            self.pacer.wait().await;
+            let page = self
+                .client
+                .get_metric_data()
+                .set_metric_data_queries(Some(queries.clone()))
+                .start_time(aws_smithy_types::DateTime::from_millis(start_ms))
+                .end_time(aws_smithy_types::DateTime::from_millis(end_ms))
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| failure("GetMetricData", self.region, &e))?;
+            for result in page.metric_data_results() {
+                let Some((mi, si)) = result.id().and_then(parse_query_id) else {
+                    continue;
+                };
+                for (at, value) in result.timestamps().iter().zip(result.values()) {
+                    let at = at.to_millis().unwrap_or(i64::MIN);
+                    // Half-open windows: a datapoint at the end belongs to the next one.
+                    if at < start_ms || at >= end_ms || mi >= group.len() || si >= per_metric {
+                        continue;
+                    }
+                    points
+                        .entry((mi, at))
+                        .or_insert_with(|| vec![None; per_metric])[si] = Some(*value);
+                }
+            }
+            token = page.next_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(points)
+    }
+}
+
+/// `m{metric}_{statistic}` back to its indices.
+fn parse_query_id(id: &str) -> Option<(usize, usize)> {
+    let (m, s) = id.strip_prefix('m')?.split_once('_')?;
+    Some((m.parse().ok()?, s.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_ids_round_trip() {
+        assert_eq!(parse_query_id("m12_3"), Some((12, 3)));
+        assert_eq!(parse_query_id("x1_2"), None);
+    }
+}
