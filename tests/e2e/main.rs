@@ -14,5 +14,7 @@ mod cursors;
 mod delivery;
 // Config errors refused with their key path, before anything is pulled.
 mod config;
+// Operating it: exit codes, `all`, logs, secrets, the example config, deploy/.
+mod operations;
 // man/ and completions/ match the clap definitions.
 mod generated;

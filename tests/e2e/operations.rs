@@ -1,0 +1,246 @@
+use std::process::Command;
+
+use crate::support::aws::{Moto, unique_name};
+use crate::support::devo::{Pki, Receiver, closed_port};
+use crate::support::{Workdir, config_yaml};
+
+fn root() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn usage_error_exits_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_devo-aws"))
+        .arg("--bogus")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(env!("CARGO_BIN_EXE_devo-aws"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "no subcommand");
+}
+
+#[test]
+fn a_held_lock_skips_the_service_with_exit_5() {
+    let wd = Workdir::new();
+    let pki = Pki::new("devo");
+    wd.write_certs(&pki, &pki);
+    wd.write_config(&config_yaml(
+        closed_port(),
+        "service-events-all:\n  cloudwatch_sqs_queue_name: q\n  regions: [us-east-1]\n",
+    ));
+    std::fs::create_dir_all(wd.path().join("state")).unwrap();
+    let lock = std::fs::File::create(wd.path().join("state/7.service-events-all.lock")).unwrap();
+    lock.lock().unwrap();
+    let run = wd.run(&["events"]);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("held by another devo-aws run"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("status=\"locked\""), "{}", run.stderr);
+}
+
+#[test]
+fn all_runs_every_configured_service_and_the_worst_outcome_wins() {
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let receiver = Receiver::start(&pki);
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    let good = unique_name("all-good");
+    moto.create_queue("us-east-1", &good, 30);
+    // securityhub points at a queue that does not exist: a config error, exit 3.
+    let services = format!(
+        "service-events-all:\n  cloudwatch_sqs_queue_name: {good}\n  regions: [us-east-1]\nsqs-cloudwatch-consumer:\n  cloudwatch_sqs_queue_name: {}\n  regions: [us-east-1]\n",
+        unique_name("missing")
+    );
+    wd.write_config(&config_yaml(receiver.port, &services));
+    let run = wd.run(&["all"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("service=\"service-events-all\" status=\"ok\""),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("service=\"sqs-cloudwatch-consumer\" status=\"config-error\""),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let wd = Workdir::new();
+    wd.write_config(&config_yaml(
+        closed_port(),
+        "service-events-all:\n  cloudwatch_sqs_queue_name: q\n  regions: [us-east-1]\n  colour: blue\n",
+    ));
+    let run = wd.run(&[
+        "--log-format",
+        "json",
+        "-v",
+        "--dry-run",
+        "--deadline",
+        "2s",
+        "events",
+    ]);
+    assert!(!run.stderr.trim().is_empty());
+    for line in run.stderr.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v.get("level").is_some(), "{line}");
+    }
+}
+
+#[test]
+fn secrets_never_reach_logs_errors_or_dry_run_output() {
+    let moto = Moto::new();
+    let wd = Workdir::new();
+    let queue = unique_name("secret");
+    let url = moto.create_queue("us-east-1", &queue, 30);
+    moto.send(
+        "us-east-1",
+        &url,
+        &[r#"{"id":"s","source":"aws.ec2","detail":{}}"#.to_string()],
+    );
+    let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY";
+    let yaml = config_yaml(
+        closed_port(),
+        &format!("service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
+    )
+    .replace(
+        "    enabled: true\n",
+        &format!("    enabled: true\n    credentials:\n      access_key: AKIAEXAMPLEKEY\n      access_secret: {secret}\n      assume_role_external_id: ext-{secret}\n"),
+    );
+    wd.write_config(&yaml);
+    // A config error that involves the credentials block.
+    let bad = wd.run(&["-vv", "events"]);
+    assert_eq!(bad.code, 3);
+    assert!(
+        bad.stderr.contains("assume_role_external_id"),
+        "{}",
+        bad.stderr
+    );
+    // A full dry run at the most verbose level.
+    wd.write_config(&yaml.replace(
+        &format!("      assume_role_external_id: ext-{secret}\n"),
+        "",
+    ));
+    let run = wd.run(&["-vvv", "--dry-run", "events"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for out in [&bad.stdout, &bad.stderr, &run.stdout, &run.stderr] {
+        assert!(!out.contains(secret), "secret printed: {out}");
+        assert!(!out.contains("SECRETKEY"), "part of the secret printed");
+    }
+    assert!(
+        run.stdout.contains("\"id\":\"s\""),
+        "the dry run did print the event"
+    );
+}
+
+#[test]
+fn config_example_loads() {
+    let wd = Workdir::new();
+    std::fs::copy(root().join("config.example.yaml"), wd.config_file()).unwrap();
+    let run = wd.run(&[
+        "--dry-run",
+        "--deadline",
+        "1s",
+        "--max-messages",
+        "0",
+        "metrics",
+    ]);
+    assert!(
+        !run.stderr.contains("config.yaml:"),
+        "no config error: {}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("Unknown key"), "{}", run.stderr);
+}
+
+/// deploy/: the Kubernetes CronJob, the crontab line and the systemd units say what the README
+/// promises.
+#[test]
+fn deploy_files_have_the_keys_that_matter() {
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_str_multiple(
+        &std::fs::read_to_string(root().join("deploy/kubernetes/cronjob.yaml")).unwrap(),
+    )
+    .unwrap();
+    let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["ServiceAccount", "PersistentVolumeClaim", "CronJob"]
+    );
+    assert!(
+        docs[0]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].is_string(),
+        "IRSA"
+    );
+    let cron = &docs[2]["spec"];
+    assert_eq!(cron["concurrencyPolicy"], "Forbid");
+    let pod = &cron["jobTemplate"]["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "devo-aws");
+    let volumes = pod["volumes"].as_array().unwrap();
+    assert!(
+        volumes.iter().any(|v| v["configMap"]["name"].is_string()),
+        "config from a ConfigMap"
+    );
+    assert!(
+        volumes
+            .iter()
+            .any(|v| v["secret"]["secretName"].is_string()),
+        "certs from a Secret"
+    );
+    assert!(
+        volumes
+            .iter()
+            .any(|v| v["persistentVolumeClaim"]["claimName"].is_string()),
+        "state on a volume"
+    );
+    let mounts: Vec<&str> = pod["containers"][0]["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["mountPath"].as_str())
+        .collect();
+    assert_eq!(
+        mounts,
+        [
+            "/devo-collector/config",
+            "/devo-collector/certs",
+            "/devo-collector/state"
+        ]
+    );
+    let args: Vec<&str> = pod["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert_eq!(args[0], "all");
+
+    let crontab = std::fs::read_to_string(root().join("deploy/cron/devo-aws.crontab")).unwrap();
+    let line = crontab
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .unwrap();
+    assert!(line.split_whitespace().count() > 6);
+    assert!(
+        line.starts_with("*/5 * * * * ") && line.contains("devo-aws all"),
+        "{line}"
+    );
+
+    let service = std::fs::read_to_string(root().join("deploy/systemd/devo-aws.service")).unwrap();
+    assert!(
+        service.contains("Type=oneshot")
+            && service.contains("ExecStart=/usr/local/bin/devo-aws all")
+    );
+    assert!(service.contains("SuccessExitStatus=5"));
+    let timer = std::fs::read_to_string(root().join("deploy/systemd/devo-aws.timer")).unwrap();
+    assert!(timer.contains("OnCalendar=*:0/5") && timer.contains("Unit=devo-aws.service"));
+}
