@@ -18,18 +18,31 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use tokio::sync::OnceCell;
 
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
 use crate::config::Credentials;
+use crate::cycle::{Failure, Outcome};
 
 /// Every assumed role's session says who it is.
 const SESSION_NAME: &str = "devo-aws";
 /// The region for STS and other global calls when the environment names none.
 const FALLBACK_REGION: &str = "us-east-1";
 
+/// Who the run acts as.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub account: String,
+    pub arn: String,
+}
+
 /// One input's AWS identity, shared by its services.
 pub struct Aws {
     base: SdkConfig,
+    /// Where credentials come from, for error messages (never the secret itself).
+    credentials_source: String,
     calls: CallCounter,
-    account: OnceCell<String>,
+    identity: OnceCell<Identity>,
     /// A custom S3 endpoint (an emulator, a gateway) wants path-style addressing.
     s3_path_style: bool,
     s3_clients: Mutex<HashMap<String, aws_sdk_s3::Client>>,
@@ -64,8 +77,9 @@ impl Aws {
             base.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
         Self {
             base,
+            credentials_source: credentials_source(credentials),
             calls: CallCounter::default(),
-            account: OnceCell::new(),
+            identity: OnceCell::new(),
             s3_path_style,
             s3_clients: Mutex::default(),
         }
@@ -139,9 +153,9 @@ impl Aws {
             .clone()
     }
 
-    /// The pulling identity's account (STS GetCallerIdentity, at most once a run).
-    pub async fn account_id(&self) -> anyhow::Result<&str> {
-        self.account
+    /// The pulling identity (STS GetCallerIdentity through the role chain, at most once a run).
+    pub async fn identity(&self) -> Result<&Identity, Failure> {
+        self.identity
             .get_or_try_init(|| async {
                 let conf = aws_sdk_sts::config::Builder::from(&self.base)
                     .interceptor(self.calls.clone())
@@ -150,14 +164,37 @@ impl Aws {
                     .get_caller_identity()
                     .send()
                     .await
-                    .map_err(|e| {
-                        anyhow::anyhow!("STS GetCallerIdentity failed: {}", aws_error(&e))
-                    })?;
-                out.account
-                    .ok_or_else(|| anyhow::anyhow!("STS GetCallerIdentity returned no account"))
+                    .map_err(|e| self.failure("STS GetCallerIdentity", &e))?;
+                match (out.account, out.arn) {
+                    (Some(account), Some(arn)) => Ok(Identity { account, arn }),
+                    _ => Err(Failure::new(
+                        Outcome::Temporary,
+                        "STS GetCallerIdentity returned no account",
+                    )),
+                }
             })
             .await
-            .map(String::as_str)
+    }
+}
+
+fn credentials_source(c: Option<&Credentials>) -> String {
+    let Some(c) = c else {
+        return "the standard AWS chain (no inputs.aws.credentials)".into();
+    };
+    let mut parts = Vec::new();
+    if let Some(key) = &c.access_key {
+        parts.push(format!("access key {key}"));
+    }
+    if let Some(role) = &c.base_assume_role {
+        parts.push(format!("base role {role}"));
+    }
+    if let Some(role) = &c.target_assume_role {
+        parts.push(format!("target role {role}"));
+    }
+    if parts.is_empty() {
+        "the standard AWS chain".into()
+    } else {
+        format!("inputs.aws.credentials: {}", parts.join(", "))
     }
 }
 
@@ -210,13 +247,55 @@ async fn chain_roles(mut config: SdkConfig, c: &Credentials) -> SdkConfig {
     config
 }
 
-/// The most useful line of an SDK error: its code and message when AWS sent one.
-pub fn aws_error<E, R>(e: &aws_sdk_sqs::error::SdkError<E, R>) -> String
+/// Error codes that mean the identity is wrong or not allowed: a human must act.
+const CREDENTIALS_CODES: &[&str] = &[
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "UnrecognizedClientException",
+    "AccessDenied",
+    "AccessDeniedException",
+    "AuthFailure",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidAccessKeyId",
+];
+/// Error codes that mean a configured resource does not exist: a human must act.
+const MISSING_CODES: &[&str] = &[
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+    "ResourceNotFoundException",
+    "NoSuchBucket",
+];
+
+impl Aws {
+    /// The failure of an AWS call on `what` (such as `SQS queue q in us-east-1`), classified:
+    /// bad credentials and missing resources are config errors (exit 3), naming where the
+    /// credentials came from; everything else is temporary (exit 4).
+    pub fn failure<E, R>(&self, what: &str, e: &SdkError<E, R>) -> Failure
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let code = e.as_service_error().and_then(ProvideErrorMetadata::code);
+        let reason = format!("{what}: {}", aws_error(e));
+        match code {
+            Some(c) if CREDENTIALS_CODES.contains(&c) => Failure::new(
+                Outcome::Config,
+                format!("{reason} (credentials from {})", self.credentials_source),
+            ),
+            Some(c) if MISSING_CODES.contains(&c) => Failure::new(Outcome::Config, reason),
+            _ => Failure::new(Outcome::Temporary, reason),
+        }
+    }
+}
+
+/// The most useful line of an SDK error: its code and message when AWS sent one, else the
+/// chain of causes.
+pub fn aws_error<E, R>(e: &SdkError<E, R>) -> String
 where
-    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    use aws_sdk_sqs::error::SdkError;
     match e {
         SdkError::ServiceError(s) => {
             let err = s.err();
@@ -235,28 +314,5 @@ where
             }
             text
         }
-    }
-}
-
-/// True when an SDK error is about who we are (bad keys, no permission), not a passing fault.
-pub fn is_credentials_error<E, R>(e: &aws_sdk_sqs::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_sqs::error::ProvideErrorMetadata,
-{
-    use aws_sdk_sqs::error::SdkError;
-    match e {
-        SdkError::ServiceError(s) => matches!(
-            s.err().code(),
-            Some(
-                "InvalidClientTokenId"
-                    | "SignatureDoesNotMatch"
-                    | "UnrecognizedClientException"
-                    | "AccessDenied"
-                    | "AccessDeniedException"
-                    | "ExpiredToken"
-                    | "InvalidAccessKeyId"
-            )
-        ),
-        _ => false,
     }
 }

@@ -11,16 +11,15 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use futures_util::future::join_all;
 
 use crate::config::Service;
-use crate::cycle::{Counters, Failure, Outcome, RunContext, Summary, run_service};
+use crate::cycle::{Counters, Failure, RunContext, Summary, run_service};
 use crate::devo::shipper::Shipped;
 use crate::formats::cloudtrail::RecordFields;
 use crate::formats::json::compact;
 use crate::sources::cursor::{CursorPull, Pacer, Window};
 use crate::sources::objects::{self, ObjectFormat};
-use crate::sources::{TagRule, puller_account};
+use crate::sources::{TagRule, each_region, puller_account};
 
 const API_SERVICE: &str = "audit-events-all.api";
 const DEFAULT_DELAY_SECS: u64 = 900;
@@ -75,7 +74,7 @@ async fn run_api(ctx: &RunContext, svc: &Service) -> Summary {
                 slice: SLICE,
                 align: None,
             };
-            let results = join_all(svc.regions().iter().map(|region| {
+            each_region(API_SERVICE, svc.regions(), |region| {
                 let lookup = Lookup {
                     ctx,
                     region,
@@ -92,9 +91,8 @@ async fn run_api(ctx: &RunContext, svc: &Service) -> Summary {
                         .await
                         .err()
                 }
-            }))
-            .await;
-            results.into_iter().flatten().max_by_key(|f| f.outcome)
+            })
+            .await
         },
     )
     .await
@@ -139,25 +137,8 @@ impl Lookup<'_> {
                 .send()
                 .await
                 .map_err(|e| {
-                    let code = e
-                        .as_service_error()
-                        .and_then(aws_sdk_cloudtrail::error::ProvideErrorMetadata::code);
-                    let outcome = match code {
-                        Some(
-                            "AccessDeniedException"
-                            | "UnrecognizedClientException"
-                            | "InvalidClientTokenId",
-                        ) => Outcome::Config,
-                        _ => Outcome::Temporary,
-                    };
-                    Failure::new(
-                        outcome,
-                        format!(
-                            "CloudTrail LookupEvents in {}: {}",
-                            self.region,
-                            crate::aws::aws_error(&e)
-                        ),
-                    )
+                    let what = format!("CloudTrail LookupEvents in {}", self.region);
+                    self.ctx.aws.failure(&what, &e)
                 })?;
             for event in page.events() {
                 let (Some(id), Some(at), Some(raw)) = (

@@ -11,14 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{SecondsFormat, TimeZone, Utc};
-use futures_util::future::join_all;
 use serde::Serialize;
 
 use crate::config::Service;
-use crate::cycle::{Counters, Failure, Outcome, RunContext, ServiceState, Summary, run_service};
+use crate::cycle::{Counters, Failure, RunContext, ServiceState, Summary, run_service};
 use crate::devo::shipper::Shipped;
 use crate::sources::cursor::{CursorPull, Pacer, Window};
-use crate::sources::{TagRule, puller_account};
+use crate::sources::{TagRule, each_region, puller_account};
 
 const SERVICE: &str = "custom_service.logs";
 const DEFAULT_DELAY_SECS: u64 = 120;
@@ -58,7 +57,7 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
                 Ok(a) => a.to_string(),
                 Err(f) => return Some(f),
             };
-            let results = join_all(svc.regions().iter().map(|region| {
+            each_region(SERVICE, svc.regions(), |region| {
                 let puller = RegionLogs {
                     ctx,
                     svc,
@@ -70,9 +69,8 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
                     state: state.clone(),
                 };
                 async move { puller.run().await }
-            }))
-            .await;
-            results.into_iter().flatten().max_by_key(|f| f.outcome)
+            })
+            .await
         },
     )
     .await
@@ -159,23 +157,8 @@ impl RegionLogs<'_> {
         E: aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        let code = e.as_service_error().and_then(|s| s.code());
-        let outcome = match code {
-            Some(
-                "ResourceNotFoundException"
-                | "AccessDeniedException"
-                | "UnrecognizedClientException",
-            ) => Outcome::Config,
-            _ => Outcome::Temporary,
-        };
-        Failure::new(
-            outcome,
-            format!(
-                "CloudWatch Logs {op} {group} in {}: {}",
-                self.region,
-                crate::aws::aws_error(e)
-            ),
-        )
+        let what = format!("CloudWatch Logs {op} {group} in {}", self.region);
+        self.ctx.aws.failure(&what, e)
     }
 
     async fn pull_group(&self, group: &str) -> Result<(), Failure> {

@@ -12,14 +12,13 @@ use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::{Metric, MetricDataQuery, MetricStat};
 use chrono::{DateTime, SecondsFormat, Utc};
-use futures_util::future::join_all;
 use serde::Serialize;
 
 use crate::config::Service;
-use crate::cycle::{Counters, Failure, Outcome, RunContext, Summary, run_service};
+use crate::cycle::{Counters, Failure, RunContext, Summary, run_service};
 use crate::devo::shipper::Shipped;
 use crate::sources::cursor::{CursorPull, Pacer, Window, align_down};
-use crate::sources::{TagRule, puller_account};
+use crate::sources::{TagRule, each_region, puller_account};
 
 const SERVICE: &str = "metrics-all";
 const DEFAULT_PERIOD_SECS: u32 = 300;
@@ -76,7 +75,7 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
             slice: period_len * PERIODS_PER_SLICE,
             align: Some(period_len),
         };
-        let results = join_all(svc.regions().iter().map(|region| {
+        each_region(SERVICE, svc.regions(), |region| {
             let region_metrics = RegionMetrics {
                 ctx,
                 svc,
@@ -90,16 +89,19 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
             };
             let pull = &pull;
             async move {
-                let metrics = region_metrics.list().await?;
+                let metrics = match region_metrics.list().await {
+                    Ok(m) => m,
+                    Err(f) => return Some(f),
+                };
                 tracing::info!(message = "Metrics listed.", region = %region, count = metrics.len());
                 pull.run(region, align_down(latest, period_len), |slice, _| {
                     region_metrics.slice(&metrics, slice)
                 })
                 .await
+                .err()
             }
-        }))
-        .await;
-        results.into_iter().filter_map(Result::err).max_by_key(|f| f.outcome)
+        })
+        .await
     })
     .await
 }
@@ -114,21 +116,6 @@ struct RegionMetrics<'a> {
     counters: &'a Counters,
     period: u32,
     statistics: &'a [&'a str],
-}
-
-fn failure<E, R>(op: &str, region: &str, e: &aws_sdk_cloudwatch::error::SdkError<E, R>) -> Failure
-where
-    E: aws_sdk_cloudwatch::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let outcome = match e.as_service_error().and_then(|s| s.code()) {
-        Some("AccessDenied" | "AccessDeniedException" | "InvalidClientTokenId") => Outcome::Config,
-        _ => Outcome::Temporary,
-    };
-    Failure::new(
-        outcome,
-        format!("CloudWatch {op} in {region}: {}", crate::aws::aws_error(e)),
-    )
 }
 
 /// Rough size of a query in a request, to keep requests under [`MAX_REQUEST_BYTES`].
@@ -165,7 +152,10 @@ impl RegionMetrics<'_> {
                     .set_next_token(token)
                     .send()
                     .await
-                    .map_err(|e| failure("ListMetrics", self.region, &e))?;
+                    .map_err(|e| {
+                        let what = format!("CloudWatch ListMetrics in {}", self.region);
+                        self.ctx.aws.failure(&what, &e)
+                    })?;
                 out.extend(page.metrics().iter().cloned());
                 token = page.next_token;
                 if token.is_none() {
@@ -297,7 +287,10 @@ impl RegionMetrics<'_> {
                 .set_next_token(token)
                 .send()
                 .await
-                .map_err(|e| failure("GetMetricData", self.region, &e))?;
+                .map_err(|e| {
+                    let what = format!("CloudWatch GetMetricData in {}", self.region);
+                    self.ctx.aws.failure(&what, &e)
+                })?;
             for result in page.metric_data_results() {
                 let Some((mi, si)) = result.id().and_then(parse_query_id) else {
                     continue;

@@ -10,6 +10,10 @@ pub mod objects;
 pub mod queue;
 
 use crate::aws::Aws;
+use std::future::Future;
+
+use futures_util::{StreamExt, stream};
+
 use crate::cycle::{Failure, Outcome};
 use crate::devo::tag::{event_type_level, tag};
 use crate::formats::eventbridge::AwsEvent;
@@ -78,7 +82,53 @@ impl TagRule {
 
 /// The puller's account (STS, once a run), as a failure of the run when it cannot be had.
 pub async fn puller_account(aws: &Aws) -> Result<&str, Failure> {
-    aws.account_id()
-        .await
-        .map_err(|e| Failure::new(Outcome::Temporary, format!("{e:#}")))
+    aws.identity().await.map(|i| i.account.as_str())
+}
+
+/// Regions pulled at once per service.
+pub const MAX_CONCURRENT_REGIONS: usize = 4;
+
+/// Runs `pull` for every region, a bounded number at once; a failing region does not stop the
+/// others. The failure returned (the worst outcome) names every region that failed and why.
+pub async fn each_region<'a, F, Fut>(
+    service: &str,
+    regions: &'a [String],
+    pull: F,
+) -> Option<Failure>
+where
+    F: Fn(&'a str) -> Fut,
+    Fut: Future<Output = Option<Failure>>,
+{
+    let mut failed: Vec<(&str, Failure)> = stream::iter(regions)
+        .map(|region| {
+            let pulled = pull(region);
+            async move { pulled.await.map(|f| (region.as_str(), f)) }
+        })
+        .buffer_unordered(MAX_CONCURRENT_REGIONS)
+        .filter_map(std::future::ready)
+        .collect()
+        .await;
+    if failed.is_empty() {
+        return None;
+    }
+    failed.sort_by(|a, b| a.0.cmp(b.0));
+    for (region, f) in &failed {
+        tracing::error!(message = "Region failed.", service, region = %region, error = %f);
+    }
+    let outcome = failed
+        .iter()
+        .map(|(_, f)| f.outcome)
+        .max()
+        .unwrap_or(Outcome::Temporary);
+    let reasons: Vec<String> = failed
+        .iter()
+        .map(|(region, f)| {
+            if f.reason.contains(region) {
+                f.reason.clone()
+            } else {
+                format!("{region}: {}", f.reason)
+            }
+        })
+        .collect();
+    Some(Failure::new(outcome, reasons.join("; ")))
 }

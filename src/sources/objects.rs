@@ -19,6 +19,7 @@ use std::future::Future;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt};
 use tokio::sync::Semaphore;
 
+use crate::aws::Aws;
 use crate::config::Service;
 use crate::cycle::{Counters, Failure, Outcome, RunContext, Summary, run_service};
 use crate::devo::frame::{FrameBatch, Framing};
@@ -189,6 +190,7 @@ impl MessageHandler for ObjectHandler<'_> {
                 .clone()
                 .unwrap_or_else(|| message.region.to_string());
             let job = ObjectJob {
+                aws: self.ctx.aws.clone(),
                 s3: self.ctx.aws.s3(&region),
                 shipper: self.ctx.shipper.clone(),
                 framing: self.ctx.framing.clone(),
@@ -224,6 +226,7 @@ impl MessageHandler for ObjectHandler<'_> {
 
 /// One object to fetch and ship, with everything its task needs.
 struct ObjectJob {
+    aws: Arc<Aws>,
     s3: aws_sdk_s3::Client,
     shipper: Shipper,
     framing: Framing,
@@ -244,21 +247,11 @@ impl ObjectJob {
                 let code = e
                     .as_service_error()
                     .and_then(aws_sdk_s3::error::ProvideErrorMetadata::code);
-                match code {
-                    Some("NoSuchKey") => self.reader.poison("the object no longer exists"),
-                    Some("AccessDenied") => Rejection::Failed(Failure::new(
-                        Outcome::Config,
-                        format!("s3://{}/{}: access denied", object.bucket, object.key),
-                    )),
-                    _ => Rejection::Failed(Failure::new(
-                        Outcome::Temporary,
-                        format!(
-                            "S3 GetObject s3://{}/{}: {}",
-                            object.bucket,
-                            object.key,
-                            crate::aws::aws_error(&e)
-                        ),
-                    )),
+                if code == Some("NoSuchKey") {
+                    self.reader.poison("the object no longer exists")
+                } else {
+                    let what = format!("S3 GetObject s3://{}/{}", object.bucket, object.key);
+                    Rejection::Failed(self.aws.failure(&what, &e))
                 }
             })?;
         let body = tokio::io::BufReader::with_capacity(READ_BYTES, got.body.into_async_read());

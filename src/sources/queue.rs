@@ -29,9 +29,10 @@ use futures_util::future::join_all;
 use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
 
-use crate::aws::{aws_error, is_credentials_error};
+use crate::aws::aws_error;
 use crate::cycle::{Counters, Failure, Outcome, RunContext};
 use crate::devo::shipper::{Receipt, Shipped};
+use crate::sources::each_region;
 
 /// SQS's own limit of messages per ReceiveMessage and per batch call.
 const SQS_BATCH: usize = 10;
@@ -102,7 +103,7 @@ pub async fn consume<H: MessageHandler>(
     counters: &Arc<Counters>,
 ) -> Option<Failure> {
     let budget = MessageBudget(ctx.options.max_messages.map(AtomicU64::new));
-    let results = join_all(job.regions.iter().map(|region| {
+    each_region(job.service, job.regions, |region| {
         let region_run = RegionRun {
             ctx,
             job,
@@ -113,22 +114,9 @@ pub async fn consume<H: MessageHandler>(
             held: Arc::default(),
             failure: Mutex::default(),
         };
-        async move {
-            let result = region_run.run().await;
-            if let Some(f) = &result {
-                tracing::error!(
-                    message = "Region failed.",
-                    service = job.service,
-                    region = %region,
-                    queue = job.queue_name,
-                    error = %f
-                );
-            }
-            result
-        }
-    }))
-    .await;
-    results.into_iter().flatten().max_by_key(|f| f.outcome)
+        async move { region_run.run().await }
+    })
+    .await
 }
 
 /// A received message we still hold: its id (for reports) and receipt handle.
@@ -243,18 +231,9 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             .send()
             .await
             .map_err(|e| {
-                let missing = e
-                    .as_service_error()
-                    .is_some_and(|s| s.is_queue_does_not_exist());
-                let outcome = if missing || is_credentials_error(&e) {
-                    Outcome::Config
-                } else {
-                    Outcome::Temporary
-                };
-                Failure::new(
-                    outcome,
-                    format!("SQS queue {name} in {}: {}", self.region, aws_error(&e)),
-                )
+                self.ctx
+                    .aws
+                    .failure(&format!("SQS queue {name} in {}", self.region), &e)
             })?
             .queue_url
             .ok_or_else(|| {
@@ -284,20 +263,11 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        let outcome = if is_credentials_error(e) {
-            Outcome::Config
-        } else {
-            Outcome::Temporary
-        };
-        Failure::new(
-            outcome,
-            format!(
-                "SQS {operation} on {} in {}: {}",
-                self.job.queue_name,
-                self.region,
-                aws_error(e)
-            ),
-        )
+        let what = format!(
+            "SQS {operation} on {} in {}",
+            self.job.queue_name, self.region
+        );
+        self.ctx.aws.failure(&what, e)
     }
 
     /// One ReceiveMessage of up to `want` messages; unused budget goes back.
