@@ -22,6 +22,9 @@ _devo__aws() {
             devo__aws,audit)
                 cmd="devo__aws__subcmd__audit"
                 ;;
+            devo__aws,check)
+                cmd="devo__aws__subcmd__check"
+                ;;
             devo__aws,cloudfront)
                 cmd="devo__aws__subcmd__cloudfront"
                 ;;
@@ -48,6 +51,9 @@ _devo__aws() {
                 ;;
             devo__aws__subcmd__help,audit)
                 cmd="devo__aws__subcmd__help__subcmd__audit"
+                ;;
+            devo__aws__subcmd__help,check)
+                cmd="devo__aws__subcmd__help__subcmd__check"
                 ;;
             devo__aws__subcmd__help,cloudfront)
                 cmd="devo__aws__subcmd__help__subcmd__cloudfront"
@@ -77,7 +83,7 @@ _devo__aws() {
 
     case "${cmd}" in
         devo__aws)
-            opts="-v -q -h -V --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help --version events securityhub audit metrics flowlogs cloudfront logs all help"
+            opts="-v -q -h -V --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help --version events securityhub audit metrics flowlogs cloudfront logs all check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -153,6 +159,44 @@ _devo__aws() {
             return 0
             ;;
         devo__subcmd__aws__subcmd__audit)
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-messages)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --end-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devo__subcmd__aws__subcmd__check)
             opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -305,7 +349,7 @@ _devo__aws() {
             return 0
             ;;
         devo__subcmd__aws__subcmd__help)
-            opts="events securityhub audit metrics flowlogs cloudfront logs all help"
+            opts="events securityhub audit metrics flowlogs cloudfront logs all check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -333,6 +377,20 @@ _devo__aws() {
             return 0
             ;;
         devo__subcmd__aws__subcmd__help__subcmd__audit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devo__subcmd__aws__subcmd__help__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -119,6 +119,8 @@ pub enum Command {
     Logs,
     /// Every service the config defines, concurrently
     All,
+    /// Check the config, credentials, queues, log groups and the Devo connection; pull nothing
+    Check,
 }
 
 /// What `devo-aws generate` writes.
@@ -173,6 +175,7 @@ impl Command {
             Self::Cloudfront => "cloudfront",
             Self::Logs => "logs",
             Self::All => "all",
+            Self::Check => "check",
         }
     }
 }

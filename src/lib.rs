@@ -2,6 +2,7 @@
 //! tests can reach the parsers and the framing directly.
 
 pub mod aws;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod cycle;

@@ -12,6 +12,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::Instant;
 
 use crate::aws::Aws;
+use crate::check;
 use crate::cli::{Cli, Command, config_path};
 use crate::config::{self, ConfigError, Loaded};
 use crate::cycle::{Outcome, RunContext, RunOptions, Summary};
@@ -43,6 +44,10 @@ pub async fn run(cli: Cli) -> Outcome {
         Ok(l) => Arc::new(l),
         Err(e) => return fail(Outcome::Config, &e),
     };
+    if cli.command == Command::Check {
+        let endpoint = devo_endpoint(&loaded).map_err(|e| e.to_string());
+        return check::run(&loaded, endpoint).await;
+    }
     let selected: Vec<Command> = match cli.command {
         Command::All => SERVICES
             .into_iter()
@@ -185,6 +190,7 @@ const fn service_key(c: Command) -> &'static str {
         Command::Flowlogs | Command::Cloudfront => "non-cloudwatch-logs",
         Command::Logs => "custom_service",
         Command::All => "all",
+        Command::Check => "check",
     }
 }
 
@@ -204,7 +210,7 @@ fn is_configured(loaded: &Loaded, c: Command) -> bool {
             .as_ref()
             .is_some_and(|n| n.has_type("cloudfrontlogs")),
         Command::Logs => s.custom.as_ref().is_some_and(|n| n.has_type("logs")),
-        Command::All => true,
+        Command::All | Command::Check => true,
     }
 }
 
@@ -241,6 +247,6 @@ async fn run_one(ctx: &RunContext, c: Command) -> Vec<Summary> {
             Some(svc) => one(logs::run(ctx, svc).await),
             None => Vec::new(),
         },
-        Command::All => Vec::new(),
+        Command::All | Command::Check => Vec::new(),
     }
 }

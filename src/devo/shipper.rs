@@ -16,7 +16,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
 
 use super::frame::FrameBatch;
-use super::tls::{DevoEndpoint, is_certificate_rejection};
+use super::tls::{DevoEndpoint, close_cleanly, is_certificate_rejection};
 
 /// Batches waiting for the shipper: enough to keep it busy while producers decode, few enough
 /// that memory stays flat (a batch is up to 256 KiB).
@@ -381,25 +381,4 @@ async fn write_within(
     tokio::time::timeout(timeout, conn.write_all(bytes))
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the server stopped reading"))?
-}
-
-/// Flush, send close_notify, shut our write side, and wait for the server's own close.
-/// Only a close_notify from the server counts: a bare TCP close may have lost data.
-async fn close_cleanly(mut conn: TlsStream<TcpStream>, timeout: Duration) -> io::Result<()> {
-    let close = async {
-        conn.flush().await?;
-        conn.shutdown().await?;
-        let mut sink = [0u8; 1024];
-        loop {
-            if conn.read(&mut sink).await? == 0 {
-                return Ok(());
-            }
-        }
-    };
-    tokio::time::timeout(timeout, close).await.map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::TimedOut,
-            "the server did not close the connection in time",
-        )
-    })?
 }

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
@@ -17,6 +19,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -43,6 +46,7 @@ pub enum TlsSetupError {
 pub struct DevoEndpoint {
     pub address: String,
     pub port: u16,
+    client_not_after: Option<DateTime<Utc>>,
     connector: TlsConnector,
     server_name: ServerName<'static>,
 }
@@ -80,6 +84,7 @@ impl DevoEndpoint {
             Arc::new(ChainOnlyVerifier(webpki))
         };
         let certs = read_certs("client certificate", spec.cert)?;
+        let client_not_after = certs.first().and_then(|c| not_after(c));
         let key = PrivateKeyDer::from_pem_file(spec.key).map_err(|e| TlsSetupError::Read {
             what: "private key",
             path: spec.key.to_path_buf(),
@@ -104,6 +109,7 @@ impl DevoEndpoint {
         Ok(Self {
             address: spec.address.to_string(),
             port: spec.port,
+            client_not_after,
             connector: TlsConnector::from(Arc::new(config)),
             server_name,
         })
@@ -121,10 +127,22 @@ impl DevoEndpoint {
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connection timed out"))?
     }
 
+    /// The client certificate's expiry (read from the certificate file when the endpoint was
+    /// built).
+    pub fn client_cert_not_after(&self) -> Option<DateTime<Utc>> {
+        self.client_not_after
+    }
+
     /// `host:port`, for messages.
     pub fn display(&self) -> String {
         format!("{}:{}", self.address, self.port)
     }
+}
+
+/// When a certificate stops being valid.
+pub fn not_after(cert: &CertificateDer<'_>) -> Option<DateTime<Utc>> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+    DateTime::from_timestamp(parsed.validity().not_after.timestamp(), 0)
 }
 
 fn read_certs(
@@ -226,4 +244,25 @@ impl ServerCertVerifier for ChainOnlyVerifier {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_verify_schemes()
     }
+}
+
+/// Flush, send close_notify, shut our write side, and wait for the server's own close.
+/// Only a close_notify from the server counts: a bare TCP close may have lost data.
+pub async fn close_cleanly(mut conn: TlsStream<TcpStream>, timeout: Duration) -> io::Result<()> {
+    let close = async {
+        conn.flush().await?;
+        conn.shutdown().await?;
+        let mut sink = [0u8; 1024];
+        loop {
+            if conn.read(&mut sink).await? == 0 {
+                return Ok(());
+            }
+        }
+    };
+    tokio::time::timeout(timeout, close).await.map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the server did not close the connection in time",
+        )
+    })?
 }

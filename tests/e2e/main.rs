@@ -12,6 +12,8 @@ mod objects;
 mod cursors;
 // Devo side: endpoint down, foreign client certificate, framing through the real shipper.
 mod delivery;
+// Credentials: role chains, bad keys, and `devo-aws check`.
+mod credentials;
 // Config errors refused with their key path, before anything is pulled.
 mod config;
 // Operating it: exit codes, `all`, logs, secrets, the example config, deploy/.

@@ -4,7 +4,10 @@ moto_server's own arguments (-H HOST -p PORT), plus what moto lacks for our serv
 1. CloudTrail LookupEvents (moto answers 500): served from events loaded through
    POST /moto-api/devo-aws/cloudtrail-events {"region": ..., "events": [...]}, newest first,
    with StartTime/EndTime, LookupAttributes, MaxResults and NextToken.
-2. CloudWatch over Smithy RPC v2 CBOR (what aws-sdk-cloudwatch speaks): each request is
+2. A record of the STS AssumeRole calls (GET /moto-api/devo-aws/assumed-roles), so tests can
+   see the role chain and its external id; and a refusal, as AWS would refuse them, of requests
+   signed with an access key that starts with BAD (moto accepts any key).
+3. CloudWatch over Smithy RPC v2 CBOR (what aws-sdk-cloudwatch speaks): each request is
    decoded, replayed to moto over its JSON protocol, and the answer encoded back to CBOR, its
    timestamps typed by botocore's model of the service.
 """
@@ -15,6 +18,7 @@ import io
 import json
 import os
 import threading
+import urllib.parse
 
 import botocore.session
 import cbor2
@@ -30,6 +34,9 @@ CLOUDWATCH_TARGET = "GraniteServiceVersion20100801"
 # Older models spell the target with the com.amazonaws.cloudtrail.v20131101. prefix.
 LOOKUP_TARGET = "CloudTrail_20131101.LookupEvents"
 SEED_PATH = "/moto-api/devo-aws/cloudtrail-events"
+ASSUMED_PATH = "/moto-api/devo-aws/assumed-roles"
+BAD_KEY_PREFIX = "BAD"
+INVALID_TOKEN = "The security token included in the request is invalid."
 UTC = datetime.timezone.utc
 
 
@@ -70,6 +77,15 @@ def typed(shape, value):
     return value
 
 
+def access_key_of(environ):
+    """The access key in a SigV4 Authorization header."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    try:
+        return auth.split("Credential=")[1].split("/")[0]
+    except IndexError:
+        return ""
+
+
 def region_of(environ):
     """The region in a SigV4 Authorization header's credential scope."""
     auth = environ.get("HTTP_AUTHORIZATION", "")
@@ -92,17 +108,47 @@ class Extensions:
         self.app = app
         self.cloudwatch = botocore.session.get_session().get_service_model("cloudwatch")
         self.trail = {}
+        self.assumed = []
         self.lock = threading.Lock()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path == SEED_PATH and environ.get("REQUEST_METHOD") == "POST":
             return self.seed(environ, start_response)
+        if path == ASSUMED_PATH:
+            with self.lock:
+                body = json.dumps(self.assumed).encode()
+            return respond(start_response, "200 OK", body, "application/json")
+        if access_key_of(environ).startswith(BAD_KEY_PREFIX):
+            return self.refuse(environ, start_response)
+        if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            self.record_assume_role(environ)
         if path.startswith(CBOR_PREFIX):
             return self.cloudwatch_cbor(environ, start_response, path[len(CBOR_PREFIX):])
         if environ.get("HTTP_X_AMZ_TARGET", "").endswith(LOOKUP_TARGET):
             return self.lookup_events(environ, start_response)
         return self.app(environ, start_response)
+
+    @staticmethod
+    def refuse(environ, start_response):
+        """InvalidClientTokenId in the protocol the caller speaks."""
+        if environ.get("HTTP_X_AMZ_TARGET"):
+            body = json.dumps({"__type": "InvalidClientTokenId", "message": INVALID_TOKEN}).encode()
+            return respond(start_response, "403 Forbidden", body, "application/x-amz-json-1.0",
+                           [("x-amzn-query-error", "InvalidClientTokenId;Sender")])
+        body = ("<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code>"
+                f"<Message>{INVALID_TOKEN}</Message></Error><RequestId>devo-aws-test</RequestId>"
+                "</ErrorResponse>").encode()
+        return respond(start_response, "403 Forbidden", body, "text/xml")
+
+    def record_assume_role(self, environ):
+        """Notes an STS AssumeRole call, then puts its body back for moto."""
+        raw = Extensions.body(environ)
+        environ["wsgi.input"] = io.BytesIO(raw)
+        form = dict(urllib.parse.parse_qsl(raw.decode(errors="replace")))
+        if form.get("Action") == "AssumeRole":
+            with self.lock:
+                self.assumed.append({k: form.get(k) for k in ("RoleArn", "RoleSessionName", "ExternalId")})
 
     @staticmethod
     def body(environ):

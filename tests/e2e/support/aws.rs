@@ -32,17 +32,67 @@ pub fn unique_name(prefix: &str) -> String {
 pub struct Moto {
     rt: Runtime,
     endpoint: String,
+    credentials: Credentials,
+}
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 impl Moto {
     pub fn new() -> Self {
         Self {
-            rt: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap(),
+            rt: runtime(),
             endpoint: endpoint(),
+            credentials: Credentials::new("testing", "testing", None, None, "test"),
         }
+    }
+
+    /// The same emulator, acting as `role_arn` (moto acts in the role's account).
+    pub fn assume(&self, role_arn: &str) -> Self {
+        let conf = aws_sdk_sts::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(self.credentials.clone())
+            .build();
+        let assumed = self.rt.block_on(async {
+            aws_sdk_sts::Client::from_conf(conf)
+                .assume_role()
+                .role_arn(role_arn)
+                .role_session_name("test-setup")
+                .send()
+                .await
+                .unwrap()
+                .credentials
+                .unwrap()
+        });
+        Self {
+            rt: runtime(),
+            endpoint: self.endpoint.clone(),
+            credentials: Credentials::new(
+                assumed.access_key_id,
+                assumed.secret_access_key,
+                Some(assumed.session_token),
+                None,
+                "assumed",
+            ),
+        }
+    }
+
+    /// The AssumeRole calls the launcher saw: role, session name and external id.
+    pub fn assumed_roles(&self) -> Vec<serde_json::Value> {
+        let url = format!("{}/moto-api/devo-aws/assumed-roles", self.endpoint);
+        let body = ureq::get(&url)
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        serde_json::from_str(&body).unwrap()
     }
 
     fn s3(&self, region: &str) -> aws_sdk_s3::Client {
@@ -51,9 +101,7 @@ impl Moto {
             .region(aws_sdk_s3::config::Region::new(region.to_string()))
             .endpoint_url(&self.endpoint)
             .force_path_style(true)
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
+            .credentials_provider(self.credentials.clone())
             .build();
         aws_sdk_s3::Client::from_conf(conf)
     }
@@ -127,9 +175,7 @@ impl Moto {
                 region.to_string(),
             ))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_sdk_cloudwatchlogs::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
+            .credentials_provider(self.credentials.clone())
             .build();
         aws_sdk_cloudwatchlogs::Client::from_conf(conf)
     }
@@ -204,9 +250,7 @@ impl Moto {
             .behavior_version(aws_sdk_cloudwatch::config::BehaviorVersion::latest())
             .region(aws_sdk_cloudwatch::config::Region::new(region.to_string()))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
+            .credentials_provider(self.credentials.clone())
             .build();
         let cw = aws_sdk_cloudwatch::Client::from_conf(conf);
         self.rt.block_on(async {
@@ -237,7 +281,7 @@ impl Moto {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .credentials_provider(self.credentials.clone())
             .build();
         aws_sdk_sqs::Client::from_conf(conf)
     }

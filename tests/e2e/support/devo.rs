@@ -23,22 +23,38 @@ pub struct Pki {
 
 impl Pki {
     pub fn new(name: &str) -> Self {
+        Self::issue(name, false)
+    }
+
+    /// A PKI whose client certificate expired in 2020.
+    pub fn with_expired_client(name: &str) -> Self {
+        Self::issue(name, true)
+    }
+
+    fn issue(name: &str, expired_client: bool) -> Self {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params
             .distinguished_name
             .push(DnType::CommonName, format!("{name} CA"));
         let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-        let leaf = |san: &str, cn: &str| {
+        let leaf = |san: &str, cn: &str, expired: bool| {
             let key = KeyPair::generate().unwrap();
             let mut params = CertificateParams::new(vec![san.to_string()]).unwrap();
             params.distinguished_name.push(DnType::CommonName, cn);
+            if expired {
+                params.not_before = rcgen::date_time_ymd(2019, 1, 1);
+                params.not_after = rcgen::date_time_ymd(2020, 1, 1);
+            }
             let cert = params.signed_by(&key, &ca).unwrap();
             (cert.pem(), key.serialize_pem())
         };
-        let (server_cert_pem, server_key_pem) = leaf("localhost", "localhost");
-        let (client_cert_pem, client_key_pem) =
-            leaf("client.devo-aws.test", "devo-aws test client");
+        let (server_cert_pem, server_key_pem) = leaf("localhost", "localhost", false);
+        let (client_cert_pem, client_key_pem) = leaf(
+            "client.devo-aws.test",
+            "devo-aws test client",
+            expired_client,
+        );
         Self {
             ca_pem: ca.pem(),
             server_cert_pem,

@@ -1,0 +1,306 @@
+//! `devo-aws check`: is this config ready to run? Validates the config (already done by
+//! loading it), makes a TLS handshake with the Devo output (certificate, key and chain valid and
+//! matching, days to expiry), resolves the AWS identity through the role chain, and checks that
+//! every configured queue, log group and API is reachable. Prints a table; reads and changes no
+//! data (no message is received, no event shipped, no state written).
+
+use std::fmt::Write as _;
+
+use chrono::Utc;
+
+use crate::aws::Aws;
+use crate::config::{Loaded, Service};
+use crate::cycle::{Failure, Outcome};
+use crate::devo::tls::{DevoEndpoint, close_cleanly, is_certificate_rejection, not_after};
+
+/// One line of the table.
+struct Row {
+    check: String,
+    result: Result<String, Failure>,
+}
+
+/// Runs every check, prints the table to stdout, returns the worst outcome.
+pub async fn run(loaded: &Loaded, endpoint: Result<DevoEndpoint, String>) -> Outcome {
+    let mut rows = vec![Row {
+        check: "config".into(),
+        result: Ok(format!("{} is valid", loaded.file().display())),
+    }];
+    rows.push(devo(endpoint).await);
+    let aws = Aws::new(loaded.config.inputs.aws.credentials.as_ref()).await;
+    rows.push(Row {
+        check: "aws identity".into(),
+        result: aws
+            .identity()
+            .await
+            .map(|i| format!("{} (account {})", i.arn, i.account)),
+    });
+    let services = &loaded.config.inputs.aws.services;
+    let queues = [
+        (
+            "service-events-all",
+            services.events.as_ref(),
+            QueueKey::CloudWatch,
+        ),
+        (
+            "sqs-cloudwatch-consumer",
+            services.securityhub.as_ref(),
+            QueueKey::CloudWatch,
+        ),
+        ("audit-events-all", services.audit.as_ref(), QueueKey::Audit),
+        (
+            "non-cloudwatch-logs",
+            services.non_cloudwatch_logs.as_ref(),
+            QueueKey::FlowLogs,
+        ),
+        (
+            "non-cloudwatch-logs",
+            services.non_cloudwatch_logs.as_ref(),
+            QueueKey::CloudFront,
+        ),
+    ];
+    for (name, svc, key) in queues {
+        let Some(svc) = svc else { continue };
+        let Some(queue) = key.queue(svc) else {
+            continue;
+        };
+        for region in svc.regions() {
+            rows.push(Row {
+                check: format!("{name} {region}"),
+                result: check_queue(&aws, region, queue).await,
+            });
+        }
+    }
+    if let Some(svc) = services.audit.as_ref().filter(|s| s.has_type("audits_api")) {
+        for region in svc.regions() {
+            rows.push(Row {
+                check: format!("audit-events-all {region}"),
+                result: check_lookup(&aws, region).await,
+            });
+        }
+    }
+    if let Some(svc) = &services.metrics {
+        for region in svc.regions() {
+            rows.push(Row {
+                check: format!("metrics-all {region}"),
+                result: check_metrics(&aws, region).await,
+            });
+        }
+    }
+    if let Some(svc) = services.custom.as_ref().filter(|s| s.has_type("logs")) {
+        for region in svc.regions() {
+            for group in svc
+                .log_groups
+                .as_ref()
+                .map(|g| g.0.as_slice())
+                .unwrap_or_default()
+            {
+                rows.push(Row {
+                    check: format!("custom_service {region}"),
+                    result: check_log_group(&aws, region, group).await,
+                });
+            }
+        }
+    }
+    print!("{}", table(&rows));
+    rows.iter()
+        .filter_map(|r| r.result.as_ref().err().map(|f| f.outcome))
+        .max()
+        .unwrap_or(Outcome::Done)
+}
+
+fn table(rows: &[Row]) -> String {
+    let width = rows.iter().map(|r| r.check.len()).max().unwrap_or(5).max(5);
+    let mut out = format!("{:width$}  {:6}  DETAIL\n", "CHECK", "RESULT");
+    for r in rows {
+        let (result, detail) = match &r.result {
+            Ok(d) => ("ok", d.clone()),
+            Err(f) => ("FAIL", f.reason.clone()),
+        };
+        let _ = writeln!(out, "{:width$}  {result:6}  {detail}", r.check);
+    }
+    out
+}
+
+#[derive(Clone, Copy)]
+enum QueueKey {
+    CloudWatch,
+    Audit,
+    FlowLogs,
+    CloudFront,
+}
+
+impl QueueKey {
+    fn queue(self, svc: &Service) -> Option<&str> {
+        match self {
+            Self::CloudWatch => svc.cloudwatch_sqs_queue_name.as_deref(),
+            Self::Audit => svc
+                .has_type("audits_s3")
+                .then_some(svc.audit_sqs_queue_name.as_deref())
+                .flatten(),
+            Self::FlowLogs => svc
+                .has_type("flowlogs")
+                .then_some(svc.vpcflowlogs_sqs_queue_name.as_deref())
+                .flatten(),
+            Self::CloudFront => svc
+                .has_type("cloudfrontlogs")
+                .then_some(svc.cloudfrontlogs_sqs_queue_name.as_deref())
+                .flatten(),
+        }
+    }
+}
+
+/// A handshake and a clean close with the Devo output, and the certificates' expiry.
+async fn devo(endpoint: Result<DevoEndpoint, String>) -> Row {
+    let endpoint = match endpoint {
+        Ok(e) => e,
+        Err(reason) => {
+            return Row {
+                check: "devo".into(),
+                result: Err(Failure::new(Outcome::Config, reason)),
+            };
+        }
+    };
+    let check = format!("devo {}", endpoint.display());
+    let now = Utc::now();
+    let days = |t: chrono::DateTime<Utc>| (t - now).num_days();
+    if let Some(at) = endpoint.client_cert_not_after()
+        && at < now
+    {
+        return Row {
+            check,
+            result: Err(Failure::new(
+                Outcome::Config,
+                format!(
+                    "the client certificate expired {} days ago ({at})",
+                    -days(at)
+                ),
+            )),
+        };
+    }
+    let conn = match endpoint.connect().await {
+        Ok(c) => c,
+        Err(e) => {
+            return Row {
+                check,
+                result: Err(tls_failure(&endpoint, &e)),
+            };
+        }
+    };
+    let (_, session) = conn.get_ref();
+    let version = session
+        .protocol_version()
+        .map_or_else(|| "TLS".to_string(), |v| format!("{v:?}"));
+    let server_days = session
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .and_then(not_after)
+        .map(days);
+    // TLS 1.3 servers judge the client certificate after the handshake: the close tells.
+    if let Err(e) = close_cleanly(conn, std::time::Duration::from_secs(10)).await {
+        return Row {
+            check,
+            result: Err(tls_failure(&endpoint, &e)),
+        };
+    }
+    let mut detail = format!("{version} handshake and clean close");
+    if let Some(d) = endpoint.client_cert_not_after().map(days) {
+        let _ = write!(detail, "; client certificate valid {d} more days");
+    }
+    if let Some(d) = server_days {
+        let _ = write!(detail, "; server certificate valid {d} more days");
+    }
+    Row {
+        check,
+        result: Ok(detail),
+    }
+}
+
+fn tls_failure(endpoint: &DevoEndpoint, e: &std::io::Error) -> Failure {
+    let outcome = if is_certificate_rejection(e) {
+        Outcome::Config
+    } else {
+        Outcome::Temporary
+    };
+    Failure::new(outcome, format!("{}: {e}", endpoint.display()))
+}
+
+async fn check_queue(aws: &Aws, region: &str, queue: &str) -> Result<String, Failure> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let sqs = aws.sqs(region);
+    let what = format!("SQS queue {queue} in {region}");
+    let url = sqs
+        .get_queue_url()
+        .queue_name(queue)
+        .send()
+        .await
+        .map_err(|e| aws.failure(&what, &e))?
+        .queue_url
+        .unwrap_or_default();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .map_err(|e| aws.failure(&what, &e))?;
+    let waiting = attrs
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
+        .map_or("?", String::as_str)
+        .to_string();
+    Ok(format!(
+        "queue {queue} reachable, about {waiting} messages waiting"
+    ))
+}
+
+async fn check_lookup(aws: &Aws, region: &str) -> Result<String, Failure> {
+    aws.cloudtrail(region)
+        .lookup_events()
+        .max_results(1)
+        .send()
+        .await
+        .map_err(|e| aws.failure(&format!("CloudTrail LookupEvents in {region}"), &e))?;
+    Ok("CloudTrail LookupEvents reachable".into())
+}
+
+async fn check_metrics(aws: &Aws, region: &str) -> Result<String, Failure> {
+    aws.cloudwatch(region)
+        .list_metrics()
+        .send()
+        .await
+        .map_err(|e| aws.failure(&format!("CloudWatch ListMetrics in {region}"), &e))?;
+    Ok("CloudWatch ListMetrics reachable".into())
+}
+
+async fn check_log_group(aws: &Aws, region: &str, group: &str) -> Result<String, Failure> {
+    let prefix = group.strip_suffix('*').unwrap_or(group);
+    let what = format!("log group {group} in {region}");
+    let page = aws
+        .logs(region)
+        .describe_log_groups()
+        .log_group_name_prefix(prefix)
+        .send()
+        .await
+        .map_err(|e| aws.failure(&what, &e))?;
+    let names: Vec<&str> = page
+        .log_groups()
+        .iter()
+        .filter_map(|g| g.log_group_name())
+        .collect();
+    let found = if group.ends_with('*') {
+        !names.is_empty()
+    } else {
+        names.contains(&group)
+    };
+    if found {
+        Ok(format!(
+            "log group {group} reachable ({} matching)",
+            names.len()
+        ))
+    } else {
+        Err(Failure::new(
+            Outcome::Config,
+            format!("{what}: no such log group"),
+        ))
+    }
+}

@@ -1,0 +1,223 @@
+use crate::support::aws::{Moto, unique_name};
+use crate::support::devo::{Pki, Receiver, closed_port};
+use crate::support::{Workdir, config_yaml};
+
+fn with_credentials(yaml: &str, block: &str) -> String {
+    yaml.replace(
+        "    enabled: true\n",
+        &format!("    enabled: true\n    credentials:\n{block}"),
+    )
+}
+
+fn events_service(queue: &str) -> String {
+    format!("service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\n")
+}
+
+#[test]
+fn role_chain_lands_in_the_target_account_with_the_external_id() {
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let receiver = Receiver::start(&pki);
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    let target_account = "222233334444";
+    let target_role = format!("arn:aws:iam::{target_account}:role/devo-target");
+    // The queue exists only in the target account: visible only through the chain.
+    let queue = unique_name("chain");
+    let in_target = moto.assume(&target_role);
+    let url = in_target.create_queue("us-east-1", &queue, 30);
+    in_target.send(
+        "us-east-1",
+        &url,
+        &[r#"{"id":"c-1","source":"aws.ec2","detail":{}}"#.to_string()],
+    );
+
+    let external = unique_name("ext");
+    let yaml = with_credentials(
+        &config_yaml(receiver.port, &events_service(&queue)),
+        &format!(
+            "      access_key: AKIAEXAMPLE\n      access_secret: not-a-real-secret\n      base_assume_role: arn:aws:iam::111122223333:role/devo-base\n      target_assume_role: {target_role}\n      assume_role_external_id: {external}\n"
+        ),
+    );
+    wd.write_config(&yaml);
+    let run = wd.run(&["events"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let records = receiver.records();
+    assert_eq!(records.len(), 1);
+    // No account in the event: the puller's, which is the target account.
+    assert_eq!(
+        records[0].tag,
+        format!("cloud.aws.cloudwatch.events.{target_account}.us-east-1")
+    );
+    assert_eq!(in_target.depth("us-east-1", &url), (0, 0));
+
+    let chain: Vec<(String, String, Option<String>)> = moto
+        .assumed_roles()
+        .iter()
+        .filter(|r| r["RoleSessionName"] == "devo-aws")
+        .map(|r| {
+            (
+                r["RoleArn"].as_str().unwrap().to_string(),
+                r["RoleSessionName"].as_str().unwrap().to_string(),
+                r["ExternalId"].as_str().map(String::from),
+            )
+        })
+        .filter(|(_, _, ext)| ext.as_deref().is_none_or(|e| e == external))
+        .collect();
+    assert!(
+        chain.iter().any(
+            |(arn, _, ext)| arn == "arn:aws:iam::111122223333:role/devo-base" && ext.is_none()
+        ),
+        "{chain:?}"
+    );
+    assert!(
+        chain
+            .iter()
+            .any(|(arn, _, ext)| arn == &target_role && ext.as_deref() == Some(external.as_str())),
+        "{chain:?}"
+    );
+
+    let check = wd.run(&["check"]);
+    assert_eq!(check.code, 0, "{}\n{}", check.stdout, check.stderr);
+    assert!(
+        check.stdout.contains(&format!(
+            "assumed-role/devo-target/devo-aws (account {target_account})"
+        )),
+        "{}",
+        check.stdout
+    );
+}
+
+#[test]
+fn bad_keys_give_a_clear_error_naming_the_input() {
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let receiver = Receiver::start(&pki);
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    let queue = unique_name("badkeys");
+    moto.create_queue("us-east-1", &queue, 30);
+    wd.write_config(&with_credentials(
+        &config_yaml(receiver.port, &events_service(&queue)),
+        "      access_key: BADKEY0000EXAMPLE\n      access_secret: wrong-secret\n",
+    ));
+    let run = wd.run(&["events"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("InvalidClientTokenId"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("credentials from inputs.aws.credentials: access key BADKEY0000EXAMPLE"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("wrong-secret"));
+    let check = wd.run(&["check"]);
+    assert_eq!(check.code, 3);
+    assert!(
+        check.stdout.contains("aws identity") && check.stdout.contains("FAIL"),
+        "{}",
+        check.stdout
+    );
+}
+
+/// `check` with a good config and with each kind of breakage.
+#[test]
+fn check_reports_each_part_and_fails_on_any() {
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let receiver = Receiver::start(&pki);
+    let queue = unique_name("check");
+    let url = moto.create_queue("us-east-1", &queue, 30);
+    moto.send("us-east-1", &url, &["{}".to_string()]);
+    let services = events_service(&queue);
+
+    let good = Workdir::new();
+    good.write_certs(&pki, &pki);
+    good.write_config(&config_yaml(receiver.port, &services));
+    let run = good.run(&["check"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    for row in [
+        "config ",
+        "devo localhost:",
+        "aws identity ",
+        "service-events-all us-east-1 ",
+    ] {
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(row))
+            .unwrap_or_else(|| panic!("{row} in {}", run.stdout));
+        assert!(line.contains(" ok "), "{line}");
+    }
+    assert!(
+        run.stdout.contains("client certificate valid"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("about 1 messages waiting"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        moto.depth("us-east-1", &url),
+        (1, 0),
+        "check reads no message"
+    );
+    assert!(receiver.records().is_empty(), "check ships nothing");
+    assert!(!good.path().join("state").exists(), "check writes no state");
+
+    let devo_row = |out: &str| {
+        out.lines()
+            .find(|l| l.starts_with("devo"))
+            .unwrap_or_default()
+            .to_string()
+    };
+
+    let wrong_ca = Workdir::new();
+    wrong_ca.write_certs(&Pki::new("other"), &pki);
+    wrong_ca.write_config(&config_yaml(receiver.port, &services));
+    let run = wrong_ca.run(&["check"]);
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    assert!(devo_row(&run.stdout).contains("FAIL"), "{}", run.stdout);
+
+    let expired_pki = Pki::with_expired_client("devo-expired");
+    let expired_receiver = Receiver::start(&expired_pki);
+    let expired = Workdir::new();
+    expired.write_certs(&expired_pki, &expired_pki);
+    expired.write_config(&config_yaml(expired_receiver.port, &services));
+    let run = expired.run(&["check"]);
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    assert!(
+        devo_row(&run.stdout).contains("client certificate expired"),
+        "{}",
+        run.stdout
+    );
+
+    let missing = Workdir::new();
+    missing.write_certs(&pki, &pki);
+    missing.write_config(&config_yaml(
+        receiver.port,
+        &events_service(&unique_name("nosuch")),
+    ));
+    let run = missing.run(&["check"]);
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("service-events-all") && l.contains("FAIL")),
+        "{}",
+        run.stdout
+    );
+
+    let down = Workdir::new();
+    down.write_certs(&pki, &pki);
+    down.write_config(&config_yaml(closed_port(), &services));
+    let run = down.run(&["check"]);
+    assert_eq!(run.code, 4, "{}", run.stdout);
+    assert!(devo_row(&run.stdout).contains("FAIL"), "{}", run.stdout);
+}
