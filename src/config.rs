@@ -267,6 +267,9 @@ pub struct DevoOutput {
     /// Check that the server certificate names `address`. Some relays' certificates do not.
     #[serde(default = "default_true")]
     pub verify_hostname: bool,
+    /// How long a write may wait for a server that does not read, and how long the server has
+    /// to close after our close_notify, in seconds (default 30).
+    pub timeout_seconds: Option<u64>,
 }
 
 const fn default_port() -> u16 {
@@ -588,6 +591,12 @@ impl Config {
                 return Err(ParseError::invalid(
                     format!("{p}.config.address"),
                     "expected a host name such as collector-eu.devo.io",
+                ));
+            }
+            if c.timeout_seconds == Some(0) {
+                return Err(ParseError::invalid(
+                    format!("{p}.config.timeout_seconds"),
+                    "expected a number of seconds of at least 1",
                 ));
             }
             if c.port == 0 {

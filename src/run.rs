@@ -79,7 +79,17 @@ pub async fn run(cli: Cli) -> Outcome {
     } else {
         Framing::syslog_for_this_host()
     };
-    let (shipper, shipper_task) = Shipper::start(destination, EpochLimits::default());
+    let mut limits = EpochLimits::default();
+    if let Some(secs) = loaded
+        .config
+        .devo_output()
+        .ok()
+        .and_then(|(_, out)| out.timeout_seconds)
+    {
+        limits.write_timeout = std::time::Duration::from_secs(secs);
+        limits.close_timeout = std::time::Duration::from_secs(secs);
+    }
+    let (shipper, shipper_task) = Shipper::start(destination, limits);
     let ctx = RunContext {
         aws: Arc::new(Aws::new(loaded.config.inputs.aws.credentials.as_ref()).await),
         state: StateStore::new(&loaded.state_dir()),

@@ -55,7 +55,7 @@ impl Default for EpochLimits {
             max_bytes: 4 << 20,
             max_age: Duration::from_secs(10),
             idle: Duration::from_millis(200),
-            close_timeout: Duration::from_secs(15),
+            close_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
             attempts: 3,
             backoff: Duration::from_millis(500),

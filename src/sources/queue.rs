@@ -36,7 +36,9 @@ use crate::sources::each_region;
 
 /// SQS's own limit of messages per ReceiveMessage and per batch call.
 const SQS_BATCH: usize = 10;
-/// Long-poll wait of each receive: short, but long enough to ask every SQS server.
+/// Long-poll wait of a receive: short, but long enough to ask every SQS server. After a receive
+/// that came back short the queue is nearly drained, and the next one does not wait: an empty
+/// answer then ends the region without a second spent waiting.
 const RECEIVE_WAIT_SECS: i32 = 1;
 /// Received batches being handled or waiting for their receipts, per region.
 const MAX_BATCHES_IN_FLIGHT: usize = 200;
@@ -166,10 +168,16 @@ async fn maybe<F: Future + Unpin>(f: &mut Option<F>) -> F::Output {
 
 impl<H: MessageHandler> RegionRun<'_, H> {
     async fn run(&self) -> Option<Failure> {
-        let (url, visibility) = match self.open_queue().await {
+        let (url, visibility, waiting) = match self.open_queue().await {
             Ok(v) => v,
             Err(f) => return Some(f),
         };
+        // An empty queue costs two calls and no wait: a cron tick with nothing to do is quick.
+        // (A message that arrives meanwhile is for the next run.)
+        if waiting == Some(0) {
+            tracing::debug!(message = "Queue empty.", queue = self.job.queue_name, region = %self.region);
+            return None;
+        }
         let keeper = tokio::spawn(keep_visible(
             self.sqs.clone(),
             url.clone(),
@@ -179,6 +187,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         let mut batches = FuturesUnordered::new();
         let mut receiving: Option<Receiving<'_>> = None;
         let mut drained = false;
+        let mut nearly_drained = false;
         let mut next_seq = 0u64;
         loop {
             let may_receive = !drained
@@ -190,7 +199,8 @@ impl<H: MessageHandler> RegionRun<'_, H> {
                 if want == 0 {
                     drained = true;
                 } else {
-                    receiving = Some(Box::pin(self.receive(&url, want)));
+                    let wait = if nearly_drained { 0 } else { RECEIVE_WAIT_SECS };
+                    receiving = Some(Box::pin(self.receive(&url, want, wait)));
                 }
             }
             if receiving.is_none() && batches.is_empty() {
@@ -202,6 +212,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
                     match received {
                         Ok(messages) if messages.is_empty() => drained = true,
                         Ok(messages) => {
+                            nearly_drained = messages.len() < SQS_BATCH;
                             Counters::add(&self.counters.messages, messages.len() as u64);
                             let first = next_seq;
                             next_seq += messages.len() as u64;
@@ -221,8 +232,8 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         lock(&self.failure).take()
     }
 
-    /// The queue's URL and visibility timeout.
-    async fn open_queue(&self) -> Result<(String, Duration), Failure> {
+    /// The queue's URL, visibility timeout, and about how many messages wait in it.
+    async fn open_queue(&self) -> Result<(String, Duration, Option<u64>), Failure> {
         let name = self.job.queue_name;
         let url = self
             .sqs
@@ -247,15 +258,19 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             .get_queue_attributes()
             .queue_url(&url)
             .attribute_names(QueueAttributeName::VisibilityTimeout)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
             .send()
             .await
             .map_err(|e| self.aws_failure("GetQueueAttributes", &e))?;
-        let secs = attrs
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::VisibilityTimeout))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(30);
-        Ok((url, Duration::from_secs(secs.max(1))))
+        let number = |name: &QueueAttributeName| {
+            attrs
+                .attributes()
+                .and_then(|a| a.get(name))
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        let secs = number(&QueueAttributeName::VisibilityTimeout).unwrap_or(30);
+        let waiting = number(&QueueAttributeName::ApproximateNumberOfMessages);
+        Ok((url, Duration::from_secs(secs.max(1)), waiting))
     }
 
     fn aws_failure<E, R>(&self, operation: &str, e: &aws_sdk_sqs::error::SdkError<E, R>) -> Failure
@@ -270,14 +285,15 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         self.ctx.aws.failure(&what, e)
     }
 
-    /// One ReceiveMessage of up to `want` messages; unused budget goes back.
-    async fn receive(&self, url: &str, want: u64) -> Result<Vec<Message>, Failure> {
+    /// One ReceiveMessage of up to `want` messages, waiting up to `wait` seconds for them;
+    /// unused budget goes back.
+    async fn receive(&self, url: &str, want: u64, wait: i32) -> Result<Vec<Message>, Failure> {
         let received = self
             .sqs
             .receive_message()
             .queue_url(url)
             .max_number_of_messages(i32::try_from(want).unwrap_or(10))
-            .wait_time_seconds(RECEIVE_WAIT_SECS)
+            .wait_time_seconds(wait)
             .send()
             .await;
         match received {

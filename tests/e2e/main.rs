@@ -14,6 +14,8 @@ mod cursors;
 mod delivery;
 // Credentials: role chains, bad keys, and `devo-aws check`.
 mod credentials;
+// Devo misbehaving: resets, stalls, unclean closes, bad certificates; nothing lost.
+mod faults;
 // Config errors refused with their key path, before anything is pulled.
 mod config;
 // Operating it: exit codes, `all`, logs, secrets, the example config, deploy/.

@@ -23,15 +23,20 @@ pub struct Pki {
 
 impl Pki {
     pub fn new(name: &str) -> Self {
-        Self::issue(name, false)
+        Self::issue(name, false, false)
     }
 
     /// A PKI whose client certificate expired in 2020.
     pub fn with_expired_client(name: &str) -> Self {
-        Self::issue(name, true)
+        Self::issue(name, true, false)
     }
 
-    fn issue(name: &str, expired_client: bool) -> Self {
+    /// A PKI whose server certificate expired in 2020.
+    pub fn with_expired_server(name: &str) -> Self {
+        Self::issue(name, false, true)
+    }
+
+    fn issue(name: &str, expired_client: bool, expired_server: bool) -> Self {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params
@@ -49,7 +54,7 @@ impl Pki {
             let cert = params.signed_by(&key, &ca).unwrap();
             (cert.pem(), key.serialize_pem())
         };
-        let (server_cert_pem, server_key_pem) = leaf("localhost", "localhost", false);
+        let (server_cert_pem, server_key_pem) = leaf("localhost", "localhost", expired_server);
         let (client_cert_pem, client_key_pem) = leaf(
             "client.devo-aws.test",
             "devo-aws test client",
@@ -107,6 +112,21 @@ pub struct Record {
     pub octet_counted: bool,
 }
 
+/// How the receiver treats each connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Read everything, answer close_notify with close_notify.
+    Normal,
+    /// Like Normal, but keep no bytes (for volumes too big to keep); the benchmark's.
+    Counting,
+    /// Read this many application bytes, then close without reading on: the kernel resets.
+    ResetAfter(usize),
+    /// Complete the handshake, then never read nor close.
+    Stall,
+    /// Read everything, then close the TCP connection without a close_notify.
+    CloseWithoutNotify,
+}
+
 /// The running receiver; lives until the test process ends.
 pub struct Receiver {
     pub port: u16,
@@ -115,16 +135,16 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn start(pki: &Pki) -> Self {
-        Self::start_keeping(pki, true)
+        Self::start_with(pki, Behaviour::Normal)
     }
 
     /// A receiver that only counts (for volumes too big to keep); the benchmark's.
     #[allow(dead_code)]
     pub fn start_counting(pki: &Pki) -> Self {
-        Self::start_keeping(pki, false)
+        Self::start_with(pki, Behaviour::Counting)
     }
 
-    fn start_keeping(pki: &Pki, keep: bool) -> Self {
+    pub fn start_with(pki: &Pki, behaviour: Behaviour) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let log: Arc<Mutex<Vec<Connection>>> = Arc::default();
@@ -133,7 +153,7 @@ impl Receiver {
         std::thread::spawn(move || {
             for tcp in listener.incoming().flatten() {
                 let (config, log) = (config.clone(), shared.clone());
-                std::thread::spawn(move || serve(tcp, config, log, keep));
+                std::thread::spawn(move || serve(tcp, config, log, behaviour));
             }
         });
         Self { port, log }
@@ -173,7 +193,12 @@ impl Receiver {
     }
 }
 
-fn serve(tcp: TcpStream, config: Arc<ServerConfig>, log: Arc<Mutex<Vec<Connection>>>, keep: bool) {
+fn serve(
+    tcp: TcpStream,
+    config: Arc<ServerConfig>,
+    log: Arc<Mutex<Vec<Connection>>>,
+    behaviour: Behaviour,
+) {
     let index = {
         let mut l = log.lock().unwrap();
         l.push(Connection::default());
@@ -183,24 +208,46 @@ fn serve(tcp: TcpStream, config: Arc<ServerConfig>, log: Arc<Mutex<Vec<Connectio
     tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let conn = ServerConnection::new(config).unwrap();
     let mut tls = StreamOwned::new(conn, tcp);
+    if behaviour == Behaviour::Stall {
+        // Finish the handshake, then hold the connection without reading or closing.
+        while tls.conn.is_handshaking() {
+            if tls.conn.complete_io(&mut tls.sock).is_err() {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_secs(120));
+        return;
+    }
     let mut buf = vec![0u8; 256 << 10];
+    let mut total = 0usize;
     loop {
         match tls.read(&mut buf) {
             Ok(0) => {
-                tls.conn.send_close_notify();
+                if behaviour != Behaviour::CloseWithoutNotify {
+                    tls.conn.send_close_notify();
+                }
                 let flushed = tls.flush();
                 record(&|c| {
-                    c.clean_close = flushed.is_ok();
+                    c.clean_close = flushed.is_ok() && behaviour != Behaviour::CloseWithoutNotify;
                 });
                 return;
             }
-            Ok(n) => record(&|c| {
-                c.byte_count += n as u64;
-                c.newlines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
-                if keep {
-                    c.bytes.extend_from_slice(&buf[..n]);
+            Ok(n) => {
+                record(&|c| {
+                    c.byte_count += n as u64;
+                    c.newlines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+                    if behaviour != Behaviour::Counting {
+                        c.bytes.extend_from_slice(&buf[..n]);
+                    }
+                });
+                total += n;
+                if let Behaviour::ResetAfter(limit) = behaviour
+                    && total >= limit
+                {
+                    // Dropping the socket with unread data makes the kernel send a reset.
+                    return;
                 }
-            }),
+            }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => {
                 let text = e.to_string();
