@@ -84,3 +84,101 @@ fn server_closes_without_close_notify() {
 fn expired_server_certificate() {
     misbehaving(&Pki::with_expired_server("devo"), Behaviour::Normal, 3);
 }
+
+fn queue_with_events(moto: &Moto, n: usize) -> (String, String, Vec<String>) {
+    let queue = unique_name("awsfault");
+    let url = moto.create_queue("us-east-1", &queue, 30);
+    let bodies: Vec<String> = (0..n)
+        .map(|i| format!(r#"{{"id":"a-{i:03}","source":"aws.ec2","account":"1","region":"us-east-1","detail":{{}}}}"#))
+        .collect();
+    moto.send("us-east-1", &url, &bodies);
+    (queue, url, bodies)
+}
+
+fn ids(receiver: &Receiver) -> HashSet<String> {
+    receiver
+        .records()
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<serde_json::Value>(&r.message).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// 5xx and throttling from SQS, and slow answers: retried with backoff, nothing lost, within the
+/// run's budget.
+#[test]
+fn aws_errors_throttling_and_slow_answers_are_retried() {
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let receiver = Receiver::start(&pki);
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    let (queue, url, bodies) = queue_with_events(&moto, 30);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!(
+            "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"
+        ),
+    ));
+    moto.fault(serde_json::json!({"op": "ReceiveMessage", "match": queue, "status": 500, "code": "InternalFailure", "times": 1}));
+    moto.fault(
+        serde_json::json!({"op": "ReceiveMessage", "match": queue, "delay_ms": 1500, "times": 1}),
+    );
+    moto.fault(serde_json::json!({"op": "DeleteMessageBatch", "match": queue, "status": 400, "code": "ThrottlingException", "times": 1}));
+    let started = std::time::Instant::now();
+    let run = wd.run(&["-v", "--deadline", "20s", "events"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(started.elapsed().as_secs() < 20, "within the budget");
+    assert_eq!(ids(&receiver).len(), bodies.len());
+    assert_eq!(
+        moto.depth("us-east-1", &url),
+        (0, 0),
+        "the throttled delete was retried"
+    );
+}
+
+/// A GetObject body cut half way: the message goes back to the queue (not to its redrive
+/// policy) and the next run delivers every line.
+#[test]
+fn object_body_cut_half_way_is_read_again_next_run() {
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let receiver = Receiver::start(&pki);
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    let queue = unique_name("cut");
+    let url = moto.create_queue("us-east-1", &queue, 30);
+    let bucket = unique_name("cut").to_lowercase();
+    moto.bucket_notifying("us-east-1", &bucket, &url);
+    let header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+    let lines: Vec<String> = (0..2000)
+        .map(|i| format!("2 111122223333 eni-1 10.0.{}.{} 10.0.1.5 443 {} 6 10 840 1714557600 1714557660 ACCEPT OK", i / 250, i % 250, 40000 + i))
+        .collect();
+    moto.put_object(
+        "us-east-1",
+        &bucket,
+        "AWSLogs/111122223333/vpcflowlogs/us-east-1/2024/05/01/cut.log",
+        format!("{header}\n{}\n", lines.join("\n")).into_bytes(),
+    );
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!("non-cloudwatch-logs:\n  types: [flowlogs]\n  vpcflowlogs_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
+    ));
+    moto.fault(serde_json::json!({"op": "GetObject", "match": bucket, "cut": true, "times": 1}));
+    let first = wd.run(&["flowlogs"]);
+    assert_eq!(first.code, 4, "a temporary failure: {}", first.stderr);
+    assert_eq!(
+        moto.depth("us-east-1", &url),
+        (1, 0),
+        "released for the next run"
+    );
+    let second = wd.run(&["flowlogs"]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let got: HashSet<String> = receiver.records().into_iter().map(|r| r.message).collect();
+    assert_eq!(got.len(), lines.len(), "every line at least once");
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+}

@@ -7,7 +7,13 @@ moto_server's own arguments (-H HOST -p PORT), plus what moto lacks for our serv
 2. A record of the STS AssumeRole calls (GET /moto-api/devo-aws/assumed-roles), so tests can
    see the role chain and its external id; and a refusal, as AWS would refuse them, of requests
    signed with an access key that starts with BAD (moto accepts any key).
-3. CloudWatch over Smithy RPC v2 CBOR (what aws-sdk-cloudwatch speaks): each request is
+3. Faults on demand for the fault tests: POST /moto-api/devo-aws/faults
+   {"op": "ReceiveMessage", "status": 500, "code": "InternalFailure", "times": 2,
+    "delay_ms": 0, "cut": false} makes the next `times` calls of that operation (the end of their
+   X-Amz-Target, or GetObject for S3 object reads; with "match", only calls whose path or body
+   contain that text, such as a test's own queue or bucket) wait `delay_ms`, then answer the error, or with
+   `cut` send only half of the body moto answered before closing the connection.
+4. CloudWatch over Smithy RPC v2 CBOR (what aws-sdk-cloudwatch speaks): each request is
    decoded, replayed to moto over its JSON protocol, and the answer encoded back to CBOR, its
    timestamps typed by botocore's model of the service.
 """
@@ -18,6 +24,7 @@ import io
 import json
 import os
 import threading
+import time
 import urllib.parse
 
 import botocore.session
@@ -35,6 +42,7 @@ CLOUDWATCH_TARGET = "GraniteServiceVersion20100801"
 LOOKUP_TARGET = "CloudTrail_20131101.LookupEvents"
 SEED_PATH = "/moto-api/devo-aws/cloudtrail-events"
 ASSUMED_PATH = "/moto-api/devo-aws/assumed-roles"
+FAULTS_PATH = "/moto-api/devo-aws/faults"
 BAD_KEY_PREFIX = "BAD"
 INVALID_TOKEN = "The security token included in the request is invalid."
 UTC = datetime.timezone.utc
@@ -109,12 +117,20 @@ class Extensions:
         self.cloudwatch = botocore.session.get_session().get_service_model("cloudwatch")
         self.trail = {}
         self.assumed = []
+        self.faults = []
         self.lock = threading.Lock()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path == SEED_PATH and environ.get("REQUEST_METHOD") == "POST":
             return self.seed(environ, start_response)
+        if path == FAULTS_PATH and environ.get("REQUEST_METHOD") == "POST":
+            with self.lock:
+                self.faults.append(json.loads(self.body(environ)))
+            return respond(start_response, "200 OK", b"{}", "application/json")
+        fault = self.take_fault(environ)
+        if fault is not None:
+            return self.inject(fault, environ, start_response)
         if path == ASSUMED_PATH:
             with self.lock:
                 body = json.dumps(self.assumed).encode()
@@ -128,6 +144,54 @@ class Extensions:
         if environ.get("HTTP_X_AMZ_TARGET", "").endswith(LOOKUP_TARGET):
             return self.lookup_events(environ, start_response)
         return self.app(environ, start_response)
+
+    def take_fault(self, environ):
+        """The fault rule for this request, if one is armed (each use counts down)."""
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        path = environ.get("PATH_INFO", "")
+        with self.lock:
+            armed = any(rule.get("times", 1) > 0 for rule in self.faults)
+        if not armed:
+            return None
+        raw = Extensions.body(environ)
+        environ["wsgi.input"] = io.BytesIO(raw)
+        text = path + raw.decode(errors="replace")
+        is_get_object = (environ.get("REQUEST_METHOD") == "GET" and not path.startswith("/moto-api")
+                         and path.strip("/").count("/") >= 1)
+        with self.lock:
+            for rule in self.faults:
+                op = rule["op"]
+                matches = rule.get("match", "") in text
+                if rule.get("times", 1) > 0 and matches and (
+                        target.endswith("." + op) or (op == "GetObject" and is_get_object)):
+                    rule["times"] = rule.get("times", 1) - 1
+                    return dict(rule)
+        return None
+
+    def inject(self, fault, environ, start_response):
+        time.sleep(fault.get("delay_ms", 0) / 1000)
+        if fault.get("cut"):
+            captured = {}
+
+            def capture(status, headers, exc_info=None):
+                captured["status"], captured["headers"] = status, headers
+                return lambda data: None
+
+            body = b"".join(self.app(environ, capture))
+            headers = [(k, v) for k, v in captured["headers"] if k.lower() not in ("content-length", "connection")]
+            start_response(captured["status"], headers + [("Content-Length", str(len(body))), ("Connection", "close")])
+            return [body[: len(body) // 2]]
+        if "status" not in fault:
+            return self.app(environ, start_response)
+        status = f"{fault['status']} Injected"
+        code = fault.get("code", "InternalFailure")
+        if environ.get("HTTP_X_AMZ_TARGET"):
+            body = json.dumps({"__type": code, "message": "injected by the fault tests"}).encode()
+            return respond(start_response, status, body, "application/x-amz-json-1.0",
+                           [("x-amzn-query-error", f"{code};Sender")])
+        body = (f"<Error><Code>{code}</Code><Message>injected by the fault tests</Message>"
+                "<RequestId>devo-aws-test</RequestId></Error>").encode()
+        return respond(start_response, status, body, "application/xml")
 
     @staticmethod
     def refuse(environ, start_response):

@@ -83,6 +83,12 @@ impl Moto {
         }
     }
 
+    /// Arms a fault in the launcher (see tests/support/moto_launcher.py).
+    pub fn fault(&self, rule: serde_json::Value) {
+        let url = format!("{}/moto-api/devo-aws/faults", self.endpoint);
+        ureq::post(&url).send(rule.to_string().as_bytes()).unwrap();
+    }
+
     /// The AssumeRole calls the launcher saw: role, session name and external id.
     pub fn assumed_roles(&self) -> Vec<serde_json::Value> {
         let url = format!("{}/moto-api/devo-aws/assumed-roles", self.endpoint);
