@@ -17,10 +17,11 @@ pub struct LineSplitter {
 }
 
 impl LineSplitter {
-    /// Feeds bytes; `on_line` gets each complete line without its terminator.
-    pub fn feed<F>(&mut self, chunk: &[u8], mut on_line: F) -> Result<(), FormatError>
+    /// Feeds bytes; `on_line` gets each complete line without its terminator, or an error for a
+    /// line longer than [`MAX_LINE_BYTES`] (which is skipped; the lines after it still come).
+    pub fn feed<F>(&mut self, chunk: &[u8], mut on_line: F)
     where
-        F: FnMut(&[u8]) -> Result<(), FormatError>,
+        F: FnMut(Result<&[u8], FormatError>),
     {
         let mut rest = chunk;
         while let Some(nl) = memchr::memchr(b'\n', rest) {
@@ -29,38 +30,42 @@ impl LineSplitter {
             if std::mem::take(&mut self.skipping) {
                 continue;
             }
-            if self.partial.is_empty() {
-                on_line(trim_cr(line))?;
+            if self.partial.len() + line.len() > MAX_LINE_BYTES {
+                self.partial.clear();
+                on_line(Err(too_long()));
+            } else if self.partial.is_empty() {
+                on_line(Ok(trim_cr(line)));
             } else {
                 self.partial.extend_from_slice(line);
                 let whole = std::mem::take(&mut self.partial);
-                on_line(trim_cr(&whole))?;
+                on_line(Ok(trim_cr(&whole)));
             }
         }
         if !self.skipping {
-            self.partial.extend_from_slice(rest);
-            if self.partial.len() > MAX_LINE_BYTES {
+            if self.partial.len() + rest.len() > MAX_LINE_BYTES {
                 self.partial = Vec::new();
                 self.skipping = true;
-                return Err(FormatError::Shape(format!(
-                    "a line longer than {MAX_LINE_BYTES} bytes"
-                )));
+                on_line(Err(too_long()));
+            } else {
+                self.partial.extend_from_slice(rest);
             }
         }
-        Ok(())
     }
 
     /// The last line, when the object does not end with a line break.
-    pub fn finish<F>(&mut self, mut on_line: F) -> Result<(), FormatError>
+    pub fn finish<F>(&mut self, mut on_line: F)
     where
-        F: FnMut(&[u8]) -> Result<(), FormatError>,
+        F: FnMut(Result<&[u8], FormatError>),
     {
         let last = std::mem::take(&mut self.partial);
         if !last.is_empty() && !self.skipping {
-            on_line(trim_cr(&last))?;
+            on_line(Ok(trim_cr(&last)));
         }
-        Ok(())
     }
+}
+
+fn too_long() -> FormatError {
+    FormatError::Shape(format!("a line longer than {MAX_LINE_BYTES} bytes"))
 }
 
 fn trim_cr(line: &[u8]) -> &[u8] {
@@ -195,16 +200,10 @@ mod tests {
         let mut out = Vec::new();
         for c in chunks {
             s.feed(c, |l| {
-                out.push(String::from_utf8(l.to_vec()).unwrap());
-                Ok(())
-            })
-            .unwrap();
+                out.push(String::from_utf8(l.unwrap().to_vec()).unwrap())
+            });
         }
-        s.finish(|l| {
-            out.push(String::from_utf8(l.to_vec()).unwrap());
-            Ok(())
-        })
-        .unwrap();
+        s.finish(|l| out.push(String::from_utf8(l.unwrap().to_vec()).unwrap()));
         out
     }
 
@@ -217,18 +216,26 @@ mod tests {
         assert_eq!(split(&[b"one\n"]), ["one"]);
     }
 
+    /// Regression: a long line ended in the chunk that made it too long was passed on whole,
+    /// and the lines after an over-long one in the same chunk were lost.
     #[test]
-    fn over_long_line_is_reported_and_skipped() {
-        let mut s = LineSplitter::default();
-        let mut got = Vec::new();
-        let long = vec![b'x'; MAX_LINE_BYTES + 1];
-        assert!(s.feed(&long, |_| Ok(())).is_err());
-        s.feed(b"xx\nnext\n", |l| {
-            got.push(l.to_vec());
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(got, [b"next".to_vec()]);
+    fn over_long_lines_are_reported_and_skipped_and_the_rest_kept() {
+        for split_at in [10, MAX_LINE_BYTES - 5, MAX_LINE_BYTES + 3] {
+            let mut bytes = b"first\n".to_vec();
+            bytes.extend(vec![b'x'; MAX_LINE_BYTES + 5]);
+            bytes.extend_from_slice(b"\nnext\nlast\n");
+            let (a, b) = bytes.split_at(split_at);
+            let mut s = LineSplitter::default();
+            let (mut lines, mut errors) = (Vec::new(), 0);
+            for chunk in [a, b] {
+                s.feed(chunk, |l| match l {
+                    Ok(l) => lines.push(String::from_utf8(l.to_vec()).unwrap()),
+                    Err(_) => errors += 1,
+                });
+            }
+            assert_eq!(lines, ["first", "next", "last"], "split at {split_at}");
+            assert_eq!(errors, 1, "split at {split_at}");
+        }
     }
 
     #[test]

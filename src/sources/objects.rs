@@ -484,14 +484,11 @@ impl Decoder {
                 Ok(())
             }),
             Self::Lines(splitter, fields, tags, scratch) => {
-                let fed = splitter.feed(chunk, |raw| {
-                    line_event(reader, fields, tags, scratch, raw, batch);
-                    Ok(())
+                // A line that cannot be shipped is reported; the rest of the object goes on.
+                splitter.feed(chunk, |line| match line {
+                    Ok(raw) => line_event(reader, fields, tags, scratch, raw, batch),
+                    Err(e) => reader.bad_record(&e),
                 });
-                // An over-long line is reported; the rest of the object goes on.
-                if let Err(e) = fed {
-                    reader.bad_record(&e);
-                }
                 Ok(())
             }
         }
@@ -500,10 +497,13 @@ impl Decoder {
     fn finish(&mut self, reader: &ObjectReader, batch: &mut FrameBatch) -> Result<(), FormatError> {
         match self {
             Self::CloudTrail(scanner, _) => scanner.finish(),
-            Self::Lines(splitter, fields, tags, scratch) => splitter.finish(|raw| {
-                line_event(reader, fields, tags, scratch, raw, batch);
+            Self::Lines(splitter, fields, tags, scratch) => {
+                splitter.finish(|line| match line {
+                    Ok(raw) => line_event(reader, fields, tags, scratch, raw, batch),
+                    Err(e) => reader.bad_record(&e),
+                });
                 Ok(())
-            }),
+            }
         }
     }
 }

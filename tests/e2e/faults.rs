@@ -182,3 +182,141 @@ fn object_body_cut_half_way_is_read_again_next_run() {
     assert_eq!(got.len(), lines.len(), "every line at least once");
     assert_eq!(moto.depth("us-east-1", &url), (0, 0));
 }
+
+/// Poison messages of every kind are reported with their id; the good ones go through.
+#[test]
+fn poison_messages_are_reported_and_the_rest_delivered() {
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let receiver = Receiver::start(&pki);
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    let (queue, url, good) = queue_with_events(&moto, 5);
+    let poison = vec![
+        "not json at all".to_string(),
+        "[1, 2, 3]".to_string(),
+        format!("{{\"unterminated\": \"{}", "y".repeat(200_000)),
+    ];
+    moto.send("us-east-1", &url, &poison);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!(
+            "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"
+        ),
+    ));
+    let run = wd.run(&["events"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.matches("cannot be understood").count(),
+        3,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("not JSON") && run.stderr.contains("expected a JSON object"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(ids(&receiver).len(), good.len());
+    assert_eq!(
+        moto.depth("us-east-1", &url),
+        (0, 3),
+        "poison left for the redrive policy"
+    );
+}
+
+/// Lines and records that cannot be shipped are reported with their object; the rest of the
+/// object is delivered and its message acknowledged.
+#[test]
+fn bad_lines_and_records_inside_objects() {
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let receiver = Receiver::start(&pki);
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    let queue = unique_name("badlines");
+    let url = moto.create_queue("us-east-1", &queue, 30);
+    let bucket = unique_name("badlines").to_lowercase();
+    moto.bucket_notifying("us-east-1", &bucket, &url);
+    let header = b"version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n";
+    let good = |i: u32| {
+        format!(
+            "2 111122223333 eni-1 10.0.0.{i} 10.0.1.5 443 5000 6 10 840 1714557600 1714557660 ACCEPT OK\n"
+        )
+    };
+    let mut body = header.to_vec();
+    body.extend_from_slice(good(1).as_bytes());
+    body.extend_from_slice(b"2 111122223333 eni-1 \xff\xfe broken utf-8\n");
+    body.extend_from_slice(&vec![b'z'; (1 << 20) + 10]);
+    body.push(b'\n');
+    body.extend_from_slice(good(2).as_bytes());
+    moto.put_object(
+        "us-east-1",
+        &bucket,
+        "AWSLogs/111122223333/vpcflowlogs/us-east-1/2024/05/01/bad.log",
+        body,
+    );
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!("non-cloudwatch-logs:\n  types: [flowlogs]\n  vpcflowlogs_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
+    ));
+    let run = wd.run(&["flowlogs"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut got: Vec<String> = receiver.records().into_iter().map(|r| r.message).collect();
+    got.sort();
+    assert_eq!(got, [good(1).trim_end(), good(2).trim_end()]);
+    assert_eq!(
+        run.stderr.matches("Record skipped").count(),
+        2,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("not UTF-8") && run.stderr.contains("longer than 1048576 bytes"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("bad.log") && run.stderr.contains("message_id"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+}
+
+/// A corrupt, truncated or newer state file, or a state directory that cannot be written: a
+/// clear error, nothing pulled, nothing acknowledged.
+#[test]
+fn state_that_cannot_be_trusted_or_written_stops_the_service() {
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let receiver = Receiver::start(&pki);
+    let (queue, url, _) = queue_with_events(&moto, 3);
+    let services = format!(
+        "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"
+    );
+    for (contents, says) in [
+        ("{\"version\": 1, \"last_pull\": ", "corrupt state file"),
+        ("", "corrupt state file"),
+        ("{\"version\": 99}", "written by a newer devo-aws"),
+    ] {
+        let wd = Workdir::new();
+        wd.write_certs(&pki, &pki);
+        wd.write_config(&config_yaml(receiver.port, &services));
+        std::fs::create_dir_all(wd.path().join("state")).unwrap();
+        std::fs::write(wd.path().join("state/7.service-events-all.json"), contents).unwrap();
+        let run = wd.run(&["events"]);
+        assert_eq!(run.code, 3, "{contents:?}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+        assert_eq!(moto.depth("us-east-1", &url), (3, 0), "nothing pulled");
+    }
+    // The state directory is a file: nothing can be recorded, so nothing is acknowledged.
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    wd.write_config(&config_yaml(receiver.port, &services));
+    std::fs::write(wd.path().join("state"), "not a directory").unwrap();
+    let run = wd.run(&["events"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert_eq!(moto.depth("us-east-1", &url), (3, 0));
+    assert!(receiver.records().is_empty());
+}
