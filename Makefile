@@ -2,7 +2,7 @@
 CARGO ?= cargo
 WITH_MOTO := tests/support/with-moto.sh
 
-.PHONY: help build test lint generate check-generated demo bench
+.PHONY: help build test test-faults lint generate check-generated demo bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -12,6 +12,9 @@ build: ## Build the release binary (target/release/devo-aws)
 
 test: ## Run unit and end-to-end tests against moto and an in-test TLS server
 	$(WITH_MOTO) $(CARGO) test
+
+test-faults: ## The fault suite at full size (kill -9 in 50 runs over 5,000 events, ...)
+	DEVO_AWS_KILL_RUNS=50 DEVO_AWS_KILL_EVENTS=5000 $(WITH_MOTO) $(CARGO) test --test e2e faults -- --nocapture
 
 lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --check

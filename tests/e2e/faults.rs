@@ -320,3 +320,92 @@ fn state_that_cannot_be_trusted_or_written_stops_the_service() {
     assert_eq!(moto.depth("us-east-1", &url), (3, 0));
     assert!(receiver.records().is_empty());
 }
+
+/// kill -9 at random moments, then clean runs: every event arrives at least once, and the
+/// duplicates per kill stay within what one delivery epoch holds. `make test-faults` runs the
+/// full size (DEVO_AWS_KILL_RUNS=50, DEVO_AWS_KILL_EVENTS=5000); `make test` a short one.
+#[test]
+fn kill_9_at_random_moments_loses_nothing() {
+    let runs: usize = std::env::var("DEVO_AWS_KILL_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    let events: usize = std::env::var("DEVO_AWS_KILL_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600);
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let receiver = Receiver::start(&pki);
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    let queue = unique_name("kill");
+    let visibility = 4;
+    let url = moto.create_queue("us-east-1", &queue, visibility);
+    let bodies: Vec<String> = (0..events)
+        .map(|i| format!(r#"{{"id":"k-{i:05}","source":"aws.ec2","account":"1","region":"us-east-1","detail":{{}}}}"#))
+        .collect();
+    moto.send("us-east-1", &url, &bodies);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!(
+            "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"
+        ),
+    ));
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64
+        | 1;
+    let mut random_ms = |lo: u64, hi: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        lo + seed % (hi - lo)
+    };
+    let mut kills = 0;
+    for _ in 0..runs {
+        let mut child = wd
+            .command(
+                std::process::Command::new(env!("CARGO_BIN_EXE_devo-aws")),
+                &["events", "--force"],
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(random_ms(50, 1500)));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    // What the killed runs held comes back after its visibility timeout.
+    std::thread::sleep(std::time::Duration::from_secs(u64::from(visibility) + 1));
+    for _ in 0..3 {
+        let run = wd.run(&["events", "--force"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        if moto.depth("us-east-1", &url) == (0, 0) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(u64::from(visibility) + 1));
+    }
+    let records = receiver.records();
+    let distinct: HashSet<String> = records
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<serde_json::Value>(&r.message).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(distinct.len(), events, "every event at least once");
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+    let duplicates = records.len() - events;
+    eprintln!(
+        "kill -9: {kills} kills over {runs} runs, {events} events, {duplicates} duplicates ({:.1} per kill)",
+        duplicates as f64 / kills.max(1) as f64
+    );
+}
