@@ -1,9 +1,12 @@
-//! `make bench`: the S3+SQS pipeline measured, with a results table on stdout.
+//! `make bench`: devo-aws measured, with a results table on stdout.
 //!
 //! 1. decode → tag → frame of 20 gzip CloudTrail objects × 500 records (about 1.2 kB each),
 //!    in process, against `gzip -dc` on the same bytes in the same run;
-//! 2. the built binary end to end (moto, the TLS receiver) on those 20 objects;
-//! 3. the built binary on one CloudTrail object of 1 GiB uncompressed.
+//! 2. the built binary end to end (moto, the TLS receiver) on those 20 objects, and on 200;
+//! 3. the built binary on one CloudTrail object of 1 GiB uncompressed;
+//! 4. `events` on 5,000 SQS messages;
+//! 5. `metrics` on 2,000 metrics × 5 statistics, one window;
+//! 6. a cron tick with nothing to do (queues empty, cursors current).
 //!
 //! Wall and CPU seconds and peak RSS of the binary come from GNU time. Run through
 //! tests/support/with-moto.sh (the Makefile does), which starts moto.
@@ -67,14 +70,42 @@ fn main() {
         println!("\n(end-to-end cases skipped: run through `make bench`, which starts moto)");
         return;
     }
-    // 2. End to end, 20 objects.
+    let mut calls = Vec::new();
+    // 2. End to end, 20 objects, then 200.
     let run = end_to_end(&objects, OBJECTS * RECORDS);
     run.row("devo-aws audit, 20 objects × 500 records", raw_bytes);
+    calls.push(("audit, 20 objects", run.calls.clone()));
+    let many: Vec<Vec<u8>> = (0..200).map(|o| trail_object(o, RECORDS)).collect();
+    let many_raw: usize = many.iter().map(|o| gunzip_len(o)).sum();
+    let run = end_to_end(&many, 200 * RECORDS);
+    run.row("devo-aws audit, 200 objects × 500 records", many_raw);
+    calls.push(("audit, 200 objects", run.calls.clone()));
 
     // 3. End to end, one object of 1 GiB uncompressed.
     let (big, big_records, big_raw) = big_object();
     let run = end_to_end(&[big], big_records);
     run.row("devo-aws audit, one 1 GiB object", big_raw);
+    calls.push(("audit, 1 GiB object", run.calls.clone()));
+
+    // 4. events, 5,000 messages.
+    let run = events_5000();
+    run.row("devo-aws events, 5,000 SQS messages", 0);
+    calls.push(("events, 5,000 messages", run.calls.clone()));
+
+    // 5. metrics, 2,000 metrics × 5 statistics.
+    let run = metrics_2000();
+    run.row("devo-aws metrics, 2,000 metrics × 5 statistics", 0);
+    calls.push(("metrics, 2,000 × 5", run.calls.clone()));
+
+    // 6. Nothing to do.
+    let run = idle_tick();
+    run.row("devo-aws all, nothing to do (cron tick)", 0);
+    calls.push(("idle tick", run.calls.clone()));
+
+    println!("\n| case | AWS calls by operation |\n|---|---|");
+    for (case, c) in calls {
+        println!("| {case} | {c} |");
+    }
 }
 
 fn mb_per_s(bytes: usize, d: Duration) -> f64 {
@@ -211,17 +242,23 @@ struct Measured {
     cpu: f64,
     rss_kib: u64,
     events: u64,
+    /// The run's "aws calls" summary line.
+    calls: String,
 }
 
 impl Measured {
     fn row(&self, case: &str, raw_bytes: usize) {
+        let mb = if raw_bytes == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.0}", raw_bytes as f64 / 1e6 / self.wall)
+        };
         println!(
-            "| {case} | {:.2} | {:.2} | {} | {:.0} | {:.0} | {:.1} |",
+            "| {case} | {:.3} | {:.2} | {} | {:.0} | {mb} | {:.1} |",
             self.wall,
             self.cpu,
             self.events,
             self.events as f64 / self.wall,
-            raw_bytes as f64 / 1e6 / self.wall,
             self.rss_kib as f64 / 1024.0
         );
     }
@@ -230,10 +267,7 @@ impl Measured {
 /// Puts the objects in a bucket that notifies a queue, runs `devo-aws audit` under GNU time and
 /// checks that every record arrived.
 fn end_to_end(objects: &[Vec<u8>], records: usize) -> Measured {
-    let pki = Pki::new("bench");
-    let receiver = Receiver::start_counting(&pki);
-    let wd = Workdir::new();
-    wd.write_certs(&pki, &pki);
+    let (_pki, receiver, wd) = bench_dir();
     let moto = Moto::new();
     let queue = unique_name("bench");
     let url = moto.create_queue("us-east-1", &queue, 120);
@@ -249,6 +283,14 @@ fn end_to_end(objects: &[Vec<u8>], records: usize) -> Measured {
         receiver.port,
         &format!("audit-events-all:\n  types: [audits_s3]\n  audit_sqs_queue_name: {queue}\n  regions: [us-east-1]\n  auto_event_type: true\n"),
     ));
+    let measured = timed(&wd, &["audit", "--deadline", "10m"], &receiver);
+    assert_eq!(measured.events as usize, records, "every record delivered");
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+    measured
+}
+
+/// Runs `devo-aws ARGS` under GNU time: wall, CPU, peak RSS, events received, AWS calls.
+fn timed(wd: &Workdir, args: &[&str], receiver: &Receiver) -> Measured {
     let times = wd.path().join("time.txt");
     let mut time = Command::new("/usr/bin/time");
     time.arg("-f")
@@ -256,15 +298,13 @@ fn end_to_end(objects: &[Vec<u8>], records: usize) -> Measured {
         .arg("-o")
         .arg(&times)
         .arg(env!("CARGO_BIN_EXE_devo-aws"));
+    let before: u64 = received(receiver);
     let out = wd
-        .command(time, &["audit", "--deadline", "10m"])
+        .command(time, args)
         .output()
         .expect("GNU time is needed: apt-get install time");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
     let text = std::fs::read_to_string(&times).unwrap();
     let f: Vec<f64> = text
         .lines()
@@ -273,18 +313,101 @@ fn end_to_end(objects: &[Vec<u8>], records: usize) -> Measured {
         .split_whitespace()
         .map(|v| v.parse().unwrap())
         .collect();
-    let events: u64 = receiver
-        .connections()
-        .iter()
-        .filter(|c| c.clean_close)
-        .map(|c| c.newlines)
-        .sum();
-    assert_eq!(events as usize, records, "every record delivered");
-    assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+    let calls = stderr
+        .lines()
+        .find_map(|l| l.split_once("calls=").map(|(_, c)| c.to_string()))
+        .unwrap_or_default();
     Measured {
         wall: f[0],
         cpu: f[1] + f[2],
         rss_kib: f[3] as u64,
-        events,
+        events: received(receiver) - before,
+        calls,
     }
+}
+
+/// Events received over cleanly closed connections (one per line: no record here has a break).
+fn received(receiver: &Receiver) -> u64 {
+    receiver
+        .connections()
+        .iter()
+        .filter(|c| c.clean_close)
+        .map(|c| c.newlines)
+        .sum()
+}
+
+fn bench_dir() -> (Pki, Receiver, Workdir) {
+    let pki = Pki::new("bench");
+    let receiver = Receiver::start_counting(&pki);
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    (pki, receiver, wd)
+}
+
+fn events_5000() -> Measured {
+    let (_pki, receiver, wd) = bench_dir();
+    let moto = Moto::new();
+    let queue = unique_name("bench-events");
+    let url = moto.create_queue("us-east-1", &queue, 120);
+    let bodies: Vec<String> = (0..5000)
+        .map(|i| format!(r#"{{"version":"0","id":"ev-{i:05}","detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","account":"111122223333","time":"2024-05-01T10:00:00Z","region":"us-east-1","resources":["arn:aws:ec2:us-east-1:111122223333:instance/i-0abc"],"detail":{{"instance-id":"i-0abc","state":"running"}}}}"#))
+        .collect();
+    moto.send("us-east-1", &url, &bodies);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!(
+            "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"
+        ),
+    ));
+    let measured = timed(&wd, &["events", "--deadline", "10m"], &receiver);
+    assert_eq!(measured.events, 5000);
+    assert!(
+        !measured.calls.contains("SQS.DeleteMessage="),
+        "batch deletes only"
+    );
+    measured
+}
+
+fn metrics_2000() -> Measured {
+    let (_pki, receiver, wd) = bench_dir();
+    let moto = Moto::new();
+    let namespace = unique_name("Bench/Metrics");
+    let at = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        / 300
+        - 2)
+        * 300
+        + 10;
+    let names: Vec<String> = (0..2000).map(|i| format!("m{i:04}")).collect();
+    let points: Vec<(&str, &str, i64, f64)> =
+        names.iter().map(|n| (n.as_str(), "a", at, 1.0)).collect();
+    moto.put_metrics("us-east-1", &namespace, &points);
+    let start = chrono::DateTime::from_timestamp(at - 290, 0)
+        .unwrap()
+        .to_rfc3339();
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!("metrics-all:\n  regions: [us-east-1]\n  namespaces: [\"{namespace}\"]\n  delay_seconds: 0\n  start_time: {start}\n"),
+    ));
+    let measured = timed(&wd, &["metrics", "--deadline", "10m"], &receiver);
+    assert_eq!(measured.events, 2000, "one event per metric");
+    measured
+}
+
+fn idle_tick() -> Measured {
+    let (_pki, receiver, wd) = bench_dir();
+    let moto = Moto::new();
+    let queue = unique_name("bench-idle");
+    moto.create_queue("us-east-1", &queue, 30);
+    let group = unique_name("bench-idle");
+    moto.log_group("us-east-1", &group, &["s"]);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!("service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\ncustom_service:\n  types: [logs]\n  log_groups: {group}\n  regions: [us-east-1]\n  delay_seconds: 0\n"),
+    ));
+    // The first run sets the cursors; the measured one finds nothing new.
+    timed(&wd, &["all", "--force"], &receiver);
+    timed(&wd, &["all", "--force"], &receiver)
 }

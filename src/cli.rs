@@ -164,22 +164,6 @@ pub fn generate(what: Generated, out: &mut dyn std::io::Write) -> std::io::Resul
     Ok(())
 }
 
-impl Command {
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Events => "events",
-            Self::Securityhub => "securityhub",
-            Self::Audit => "audit",
-            Self::Metrics => "metrics",
-            Self::Flowlogs => "flowlogs",
-            Self::Cloudfront => "cloudfront",
-            Self::Logs => "logs",
-            Self::All => "all",
-            Self::Check => "check",
-        }
-    }
-}
-
 /// The config file: `--config`, else `config/$CONFIG_FILE`, else `config/config.yaml`.
 pub fn config_path(explicit: Option<PathBuf>, config_file_env: Option<String>) -> PathBuf {
     explicit.unwrap_or_else(|| {

@@ -47,8 +47,6 @@ pub struct Loaded {
     /// `<product>/`: the parent of the `config/` directory holding the file.
     pub product_dir: PathBuf,
     pub config: Config,
-    /// Keys present in the file that this program does not know (already warned about).
-    pub unknown_keys: Vec<String>,
 }
 
 impl Loaded {
@@ -96,7 +94,6 @@ pub fn load(file: &Path) -> Result<Loaded, ConfigError> {
         file: file.to_path_buf(),
         product_dir,
         config,
-        unknown_keys,
     })
 }
 
