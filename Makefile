@@ -2,7 +2,7 @@
 CARGO ?= cargo
 WITH_MOTO := tests/support/with-moto.sh
 
-.PHONY: help build test test-faults lint generate check-generated demo bench
+.PHONY: help build test test-faults lint generate check-generated demo bench fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -36,3 +36,9 @@ generate: ## Rewrite man/ and completions/ from the clap definitions
 
 check-generated: ## Fail when man/ or completions/ are stale
 	$(CARGO) test --test e2e generated
+
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := config notification cloudtrail flowlogs cloudfront
+fuzz: ## Fuzz each parser for FUZZ_SECONDS (needs cargo install cargo-fuzz)
+	cd fuzz && for t in $(FUZZ_TARGETS); do mkdir -p corpus/$$t && \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done

@@ -1,0 +1,23 @@
+//! The streaming CloudTrail scanner, fed in chunks split where the first byte says, and the
+//! records it finds parsed for their tag fields.
+#![no_main]
+
+use devo_aws::formats::cloudtrail::{RecordFields, RecordsScanner};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&split, doc)) = data.split_first() else { return };
+    let mut scanner = RecordsScanner::default();
+    for chunk in doc.chunks(usize::from(split).max(1)) {
+        let fed = scanner.feed(chunk, |record| {
+            if let Ok(text) = std::str::from_utf8(record) {
+                let _ = RecordFields::parse(text).map(|f| f.event_type().map(str::len));
+            }
+            Ok(())
+        });
+        if fed.is_err() {
+            return;
+        }
+    }
+    let _ = scanner.finish();
+});
