@@ -366,11 +366,15 @@ fn events_5000() -> Measured {
     let bodies: Vec<String> = (0..5000)
         .map(|i| format!(r#"{{"version":"0","id":"ev-{i:05}","detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","account":"111122223333","time":"2024-05-01T10:00:00Z","region":"us-east-1","resources":["arn:aws:ec2:us-east-1:111122223333:instance/i-0abc"],"detail":{{"instance-id":"i-0abc","state":"running"}}}}"#))
         .collect();
-    moto.send("us-east-1", &url, &bodies);
+    for (region, part) in REGIONS.iter().zip(bodies.chunks(500)) {
+        let url = moto.create_queue(region, &queue, 120);
+        moto.send(region, &url, part);
+    }
     wd.write_config(&config_yaml(
         receiver.port,
         &format!(
-            "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"
+            "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [{}]\n",
+            REGIONS.join(", ")
         ),
     ));
     let measured = timed(&wd, &["events", "--deadline", "10m"], &receiver);
