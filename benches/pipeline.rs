@@ -27,7 +27,7 @@ use devo_aws::formats::s3_notification::ObjectRef;
 use devo_aws::sources::TagRule;
 use devo_aws::sources::objects::{BatchSink, ObjectFormat, ObjectReader, ObjectSettings};
 
-use support::aws::{Moto, unique_name};
+use support::aws::{Moto, REGIONS, unique_name};
 use support::devo::{Pki, Receiver};
 use support::samples::{trail_file, trail_record};
 use support::{Workdir, config_yaml};
@@ -343,21 +343,6 @@ fn bench_dir() -> (Pki, Receiver, Workdir) {
     wd.write_certs(&pki, &pki);
     (pki, receiver, wd)
 }
-
-/// moto slows down sharply past a few hundred messages in one queue (seen: 5,000 messages took
-/// 280 s just to send), so the 5,000 go 500 to a queue in each of ten regions.
-const REGIONS: [&str; 10] = [
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "eu-central-1",
-    "ap-southeast-1",
-    "ap-southeast-2",
-];
 
 fn events_5000() -> Measured {
     let (_pki, receiver, wd) = bench_dir();

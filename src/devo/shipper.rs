@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
 
-use super::frame::FrameBatch;
+use super::frame::{FrameBatch, Framing};
 use super::tls::{DevoEndpoint, close_cleanly, is_certificate_rejection};
 
 /// Batches waiting for the shipper: enough to keep it busy while producers decode, few enough
@@ -124,6 +124,44 @@ impl Shipped {
             events: self.events + next.events,
             bytes: self.bytes + next.bytes,
         }
+    }
+}
+
+/// Framed bytes per shipment: big enough to keep the connection busy, small enough that the
+/// queue to the shipper stays a few MiB.
+pub const BATCH_BYTES: usize = 256 << 10;
+
+/// Events on their way out: framed into a batch, handed to the shipper whenever the batch
+/// reaches [`BATCH_BYTES`]; [`Outbox::finish`] ships the rest and says what was shipped.
+pub struct Outbox<'a> {
+    shipper: &'a Shipper,
+    framing: &'a Framing,
+    batch: FrameBatch,
+    shipped: Shipped,
+}
+
+impl<'a> Outbox<'a> {
+    pub fn new(shipper: &'a Shipper, framing: &'a Framing) -> Self {
+        Self {
+            shipper,
+            framing,
+            batch: framing.batch(),
+            shipped: Shipped::NOTHING,
+        }
+    }
+
+    pub async fn push(&mut self, tag: &str, message: &str) {
+        self.batch.push(tag, message);
+        if self.batch.len() >= BATCH_BYTES {
+            let full = std::mem::replace(&mut self.batch, self.framing.batch());
+            let so_far = std::mem::replace(&mut self.shipped, Shipped::NOTHING);
+            self.shipped = so_far.then(self.shipper.ship_counted(full).await);
+        }
+    }
+
+    pub async fn finish(self) -> Shipped {
+        self.shipped
+            .then(self.shipper.ship_counted(self.batch).await)
     }
 }
 

@@ -14,7 +14,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::config::Service;
 use crate::cycle::{Counters, Failure, RunContext, Summary, run_service};
-use crate::devo::shipper::Shipped;
+use crate::devo::shipper::{Outbox, Shipped};
 use crate::formats::cloudtrail::RecordFields;
 use crate::formats::json::compact;
 use crate::sources::cursor::{CursorPull, Pacer, Window};
@@ -26,7 +26,6 @@ const DEFAULT_DELAY_SECS: u64 = 900;
 /// LookupEvents allows 2 requests per second per account and region.
 const REQUESTS_PER_SECOND: u32 = 2;
 const SLICE: Duration = Duration::from_secs(3600);
-const SHIP_BYTES: usize = 256 << 10;
 
 /// One cycle of each configured audit type.
 pub async fn run(ctx: &RunContext, svc: &Service) -> Vec<Summary> {
@@ -121,8 +120,7 @@ impl Lookup<'_> {
         skip_ids: Vec<String>,
     ) -> Result<(Shipped, Vec<String>), Failure> {
         let (start, end) = (slice.start.timestamp(), slice.end.timestamp());
-        let mut batch = self.ctx.framing.batch();
-        let mut shipped = Shipped::NOTHING;
+        let mut outbox = Outbox::new(&self.ctx.shipper, &self.ctx.framing);
         let mut ids_at_end = Vec::new();
         let mut token = None;
         loop {
@@ -176,20 +174,13 @@ impl Lookup<'_> {
                     self.account,
                     self.region,
                 );
-                batch.push(&tag, &compact(raw));
-                if batch.len() >= SHIP_BYTES {
-                    let full = std::mem::replace(&mut batch, self.ctx.framing.batch());
-                    shipped = shipped.then(self.ctx.shipper.ship_counted(full).await);
-                }
+                outbox.push(&tag, &compact(raw)).await;
             }
             token = page.next_token;
             if token.is_none() {
                 break;
             }
         }
-        Ok((
-            shipped.then(self.ctx.shipper.ship_counted(batch).await),
-            ids_at_end,
-        ))
+        Ok((outbox.finish().await, ids_at_end))
     }
 }

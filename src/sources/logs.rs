@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::config::Service;
 use crate::cycle::{Counters, Failure, RunContext, ServiceState, Summary, run_service};
-use crate::devo::shipper::Shipped;
+use crate::devo::shipper::{Outbox, Shipped};
 use crate::sources::cursor::{CursorPull, Pacer, Window};
 use crate::sources::{TagRule, each_region, puller_account};
 
@@ -24,7 +24,6 @@ const DEFAULT_DELAY_SECS: u64 = 120;
 /// FilterLogEvents requests per second per account and region (the quota is 5).
 const REQUESTS_PER_SECOND: u32 = 4;
 const SLICE: Duration = Duration::from_secs(3600);
-const SHIP_BYTES: usize = 256 << 10;
 
 /// One log event as shipped.
 #[derive(Serialize)]
@@ -197,8 +196,7 @@ impl RegionLogs<'_> {
             from_event: false,
         };
         let tag = tags.tag_fields(None, None, None, self.account, self.region);
-        let mut batch = self.ctx.framing.batch();
-        let mut shipped = Shipped::NOTHING;
+        let mut outbox = Outbox::new(&self.ctx.shipper, &self.ctx.framing);
         let mut ids_at_end = Vec::new();
         let mut token = None;
         loop {
@@ -234,14 +232,10 @@ impl RegionLogs<'_> {
                     account_id: self.account,
                 };
                 match serde_json::to_string(&message) {
-                    Ok(json) => batch.push(&tag, &json),
+                    Ok(json) => outbox.push(&tag, &json).await,
                     Err(err) => {
                         tracing::warn!(message = "Log event skipped.", log_group = %group, event_id = %id, error = %err)
                     }
-                }
-                if batch.len() >= SHIP_BYTES {
-                    let full = std::mem::replace(&mut batch, self.ctx.framing.batch());
-                    shipped = shipped.then(self.ctx.shipper.ship_counted(full).await);
                 }
             }
             token = page.next_token;
@@ -249,9 +243,6 @@ impl RegionLogs<'_> {
                 break;
             }
         }
-        Ok((
-            shipped.then(self.ctx.shipper.ship_counted(batch).await),
-            ids_at_end,
-        ))
+        Ok((outbox.finish().await, ids_at_end))
     }
 }

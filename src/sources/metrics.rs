@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::config::Service;
 use crate::cycle::{Counters, Failure, RunContext, Summary, run_service};
-use crate::devo::shipper::Shipped;
+use crate::devo::shipper::{Outbox, Shipped};
 use crate::sources::cursor::{CursorPull, Pacer, Window, align_down};
 use crate::sources::{TagRule, each_region, puller_account};
 
@@ -31,7 +31,6 @@ const MAX_REQUEST_BYTES: usize = 512 << 10;
 /// Periods per slice: with 500 queries, at most 50,000 datapoints per request.
 const PERIODS_PER_SLICE: u32 = 100;
 const REQUESTS_PER_SECOND: u32 = 10;
-const SHIP_BYTES: usize = 256 << 10;
 
 /// One metric at one timestamp, as shipped.
 #[derive(Serialize)]
@@ -200,10 +199,9 @@ impl RegionMetrics<'_> {
             from_event: false,
         }
         .tag_fields(None, None, None, self.account, self.region);
-        let mut shipped = Shipped::NOTHING;
+        let mut outbox = Outbox::new(&self.ctx.shipper, &self.ctx.framing);
         for group in self.groups(metrics) {
             let points = self.get_metric_data(group, slice).await?;
-            let mut batch = self.ctx.framing.batch();
             for ((metric_index, at), values) in &points {
                 let m = &group[*metric_index];
                 let statistics: BTreeMap<&str, f64> = self
@@ -230,20 +228,15 @@ impl RegionMetrics<'_> {
                     account_id: self.account,
                 };
                 match serde_json::to_string(&event) {
-                    Ok(json) => batch.push(&tag, &json),
+                    Ok(json) => outbox.push(&tag, &json).await,
                     Err(e) => {
                         tracing::warn!(message = "Datapoint skipped.", error = %e);
                         Counters::add(&self.counters.failed, 1);
                     }
                 }
-                if batch.len() >= SHIP_BYTES {
-                    let full = std::mem::replace(&mut batch, self.ctx.framing.batch());
-                    shipped = shipped.then(self.ctx.shipper.ship_counted(full).await);
-                }
             }
-            shipped = shipped.then(self.ctx.shipper.ship_counted(batch).await);
         }
-        Ok((shipped, Vec::new()))
+        Ok((outbox.finish().await, Vec::new()))
     }
 
     /// GetMetricData for one group over the slice, all pages: values by (metric, timestamp ms),

@@ -5,7 +5,7 @@
 //!
 //! Objects are read in their own tasks (so decoding uses every core), at most
 //! [`MAX_OBJECTS_IN_FLIGHT`] at once per service. Memory stays flat in the object's size: the
-//! body is read 64 KiB at a time and events leave in batches of [`SHIP_BYTES`].
+//! body is read 64 KiB at a time and events leave in batches of [`BATCH_BYTES`].
 
 use std::collections::HashSet;
 use std::io;
@@ -23,7 +23,7 @@ use crate::aws::Aws;
 use crate::config::Service;
 use crate::cycle::{Counters, Failure, Outcome, RunContext, Summary, run_service};
 use crate::devo::frame::{FrameBatch, Framing};
-use crate::devo::shipper::{Shipped, Shipper};
+use crate::devo::shipper::{BATCH_BYTES, Shipped, Shipper};
 use crate::formats::FormatError;
 use crate::formats::cloudtrail::{RecordFields, RecordsScanner, is_log_key};
 use crate::formats::json::compact;
@@ -34,12 +34,10 @@ use crate::sources::{TagRule, puller_account};
 
 /// Objects read at once per service.
 pub const MAX_OBJECTS_IN_FLIGHT: usize = 8;
-/// Framed bytes per shipment.
-const SHIP_BYTES: usize = 256 << 10;
 /// Bytes read from an object at a time.
 const READ_BYTES: usize = 64 << 10;
 /// Room reserved per batch: a full batch plus what one read's events may add on top.
-const BATCH_CAPACITY: usize = SHIP_BYTES + 2 * READ_BYTES;
+const BATCH_CAPACITY: usize = BATCH_BYTES + 2 * READ_BYTES;
 
 /// The object formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,7 +303,7 @@ impl ObjectReader {
     }
 
     /// Reads the object (gzip, multi-member, when it starts with the gzip magic; else plain
-    /// text), handing batches of about [`SHIP_BYTES`] to `sink` as they fill.
+    /// text), handing batches of about [`BATCH_BYTES`] to `sink` as they fill.
     pub async fn read<R, S>(
         &self,
         mut body: R,
@@ -344,7 +342,7 @@ impl ObjectReader {
             decoder
                 .feed(self, chunk, &mut batch)
                 .map_err(|e| self.poison(e))?;
-            if batch.len() >= SHIP_BYTES {
+            if batch.len() >= BATCH_BYTES {
                 sink.send(std::mem::replace(
                     &mut batch,
                     framing.batch_with_capacity(BATCH_CAPACITY),

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use crate::support::aws::{Moto, unique_name};
+use crate::support::aws::{Moto, REGIONS, unique_name};
 use crate::support::devo::{Behaviour, Pki, Receiver};
 use crate::support::{Workdir, config_yaml};
 
@@ -321,19 +321,6 @@ fn state_that_cannot_be_trusted_or_written_stops_the_service() {
     assert!(receiver.records().is_empty());
 }
 
-const KILL_REGIONS: [&str; 10] = [
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "eu-central-1",
-    "ap-southeast-1",
-    "ap-southeast-2",
-];
-
 /// kill -9 at random moments, then clean runs: every event arrives at least once, and the
 /// duplicates per kill stay within what one delivery epoch holds. `make test-faults` runs the
 /// full size (DEVO_AWS_KILL_RUNS=50, DEVO_AWS_KILL_EVENTS=5000); `make test` a short one.
@@ -358,7 +345,7 @@ fn kill_9_at_random_moments_loses_nothing() {
         .map(|i| format!(r#"{{"id":"k-{i:05}","source":"aws.ec2","account":"1","region":"us-east-1","detail":{{}}}}"#))
         .collect();
     // moto slows down sharply past a few hundred messages in one queue: 500 per region.
-    let regions = &KILL_REGIONS[..bodies.len().div_ceil(500).min(KILL_REGIONS.len())];
+    let regions = &REGIONS[..bodies.len().div_ceil(500).min(REGIONS.len())];
     let mut queues = Vec::new();
     for (region, part) in regions
         .iter()

@@ -14,6 +14,22 @@ pub fn endpoint() -> String {
     )
 }
 
+/// Regions to spread big queues over: moto slows down sharply past a few hundred messages in one
+/// queue (seen: sending 5,000 messages to one queue took 280 s), so tests and the benchmark put
+/// at most 500 in each.
+pub const REGIONS: [&str; 10] = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-central-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+];
+
 /// A unique, valid queue name for one test.
 pub fn unique_name(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,13 +1,15 @@
-//! Line logs (cloudfront): the splitter over chunks, the header, each line's fields and its JSON form.
+//! Line logs (VPC Flow Logs when the first byte is even, CloudFront otherwise): the splitter over
+//! chunks split where the second byte says, the header, each line's fields and its JSON form.
 #![no_main]
 
 use devo_aws::formats::lines::{FieldNames, LineFormat, LineSplitter, utf8};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&split, body)) = data.split_first() else { return };
+    let [kind, split, body @ ..] = data else { return };
+    let format = if kind % 2 == 0 { LineFormat::FlowLogs } else { LineFormat::CloudFront };
     let mut splitter = LineSplitter::default();
-    let mut fields = FieldNames::new(LineFormat::CloudFront);
+    let mut fields = FieldNames::new(format);
     let mut json = String::new();
     let mut on_line = |line: Result<&[u8], _>| {
         let Ok(Ok(text)) = line.map(utf8) else { return };
@@ -19,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(serde_json_valid(&json), "{json}");
         }
     };
-    for chunk in body.chunks(usize::from(split).max(1)) {
+    for chunk in body.chunks(usize::from(*split).max(1)) {
         splitter.feed(chunk, &mut on_line);
     }
     splitter.finish(&mut on_line);
