@@ -9,9 +9,10 @@ use std::fmt::Write as _;
 use chrono::Utc;
 
 use crate::aws::Aws;
-use crate::config::{Loaded, Service};
+use crate::config::Loaded;
 use crate::cycle::{Failure, Outcome};
 use crate::devo::tls::{DevoEndpoint, close_cleanly, is_certificate_rejection, not_after};
+use crate::sources::objects::ObjectFormat;
 
 /// One line of the table.
 struct Row {
@@ -35,34 +36,37 @@ pub async fn run(loaded: &Loaded, endpoint: Result<DevoEndpoint, String>) -> Out
             .map(|i| format!("{} (account {})", i.arn, i.account)),
     });
     let services = &loaded.config.inputs.aws.services;
+    // `None`: the EventBridge services' queue; `Some`: an S3+SQS pipeline's.
     let queues = [
-        (
-            "service-events-all",
-            services.events.as_ref(),
-            QueueKey::CloudWatch,
-        ),
+        ("service-events-all", services.events.as_ref(), None),
         (
             "sqs-cloudwatch-consumer",
             services.securityhub.as_ref(),
-            QueueKey::CloudWatch,
+            None,
         ),
-        ("audit-events-all", services.audit.as_ref(), QueueKey::Audit),
+        (
+            "audit-events-all",
+            services.audit.as_ref(),
+            Some(ObjectFormat::CloudTrail),
+        ),
         (
             "non-cloudwatch-logs",
             services.non_cloudwatch_logs.as_ref(),
-            QueueKey::FlowLogs,
+            Some(ObjectFormat::FlowLogs),
         ),
         (
             "non-cloudwatch-logs",
             services.non_cloudwatch_logs.as_ref(),
-            QueueKey::CloudFront,
+            Some(ObjectFormat::CloudFront),
         ),
     ];
     for (name, svc, key) in queues {
         let Some(svc) = svc else { continue };
-        let Some(queue) = key.queue(svc) else {
-            continue;
+        let queue = match key {
+            None => svc.cloudwatch_sqs_queue_name.as_deref(),
+            Some(format) => format.configured_queue(svc),
         };
+        let Some(queue) = queue else { continue };
         for region in svc.regions() {
             rows.push(Row {
                 check: format!("{name} {region}"),
@@ -119,34 +123,6 @@ fn table(rows: &[Row]) -> String {
         let _ = writeln!(out, "{:width$}  {result:6}  {detail}", r.check);
     }
     out
-}
-
-#[derive(Clone, Copy)]
-enum QueueKey {
-    CloudWatch,
-    Audit,
-    FlowLogs,
-    CloudFront,
-}
-
-impl QueueKey {
-    fn queue(self, svc: &Service) -> Option<&str> {
-        match self {
-            Self::CloudWatch => svc.cloudwatch_sqs_queue_name.as_deref(),
-            Self::Audit => svc
-                .has_type("audits_s3")
-                .then_some(svc.audit_sqs_queue_name.as_deref())
-                .flatten(),
-            Self::FlowLogs => svc
-                .has_type("flowlogs")
-                .then_some(svc.vpcflowlogs_sqs_queue_name.as_deref())
-                .flatten(),
-            Self::CloudFront => svc
-                .has_type("cloudfrontlogs")
-                .then_some(svc.cloudfrontlogs_sqs_queue_name.as_deref())
-                .flatten(),
-        }
-    }
 }
 
 /// A handshake and a clean close with the Devo output, and the certificates' expiry.

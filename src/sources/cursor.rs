@@ -11,7 +11,8 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::cycle::{Counters, Failure, Outcome, RunContext, ServiceState};
-use crate::devo::shipper::{Receipt, Shipped};
+use crate::devo::shipper::Shipped;
+use crate::sources::{Delivery, delivery};
 use crate::state::Cursor;
 
 /// `--start-time` / `--end-time`: a past window pulled for one run; saved cursors stay where
@@ -189,38 +190,6 @@ pub fn align_down(t: DateTime<Utc>, period: Duration) -> DateTime<Utc> {
     let p = i64::try_from(period.as_secs().max(1)).unwrap_or(i64::MAX);
     let secs = t.timestamp().div_euclid(p) * p;
     DateTime::from_timestamp(secs, 0).unwrap_or(t)
-}
-
-/// How a slice's shipment ended.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Delivery {
-    /// Devo has every event: the cursor may move.
-    Delivered,
-    /// Dry run: printed only.
-    Printed,
-}
-
-/// Waits for the receipt of a slice's last batch.
-pub async fn delivery(shipped: Shipped) -> Result<Delivery, Failure> {
-    let Some(receipt) = shipped.receipt else {
-        return Ok(Delivery::Delivered);
-    };
-    match receipt.await {
-        Ok(Receipt::Delivered) => Ok(Delivery::Delivered),
-        Ok(Receipt::Printed) => Ok(Delivery::Printed),
-        Ok(Receipt::Failed(e)) => Err(Failure::new(
-            if e.certificate_rejected {
-                Outcome::Config
-            } else {
-                Outcome::Temporary
-            },
-            e.message.clone(),
-        )),
-        Err(_) => Err(Failure::new(
-            Outcome::Temporary,
-            "the shipper stopped before answering",
-        )),
-    }
 }
 
 #[cfg(test)]

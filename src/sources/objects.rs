@@ -91,6 +91,16 @@ impl ObjectFormat {
         }
     }
 
+    /// The queue announcing this format's objects, when the service's `types` include it.
+    pub fn configured_queue(self, svc: &Service) -> Option<&str> {
+        let wanted = match self {
+            Self::CloudTrail => "audits_s3",
+            Self::FlowLogs => "flowlogs",
+            Self::CloudFront => "cloudfrontlogs",
+        };
+        svc.has_type(wanted).then(|| self.queue_name(svc)).flatten()
+    }
+
     fn queue_name(self, svc: &Service) -> Option<&str> {
         match self {
             Self::CloudTrail => svc.audit_sqs_queue_name.as_deref(),

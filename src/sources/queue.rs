@@ -31,8 +31,8 @@ use tokio::time::Instant;
 
 use crate::aws::aws_error;
 use crate::cycle::{Counters, Failure, Outcome, RunContext};
-use crate::devo::shipper::{Receipt, Shipped};
-use crate::sources::each_region;
+use crate::devo::shipper::Shipped;
+use crate::sources::{Delivery, delivery, each_region};
 
 /// SQS's own limit of messages per ReceiveMessage and per batch call.
 const SQS_BATCH: usize = 10;
@@ -389,39 +389,25 @@ impl<H: MessageHandler> RegionRun<'_, H> {
                 return Verdict::Hold;
             }
         };
-        let Some(receipt) = shipped.receipt else {
+        let (events, bytes) = (shipped.events, shipped.bytes);
+        let nothing_shipped = shipped.receipt.is_none();
+        match delivery(shipped).await {
             // Nothing to ship; a dry run still acknowledges nothing.
-            return if self.ctx.options.dry_run {
-                Verdict::Hold
-            } else {
-                Verdict::Delete
-            };
-        };
-        let receipt = receipt.await.unwrap_or_else(|_| {
-            Receipt::Failed(Arc::new(crate::devo::shipper::ShipError {
-                message: "the shipper stopped before answering".into(),
-                certificate_rejected: false,
-            }))
-        });
-        match receipt {
-            Receipt::Delivered => {
-                Counters::add(&self.counters.events, shipped.events);
-                Counters::add(&self.counters.bytes, shipped.bytes);
-                Verdict::Delete
-            }
-            Receipt::Printed => {
-                Counters::add(&self.counters.events, shipped.events);
-                Counters::add(&self.counters.bytes, shipped.bytes);
-                Verdict::Hold
-            }
-            Receipt::Failed(e) => {
-                let outcome = if e.certificate_rejected {
-                    Outcome::Config
+            Ok(_) if nothing_shipped && self.ctx.options.dry_run => Verdict::Hold,
+            Ok(_) if nothing_shipped => Verdict::Delete,
+            Ok(delivered) => {
+                Counters::add(&self.counters.events, events);
+                Counters::add(&self.counters.bytes, bytes);
+                // Dry run: printed, held until the region ends, then released.
+                if delivered == Delivery::Delivered {
+                    Verdict::Delete
                 } else {
-                    Outcome::Temporary
-                };
+                    Verdict::Hold
+                }
+            }
+            Err(f) => {
                 Counters::add(&self.counters.failed, 1);
-                lock(&self.failure).get_or_insert_with(|| Failure::new(outcome, e.message.clone()));
+                lock(&self.failure).get_or_insert(f);
                 Verdict::Hold
             }
         }

@@ -2,17 +2,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use crate::support::aws::{Moto, unique_name};
-use crate::support::devo::{Pki, Receiver};
-use crate::support::{Workdir, config_yaml};
-
-fn setup() -> (Moto, Receiver, Workdir) {
-    let pki = Pki::new("devo");
-    let receiver = Receiver::start(&pki);
-    let wd = Workdir::new();
-    wd.write_certs(&pki, &pki);
-    (Moto::new(), receiver, wd)
-}
+use crate::support::aws::unique_name;
+use crate::support::devo::Receiver;
+use crate::support::{config_yaml, setup};
 
 fn logs_service(groups: &str, extra: &str) -> String {
     format!(

@@ -1,19 +1,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::support::aws::{Moto, unique_name};
-use crate::support::devo::{Pki, Receiver, Record};
-use crate::support::{Workdir, config_yaml};
+use crate::support::aws::unique_name;
+use crate::support::devo::Record;
+use crate::support::{config_yaml, setup};
 
 /// A receiver, a workdir with matching certificates, and moto.
-fn setup() -> (Moto, Receiver, Workdir) {
-    let pki = Pki::new("devo");
-    let receiver = Receiver::start(&pki);
-    let wd = Workdir::new();
-    wd.write_certs(&pki, &pki);
-    (Moto::new(), receiver, wd)
-}
-
 fn event(id: &str, source: &str, account: &str, region: &str, detail: &str) -> String {
     format!(
         r#"{{"version":"0","id":"{id}","detail-type":"Test","source":"{source}","account":"{account}","time":"2024-05-01T10:00:00Z","region":"{region}","resources":[],"detail":{detail}}}"#

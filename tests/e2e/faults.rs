@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use crate::support::aws::{Moto, REGIONS, unique_name};
 use crate::support::devo::{Behaviour, Pki, Receiver};
-use crate::support::{Workdir, config_yaml};
+use crate::support::{Workdir, config_yaml, setup};
 
 const EVENTS: usize = 60;
 
@@ -112,11 +112,7 @@ fn ids(receiver: &Receiver) -> HashSet<String> {
 /// run's budget.
 #[test]
 fn aws_errors_throttling_and_slow_answers_are_retried() {
-    let moto = Moto::new();
-    let pki = Pki::new("devo");
-    let receiver = Receiver::start(&pki);
-    let wd = Workdir::new();
-    wd.write_certs(&pki, &pki);
+    let (moto, receiver, wd) = setup();
     let (queue, url, bodies) = queue_with_events(&moto, 30);
     wd.write_config(&config_yaml(
         receiver.port,
@@ -145,11 +141,7 @@ fn aws_errors_throttling_and_slow_answers_are_retried() {
 /// policy) and the next run delivers every line.
 #[test]
 fn object_body_cut_half_way_is_read_again_next_run() {
-    let moto = Moto::new();
-    let pki = Pki::new("devo");
-    let receiver = Receiver::start(&pki);
-    let wd = Workdir::new();
-    wd.write_certs(&pki, &pki);
+    let (moto, receiver, wd) = setup();
     let queue = unique_name("cut");
     let url = moto.create_queue("us-east-1", &queue, 30);
     let bucket = unique_name("cut").to_lowercase();
@@ -186,11 +178,7 @@ fn object_body_cut_half_way_is_read_again_next_run() {
 /// Poison messages of every kind are reported with their id; the good ones go through.
 #[test]
 fn poison_messages_are_reported_and_the_rest_delivered() {
-    let moto = Moto::new();
-    let pki = Pki::new("devo");
-    let receiver = Receiver::start(&pki);
-    let wd = Workdir::new();
-    wd.write_certs(&pki, &pki);
+    let (moto, receiver, wd) = setup();
     let (queue, url, good) = queue_with_events(&moto, 5);
     let poison = vec![
         "not json at all".to_string(),
@@ -229,11 +217,7 @@ fn poison_messages_are_reported_and_the_rest_delivered() {
 /// object is delivered and its message acknowledged.
 #[test]
 fn bad_lines_and_records_inside_objects() {
-    let moto = Moto::new();
-    let pki = Pki::new("devo");
-    let receiver = Receiver::start(&pki);
-    let wd = Workdir::new();
-    wd.write_certs(&pki, &pki);
+    let (moto, receiver, wd) = setup();
     let queue = unique_name("badlines");
     let url = moto.create_queue("us-east-1", &queue, 30);
     let bucket = unique_name("badlines").to_lowercase();
@@ -334,11 +318,7 @@ fn kill_9_at_random_moments_loses_nothing() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(600);
-    let moto = Moto::new();
-    let pki = Pki::new("devo");
-    let receiver = Receiver::start(&pki);
-    let wd = Workdir::new();
-    wd.write_certs(&pki, &pki);
+    let (moto, receiver, wd) = setup();
     let queue = unique_name("kill");
     let visibility = 4;
     let bodies: Vec<String> = (0..events)

@@ -87,6 +87,16 @@ impl Workdir {
     }
 }
 
+/// The usual peers of a test: moto, a sound Devo receiver, and a workdir whose certificates
+/// match it.
+pub fn setup() -> (aws::Moto, devo::Receiver, Workdir) {
+    let pki = Pki::new("devo");
+    let receiver = devo::Receiver::start(&pki);
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    (aws::Moto::new(), receiver, wd)
+}
+
 /// `bytes` gzipped (one member).
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     use std::io::Write;
