@@ -2,7 +2,7 @@
 CARGO ?= cargo
 WITH_MOTO := tests/support/with-moto.sh
 
-.PHONY: help build test test-faults lint generate check-generated demo bench fuzz
+.PHONY: help build test test-faults lint generate check-generated demo bench fuzz fuzz-smoke
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -42,3 +42,6 @@ FUZZ_TARGETS := config notification cloudtrail linelogs
 fuzz: ## Fuzz each parser for FUZZ_SECONDS (needs cargo install cargo-fuzz)
 	cd fuzz && for t in $(FUZZ_TARGETS); do mkdir -p corpus/$$t && \
 	  RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+
+fuzz-smoke: ## What CI runs: each fuzz target for 10 seconds
+	$(MAKE) fuzz FUZZ_SECONDS=10

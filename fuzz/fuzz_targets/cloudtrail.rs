@@ -1,8 +1,13 @@
 //! The streaming CloudTrail scanner, fed in chunks split where the first byte says, and the
 //! records it finds parsed for their tag fields.
 #![no_main]
+// Only part of the module is fuzzed here.
+#![allow(dead_code)]
 
-use devo_aws::formats::cloudtrail::{RecordFields, RecordsScanner};
+#[path = "../../src/formats/mod.rs"]
+mod formats;
+
+use crate::formats::cloudtrail::{RecordFields, RecordsScanner};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,11 +1,16 @@
 //! The config parser and validator: any bytes give a config or an error, never a panic.
 #![no_main]
+// Only part of the module is fuzzed here.
+#![allow(dead_code)]
+
+#[path = "../../src/config.rs"]
+mod config;
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data)
-        && let Ok((config, _)) = devo_aws::config::parse(text)
+        && let Ok((config, _)) = config::parse(text)
     {
         let _ = config.validate();
     }

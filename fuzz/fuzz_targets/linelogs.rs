@@ -1,8 +1,13 @@
 //! Line logs (VPC Flow Logs when the first byte is even, CloudFront otherwise): the splitter over
 //! chunks split where the second byte says, the header, each line's fields and its JSON form.
 #![no_main]
+// Only part of the module is fuzzed here.
+#![allow(dead_code)]
 
-use devo_aws::formats::lines::{FieldNames, LineFormat, LineSplitter, utf8};
+#[path = "../../src/formats/mod.rs"]
+mod formats;
+
+use crate::formats::lines::{FieldNames, LineFormat, LineSplitter, utf8};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,8 +1,13 @@
 //! SQS message bodies: S3 notifications (direct, SNS, EventBridge, CloudTrail), EventBridge
 //! events and Security Hub findings.
 #![no_main]
+// Only part of the module is fuzzed here.
+#![allow(dead_code)]
 
-use devo_aws::formats::{eventbridge, s3_notification};
+#[path = "../../src/formats/mod.rs"]
+mod formats;
+
+use crate::formats::{eventbridge, s3_notification};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -9,10 +9,11 @@ moto_server's own arguments (-H HOST -p PORT), plus what moto lacks for our serv
    signed with an access key that starts with BAD (moto accepts any key).
 3. Faults on demand for the fault tests: POST /moto-api/devo-aws/faults
    {"op": "ReceiveMessage", "status": 500, "code": "InternalFailure", "times": 2,
-    "delay_ms": 0, "cut": false} makes the next `times` calls of that operation (the end of their
-   X-Amz-Target, or GetObject for S3 object reads; with "match", only calls whose path or body
-   contain that text, such as a test's own queue or bucket) wait `delay_ms`, then answer the error, or with
-   `cut` send only half of the body moto answered before closing the connection.
+    "delay_ms": 0, "cut": false, "drop": false} makes the next `times` calls of that operation
+   (the end of their X-Amz-Target, or GetObject for S3 object reads; with "match", only calls
+   whose path or body contain that text, such as a test's own queue or bucket) wait `delay_ms`,
+   then answer the error; with `cut` send only half of the body moto answered before closing the
+   connection; with `drop` close the connection without answering.
 4. CloudWatch over Smithy RPC v2 CBOR (what aws-sdk-cloudwatch speaks): each request is
    decoded, replayed to moto over its JSON protocol, and the answer encoded back to CBOR, its
    timestamps typed by botocore's model of the service.
@@ -23,6 +24,7 @@ import datetime
 import io
 import json
 import os
+import socket
 import threading
 import time
 import urllib.parse
@@ -170,6 +172,12 @@ class Extensions:
 
     def inject(self, fault, environ, start_response):
         time.sleep(fault.get("delay_ms", 0) / 1000)
+        if fault.get("drop"):
+            # The connection goes away with no answer at all (a dead load balancer, a reset).
+            sock = environ["werkzeug.socket"]
+            sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+            return []
         if fault.get("cut"):
             captured = {}
 
