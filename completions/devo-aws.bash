@@ -83,7 +83,7 @@ _devo__aws() {
 
     case "${cmd}" in
         devo__aws)
-            opts="-v -q -h -V --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help --version events securityhub audit metrics flowlogs cloudfront logs all check help"
+            opts="-v -q -h -V --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --verbose --quiet --help --version events securityhub audit metrics flowlogs cloudfront logs all check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -109,6 +109,10 @@ _devo__aws() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -121,7 +125,7 @@ _devo__aws() {
             return 0
             ;;
         devo__subcmd__aws__subcmd__all)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -144,6 +148,10 @@ _devo__aws() {
                     return 0
                     ;;
                 --end-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -159,7 +167,7 @@ _devo__aws() {
             return 0
             ;;
         devo__subcmd__aws__subcmd__audit)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -182,6 +190,10 @@ _devo__aws() {
                     return 0
                     ;;
                 --end-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -197,7 +209,7 @@ _devo__aws() {
             return 0
             ;;
         devo__subcmd__aws__subcmd__check)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -220,6 +232,10 @@ _devo__aws() {
                     return 0
                     ;;
                 --end-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -235,7 +251,7 @@ _devo__aws() {
             return 0
             ;;
         devo__subcmd__aws__subcmd__cloudfront)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -258,6 +274,10 @@ _devo__aws() {
                     return 0
                     ;;
                 --end-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -273,7 +293,7 @@ _devo__aws() {
             return 0
             ;;
         devo__subcmd__aws__subcmd__events)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -296,6 +316,10 @@ _devo__aws() {
                     return 0
                     ;;
                 --end-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -311,7 +335,7 @@ _devo__aws() {
             return 0
             ;;
         devo__subcmd__aws__subcmd__flowlogs)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -334,6 +358,10 @@ _devo__aws() {
                     return 0
                     ;;
                 --end-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -503,7 +531,7 @@ _devo__aws() {
             return 0
             ;;
         devo__subcmd__aws__subcmd__logs)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -526,6 +554,10 @@ _devo__aws() {
                     return 0
                     ;;
                 --end-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -541,7 +573,7 @@ _devo__aws() {
             return 0
             ;;
         devo__subcmd__aws__subcmd__metrics)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -564,6 +596,10 @@ _devo__aws() {
                     return 0
                     ;;
                 --end-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -579,7 +615,7 @@ _devo__aws() {
             return 0
             ;;
         devo__subcmd__aws__subcmd__securityhub)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -602,6 +638,10 @@ _devo__aws() {
                     return 0
                     ;;
                 --end-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_devo_aws_global_optspecs
-    string join \n config= dry-run force max-messages= deadline= start-time= end-time= log-format= v/verbose q/quiet h/help V/version
+    string join \n config= dry-run force max-messages= deadline= start-time= end-time= shard= log-format= v/verbose q/quiet h/help V/version
 end
 
 function __fish_devo_aws_needs_command
@@ -29,6 +29,7 @@ complete -c devo-aws -n "__fish_devo_aws_needs_command" -l max-messages -d 'Stop
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
+complete -c devo-aws -n "__fish_devo_aws_needs_command" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
@@ -52,6 +53,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l max-message
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
@@ -64,6 +66,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l max-me
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
@@ -76,6 +79,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l max-messages
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
@@ -88,6 +92,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l max-messag
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
@@ -100,6 +105,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l max-messa
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
@@ -112,6 +118,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l max-mes
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
@@ -124,6 +131,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l max-messages 
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
@@ -136,6 +144,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l max-messages -
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
@@ -148,6 +157,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l max-messages
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'

@@ -7,6 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::shard::Shard;
+
 const AFTER_HELP: &str = "\
 Exit codes:
   0  done (also when there was nothing new, or a service was not due yet)
@@ -57,6 +59,11 @@ pub struct GlobalArgs {
     /// Backfill up to TIME (RFC 3339, or a duration ago) [default: now]
     #[arg(long, global = true, value_name = "TIME", value_parser = parse_time, requires = "start_time")]
     pub end_time: Option<DateTime<Utc>>,
+
+    /// Pull only this worker's share of the work, worker I of N (from 1): regions by their
+    /// position in the config, CloudWatch Logs groups by a hash of their name
+    #[arg(long, global = true, value_name = "I/N")]
+    pub shard: Option<Shard>,
 
     /// Log format on stderr
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]

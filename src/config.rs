@@ -196,39 +196,47 @@ pub struct Globals {
 }
 
 /// `globals.persistence`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct Persistence {
-    #[serde(rename = "type", default = "default_persistence_type")]
-    pub kind: String,
+    #[serde(rename = "type", default)]
+    pub kind: PersistenceType,
     #[serde(default)]
     pub config: PersistenceConfig,
 }
 
-impl Default for Persistence {
-    fn default() -> Self {
-        Self {
-            kind: default_persistence_type(),
-            config: PersistenceConfig::default(),
-        }
-    }
-}
-
-fn default_persistence_type() -> String {
-    "filesystem".into()
+/// Where state is kept.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PersistenceType {
+    /// Files in `directory_name` (one machine).
+    #[default]
+    Filesystem,
+    /// Objects in an S3 bucket, written with conditional requests (several workers).
+    S3,
 }
 
 /// `globals.persistence.config`.
 #[derive(Debug, Deserialize)]
 pub struct PersistenceConfig {
-    /// Directory of the state files, relative to `<product>/` unless absolute.
+    /// Directory of the state files, relative to `<product>/` unless absolute (filesystem).
     #[serde(default = "default_state_dir")]
     pub directory_name: String,
+    /// The bucket of the state objects (s3).
+    pub bucket: Option<String>,
+    /// Prepended to every state object's key (s3).
+    #[serde(default)]
+    pub prefix: String,
+    /// The bucket's region (s3) [default: the run's region].
+    pub region: Option<String>,
 }
 
 impl Default for PersistenceConfig {
     fn default() -> Self {
         Self {
             directory_name: default_state_dir(),
+            bucket: None,
+            prefix: String::new(),
+            region: None,
         }
     }
 }
@@ -530,21 +538,28 @@ impl Config {
         let g = &self.globals;
         check_len("globals.id", &g.id.0, 1, 5)?;
         check_len("globals.name", &g.name, 1, 64)?;
-        if g.persistence.kind != "filesystem" {
-            return Err(ParseError::invalid(
-                "globals.persistence.type",
-                format!(
-                    "unsupported persistence type {:?} (supported: filesystem)",
-                    g.persistence.kind
-                ),
-            ));
+        let p = &g.persistence.config;
+        match g.persistence.kind {
+            PersistenceType::Filesystem => check_len(
+                "globals.persistence.config.directory_name",
+                &p.directory_name,
+                1,
+                4096,
+            )?,
+            PersistenceType::S3 => {
+                let bucket = p.bucket.as_deref().ok_or_else(|| {
+                    ParseError::invalid(
+                        "globals.persistence.config.bucket",
+                        "required with persistence type s3",
+                    )
+                })?;
+                check_len("globals.persistence.config.bucket", bucket, 3, 63)?;
+                check_len("globals.persistence.config.prefix", &p.prefix, 0, 512)?;
+                if let Some(region) = &p.region {
+                    check_len("globals.persistence.config.region", region, 1, 64)?;
+                }
+            }
         }
-        check_len(
-            "globals.persistence.config.directory_name",
-            &g.persistence.config.directory_name,
-            1,
-            4096,
-        )?;
         self.devo_output()?;
 
         let aws = &self.inputs.aws;

@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -17,7 +17,7 @@ use crate::config::Loaded;
 use crate::devo::frame::Framing;
 use crate::devo::shipper::Shipper;
 use crate::sources::cursor::Backfill;
-use crate::state::{self, Cursor, StateError, StateStore};
+use crate::state::{ServiceHandle, StateError, StateStore, Worker};
 
 /// How a run (or one service, or one region of it) ended. Ordered: the worst one decides the
 /// exit code of a run.
@@ -91,6 +91,8 @@ pub struct RunContext {
     pub framing: Framing,
     pub aws: Arc<Aws>,
     pub state: StateStore,
+    /// Who this run is to the state (lease owner, shard).
+    pub worker: Worker,
     /// Set on SIGINT / SIGTERM: wind down as at the deadline.
     pub interrupted: Arc<AtomicBool>,
     /// Progress bars of cursor windows: drawn only when stderr is a terminal.
@@ -116,6 +118,8 @@ pub struct Counters {
     pub objects: AtomicU64,
     /// Objects acknowledged without being read (filtered, older than start_time, digests).
     pub skipped: AtomicU64,
+    /// Cursors left alone because another worker holds their lease.
+    pub held: AtomicU64,
     pub events: AtomicU64,
     pub dropped: AtomicU64,
     pub failed: AtomicU64,
@@ -157,6 +161,7 @@ impl Summary {
             messages = get(&c.messages),
             objects = get(&c.objects),
             skipped = get(&c.skipped),
+            held = get(&c.held),
             events = get(&c.events),
             dropped = get(&c.dropped),
             failed = get(&c.failed),
@@ -168,41 +173,6 @@ impl Summary {
     }
 }
 
-/// One service's saved state during its run: cursors are committed as their windows are
-/// delivered, so a run that dies keeps what it finished.
-pub struct ServiceState {
-    store: StateStore,
-    key: String,
-    state: Mutex<state::ServiceState>,
-    dry_run: bool,
-}
-
-impl ServiceState {
-    pub fn cursor(&self, name: &str) -> Option<Cursor> {
-        lock(&self.state).cursors.get(name).cloned()
-    }
-
-    /// Records that `name` was delivered up to `cursor` and saves it (a dry run saves nothing).
-    pub fn advance(&self, name: &str, cursor: Cursor) -> Result<(), StateError> {
-        if self.dry_run {
-            return Ok(());
-        }
-        let mut state = lock(&self.state);
-        state.cursors.insert(name.to_string(), cursor);
-        self.store.save(&self.key, &state)
-    }
-
-    fn save_pull(&self, at: chrono::DateTime<Utc>) -> Result<(), StateError> {
-        let mut state = lock(&self.state);
-        state.last_pull = Some(at);
-        self.store.save(&self.key, &state)
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// Runs `pull` as service `name` under its lock and request period, then saves its state.
 /// `pull` fills the counters, may advance cursors, and returns the worst failure of its parts.
 pub async fn run_service<F, Fut>(
@@ -212,7 +182,7 @@ pub async fn run_service<F, Fut>(
     pull: F,
 ) -> Summary
 where
-    F: FnOnce(Arc<Counters>, Arc<ServiceState>) -> Fut,
+    F: FnOnce(Arc<Counters>, Arc<ServiceHandle>) -> Fut,
     Fut: Future<Output = Option<Failure>>,
 {
     let started = std::time::Instant::now();
@@ -225,25 +195,17 @@ where
         seconds: started.elapsed().as_secs_f64(),
     };
     let key = format!("{}.{name}", ctx.input_id());
-    // Dry runs write nothing, so they need no lock either and may run beside a real one.
-    let _lock = if ctx.options.dry_run {
-        None
-    } else {
-        match ctx.state.lock(&key) {
-            Ok(l) => Some(l),
-            Err(e @ StateError::Locked { .. }) => {
-                tracing::warn!(message = "Service skipped: another run holds it.", service = name, error = %e);
-                return finish(Outcome::Locked, Some(e.to_string()), counters);
-            }
-            Err(e) => return finish(Outcome::Config, Some(e.to_string()), counters),
+    // Dry runs write nothing, so they take no lock either and may run beside a real one.
+    let handle = match ctx.state.open(&key, &ctx.worker).await {
+        Ok(h) => Arc::new(h),
+        Err(e @ StateError::Locked { .. }) => {
+            tracing::warn!(message = "Service skipped: another run holds it.", service = name, error = %e);
+            return finish(Outcome::Locked, Some(e.to_string()), counters);
         }
-    };
-    let state = match ctx.state.load(&key) {
-        Ok(s) => s,
-        Err(e) => return finish(Outcome::Config, Some(e.to_string()), counters),
+        Err(e) => return finish(e.outcome(), Some(e.to_string()), counters),
     };
     let now = Utc::now();
-    if let Some(last) = state.last_pull
+    if let Some(last) = handle.last_pull()
         && !ctx.options.force
     {
         let due = last + Duration::from_secs(request_period_secs);
@@ -256,12 +218,6 @@ where
             return finish(Outcome::Done, Some(note), counters);
         }
     }
-    let handle = Arc::new(ServiceState {
-        store: ctx.state.clone(),
-        key,
-        state: Mutex::new(state),
-        dry_run: ctx.options.dry_run,
-    });
     let failure = pull(counters.clone(), handle.clone()).await;
     match failure {
         Some(f) => finish(f.outcome, Some(f.reason), counters),
@@ -270,9 +226,9 @@ where
             Some("dry run: nothing acknowledged".into()),
             counters,
         ),
-        None => match handle.save_pull(now) {
+        None => match handle.finish(now).await {
             Ok(()) => finish(Outcome::Done, None, counters),
-            Err(e) => finish(Outcome::Config, Some(e.to_string()), counters),
+            Err(e) => finish(e.outcome(), Some(e.to_string()), counters),
         },
     }
 }

@@ -9,5 +9,6 @@ pub mod cycle;
 pub mod devo;
 pub mod formats;
 pub mod run;
+pub mod shard;
 pub mod sources;
 pub mod state;

@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use chrono::Utc;
 use futures_util::future::join_all;
 use indicatif::{MultiProgress, ProgressDrawTarget};
 use tokio::signal::unix::{SignalKind, signal};
@@ -23,7 +24,10 @@ use crate::sources::cursor::Backfill;
 use crate::sources::events::{self, Kind};
 use crate::sources::objects::{self, ObjectFormat};
 use crate::sources::{audit, logs, metrics};
-use crate::state::StateStore;
+use crate::config::PersistenceType;
+use crate::state::files::FileStore;
+use crate::state::s3::S3Store;
+use crate::state::{StateStore, Worker};
 
 /// The services of the seed's config, in the order `all` lists them.
 const SERVICES: [Command; 7] = [
@@ -35,6 +39,10 @@ const SERVICES: [Command; 7] = [
     Command::Cloudfront,
     Command::Logs,
 ];
+
+/// How long a cursor's lease outlives the run's deadline: the time to deliver and record the
+/// window in flight when the deadline comes.
+const LEASE_GRACE: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Runs the command and returns the worst outcome. Errors that stop the run before any service
 /// starts are reported here.
@@ -90,9 +98,19 @@ pub async fn run(cli: Cli) -> Outcome {
         limits.close_timeout = std::time::Duration::from_secs(secs);
     }
     let (shipper, shipper_task) = Shipper::start(destination, limits);
+    let aws = Arc::new(Aws::new(loaded.config.inputs.aws.credentials.as_ref()).await);
+    let now = Utc::now();
     let ctx = RunContext {
-        aws: Arc::new(Aws::new(loaded.config.inputs.aws.credentials.as_ref()).await),
-        state: StateStore::new(&loaded.state_dir()),
+        state: state_store(&loaded, &aws),
+        worker: Worker {
+            owner: Worker::owner_name(now),
+            shard: cli.global.shard,
+            lease_until: now
+                + chrono::Duration::from_std(cli.global.deadline + LEASE_GRACE)
+                    .unwrap_or(chrono::Duration::MAX),
+            dry_run: cli.global.dry_run,
+        },
+        aws,
         loaded,
         options: RunOptions {
             dry_run: cli.global.dry_run,
@@ -258,5 +276,20 @@ async fn run_one(ctx: &RunContext, c: Command) -> Vec<Summary> {
             None => Vec::new(),
         },
         Command::All | Command::Check => Vec::new(),
+    }
+}
+
+/// The state backend the config names.
+fn state_store(loaded: &Loaded, aws: &Arc<Aws>) -> StateStore {
+    let persistence = &loaded.config.globals.persistence;
+    let p = &persistence.config;
+    match persistence.kind {
+        // validate() made sure the bucket is there.
+        PersistenceType::S3 => {
+            let region = p.region.clone().unwrap_or_else(|| aws.region());
+            let bucket = p.bucket.as_deref().unwrap_or_default();
+            StateStore::S3(S3Store::new(aws.clone(), &region, bucket, &p.prefix))
+        }
+        PersistenceType::Filesystem => StateStore::Files(FileStore::new(&loaded.state_dir())),
     }
 }

@@ -85,6 +85,13 @@ impl Aws {
         }
     }
 
+    /// The run's own region (the environment's, or us-east-1).
+    pub fn region(&self) -> String {
+        self.base
+            .region()
+            .map_or_else(|| FALLBACK_REGION.to_string(), ToString::to_string)
+    }
+
     /// The configuration of `region`.
     pub fn in_region(&self, region: &str) -> SdkConfig {
         self.base

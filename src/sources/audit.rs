@@ -73,7 +73,7 @@ async fn run_api(ctx: &RunContext, svc: &Service) -> Summary {
                 slice: SLICE,
                 align: None,
             };
-            each_region(API_SERVICE, svc.regions(), |region| {
+            each_region(API_SERVICE, svc.regions(), ctx.worker.shard, |region| {
                 let lookup = Lookup {
                     ctx,
                     region,

@@ -10,10 +10,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::cycle::{Counters, Failure, Outcome, RunContext, ServiceState};
+use crate::cycle::{Counters, Failure, RunContext};
 use crate::devo::shipper::Shipped;
 use crate::sources::{Delivery, delivery};
-use crate::state::Cursor;
+use crate::state::{Claim, Cursor, ServiceHandle};
 
 /// `--start-time` / `--end-time`: a past window pulled for one run; saved cursors stay where
 /// they are.
@@ -100,7 +100,7 @@ impl Pacer {
 /// ids already shipped at its start, and returns what it shipped and the ids at its end.
 pub struct CursorPull<'a> {
     pub ctx: &'a RunContext,
-    pub state: &'a ServiceState,
+    pub state: &'a ServiceHandle,
     pub counters: &'a Counters,
     pub start_time: Option<DateTime<Utc>>,
     /// How far back a cursor never used starts.
@@ -114,13 +114,36 @@ impl CursorPull<'_> {
         &self,
         key: &str,
         latest_end: DateTime<Utc>,
+        pull: F,
+    ) -> Result<(), Failure>
+    where
+        F: FnMut(Window, Vec<String>) -> Fut,
+        Fut: Future<Output = Result<(Shipped, Vec<String>), Failure>>,
+    {
+        let cursor = match self.state.claim(key).await.map_err(Failure::from)? {
+            Claim::Granted(cursor) => cursor,
+            Claim::Held(why) => {
+                tracing::info!(message = "Cursor skipped: another worker holds it.", cursor = key, %why);
+                Counters::add(&self.counters.held, 1);
+                return Ok(());
+            }
+        };
+        let pulled = self.pull_from(key, cursor, latest_end, pull).await;
+        self.state.release(key).await;
+        pulled
+    }
+
+    async fn pull_from<F, Fut>(
+        &self,
+        key: &str,
+        cursor: Option<Cursor>,
+        latest_end: DateTime<Utc>,
         mut pull: F,
     ) -> Result<(), Failure>
     where
         F: FnMut(Window, Vec<String>) -> Fut,
         Fut: Future<Output = Result<(Shipped, Vec<String>), Failure>>,
     {
-        let cursor = self.state.cursor(key);
         let planned = plan(
             cursor.as_ref(),
             self.start_time,
@@ -170,7 +193,8 @@ impl CursorPull<'_> {
                 };
                 self.state
                     .advance(key, cursor)
-                    .map_err(|e| Failure::new(Outcome::Config, e.to_string()))?;
+                    .await
+                    .map_err(Failure::from)?;
             }
             skip = ids_at_end;
             bar.set_position(seconds(window.start, slice.end));

@@ -14,10 +14,11 @@ use chrono::{SecondsFormat, TimeZone, Utc};
 use serde::Serialize;
 
 use crate::config::Service;
-use crate::cycle::{Counters, Failure, RunContext, ServiceState, Summary, run_service};
+use crate::cycle::{Counters, Failure, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
 use crate::sources::cursor::{CursorPull, Pacer, Window};
 use crate::sources::{TagRule, each_region, puller_account};
+use crate::state::ServiceHandle;
 
 const SERVICE: &str = "custom_service.logs";
 const DEFAULT_DELAY_SECS: u64 = 120;
@@ -45,6 +46,11 @@ fn rfc3339_ms(ms: i64) -> Option<String> {
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
+/// The cursor of one log group in one region (and the name `--shard` deals out).
+fn cursor_name(region: &str, group: &str) -> String {
+    format!("{region}/{group}")
+}
+
 /// One cycle of the service.
 pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
     run_service(
@@ -56,7 +62,8 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
                 Ok(a) => a.to_string(),
                 Err(f) => return Some(f),
             };
-            each_region(SERVICE, svc.regions(), |region| {
+            // Shards split log groups, not regions.
+            each_region(SERVICE, svc.regions(), None, |region| {
                 let puller = RegionLogs {
                     ctx,
                     svc,
@@ -83,7 +90,7 @@ struct RegionLogs<'a> {
     client: aws_sdk_cloudwatchlogs::Client,
     pacer: Pacer,
     counters: Arc<Counters>,
-    state: Arc<ServiceState>,
+    state: Arc<ServiceHandle>,
 }
 
 impl RegionLogs<'_> {
@@ -93,7 +100,11 @@ impl RegionLogs<'_> {
             Err(f) => return Some(f),
         };
         let mut worst: Option<Failure> = None;
+        let shard = self.ctx.worker.shard;
         for group in groups {
+            if shard.is_some_and(|s| !s.owns_name(&cursor_name(self.region, &group))) {
+                continue;
+            }
             if self.ctx.should_stop() {
                 break;
             }
@@ -174,7 +185,7 @@ impl RegionLogs<'_> {
             align: None,
         };
         pull.run(
-            &format!("{}/{group}", self.region),
+            &cursor_name(self.region, group),
             latest,
             |slice, skip| self.pull_slice(group, slice, skip),
         )

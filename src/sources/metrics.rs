@@ -74,7 +74,7 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
             slice: period_len * PERIODS_PER_SLICE,
             align: Some(period_len),
         };
-        each_region(SERVICE, svc.regions(), |region| {
+        each_region(SERVICE, svc.regions(), ctx.worker.shard, |region| {
             let region_metrics = RegionMetrics {
                 ctx,
                 svc,

@@ -18,6 +18,7 @@ use crate::cycle::{Failure, Outcome};
 use crate::devo::shipper::{Receipt, Shipped};
 use crate::devo::tag::{event_type_level, tag};
 use crate::formats::eventbridge::AwsEvent;
+use crate::shard::Shard;
 
 /// How one service tags its events.
 #[derive(Debug, Clone)]
@@ -89,18 +90,25 @@ pub async fn puller_account(aws: &Aws) -> Result<&str, Failure> {
 /// Regions pulled at once per service.
 pub const MAX_CONCURRENT_REGIONS: usize = 4;
 
-/// Runs `pull` for every region, a bounded number at once; a failing region does not stop the
-/// others. The failure returned (the worst outcome) names every region that failed and why.
+/// Runs `pull` for every region (of this `--shard`'s share, when given), a bounded number at
+/// once; a failing region does not stop the others. The failure returned (the worst outcome)
+/// names every region that failed and why.
 pub async fn each_region<'a, F, Fut>(
     service: &str,
     regions: &'a [String],
+    shard: Option<Shard>,
     pull: F,
 ) -> Option<Failure>
 where
     F: Fn(&'a str) -> Fut,
     Fut: Future<Output = Option<Failure>>,
 {
-    let mut failed: Vec<(&str, Failure)> = stream::iter(regions)
+    let mine = regions
+        .iter()
+        .enumerate()
+        .filter(|(position, _)| shard.is_none_or(|s| s.owns_position(*position)))
+        .map(|(_, region)| region);
+    let mut failed: Vec<(&str, Failure)> = stream::iter(mine)
         .map(|region| {
             let pulled = pull(region);
             async move { pulled.await.map(|f| (region.as_str(), f)) }

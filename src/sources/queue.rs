@@ -105,7 +105,7 @@ pub async fn consume<H: MessageHandler>(
     counters: &Arc<Counters>,
 ) -> Option<Failure> {
     let budget = MessageBudget(ctx.options.max_messages.map(AtomicU64::new));
-    each_region(job.service, job.regions, |region| {
+    each_region(job.service, job.regions, ctx.worker.shard, |region| {
         let region_run = RegionRun {
             ctx,
             job,

@@ -297,8 +297,8 @@ fn state_that_cannot_be_trusted_or_written_stops_the_service() {
         "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"
     );
     for (contents, says) in [
-        ("{\"version\": 1, \"last_pull\": ", "corrupt state file"),
-        ("", "corrupt state file"),
+        ("{\"version\": 1, \"last_pull\": ", "corrupt state ("),
+        ("", "corrupt state ("),
         ("{\"version\": 99}", "written by a newer devo-aws"),
     ] {
         let wd = Workdir::new();

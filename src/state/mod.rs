@@ -1,0 +1,327 @@
+//! Persisted state: how far each service got, kept between runs.
+//!
+//! Two backends (`globals.persistence.type`) behind one handle per service and run:
+//!
+//! - `filesystem` ([`files`]): one JSON file per input and service, written atomically, and a
+//!   lock file per service (and shard) so overlapping runs on one machine never pull one service
+//!   twice at once.
+//! - `s3` ([`s3`]): one object per cursor, written with conditional requests (`If-None-Match: *`
+//!   to create, `If-Match` on the ETag to update) and carrying a lease (owner, expiry): several
+//!   workers on several machines share one config, each cursor is moved by one worker at a time,
+//!   and a cursor whose worker died is taken over once its lease has expired.
+//!
+//! State that cannot be read, is corrupt or was written by a newer version is an error, never a
+//! silent restart from zero: restarting would re-ship or skip data.
+
+pub mod files;
+pub mod s3;
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::cycle::{Failure, Outcome};
+use crate::shard::Shard;
+
+/// The version this program writes; state with a higher one is refused.
+pub const STATE_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{location}: {source}")]
+    Io {
+        location: String,
+        source: std::io::Error,
+    },
+    #[error("{location}: corrupt state ({reason}); fix or remove it deliberately")]
+    Corrupt { location: String, reason: String },
+    #[error(
+        "{location}: written by a newer devo-aws (state version {found}, this one reads {STATE_VERSION})"
+    )]
+    Newer { location: String, found: u32 },
+    #[error("{location}: held by another devo-aws run")]
+    Locked { location: String },
+    #[error("{location}: another worker took this cursor over (its lease had expired)")]
+    LeaseLost { location: String },
+    #[error("{0}")]
+    Aws(Failure),
+}
+
+impl StateError {
+    /// How a run that meets this error ends.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Self::Locked { .. } => Outcome::Locked,
+            Self::LeaseLost { .. } => Outcome::Temporary,
+            Self::Aws(f) => f.outcome,
+            Self::Io { .. } | Self::Corrupt { .. } | Self::Newer { .. } => Outcome::Config,
+        }
+    }
+}
+
+impl From<StateError> for Failure {
+    fn from(e: StateError) -> Self {
+        match e {
+            StateError::Aws(f) => f,
+            other => Failure::new(other.outcome(), other.to_string()),
+        }
+    }
+}
+
+/// Refuses state written by a newer version.
+fn check_version(location: &str, found: u32) -> Result<(), StateError> {
+    if found > STATE_VERSION {
+        return Err(StateError::Newer {
+            location: location.to_string(),
+            found,
+        });
+    }
+    Ok(())
+}
+
+/// What is remembered of one service between runs: the whole state file of the filesystem
+/// backend; in S3 the service object, whose cursors live in objects of their own.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ServiceState {
+    pub version: u32,
+    /// When the last successful pull started (for `request_period_in_seconds`).
+    pub last_pull: Option<DateTime<Utc>>,
+    /// The same for each `--shard`, by its `I/N`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub shard_pulls: BTreeMap<String, DateTime<Utc>>,
+    /// Cursor services: how far each region (or region and log group) was delivered.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cursors: BTreeMap<String, Cursor>,
+}
+
+impl ServiceState {
+    /// When `shard` (or the whole service) last pulled.
+    pub fn last_pull_of(&self, shard: Option<Shard>) -> Option<DateTime<Utc>> {
+        match shard {
+            Some(s) => self.shard_pulls.get(&s.to_string()).copied(),
+            None => self.last_pull,
+        }
+    }
+
+    fn set_pull(&mut self, shard: Option<Shard>, at: DateTime<Utc>) {
+        match shard {
+            Some(s) => {
+                self.shard_pulls.insert(s.to_string(), at);
+            }
+            None => self.last_pull = Some(at),
+        }
+    }
+}
+
+/// How far one cursor has been delivered.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Cursor {
+    /// Everything up to and including this instant was delivered.
+    pub until: DateTime<Utc>,
+    /// Ids of the events stamped exactly `until`: the next window starts there again and skips
+    /// them, so an event late for its second is neither lost nor shipped twice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids_at_until: Vec<String>,
+}
+
+/// Who this run is, as the state sees it.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    /// Names this run in leases (host, process id, start).
+    pub owner: String,
+    pub shard: Option<Shard>,
+    /// When this run's leases expire: past its deadline and the time to wind down.
+    pub lease_until: DateTime<Utc>,
+    /// Reads only: takes no lock or lease, writes nothing.
+    pub dry_run: bool,
+}
+
+impl Worker {
+    /// The owner name of this process, started at `started`.
+    pub fn owner_name(started: DateTime<Utc>) -> String {
+        format!(
+            "{}/{}/{}",
+            gethostname::gethostname().to_string_lossy(),
+            std::process::id(),
+            started.timestamp_micros()
+        )
+    }
+}
+
+/// Where state is kept.
+#[derive(Clone)]
+pub enum StateStore {
+    Files(files::FileStore),
+    S3(s3::S3Store),
+}
+
+/// Whether this run may move a cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Yes: the cursor as saved (none yet for a cursor never used).
+    Granted(Option<Cursor>),
+    /// No: another worker holds its lease (who, and until when, as far as known).
+    Held(String),
+}
+
+/// One service's state during one run. Cursors are committed as their windows are delivered, so
+/// a run that dies keeps what it finished.
+pub struct ServiceHandle {
+    worker: Worker,
+    last_pull: Option<DateTime<Utc>>,
+    backend: Backend,
+}
+
+enum Backend {
+    Files {
+        store: files::FileStore,
+        key: String,
+        cursors: BTreeMap<String, Cursor>,
+        /// Held for the run (none in a dry run).
+        _lock: Option<files::ServiceLock>,
+    },
+    S3 {
+        store: s3::S3Store,
+        key: String,
+        /// The cursors this run leased, with what it last wrote of them.
+        leased: Mutex<BTreeMap<String, s3::Leased>>,
+    },
+}
+
+impl StateStore {
+    /// Opens the state of `key` (`<input id>.<service>`) for this run: takes the service's lock
+    /// (filesystem, not in a dry run) and reads when it last pulled.
+    pub async fn open(&self, key: &str, worker: &Worker) -> Result<ServiceHandle, StateError> {
+        let (last_pull, backend) = match self {
+            Self::Files(store) => {
+                let lock = if worker.dry_run {
+                    None
+                } else {
+                    Some(store.lock(key, worker.shard)?)
+                };
+                let state = store.load(key)?;
+                (
+                    state.last_pull_of(worker.shard),
+                    Backend::Files {
+                        store: store.clone(),
+                        key: key.to_string(),
+                        cursors: state.cursors,
+                        _lock: lock,
+                    },
+                )
+            }
+            Self::S3(store) => {
+                let state = store.load_service(key).await?.map(|(s, _)| s);
+                (
+                    state.and_then(|s| s.last_pull_of(worker.shard)),
+                    Backend::S3 {
+                        store: store.clone(),
+                        key: key.to_string(),
+                        leased: Mutex::default(),
+                    },
+                )
+            }
+        };
+        Ok(ServiceHandle {
+            worker: worker.clone(),
+            last_pull,
+            backend,
+        })
+    }
+}
+
+impl ServiceHandle {
+    /// When this service (or this shard of it) last pulled successfully.
+    pub fn last_pull(&self) -> Option<DateTime<Utc>> {
+        self.last_pull
+    }
+
+    /// Asks to move cursor `name` in this run (a dry run is always granted, and takes nothing).
+    pub async fn claim(&self, name: &str) -> Result<Claim, StateError> {
+        match &self.backend {
+            Backend::Files { cursors, .. } => Ok(Claim::Granted(cursors.get(name).cloned())),
+            Backend::S3 {
+                store, key, leased, ..
+            } => {
+                let (claim, lease) = store.claim(key, name, &self.worker).await?;
+                if let Some(lease) = lease {
+                    lock(leased).insert(name.to_string(), lease);
+                }
+                Ok(claim)
+            }
+        }
+    }
+
+    /// Records that `name` was delivered up to `cursor` (a dry run records nothing).
+    pub async fn advance(&self, name: &str, cursor: Cursor) -> Result<(), StateError> {
+        if self.worker.dry_run {
+            return Ok(());
+        }
+        match &self.backend {
+            Backend::Files { store, key, .. } => store.update(key, |state| {
+                state.cursors.insert(name.to_string(), cursor);
+            }),
+            Backend::S3 {
+                store, key, leased, ..
+            } => {
+                let Some(lease) = lock(leased).remove(name) else {
+                    return Err(StateError::LeaseLost {
+                        location: store.cursor_location(key, name),
+                    });
+                };
+                let lease = store
+                    .write_cursor(
+                        key,
+                        name,
+                        lease,
+                        Some(cursor),
+                        Some(self.worker.lease_until),
+                    )
+                    .await?;
+                lock(leased).insert(name.to_string(), lease);
+                Ok(())
+            }
+        }
+    }
+
+    /// Gives up this run's lease of `name`, so another worker may take it at once. A failure is
+    /// only reported: the lease expires on its own.
+    pub async fn release(&self, name: &str) {
+        let Backend::S3 {
+            store, key, leased, ..
+        } = &self.backend
+        else {
+            return;
+        };
+        let Some(lease) = lock(leased).remove(name) else {
+            return;
+        };
+        if let Err(e) = store.write_cursor(key, name, lease, None, None).await {
+            tracing::warn!(message = "Could not release a cursor's lease; it will expire.", cursor = name, error = %e);
+        }
+    }
+
+    /// Records that the pull that started `at` succeeded (a dry run records nothing).
+    pub async fn finish(&self, at: DateTime<Utc>) -> Result<(), StateError> {
+        if self.worker.dry_run {
+            return Ok(());
+        }
+        let shard = self.worker.shard;
+        match &self.backend {
+            Backend::Files { store, key, .. } => {
+                store.update(key, |state| state.set_pull(shard, at))
+            }
+            Backend::S3 { store, key, .. } => {
+                store
+                    .update_service(key, |state| state.set_pull(shard, at))
+                    .await
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
