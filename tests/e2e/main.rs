@@ -20,5 +20,6 @@ mod faults;
 mod config;
 // Operating it: exit codes, `all`, logs, secrets, the example config, deploy/.
 mod operations;
+mod workers;
 // man/ and completions/ match the clap definitions.
 mod generated;

@@ -14,7 +14,9 @@ moto_server's own arguments (-H HOST -p PORT), plus what moto lacks for our serv
    whose path or body contain that text, such as a test's own queue or bucket) wait `delay_ms`,
    then answer the error; with `cut` send only half of the body moto answered before closing the
    connection; with `drop` close the connection without answering.
-4. CloudWatch over Smithy RPC v2 CBOR (what aws-sdk-cloudwatch speaks): each request is
+4. Conditional S3 writes (PutObject with If-Match or If-None-Match) made atomic as in S3: moto
+   checks the condition, then stores, with nothing between to keep two writers apart.
+5. CloudWatch over Smithy RPC v2 CBOR (what aws-sdk-cloudwatch speaks): each request is
    decoded, replayed to moto over its JSON protocol, and the answer encoded back to CBOR, its
    timestamps typed by botocore's model of the service.
 """
@@ -121,6 +123,7 @@ class Extensions:
         self.assumed = []
         self.faults = []
         self.lock = threading.Lock()
+        self.conditional_writes = threading.Lock()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -141,6 +144,10 @@ class Extensions:
             return self.refuse(environ, start_response)
         if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
             self.record_assume_role(environ)
+        if environ.get("REQUEST_METHOD") == "PUT" and (
+                "HTTP_IF_MATCH" in environ or "HTTP_IF_NONE_MATCH" in environ):
+            with self.conditional_writes:
+                return list(self.app(environ, start_response))
         if path.startswith(CBOR_PREFIX):
             return self.cloudwatch_cbor(environ, start_response, path[len(CBOR_PREFIX):])
         if environ.get("HTTP_X_AMZ_TARGET", "").endswith(LOOKUP_TARGET):

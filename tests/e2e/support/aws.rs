@@ -128,16 +128,10 @@ impl Moto {
         aws_sdk_s3::Client::from_conf(conf)
     }
 
-    /// A bucket that announces every created object on the queue `queue_url` (moto sends the
-    /// notifications itself, starting with an s3:TestEvent).
-    pub fn bucket_notifying(&self, region: &str, bucket: &str, queue_url: &str) {
-        use aws_sdk_s3::types::{
-            BucketLocationConstraint, CreateBucketConfiguration, Event, NotificationConfiguration,
-            QueueConfiguration,
-        };
+    pub fn create_bucket(&self, region: &str, bucket: &str) {
+        use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
         self.rt.block_on(async {
-            let s3 = self.s3(region);
-            let mut create = s3.create_bucket().bucket(bucket);
+            let mut create = self.s3(region).create_bucket().bucket(bucket);
             if region != "us-east-1" {
                 create = create.create_bucket_configuration(
                     CreateBucketConfiguration::builder()
@@ -146,6 +140,34 @@ impl Moto {
                 );
             }
             create.send().await.unwrap();
+        });
+    }
+
+    /// An object's bytes, or None when there is no such object.
+    pub fn get_object(&self, region: &str, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        self.rt.block_on(async {
+            match self
+                .s3(region)
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+            {
+                Ok(out) => Some(out.body.collect().await.unwrap().to_vec()),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => None,
+                Err(e) => panic!("GetObject {bucket}/{key}: {e:?}"),
+            }
+        })
+    }
+
+    /// A bucket that announces every created object on the queue `queue_url` (moto sends the
+    /// notifications itself, starting with an s3:TestEvent).
+    pub fn bucket_notifying(&self, region: &str, bucket: &str, queue_url: &str) {
+        use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+        self.create_bucket(region, bucket);
+        self.rt.block_on(async {
+            let s3 = self.s3(region);
             let arn = self
                 .sqs(region)
                 .get_queue_attributes()

@@ -1,0 +1,290 @@
+//! Several workers on one config, their state in S3: cursors written with conditional requests
+//! and leased one worker at a time, SQS queues shared as competing consumers.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use crate::support::aws::{Moto, REGIONS, unique_name};
+use crate::support::devo::Receiver;
+use crate::support::samples::{trail_file, trail_record};
+use crate::support::{Workdir, config_yaml, setup};
+
+const PREFIX: &str = "devo-aws/state";
+
+/// `yaml` with its state in `bucket` instead of the state directory.
+fn with_s3_state(yaml: &str, bucket: &str) -> String {
+    let files = "    type: filesystem\n    config:\n      directory_name: state\n";
+    assert!(yaml.contains(files));
+    yaml.replace(
+        files,
+        &format!("    type: s3\n    config:\n      bucket: {bucket}\n      prefix: {PREFIX}\n"),
+    )
+}
+
+/// The object of cursor `name` of the logs service.
+fn cursor_object(name: &str) -> String {
+    format!(
+        "{PREFIX}/7.custom_service.logs/cursors/{}.json",
+        name.replace('/', "%2F")
+    )
+}
+
+/// One log group with `n` events ten minutes old, and a config pulling it with S3 state.
+fn logs_with_s3_state(moto: &Moto, receiver: &Receiver, wd: &Workdir, n: i64) -> (String, String) {
+    let bucket = unique_name("state").to_lowercase();
+    moto.create_bucket("us-east-1", &bucket);
+    let group = format!("/aws/lambda/{}", unique_name("fn"));
+    moto.log_group("us-east-1", &group, &["s"]);
+    let at = Utc::now().timestamp_millis() - 600_000;
+    let events: Vec<(i64, String)> = (0..n).map(|i| (at + i, format!("line {i}"))).collect();
+    moto.put_log_events("us-east-1", &group, "s", &events);
+    let start = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    wd.write_config(&with_s3_state(
+        &config_yaml(
+            receiver.port,
+            &format!("custom_service:\n  types: [logs]\n  log_groups: \"{group}\"\n  regions: [us-east-1]\n  start_time: {start}\n  delay_seconds: 0\n"),
+        ),
+        &bucket,
+    ));
+    (bucket, group)
+}
+
+fn json(bytes: Option<Vec<u8>>) -> serde_json::Value {
+    serde_json::from_slice(&bytes.expect("the object exists")).unwrap()
+}
+
+#[test]
+fn s3_state_records_cursors_and_the_next_run_resumes() {
+    let (moto, receiver, wd) = setup();
+    let (bucket, group) = logs_with_s3_state(&moto, &receiver, &wd, 5);
+    let run = wd.run(&["logs"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(receiver.records().len(), 5);
+    assert!(!wd.path().join("state").exists(), "no local state");
+
+    let cursor = json(moto.get_object(
+        "us-east-1",
+        &bucket,
+        &cursor_object(&format!("us-east-1/{group}")),
+    ));
+    assert_eq!(cursor["version"], 1);
+    assert!(cursor["cursor"]["until"].as_str().is_some(), "{cursor}");
+    assert!(
+        cursor.get("lease").is_none(),
+        "released at the end: {cursor}"
+    );
+    let service = json(moto.get_object(
+        "us-east-1",
+        &bucket,
+        &format!("{PREFIX}/7.custom_service.logs/service.json"),
+    ));
+    assert!(service["last_pull"].as_str().is_some(), "{service}");
+
+    // Not due yet, then forced: nothing new, nothing shipped again.
+    let run = wd.run(&["logs"]);
+    assert!(run.stderr.contains("not due until"), "{}", run.stderr);
+    let run = wd.run(&["logs", "--force"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(receiver.records().len(), 5);
+}
+
+#[test]
+fn a_cursor_leased_by_another_worker_waits_until_its_lease_expires() {
+    let (moto, receiver, wd) = setup();
+    let (bucket, group) = logs_with_s3_state(&moto, &receiver, &wd, 5);
+    let object = cursor_object(&format!("us-east-1/{group}"));
+    let leased = |expires: chrono::DateTime<Utc>| {
+        serde_json::json!({"version": 1, "lease": {"owner": "other-host/42/1", "expires": expires}, "generation": 1})
+            .to_string()
+            .into_bytes()
+    };
+    moto.put_object(
+        "us-east-1",
+        &bucket,
+        &object,
+        leased(Utc::now() + chrono::Duration::hours(1)),
+    );
+    let run = wd.run(&["logs"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("held=1"), "{}", run.stderr);
+    assert!(receiver.records().is_empty(), "a live lease is respected");
+    assert_eq!(
+        json(moto.get_object("us-east-1", &bucket, &object))["lease"]["owner"],
+        "other-host/42/1"
+    );
+
+    // The other worker died: once its lease has expired, the cursor is taken over.
+    moto.put_object(
+        "us-east-1",
+        &bucket,
+        &object,
+        leased(Utc::now() - chrono::Duration::seconds(1)),
+    );
+    let run = wd.run(&["logs", "--force"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("lease expired"), "{}", run.stderr);
+    assert_eq!(receiver.records().len(), 5);
+    let cursor = json(moto.get_object("us-east-1", &bucket, &object));
+    assert!(cursor.get("lease").is_none(), "{cursor}");
+    assert!(cursor["cursor"]["until"].as_str().is_some(), "{cursor}");
+}
+
+/// `DEVO_AWS_WORKERS` processes (default 4) run `all` at once on one config, over
+/// `DEVO_AWS_WORKER_EVENTS` events (default 2,000; `make test-workers` runs 20,000): a quarter
+/// EventBridge events on SQS, half CloudTrail records in S3 objects announced on SQS, a quarter
+/// CloudWatch Logs events in 20 groups. Every event arrives exactly once.
+#[test]
+fn workers_share_one_config_and_ship_every_event_exactly_once() {
+    let get = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (workers, total) = (
+        get("DEVO_AWS_WORKERS", 4),
+        get("DEVO_AWS_WORKER_EVENTS", 2000),
+    );
+    let (moto, receiver, wd) = setup();
+    let name = unique_name("workers");
+    let visibility = 120;
+
+    // EventBridge events: at most 500 per queue (moto slows down past that).
+    let n_events = total / 4;
+    let regions = &REGIONS[..n_events.div_ceil(500).clamp(1, REGIONS.len())];
+    let bodies: Vec<String> = (0..n_events)
+        .map(|i| format!(r#"{{"id":"w-e-{i:05}","source":"aws.ec2","account":"1","region":"us-east-1","detail":{{}}}}"#))
+        .collect();
+    let mut queues = Vec::new();
+    for (region, part) in regions
+        .iter()
+        .zip(bodies.chunks(n_events.div_ceil(regions.len())))
+    {
+        let url = moto.create_queue(region, &name, visibility);
+        moto.send(region, &url, part);
+        queues.push((*region, url));
+    }
+
+    // CloudTrail objects of 100 records.
+    let n_audit = total / 2;
+    let audit_queue = format!("{name}-audit");
+    let url = moto.create_queue("us-east-1", &audit_queue, visibility);
+    queues.push(("us-east-1", url.clone()));
+    let bucket = name.to_lowercase();
+    moto.bucket_notifying("us-east-1", &bucket, &url);
+    for (object, ids) in (0..n_audit).collect::<Vec<_>>().chunks(100).enumerate() {
+        let records: Vec<String> = ids
+            .iter()
+            .map(|i| {
+                trail_record(
+                    &format!("w-a-{i:05}"),
+                    "GetObject",
+                    "s3.amazonaws.com",
+                    "111122223333",
+                    "us-east-1",
+                )
+            })
+            .collect();
+        moto.put_object(
+            "us-east-1",
+            &bucket,
+            &format!("AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/t_{object:04}.json.gz"),
+            trail_file(&records),
+        );
+    }
+
+    // CloudWatch Logs: 20 groups under one prefix.
+    let n_logs = total - n_events - n_audit;
+    let prefix = format!("/devo-aws/{name}/");
+    let at = Utc::now().timestamp_millis() - 600_000;
+    let per_group = n_logs.div_ceil(20);
+    for (g, ids) in (0..n_logs)
+        .collect::<Vec<_>>()
+        .chunks(per_group)
+        .enumerate()
+    {
+        let group = format!("{prefix}g{g:02}");
+        moto.log_group("us-east-1", &group, &["s"]);
+        let events: Vec<(i64, String)> = ids
+            .iter()
+            .map(|i| (at + *i as i64, format!("w-l-{i:05}")))
+            .collect();
+        moto.put_log_events("us-east-1", &group, "s", &events);
+    }
+
+    let state = format!("{bucket}-state");
+    moto.create_bucket("us-east-1", &state);
+    let start = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    wd.write_config(&with_s3_state(
+        &config_yaml(
+            receiver.port,
+            &format!(
+                "service-events-all:\n  cloudwatch_sqs_queue_name: {name}\n  regions: [{}]\n\
+                 audit-events-all:\n  types: [audits_s3]\n  audit_sqs_queue_name: {audit_queue}\n  regions: [us-east-1]\n\
+                 custom_service:\n  types: [logs]\n  log_groups: \"{prefix}*\"\n  regions: [us-east-1]\n  start_time: {start}\n  delay_seconds: 0\n",
+                regions.join(", ")
+            ),
+        ),
+        &state,
+    ));
+
+    let started = Instant::now();
+    let children: Vec<_> = (0..workers)
+        .map(|_| {
+            wd.command(
+                std::process::Command::new(env!("CARGO_BIN_EXE_devo-aws")),
+                &["all", "--deadline", "15m"],
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let mut logs_per_worker = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        logs_per_worker.push(
+            stderr
+                .lines()
+                .find(|l| l.contains("service=\"custom_service.logs\""))
+                .and_then(|l| l.split(" events=").nth(1))
+                .and_then(|rest| rest.split(' ').next())
+                .unwrap_or("?")
+                .to_string(),
+        );
+    }
+    let elapsed = started.elapsed();
+
+    let records = receiver.wait_for(total, Duration::from_secs(10));
+    let mut copies: HashMap<String, usize> = HashMap::new();
+    for r in &records {
+        let v: serde_json::Value = serde_json::from_str(&r.message).unwrap();
+        let id = ["id", "eventID", "message"]
+            .iter()
+            .find_map(|k| v[*k].as_str().filter(|s| s.starts_with("w-")))
+            .unwrap_or_else(|| panic!("no id in {}", r.message));
+        *copies.entry(id.to_string()).or_default() += 1;
+    }
+    let twice: Vec<&String> = copies
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, _)| id)
+        .collect();
+    assert!(twice.is_empty(), "shipped twice: {twice:?}");
+    assert_eq!(copies.len(), total, "every event");
+    assert_eq!(records.len(), total, "exactly once");
+    for (region, url) in &queues {
+        assert_eq!(moto.depth(region, url), (0, 0), "{region} {url}");
+    }
+    eprintln!(
+        "{workers} workers: {total} events ({n_events} events, {n_audit} audit from S3, {n_logs} logs) in {:.1} s = {:.0} events/s; logs events per worker: {}",
+        elapsed.as_secs_f64(),
+        total as f64 / elapsed.as_secs_f64(),
+        logs_per_worker.join(" ")
+    );
+}
