@@ -272,6 +272,8 @@ const MISSING_CODES: &[&str] = &[
     "QueueDoesNotExist",
     "ResourceNotFoundException",
     "NoSuchBucket",
+    // HeadBucket and HeadObject: no such bucket or object.
+    "NotFound",
 ];
 
 impl Aws {

@@ -184,11 +184,9 @@ impl RegionLogs<'_> {
             slice: SLICE,
             align: None,
         };
-        pull.run(
-            &cursor_name(self.region, group),
-            latest,
-            |slice, skip| self.pull_slice(group, slice, skip),
-        )
+        pull.run(&cursor_name(self.region, group), latest, |slice, skip| {
+            self.pull_slice(group, slice, skip)
+        })
         .await
     }
 

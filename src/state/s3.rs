@@ -75,7 +75,9 @@ enum Condition<'a> {
 }
 
 enum Written {
-    Done { etag: String },
+    Done {
+        etag: String,
+    },
     /// Another worker wrote first.
     Conflict,
 }

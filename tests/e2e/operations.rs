@@ -244,3 +244,36 @@ fn deploy_files_have_the_keys_that_matter() {
     let timer = std::fs::read_to_string(root().join("deploy/systemd/devo-aws.timer")).unwrap();
     assert!(timer.contains("OnCalendar=*:0/5") && timer.contains("Unit=devo-aws.service"));
 }
+
+/// deploy/kubernetes/cronjob-workers.yaml: 4 workers per cycle, state in S3, no volume; its
+/// config passes the real parser and validation.
+#[test]
+fn workers_cronjob_runs_four_pods_on_s3_state() {
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_str_multiple(
+        &std::fs::read_to_string(root().join("deploy/kubernetes/cronjob-workers.yaml")).unwrap(),
+    )
+    .unwrap();
+    let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+    assert_eq!(kinds, ["ServiceAccount", "ConfigMap", "CronJob"]);
+    let (config, unknown) =
+        devo_aws::config::parse(docs[1]["data"]["config.yaml"].as_str().unwrap()).unwrap();
+    assert!(unknown.is_empty(), "{unknown:?}");
+    config.validate().unwrap();
+    assert_eq!(
+        config.globals.persistence.kind,
+        devo_aws::config::PersistenceType::S3
+    );
+    let job = &docs[2]["spec"]["jobTemplate"]["spec"];
+    assert_eq!(job["parallelism"], 4);
+    assert_eq!(job["completions"], 4);
+    let pod = &job["template"]["spec"];
+    assert!(
+        pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v.get("persistentVolumeClaim").is_none()),
+        "no state volume"
+    );
+    assert_eq!(pod["containers"][0]["args"][0], "all");
+}

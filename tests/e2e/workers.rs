@@ -59,16 +59,20 @@ fn json(bytes: Option<Vec<u8>>) -> serde_json::Value {
 fn s3_state_records_cursors_and_the_next_run_resumes() {
     let (moto, receiver, wd) = setup();
     let (bucket, group) = logs_with_s3_state(&moto, &receiver, &wd, 5);
+    let object = cursor_object(&format!("us-east-1/{group}"));
+    let dry = wd.run(&["logs", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(dry.stdout.lines().count(), 5);
+    assert!(
+        moto.get_object("us-east-1", &bucket, &object).is_none(),
+        "a dry run writes no state"
+    );
     let run = wd.run(&["logs"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(receiver.records().len(), 5);
     assert!(!wd.path().join("state").exists(), "no local state");
 
-    let cursor = json(moto.get_object(
-        "us-east-1",
-        &bucket,
-        &cursor_object(&format!("us-east-1/{group}")),
-    ));
+    let cursor = json(moto.get_object("us-east-1", &bucket, &object));
     assert_eq!(cursor["version"], 1);
     assert!(cursor["cursor"]["until"].as_str().is_some(), "{cursor}");
     assert!(
@@ -81,6 +85,28 @@ fn s3_state_records_cursors_and_the_next_run_resumes() {
         &format!("{PREFIX}/7.custom_service.logs/service.json"),
     ));
     assert!(service["last_pull"].as_str().is_some(), "{service}");
+
+    // `check` tries the bucket, and reads and writes nothing.
+    let check = wd.run(&["check"]);
+    assert_eq!(check.code, 0, "{}", check.stdout);
+    assert!(
+        check
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("state") && l.contains(&format!("s3://{bucket}/"))),
+        "{}",
+        check.stdout
+    );
+    let config = std::fs::read_to_string(wd.config_file()).unwrap();
+    wd.write_config(&config.replace(&bucket, "no-such-state-bucket"));
+    let check = wd.run(&["check"]);
+    assert_eq!(check.code, 3, "{}", check.stdout);
+    assert!(
+        check.stdout.contains("S3 HeadBucket no-such-state-bucket"),
+        "{}",
+        check.stdout
+    );
+    wd.write_config(&config);
 
     // Not due yet, then forced: nothing new, nothing shipped again.
     let run = wd.run(&["logs"]);
@@ -129,6 +155,82 @@ fn a_cursor_leased_by_another_worker_waits_until_its_lease_expires() {
     let cursor = json(moto.get_object("us-east-1", &bucket, &object));
     assert!(cursor.get("lease").is_none(), "{cursor}");
     assert!(cursor["cursor"]["until"].as_str().is_some(), "{cursor}");
+}
+
+/// `--shard I/N` deals out regions by position and log groups by name; shards share one state
+/// directory, each keeping the others' cursors.
+#[test]
+fn shards_split_regions_and_log_groups_and_share_a_state_directory() {
+    let (moto, receiver, wd) = setup();
+    let queue = unique_name("shard");
+    let regions = ["us-east-1", "us-west-2", "eu-west-1"];
+    for region in regions {
+        let url = moto.create_queue(region, &queue, 30);
+        moto.send(
+            region,
+            &url,
+            &[format!(r#"{{"id":"{region}","source":"aws.ec2","account":"1","region":"{region}","detail":{{}}}}"#)],
+        );
+    }
+    let prefix = format!("/devo-aws/{queue}/");
+    let at = Utc::now().timestamp_millis() - 600_000;
+    for g in 0..6 {
+        let group = format!("{prefix}g{g}");
+        moto.log_group("us-east-1", &group, &["s"]);
+        moto.put_log_events("us-east-1", &group, "s", &[(at, group.clone())]);
+    }
+    let start = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!(
+            "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [{}]\n\
+             custom_service:\n  types: [logs]\n  log_groups: \"{prefix}*\"\n  regions: [us-east-1]\n  start_time: {start}\n  delay_seconds: 0\n",
+            regions.join(", ")
+        ),
+    ));
+    let got = |receiver: &Receiver| -> Vec<String> {
+        let mut ids: Vec<String> = receiver
+            .records()
+            .iter()
+            .map(|r| {
+                let v: serde_json::Value = serde_json::from_str(&r.message).unwrap();
+                v.get("id")
+                    .unwrap_or(&v["message"])
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        ids.sort();
+        ids
+    };
+    let run = wd.run(&["all", "--shard", "2/2"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let second = got(&receiver);
+    assert!(second.contains(&"us-west-2".to_string()), "{second:?}");
+    assert!(
+        !second
+            .iter()
+            .any(|id| id == "us-east-1" || id == "eu-west-1"),
+        "{second:?}"
+    );
+    let run = wd.run(&["all", "--shard", "1/2"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut expected: Vec<String> = regions.iter().map(|r| r.to_string()).collect();
+    expected.extend((0..6).map(|g| format!("{prefix}g{g}")));
+    expected.sort();
+    assert_eq!(
+        got(&receiver),
+        expected,
+        "each event once, by one shard or the other"
+    );
+    let logs_second = second.iter().filter(|id| id.starts_with(&prefix)).count();
+    assert!(logs_second < 6, "the groups were split: {second:?}");
+    let state =
+        std::fs::read_to_string(wd.path().join("state/7.custom_service.logs.json")).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(state["cursors"].as_object().unwrap().len(), 6, "{state}");
+    assert!(state["shard_pulls"]["1/2"].is_string() && state["shard_pulls"]["2/2"].is_string());
 }
 
 /// `DEVO_AWS_WORKERS` processes (default 4) run `all` at once on one config, over
@@ -230,7 +332,7 @@ fn workers_share_one_config_and_ship_every_event_exactly_once() {
         &state,
     ));
 
-    let started = Instant::now();
+    let (started, cpu_before) = (Instant::now(), children_cpu_seconds());
     let children: Vec<_> = (0..workers)
         .map(|_| {
             wd.command(
@@ -248,6 +350,9 @@ fn workers_share_one_config_and_ship_every_event_exactly_once() {
         let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{stderr}");
+        for line in stderr.lines().filter(|l| l.contains("summary")) {
+            eprintln!("{line}");
+        }
         logs_per_worker.push(
             stderr
                 .lines()
@@ -258,7 +363,7 @@ fn workers_share_one_config_and_ship_every_event_exactly_once() {
                 .to_string(),
         );
     }
-    let elapsed = started.elapsed();
+    let (elapsed, cpu) = (started.elapsed(), children_cpu_seconds() - cpu_before);
 
     let records = receiver.wait_for(total, Duration::from_secs(10));
     let mut copies: HashMap<String, usize> = HashMap::new();
@@ -282,9 +387,24 @@ fn workers_share_one_config_and_ship_every_event_exactly_once() {
         assert_eq!(moto.depth(region, url), (0, 0), "{region} {url}");
     }
     eprintln!(
-        "{workers} workers: {total} events ({n_events} events, {n_audit} audit from S3, {n_logs} logs) in {:.1} s = {:.0} events/s; logs events per worker: {}",
+        "{workers} workers: {total} events ({n_events} events, {n_audit} audit from S3, {n_logs} logs) in {:.1} s = {:.0} events/s, devo-aws CPU {cpu:.2} s; logs events per worker: {}",
         elapsed.as_secs_f64(),
         total as f64 / elapsed.as_secs_f64(),
         logs_per_worker.join(" ")
     );
+}
+
+/// CPU seconds (user + system) of this process's waited-for children, from /proc/self/stat.
+fn children_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the command name (which ends with ')'): cutime and cstime are the 14th and
+    // 15th of them.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[13].parse::<f64>().unwrap() + fields[14].parse::<f64>().unwrap();
+    ticks / 100.0
 }

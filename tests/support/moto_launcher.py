@@ -16,7 +16,11 @@ moto_server's own arguments (-H HOST -p PORT), plus what moto lacks for our serv
    connection; with `drop` close the connection without answering.
 4. Conditional S3 writes (PutObject with If-Match or If-None-Match) made atomic as in S3: moto
    checks the condition, then stores, with nothing between to keep two writers apart.
-5. CloudWatch over Smithy RPC v2 CBOR (what aws-sdk-cloudwatch speaks): each request is
+5. SQS ReceiveMessage one at a time: moto checks that a message is visible, then marks it
+   received, with nothing between to keep two concurrent receivers apart, so under load it hands
+   one message to two consumers (SQS gives it to one in the normal case). Receives run under a
+   lock, each long poll turned into short polls.
+6. CloudWatch over Smithy RPC v2 CBOR (what aws-sdk-cloudwatch speaks): each request is
    decoded, replayed to moto over its JSON protocol, and the answer encoded back to CBOR, its
    timestamps typed by botocore's model of the service.
 """
@@ -47,6 +51,7 @@ LOOKUP_TARGET = "CloudTrail_20131101.LookupEvents"
 SEED_PATH = "/moto-api/devo-aws/cloudtrail-events"
 ASSUMED_PATH = "/moto-api/devo-aws/assumed-roles"
 FAULTS_PATH = "/moto-api/devo-aws/faults"
+RECEIVE_TARGET = "AmazonSQS.ReceiveMessage"
 BAD_KEY_PREFIX = "BAD"
 INVALID_TOKEN = "The security token included in the request is invalid."
 UTC = datetime.timezone.utc
@@ -124,6 +129,7 @@ class Extensions:
         self.faults = []
         self.lock = threading.Lock()
         self.conditional_writes = threading.Lock()
+        self.receives = threading.Lock()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -148,11 +154,38 @@ class Extensions:
                 "HTTP_IF_MATCH" in environ or "HTTP_IF_NONE_MATCH" in environ):
             with self.conditional_writes:
                 return list(self.app(environ, start_response))
+        if environ.get("HTTP_X_AMZ_TARGET", "") == RECEIVE_TARGET:
+            return self.receive_one_at_a_time(environ, start_response)
         if path.startswith(CBOR_PREFIX):
             return self.cloudwatch_cbor(environ, start_response, path[len(CBOR_PREFIX):])
         if environ.get("HTTP_X_AMZ_TARGET", "").endswith(LOOKUP_TARGET):
             return self.lookup_events(environ, start_response)
         return self.app(environ, start_response)
+
+    def receive_one_at_a_time(self, environ, start_response):
+        """ReceiveMessage under the receive lock; a long poll becomes short polls until a message
+        comes or the wait ends."""
+        request = json.loads(self.body(environ) or b"{}")
+        deadline = time.monotonic() + float(request.get("WaitTimeSeconds") or 0)
+        request["WaitTimeSeconds"] = 0
+        body = json.dumps(request).encode()
+        while True:
+            captured = {}
+
+            def capture(status, headers, exc_info=None):
+                captured["status"], captured["headers"] = status, headers
+                return lambda data: None
+
+            attempt = dict(environ, **{"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
+            with self.receives:
+                answer = b"".join(self.app(attempt, capture))
+            done = (not captured["status"].startswith("200") or time.monotonic() >= deadline
+                    or json.loads(answer or b"{}").get("Messages"))
+            if done:
+                headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+                start_response(captured["status"], headers + [("Content-Length", str(len(answer)))])
+                return [answer]
+            time.sleep(0.1)
 
     def take_fault(self, environ):
         """The fault rule for this request, if one is armed (each use counts down)."""
