@@ -17,8 +17,8 @@ test-faults: ## The fault suite at full size (kill -9 in 50 runs over 5,000 even
 	DEVO_AWS_KILL_RUNS=50 DEVO_AWS_KILL_EVENTS=5000 $(WITH_MOTO) $(CARGO) test --test e2e faults -- --nocapture
 
 test-workers: ## 4 workers, then 1, on one config with S3 state over 20,000 events: exactly once, events/s
-	DEVO_AWS_WORKERS=4 DEVO_AWS_WORKER_EVENTS=20000 $(WITH_MOTO) $(CARGO) test --test e2e workers_share -- --nocapture
-	DEVO_AWS_WORKERS=1 DEVO_AWS_WORKER_EVENTS=20000 $(WITH_MOTO) $(CARGO) test --test e2e workers_share -- --nocapture
+	DEVO_AWS_WORKERS=4 DEVO_AWS_WORKER_EVENTS=20000 $(WITH_MOTO) $(CARGO) test --release --test e2e workers_share -- --nocapture
+	DEVO_AWS_WORKERS=1 DEVO_AWS_WORKER_EVENTS=20000 $(WITH_MOTO) $(CARGO) test --release --test e2e workers_share -- --nocapture
 
 lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --check

@@ -266,22 +266,34 @@ impl ServiceHandle {
             Backend::S3 {
                 store, key, leased, ..
             } => {
-                let Some(lease) = lock(leased).remove(name) else {
+                let Some(lease) = lock(leased).get(name).cloned() else {
                     return Err(StateError::LeaseLost {
                         location: store.cursor_location(key, name),
                     });
                 };
-                let lease = store
+                // A failed write keeps the lease as it was (the next advance or the release tries
+                // again from it); a lost lease is forgotten.
+                match store
                     .write_cursor(
                         key,
                         name,
-                        lease,
+                        &lease,
                         Some(cursor),
                         Some(self.worker.lease_until),
                     )
-                    .await?;
-                lock(leased).insert(name.to_string(), lease);
-                Ok(())
+                    .await
+                {
+                    Ok(renewed) => {
+                        lock(leased).insert(name.to_string(), renewed);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        if matches!(e, StateError::LeaseLost { .. }) {
+                            lock(leased).remove(name);
+                        }
+                        Err(e)
+                    }
+                }
             }
         }
     }
@@ -298,7 +310,7 @@ impl ServiceHandle {
         let Some(lease) = lock(leased).remove(name) else {
             return;
         };
-        if let Err(e) = store.write_cursor(key, name, lease, None, None).await {
+        if let Err(e) = store.write_cursor(key, name, &lease, None, None).await {
             tracing::warn!(message = "Could not release a cursor's lease; it will expire.", cursor = name, error = %e);
         }
     }

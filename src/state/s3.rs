@@ -60,7 +60,7 @@ struct Lease {
 }
 
 /// A cursor this run holds: what it last wrote of it, and the ETag that write got.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Leased {
     object: CursorObject,
     etag: String,
@@ -291,22 +291,23 @@ impl S3Store {
         }
     }
 
-    /// Moves a leased cursor (renewing the lease), or clears the lease with `release`.
+    /// Moves a leased cursor to `cursor` and renews the lease until `lease_until`; with `None`
+    /// for both, clears the lease and leaves the cursor where it is.
     pub async fn write_cursor(
         &self,
         key: &str,
         name: &str,
-        leased: Leased,
+        leased: &Leased,
         cursor: Option<Cursor>,
         lease_until: Option<DateTime<Utc>>,
     ) -> Result<Leased, StateError> {
         let object = self.cursor_object(key, name);
         let next = CursorObject {
             version: STATE_VERSION,
-            cursor: cursor.or(leased.object.cursor),
+            cursor: cursor.or_else(|| leased.object.cursor.clone()),
             lease: lease_until.and_then(|expires| {
-                leased.object.lease.map(|l| Lease {
-                    owner: l.owner,
+                leased.object.lease.as_ref().map(|l| Lease {
+                    owner: l.owner.clone(),
                     expires,
                 })
             }),
