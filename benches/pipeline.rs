@@ -27,9 +27,9 @@ use devo_aws::formats::s3_notification::ObjectRef;
 use devo_aws::sources::TagRule;
 use devo_aws::sources::objects::{BatchSink, ObjectFormat, ObjectReader, ObjectSettings};
 
-use support::aws::{Moto, REGIONS, unique_name};
+use support::aws::{Moto, unique_name};
 use support::devo::{Pki, Receiver};
-use support::samples::{trail_file, trail_record};
+use support::samples::{self, trail_record};
 use support::{Workdir, config_yaml};
 
 const OBJECTS: usize = 20;
@@ -117,18 +117,7 @@ fn best_of(n: usize, mut f: impl FnMut() -> Duration) -> Duration {
 }
 
 fn trail_object(o: usize, records: usize) -> Vec<u8> {
-    let records: Vec<String> = (0..records)
-        .map(|r| {
-            trail_record(
-                &format!("bench-{o:03}-{r:05}"),
-                "GetObject",
-                "s3.amazonaws.com",
-                "111122223333",
-                "us-east-1",
-            )
-        })
-        .collect();
-    trail_file(&records)
+    samples::trail_object((0..records).map(|r| format!("bench-{o:03}-{r:05}")))
 }
 
 fn gunzip_len(gz: &[u8]) -> usize {
@@ -351,15 +340,16 @@ fn events_5000() -> Measured {
     let bodies: Vec<String> = (0..5000)
         .map(|i| format!(r#"{{"version":"0","id":"ev-{i:05}","detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","account":"111122223333","time":"2024-05-01T10:00:00Z","region":"us-east-1","resources":["arn:aws:ec2:us-east-1:111122223333:instance/i-0abc"],"detail":{{"instance-id":"i-0abc","state":"running"}}}}"#))
         .collect();
-    for (region, part) in REGIONS.iter().zip(bodies.chunks(500)) {
-        let url = moto.create_queue(region, &queue, 120);
-        moto.send(region, &url, part);
-    }
+    let regions: Vec<&str> = moto
+        .spread_queues(&queue, &bodies, 120)
+        .into_iter()
+        .map(|(region, _)| region)
+        .collect();
     wd.write_config(&config_yaml(
         receiver.port,
         &format!(
             "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [{}]\n",
-            REGIONS.join(", ")
+            regions.join(", ")
         ),
     ));
     let measured = timed(&wd, &["events", "--deadline", "10m"], &receiver);

@@ -3,9 +3,9 @@
 
 use std::collections::HashSet;
 
-use crate::support::aws::{Moto, REGIONS, unique_name};
+use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::{Behaviour, Pki, Receiver};
-use crate::support::samples::{trail_file, trail_record};
+use crate::support::samples::trail_object;
 use crate::support::{Workdir, config_yaml, setup};
 
 const EVENTS: usize = 60;
@@ -440,17 +440,8 @@ fn kill_9_at_random_moments_loses_nothing() {
     let bodies: Vec<String> = (0..events)
         .map(|i| format!(r#"{{"id":"k-{i:05}","source":"aws.ec2","account":"1","region":"us-east-1","detail":{{}}}}"#))
         .collect();
-    // moto slows down sharply past a few hundred messages in one queue: 500 per region.
-    let regions = &REGIONS[..bodies.len().div_ceil(500).min(REGIONS.len())];
-    let mut queues = Vec::new();
-    for (region, part) in regions
-        .iter()
-        .zip(bodies.chunks(bodies.len().div_ceil(regions.len())))
-    {
-        let url = moto.create_queue(region, &queue, visibility);
-        moto.send(region, &url, part);
-        queues.push((*region, url));
-    }
+    let queues = moto.spread_queues(&queue, &bodies, visibility);
+    let regions: Vec<&str> = queues.iter().map(|(region, _)| *region).collect();
     wd.write_config(&config_yaml(
         receiver.port,
         &format!(
@@ -477,23 +468,13 @@ fn kill_9_during_audit_from_s3_loses_nothing() {
     let bucket = queue.to_lowercase();
     moto.bucket_notifying("us-east-1", &bucket, &url);
     let per_object = 50;
-    for object in 0..events.div_ceil(per_object) {
-        let records: Vec<String> = (object * per_object..((object + 1) * per_object).min(events))
-            .map(|i| {
-                trail_record(
-                    &format!("k-{i:05}"),
-                    "GetObject",
-                    "s3.amazonaws.com",
-                    "111122223333",
-                    "us-east-1",
-                )
-            })
-            .collect();
+    let ids: Vec<String> = (0..events).map(|i| format!("k-{i:05}")).collect();
+    for (object, ids) in ids.chunks(per_object).enumerate() {
         moto.put_object(
             "us-east-1",
             &bucket,
             &format!("AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/111122223333_CloudTrail_us-east-1_20240501T1000Z_{object:04}.json.gz"),
-            trail_file(&records),
+            trail_object(ids.iter().cloned()),
         );
     }
     wd.write_config(&config_yaml(

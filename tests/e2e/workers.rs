@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use crate::support::aws::{Moto, REGIONS, unique_name};
+use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::Receiver;
-use crate::support::samples::{trail_file, trail_record};
+use crate::support::samples::trail_object;
 use crate::support::{Workdir, config_yaml, setup};
 
 const PREFIX: &str = "devo-aws/state";
@@ -253,21 +253,13 @@ fn workers_share_one_config_and_ship_every_event_exactly_once() {
     let name = unique_name("workers");
     let visibility = 120;
 
-    // EventBridge events: at most 500 per queue (moto slows down past that).
+    // EventBridge events.
     let n_events = total / 4;
-    let regions = &REGIONS[..n_events.div_ceil(500).clamp(1, REGIONS.len())];
     let bodies: Vec<String> = (0..n_events)
         .map(|i| format!(r#"{{"id":"w-e-{i:05}","source":"aws.ec2","account":"1","region":"us-east-1","detail":{{}}}}"#))
         .collect();
-    let mut queues = Vec::new();
-    for (region, part) in regions
-        .iter()
-        .zip(bodies.chunks(n_events.div_ceil(regions.len())))
-    {
-        let url = moto.create_queue(region, &name, visibility);
-        moto.send(region, &url, part);
-        queues.push((*region, url));
-    }
+    let mut queues = moto.spread_queues(&name, &bodies, visibility);
+    let regions: Vec<&str> = queues.iter().map(|(region, _)| *region).collect();
 
     // CloudTrail objects of 100 records.
     let n_audit = total / 2;
@@ -276,24 +268,13 @@ fn workers_share_one_config_and_ship_every_event_exactly_once() {
     queues.push(("us-east-1", url.clone()));
     let bucket = name.to_lowercase();
     moto.bucket_notifying("us-east-1", &bucket, &url);
-    for (object, ids) in (0..n_audit).collect::<Vec<_>>().chunks(100).enumerate() {
-        let records: Vec<String> = ids
-            .iter()
-            .map(|i| {
-                trail_record(
-                    &format!("w-a-{i:05}"),
-                    "GetObject",
-                    "s3.amazonaws.com",
-                    "111122223333",
-                    "us-east-1",
-                )
-            })
-            .collect();
+    let ids: Vec<String> = (0..n_audit).map(|i| format!("w-a-{i:05}")).collect();
+    for (object, ids) in ids.chunks(100).enumerate() {
         moto.put_object(
             "us-east-1",
             &bucket,
             &format!("AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/t_{object:04}.json.gz"),
-            trail_file(&records),
+            trail_object(ids.iter().cloned()),
         );
     }
 

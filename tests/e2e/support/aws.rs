@@ -224,6 +224,27 @@ impl Moto {
         aws_sdk_cloudwatchlogs::Client::from_conf(conf)
     }
 
+    /// Queues named `name` in as few of [`REGIONS`] as hold `bodies` at 500 each (moto slows
+    /// down sharply past that), with the bodies dealt out among them: (region, queue URL).
+    pub fn spread_queues(
+        &self,
+        name: &str,
+        bodies: &[String],
+        visibility_secs: u32,
+    ) -> Vec<(&'static str, String)> {
+        let regions = &REGIONS[..bodies.len().div_ceil(500).clamp(1, REGIONS.len())];
+        let per_region = bodies.len().div_ceil(regions.len()).max(1);
+        regions
+            .iter()
+            .zip(bodies.chunks(per_region))
+            .map(|(region, part)| {
+                let url = self.create_queue(region, name, visibility_secs);
+                self.send(region, &url, part);
+                (*region, url)
+            })
+            .collect()
+    }
+
     /// Creates a log group and its streams.
     pub fn log_group(&self, region: &str, group: &str, streams: &[&str]) {
         self.rt.block_on(async {

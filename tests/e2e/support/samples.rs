@@ -12,3 +12,21 @@ pub fn trail_record(id: &str, name: &str, source: &str, account: &str, region: &
 pub fn trail_file(records: &[String]) -> Vec<u8> {
     gzip(format!("{{\"Records\":[{}]}}", records.join(",")).as_bytes())
 }
+
+/// A gzip CloudTrail file of S3 GetObject records in us-east-1 of account 111122223333, one per
+/// event id.
+pub fn trail_object(ids: impl IntoIterator<Item = String>) -> Vec<u8> {
+    let records: Vec<String> = ids
+        .into_iter()
+        .map(|id| {
+            trail_record(
+                &id,
+                "GetObject",
+                "s3.amazonaws.com",
+                "111122223333",
+                "us-east-1",
+            )
+        })
+        .collect();
+    trail_file(&records)
+}
