@@ -5,6 +5,7 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::future::join_all;
@@ -40,9 +41,11 @@ const SERVICES: [Command; 7] = [
     Command::Logs,
 ];
 
-/// How long a cursor's lease outlives the run's deadline: the time to deliver and record the
-/// window in flight when the deadline comes.
-const LEASE_GRACE: std::time::Duration = std::time::Duration::from_secs(120);
+/// How long a cursor's lease outlives the run's deadline (the time to deliver and record the
+/// window in flight when the deadline comes): half the deadline, from 10 s to 2 minutes.
+fn lease_grace(deadline: Duration) -> Duration {
+    (deadline / 2).clamp(Duration::from_secs(10), Duration::from_secs(120))
+}
 
 /// Runs the command and returns the worst outcome. Errors that stop the run before any service
 /// starts are reported here.
@@ -94,8 +97,8 @@ pub async fn run(cli: Cli) -> Outcome {
         .ok()
         .and_then(|(_, out)| out.timeout_seconds)
     {
-        limits.write_timeout = std::time::Duration::from_secs(secs);
-        limits.close_timeout = std::time::Duration::from_secs(secs);
+        limits.write_timeout = Duration::from_secs(secs);
+        limits.close_timeout = Duration::from_secs(secs);
     }
     let (shipper, shipper_task) = Shipper::start(destination, limits);
     let aws = Arc::new(Aws::new(loaded.config.inputs.aws.credentials.as_ref()).await);
@@ -106,8 +109,10 @@ pub async fn run(cli: Cli) -> Outcome {
             owner: Worker::owner_name(now),
             shard: cli.global.shard,
             lease_until: now
-                + chrono::Duration::from_std(cli.global.deadline + LEASE_GRACE)
-                    .unwrap_or(chrono::Duration::MAX),
+                + chrono::Duration::from_std(
+                    cli.global.deadline + lease_grace(cli.global.deadline),
+                )
+                .unwrap_or(chrono::Duration::MAX),
             dry_run: cli.global.dry_run,
         },
         aws,

@@ -157,6 +157,64 @@ fn a_cursor_leased_by_another_worker_waits_until_its_lease_expires() {
     assert!(cursor["cursor"]["until"].as_str().is_some(), "{cursor}");
 }
 
+/// A worker killed while it holds a cursor: the others skip the cursor until the lease expires
+/// (the dead run's deadline plus half of it, at least 10 s), then take it over from where it was
+/// recorded and deliver everything.
+#[test]
+fn a_killed_workers_cursor_is_taken_over_when_its_lease_expires() {
+    let (moto, receiver, wd) = setup();
+    let (bucket, group) = logs_with_s3_state(&moto, &receiver, &wd, 5);
+    let object = cursor_object(&format!("us-east-1/{group}"));
+    // The dead worker's pull hangs long enough to be killed holding the lease.
+    moto.fault(
+        serde_json::json!({"op": "FilterLogEvents", "match": group, "delay_ms": 4000, "times": 1}),
+    );
+    let started = Instant::now();
+    let mut dead = wd
+        .command(
+            std::process::Command::new(env!("CARGO_BIN_EXE_devo-aws")),
+            &["logs", "--deadline", "2s"],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while moto.get_object("us-east-1", &bucket, &object).is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    dead.kill().unwrap();
+    dead.wait().unwrap();
+    let lease = json(moto.get_object("us-east-1", &bucket, &object));
+    assert!(
+        lease["lease"]["owner"].is_string(),
+        "killed holding it: {lease}"
+    );
+
+    let run = wd.run(&["logs", "--force"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("held=1"), "{}", run.stderr);
+    assert!(receiver.records().is_empty());
+
+    // 2 s deadline + 10 s grace after the dead run started.
+    std::thread::sleep(
+        Duration::from_secs(12).saturating_sub(started.elapsed()) + Duration::from_millis(500),
+    );
+    let run = wd.run(&["logs", "--force"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("lease expired"), "{}", run.stderr);
+    assert_eq!(
+        receiver.records().len(),
+        5,
+        "every event, from the recorded cursor"
+    );
+    assert!(
+        json(moto.get_object("us-east-1", &bucket, &object))
+            .get("lease")
+            .is_none()
+    );
+}
+
 /// `--shard I/N` deals out regions by position and log groups by name; shards share one state
 /// directory, each keeping the others' cursors.
 #[test]
