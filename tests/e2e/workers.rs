@@ -157,6 +157,28 @@ fn a_cursor_leased_by_another_worker_waits_until_its_lease_expires() {
     assert!(cursor["cursor"]["until"].as_str().is_some(), "{cursor}");
 }
 
+/// A corrupt or newer-versioned state object: a clear error naming it, nothing pulled.
+#[test]
+fn s3_state_that_cannot_be_trusted_stops_the_service() {
+    let (moto, receiver, wd) = setup();
+    let (bucket, group) = logs_with_s3_state(&moto, &receiver, &wd, 5);
+    let object = cursor_object(&format!("us-east-1/{group}"));
+    for (contents, says) in [
+        ("{\"version\": 1, \"cursor\": ", "corrupt state ("),
+        ("{\"version\": 99}", "written by a newer devo-aws"),
+    ] {
+        moto.put_object("us-east-1", &bucket, &object, contents.as_bytes().to_vec());
+        let run = wd.run(&["logs", "--force"]);
+        assert_eq!(run.code, 3, "{contents}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(says) && run.stderr.contains(&format!("s3://{bucket}/")),
+            "{}",
+            run.stderr
+        );
+        assert!(receiver.records().is_empty());
+    }
+}
+
 /// A worker killed while it holds a cursor: the others skip the cursor until the lease expires
 /// (the dead run's deadline plus half of it, at least 10 s), then take it over from where it was
 /// recorded and deliver everything.
