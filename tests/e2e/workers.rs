@@ -237,6 +237,54 @@ fn a_killed_workers_cursor_is_taken_over_when_its_lease_expires() {
     );
 }
 
+/// A run that outlives its lease (its pull hangs past the expiry): another worker takes the
+/// cursor over and delivers; the late run's write is refused (412), so it cannot move the cursor
+/// back, and it ends with exit 4. Duplicates, never a loss.
+#[test]
+fn a_run_that_outlives_its_lease_cannot_move_the_cursor() {
+    let (moto, receiver, wd) = setup();
+    let (bucket, group) = logs_with_s3_state(&moto, &receiver, &wd, 5);
+    let object = cursor_object(&format!("us-east-1/{group}"));
+    // Lease: 1 s deadline + 10 s grace; the pull answers after 14 s.
+    moto.fault(
+        serde_json::json!({"op": "FilterLogEvents", "match": group, "delay_ms": 14000, "times": 1}),
+    );
+    let started = Instant::now();
+    let late = wd
+        .command(
+            std::process::Command::new(env!("CARGO_BIN_EXE_devo-aws")),
+            &["logs", "--deadline", "1s"],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(12).saturating_sub(started.elapsed()));
+    let run = wd.run(&["logs", "--force"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("lease expired"), "{}", run.stderr);
+    assert_eq!(receiver.records().len(), 5);
+    let taken = json(moto.get_object("us-east-1", &bucket, &object));
+
+    let out = late.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("another worker took this cursor over"),
+        "{stderr}"
+    );
+    assert_eq!(
+        json(moto.get_object("us-east-1", &bucket, &object)),
+        taken,
+        "the late run wrote nothing"
+    );
+    assert_eq!(
+        receiver.wait_for(10, Duration::from_secs(2)).len(),
+        10,
+        "duplicates, no loss"
+    );
+}
+
 /// `--shard I/N` deals out regions by position and log groups by name; shards share one state
 /// directory, each keeping the others' cursors.
 #[test]
