@@ -48,7 +48,7 @@ pub struct GlobalArgs {
     pub max_messages: Option<u64>,
 
     /// The run's time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)
-    #[arg(long, global = true, value_name = "DURATION", default_value = "4m", value_parser = parse_duration)]
+    #[arg(long, global = true, value_name = "DURATION", default_value = "4m", value_parser = parse_deadline)]
     pub deadline: Duration,
 
     /// Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved
@@ -78,13 +78,16 @@ pub struct GlobalArgs {
     pub quiet: bool,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+/// A run's budget: a bounded cycle, so longer than zero and at most a day.
+fn parse_deadline(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
-    if d.is_zero() {
-        return Err("must be longer than zero".into());
+    if d.is_zero() || d > MAX_DEADLINE {
+        return Err("must be longer than zero and at most 24h".into());
     }
     Ok(d)
 }
+
+const MAX_DEADLINE: Duration = Duration::from_secs(24 * 3600);
 
 /// RFC 3339 (or a date and time without zone, taken as UTC), or a duration ago (`90m`, `2h`).
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
@@ -203,6 +206,21 @@ mod tests {
             assert_eq!(cli.global.deadline, Duration::from_secs(30));
             assert_eq!(cli.command, Command::Events);
         }
+    }
+
+    #[test]
+    fn deadline_is_bounded_and_shard_checked() {
+        for bad in ["0s", "25h", "500000000y", "soon"] {
+            assert!(
+                Cli::try_parse_from(["devo-aws", "events", "--deadline", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        let cli = Cli::try_parse_from(["devo-aws", "all", "--deadline", "24h", "--shard", "3/4"])
+            .unwrap();
+        assert_eq!(cli.global.deadline, MAX_DEADLINE);
+        assert_eq!(cli.global.shard.map(|s| s.to_string()), Some("3/4".into()));
+        assert!(Cli::try_parse_from(["devo-aws", "all", "--shard", "5/4"]).is_err());
     }
 
     #[test]

@@ -16,8 +16,7 @@ use tokio::time::Instant;
 use crate::aws::Aws;
 use crate::check;
 use crate::cli::{Cli, Command, config_path};
-use crate::config::PersistenceType;
-use crate::config::{self, ConfigError, Loaded};
+use crate::config::{self, ConfigError, Loaded, PersistenceType};
 use crate::cycle::{Outcome, RunContext, RunOptions, Summary};
 use crate::devo::frame::Framing;
 use crate::devo::shipper::{Destination, EpochLimits, Shipper};
@@ -108,11 +107,12 @@ pub async fn run(cli: Cli) -> Outcome {
         worker: Worker {
             owner: Worker::owner_name(now),
             shard: cli.global.shard,
-            lease_until: now
-                + chrono::Duration::from_std(
-                    cli.global.deadline + lease_grace(cli.global.deadline),
-                )
-                .unwrap_or(chrono::Duration::MAX),
+            lease_until: chrono::Duration::from_std(
+                cli.global.deadline + lease_grace(cli.global.deadline),
+            )
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC),
             dry_run: cli.global.dry_run,
         },
         aws,
