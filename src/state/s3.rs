@@ -255,21 +255,23 @@ impl S3Store {
             Some((o, etag)) => (o.clone(), Condition::Match(etag)),
             None => (CursorObject::default(), Condition::Create),
         };
-        if let Some(lease) = &previous.lease
-            && lease.owner != worker.owner
-        {
-            if lease.expires > Utc::now() {
-                return Ok((
-                    Claim::Held(format!(
-                        "leased by {} until {}",
-                        lease.owner,
-                        lease.expires.to_rfc3339_opts(SecondsFormat::Secs, true)
-                    )),
-                    None,
-                ));
+        // Another worker's lease: respected until it expires, then taken over.
+        let expired = match &previous.lease {
+            Some(lease) if lease.owner != worker.owner => {
+                if lease.expires > Utc::now() {
+                    return Ok((
+                        Claim::Held(format!(
+                            "leased by {} until {}",
+                            lease.owner,
+                            lease.expires.to_rfc3339_opts(SecondsFormat::Secs, true)
+                        )),
+                        None,
+                    ));
+                }
+                Some(lease.owner.clone())
             }
-            tracing::warn!(message = "Taking over a cursor whose lease expired.", cursor = name, previous_owner = %lease.owner);
-        }
+            _ => None,
+        };
         let next = CursorObject {
             version: STATE_VERSION,
             cursor: previous.cursor,
@@ -280,10 +282,15 @@ impl S3Store {
             generation: previous.generation + 1,
         };
         match self.put(&object, &next, condition).await? {
-            Written::Done { etag } => Ok((
-                Claim::Granted(next.cursor.clone()),
-                Some(Leased { object: next, etag }),
-            )),
+            Written::Done { etag } => {
+                if let Some(previous_owner) = expired {
+                    tracing::warn!(message = "Taking over a cursor whose lease expired.", cursor = name, %previous_owner);
+                }
+                Ok((
+                    Claim::Granted(next.cursor.clone()),
+                    Some(Leased { object: next, etag }),
+                ))
+            }
             Written::Conflict => Ok((
                 Claim::Held("leased by another worker a moment ago".into()),
                 None,
