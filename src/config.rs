@@ -946,6 +946,30 @@ inputs:
     }
 
     #[test]
+    fn s3_persistence_needs_a_bucket_and_unknown_types_are_refused() {
+        let files = "    type: filesystem\n    config:\n      directory_name: state\n";
+        let s3 = GOOD.replace(
+            files,
+            "    type: s3\n    config:\n      bucket: my-state\n      prefix: devo/\n",
+        );
+        let (c, unknown) = parse(&s3).unwrap();
+        c.validate().unwrap();
+        assert!(unknown.is_empty(), "{unknown:?}");
+        let p = &c.globals.persistence;
+        assert_eq!(p.kind, PersistenceType::S3);
+        assert_eq!(
+            (p.config.bucket.as_deref(), p.config.prefix.as_str()),
+            (Some("my-state"), "devo/")
+        );
+        let (path, reason) = invalid(&s3.replace("      bucket: my-state\n", ""));
+        assert_eq!(path, "globals.persistence.config.bucket");
+        assert_eq!(reason, "required with persistence type s3");
+        let (path, reason) = invalid(&GOOD.replace("type: filesystem", "type: redis"));
+        assert_eq!(path, "globals.persistence.type");
+        assert!(reason.contains("s3"), "{reason}");
+    }
+
+    #[test]
     fn regions_as_a_string_names_the_key_path() {
         let text = GOOD.replace("regions: [us-east-1]", "regions: us-east-1");
         let (path, reason) = invalid(&text);
