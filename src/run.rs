@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use crate::aws::Aws;
 use crate::check;
 use crate::cli::{Cli, Command, config_path};
-use crate::config::{self, ConfigError, Loaded, PersistenceType};
+use crate::config::{self, ConfigError, Loaded, PersistenceType, Service, Services};
 use crate::cycle::{Outcome, RunContext, RunOptions, Summary};
 use crate::devo::frame::Framing;
 use crate::devo::shipper::{Destination, EpochLimits, Shipper};
@@ -58,12 +58,13 @@ pub async fn run(cli: Cli) -> Outcome {
         let endpoint = devo_endpoint(&loaded).map_err(|e| e.to_string());
         return check::run(&loaded, endpoint).await;
     }
+    let services = &loaded.config.inputs.aws.services;
     let selected: Vec<Command> = match cli.command {
         Command::All => SERVICES
             .into_iter()
-            .filter(|s| is_configured(&loaded, *s))
+            .filter(|s| configured(services, *s).is_some())
             .collect(),
-        one if is_configured(&loaded, one) => vec![one],
+        one if configured(services, one).is_some() => vec![one],
         one => {
             let e = ConfigError::ServiceMissing {
                 service: service_key(one),
@@ -227,59 +228,37 @@ const fn service_key(c: Command) -> &'static str {
     }
 }
 
-fn is_configured(loaded: &Loaded, c: Command) -> bool {
-    let s = &loaded.config.inputs.aws.services;
+/// The config block of the service behind subcommand `c`, when the config defines it (and, for
+/// the services that share a block, lists its type).
+fn configured(services: &Services, c: Command) -> Option<&Service> {
+    fn with_type<'a>(svc: &'a Option<Service>, t: &str) -> Option<&'a Service> {
+        svc.as_ref().filter(|s| s.has_type(t))
+    }
     match c {
-        Command::Events => s.events.is_some(),
-        Command::Securityhub => s.securityhub.is_some(),
-        Command::Audit => s.audit.is_some(),
-        Command::Metrics => s.metrics.is_some(),
-        Command::Flowlogs => s
-            .non_cloudwatch_logs
-            .as_ref()
-            .is_some_and(|n| n.has_type("flowlogs")),
-        Command::Cloudfront => s
-            .non_cloudwatch_logs
-            .as_ref()
-            .is_some_and(|n| n.has_type("cloudfrontlogs")),
-        Command::Logs => s.custom.as_ref().is_some_and(|n| n.has_type("logs")),
-        Command::All | Command::Check => true,
+        Command::Events => services.events.as_ref(),
+        Command::Securityhub => services.securityhub.as_ref(),
+        Command::Audit => services.audit.as_ref(),
+        Command::Metrics => services.metrics.as_ref(),
+        Command::Flowlogs => with_type(&services.non_cloudwatch_logs, "flowlogs"),
+        Command::Cloudfront => with_type(&services.non_cloudwatch_logs, "cloudfrontlogs"),
+        Command::Logs => with_type(&services.custom, "logs"),
+        Command::All | Command::Check => None,
     }
 }
 
 async fn run_one(ctx: &RunContext, c: Command) -> Vec<Summary> {
-    let services = &ctx.loaded.config.inputs.aws.services;
-    // `run` only selects configured services; a missing one runs nothing.
-    let one = |s: Summary| vec![s];
+    // `run` only selects configured services.
+    let Some(svc) = configured(&ctx.loaded.config.inputs.aws.services, c) else {
+        return Vec::new();
+    };
     match c {
-        Command::Events => match &services.events {
-            Some(svc) => one(events::run(ctx, Kind::Events, svc).await),
-            None => Vec::new(),
-        },
-        Command::Securityhub => match &services.securityhub {
-            Some(svc) => one(events::run(ctx, Kind::SecurityHub, svc).await),
-            None => Vec::new(),
-        },
-        Command::Audit => match &services.audit {
-            Some(svc) => audit::run(ctx, svc).await,
-            None => Vec::new(),
-        },
-        Command::Metrics => match &services.metrics {
-            Some(svc) => one(metrics::run(ctx, svc).await),
-            None => Vec::new(),
-        },
-        Command::Flowlogs => match &services.non_cloudwatch_logs {
-            Some(svc) => one(objects::run(ctx, ObjectFormat::FlowLogs, svc).await),
-            None => Vec::new(),
-        },
-        Command::Cloudfront => match &services.non_cloudwatch_logs {
-            Some(svc) => one(objects::run(ctx, ObjectFormat::CloudFront, svc).await),
-            None => Vec::new(),
-        },
-        Command::Logs => match &services.custom {
-            Some(svc) => one(logs::run(ctx, svc).await),
-            None => Vec::new(),
-        },
+        Command::Events => vec![events::run(ctx, Kind::Events, svc).await],
+        Command::Securityhub => vec![events::run(ctx, Kind::SecurityHub, svc).await],
+        Command::Audit => audit::run(ctx, svc).await,
+        Command::Metrics => vec![metrics::run(ctx, svc).await],
+        Command::Flowlogs => vec![objects::run(ctx, ObjectFormat::FlowLogs, svc).await],
+        Command::Cloudfront => vec![objects::run(ctx, ObjectFormat::CloudFront, svc).await],
+        Command::Logs => vec![logs::run(ctx, svc).await],
         Command::All | Command::Check => Vec::new(),
     }
 }
