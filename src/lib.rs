@@ -12,3 +12,9 @@ pub mod run;
 pub mod shard;
 pub mod sources;
 pub mod state;
+
+/// A mutex's guard even when another thread panicked while holding it: what our mutexes guard
+/// (counters, maps of held messages and leases) is updated in single steps, never left half done.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

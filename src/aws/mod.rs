@@ -5,7 +5,7 @@
 //! refreshes assumed-role credentials before they expire during a long run.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -23,6 +23,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::config::Credentials;
 use crate::cycle::{Failure, Outcome};
+use crate::lock;
 
 /// Every assumed role's session says who it is.
 const SESSION_NAME: &str = "devo-aws";
@@ -135,20 +136,12 @@ impl Aws {
 
     /// AWS requests made so far, by `Service.Operation` (retries included).
     pub fn calls(&self) -> BTreeMap<String, u64> {
-        self.calls
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        lock(&self.calls.0).clone()
     }
 
     /// The S3 client of `region` (made once per region and run).
     pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
-        let mut clients = self
-            .s3_clients
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        clients
+        lock(&self.s3_clients)
             .entry(region.to_string())
             .or_insert_with(|| {
                 let conf = aws_sdk_s3::config::Builder::from(&self.in_region(region))
@@ -222,8 +215,7 @@ impl Intercept for CallCounter {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(m) = cfg.load::<Metadata>() {
-            let mut calls = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-            *calls
+            *lock(&self.0)
                 .entry(format!("{}.{}", m.service().replace(' ', ""), m.name()))
                 .or_default() += 1;
         }

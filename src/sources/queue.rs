@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
@@ -32,6 +32,7 @@ use tokio::time::Instant;
 use crate::aws::aws_error;
 use crate::cycle::{Counters, Failure, Outcome, RunContext};
 use crate::devo::shipper::Shipped;
+use crate::lock;
 use crate::sources::{Delivery, delivery, each_region};
 
 /// SQS's own limit of messages per ReceiveMessage and per batch call.
@@ -130,10 +131,6 @@ struct HeldMessage {
 
 /// Messages of one region still held, by receive order, with when their visibility was set.
 type HeldMap = Arc<Mutex<HashMap<u64, (HeldMessage, Instant)>>>;
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// What becomes of one message once it was handled.
 enum Verdict {

@@ -17,12 +17,13 @@ pub mod files;
 pub mod s3;
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::cycle::{Failure, Outcome};
+use crate::lock;
 use crate::shard::Shard;
 
 /// The version this program writes; state with a higher one is refused.
@@ -332,8 +333,4 @@ impl ServiceHandle {
             }
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
