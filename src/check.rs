@@ -5,14 +5,16 @@
 //! data (no message is received, no event shipped, no state written).
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use chrono::Utc;
 
 use crate::aws::Aws;
-use crate::config::{Loaded, PersistenceType};
+use crate::config::Loaded;
 use crate::cycle::{Failure, Outcome};
 use crate::devo::tls::{DevoEndpoint, close_cleanly, is_certificate_rejection, not_after};
 use crate::sources::objects::ObjectFormat;
+use crate::state::StateStore;
 
 /// One line of the table.
 struct Row {
@@ -27,7 +29,7 @@ pub async fn run(loaded: &Loaded, endpoint: Result<DevoEndpoint, String>) -> Out
         result: Ok(format!("{} is valid", loaded.file().display())),
     }];
     rows.push(devo(endpoint).await);
-    let aws = Aws::new(loaded.config.inputs.aws.credentials.as_ref()).await;
+    let aws = Arc::new(Aws::new(loaded.config.inputs.aws.credentials.as_ref()).await);
     rows.push(Row {
         check: "aws identity".into(),
         result: aws
@@ -35,7 +37,13 @@ pub async fn run(loaded: &Loaded, endpoint: Result<DevoEndpoint, String>) -> Out
             .await
             .map(|i| format!("{} (account {})", i.arn, i.account)),
     });
-    rows.push(state(loaded, &aws).await);
+    rows.push(Row {
+        check: "state".into(),
+        result: StateStore::from_config(loaded, &aws)
+            .probe()
+            .await
+            .map_err(Failure::from),
+    });
     let services = &loaded.config.inputs.aws.services;
     // `None`: the EventBridge services' queue; `Some`: an S3+SQS pipeline's.
     let queues = [
@@ -124,42 +132,6 @@ fn table(rows: &[Row]) -> String {
         let _ = writeln!(out, "{:width$}  {result:6}  {detail}", r.check);
     }
     out
-}
-
-/// Where state is kept: the directory, or the bucket (HeadBucket: reachable with these
-/// credentials, and `s3:ListBucket` granted, which state reads need).
-async fn state(loaded: &Loaded, aws: &Aws) -> Row {
-    let persistence = &loaded.config.globals.persistence;
-    let p = &persistence.config;
-    match persistence.kind {
-        PersistenceType::Filesystem => {
-            let dir = loaded.state_dir();
-            Row {
-                check: "state".into(),
-                result: Ok(if dir.is_dir() {
-                    format!("directory {}", dir.display())
-                } else {
-                    format!("directory {} (created by the first run)", dir.display())
-                }),
-            }
-        }
-        PersistenceType::S3 => {
-            let bucket = p.bucket.as_deref().unwrap_or_default();
-            let region = p.region.clone().unwrap_or_else(|| aws.region());
-            let result = aws
-                .s3(&region)
-                .head_bucket()
-                .bucket(bucket)
-                .send()
-                .await
-                .map(|_| format!("s3://{bucket}/{} reachable", p.prefix))
-                .map_err(|e| aws.failure(&format!("S3 HeadBucket {bucket} in {region}"), &e));
-            Row {
-                check: "state".into(),
-                result,
-            }
-        }
-    }
 }
 
 /// A handshake and a clean close with the Devo output, and the certificates' expiry.

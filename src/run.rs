@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use crate::aws::Aws;
 use crate::check;
 use crate::cli::{Cli, Command, config_path};
-use crate::config::{self, ConfigError, Loaded, PersistenceType, Service, Services};
+use crate::config::{self, ConfigError, Loaded, Service, Services};
 use crate::cycle::{Outcome, RunContext, RunOptions, Summary};
 use crate::devo::frame::Framing;
 use crate::devo::shipper::{Destination, EpochLimits, Shipper};
@@ -25,8 +25,6 @@ use crate::sources::cursor::Backfill;
 use crate::sources::events::{self, Kind};
 use crate::sources::objects::{self, ObjectFormat};
 use crate::sources::{audit, logs, metrics};
-use crate::state::files::FileStore;
-use crate::state::s3::S3Store;
 use crate::state::{StateStore, Worker};
 
 /// The services of the seed's config, in the order `all` lists them.
@@ -104,7 +102,7 @@ pub async fn run(cli: Cli) -> Outcome {
     let aws = Arc::new(Aws::new(loaded.config.inputs.aws.credentials.as_ref()).await);
     let now = Utc::now();
     let ctx = RunContext {
-        state: state_store(&loaded, &aws),
+        state: StateStore::from_config(&loaded, &aws),
         worker: Worker {
             owner: Worker::owner_name(now),
             shard: cli.global.shard,
@@ -260,20 +258,5 @@ async fn run_one(ctx: &RunContext, c: Command) -> Vec<Summary> {
         Command::Cloudfront => vec![objects::run(ctx, ObjectFormat::CloudFront, svc).await],
         Command::Logs => vec![logs::run(ctx, svc).await],
         Command::All | Command::Check => Vec::new(),
-    }
-}
-
-/// The state backend the config names.
-fn state_store(loaded: &Loaded, aws: &Arc<Aws>) -> StateStore {
-    let persistence = &loaded.config.globals.persistence;
-    let p = &persistence.config;
-    match persistence.kind {
-        // validate() made sure the bucket is there.
-        PersistenceType::S3 => {
-            let region = p.region.clone().unwrap_or_else(|| aws.region());
-            let bucket = p.bucket.as_deref().unwrap_or_default();
-            StateStore::S3(S3Store::new(aws.clone(), &region, bucket, &p.prefix))
-        }
-        PersistenceType::Filesystem => StateStore::Files(FileStore::new(&loaded.state_dir())),
     }
 }

@@ -38,6 +38,18 @@ impl FileStore {
         }
     }
 
+    /// The directory, and whether it exists yet.
+    pub fn describe(&self) -> String {
+        if self.dir.is_dir() {
+            format!("directory {}", self.dir.display())
+        } else {
+            format!(
+                "directory {} (created by the first run)",
+                self.dir.display()
+            )
+        }
+    }
+
     fn create_dir(&self) -> Result<(), StateError> {
         fs::create_dir_all(&self.dir).map_err(io_error(&self.dir))
     }

@@ -17,11 +17,13 @@ pub mod files;
 pub mod s3;
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::aws::Aws;
+use crate::config::{Loaded, PersistenceType};
 use crate::cycle::{Failure, Outcome};
 use crate::lock;
 use crate::shard::Shard;
@@ -192,6 +194,32 @@ enum Backend {
 }
 
 impl StateStore {
+    /// The backend `globals.persistence` names (S3 with the run's credentials; the bucket's
+    /// region, or the run's).
+    pub fn from_config(loaded: &Loaded, aws: &Arc<Aws>) -> Self {
+        let persistence = &loaded.config.globals.persistence;
+        let p = &persistence.config;
+        match persistence.kind {
+            // validate() made sure the bucket is there.
+            PersistenceType::S3 => {
+                let region = p.region.clone().unwrap_or_else(|| aws.region());
+                let bucket = p.bucket.as_deref().unwrap_or_default();
+                Self::S3(s3::S3Store::new(aws.clone(), &region, bucket, &p.prefix))
+            }
+            PersistenceType::Filesystem => Self::Files(files::FileStore::new(&loaded.state_dir())),
+        }
+    }
+
+    /// Where state is kept, for `devo-aws check`: the directory, or the bucket once HeadBucket
+    /// says it is reachable with these credentials (and `s3:ListBucket` granted, which state
+    /// reads need). Reads and writes no state.
+    pub async fn probe(&self) -> Result<String, StateError> {
+        match self {
+            Self::Files(store) => Ok(store.describe()),
+            Self::S3(store) => store.probe().await,
+        }
+    }
+
     /// Opens the state of `key` (`<input id>.<service>`) for this run: takes the service's lock
     /// (filesystem, not in a dry run) and reads when it last pulled.
     pub async fn open(&self, key: &str, worker: &Worker) -> Result<ServiceHandle, StateError> {

@@ -103,6 +103,22 @@ impl S3Store {
         }
     }
 
+    /// HeadBucket: the bucket exists and these credentials may list it.
+    pub async fn probe(&self) -> Result<String, StateError> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map(|_| format!("{} reachable", self.location(&self.prefix)))
+            .map_err(|e| {
+                StateError::Aws(
+                    self.aws
+                        .failure(&format!("S3 HeadBucket {}", self.bucket), &e),
+                )
+            })
+    }
+
     fn service_object(&self, key: &str) -> String {
         format!("{}{key}/service.json", self.prefix)
     }
