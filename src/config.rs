@@ -386,7 +386,7 @@ pub struct Service {
     pub statistics: Vec<String>,
     /// metrics: the period of each datapoint.
     pub period_seconds: Option<u32>,
-    /// metrics: how far behind now a window must end, for CloudWatch's own lag.
+    /// audit (API), metrics, logs: how far behind now a window ends, for the source's own lag.
     pub delay_seconds: Option<u32>,
     /// flowlogs: the queue announcing VPC Flow Log objects.
     pub vpcflowlogs_sqs_queue_name: Option<String>,
@@ -402,6 +402,11 @@ impl Service {
     pub fn request_period_secs(&self) -> u64 {
         self.request_period_in_seconds
             .unwrap_or(DEFAULT_REQUEST_PERIOD_SECS)
+    }
+
+    /// `delay_seconds`, or the service's own default: how far behind now its windows end.
+    pub fn delay(&self, default_secs: u64) -> std::time::Duration {
+        std::time::Duration::from_secs(self.delay_seconds.map_or(default_secs, u64::from))
     }
 
     /// The regions to pull (validated non-empty).

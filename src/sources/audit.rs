@@ -59,8 +59,7 @@ async fn run_api(ctx: &RunContext, svc: &Service) -> Summary {
             };
             let drop: HashSet<&str> = svc.drop_event_names.iter().map(String::as_str).collect();
             let tags = tag_rule(svc);
-            let delay =
-                Duration::from_secs(svc.delay_seconds.map_or(DEFAULT_DELAY_SECS, u64::from));
+            let delay = svc.delay(DEFAULT_DELAY_SECS);
             // LookupEvents works to the second: so do the windows.
             let latest = (Utc::now() - chrono::Duration::from_std(delay).unwrap_or_default())
                 .trunc_subsecs(0);

@@ -172,8 +172,7 @@ impl RegionLogs<'_> {
     }
 
     async fn pull_group(&self, group: &str) -> Result<(), Failure> {
-        let delay =
-            Duration::from_secs(self.svc.delay_seconds.map_or(DEFAULT_DELAY_SECS, u64::from));
+        let delay = self.svc.delay(DEFAULT_DELAY_SECS);
         let latest = Utc::now() - chrono::Duration::from_std(delay).unwrap_or_default();
         let pull = CursorPull {
             ctx: self.ctx,

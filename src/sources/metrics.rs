@@ -58,7 +58,7 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
         };
         let period = svc.period_seconds.unwrap_or(DEFAULT_PERIOD_SECS);
         let period_len = Duration::from_secs(u64::from(period));
-        let delay = Duration::from_secs(svc.delay_seconds.map_or(DEFAULT_DELAY_SECS, u64::from));
+        let delay = svc.delay(DEFAULT_DELAY_SECS);
         let latest = Utc::now() - chrono::Duration::from_std(delay).unwrap_or_default();
         let statistics: Vec<&str> = if svc.statistics.is_empty() {
             DEFAULT_STATISTICS.to_vec()
