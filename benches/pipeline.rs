@@ -30,7 +30,7 @@ use devo_aws::sources::objects::{BatchSink, ObjectFormat, ObjectReader, ObjectSe
 use support::aws::{Moto, unique_name};
 use support::devo::{Pki, Receiver};
 use support::samples::{self, trail_record};
-use support::{Workdir, config_yaml};
+use support::{Workdir, config_yaml, events_yaml};
 
 const OBJECTS: usize = 20;
 const RECORDS: usize = 500;
@@ -258,10 +258,7 @@ impl Measured {
 fn end_to_end(objects: &[Vec<u8>], records: usize) -> Measured {
     let (_pki, receiver, wd) = bench_dir();
     let moto = Moto::new();
-    let queue = unique_name("bench");
-    let url = moto.create_queue("us-east-1", &queue, 120);
-    let bucket = unique_name("bench").to_lowercase();
-    moto.bucket_notifying("us-east-1", &bucket, &url);
+    let (queue, url, bucket) = moto.announcing_bucket("us-east-1", "bench", 120);
     for (i, o) in objects.iter().enumerate() {
         let key = format!(
             "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/111122223333_CloudTrail_us-east-1_{i}.json.gz"
@@ -345,13 +342,7 @@ fn events_5000() -> Measured {
         .into_iter()
         .map(|(region, _)| region)
         .collect();
-    wd.write_config(&config_yaml(
-        receiver.port,
-        &format!(
-            "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [{}]\n",
-            regions.join(", ")
-        ),
-    ));
+    wd.write_config(&config_yaml(receiver.port, &events_yaml(&queue, &regions)));
     let measured = timed(&wd, &["events", "--deadline", "10m"], &receiver);
     assert_eq!(measured.events, 5000);
     assert!(

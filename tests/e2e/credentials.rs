@@ -1,16 +1,12 @@
 use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::{Pki, Receiver, closed_port};
-use crate::support::{Workdir, config_yaml};
+use crate::support::{Workdir, config_yaml, events_yaml};
 
 fn with_credentials(yaml: &str, block: &str) -> String {
     yaml.replace(
         "    enabled: true\n",
         &format!("    enabled: true\n    credentials:\n{block}"),
     )
-}
-
-fn events_service(queue: &str) -> String {
-    format!("service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\n")
 }
 
 #[test]
@@ -34,7 +30,7 @@ fn role_chain_lands_in_the_target_account_with_the_external_id() {
 
     let external = unique_name("ext");
     let yaml = with_credentials(
-        &config_yaml(receiver.port, &events_service(&queue)),
+        &config_yaml(receiver.port, &events_yaml(&queue, &["us-east-1"])),
         &format!(
             "      access_key: AKIAEXAMPLE\n      access_secret: not-a-real-secret\n      base_assume_role: arn:aws:iam::111122223333:role/devo-base\n      target_assume_role: {target_role}\n      assume_role_external_id: {external}\n"
         ),
@@ -98,7 +94,7 @@ fn bad_keys_give_a_clear_error_naming_the_input() {
     let queue = unique_name("badkeys");
     moto.create_queue("us-east-1", &queue, 30);
     wd.write_config(&with_credentials(
-        &config_yaml(receiver.port, &events_service(&queue)),
+        &config_yaml(receiver.port, &events_yaml(&queue, &["us-east-1"])),
         "      access_key: BADKEY0000EXAMPLE\n      access_secret: wrong-secret\n",
     ));
     let run = wd.run(&["events"]);
@@ -133,7 +129,7 @@ fn check_reports_each_part_and_fails_on_any() {
     let queue = unique_name("check");
     let url = moto.create_queue("us-east-1", &queue, 30);
     moto.send("us-east-1", &url, &["{}".to_string()]);
-    let services = events_service(&queue);
+    let services = events_yaml(&queue, &["us-east-1"]);
 
     let good = Workdir::new();
     good.write_certs(&pki, &pki);
@@ -202,7 +198,7 @@ fn check_reports_each_part_and_fails_on_any() {
     missing.write_certs(&pki, &pki);
     missing.write_config(&config_yaml(
         receiver.port,
-        &events_service(&unique_name("nosuch")),
+        &events_yaml(&unique_name("nosuch"), &["us-east-1"]),
     ));
     let run = missing.run(&["check"]);
     assert_eq!(run.code, 3, "{}", run.stdout);

@@ -6,16 +6,12 @@ use devo_aws::devo::tls::{DevoEndpoint, EndpointSpec};
 
 use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::{Pki, Receiver, closed_port};
-use crate::support::{Workdir, config_yaml};
+use crate::support::{Workdir, config_yaml, events_yaml};
 
 fn bodies(prefix: &str, n: usize) -> Vec<String> {
     (0..n)
         .map(|i| format!(r#"{{"id":"{prefix}-{i}","source":"aws.ec2","account":"1","region":"us-east-1","detail":{{}}}}"#))
         .collect()
-}
-
-fn service(queue: &str) -> String {
-    format!("service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\n")
 }
 
 #[test]
@@ -28,7 +24,10 @@ fn devo_down_keeps_every_message_and_the_next_run_delivers_them() {
     let url = moto.create_queue("us-east-1", &queue, 30);
     moto.send("us-east-1", &url, &bodies("down", 40));
 
-    wd.write_config(&config_yaml(closed_port(), &service(&queue)));
+    wd.write_config(&config_yaml(
+        closed_port(),
+        &events_yaml(&queue, &["us-east-1"]),
+    ));
     let failed = wd.run(&["events"]);
     assert_eq!(failed.code, 4, "temporary failure: {}", failed.stderr);
     assert!(
@@ -47,7 +46,10 @@ fn devo_down_keeps_every_message_and_the_next_run_delivers_them() {
     );
 
     let receiver = Receiver::start(&pki);
-    wd.write_config(&config_yaml(receiver.port, &service(&queue)));
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &events_yaml(&queue, &["us-east-1"]),
+    ));
     let ok = wd.run(&["events"]);
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     let mut ids: Vec<String> = receiver
@@ -73,7 +75,10 @@ fn client_certificate_from_another_ca_gets_nothing_through() {
     let queue = unique_name("foreign");
     let url = moto.create_queue("us-east-1", &queue, 30);
     moto.send("us-east-1", &url, &bodies("foreign", 5));
-    wd.write_config(&config_yaml(receiver.port, &service(&queue)));
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &events_yaml(&queue, &["us-east-1"]),
+    ));
 
     let run = wd.run(&["events"]);
     assert_eq!(
@@ -108,7 +113,10 @@ fn server_from_another_ca_is_not_trusted() {
     let queue = unique_name("impostor");
     let url = moto.create_queue("us-east-1", &queue, 30);
     moto.send("us-east-1", &url, &bodies("impostor", 3));
-    wd.write_config(&config_yaml(receiver.port, &service(&queue)));
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &events_yaml(&queue, &["us-east-1"]),
+    ));
     let run = wd.run(&["events"]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(receiver.bytes().is_empty());

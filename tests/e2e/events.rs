@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::aws::unique_name;
 use crate::support::devo::Record;
-use crate::support::{config_yaml, setup};
+use crate::support::{config_yaml, events_yaml, setup};
 
 /// A receiver, a workdir with matching certificates, and moto.
 fn event(id: &str, source: &str, account: &str, region: &str, detail: &str) -> String {
@@ -12,10 +12,8 @@ fn event(id: &str, source: &str, account: &str, region: &str, detail: &str) -> S
     )
 }
 
-fn events_service(queue: &str, regions: &str, extra: &str) -> String {
-    format!(
-        "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [{regions}]\n{extra}"
-    )
+fn events_service(queue: &str, regions: &[&str], extra: &str) -> String {
+    format!("{}{extra}", events_yaml(queue, regions))
 }
 
 #[test]
@@ -45,7 +43,7 @@ fn exact_bytes_of_events_with_non_ascii_and_pretty_json() {
     );
     wd.write_config(&config_yaml(
         receiver.port,
-        &events_service(&queue, "us-east-1", "  auto_event_type: true\n"),
+        &events_service(&queue, &["us-east-1"], "  auto_event_type: true\n"),
     ));
 
     let run = wd.run(&["events"]);
@@ -104,7 +102,7 @@ fn five_hundred_events_over_two_regions_exactly_once() {
     }
     wd.write_config(&config_yaml(
         receiver.port,
-        &events_service(&queue, "us-east-1, eu-west-1", ""),
+        &events_service(&queue, &["us-east-1", "eu-west-1"], ""),
     ));
 
     let started = Instant::now();
@@ -162,7 +160,11 @@ fn request_period_skips_a_run_that_comes_too_soon() {
     let url = moto.create_queue("us-east-1", &queue, 30);
     wd.write_config(&config_yaml(
         receiver.port,
-        &events_service(&queue, "us-east-1", "  request_period_in_seconds: 3600\n"),
+        &events_service(
+            &queue,
+            &["us-east-1"],
+            "  request_period_in_seconds: 3600\n",
+        ),
     ));
     assert_eq!(wd.run(&["events"]).code, 0);
     moto.send(
@@ -237,7 +239,7 @@ fn poison_message_is_reported_and_the_rest_delivered() {
     moto.send("us-east-1", &url, &bodies);
     wd.write_config(&config_yaml(
         receiver.port,
-        &events_service(&queue, "us-east-1", ""),
+        &events_service(&queue, &["us-east-1"], ""),
     ));
     let run = wd.run(&["events"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -266,7 +268,7 @@ fn dry_run_prints_tagged_events_and_acknowledges_nothing() {
     moto.send("us-east-1", &url, std::slice::from_ref(&body));
     wd.write_config(&config_yaml(
         receiver.port,
-        &events_service(&queue, "us-east-1", ""),
+        &events_service(&queue, &["us-east-1"], ""),
     ));
     let run = wd.run(&["--dry-run", "all"]);
     assert_eq!(run.code, 0, "{}", run.stderr);

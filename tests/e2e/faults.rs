@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::{Behaviour, Pki, Receiver};
 use crate::support::samples::trail_object;
-use crate::support::{Workdir, config_yaml, setup};
+use crate::support::{Workdir, config_yaml, events_yaml, setup};
 
 const EVENTS: usize = 60;
 
@@ -21,9 +21,7 @@ fn misbehaving(pki_bad: &Pki, behaviour: Behaviour, expect_code: i32) {
         .map(|i| format!(r#"{{"id":"f-{i:03}","source":"aws.ec2","account":"1","region":"us-east-1","detail":{{"pad":"{}"}}}}"#, "x".repeat(200)))
         .collect();
     moto.send("us-east-1", &url, &bodies);
-    let services = format!(
-        "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"
-    );
+    let services = events_yaml(&queue, &["us-east-1"]);
     let with_timeout = |port: u16| {
         config_yaml(port, &services).replace(
             "      key: client.key\n",
@@ -117,9 +115,7 @@ fn aws_errors_dropped_connections_and_slow_answers_are_retried() {
     let (queue, url, bodies) = queue_with_events(&moto, 30);
     wd.write_config(&config_yaml(
         receiver.port,
-        &format!(
-            "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"
-        ),
+        &events_yaml(&queue, &["us-east-1"]),
     ));
     moto.fault(serde_json::json!({"op": "ReceiveMessage", "match": queue, "status": 500, "code": "InternalFailure", "times": 1}));
     moto.fault(
@@ -159,10 +155,7 @@ fn aws_errors_dropped_connections_and_slow_answers_are_retried() {
 #[test]
 fn object_body_cut_half_way_is_read_again_next_run() {
     let (moto, receiver, wd) = setup();
-    let queue = unique_name("cut");
-    let url = moto.create_queue("us-east-1", &queue, 30);
-    let bucket = unique_name("cut").to_lowercase();
-    moto.bucket_notifying("us-east-1", &bucket, &url);
+    let (queue, url, bucket) = moto.announcing_bucket("us-east-1", "cut", 30);
     let header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
     let lines: Vec<String> = (0..2000)
         .map(|i| format!("2 111122223333 eni-1 10.0.{}.{} 10.0.1.5 443 {} 6 10 840 1714557600 1714557660 ACCEPT OK", i / 250, i % 250, 40000 + i))
@@ -205,9 +198,7 @@ fn poison_messages_are_reported_and_the_rest_delivered() {
     moto.send("us-east-1", &url, &poison);
     wd.write_config(&config_yaml(
         receiver.port,
-        &format!(
-            "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"
-        ),
+        &events_yaml(&queue, &["us-east-1"]),
     ));
     let run = wd.run(&["events"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -235,10 +226,7 @@ fn poison_messages_are_reported_and_the_rest_delivered() {
 #[test]
 fn bad_lines_and_records_inside_objects() {
     let (moto, receiver, wd) = setup();
-    let queue = unique_name("badlines");
-    let url = moto.create_queue("us-east-1", &queue, 30);
-    let bucket = unique_name("badlines").to_lowercase();
-    moto.bucket_notifying("us-east-1", &bucket, &url);
+    let (queue, url, bucket) = moto.announcing_bucket("us-east-1", "badlines", 30);
     let header = b"version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n";
     let good = |i: u32| {
         format!(
@@ -293,9 +281,7 @@ fn state_that_cannot_be_trusted_or_written_stops_the_service() {
     let pki = Pki::new("devo");
     let receiver = Receiver::start(&pki);
     let (queue, url, _) = queue_with_events(&moto, 3);
-    let services = format!(
-        "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"
-    );
+    let services = events_yaml(&queue, &["us-east-1"]);
     for (contents, says) in [
         ("{\"version\": 1, \"last_pull\": ", "corrupt state ("),
         ("", "corrupt state ("),
@@ -442,13 +428,7 @@ fn kill_9_at_random_moments_loses_nothing() {
         .collect();
     let queues = moto.spread_queues(&queue, &bodies, visibility);
     let regions: Vec<&str> = queues.iter().map(|(region, _)| *region).collect();
-    wd.write_config(&config_yaml(
-        receiver.port,
-        &format!(
-            "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [{}]\n",
-            regions.join(", ")
-        ),
-    ));
+    wd.write_config(&config_yaml(receiver.port, &events_yaml(&queue, &regions)));
     let kills = kill_9_then_settle(&wd, "events", runs, visibility, || {
         queues
             .iter()
@@ -462,11 +442,8 @@ fn kill_9_at_random_moments_loses_nothing() {
 fn kill_9_during_audit_from_s3_loses_nothing() {
     let (runs, events) = kill_size();
     let (moto, receiver, wd) = setup();
-    let queue = unique_name("killaudit");
     let visibility = 4;
-    let url = moto.create_queue("us-east-1", &queue, visibility);
-    let bucket = queue.to_lowercase();
-    moto.bucket_notifying("us-east-1", &bucket, &url);
+    let (queue, url, bucket) = moto.announcing_bucket("us-east-1", "killaudit", visibility);
     let per_object = 50;
     let ids: Vec<String> = (0..events).map(|i| format!("k-{i:05}")).collect();
     for (object, ids) in ids.chunks(per_object).enumerate() {

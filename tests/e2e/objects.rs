@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use crate::support::aws::{Moto, unique_name};
+use crate::support::aws::Moto;
 use crate::support::devo::{Pki, Receiver, Record};
 use crate::support::samples::{trail_file, trail_record};
 use crate::support::{Workdir, config_yaml, gzip};
@@ -22,10 +22,7 @@ fn s3_setup(region: &str) -> S3Setup {
     let wd = Workdir::new();
     wd.write_certs(&pki, &pki);
     let moto = Moto::new();
-    let queue = unique_name("objects");
-    let url = moto.create_queue(region, &queue, 30);
-    let bucket = unique_name("bucket").to_lowercase();
-    moto.bucket_notifying(region, &bucket, &url);
+    let (queue, url, bucket) = moto.announcing_bucket(region, "objects", 30);
     S3Setup {
         moto,
         receiver,

@@ -2,7 +2,7 @@ use std::process::Command;
 
 use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::{Pki, Receiver, closed_port};
-use crate::support::{Workdir, config_yaml};
+use crate::support::{Workdir, config_yaml, events_yaml};
 
 fn root() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -28,7 +28,7 @@ fn a_held_lock_skips_the_service_with_exit_5() {
     wd.write_certs(&pki, &pki);
     wd.write_config(&config_yaml(
         closed_port(),
-        "service-events-all:\n  cloudwatch_sqs_queue_name: q\n  regions: [us-east-1]\n",
+        &events_yaml("q", &["us-east-1"]),
     ));
     std::fs::create_dir_all(wd.path().join("state")).unwrap();
     let lock = std::fs::File::create(wd.path().join("state/7.service-events-all.lock")).unwrap();
@@ -112,7 +112,7 @@ fn secrets_never_reach_logs_errors_or_dry_run_output() {
     let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY";
     let yaml = config_yaml(
         closed_port(),
-        &format!("service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
+        &events_yaml(&queue, &["us-east-1"]),
     )
     .replace(
         "    enabled: true\n",

@@ -391,11 +391,8 @@ fn workers_share_one_config_and_ship_every_event_exactly_once() {
 
     // CloudTrail objects of 100 records.
     let n_audit = total / 2;
-    let audit_queue = format!("{name}-audit");
-    let url = moto.create_queue("us-east-1", &audit_queue, visibility);
-    queues.push(("us-east-1", url.clone()));
-    let bucket = name.to_lowercase();
-    moto.bucket_notifying("us-east-1", &bucket, &url);
+    let (audit_queue, url, bucket) = moto.announcing_bucket("us-east-1", "workers", visibility);
+    queues.push(("us-east-1", url));
     let ids: Vec<String> = (0..n_audit).map(|i| format!("w-a-{i:05}")).collect();
     for (object, ids) in ids.chunks(100).enumerate() {
         moto.put_object(

@@ -161,9 +161,24 @@ impl Moto {
         })
     }
 
+    /// A new queue and a new bucket that announces every created object on it, both named after
+    /// `prefix`: (queue name, queue URL, bucket).
+    pub fn announcing_bucket(
+        &self,
+        region: &str,
+        prefix: &str,
+        visibility_secs: u32,
+    ) -> (String, String, String) {
+        let queue = unique_name(prefix);
+        let url = self.create_queue(region, &queue, visibility_secs);
+        let bucket = unique_name(prefix).to_lowercase();
+        self.bucket_notifying(region, &bucket, &url);
+        (queue, url, bucket)
+    }
+
     /// A bucket that announces every created object on the queue `queue_url` (moto sends the
     /// notifications itself, starting with an s3:TestEvent).
-    pub fn bucket_notifying(&self, region: &str, bucket: &str, queue_url: &str) {
+    fn bucket_notifying(&self, region: &str, bucket: &str, queue_url: &str) {
         use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
         self.create_bucket(region, bucket);
         self.rt.block_on(async {

@@ -107,6 +107,14 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 /// A whole config.yaml in the seed's format, shipping to localhost:`port`, with `services`
 /// (indented YAML under `inputs.aws.services`).
+/// The `service-events-all` block (for [`config_yaml`]) reading `queue` in `regions`.
+pub fn events_yaml(queue: &str, regions: &[&str]) -> String {
+    format!(
+        "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [{}]\n",
+        regions.join(", ")
+    )
+}
+
 pub fn config_yaml(port: u16, services: &str) -> String {
     let mut yaml = format!(
         "globals:
