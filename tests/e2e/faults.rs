@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::{Behaviour, Pki, Receiver};
-use crate::support::samples::trail_object;
+use crate::support::samples::{FLOW_V2_HEADER, trail_object};
 use crate::support::{Workdir, config_yaml, events_yaml, setup};
 
 const EVENTS: usize = 60;
@@ -156,7 +156,6 @@ fn aws_errors_dropped_connections_and_slow_answers_are_retried() {
 fn object_body_cut_half_way_is_read_again_next_run() {
     let (moto, receiver, wd) = setup();
     let (queue, url, bucket) = moto.announcing_bucket("us-east-1", "cut", 30);
-    let header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
     let lines: Vec<String> = (0..2000)
         .map(|i| format!("2 111122223333 eni-1 10.0.{}.{} 10.0.1.5 443 {} 6 10 840 1714557600 1714557660 ACCEPT OK", i / 250, i % 250, 40000 + i))
         .collect();
@@ -164,7 +163,7 @@ fn object_body_cut_half_way_is_read_again_next_run() {
         "us-east-1",
         &bucket,
         "AWSLogs/111122223333/vpcflowlogs/us-east-1/2024/05/01/cut.log",
-        format!("{header}\n{}\n", lines.join("\n")).into_bytes(),
+        format!("{FLOW_V2_HEADER}\n{}\n", lines.join("\n")).into_bytes(),
     );
     wd.write_config(&config_yaml(
         receiver.port,
@@ -227,13 +226,12 @@ fn poison_messages_are_reported_and_the_rest_delivered() {
 fn bad_lines_and_records_inside_objects() {
     let (moto, receiver, wd) = setup();
     let (queue, url, bucket) = moto.announcing_bucket("us-east-1", "badlines", 30);
-    let header = b"version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n";
     let good = |i: u32| {
         format!(
             "2 111122223333 eni-1 10.0.0.{i} 10.0.1.5 443 5000 6 10 840 1714557600 1714557660 ACCEPT OK\n"
         )
     };
-    let mut body = header.to_vec();
+    let mut body = format!("{FLOW_V2_HEADER}\n").into_bytes();
     body.extend_from_slice(good(1).as_bytes());
     body.extend_from_slice(b"2 111122223333 eni-1 \xff\xfe broken utf-8\n");
     body.extend_from_slice(&vec![b'z'; (1 << 20) + 10]);

@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use crate::support::aws::Moto;
 use crate::support::devo::{Pki, Receiver, Record};
-use crate::support::samples::{trail_file, trail_record};
+use crate::support::samples::{FLOW_V2_HEADER, trail_file, trail_record};
 use crate::support::{Workdir, config_yaml, gzip};
 
 /// A receiver, a workdir with matching certificates, moto, and a queue fed by a bucket's
@@ -208,7 +208,6 @@ fn cloudtrail_tags_without_auto_event_type_and_puller_identity() {
     assert_eq!(records[0].message, record);
 }
 
-const FLOW_V2_HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
 const FLOW_V5_HEADER: &str = "version vpc-id subnet-id instance-id interface-id account-id type srcaddr dstaddr srcport dstport pkt-srcaddr pkt-dstaddr protocol bytes packets start end action tcp-flags log-status region az-id sublocation-type sublocation-id pkt-src-aws-service pkt-dst-aws-service flow-direction traffic-path";
 
 fn flow_lines() -> (Vec<String>, Vec<String>) {

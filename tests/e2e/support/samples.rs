@@ -2,6 +2,9 @@
 
 use super::gzip;
 
+/// The header line of a VPC Flow Logs file in the default (version 2) format.
+pub const FLOW_V2_HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+
 /// A CloudTrail record of about 1.2 kB with a unique eventID.
 pub fn trail_record(id: &str, name: &str, source: &str, account: &str, region: &str) -> String {
     format!(
