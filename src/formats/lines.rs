@@ -99,6 +99,8 @@ pub enum LineFormat {
 pub struct FieldNames {
     format: LineFormat,
     names: Vec<String>,
+    /// Each name as a JSON key (`"name":`), encoded once per header rather than once per line.
+    json_keys: Vec<String>,
     first_line: bool,
 }
 
@@ -107,8 +109,23 @@ impl FieldNames {
         Self {
             format,
             names: Vec::new(),
+            json_keys: Vec::new(),
             first_line: true,
         }
+    }
+
+    fn learn<'a>(&mut self, names: impl Iterator<Item = &'a str>) {
+        self.names = names.map(String::from).collect();
+        self.json_keys = self
+            .names
+            .iter()
+            .map(|n| {
+                let mut key = String::with_capacity(n.len() + 3);
+                push_json_string(n, &mut key);
+                key.push(':');
+                key
+            })
+            .collect();
     }
 
     pub fn names(&self) -> &[String] {
@@ -122,7 +139,7 @@ impl FieldNames {
             LineFormat::FlowLogs => {
                 // The first line of a flow log object names its fields: `version account-id ...`.
                 if first && is_flow_header(line) {
-                    self.names = line.split(' ').map(String::from).collect();
+                    self.learn(line.split(' '));
                     return None;
                 }
                 if line.is_empty() {
@@ -133,7 +150,7 @@ impl FieldNames {
             LineFormat::CloudFront => {
                 if let Some(header) = line.strip_prefix('#') {
                     if let Some(fields) = header.strip_prefix("Fields:") {
-                        self.names = fields.split_whitespace().map(String::from).collect();
+                        self.learn(fields.split_whitespace());
                     }
                     return None;
                 }
@@ -162,12 +179,11 @@ impl FieldNames {
     /// `{"field":"value",...}` in the file's field order, every value a string.
     pub fn to_json(&self, values: &[&str], out: &mut String) {
         out.push('{');
-        for (i, (name, value)) in self.names.iter().zip(values).enumerate() {
+        for (i, (key, value)) in self.json_keys.iter().zip(values).enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            push_json_string(name, out);
-            out.push(':');
+            out.push_str(key);
             push_json_string(value, out);
         }
         out.push('}');
@@ -175,8 +191,14 @@ impl FieldNames {
 }
 
 fn push_json_string(s: &str, out: &mut String) {
-    // Serialising a &str into a String cannot fail.
-    if let Ok(quoted) = serde_json::to_string(s) {
+    // What serde_json would escape: `"`, `\` and control characters. Most values have none and
+    // are copied as they are, without serde_json's allocation.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else if let Ok(quoted) = serde_json::to_string(s) {
+        // Serialising a &str into a String cannot fail.
         out.push_str(&quoted);
     }
 }
@@ -194,6 +216,25 @@ fn is_flow_header(line: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_strings_are_what_serde_json_writes() {
+        for v in [
+            "",
+            "10.0.0.1",
+            "ünïcødé",
+            "a\"quote",
+            "back\\slash",
+            "tab\tand\nline",
+            "\u{1}\u{1f}",
+            "del\u{7f}",
+            "/slash/",
+        ] {
+            let mut out = String::new();
+            push_json_string(v, &mut out);
+            assert_eq!(out, serde_json::to_string(v).unwrap(), "{v:?}");
+        }
+    }
 
     fn split(chunks: &[&[u8]]) -> Vec<String> {
         let mut s = LineSplitter::default();
