@@ -35,6 +35,9 @@ use support::{Workdir, config_yaml, events_yaml};
 const OBJECTS: usize = 20;
 const RECORDS: usize = 500;
 const BIG_BYTES: usize = 1 << 30;
+const FLOW_LINES: usize = 200_000;
+const TRAIL_KEY: &str = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/bench.json.gz";
+const FLOW_KEY: &str = "AWSLogs/111122223333/vpcflowlogs/eu-west-1/2024/05/01/bench.log";
 
 fn main() {
     let objects: Vec<Vec<u8>> = (0..OBJECTS).map(|o| trail_object(o, RECORDS)).collect();
@@ -52,7 +55,7 @@ fn main() {
     let mut events = 0;
     let ours = best_of(3, || {
         let started = Instant::now();
-        events = decode_in_process(&objects);
+        events = decode_in_process(cloudtrail_settings(), TRAIL_KEY, &objects);
         started.elapsed()
     });
     println!(
@@ -65,6 +68,23 @@ fn main() {
         "| ratio to gzip -dc | {:.2} | | | | | |",
         gz.as_secs_f64() / ours.as_secs_f64()
     );
+    let flows = vec![flow_log_v5(FLOW_LINES)];
+    for json in [false, true] {
+        let mut events = 0;
+        let took = best_of(3, || {
+            let started = Instant::now();
+            events = decode_in_process(flow_settings(json), FLOW_KEY, &flows);
+            started.elapsed()
+        });
+        assert_eq!(events, FLOW_LINES as u64);
+        println!(
+            "| decode → tag → frame, VPC flow logs v5 ({}), 200,000 lines | {:.3} | - | {events} | {:.0} | {:.0} | - |",
+            if json { "format: json" } else { "raw" },
+            took.as_secs_f64(),
+            events as f64 / took.as_secs_f64(),
+            mb_per_s(flows[0].len(), took)
+        );
+    }
 
     if std::env::var_os("DEVO_AWS_TEST_ENDPOINT").is_none() {
         println!("\n(end-to-end cases skipped: run through `make bench`, which starts moto)");
@@ -154,11 +174,8 @@ impl BatchSink for Count {
     }
 }
 
-fn decode_in_process(objects: &[Vec<u8>]) -> u64 {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let settings = Arc::new(ObjectSettings {
+fn cloudtrail_settings() -> ObjectSettings {
+    ObjectSettings {
         format: ObjectFormat::CloudTrail,
         tags: TagRule {
             table: "cloud.aws.cloudtrail.events",
@@ -169,7 +186,46 @@ fn decode_in_process(objects: &[Vec<u8>]) -> u64 {
         key_filter: None,
         drop_event_names: HashSet::from(["Decrypt".to_string()]),
         start_time: None,
-    });
+    }
+}
+
+fn flow_settings(json: bool) -> ObjectSettings {
+    ObjectSettings {
+        format: ObjectFormat::FlowLogs,
+        tags: TagRule {
+            table: "cloud.aws.vpc.unknown",
+            typed_family: Some("cloud.aws.vpc"),
+            from_event: true,
+        },
+        json,
+        key_filter: None,
+        drop_event_names: HashSet::new(),
+        start_time: None,
+    }
+}
+
+/// A VPC Flow Logs object in the version 5 format (29 fields), `lines` records, plain text.
+fn flow_log_v5(lines: usize) -> Vec<u8> {
+    let mut body = String::from(
+        "version vpc-id subnet-id instance-id interface-id account-id type srcaddr dstaddr srcport dstport pkt-srcaddr pkt-dstaddr protocol bytes packets start end action tcp-flags log-status region az-id sublocation-type sublocation-id pkt-src-aws-service pkt-dst-aws-service flow-direction traffic-path\n",
+    );
+    for i in 0..lines {
+        body.push_str(&format!(
+            "5 vpc-0abc subnet-0abc i-0abc eni-0abc 111122223333 IPv4 10.0.{}.{} 10.0.1.5 443 {} 10.0.0.1 10.0.1.5 6 840 10 1714557600 1714557660 ACCEPT 19 OK eu-west-1 euw1-az1 - - AMAZON - ingress 1\n",
+            i / 250 % 250,
+            i % 250,
+            40000 + i % 20000
+        ));
+    }
+    body.into_bytes()
+}
+
+/// Decodes, tags and frames `objects` (all under `key`) in this process; returns the events.
+fn decode_in_process(settings: ObjectSettings, key: &str, objects: &[Vec<u8>]) -> u64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let settings = Arc::new(settings);
     let framing = Framing::Syslog {
         host: "bench".into(),
     };
@@ -184,9 +240,7 @@ fn decode_in_process(objects: &[Vec<u8>]) -> u64 {
                 message_id: "bench".into(),
                 object: ObjectRef {
                     bucket: "bench".into(),
-                    key: format!(
-                        "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/{i}.json.gz"
-                    ),
+                    key: key.into(),
                     size: None,
                     event_time: None,
                     region: None,
