@@ -2,7 +2,7 @@
 CARGO ?= cargo
 WITH_MOTO := tests/support/with-moto.sh
 
-.PHONY: help build test test-faults test-workers lint generate check-generated demo bench fuzz fuzz-smoke
+.PHONY: help build peers test test-faults test-workers lint generate check-generated demo bench fuzz fuzz-smoke
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -10,7 +10,10 @@ help: ## List the targets
 build: ## Build the release binary (target/release/devo-aws)
 	$(CARGO) build --release
 
-test: ## Run unit and end-to-end tests against moto and an in-test TLS server
+peers: ## Install the test peers from Debian's packages when missing (rsyslog; needs root or sudo)
+	tests/support/install-peers.sh
+
+test: peers ## Run unit and end-to-end tests against moto, rsyslog and an in-test TLS server
 	$(WITH_MOTO) $(CARGO) test
 
 test-faults: ## The fault suite at full size (kill -9 in 50 runs over 5,000 events, ...)

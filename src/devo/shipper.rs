@@ -11,6 +11,11 @@
 //! spent the shipper is *failed for good*: that and every later batch gets a failed receipt.
 //! Producers rely on this ordering: a batch's `Delivered` means every batch shipped before it
 //! was delivered too.
+//!
+//! The shipper also publishes its [`Health`]: whether an epoch with data was delivered in this
+//! run yet, and whether delivery is failing now. Queue consumers read it before each receive, so
+//! that an outage raises the receive count (and the redrive policy's clock) of as few messages as
+//! possible.
 
 use std::io;
 use std::sync::Arc;
@@ -18,7 +23,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
@@ -171,10 +176,20 @@ struct Shipment {
     receipt: oneshot::Sender<Receipt>,
 }
 
+/// What the producers may know of delivery in this run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Health {
+    /// Epochs carrying data that Devo received in this run (a dry run counts as proven).
+    pub epochs_delivered: u64,
+    /// The last delivery attempt failed, or the shipper gave up: receive nothing more.
+    pub failing: bool,
+}
+
 /// The producers' handle: cheap to clone; the shipper ends when every handle is dropped.
 #[derive(Clone)]
 pub struct Shipper {
     tx: mpsc::Sender<Shipment>,
+    health: watch::Receiver<Health>,
 }
 
 impl Shipper {
@@ -184,6 +199,7 @@ impl Shipper {
         limits: EpochLimits,
     ) -> (Self, JoinHandle<ShipperStats>) {
         let (tx, rx) = mpsc::channel(SHIPMENTS_QUEUED);
+        let (health_tx, health) = watch::channel(Health::default());
         let task = match destination {
             Destination::Devo(endpoint) => tokio::spawn(
                 DevoShipper {
@@ -192,12 +208,21 @@ impl Shipper {
                     epoch: None,
                     failed: None,
                     stats: ShipperStats::default(),
+                    health: health_tx,
                 }
                 .run(rx),
             ),
-            Destination::Stdout => tokio::spawn(print_all(rx)),
+            Destination::Stdout => {
+                health_tx.send_modify(|h| h.epochs_delivered = 1);
+                tokio::spawn(print_all(rx))
+            }
         };
-        (Self { tx }, task)
+        (Self { tx, health }, task)
+    }
+
+    /// Delivery as it stands now.
+    pub fn health(&self) -> Health {
+        *self.health.borrow()
     }
 
     /// Queues a batch (nothing when it is empty) and says what was queued.
@@ -266,6 +291,7 @@ struct DevoShipper {
     epoch: Option<Epoch>,
     failed: Option<Arc<ShipError>>,
     stats: ShipperStats,
+    health: watch::Sender<Health>,
 }
 
 impl DevoShipper {
@@ -369,6 +395,10 @@ impl DevoShipper {
                         for r in epoch.receipts {
                             let _ = r.send(Receipt::Delivered);
                         }
+                        self.health.send_modify(|h| {
+                            h.epochs_delivered += 1;
+                            h.failing = false;
+                        });
                         return;
                     }
                     Err(e) => last_error = Some(e),
@@ -376,6 +406,7 @@ impl DevoShipper {
                 Err(e) => last_error = Some(e),
             }
             if let Some(e) = &last_error {
+                self.health.send_modify(|h| h.failing = true);
                 tracing::warn!(
                     message = "Delivery to Devo failed.",
                     endpoint = %self.endpoint.display(),
@@ -399,6 +430,7 @@ impl DevoShipper {
         for r in epoch.receipts {
             let _ = r.send(Receipt::Failed(failure.clone()));
         }
+        self.health.send_modify(|h| h.failing = true);
         self.failed = Some(failure);
     }
 

@@ -4,6 +4,10 @@
 //! Devo's collectors use a private CA. The client presents `cert` + `key`. SNI and the hostname
 //! check use the output's `address`; the hostname check can be switched off for relays whose
 //! certificate does not carry their name (the chain is still verified).
+//!
+//! Every connection makes a full handshake: TLS session resumption is off. OpenSSL servers that
+//! verify client certificates without a session id context (rsyslog's ossl driver as Debian 12
+//! ships it) answer a resumed handshake with a fatal internal_error, and stop accepting after many.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -12,8 +16,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
@@ -90,7 +94,7 @@ impl DevoEndpoint {
             path: spec.key.to_path_buf(),
             reason: pem_reason(&e),
         })?;
-        let config = ClientConfig::builder_with_provider(provider)
+        let mut config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsSetupError::Invalid(e.to_string()))?
             .dangerous()
@@ -103,6 +107,8 @@ impl DevoEndpoint {
                     spec.key.display()
                 ))
             })?;
+        // A full handshake every time: see the module's note on resumption.
+        config.resumption = Resumption::disabled();
         let server_name = ServerName::try_from(spec.address.to_string()).map_err(|_| {
             TlsSetupError::Invalid(format!("{:?} is not a host name", spec.address))
         })?;
@@ -125,6 +131,21 @@ impl DevoEndpoint {
         tokio::time::timeout(CONNECT_TIMEOUT, attempt)
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connection timed out"))?
+    }
+
+    /// Proves, before anything is received from AWS, that Devo takes our data: the client
+    /// certificate is within its validity, and a connection makes its handshake and a clean close
+    /// (a server that refuses our certificate says so only after the handshake, in TLS 1.3).
+    pub async fn probe(&self, timeout: Duration) -> io::Result<()> {
+        if let Some(not_after) = self.client_not_after
+            && not_after < Utc::now()
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                ClientCertificateExpired(not_after),
+            ));
+        }
+        close_cleanly(self.connect().await?, timeout).await
     }
 
     /// The client certificate's expiry (read from the certificate file when the endpoint was
@@ -175,11 +196,22 @@ fn pem_reason(e: &rustls::pki_types::pem::Error) -> String {
     }
 }
 
+/// Our own client certificate is past its validity: no server will take it.
+#[derive(Debug, thiserror::Error)]
+#[error("the client certificate expired on {}", .0.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))]
+pub struct ClientCertificateExpired(pub DateTime<Utc>);
+
 /// True when a connection failed because a certificate was refused, by us or by the server:
 /// retrying will not help, the certificates or the config must change.
 pub fn is_certificate_rejection(e: &io::Error) -> bool {
     use rustls::AlertDescription as A;
-    let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) else {
+    let Some(source) = e.get_ref() else {
+        return false;
+    };
+    if source.is::<ClientCertificateExpired>() {
+        return true;
+    }
+    let Some(inner) = source.downcast_ref::<rustls::Error>() else {
         return false;
     };
     match inner {
@@ -246,11 +278,18 @@ impl ServerCertVerifier for ChainOnlyVerifier {
     }
 }
 
+/// How long [`close_cleanly`] looks for a close the server sent before ours: long enough for
+/// the runtime to take in what already arrived on the socket.
+const EARLY_CLOSE_LOOK: Duration = Duration::from_millis(1);
+
 /// Flush, send close_notify, shut our write side, and wait for the server's own close.
-/// Only a close_notify from the server counts: a bare TCP close may have lost data.
+/// Only a close_notify from the server that answers ours counts: a bare TCP close may have lost
+/// data, and a server that closed (or sent an alert) before our close_notify did not read what
+/// we sent after it (a relay restarting or draining).
 pub async fn close_cleanly(mut conn: TlsStream<TcpStream>, timeout: Duration) -> io::Result<()> {
     let close = async {
         conn.flush().await?;
+        refuse_early_close(&mut conn).await?;
         conn.shutdown().await?;
         let mut sink = [0u8; 1024];
         loop {
@@ -265,4 +304,24 @@ pub async fn close_cleanly(mut conn: TlsStream<TcpStream>, timeout: Duration) ->
             "the server did not close the connection in time",
         )
     })?
+}
+
+/// Fails when the server has already closed (close_notify, EOF or an alert) before our own
+/// close_notify: its close is then no receipt of what we wrote. Anything else it sent is read
+/// and dropped (Devo writes nothing meaningful).
+async fn refuse_early_close(conn: &mut TlsStream<TcpStream>) -> io::Result<()> {
+    let mut sink = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(EARLY_CLOSE_LOOK, conn.read(&mut sink)).await {
+            Err(_) => return Ok(()),
+            Ok(Ok(0)) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "the server closed the connection before our close_notify: it did not read all we sent",
+                ));
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(e),
+        }
+    }
 }

@@ -11,6 +11,13 @@
 //! held until the region is done and then go back to the queue at once (visibility 0); while
 //! held, a keeper extends their visibility once half of it has passed. A message that cannot be
 //! understood is reported with its id and left alone, so the queue's redrive policy deals with it.
+//!
+//! Every receive raises the messages' receive count, even when they go back to the queue, so
+//! receiving follows delivery: until an epoch with data reached Devo in this run, a region holds
+//! at most one received batch, and no region receives while delivery is failing. A run during an
+//! outage thus moves no message closer to the dead-letter queue than one receive batch per region
+//! (none at all when Devo is down from the start: the run checks it before receiving).
+//! A dry run takes at most [`DRY_RUN_MESSAGES`] per queue unless `--max-messages` says otherwise.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -43,6 +50,10 @@ const SQS_BATCH: usize = 10;
 const RECEIVE_WAIT_SECS: i32 = 1;
 /// Received batches being handled or waiting for their receipts, per region.
 const MAX_BATCHES_IN_FLIGHT: usize = 200;
+/// Messages a dry run takes from each queue when `--max-messages` is not given.
+pub const DRY_RUN_MESSAGES: u64 = 10;
+/// SQS's default retention, when the queue does not say.
+const DEFAULT_RETENTION: Duration = Duration::from_secs(4 * 24 * 3600);
 
 /// One received message, as a handler sees it.
 pub struct Incoming<'a> {
@@ -50,6 +61,8 @@ pub struct Incoming<'a> {
     pub body: &'a str,
     /// The region whose queue it came from.
     pub region: &'a str,
+    /// How long the queue keeps a message: what is remembered of it need not outlive this.
+    pub retention: Duration,
 }
 
 /// Why a message was not shipped.
@@ -105,15 +118,20 @@ pub async fn consume<H: MessageHandler>(
     job: &QueueJob<'_, H>,
     counters: &Arc<Counters>,
 ) -> Option<Failure> {
-    let budget = MessageBudget(ctx.options.max_messages.map(AtomicU64::new));
+    let shared = Arc::new(MessageBudget(ctx.options.max_messages.map(AtomicU64::new)));
     each_region(job.service, job.regions, ctx.worker.shard, |region| {
+        let budget = if ctx.options.dry_run && ctx.options.max_messages.is_none() {
+            Arc::new(MessageBudget(Some(AtomicU64::new(DRY_RUN_MESSAGES))))
+        } else {
+            shared.clone()
+        };
         let region_run = RegionRun {
             ctx,
             job,
             region,
             sqs: ctx.aws.sqs(region),
             counters: counters.clone(),
-            budget: &budget,
+            budget,
             held: Arc::default(),
             failure: Mutex::default(),
         };
@@ -147,7 +165,7 @@ struct RegionRun<'a, H> {
     region: &'a str,
     sqs: Client,
     counters: Arc<Counters>,
-    budget: &'a MessageBudget,
+    budget: Arc<MessageBudget>,
     held: HeldMap,
     /// The first failure of this region; receiving stops once there is one.
     failure: Mutex<Option<Failure>>,
@@ -165,13 +183,14 @@ async fn maybe<F: Future + Unpin>(f: &mut Option<F>) -> F::Output {
 
 impl<H: MessageHandler> RegionRun<'_, H> {
     async fn run(&self) -> Option<Failure> {
-        let (url, visibility, waiting) = match self.open_queue().await {
+        let queue = match self.open_queue().await {
             Ok(v) => v,
             Err(f) => return Some(f),
         };
+        let (url, visibility) = (queue.url.clone(), queue.visibility);
         // An empty queue costs two calls and no wait: a cron tick with nothing to do is quick.
         // (A message that arrives meanwhile is for the next run.)
-        if waiting == Some(0) {
+        if queue.waiting == Some(0) {
             tracing::debug!(message = "Queue empty.", queue = self.job.queue_name, region = %self.region);
             return None;
         }
@@ -187,9 +206,12 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         let mut nearly_drained = false;
         let mut next_seq = 0u64;
         loop {
+            let health = self.ctx.shipper.health();
             let may_receive = !drained
                 && !self.ctx.should_stop()
                 && lock(&self.failure).is_none()
+                && !health.failing
+                && (health.epochs_delivered > 0 || batches.is_empty())
                 && batches.len() < MAX_BATCHES_IN_FLIGHT;
             if receiving.is_none() && may_receive {
                 let want = self.budget.take(SQS_BATCH as u64);
@@ -213,7 +235,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
                             Counters::add(&self.counters.messages, messages.len() as u64);
                             let first = next_seq;
                             next_seq += messages.len() as u64;
-                            batches.push(self.handle_batch(&url, first, messages));
+                            batches.push(self.handle_batch(&queue, first, messages));
                         }
                         Err(f) => {
                             lock(&self.failure).get_or_insert(f);
@@ -229,8 +251,8 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         lock(&self.failure).take()
     }
 
-    /// The queue's URL, visibility timeout, and about how many messages wait in it.
-    async fn open_queue(&self) -> Result<(String, Duration, Option<u64>), Failure> {
+    /// The queue's URL and the attributes the run needs (a dry run warns of its redrive policy).
+    async fn open_queue(&self) -> Result<OpenQueue, Failure> {
         let name = self.job.queue_name;
         let url = self
             .sqs
@@ -256,6 +278,8 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             .queue_url(&url)
             .attribute_names(QueueAttributeName::VisibilityTimeout)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::MessageRetentionPeriod)
+            .attribute_names(QueueAttributeName::RedrivePolicy)
             .send()
             .await
             .map_err(|e| self.aws_failure("GetQueueAttributes", &e))?;
@@ -266,8 +290,28 @@ impl<H: MessageHandler> RegionRun<'_, H> {
                 .and_then(|v| v.parse::<u64>().ok())
         };
         let secs = number(&QueueAttributeName::VisibilityTimeout).unwrap_or(30);
-        let waiting = number(&QueueAttributeName::ApproximateNumberOfMessages);
-        Ok((url, Duration::from_secs(secs.max(1)), waiting))
+        let redrive = attrs
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::RedrivePolicy))
+            .and_then(|p| max_receive_count(p));
+        if self.ctx.options.dry_run
+            && let Some(max_receive_count) = redrive
+        {
+            tracing::warn!(
+                message = "Dry run: each message received counts toward the queue's redrive policy.",
+                queue = name,
+                region = %self.region,
+                max_receive_count,
+                messages_at_most = self.ctx.options.max_messages.unwrap_or(DRY_RUN_MESSAGES)
+            );
+        }
+        Ok(OpenQueue {
+            url,
+            visibility: Duration::from_secs(secs.max(1)),
+            waiting: number(&QueueAttributeName::ApproximateNumberOfMessages),
+            retention: number(&QueueAttributeName::MessageRetentionPeriod)
+                .map_or(DEFAULT_RETENTION, Duration::from_secs),
+        })
     }
 
     fn aws_failure<E, R>(&self, operation: &str, e: &aws_sdk_sqs::error::SdkError<E, R>) -> Failure
@@ -308,7 +352,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
 
     /// Handles a received batch message by message, then deletes what was delivered with one
     /// DeleteMessageBatch.
-    async fn handle_batch(&self, url: &str, first_seq: u64, messages: Vec<Message>) {
+    async fn handle_batch(&self, queue: &OpenQueue, first_seq: u64, messages: Vec<Message>) {
         let now = Instant::now();
         let mut entries = Vec::with_capacity(messages.len());
         {
@@ -333,11 +377,9 @@ impl<H: MessageHandler> RegionRun<'_, H> {
                 entries.push((seq, id, body));
             }
         }
-        let verdicts = join_all(
-            entries
-                .iter()
-                .map(|(seq, id, body)| async move { (*seq, self.handle_message(id, body).await) }),
-        )
+        let verdicts = join_all(entries.iter().map(|(seq, id, body)| async move {
+            (*seq, self.handle_message(queue, id, body).await)
+        }))
         .await;
         let mut to_delete = Vec::new();
         {
@@ -353,11 +395,11 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             }
         }
         if !to_delete.is_empty() {
-            delete(&self.sqs, url, &to_delete).await;
+            delete(&self.sqs, &queue.url, &to_delete).await;
         }
     }
 
-    async fn handle_message(&self, id: &str, body: &str) -> Verdict {
+    async fn handle_message(&self, queue: &OpenQueue, id: &str, body: &str) -> Verdict {
         if self.ctx.should_stop() {
             return Verdict::Hold;
         }
@@ -365,6 +407,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             id,
             body,
             region: self.region,
+            retention: queue.retention,
         };
         let shipped = match self.job.handler.handle(incoming).await {
             Ok(s) => s,
@@ -408,6 +451,26 @@ impl<H: MessageHandler> RegionRun<'_, H> {
                 Verdict::Hold
             }
         }
+    }
+}
+
+/// What the run needs to know of a queue.
+struct OpenQueue {
+    url: String,
+    visibility: Duration,
+    /// About how many messages wait in it.
+    waiting: Option<u64>,
+    retention: Duration,
+}
+
+/// `maxReceiveCount` of a queue's `RedrivePolicy` attribute (JSON; SQS writes the number as a
+/// number or a string).
+fn max_receive_count(policy: &str) -> Option<u64> {
+    let value: serde_json::Value = serde_json::from_str(policy).ok()?;
+    match value.get("maxReceiveCount")? {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
     }
 }
 
@@ -531,5 +594,22 @@ async fn keep_visible(sqs: Client, url: String, visibility: Duration, held: Held
             )
             .await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::max_receive_count;
+
+    #[test]
+    fn redrive_policy_max_receive_count_as_number_or_string() {
+        assert_eq!(
+            max_receive_count(
+                r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:1:dlq","maxReceiveCount":2}"#
+            ),
+            Some(2)
+        );
+        assert_eq!(max_receive_count(r#"{"maxReceiveCount":"5"}"#), Some(5));
+        assert_eq!(max_receive_count("not json"), None);
     }
 }

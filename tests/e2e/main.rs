@@ -21,5 +21,7 @@ mod config;
 // Operating it: exit codes, `all`, logs, secrets, the example config, deploy/.
 mod operations;
 mod workers;
+// Real peers: rsyslog as Devo, queues with a dead-letter queue, outages.
+mod syslog;
 // man/ and completions/ match the clap definitions.
 mod generated;

@@ -384,6 +384,50 @@ impl Moto {
         })
     }
 
+    /// A queue whose redrive policy moves a message to a new dead-letter queue once it was
+    /// received `max_receive_count` times: (queue URL, dead-letter queue URL).
+    pub fn create_queue_with_dlq(
+        &self,
+        region: &str,
+        name: &str,
+        visibility_secs: u32,
+        max_receive_count: u32,
+    ) -> (String, String) {
+        let dlq = self.create_queue(region, &format!("{name}-dlq"), visibility_secs);
+        self.rt.block_on(async {
+            let sqs = self.sqs(region);
+            let arn = sqs
+                .get_queue_attributes()
+                .queue_url(&dlq)
+                .attribute_names(QueueAttributeName::QueueArn)
+                .send()
+                .await
+                .unwrap()
+                .attributes
+                .unwrap()
+                .remove(&QueueAttributeName::QueueArn)
+                .unwrap();
+            let policy = serde_json::json!({
+                "deadLetterTargetArn": arn,
+                "maxReceiveCount": max_receive_count,
+            });
+            let url = sqs
+                .create_queue()
+                .queue_name(name)
+                .attributes(
+                    QueueAttributeName::VisibilityTimeout,
+                    visibility_secs.to_string(),
+                )
+                .attributes(QueueAttributeName::RedrivePolicy, policy.to_string())
+                .send()
+                .await
+                .unwrap()
+                .queue_url
+                .unwrap();
+            (url, dlq)
+        })
+    }
+
     /// Sends bodies, 10 per SendMessageBatch.
     pub fn send(&self, region: &str, url: &str, bodies: &[String]) {
         self.rt.block_on(async {

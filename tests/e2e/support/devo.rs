@@ -125,6 +125,9 @@ pub enum Behaviour {
     Stall,
     /// Read everything, then close the TCP connection without a close_notify.
     CloseWithoutNotify,
+    /// Send close_notify right after the handshake and read nothing (a relay draining); the
+    /// socket stays open a while.
+    CloseAfterHandshake,
 }
 
 /// The running receiver; lives until the test process ends.
@@ -208,14 +211,21 @@ fn serve(
     tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let conn = ServerConnection::new(config).unwrap();
     let mut tls = StreamOwned::new(conn, tcp);
-    if behaviour == Behaviour::Stall {
-        // Finish the handshake, then hold the connection without reading or closing.
+    if matches!(behaviour, Behaviour::Stall | Behaviour::CloseAfterHandshake) {
+        // Finish the handshake, then hold the connection without reading (after a close_notify,
+        // for CloseAfterHandshake).
         while tls.conn.is_handshaking() {
             if tls.conn.complete_io(&mut tls.sock).is_err() {
                 return;
             }
         }
-        std::thread::sleep(Duration::from_secs(120));
+        if behaviour == Behaviour::CloseAfterHandshake {
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+            std::thread::sleep(Duration::from_secs(20));
+        } else {
+            std::thread::sleep(Duration::from_secs(120));
+        }
         return;
     }
     let mut buf = vec![0u8; 256 << 10];
@@ -284,18 +294,22 @@ pub fn parse_records(mut bytes: &[u8]) -> Vec<Record> {
         };
         let text = std::str::from_utf8(record).expect("record is UTF-8");
         let text = text.strip_suffix('\n').expect("record ends in a newline");
-        // <14>Mmm dd hh:mm:ss host tag: message
-        let rest = text.strip_prefix("<14>").expect("priority 14");
-        let after_date = &rest[16..];
-        let (_host, after_host) = after_date.split_once(' ').unwrap();
-        let (tag, message) = after_host.split_once(": ").unwrap();
-        out.push(Record {
-            tag: tag.to_string(),
-            message: message.to_string(),
-            octet_counted,
-        });
+        out.push(parse_record(text, octet_counted));
     }
     out
+}
+
+/// One syslog record without its framing: `<14>Mmm dd hh:mm:ss host tag: message`.
+pub fn parse_record(text: &str, octet_counted: bool) -> Record {
+    let rest = text.strip_prefix("<14>").expect("priority 14");
+    let after_date = &rest[16..];
+    let (_host, after_host) = after_date.split_once(' ').unwrap();
+    let (tag, message) = after_host.split_once(": ").unwrap();
+    Record {
+        tag: tag.to_string(),
+        message: message.to_string(),
+        octet_counted,
+    }
 }
 
 /// A port nothing listens on.

@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod devo;
 pub mod samples;
+pub mod syslog;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,374 @@
+//! Delivery against servers we did not write: rsyslog (Debian's package, ossl driver, client
+//! certificates verified) as Devo, SQS queues with a dead-letter queue, and Devo outages.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use devo_aws::devo::frame::Framing;
+use devo_aws::devo::shipper::{Destination, EpochLimits, Receipt, Shipper};
+use devo_aws::devo::tls::{DevoEndpoint, EndpointSpec};
+
+use crate::support::aws::{Moto, unique_name};
+use crate::support::devo::{Behaviour, Pki, Receiver, closed_port};
+use crate::support::syslog::Rsyslog;
+use crate::support::{Workdir, config_yaml, events_yaml};
+
+/// EventBridge bodies with unique ids, each carrying `pad` bytes of detail.
+fn bodies(prefix: &str, n: usize, pad: usize) -> Vec<String> {
+    let filler = "x".repeat(pad);
+    (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"id":"{prefix}-{i}","source":"aws.ec2","account":"123456789012","region":"us-east-1","detail":{{"pad":"{filler}"}}}}"#
+            )
+        })
+        .collect()
+}
+
+/// The `id` of each received EventBridge event, sorted.
+fn ids(messages: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut ids: Vec<String> = messages
+        .into_iter()
+        .map(|m| {
+            let v: serde_json::Value = serde_json::from_str(&m).unwrap();
+            v["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn expected_ids(prefix: &str, n: usize) -> Vec<String> {
+    let mut ids: Vec<String> = (0..n).map(|i| format!("{prefix}-{i}")).collect();
+    ids.sort();
+    ids
+}
+
+/// Ships `records` (tag, message) through the real shipper to localhost:`port` with the
+/// workdir's certificates; the receipt of the batch.
+fn ship_direct(wd: &Workdir, port: u16, records: &[(&str, &str)]) -> Receipt {
+    let certs = wd.path().join("certs");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let endpoint = DevoEndpoint::new(&EndpointSpec {
+            address: "localhost",
+            port,
+            chain: &certs.join("chain.crt"),
+            cert: &certs.join("client.crt"),
+            key: &certs.join("client.key"),
+            verify_hostname: true,
+        })
+        .unwrap();
+        let limits = EpochLimits {
+            attempts: 1,
+            ..EpochLimits::default()
+        };
+        let (shipper, task) = Shipper::start(Destination::Devo(Arc::new(endpoint)), limits);
+        let framing = Framing::Syslog {
+            host: "myhost".into(),
+        };
+        let mut batch = framing.batch();
+        for (tag, message) in records {
+            batch.push(tag, message);
+        }
+        let receipt = shipper.ship(batch).await.await.unwrap();
+        drop(shipper);
+        task.await.unwrap();
+        receipt
+    })
+}
+
+/// rsyslog answers a resumed TLS session with internal_error: every connection must make a full
+/// handshake, or every second epoch fails. 200 events of 50 KB make at least three epochs.
+#[test]
+fn rsyslog_receives_many_epochs_in_one_run() {
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let rsyslog = Rsyslog::start(&pki);
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    let queue = unique_name("epochs");
+    let url = moto.create_queue("us-east-1", &queue, 60);
+    moto.send("us-east-1", &url, &bodies("epoch", 200, 50_000));
+    wd.write_config(&config_yaml(
+        rsyslog.port,
+        &events_yaml(&queue, &["us-east-1"]),
+    ));
+
+    let run = wd.run(&["events", "-vv"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let epochs = run.stderr.matches("Delivery epoch closed cleanly").count();
+    assert!(epochs >= 3, "{epochs} epochs");
+    assert!(
+        !run.stderr.contains("Delivery to Devo failed"),
+        "no epoch needed a retry"
+    );
+    let records = rsyslog.wait_for(200, Duration::from_secs(20));
+    assert_eq!(
+        ids(records.into_iter().map(|r| r.message)),
+        expected_ids("epoch", 200),
+        "each event exactly once"
+    );
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+}
+
+/// Four processes on one queue at once, each with its own connections to rsyslog.
+#[test]
+fn four_workers_at_once_into_rsyslog() {
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let rsyslog = Rsyslog::start(&pki);
+    let queue = unique_name("four");
+    let url = moto.create_queue("us-east-1", &queue, 60);
+    moto.send("us-east-1", &url, &bodies("four", 400, 100));
+    let workdirs: Vec<Workdir> = (0..4)
+        .map(|_| {
+            let wd = Workdir::new();
+            wd.write_certs(&pki, &pki);
+            wd.write_config(&config_yaml(
+                rsyslog.port,
+                &events_yaml(&queue, &["us-east-1"]),
+            ));
+            wd
+        })
+        .collect();
+    let children: Vec<_> = workdirs
+        .iter()
+        .map(|wd| {
+            wd.command(
+                std::process::Command::new(env!("CARGO_BIN_EXE_devo-aws")),
+                &["events"],
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(!stderr.contains("Delivery to Devo failed"), "{stderr}");
+    }
+    let records = rsyslog.wait_for(400, Duration::from_secs(20));
+    assert_eq!(
+        ids(records.into_iter().map(|r| r.message)),
+        expected_ids("four", 400)
+    );
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+}
+
+/// The exact bytes rsyslog received: a pretty-printed, non-ASCII EventBridge event from the
+/// binary (one compact record), and through the shipper an octet-counted record whose message
+/// holds a line break.
+#[test]
+fn exact_bytes_of_a_multiline_event_through_rsyslog() {
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let rsyslog = Rsyslog::start(&pki);
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    let queue = unique_name("bytes");
+    let url = moto.create_queue("us-east-1", &queue, 30);
+    let pretty = "{\n  \"id\": \"pretty-1\",\n  \"source\": \"aws.ec2\",\n  \"account\": \"123456789012\",\n  \"region\": \"eu-west-1\",\n  \"detail\": {\n    \"name\": \"café ✓\"\n  }\n}\n";
+    moto.send("us-east-1", &url, &[pretty.to_string()]);
+    wd.write_config(&config_yaml(
+        rsyslog.port,
+        &events_yaml(&queue, &["us-east-1"]),
+    ));
+    let run = wd.run(&["events"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    rsyslog.wait_for(1, Duration::from_secs(10));
+
+    let receipt = ship_direct(
+        &wd,
+        rsyslog.port,
+        &[
+            ("my.app.test.three", "line1\nline2"),
+            ("my.app.test.one", "plain ü"),
+        ],
+    );
+    assert!(matches!(receipt, Receipt::Delivered), "{receipt:?}");
+    let raw = rsyslog.settled(Duration::from_millis(300));
+    assert_eq!(raw.len(), 3, "{raw:?}");
+    let raw = rsyslog.raw_records();
+    let host = gethostname();
+    let date = &raw[0][4..19];
+    assert_eq!(
+        raw[0],
+        format!(
+            "<14>{date} {host} cloud.aws.cloudwatch.events.123456789012.eu-west-1: {{\"id\":\"pretty-1\",\"source\":\"aws.ec2\",\"account\":\"123456789012\",\"region\":\"eu-west-1\",\"detail\":{{\"name\":\"café ✓\"}}}}"
+        )
+    );
+    let date = &raw[1][4..19];
+    assert_eq!(
+        raw[1],
+        format!("<14>{date} myhost my.app.test.three: line1\nline2")
+    );
+    assert_eq!(
+        raw[2],
+        format!("<14>{date} myhost my.app.test.one: plain ü")
+    );
+}
+
+fn gethostname() -> String {
+    let out = std::process::Command::new("hostname").output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Devo down for two runs (unreachable, then refusing our certificate) with a queue whose
+/// redrive policy moves a message after 2 receives: the runs receive nothing, so after recovery
+/// every event is delivered and the dead-letter queue stays empty.
+#[test]
+fn outage_of_two_runs_sends_nothing_to_the_dead_letter_queue() {
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let stranger = Pki::new("stranger");
+    let wd = Workdir::new();
+    let queue = unique_name("outage");
+    let (url, dlq) = moto.create_queue_with_dlq("us-east-1", &queue, 30, 2);
+    moto.send("us-east-1", &url, &bodies("outage", 30, 10));
+    let services = events_yaml(&queue, &["us-east-1"]);
+
+    wd.write_certs(&pki, &pki);
+    wd.write_config(&config_yaml(closed_port(), &services));
+    let down = wd.run(&["events"]);
+    assert_eq!(down.code, 4, "{}", down.stderr);
+    assert!(
+        down.stderr.contains("nothing was received"),
+        "{}",
+        down.stderr
+    );
+
+    let rsyslog = Rsyslog::start(&pki);
+    wd.write_config(&config_yaml(rsyslog.port, &services));
+    wd.write_certs(&pki, &stranger);
+    let refused = wd.run(&["events"]);
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+
+    wd.write_certs(&pki, &pki);
+    let ok = wd.run(&["events"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let records = rsyslog.wait_for(30, Duration::from_secs(10));
+    assert_eq!(
+        ids(records.into_iter().map(|r| r.message)),
+        expected_ids("outage", 30)
+    );
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+    assert_eq!(
+        moto.depth("us-east-1", &dlq),
+        (0, 0),
+        "dead-letter queue empty"
+    );
+}
+
+/// Devo takes the connection check but drops every epoch: each failed run raises the receive
+/// count of one receive batch at most, so two such runs move at most 10 messages to the
+/// dead-letter queue, and the next good run delivers all the others.
+#[test]
+fn failing_epochs_raise_one_receive_batch_per_region_at_most() {
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    let queue = unique_name("batch");
+    let (url, dlq) = moto.create_queue_with_dlq("us-east-1", &queue, 30, 2);
+    moto.send("us-east-1", &url, &bodies("batch", 60, 10));
+    // Passes the check (no data), resets the connection at the first byte of data.
+    let failing = Receiver::start_with(&pki, Behaviour::ResetAfter(1));
+    wd.write_config(&config_yaml(
+        failing.port,
+        &events_yaml(&queue, &["us-east-1"]),
+    ));
+    for _ in 0..2 {
+        let run = wd.run(&["events", "-v"]);
+        assert_eq!(run.code, 4, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("Releasing messages not acknowledged. count=10"),
+            "one receive batch held: {}",
+            run.stderr
+        );
+    }
+    let rsyslog = Rsyslog::start(&pki);
+    wd.write_config(&config_yaml(
+        rsyslog.port,
+        &events_yaml(&queue, &["us-east-1"]),
+    ));
+    let ok = wd.run(&["events"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let delivered = rsyslog.wait_for(50, Duration::from_secs(10)).len();
+    let (dead, _) = moto.depth("us-east-1", &dlq);
+    assert!(dead <= 10, "{dead} messages in the dead-letter queue");
+    assert_eq!(
+        delivered as u64 + dead,
+        60,
+        "{delivered} delivered, {dead} dead"
+    );
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+}
+
+/// A server that sends close_notify right after the handshake has read nothing: no receipt,
+/// nothing deleted, exit 4.
+#[test]
+fn a_close_before_our_data_is_not_a_receipt() {
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let draining = Receiver::start_with(&pki, Behaviour::CloseAfterHandshake);
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    let receipt = ship_direct(&wd, draining.port, &[("my.app.test.one", "lost?")]);
+    assert!(matches!(receipt, Receipt::Failed(_)), "{receipt:?}");
+
+    let queue = unique_name("drain");
+    let url = moto.create_queue("us-east-1", &queue, 30);
+    moto.send("us-east-1", &url, &bodies("drain", 5, 10));
+    wd.write_config(&config_yaml(
+        draining.port,
+        &events_yaml(&queue, &["us-east-1"]),
+    ));
+    let run = wd.run(&["events"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("before our close_notify"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(moto.depth("us-east-1", &url), (5, 0), "nothing deleted");
+}
+
+/// A dry run receives too, and receiving counts toward the redrive policy: it takes 10 messages
+/// per queue unless told otherwise, and says what the policy is.
+#[test]
+fn dry_run_takes_ten_messages_per_queue_and_names_the_redrive_policy() {
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    let queue = unique_name("dry");
+    let (url, dlq) = moto.create_queue_with_dlq("us-east-1", &queue, 30, 2);
+    moto.send("us-east-1", &url, &bodies("dry", 30, 10));
+    wd.write_config(&config_yaml(
+        closed_port(),
+        &events_yaml(&queue, &["us-east-1"]),
+    ));
+
+    let run = wd.run(&["events", "--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 10, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("redrive policy") && run.stderr.contains("max_receive_count=2"),
+        "{}",
+        run.stderr
+    );
+    let more = wd.run(&["events", "--dry-run", "--max-messages", "25"]);
+    assert_eq!(more.stdout.lines().count(), 25, "{}", more.stdout);
+    assert_eq!(
+        moto.depth("us-east-1", &url),
+        (30, 0),
+        "all back in the queue"
+    );
+    assert_eq!(moto.depth("us-east-1", &dlq), (0, 0));
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the real peers the end-to-end tests start, from Debian's packages, when missing:
+# rsyslog with its OpenSSL driver (a syslog server with mutual TLS, playing Devo).
+set -euo pipefail
+missing=()
+for pkg in rsyslog rsyslog-openssl; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "install-peers: installing ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
