@@ -30,7 +30,8 @@ use crate::formats::json::compact;
 use crate::formats::lines::{FieldNames, LineFormat, LineSplitter, utf8};
 use crate::formats::s3_notification::{self, Notification, ObjectRef};
 use crate::sources::queue::{Incoming, MessageHandler, QueueJob, Rejection, consume};
-use crate::sources::{TagRule, puller_account};
+use crate::sources::{Delivery, TagRule, delivery, puller_account};
+use crate::state::ServiceHandle;
 
 /// Objects read at once per service.
 pub const MAX_OBJECTS_IN_FLIGHT: usize = 8;
@@ -130,7 +131,7 @@ pub async fn run(ctx: &RunContext, format: ObjectFormat, svc: &Service) -> Summa
         ctx,
         name,
         svc.request_period_secs(),
-        |counters, _state| async move {
+        |counters, state| async move {
             // The filter was checked when the config was loaded.
             let key_filter = svc
                 .s3_file_type_filter
@@ -144,7 +145,7 @@ pub async fn run(ctx: &RunContext, format: ObjectFormat, svc: &Service) -> Summa
                 drop_event_names: svc.drop_event_names.iter().cloned().collect(),
                 start_time: svc.start_time.map(|t| t.0),
             };
-            let handler = ObjectHandler::new(ctx, settings, counters.clone());
+            let handler = ObjectHandler::new(ctx, settings, counters.clone(), state);
             let job = QueueJob {
                 service: name,
                 queue_name: format.queue_name(svc).unwrap_or_default(),
@@ -158,22 +159,106 @@ pub async fn run(ctx: &RunContext, format: ObjectFormat, svc: &Service) -> Summa
 }
 
 /// The [`MessageHandler`] of the pipeline.
+///
+/// Every object a message announces is attempted, also after one failed. When one did fail, the
+/// handler waits for the receipts of the others, remembers in the state which were delivered
+/// (until the queue's retention period ends), and leaves the message to the queue: when it comes
+/// back, only the objects not yet delivered are read.
 pub struct ObjectHandler<'a> {
     ctx: &'a RunContext,
     settings: Arc<ObjectSettings>,
     counters: Arc<Counters>,
+    state: Arc<ServiceHandle>,
     slots: Arc<Semaphore>,
 }
 
 impl<'a> ObjectHandler<'a> {
-    pub fn new(ctx: &'a RunContext, settings: ObjectSettings, counters: Arc<Counters>) -> Self {
+    pub fn new(
+        ctx: &'a RunContext,
+        settings: ObjectSettings,
+        counters: Arc<Counters>,
+        state: Arc<ServiceHandle>,
+    ) -> Self {
         Self {
             ctx,
             settings: Arc::new(settings),
             counters,
+            state,
             slots: Arc::new(Semaphore::new(MAX_OBJECTS_IN_FLIGHT)),
         }
     }
+
+    /// Reads and ships one object in a task of its own (one of [`MAX_OBJECTS_IN_FLIGHT`]).
+    async fn ship_object(
+        &self,
+        message: &Incoming<'_>,
+        object: ObjectRef,
+    ) -> Result<Shipped, Rejection> {
+        let region = object
+            .region
+            .clone()
+            .unwrap_or_else(|| message.region.to_string());
+        let job = ObjectJob {
+            aws: self.ctx.aws.clone(),
+            s3: self.ctx.aws.s3(&region),
+            shipper: self.ctx.shipper.clone(),
+            framing: self.ctx.framing.clone(),
+            reader: ObjectReader {
+                settings: self.settings.clone(),
+                counters: self.counters.clone(),
+                puller_account: puller_account(&self.ctx.aws)
+                    .await
+                    .map_err(Rejection::Failed)?
+                    .to_string(),
+                region,
+                message_id: message.id.to_string(),
+                object,
+            },
+        };
+        let slot = self.slots.clone().acquire_owned().await.map_err(|_| {
+            Rejection::Failed(Failure::new(Outcome::Internal, "object slots closed"))
+        })?;
+        tokio::spawn(async move {
+            let _slot = slot;
+            job.run().await
+        })
+        .await
+        .map_err(|e| {
+            Rejection::Failed(Failure::new(Outcome::Internal, format!("object task: {e}")))
+        })?
+    }
+
+    /// After an object failed: waits for the receipts of those shipped, counts them, and
+    /// remembers the delivered ones with those of earlier runs.
+    async fn keep_progress(
+        &self,
+        message: &Incoming<'_>,
+        mut delivered: Vec<String>,
+        shipped: Vec<(String, Shipped)>,
+    ) -> Result<(), Failure> {
+        let before = delivered.len();
+        for (name, shipped) in shipped {
+            let (events, bytes) = (shipped.events, shipped.bytes);
+            if delivery(shipped).await? == Delivery::Delivered {
+                delivered.push(name);
+            }
+            Counters::add(&self.counters.events, events);
+            Counters::add(&self.counters.bytes, bytes);
+        }
+        if delivered.len() > before {
+            let retention = chrono::Duration::from_std(message.retention)
+                .unwrap_or_else(|_| chrono::Duration::days(14));
+            self.state
+                .record_objects(message.id, delivered, Utc::now() + retention)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// How an object is named in the state.
+fn object_name(object: &ObjectRef) -> String {
+    format!("s3://{}/{}", object.bucket, object.key)
 }
 
 impl MessageHandler for ObjectHandler<'_> {
@@ -186,49 +271,64 @@ impl MessageHandler for ObjectHandler<'_> {
             Ok(Notification::Objects(objects)) => objects,
             Err(e) => return Err(Rejection::Poison(e.to_string())),
         };
-        let mut total = Shipped::NOTHING;
+        // Only a message of several objects can have been delivered in part.
+        let done = if objects.len() > 1 {
+            self.state
+                .delivered_objects(message.id)
+                .await
+                .map_err(|e| Rejection::Failed(e.into()))?
+        } else {
+            Vec::new()
+        };
+        let mut shipped: Vec<(String, Shipped)> = Vec::new();
+        let mut unreadable: Vec<String> = Vec::new();
+        let mut failure: Option<Failure> = None;
         for object in objects {
             if let Some(reason) = self.settings.skip_reason(&object) {
                 tracing::debug!(message = "Object skipped.", bucket = %object.bucket, key = %object.key, reason);
                 Counters::add(&self.counters.skipped, 1);
                 continue;
             }
-            let region = object
-                .region
-                .clone()
-                .unwrap_or_else(|| message.region.to_string());
-            let job = ObjectJob {
-                aws: self.ctx.aws.clone(),
-                s3: self.ctx.aws.s3(&region),
-                shipper: self.ctx.shipper.clone(),
-                framing: self.ctx.framing.clone(),
-                reader: ObjectReader {
-                    settings: self.settings.clone(),
-                    counters: self.counters.clone(),
-                    puller_account: puller_account(&self.ctx.aws)
-                        .await
-                        .map_err(Rejection::Failed)?
-                        .to_string(),
-                    region,
-                    message_id: message.id.to_string(),
-                    object,
-                },
-            };
-            let slot = self.slots.clone().acquire_owned().await.map_err(|_| {
-                Rejection::Failed(Failure::new(Outcome::Internal, "object slots closed"))
-            })?;
-            let shipped = tokio::spawn(async move {
-                let _slot = slot;
-                job.run().await
-            })
-            .await
-            .map_err(|e| {
-                Rejection::Failed(Failure::new(Outcome::Internal, format!("object task: {e}")))
-            })??;
-            Counters::add(&self.counters.objects, 1);
-            total = total.then(shipped);
+            let name = object_name(&object);
+            if done.contains(&name) {
+                tracing::debug!(message = "Object delivered by an earlier run, not shipped again.", object = %name, message_id = %message.id);
+                Counters::add(&self.counters.skipped, 1);
+                continue;
+            }
+            let (bucket, key) = (object.bucket.clone(), object.key.clone());
+            match self.ship_object(&message, object).await {
+                Ok(s) => {
+                    Counters::add(&self.counters.objects, 1);
+                    shipped.push((name, s));
+                }
+                Err(Rejection::Poison(reason)) => {
+                    tracing::warn!(
+                        message = "Object cannot be read; its message is left to the queue's redrive policy.",
+                        %bucket,
+                        %key,
+                        message_id = %message.id,
+                        error = %reason
+                    );
+                    Counters::add(&self.counters.failed, 1);
+                    unreadable.push(reason);
+                }
+                Err(Rejection::Failed(f)) => {
+                    failure.get_or_insert(f);
+                }
+            }
         }
-        Ok(total)
+        if failure.is_none() && unreadable.is_empty() {
+            return Ok(shipped
+                .into_iter()
+                .fold(Shipped::NOTHING, |all, (_, s)| all.then(s)));
+        }
+        self.keep_progress(&message, done, shipped)
+            .await
+            .map_err(Rejection::Failed)?;
+        match failure {
+            Some(f) => Err(Rejection::Failed(f)),
+            None => Err(Rejection::Poison(unreadable.join("; "))),
+        }
     }
 }
 
@@ -255,8 +355,19 @@ impl ObjectJob {
                 let code = e
                     .as_service_error()
                     .and_then(aws_sdk_s3::error::ProvideErrorMetadata::code);
-                if code == Some("NoSuchKey") {
-                    self.reader.poison("the object no longer exists")
+                // What is wrong with this object (or its bucket) alone: the other objects and
+                // messages go on.
+                let object_fault = match code {
+                    Some("NoSuchKey") => Some("the object no longer exists"),
+                    Some("NoSuchBucket") => Some("the bucket no longer exists"),
+                    Some("AccessDenied") => Some(
+                        "access denied (the role needs s3:GetObject on it, and kms:Decrypt when it is encrypted with a KMS key)",
+                    ),
+                    Some("InvalidObjectState") => Some("archived (restore it first)"),
+                    _ => None,
+                };
+                if let Some(reason) = object_fault {
+                    self.reader.poison(reason)
                 } else {
                     let what = format!("S3 GetObject s3://{}/{}", object.bucket, object.key);
                     Rejection::Failed(self.aws.failure(&what, &e))

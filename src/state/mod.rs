@@ -97,6 +97,42 @@ pub struct ServiceState {
     /// Cursor services: how far each region (or region and log group) was delivered.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cursors: BTreeMap<String, Cursor>,
+    /// S3+SQS services: the objects already delivered of messages that could not be
+    /// acknowledged whole (one of their objects failed), by SQS message id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub messages: BTreeMap<String, MessageProgress>,
+}
+
+/// What was delivered of one message that announces several objects.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MessageProgress {
+    /// `s3://bucket/key` of each object delivered.
+    pub objects: Vec<String>,
+    /// When the queue drops the message anyway (its retention period): forgotten then.
+    pub expires: DateTime<Utc>,
+}
+
+/// Messages remembered at most per service: the oldest go first past it.
+pub const MAX_MESSAGES_REMEMBERED: usize = 10_000;
+
+impl ServiceState {
+    /// Records `progress` of `message_id`, dropping what expired (and the soonest to expire past
+    /// [`MAX_MESSAGES_REMEMBERED`]).
+    fn remember(&mut self, message_id: &str, progress: MessageProgress, now: DateTime<Utc>) {
+        self.messages.retain(|_, p| p.expires > now);
+        self.messages.insert(message_id.to_string(), progress);
+        while self.messages.len() > MAX_MESSAGES_REMEMBERED {
+            let soonest = self
+                .messages
+                .iter()
+                .min_by_key(|(_, p)| p.expires)
+                .map(|(id, _)| id.clone());
+            match soonest {
+                Some(id) => self.messages.remove(&id),
+                None => break,
+            };
+        }
+    }
 }
 
 impl ServiceState {
@@ -344,6 +380,52 @@ impl ServiceHandle {
         }
     }
 
+    /// The objects of message `message_id` delivered by earlier runs (none when unknown).
+    pub async fn delivered_objects(&self, message_id: &str) -> Result<Vec<String>, StateError> {
+        let state = match &self.backend {
+            Backend::Files { store, key, .. } => store.load(key)?,
+            Backend::S3 { store, key, .. } => store
+                .load_service(key)
+                .await?
+                .map(|(s, _)| s)
+                .unwrap_or_default(),
+        };
+        let now = Utc::now();
+        Ok(state
+            .messages
+            .get(message_id)
+            .filter(|p| p.expires > now)
+            .map(|p| p.objects.clone())
+            .unwrap_or_default())
+    }
+
+    /// Remembers which objects of message `message_id` were delivered, until `expires` (a dry
+    /// run records nothing).
+    pub async fn record_objects(
+        &self,
+        message_id: &str,
+        objects: Vec<String>,
+        expires: DateTime<Utc>,
+    ) -> Result<(), StateError> {
+        if self.worker.dry_run {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let progress = MessageProgress { objects, expires };
+        match &self.backend {
+            Backend::Files { store, key, .. } => {
+                store.update(key, |state| state.remember(message_id, progress, now))
+            }
+            Backend::S3 { store, key, .. } => {
+                store
+                    .update_service(key, |state| {
+                        state.remember(message_id, progress.clone(), now);
+                    })
+                    .await
+            }
+        }
+    }
+
     /// Records that the pull that started `at` succeeded (a dry run records nothing).
     pub async fn finish(&self, at: DateTime<Utc>) -> Result<(), StateError> {
         if self.worker.dry_run {
@@ -360,5 +442,36 @@ impl ServiceHandle {
                     .await
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembered_messages_expire_and_stay_bounded() {
+        let now = Utc::now();
+        let progress = |secs: i64| MessageProgress {
+            objects: vec!["s3://b/k".into()],
+            expires: now + chrono::Duration::seconds(secs),
+        };
+        let mut state = ServiceState::default();
+        state.remember("old", progress(-1), now);
+        state.remember("new", progress(60), now);
+        assert!(
+            !state.messages.contains_key("old"),
+            "expired ones go at the next write"
+        );
+        state.remember("newer", progress(120), now);
+        assert_eq!(state.messages.len(), 2);
+        for i in 0..MAX_MESSAGES_REMEMBERED {
+            state.remember(&format!("m{i}"), progress(1_000), now);
+        }
+        assert_eq!(state.messages.len(), MAX_MESSAGES_REMEMBERED);
+        assert!(
+            !state.messages.contains_key("new"),
+            "the soonest to expire went first"
+        );
     }
 }

@@ -11,8 +11,9 @@ use devo_aws::devo::tls::{DevoEndpoint, EndpointSpec};
 
 use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::{Behaviour, Pki, Receiver, closed_port};
+use crate::support::samples::trail_object;
 use crate::support::syslog::Rsyslog;
-use crate::support::{Workdir, config_yaml, events_yaml};
+use crate::support::{Workdir, config_yaml, events_yaml, with_s3_state};
 
 /// EventBridge bodies with unique ids, each carrying `pad` bytes of detail.
 fn bodies(prefix: &str, n: usize, pad: usize) -> Vec<String> {
@@ -371,4 +372,89 @@ fn dry_run_takes_ten_messages_per_queue_and_names_the_redrive_policy() {
         "all back in the queue"
     );
     assert_eq!(moto.depth("us-east-1", &dlq), (0, 0));
+}
+
+/// A CloudTrail notification announcing three objects, the second missing at first: the other
+/// two are delivered and remembered, the message is left to the queue; when it comes back (the
+/// missing object now there) only that one is shipped. With either state backend.
+#[test]
+fn a_message_of_several_objects_ships_each_object_once() {
+    for backend in ["filesystem", "s3"] {
+        let moto = Moto::new();
+        let pki = Pki::new("devo");
+        let rsyslog = Rsyslog::start(&pki);
+        let wd = Workdir::new();
+        wd.write_certs(&pki, &pki);
+        let queue = unique_name("several");
+        let url = moto.create_queue("us-east-1", &queue, 2);
+        let bucket = unique_name("trail").to_lowercase();
+        moto.create_bucket("us-east-1", &bucket);
+        let key = |i: usize| {
+            format!("AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/part-{i}.json.gz")
+        };
+        let ids = |i: usize| (0..5).map(move |n| format!("{backend}-obj{i}-{n}"));
+        moto.put_object("us-east-1", &bucket, &key(1), trail_object(ids(1)));
+        moto.put_object("us-east-1", &bucket, &key(3), trail_object(ids(3)));
+        let inner =
+            serde_json::json!({"s3Bucket": bucket, "s3ObjectKey": [key(1), key(2), key(3)]});
+        let sns = serde_json::json!({"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:111122223333:trail", "Message": inner.to_string()});
+        moto.send("us-east-1", &url, &[sns.to_string()]);
+        let mut yaml = config_yaml(
+            rsyslog.port,
+            &format!(
+                "audit-events-all:\n  types: [audits_s3]\n  audit_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"
+            ),
+        );
+        if backend == "s3" {
+            let state = unique_name("state").to_lowercase();
+            moto.create_bucket("us-east-1", &state);
+            yaml = with_s3_state(&yaml, &state);
+        }
+        wd.write_config(&yaml);
+
+        let first = wd.run(&["audit", "--force"]);
+        assert_eq!(first.code, 0, "{}", first.stderr);
+        assert!(
+            first.stderr.contains(&key(2)) && first.stderr.contains("no longer exists"),
+            "the missing object is reported: {}",
+            first.stderr
+        );
+        let received = |n| {
+            let mut ids: Vec<String> = rsyslog
+                .wait_for(n, Duration::from_secs(10))
+                .into_iter()
+                .map(|r| {
+                    let v: serde_json::Value = serde_json::from_str(&r.message).unwrap();
+                    v["eventID"].as_str().unwrap().to_string()
+                })
+                .collect();
+            ids.sort();
+            ids
+        };
+        let mut want: Vec<String> = ids(1).chain(ids(3)).collect();
+        want.sort();
+        assert_eq!(received(10), want, "{backend}: objects 1 and 3 once");
+        assert_eq!(
+            moto.depth("us-east-1", &url).1,
+            1,
+            "the message is not deleted"
+        );
+
+        moto.put_object("us-east-1", &bucket, &key(2), trail_object(ids(2)));
+        std::thread::sleep(Duration::from_millis(2500));
+        let second = wd.run(&["audit", "--force"]);
+        assert_eq!(second.code, 0, "{}", second.stderr);
+        want.extend(ids(2));
+        want.sort();
+        assert_eq!(
+            received(15),
+            want,
+            "{backend}: object 2 shipped, 1 and 3 not again"
+        );
+        assert_eq!(
+            moto.depth("us-east-1", &url),
+            (0, 0),
+            "{backend}: message deleted"
+        );
+    }
 }

@@ -9,19 +9,7 @@ use chrono::Utc;
 use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::Receiver;
 use crate::support::samples::trail_object;
-use crate::support::{Workdir, config_yaml, setup};
-
-const PREFIX: &str = "devo-aws/state";
-
-/// `yaml` with its state in `bucket` instead of the state directory.
-fn with_s3_state(yaml: &str, bucket: &str) -> String {
-    let files = "    type: filesystem\n    config:\n      directory_name: state\n";
-    assert!(yaml.contains(files));
-    yaml.replace(
-        files,
-        &format!("    type: s3\n    config:\n      bucket: {bucket}\n      prefix: {PREFIX}\n"),
-    )
-}
+use crate::support::{STATE_PREFIX as PREFIX, Workdir, config_yaml, setup, with_s3_state};
 
 /// The object of cursor `name` of the logs service.
 fn cursor_object(name: &str) -> String {

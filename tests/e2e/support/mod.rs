@@ -116,6 +116,21 @@ pub fn events_yaml(queue: &str, regions: &[&str]) -> String {
     )
 }
 
+/// Where tests keep S3 state in their bucket.
+pub const STATE_PREFIX: &str = "devo-aws/state";
+
+/// `yaml` (from [`config_yaml`]) with its state in `bucket` instead of the state directory.
+pub fn with_s3_state(yaml: &str, bucket: &str) -> String {
+    let files = "    type: filesystem\n    config:\n      directory_name: state\n";
+    assert!(yaml.contains(files));
+    yaml.replace(
+        files,
+        &format!(
+            "    type: s3\n    config:\n      bucket: {bucket}\n      prefix: {STATE_PREFIX}\n"
+        ),
+    )
+}
+
 pub fn config_yaml(port: u16, services: &str) -> String {
     let mut yaml = format!(
         "globals:
