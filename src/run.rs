@@ -38,8 +38,9 @@ const SERVICES: [Command; 7] = [
     Command::Logs,
 ];
 
-/// How long a cursor's lease outlives the run's deadline (the time to deliver and record the
-/// window in flight when the deadline comes): half the deadline, from 10 s to 2 minutes.
+/// What a cursor's lease adds to the run's deadline (the time to deliver and record the window
+/// in flight when the deadline comes): half the deadline, from 10 s to 2 minutes. A lease lasts
+/// the deadline plus this from each renewal.
 fn lease_grace(deadline: Duration) -> Duration {
     (deadline / 2).clamp(Duration::from_secs(10), Duration::from_secs(120))
 }
@@ -111,12 +112,7 @@ pub async fn run(cli: Cli) -> Outcome {
         worker: Worker {
             owner: Worker::owner_name(now),
             shard: cli.global.shard,
-            lease_until: chrono::Duration::from_std(
-                cli.global.deadline + lease_grace(cli.global.deadline),
-            )
-            .ok()
-            .and_then(|d| now.checked_add_signed(d))
-            .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC),
+            lease_length: cli.global.deadline + lease_grace(cli.global.deadline),
             dry_run: cli.global.dry_run,
         },
         aws,

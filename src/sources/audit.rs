@@ -85,9 +85,11 @@ async fn run_api(ctx: &RunContext, svc: &Service) -> Summary {
                 };
                 let pull = &pull;
                 async move {
-                    pull.run(region, latest, |slice, skip| lookup.slice(slice, skip))
-                        .await
-                        .err()
+                    pull.run(region, latest, &lookup.pacer, |slice, skip| {
+                        lookup.slice(slice, skip)
+                    })
+                    .await
+                    .err()
                 }
             })
             .await
@@ -123,15 +125,17 @@ impl Lookup<'_> {
         let mut ids_at_end = Vec::new();
         let mut token = None;
         loop {
-            self.pacer.wait().await;
             let page = self
-                .client
-                .lookup_events()
-                .start_time(smithy_time(slice.start))
-                .end_time(smithy_time(slice.end))
-                .max_results(50)
-                .set_next_token(token)
-                .send()
+                .pacer
+                .paced(
+                    self.client
+                        .lookup_events()
+                        .start_time(smithy_time(slice.start))
+                        .end_time(smithy_time(slice.end))
+                        .max_results(50)
+                        .set_next_token(token)
+                        .send(),
+                )
                 .await
                 .map_err(|e| {
                     let what = format!("CloudTrail LookupEvents in {}", self.region);

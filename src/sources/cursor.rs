@@ -1,8 +1,16 @@
 //! What the services that pull AWS APIs by time share: where a cursor's next window lies,
 //! slicing a long window so progress is committed as it is delivered, pacing calls under an API
 //! quota, and waiting for a slice's receipt before its cursor moves.
+//!
+//! With S3 state a cursor is leased (see `state::s3`). While a slice is pulled and delivered,
+//! the lease is renewed every third of its length as long as the holder makes progress (an API
+//! answer came back, or an epoch reached Devo); a holder stuck in one call renews nothing, so its
+//! cursor is taken over once the lease runs out. A holder that finds its lease lost drops the
+//! slice at once. Slices shrink when one takes more than a quarter of the lease, so that each
+//! fits well inside it, and grow back when they are quick.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -55,23 +63,49 @@ pub fn plan(
     (end > start).then_some((Window { start, end }, advances))
 }
 
-/// `window` cut into consecutive slices of at most `len`, sharing their ends.
-pub fn slices(window: Window, len: Duration) -> Vec<Window> {
+/// The slice of `window` that starts at `start`: at most `len` long, its end aligned down to
+/// `align` when given (but at least one period long), never past the window's end.
+pub fn next_slice(
+    window: Window,
+    start: DateTime<Utc>,
+    len: Duration,
+    align: Option<Duration>,
+) -> Window {
     let len = chrono::Duration::from_std(len).unwrap_or(chrono::Duration::hours(1));
-    let mut out = Vec::new();
-    let mut start = window.start;
-    while start < window.end {
-        let end = (start + len).min(window.end);
-        out.push(Window { start, end });
-        start = end;
+    let mut end = (start + len).min(window.end);
+    if let Some(period) = align
+        && end < window.end
+    {
+        let period_len = chrono::Duration::from_std(period).unwrap_or(chrono::Duration::zero());
+        end = align_down(end, period)
+            .max(start + period_len)
+            .min(window.end);
     }
-    out
+    Window { start, end }
 }
 
-/// Spaces calls to stay under a quota (requests per second per account and region).
+/// The shortest slice: below it, a slice is not cut further.
+const MIN_SLICE: Duration = Duration::from_secs(60);
+
+/// The next slice's length after one of `len` took `took` under a lease of `lease`: halved
+/// when it took more than a quarter of the lease, doubled back (up to `max`) when it took less
+/// than a sixteenth.
+pub fn adapt_slice(len: Duration, took: Duration, lease: Duration, max: Duration) -> Duration {
+    if took > lease / 4 {
+        (len / 2).max(MIN_SLICE).min(max)
+    } else if took < lease / 16 {
+        (len * 2).min(max)
+    } else {
+        len
+    }
+}
+
+/// Spaces calls to stay under a quota (requests per second per account and region), and counts
+/// the answers (a holder's sign of progress).
 pub struct Pacer {
     next: Mutex<Instant>,
     interval: Duration,
+    answers: AtomicU64,
 }
 
 impl Pacer {
@@ -79,11 +113,12 @@ impl Pacer {
         Self {
             next: Mutex::new(Instant::now()),
             interval: Duration::from_secs(1) / requests.max(1),
+            answers: AtomicU64::new(0),
         }
     }
 
-    /// Waits for this call's turn.
-    pub async fn wait(&self) {
+    /// Sends `request` in its turn and counts its answer.
+    pub async fn paced<T>(&self, request: impl Future<Output = T>) -> T {
         let at = {
             let mut next = self.next.lock().await;
             let at = (*next).max(Instant::now());
@@ -91,6 +126,14 @@ impl Pacer {
             at
         };
         tokio::time::sleep_until(at).await;
+        let answer = request.await;
+        self.answers.fetch_add(1, Ordering::Relaxed);
+        answer
+    }
+
+    /// Answers received so far.
+    pub fn answers(&self) -> u64 {
+        self.answers.load(Ordering::Relaxed)
     }
 }
 
@@ -114,6 +157,7 @@ impl CursorPull<'_> {
         &self,
         key: &str,
         latest_end: DateTime<Utc>,
+        pacer: &Pacer,
         pull: F,
     ) -> Result<(), Failure>
     where
@@ -128,7 +172,7 @@ impl CursorPull<'_> {
                 return Ok(());
             }
         };
-        let pulled = self.pull_from(key, cursor, latest_end, pull).await;
+        let pulled = self.pull_from(key, cursor, latest_end, pacer, pull).await;
         self.state.release(key).await;
         pulled
     }
@@ -138,6 +182,7 @@ impl CursorPull<'_> {
         key: &str,
         cursor: Option<Cursor>,
         latest_end: DateTime<Utc>,
+        pacer: &Pacer,
         mut pull: F,
     ) -> Result<(), Failure>
     where
@@ -177,13 +222,23 @@ impl CursorPull<'_> {
         } else {
             Vec::new()
         };
-        for slice in slices(window, self.slice) {
+        let lease = self.state.lease_length();
+        let mut len = self.slice;
+        let mut start = window.start;
+        while start < window.end {
             if self.ctx.should_stop() {
                 break;
             }
-            let (shipped, ids_at_end) = pull(slice, std::mem::take(&mut skip)).await?;
-            let (events, bytes) = (shipped.events, shipped.bytes);
-            let delivered = delivery(shipped).await?;
+            let slice = next_slice(window, start, len, self.align);
+            let began = Instant::now();
+            let work = async {
+                let (shipped, ids_at_end) = pull(slice, std::mem::take(&mut skip)).await?;
+                let (events, bytes) = (shipped.events, shipped.bytes);
+                let delivered = delivery(shipped).await?;
+                Ok::<_, Failure>((events, bytes, delivered, ids_at_end))
+            };
+            let (events, bytes, delivered, ids_at_end) =
+                self.keeping_lease(key, pacer, work).await?;
             Counters::add(&self.counters.events, events);
             Counters::add(&self.counters.bytes, bytes);
             if advances && delivered == Delivery::Delivered {
@@ -199,9 +254,40 @@ impl CursorPull<'_> {
             skip = ids_at_end;
             bar.set_position(seconds(window.start, slice.end));
             bar.set_message(slice.end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            len = adapt_slice(len, began.elapsed(), lease, self.slice);
+            start = slice.end;
         }
         bar.finish_and_clear();
         Ok(())
+    }
+}
+
+impl CursorPull<'_> {
+    /// Runs `work` (one slice), renewing the lease of `key` every third of its length while the
+    /// holder makes progress; a lost lease drops the work at once.
+    async fn keeping_lease<T>(
+        &self,
+        key: &str,
+        pacer: &Pacer,
+        work: impl Future<Output = Result<T, Failure>>,
+    ) -> Result<T, Failure> {
+        let progress = || (pacer.answers(), self.ctx.shipper.health().epochs_delivered);
+        let mut seen = progress();
+        let mut beat = tokio::time::interval(self.state.lease_length() / 3);
+        beat.tick().await;
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                done = &mut work => return done,
+                _ = beat.tick() => {
+                    let now = progress();
+                    if now != seen {
+                        seen = now;
+                        self.state.renew(key).await.map_err(Failure::from)?;
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -304,15 +390,46 @@ mod tests {
     }
 
     #[test]
-    fn slices_cover_the_window() {
+    fn slices_cover_the_window_aligned() {
         let w = Window {
             start: t("2024-05-01T00:00:00Z"),
             end: t("2024-05-01T02:30:00Z"),
         };
-        let s = slices(w, Duration::from_secs(3600));
-        assert_eq!(s.len(), 3);
-        assert_eq!(s[0].start, w.start);
-        assert_eq!(s[2].end, w.end);
-        assert!(s.windows(2).all(|p| p[0].end == p[1].start));
+        let hour = Duration::from_secs(3600);
+        let first = next_slice(w, w.start, hour, None);
+        assert_eq!(first.end, t("2024-05-01T01:00:00Z"));
+        let last = next_slice(w, t("2024-05-01T02:00:00Z"), hour, None);
+        assert_eq!(last.end, w.end);
+        let five = Duration::from_secs(300);
+        let aligned = next_slice(w, w.start, Duration::from_secs(420), Some(five));
+        assert_eq!(aligned.end, t("2024-05-01T00:05:00Z"));
+        let short = next_slice(w, w.start, Duration::from_secs(60), Some(five));
+        assert_eq!(short.end, t("2024-05-01T00:05:00Z"), "at least one period");
+    }
+
+    #[test]
+    fn slices_shrink_to_fit_the_lease_and_grow_back() {
+        let (hour, lease) = (Duration::from_secs(3600), Duration::from_secs(60));
+        assert_eq!(
+            adapt_slice(hour, Duration::from_secs(30), lease, hour),
+            hour / 2
+        );
+        assert_eq!(
+            adapt_slice(
+                Duration::from_secs(90),
+                Duration::from_secs(30),
+                lease,
+                hour
+            ),
+            MIN_SLICE
+        );
+        assert_eq!(
+            adapt_slice(hour / 4, Duration::from_secs(1), lease, hour),
+            hour / 2
+        );
+        assert_eq!(
+            adapt_slice(hour, Duration::from_secs(10), lease, hour),
+            hour
+        );
     }
 }

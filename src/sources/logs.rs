@@ -134,13 +134,15 @@ impl RegionLogs<'_> {
             };
             let mut token = None;
             loop {
-                self.pacer.wait().await;
                 let page = self
-                    .client
-                    .describe_log_groups()
-                    .log_group_name_prefix(prefix)
-                    .set_next_token(token)
-                    .send()
+                    .pacer
+                    .paced(
+                        self.client
+                            .describe_log_groups()
+                            .log_group_name_prefix(prefix)
+                            .set_next_token(token)
+                            .send(),
+                    )
                     .await
                     .map_err(|e| self.failure("DescribeLogGroups", prefix, &e))?;
                 out.extend(
@@ -183,9 +185,12 @@ impl RegionLogs<'_> {
             slice: SLICE,
             align: None,
         };
-        pull.run(&cursor_name(self.region, group), latest, |slice, skip| {
-            self.pull_slice(group, slice, skip)
-        })
+        pull.run(
+            &cursor_name(self.region, group),
+            latest,
+            &self.pacer,
+            |slice, skip| self.pull_slice(group, slice, skip),
+        )
         .await
     }
 
@@ -208,15 +213,17 @@ impl RegionLogs<'_> {
         let mut ids_at_end = Vec::new();
         let mut token = None;
         loop {
-            self.pacer.wait().await;
             let page = self
-                .client
-                .filter_log_events()
-                .log_group_name(group)
-                .start_time(start_ms)
-                .end_time(end_ms)
-                .set_next_token(token)
-                .send()
+                .pacer
+                .paced(
+                    self.client
+                        .filter_log_events()
+                        .log_group_name(group)
+                        .start_time(start_ms)
+                        .end_time(end_ms)
+                        .set_next_token(token)
+                        .send(),
+                )
                 .await
                 .map_err(|e| self.failure("FilterLogEvents", group, &e))?;
             for e in page.events() {

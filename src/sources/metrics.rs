@@ -93,7 +93,7 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
                     Err(f) => return Some(f),
                 };
                 tracing::info!(message = "Metrics listed.", region = %region, count = metrics.len());
-                pull.run(region, align_down(latest, period_len), |slice, _| {
+                pull.run(region, align_down(latest, period_len), &region_metrics.pacer, |slice, _| {
                     region_metrics.slice(&metrics, slice)
                 })
                 .await
@@ -143,13 +143,15 @@ impl RegionMetrics<'_> {
         for namespace in namespaces {
             let mut token = None;
             loop {
-                self.pacer.wait().await;
                 let page = self
-                    .client
-                    .list_metrics()
-                    .set_namespace(namespace.map(String::from))
-                    .set_next_token(token)
-                    .send()
+                    .pacer
+                    .paced(
+                        self.client
+                            .list_metrics()
+                            .set_namespace(namespace.map(String::from))
+                            .set_next_token(token)
+                            .send(),
+                    )
                     .await
                     .map_err(|e| {
                         let what = format!("CloudWatch ListMetrics in {}", self.region);
@@ -270,15 +272,17 @@ impl RegionMetrics<'_> {
         let mut points: BTreeMap<(usize, i64), Vec<Option<f64>>> = BTreeMap::new();
         let mut token = None;
         loop {
-            self.pacer.wait().await;
             let page = self
-                .client
-                .get_metric_data()
-                .set_metric_data_queries(Some(queries.clone()))
-                .start_time(aws_smithy_types::DateTime::from_millis(start_ms))
-                .end_time(aws_smithy_types::DateTime::from_millis(end_ms))
-                .set_next_token(token)
-                .send()
+                .pacer
+                .paced(
+                    self.client
+                        .get_metric_data()
+                        .set_metric_data_queries(Some(queries.clone()))
+                        .start_time(aws_smithy_types::DateTime::from_millis(start_ms))
+                        .end_time(aws_smithy_types::DateTime::from_millis(end_ms))
+                        .set_next_token(token)
+                        .send(),
+                )
                 .await
                 .map_err(|e| {
                     let what = format!("CloudWatch GetMetricData in {}", self.region);

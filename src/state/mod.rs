@@ -165,14 +165,23 @@ pub struct Cursor {
     pub ids_at_until: Vec<String>,
 }
 
+/// `now` + `length`, saturating.
+pub fn lease_expiry(now: DateTime<Utc>, length: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(length)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// Who this run is, as the state sees it.
 #[derive(Debug, Clone)]
 pub struct Worker {
     /// Names this run in leases (host, process id, start).
     pub owner: String,
     pub shard: Option<Shard>,
-    /// When this run's leases expire: past its deadline and the time to wind down.
-    pub lease_until: DateTime<Utc>,
+    /// How long a lease lasts from its last renewal: the run's deadline and the time to wind
+    /// down after it.
+    pub lease_length: std::time::Duration,
     /// Reads only: takes no lock or lease, writes nothing.
     pub dry_run: bool,
 }
@@ -339,13 +348,7 @@ impl ServiceHandle {
                 // A failed write keeps the lease as it was (the next advance or the release tries
                 // again from it); a lost lease is forgotten.
                 match store
-                    .write_cursor(
-                        key,
-                        name,
-                        &lease,
-                        Some(cursor),
-                        Some(self.worker.lease_until),
-                    )
+                    .write_cursor(key, name, &lease, Some(cursor), Some(self.lease_expiry()))
                     .await
                 {
                     Ok(renewed) => {
@@ -359,6 +362,48 @@ impl ServiceHandle {
                         Err(e)
                     }
                 }
+            }
+        }
+    }
+
+    /// How long a lease lasts from its last renewal.
+    pub fn lease_length(&self) -> std::time::Duration {
+        self.worker.lease_length
+    }
+
+    /// A lease taken or renewed now ends then.
+    fn lease_expiry(&self) -> DateTime<Utc> {
+        lease_expiry(Utc::now(), self.worker.lease_length)
+    }
+
+    /// Renews this run's lease of `name` from now (S3 state; nothing to do on files). A lease
+    /// found lost is an error: the holder must stop pulling that cursor. A write that failed
+    /// otherwise is only reported (the lease may well last until the next try).
+    pub async fn renew(&self, name: &str) -> Result<(), StateError> {
+        let Backend::S3 {
+            store, key, leased, ..
+        } = &self.backend
+        else {
+            return Ok(());
+        };
+        let Some(lease) = lock(leased).get(name).cloned() else {
+            return Ok(());
+        };
+        match store
+            .write_cursor(key, name, &lease, None, Some(self.lease_expiry()))
+            .await
+        {
+            Ok(renewed) => {
+                lock(leased).insert(name.to_string(), renewed);
+                Ok(())
+            }
+            Err(e @ StateError::LeaseLost { .. }) => {
+                lock(leased).remove(name);
+                Err(e)
+            }
+            Err(e) => {
+                tracing::warn!(message = "Could not renew a cursor's lease; trying again later.", cursor = name, error = %e);
+                Ok(())
             }
         }
     }

@@ -5,9 +5,10 @@
 //! its lease), the cursor's name percent-encoded. Every write is conditional: `If-None-Match: *`
 //! creates, `If-Match: <ETag of what was read>` updates, so of two workers racing for one cursor
 //! exactly one write succeeds; the other sees 412 and leaves the cursor alone. A worker leases a
-//! cursor before pulling it (owner, expiry past its run's deadline), renews the lease with each
-//! advance, and clears it when done; a worker that died holds its cursors until the lease expires,
-//! then the next worker takes them over from where they were last recorded.
+//! cursor before pulling it (owner, expiry its run's deadline and a grace from now), renews the
+//! lease with each advance and while a slice makes progress (`sources::cursor`), and clears it
+//! when done; a worker that died or hangs holds its cursors until the lease expires, then the
+//! next worker takes them over from where they were last recorded.
 
 use std::sync::Arc;
 
@@ -293,7 +294,7 @@ impl S3Store {
             cursor: previous.cursor,
             lease: Some(Lease {
                 owner: worker.owner.clone(),
-                expires: worker.lease_until,
+                expires: super::lease_expiry(Utc::now(), worker.lease_length),
             }),
             generation: previous.generation + 1,
         };

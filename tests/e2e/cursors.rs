@@ -4,6 +4,7 @@ use chrono::Utc;
 
 use crate::support::aws::unique_name;
 use crate::support::devo::Receiver;
+use crate::support::samples::lookup_event;
 use crate::support::{config_yaml, setup};
 
 fn logs_service(groups: &str, extra: &str) -> String {
@@ -190,30 +191,6 @@ fn log_group_prefix_is_expanded_and_calls_are_paced() {
 }
 
 /// A LookupEvents entry whose CloudTrailEvent is a small CloudTrail record.
-fn lookup_event(
-    id: &str,
-    name: &str,
-    source: &str,
-    at: i64,
-    account: &str,
-) -> (serde_json::Value, String) {
-    let trail = format!(
-        r#"{{"eventVersion":"1.09","eventTime":"{}","eventSource":"{source}","eventName":"{name}","awsRegion":"us-east-1","eventID":"{id}","recipientAccountId":"{account}","userAgent":"console ünï"}}"#,
-        chrono::DateTime::from_timestamp(at, 0)
-            .unwrap()
-            .to_rfc3339()
-    );
-    let entry = serde_json::json!({
-        "EventId": id,
-        "EventName": name,
-        "EventTime": at,
-        "EventSource": source,
-        "Username": "alice",
-        "CloudTrailEvent": trail,
-    });
-    (entry, trail)
-}
-
 fn audit_api_service(extra: &str) -> String {
     format!(
         "audit-events-all:\n  types: [audits_api]\n  regions: [us-east-1]\n  delay_seconds: 0\n{extra}"

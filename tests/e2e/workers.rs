@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::Receiver;
-use crate::support::samples::trail_object;
+use crate::support::samples::{lookup_event, trail_object};
 use crate::support::{STATE_PREFIX as PREFIX, Workdir, config_yaml, setup, with_s3_state};
 
 /// The object of cursor `name` of the logs service.
@@ -501,4 +501,80 @@ fn children_cpu_seconds() -> f64 {
         .collect();
     let ticks: f64 = fields[13].parse::<f64>().unwrap() + fields[14].parse::<f64>().unwrap();
     ticks / 100.0
+}
+
+/// A slice longer than a lease: 1,500 CloudTrail events in one slice are 30 LookupEvents pages
+/// at 2 a second (about 15 s), under a lease of 11 s (1 s deadline + 10 s grace). The holder
+/// renews its lease while pages come back, so two workers started after the first lease would
+/// have run out skip the cursor, and each event is shipped once.
+#[test]
+fn a_slice_longer_than_its_lease_keeps_it_and_is_shipped_once() {
+    let (moto, receiver, wd) = setup();
+    // LookupEvents has no per-test namespace in moto: a region and an account of our own.
+    let region = "ap-northeast-3";
+    let account = format!("{:012}", u64::from(std::process::id()) + 7);
+    let now = Utc::now().timestamp();
+    let seeded: Vec<serde_json::Value> = (0..1500)
+        .map(|i| {
+            lookup_event(
+                &format!("lease-{i:04}"),
+                "CreateUser",
+                "iam.amazonaws.com",
+                now - 1800 + i,
+                &account,
+            )
+            .0
+        })
+        .collect();
+    moto.seed_cloudtrail(region, &seeded);
+    let bucket = unique_name("state").to_lowercase();
+    moto.create_bucket("us-east-1", &bucket);
+    let start = (Utc::now() - chrono::Duration::minutes(50)).to_rfc3339();
+    wd.write_config(&with_s3_state(
+        &config_yaml(
+            receiver.port,
+            &format!("audit-events-all:\n  types: [audits_api]\n  regions: [{region}]\n  delay_seconds: 0\n  start_time: {start}\n"),
+        ),
+        &bucket,
+    ));
+    let spawn = |args: &[&str]| {
+        wd.command(
+            std::process::Command::new(env!("CARGO_BIN_EXE_devo-aws")),
+            args,
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+    };
+    let started = Instant::now();
+    let holder = spawn(&["audit", "--deadline", "1s"]);
+    std::thread::sleep(Duration::from_secs(13).saturating_sub(started.elapsed()));
+    let others = [spawn(&["audit", "--force"]), spawn(&["audit", "--force"])];
+    for other in others {
+        let out = other.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(stderr.contains("held=1"), "the lease was renewed: {stderr}");
+    }
+    let out = holder.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        started.elapsed() > Duration::from_secs(12),
+        "the slice outlived the first lease"
+    );
+    let mut ids: Vec<String> = receiver
+        .records()
+        .iter()
+        .filter(|r| r.message.contains(&account))
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_str(&r.message).unwrap();
+            v["eventID"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let total = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((ids.len(), total), (1500, 1500), "each event once");
 }

@@ -33,3 +33,29 @@ pub fn trail_object(ids: impl IntoIterator<Item = String>) -> Vec<u8> {
         .collect();
     trail_file(&records)
 }
+
+/// A LookupEvents entry for the launcher's CloudTrail (`Moto::seed_cloudtrail`) and the
+/// CloudTrail event it carries.
+pub fn lookup_event(
+    id: &str,
+    name: &str,
+    source: &str,
+    at: i64,
+    account: &str,
+) -> (serde_json::Value, String) {
+    let trail = format!(
+        r#"{{"eventVersion":"1.09","eventTime":"{}","eventSource":"{source}","eventName":"{name}","awsRegion":"us-east-1","eventID":"{id}","recipientAccountId":"{account}","userAgent":"console ünï"}}"#,
+        chrono::DateTime::from_timestamp(at, 0)
+            .unwrap()
+            .to_rfc3339()
+    );
+    let entry = serde_json::json!({
+        "EventId": id,
+        "EventName": name,
+        "EventTime": at,
+        "EventSource": source,
+        "Username": "alice",
+        "CloudTrailEvent": trail,
+    });
+    (entry, trail)
+}
