@@ -11,8 +11,8 @@ use chrono::Utc;
 
 use crate::aws::Aws;
 use crate::config::Loaded;
-use crate::cycle::{Failure, Outcome};
 use crate::devo::tls::{DevoEndpoint, close_cleanly, is_certificate_rejection, not_after};
+use crate::outcome::{Failure, Outcome};
 use crate::sources::objects::ObjectFormat;
 use crate::state::StateStore;
 
@@ -171,7 +171,7 @@ async fn devo(endpoint: Result<DevoEndpoint, String>) -> Row {
             };
         }
     };
-    let (_, session) = conn.get_ref();
+    let (_, session) = conn.stream.get_ref();
     let version = session
         .protocol_version()
         .map_or_else(|| "TLS".to_string(), |v| format!("{v:?}"));

@@ -7,20 +7,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::outcome::exit_codes_help;
 use crate::shard::Shard;
-
-const AFTER_HELP: &str = "\
-Exit codes:
-  0  done (also when there was nothing new, or a service was not due yet)
-  1  internal error
-  2  usage error
-  3  config, certificate or credentials error
-  4  temporary failure (network, throttling, Devo unreachable): the next run retries
-  5  another run holds a service's lock";
 
 /// Ships AWS security and operations data to Devo over mutual TLS, one bounded cycle per run.
 #[derive(Debug, Parser)]
-#[command(name = "devo-aws", version, about, long_about = None, after_help = AFTER_HELP)]
+#[command(name = "devo-aws", version, about, long_about = None, after_help = exit_codes_help())]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -91,18 +83,7 @@ const MAX_DEADLINE: Duration = Duration::from_secs(24 * 3600);
 
 /// RFC 3339 (or a date and time without zone, taken as UTC), or a duration ago (`90m`, `2h`).
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    if let Some(t) = crate::config::parse_datetime(s) {
-        return Ok(t);
-    }
-    let ago = humantime::parse_duration(s).map_err(|_| {
-        format!(
-            "expected a time such as 2024-05-01T00:00:00Z or a duration ago such as 2h, got {s:?}"
-        )
-    })?;
-    chrono::Duration::from_std(ago)
-        .ok()
-        .and_then(|d| Utc::now().checked_sub_signed(d))
-        .ok_or_else(|| format!("{s:?} reaches too far back"))
+    crate::window::parse_time_or_ago(s, Utc::now())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

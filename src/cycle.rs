@@ -4,7 +4,6 @@
 //! The pulling itself is the service's (see `sources/`); this module owns what every service
 //! shares: the run context, the counters of the summary, and how outcomes rank into exit codes.
 
-use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -16,59 +15,9 @@ use crate::aws::Aws;
 use crate::config::Loaded;
 use crate::devo::frame::Framing;
 use crate::devo::shipper::Shipper;
-use crate::sources::cursor::Backfill;
+use crate::outcome::{Failure, Outcome};
 use crate::state::{ServiceHandle, StateError, StateStore, Worker};
-
-/// How a run (or one service, or one region of it) ended. Ordered: the worst one decides the
-/// exit code of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Outcome {
-    /// Done, including "nothing new" and "not due yet".
-    Done,
-    /// Another run holds this service's lock.
-    Locked,
-    /// Network, throttling, Devo unreachable: the next run retries.
-    Temporary,
-    /// The config, the certificates or the credentials must change.
-    Config,
-    /// A bug.
-    Internal,
-}
-
-impl Outcome {
-    /// The documented exit code.
-    pub const fn exit_code(self) -> u8 {
-        match self {
-            Self::Done => 0,
-            Self::Internal => 1,
-            Self::Config => 3,
-            Self::Temporary => 4,
-            Self::Locked => 5,
-        }
-    }
-}
-
-/// A failure of part of a service, with its class.
-#[derive(Debug, Clone)]
-pub struct Failure {
-    pub outcome: Outcome,
-    pub reason: String,
-}
-
-impl Failure {
-    pub fn new(outcome: Outcome, reason: impl Into<String>) -> Self {
-        Self {
-            outcome,
-            reason: reason.into(),
-        }
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.reason)
-    }
-}
+use crate::window::Backfill;
 
 /// What the command line asks of every service of the run.
 #[derive(Debug, Clone)]
@@ -147,13 +96,7 @@ impl Summary {
     pub fn report(&self) {
         let c = &self.counters;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let status = match self.outcome {
-            Outcome::Done => "ok",
-            Outcome::Locked => "locked",
-            Outcome::Temporary => "temporary-failure",
-            Outcome::Config => "config-error",
-            Outcome::Internal => "internal-error",
-        };
+        let status = self.outcome.status();
         tracing::info!(
             target: "devo_aws::summary",
             service = self.service,

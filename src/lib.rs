@@ -8,10 +8,12 @@ pub mod config;
 pub mod cycle;
 pub mod devo;
 pub mod formats;
+pub mod outcome;
 pub mod run;
 pub mod shard;
 pub mod sources;
 pub mod state;
+pub mod window;
 
 /// A mutex's guard even when another thread panicked while holding it: what our mutexes guard
 /// (counters, maps of held messages and leases) is updated in single steps, never left half done.

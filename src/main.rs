@@ -7,7 +7,7 @@ use clap::FromArgMatches;
 use tracing_subscriber::EnvFilter;
 
 use devo_aws::cli::{self, Cli, Generated, LogFormat};
-use devo_aws::{cycle, run};
+use devo_aws::{outcome, run};
 
 fn main() -> ExitCode {
     let matches = cli::command_with_generate().get_matches();
@@ -18,7 +18,7 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("devo-aws: cannot write: {e}");
-                ExitCode::from(cycle::Outcome::Internal.exit_code())
+                ExitCode::from(outcome::Outcome::Internal.exit_code())
             }
         };
     }
@@ -31,7 +31,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start the async runtime: {e}");
-            return ExitCode::from(cycle::Outcome::Internal.exit_code());
+            return ExitCode::from(outcome::Outcome::Internal.exit_code());
         }
     };
     let outcome = runtime.block_on(run::run(cli));

@@ -17,15 +17,16 @@ use crate::aws::Aws;
 use crate::check;
 use crate::cli::{Cli, Command, config_path};
 use crate::config::{self, ConfigError, Loaded, Service, Services};
-use crate::cycle::{Outcome, RunContext, RunOptions, Summary};
+use crate::cycle::{RunContext, RunOptions, Summary};
 use crate::devo::frame::Framing;
 use crate::devo::shipper::{Destination, EpochLimits, Shipper};
-use crate::devo::tls::{DevoEndpoint, EndpointSpec, is_certificate_rejection};
-use crate::sources::cursor::Backfill;
+use crate::devo::tls::{DevoEndpoint, EndpointSpec};
+use crate::outcome::Outcome;
 use crate::sources::events::{self, Kind};
 use crate::sources::objects::{self, ObjectFormat};
 use crate::sources::{audit, logs, metrics};
 use crate::state::{StateStore, Worker};
+use crate::window::Backfill;
 
 /// The services of the seed's config, in the order `all` lists them.
 const SERVICES: [Command; 7] = [
@@ -99,11 +100,6 @@ pub async fn run(cli: Cli) -> Outcome {
         limits.write_timeout = Duration::from_secs(secs);
         limits.close_timeout = Duration::from_secs(secs);
     }
-    if let Destination::Devo(endpoint) = &destination
-        && let Err(outcome) = prove_devo(endpoint, &limits).await
-    {
-        return outcome;
-    }
     let (shipper, shipper_task) = Shipper::start(destination, limits);
     let aws = Arc::new(Aws::new(loaded.config.inputs.aws.credentials.as_ref()).await);
     let now = Utc::now();
@@ -163,35 +159,6 @@ pub async fn run(cli: Cli) -> Outcome {
         .map(|s| s.outcome)
         .max()
         .unwrap_or(Outcome::Done)
-}
-
-/// Proves the Devo connection before anything is received: a receive raises a message's
-/// receive count even when it goes back to the queue, so a run during an outage would walk the
-/// backlog towards the dead-letter queue. Tried as often as an epoch is.
-async fn prove_devo(endpoint: &DevoEndpoint, limits: &EpochLimits) -> Result<(), Outcome> {
-    let mut backoff = limits.backoff;
-    let mut attempt = 1;
-    loop {
-        let Err(e) = endpoint.probe(limits.close_timeout).await else {
-            return Ok(());
-        };
-        let rejected = is_certificate_rejection(&e);
-        if rejected || attempt >= limits.attempts {
-            tracing::error!(
-                message = "Devo does not take our data: nothing was received or pulled.",
-                error = %format!("cannot deliver to Devo at {}: {e}", endpoint.display())
-            );
-            return Err(if rejected {
-                Outcome::Config
-            } else {
-                Outcome::Temporary
-            });
-        }
-        tracing::warn!(message = "Devo connection check failed; trying again.", endpoint = %endpoint.display(), attempt, error = %e);
-        tokio::time::sleep(backoff).await;
-        backoff *= 2;
-        attempt += 1;
-    }
 }
 
 /// A flag raised by SIGINT or SIGTERM (a Kubernetes pod being stopped, Ctrl-C): the run stops

@@ -5,6 +5,8 @@
 
 #[path = "../../src/config.rs"]
 mod config;
+#[path = "../../src/window.rs"]
+mod window;
 
 use libfuzzer_sys::fuzz_target;
 

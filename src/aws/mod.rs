@@ -22,8 +22,8 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::config::Credentials;
-use crate::cycle::{Failure, Outcome};
 use crate::lock;
+use crate::outcome::{Failure, Outcome};
 
 /// Every assumed role's session says who it is.
 const SESSION_NAME: &str = "devo-aws";

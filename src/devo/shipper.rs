@@ -12,6 +12,11 @@
 //! Producers rely on this ordering: a batch's `Delivered` means every batch shipped before it
 //! was delivered too.
 //!
+//! Before anything is received from AWS, a service asks [`Shipper::ready`]: the first call of a
+//! run proves the Devo connection (see [`DevoEndpoint::probe`]), later ones get its answer. A
+//! receive raises a message's receive count even when the message goes back to the queue, so a
+//! run during an outage must receive nothing, or it walks the backlog to the dead-letter queue.
+//!
 //! The shipper also publishes its [`Health`]: whether an epoch with data was delivered in this
 //! run yet, and whether delivery is failing now. Queue consumers read it before each receive, so
 //! that an outage raises the receive count (and the redrive policy's clock) of as few messages as
@@ -22,14 +27,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{OnceCell, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_rustls::client::TlsStream;
 
 use super::frame::{FrameBatch, Framing};
-use super::tls::{DevoEndpoint, close_cleanly, is_certificate_rejection};
+use super::tls::{DevoConnection, DevoEndpoint, close_cleanly, is_certificate_rejection};
 
 /// Batches waiting for the shipper: enough to keep it busy while producers decode, few enough
 /// that memory stays flat (a batch is up to 256 KiB).
@@ -190,6 +193,50 @@ pub struct Health {
 pub struct Shipper {
     tx: mpsc::Sender<Shipment>,
     health: watch::Receiver<Health>,
+    gate: Arc<Gate>,
+}
+
+/// The run's proof that Devo takes our data, made once.
+struct Gate {
+    /// None for a dry run: nothing to prove.
+    endpoint: Option<Arc<DevoEndpoint>>,
+    limits: EpochLimits,
+    proven: OnceCell<Result<(), Arc<ShipError>>>,
+}
+
+impl Gate {
+    /// The probe, tried as often as an epoch is (a refused certificate is not tried again).
+    async fn prove(&self) -> Result<(), Arc<ShipError>> {
+        let Some(endpoint) = &self.endpoint else {
+            return Ok(());
+        };
+        let mut backoff = self.limits.backoff;
+        let mut attempt = 1;
+        loop {
+            let Err(e) = endpoint.probe(self.limits.close_timeout).await else {
+                return Ok(());
+            };
+            let certificate_rejected = is_certificate_rejection(&e);
+            if certificate_rejected || attempt >= self.limits.attempts {
+                let message = format!(
+                    "cannot deliver to Devo at {}: {e}; nothing was received",
+                    endpoint.display()
+                );
+                tracing::error!(
+                    message = "Devo does not take our data: nothing was received or pulled.",
+                    error = %message
+                );
+                return Err(Arc::new(ShipError {
+                    message,
+                    certificate_rejected,
+                }));
+            }
+            tracing::warn!(message = "Devo connection check failed; trying again.", endpoint = %endpoint.display(), attempt, error = %e);
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
+            attempt += 1;
+        }
+    }
 }
 
 impl Shipper {
@@ -200,6 +247,14 @@ impl Shipper {
     ) -> (Self, JoinHandle<ShipperStats>) {
         let (tx, rx) = mpsc::channel(SHIPMENTS_QUEUED);
         let (health_tx, health) = watch::channel(Health::default());
+        let gate = Arc::new(Gate {
+            endpoint: match &destination {
+                Destination::Devo(endpoint) => Some(endpoint.clone()),
+                Destination::Stdout => None,
+            },
+            limits: limits.clone(),
+            proven: OnceCell::new(),
+        });
         let task = match destination {
             Destination::Devo(endpoint) => tokio::spawn(
                 DevoShipper {
@@ -217,7 +272,17 @@ impl Shipper {
                 tokio::spawn(print_all(rx))
             }
         };
-        (Self { tx, health }, task)
+        (Self { tx, health, gate }, task)
+    }
+
+    /// Whether Devo takes our data: proven by the first call of the run (a connection check),
+    /// answered from memory after. Call it before receiving anything.
+    pub async fn ready(&self) -> Result<(), Arc<ShipError>> {
+        self.gate
+            .proven
+            .get_or_init(|| self.gate.prove())
+            .await
+            .clone()
     }
 
     /// Delivery as it stands now.
@@ -277,7 +342,7 @@ async fn print_all(mut rx: mpsc::Receiver<Shipment>) -> ShipperStats {
 
 /// The batches of the epoch in progress, kept until its receipt so it can be replayed.
 struct Epoch {
-    conn: Option<TlsStream<TcpStream>>,
+    conn: Option<DevoConnection>,
     bytes: Vec<u8>,
     events: u64,
     receipts: Vec<oneshot::Sender<Receipt>>,
@@ -435,7 +500,7 @@ impl DevoShipper {
     }
 
     /// A new connection carrying the whole epoch again.
-    async fn replay(&mut self, bytes: &[u8]) -> io::Result<TlsStream<TcpStream>> {
+    async fn replay(&mut self, bytes: &[u8]) -> io::Result<DevoConnection> {
         let mut conn = self.endpoint.connect().await?;
         self.stats.connections += 1;
         write_within(&mut conn, bytes, self.limits.write_timeout).await?;
@@ -444,11 +509,11 @@ impl DevoShipper {
 }
 
 async fn write_within(
-    conn: &mut TlsStream<TcpStream>,
+    conn: &mut DevoConnection,
     bytes: &[u8],
     timeout: Duration,
 ) -> io::Result<()> {
-    tokio::time::timeout(timeout, conn.write_all(bytes))
+    tokio::time::timeout(timeout, conn.stream.write_all(bytes))
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the server stopped reading"))?
 }

@@ -25,6 +25,7 @@ use rustls::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
@@ -122,15 +123,24 @@ impl DevoEndpoint {
     }
 
     /// Opens a TCP connection and completes the TLS handshake, within a timeout.
-    pub async fn connect(&self) -> io::Result<TlsStream<TcpStream>> {
+    pub async fn connect(&self) -> io::Result<DevoConnection> {
+        let started = Instant::now();
         let attempt = async {
             let tcp = TcpStream::connect((self.address.as_str(), self.port)).await?;
             tcp.set_nodelay(true)?;
             self.connector.connect(self.server_name.clone(), tcp).await
         };
-        tokio::time::timeout(CONNECT_TIMEOUT, attempt)
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, attempt)
             .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connection timed out"))?
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connection timed out"))??;
+        let handshake = started.elapsed();
+        Ok(DevoConnection {
+            stream,
+            // A server that closes at once after the handshake does so within a round trip or
+            // so: that long (and never less than EARLY_CLOSE_WINDOW) it is watched for.
+            quiet_until: Instant::now()
+                + (handshake * 2).clamp(EARLY_CLOSE_WINDOW, MAX_EARLY_CLOSE_WINDOW),
+        })
     }
 
     /// Proves, before anything is received from AWS, that Devo takes our data: the client
@@ -281,15 +291,31 @@ impl ServerCertVerifier for ChainOnlyVerifier {
 /// How long [`close_cleanly`] looks for a close the server sent before ours: long enough for
 /// the runtime to take in what already arrived on the socket.
 const EARLY_CLOSE_LOOK: Duration = Duration::from_millis(1);
+/// The least time after a handshake before our close_notify may go: a server that closes right
+/// after the handshake (draining) must have had the time to say so, or its close could pass ours
+/// on the way and be taken for a receipt. Epochs last longer than this anyway (idle close after
+/// 200 ms); a replay, written at once, may wait up to this long.
+const EARLY_CLOSE_WINDOW: Duration = Duration::from_millis(50);
+const MAX_EARLY_CLOSE_WINDOW: Duration = Duration::from_millis(500);
+
+/// A connection to Devo, with the instant before which our close_notify must not go.
+pub struct DevoConnection {
+    pub stream: TlsStream<TcpStream>,
+    quiet_until: Instant,
+}
 
 /// Flush, send close_notify, shut our write side, and wait for the server's own close.
 /// Only a close_notify from the server that answers ours counts: a bare TCP close may have lost
 /// data, and a server that closed (or sent an alert) before our close_notify did not read what
 /// we sent after it (a relay restarting or draining).
-pub async fn close_cleanly(mut conn: TlsStream<TcpStream>, timeout: Duration) -> io::Result<()> {
+pub async fn close_cleanly(conn: DevoConnection, timeout: Duration) -> io::Result<()> {
+    let DevoConnection {
+        stream: mut conn,
+        quiet_until,
+    } = conn;
     let close = async {
         conn.flush().await?;
-        refuse_early_close(&mut conn).await?;
+        refuse_early_close(&mut conn, quiet_until).await?;
         conn.shutdown().await?;
         let mut sink = [0u8; 1024];
         loop {
@@ -307,12 +333,17 @@ pub async fn close_cleanly(mut conn: TlsStream<TcpStream>, timeout: Duration) ->
 }
 
 /// Fails when the server has already closed (close_notify, EOF or an alert) before our own
-/// close_notify: its close is then no receipt of what we wrote. Anything else it sent is read
-/// and dropped (Devo writes nothing meaningful).
-async fn refuse_early_close(conn: &mut TlsStream<TcpStream>) -> io::Result<()> {
+/// close_notify: its close is then no receipt of what we wrote. Looks until `quiet_until`, and
+/// at least [`EARLY_CLOSE_LOOK`]. Anything else the server sent is read and dropped (Devo writes
+/// nothing meaningful).
+async fn refuse_early_close(
+    conn: &mut TlsStream<TcpStream>,
+    quiet_until: Instant,
+) -> io::Result<()> {
     let mut sink = [0u8; 1024];
     loop {
-        match tokio::time::timeout(EARLY_CLOSE_LOOK, conn.read(&mut sink)).await {
+        let until = quiet_until.max(Instant::now() + EARLY_CLOSE_LOOK);
+        match tokio::time::timeout_at(until, conn.read(&mut sink)).await {
             Err(_) => return Ok(()),
             Ok(Ok(0)) => {
                 return Err(io::Error::new(

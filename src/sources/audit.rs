@@ -13,13 +13,15 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::config::Service;
-use crate::cycle::{Counters, Failure, RunContext, Summary, run_service};
+use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
 use crate::formats::cloudtrail::RecordFields;
 use crate::formats::json::compact;
-use crate::sources::cursor::{CursorPull, Pacer, Window};
+use crate::outcome::Failure;
+use crate::sources::cursor::{CursorPull, Pacer};
 use crate::sources::objects::{self, ObjectFormat};
 use crate::sources::{TagRule, each_region, puller_account};
+use crate::window::Window;
 
 const API_SERVICE: &str = "audit-events-all.api";
 const DEFAULT_DELAY_SECS: u64 = 900;

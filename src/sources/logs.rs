@@ -14,11 +14,13 @@ use chrono::{SecondsFormat, TimeZone, Utc};
 use serde::Serialize;
 
 use crate::config::Service;
-use crate::cycle::{Counters, Failure, RunContext, Summary, run_service};
+use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
-use crate::sources::cursor::{CursorPull, Pacer, Window};
+use crate::outcome::Failure;
+use crate::sources::cursor::{CursorPull, Pacer};
 use crate::sources::{TagRule, each_region, puller_account};
 use crate::state::ServiceHandle;
+use crate::window::Window;
 
 const SERVICE: &str = "custom_service.logs";
 const DEFAULT_DELAY_SECS: u64 = 120;

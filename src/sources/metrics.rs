@@ -15,10 +15,12 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::config::Service;
-use crate::cycle::{Counters, Failure, RunContext, Summary, run_service};
+use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
-use crate::sources::cursor::{CursorPull, Pacer, Window, align_down};
+use crate::outcome::Failure;
+use crate::sources::cursor::{CursorPull, Pacer};
 use crate::sources::{TagRule, each_region, puller_account};
+use crate::window::{Window, align_down};
 
 const SERVICE: &str = "metrics-all";
 const DEFAULT_PERIOD_SECS: u32 = 300;

@@ -14,10 +14,10 @@ use std::future::Future;
 
 use futures_util::{StreamExt, stream};
 
-use crate::cycle::{Failure, Outcome};
-use crate::devo::shipper::{Receipt, Shipped};
+use crate::devo::shipper::{Receipt, ShipError, Shipped};
 use crate::devo::tag::{event_type_level, tag};
 use crate::formats::eventbridge::AwsEvent;
+use crate::outcome::{Failure, Outcome};
 use crate::shard::Shard;
 
 /// How one service tags its events.
@@ -142,6 +142,24 @@ where
     Some(Failure::new(outcome, reasons.join("; ")))
 }
 
+/// A failure to ship, as the run's outcome: a refused certificate must be fixed (exit 3),
+/// anything else passes (exit 4).
+pub fn ship_failure(e: &ShipError) -> Failure {
+    Failure::new(
+        if e.certificate_rejected {
+            Outcome::Config
+        } else {
+            Outcome::Temporary
+        },
+        e.message.clone(),
+    )
+}
+
+/// Devo's word before anything is received (see [`crate::devo::shipper::Shipper::ready`]).
+pub async fn devo_ready(ctx: &crate::cycle::RunContext) -> Result<(), Failure> {
+    ctx.shipper.ready().await.map_err(|e| ship_failure(&e))
+}
+
 /// How a shipment ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Delivery {
@@ -160,14 +178,7 @@ pub async fn delivery(shipped: Shipped) -> Result<Delivery, Failure> {
     match receipt.await {
         Ok(Receipt::Delivered) => Ok(Delivery::Delivered),
         Ok(Receipt::Printed) => Ok(Delivery::Printed),
-        Ok(Receipt::Failed(e)) => Err(Failure::new(
-            if e.certificate_rejected {
-                Outcome::Config
-            } else {
-                Outcome::Temporary
-            },
-            e.message.clone(),
-        )),
+        Ok(Receipt::Failed(e)) => Err(ship_failure(&e)),
         Err(_) => Err(Failure::new(
             Outcome::Temporary,
             "the shipper stopped before answering",

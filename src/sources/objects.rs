@@ -21,7 +21,7 @@ use tokio::sync::Semaphore;
 
 use crate::aws::Aws;
 use crate::config::Service;
-use crate::cycle::{Counters, Failure, Outcome, RunContext, Summary, run_service};
+use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::frame::{FrameBatch, Framing};
 use crate::devo::shipper::{BATCH_BYTES, Shipped, Shipper};
 use crate::formats::FormatError;
@@ -29,6 +29,7 @@ use crate::formats::cloudtrail::{RecordFields, RecordsScanner, is_log_key};
 use crate::formats::json::compact;
 use crate::formats::lines::{FieldNames, LineFormat, LineSplitter, utf8};
 use crate::formats::s3_notification::{self, Notification, ObjectRef};
+use crate::outcome::{Failure, Outcome};
 use crate::sources::queue::{Incoming, MessageHandler, QueueJob, Rejection, consume};
 use crate::sources::{Delivery, TagRule, delivery, puller_account};
 use crate::state::ServiceHandle;

@@ -37,10 +37,11 @@ use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
 
 use crate::aws::aws_error;
-use crate::cycle::{Counters, Failure, Outcome, RunContext};
+use crate::cycle::{Counters, RunContext};
 use crate::devo::shipper::Shipped;
 use crate::lock;
-use crate::sources::{Delivery, delivery, each_region};
+use crate::outcome::{Failure, Outcome};
+use crate::sources::{Delivery, delivery, devo_ready, each_region};
 
 /// SQS's own limit of messages per ReceiveMessage and per batch call.
 const SQS_BATCH: usize = 10;
@@ -193,6 +194,9 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         if queue.waiting == Some(0) {
             tracing::debug!(message = "Queue empty.", queue = self.job.queue_name, region = %self.region);
             return None;
+        }
+        if let Err(f) = devo_ready(self.ctx).await {
+            return Some(f);
         }
         let keeper = tokio::spawn(keep_visible(
             self.sqs.clone(),

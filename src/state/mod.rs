@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::Aws;
 use crate::config::{Loaded, PersistenceType};
-use crate::cycle::{Failure, Outcome};
 use crate::lock;
+use crate::outcome::{Failure, Outcome};
 use crate::shard::Shard;
 
 /// The version this program writes; state with a higher one is refused.

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Claim, Cursor, STATE_VERSION, ServiceState, StateError, Worker, check_version};
 use crate::aws::Aws;
-use crate::cycle::{Failure, Outcome};
+use crate::outcome::{Failure, Outcome};
 
 /// Bytes kept as they are in a cursor's object name; the rest is percent-encoded (log group
 /// names hold `/` and `#`).

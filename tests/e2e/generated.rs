@@ -23,3 +23,15 @@ fn generated_man_page_and_completions_are_fresh() {
         );
     }
 }
+
+/// The README's exit-code table is the one the code prints (`devo_aws::outcome::EXIT_CODES`).
+#[test]
+fn readme_exit_codes_match_the_code() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let table = devo_aws::outcome::exit_codes_markdown();
+    assert!(
+        readme.contains(&table),
+        "README.md's exit-code table differs from the code's; it must read:\n{table}"
+    );
+}

@@ -23,5 +23,7 @@ mod operations;
 mod workers;
 // Real peers: rsyslog as Devo, queues with a dead-letter queue, outages.
 mod syslog;
-// man/ and completions/ match the clap definitions.
+// The layers of src/: no module uses one of its own layer or above.
+mod layers;
+// man/, completions/ and the README exit codes match the code.
 mod generated;
