@@ -10,10 +10,9 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use crate::aws::Aws;
-use crate::config::Loaded;
+use crate::config::{Loaded, Reach, ServiceKind};
 use crate::devo::tls::{DevoEndpoint, close_cleanly, is_certificate_rejection, not_after};
 use crate::outcome::{Failure, Outcome};
-use crate::sources::objects::ObjectFormat;
 use crate::state::StateStore;
 
 /// One line of the table.
@@ -45,72 +44,41 @@ pub async fn run(loaded: &Loaded, endpoint: Result<DevoEndpoint, String>) -> Out
             .map_err(Failure::from),
     });
     let services = &loaded.config.inputs.aws.services;
-    // `None`: the EventBridge services' queue; `Some`: an S3+SQS pipeline's.
-    let queues = [
-        ("service-events-all", services.events.as_ref(), None),
-        (
-            "sqs-cloudwatch-consumer",
-            services.securityhub.as_ref(),
-            None,
-        ),
-        (
-            "audit-events-all",
-            services.audit.as_ref(),
-            Some(ObjectFormat::CloudTrail),
-        ),
-        (
-            "non-cloudwatch-logs",
-            services.non_cloudwatch_logs.as_ref(),
-            Some(ObjectFormat::FlowLogs),
-        ),
-        (
-            "non-cloudwatch-logs",
-            services.non_cloudwatch_logs.as_ref(),
-            Some(ObjectFormat::CloudFront),
-        ),
-    ];
-    for (name, svc, key) in queues {
-        let Some(svc) = svc else { continue };
-        let queue = match key {
-            None => svc.cloudwatch_sqs_queue_name.as_deref(),
-            Some(format) => format.configured_queue(svc),
+    for kind in ServiceKind::ALL {
+        let Some(svc) = kind.configured(services) else {
+            continue;
         };
-        let Some(queue) = queue else { continue };
         for region in svc.regions() {
-            rows.push(Row {
-                check: format!("{name} {region}"),
-                result: check_queue(&aws, region, queue).await,
-            });
-        }
-    }
-    if let Some(svc) = services.audit.as_ref().filter(|s| s.has_type("audits_api")) {
-        for region in svc.regions() {
-            rows.push(Row {
-                check: format!("audit-events-all {region}"),
-                result: check_lookup(&aws, region).await,
-            });
-        }
-    }
-    if let Some(svc) = &services.metrics {
-        for region in svc.regions() {
-            rows.push(Row {
-                check: format!("metrics-all {region}"),
-                result: check_metrics(&aws, region).await,
-            });
-        }
-    }
-    if let Some(svc) = services.custom.as_ref().filter(|s| s.has_type("logs")) {
-        for region in svc.regions() {
-            for group in svc
-                .log_groups
-                .as_ref()
-                .map(|g| g.0.as_slice())
-                .unwrap_or_default()
-            {
-                rows.push(Row {
-                    check: format!("custom_service {region}"),
-                    result: check_log_group(&aws, region, group).await,
-                });
+            let check = format!("{} {region}", kind.name());
+            match kind.reach() {
+                Reach::Queue => {
+                    let queue = kind.queue(svc).unwrap_or_default();
+                    rows.push(Row {
+                        check,
+                        result: check_queue(&aws, region, queue).await,
+                    });
+                }
+                Reach::CloudTrailApi => rows.push(Row {
+                    check,
+                    result: check_lookup(&aws, region).await,
+                }),
+                Reach::CloudWatchMetrics => rows.push(Row {
+                    check,
+                    result: check_metrics(&aws, region).await,
+                }),
+                Reach::LogGroups => {
+                    for group in svc
+                        .log_groups
+                        .as_ref()
+                        .map(|g| g.0.as_slice())
+                        .unwrap_or_default()
+                    {
+                        rows.push(Row {
+                            check: check.clone(),
+                            result: check_log_group(&aws, region, group).await,
+                        });
+                    }
+                }
             }
         }
     }

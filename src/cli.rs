@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::ServiceKind;
 use crate::outcome::exit_codes_help;
 use crate::shard::Shard;
 
@@ -112,6 +113,24 @@ pub enum Command {
     All,
     /// Check the config, credentials, queues, log groups and the Devo connection; pull nothing
     Check,
+}
+
+impl Command {
+    /// The services a subcommand runs (every one for `all`; none for `check`).
+    pub fn services(self) -> &'static [ServiceKind] {
+        use ServiceKind as K;
+        match self {
+            Self::Events => &[K::Events],
+            Self::Securityhub => &[K::SecurityHub],
+            Self::Audit => &[K::AuditS3, K::AuditApi],
+            Self::Metrics => &[K::Metrics],
+            Self::Flowlogs => &[K::FlowLogs],
+            Self::Cloudfront => &[K::CloudFront],
+            Self::Logs => &[K::Logs],
+            Self::All => &ServiceKind::ALL,
+            Self::Check => &[],
+        }
+    }
 }
 
 /// What `devo-aws generate` writes.

@@ -12,7 +12,7 @@ use chrono::Utc;
 use tokio::time::Instant;
 
 use crate::aws::Aws;
-use crate::config::Loaded;
+use crate::config::{Loaded, Service, ServiceKind};
 use crate::devo::frame::Framing;
 use crate::devo::shipper::Shipper;
 use crate::outcome::{Failure, Outcome};
@@ -116,18 +116,19 @@ impl Summary {
     }
 }
 
-/// Runs `pull` as service `name` under its lock and request period, then saves its state.
+/// Runs `pull` as service `kind` under its lock and request period, then saves its state.
 /// `pull` fills the counters, may advance cursors, and returns the worst failure of its parts.
 pub async fn run_service<F, Fut>(
     ctx: &RunContext,
-    name: &'static str,
-    request_period_secs: u64,
+    kind: ServiceKind,
+    svc: &Service,
     pull: F,
 ) -> Summary
 where
     F: FnOnce(Arc<Counters>, Arc<ServiceHandle>) -> Fut,
     Fut: Future<Output = Option<Failure>>,
 {
+    let (name, request_period_secs) = (kind.name(), svc.request_period_secs());
     let started = std::time::Instant::now();
     let counters = Arc::new(Counters::default());
     let finish = |outcome, note: Option<String>, counters: Arc<Counters>| Summary {

@@ -1,18 +1,32 @@
 //! devo-aws as a library: the binary's modules, public so the benchmarks and the integration
-//! tests can reach the parsers and the framing directly.
+//! tests can reach the parsers and the framing directly. Layers, lowest first (ARCHITECTURE.md;
+//! `tests/e2e/layers.rs` keeps them):
 
+/// AWS SDK set-up: credentials and role chains, endpoints, retries, call counting.
 pub mod aws;
+/// `devo-aws check`: every line a run depends on, proven without pulling data.
 pub mod check;
+/// The command line: subcommands and options; the source of the man page and completions.
 pub mod cli;
+/// The seed-compatible `config.yaml`: model, registry of services, validation, loading.
 pub mod config;
+/// The harness of one service's bounded cycle: context, lock, due time, summary.
 pub mod cycle;
+/// Devo: tags, syslog framing, the mutual-TLS connection, the shipper and its receipts.
 pub mod devo;
+/// Parsers of what arrives from AWS: EventBridge, S3 notifications, CloudTrail, flow logs, CloudFront.
 pub mod formats;
+/// How a run, service or region ended (`Outcome`, `Failure`) and the exit codes.
 pub mod outcome;
+/// One run: load, set up Devo and AWS, run the chosen services, rank their outcomes.
 pub mod run;
+/// `--shard I/N`: which regions and cursors belong to one worker.
 pub mod shard;
+/// The services, over the shared SQS consumer, S3 object pipeline and cursor puller.
 pub mod sources;
+/// Where each service got to between runs: filesystem or S3 backend behind one handle.
 pub mod state;
+/// Time windows, slicing to fit a lease, alignment, time parsing: pure arithmetic.
 pub mod window;
 
 /// A mutex's guard even when another thread panicked while holding it: what our mutexes guard

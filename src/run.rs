@@ -16,28 +16,15 @@ use tokio::time::Instant;
 use crate::aws::Aws;
 use crate::check;
 use crate::cli::{Cli, Command, config_path};
-use crate::config::{self, ConfigError, Loaded, Service, Services};
+use crate::config::{self, ConfigError, Loaded, ServiceKind};
 use crate::cycle::{RunContext, RunOptions, Summary};
 use crate::devo::frame::Framing;
 use crate::devo::shipper::{Destination, EpochLimits, Shipper};
 use crate::devo::tls::{DevoEndpoint, EndpointSpec};
 use crate::outcome::Outcome;
-use crate::sources::events::{self, Kind};
-use crate::sources::objects::{self, ObjectFormat};
-use crate::sources::{audit, logs, metrics};
+use crate::sources;
 use crate::state::{StateStore, Worker};
 use crate::window::Backfill;
-
-/// The services of the seed's config, in the order `all` lists them.
-const SERVICES: [Command; 7] = [
-    Command::Events,
-    Command::Securityhub,
-    Command::Audit,
-    Command::Metrics,
-    Command::Flowlogs,
-    Command::Cloudfront,
-    Command::Logs,
-];
 
 /// What a cursor's lease adds to the run's deadline (the time to deliver and record the window
 /// in flight when the deadline comes): half the deadline, from 10 s to 2 minutes. A lease lasts
@@ -59,20 +46,22 @@ pub async fn run(cli: Cli) -> Outcome {
         return check::run(&loaded, endpoint).await;
     }
     let services = &loaded.config.inputs.aws.services;
-    let selected: Vec<Command> = match cli.command {
-        Command::All => SERVICES
-            .into_iter()
-            .filter(|s| configured(services, *s).is_some())
-            .collect(),
-        one if configured(services, one).is_some() => vec![one],
-        one => {
-            let e = ConfigError::ServiceMissing {
-                service: service_key(one),
-                file: path,
-            };
-            return fail(Outcome::Config, &e);
-        }
-    };
+    let wanted = cli.command.services();
+    let selected: Vec<ServiceKind> = wanted
+        .iter()
+        .copied()
+        .filter(|k| k.configured(services).is_some())
+        .collect();
+    if selected.is_empty()
+        && let [first, ..] = wanted
+        && cli.command != Command::All
+    {
+        let e = ConfigError::ServiceMissing {
+            service: first.seed_key().as_str(),
+            file: path,
+        };
+        return fail(Outcome::Config, &e);
+    }
     if !loaded.config.inputs.aws.enabled {
         tracing::warn!(message = "inputs.aws.enabled is false: nothing to do.");
         return Outcome::Done;
@@ -132,11 +121,12 @@ pub async fn run(cli: Cli) -> Outcome {
             MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
         },
     };
-    let summaries: Vec<Summary> = join_all(selected.iter().map(|s| run_one(&ctx, *s)))
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
+    let services = &ctx.loaded.config.inputs.aws.services;
+    let summaries: Vec<Summary> = join_all(selected.iter().filter_map(|kind| {
+        kind.configured(services)
+            .map(|svc| sources::run(&ctx, *kind, svc))
+    }))
+    .await;
     let calls = ctx.aws.calls();
     drop(ctx);
     match shipper_task.await {
@@ -207,53 +197,4 @@ fn devo_endpoint(loaded: &Loaded) -> Result<DevoEndpoint, Box<dyn std::error::Er
         key: &key,
         verify_hostname: out.verify_hostname,
     })?)
-}
-
-/// The seed's name of the service behind a subcommand.
-const fn service_key(c: Command) -> &'static str {
-    match c {
-        Command::Events => "service-events-all",
-        Command::Securityhub => "sqs-cloudwatch-consumer",
-        Command::Audit => "audit-events-all",
-        Command::Metrics => "metrics-all",
-        Command::Flowlogs | Command::Cloudfront => "non-cloudwatch-logs",
-        Command::Logs => "custom_service",
-        Command::All => "all",
-        Command::Check => "check",
-    }
-}
-
-/// The config block of the service behind subcommand `c`, when the config defines it (and, for
-/// the services that share a block, lists its type).
-fn configured(services: &Services, c: Command) -> Option<&Service> {
-    fn with_type<'a>(svc: &'a Option<Service>, t: &str) -> Option<&'a Service> {
-        svc.as_ref().filter(|s| s.has_type(t))
-    }
-    match c {
-        Command::Events => services.events.as_ref(),
-        Command::Securityhub => services.securityhub.as_ref(),
-        Command::Audit => services.audit.as_ref(),
-        Command::Metrics => services.metrics.as_ref(),
-        Command::Flowlogs => with_type(&services.non_cloudwatch_logs, "flowlogs"),
-        Command::Cloudfront => with_type(&services.non_cloudwatch_logs, "cloudfrontlogs"),
-        Command::Logs => with_type(&services.custom, "logs"),
-        Command::All | Command::Check => None,
-    }
-}
-
-async fn run_one(ctx: &RunContext, c: Command) -> Vec<Summary> {
-    // `run` only selects configured services.
-    let Some(svc) = configured(&ctx.loaded.config.inputs.aws.services, c) else {
-        return Vec::new();
-    };
-    match c {
-        Command::Events => vec![events::run(ctx, Kind::Events, svc).await],
-        Command::Securityhub => vec![events::run(ctx, Kind::SecurityHub, svc).await],
-        Command::Audit => audit::run(ctx, svc).await,
-        Command::Metrics => vec![metrics::run(ctx, svc).await],
-        Command::Flowlogs => vec![objects::run(ctx, ObjectFormat::FlowLogs, svc).await],
-        Command::Cloudfront => vec![objects::run(ctx, ObjectFormat::CloudFront, svc).await],
-        Command::Logs => vec![logs::run(ctx, svc).await],
-        Command::All | Command::Check => Vec::new(),
-    }
 }

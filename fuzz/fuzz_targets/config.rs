@@ -1,9 +1,9 @@
 //! The config parser and validator: any bytes give a config or an error, never a panic.
 #![no_main]
 // Only part of the module is fuzzed here.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-#[path = "../../src/config.rs"]
+#[path = "../../src/config/mod.rs"]
 mod config;
 #[path = "../../src/window.rs"]
 mod window;

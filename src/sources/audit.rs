@@ -12,34 +12,20 @@ use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
-use crate::config::Service;
+use crate::config::{Service, ServiceKind};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
 use crate::formats::cloudtrail::RecordFields;
 use crate::formats::json::compact;
 use crate::outcome::Failure;
 use crate::sources::cursor::{CursorPull, Pacer};
-use crate::sources::objects::{self, ObjectFormat};
 use crate::sources::{TagRule, each_region, puller_account};
 use crate::window::Window;
 
-const API_SERVICE: &str = "audit-events-all.api";
-const DEFAULT_DELAY_SECS: u64 = 900;
+const KIND: ServiceKind = ServiceKind::AuditApi;
 /// LookupEvents allows 2 requests per second per account and region.
 const REQUESTS_PER_SECOND: u32 = 2;
 const SLICE: Duration = Duration::from_secs(3600);
-
-/// One cycle of each configured audit type.
-pub async fn run(ctx: &RunContext, svc: &Service) -> Vec<Summary> {
-    let mut summaries = Vec::new();
-    if svc.has_type("audits_s3") {
-        summaries.push(objects::run(ctx, ObjectFormat::CloudTrail, svc).await);
-    }
-    if svc.has_type("audits_api") {
-        summaries.push(run_api(ctx, svc).await);
-    }
-    summaries
-}
 
 fn tag_rule(svc: &Service) -> TagRule {
     TagRule {
@@ -49,54 +35,51 @@ fn tag_rule(svc: &Service) -> TagRule {
     }
 }
 
-async fn run_api(ctx: &RunContext, svc: &Service) -> Summary {
-    run_service(
-        ctx,
-        API_SERVICE,
-        svc.request_period_secs(),
-        |counters, state| async move {
-            let account = match puller_account(&ctx.aws).await {
-                Ok(a) => a.to_string(),
-                Err(f) => return Some(f),
-            };
-            let drop: HashSet<&str> = svc.drop_event_names.iter().map(String::as_str).collect();
-            let tags = tag_rule(svc);
-            let delay = svc.delay(DEFAULT_DELAY_SECS);
-            // LookupEvents works to the second: so do the windows.
-            let latest = (Utc::now() - chrono::Duration::from_std(delay).unwrap_or_default())
-                .trunc_subsecs(0);
-            let pull = CursorPull {
+/// One cycle of `audit` from the API (`types: [audits_api]`); `types: [audits_s3]` is the
+/// S3+SQS pipeline's (`objects`).
+pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
+    run_service(ctx, KIND, svc, |counters, state| async move {
+        let account = match puller_account(&ctx.aws).await {
+            Ok(a) => a.to_string(),
+            Err(f) => return Some(f),
+        };
+        let drop: HashSet<&str> = svc.drop_event_names.iter().map(String::as_str).collect();
+        let tags = tag_rule(svc);
+        let delay = svc.delay(KIND.default_delay_secs());
+        // LookupEvents works to the second: so do the windows.
+        let latest =
+            (Utc::now() - chrono::Duration::from_std(delay).unwrap_or_default()).trunc_subsecs(0);
+        let pull = CursorPull {
+            ctx,
+            state: &state,
+            counters: &counters,
+            start_time: svc.start_time.map(|t| t.0.trunc_subsecs(0)),
+            lookback: Duration::from_secs(svc.request_period_secs()),
+            slice: SLICE,
+            align: None,
+        };
+        each_region(KIND.name(), svc.regions(), ctx.worker.shard, |region| {
+            let lookup = Lookup {
                 ctx,
-                state: &state,
+                region,
+                account: &account,
+                client: ctx.aws.cloudtrail(region),
+                pacer: Pacer::per_second(REQUESTS_PER_SECOND),
                 counters: &counters,
-                start_time: svc.start_time.map(|t| t.0.trunc_subsecs(0)),
-                lookback: Duration::from_secs(svc.request_period_secs()),
-                slice: SLICE,
-                align: None,
+                tags: &tags,
+                drop: &drop,
             };
-            each_region(API_SERVICE, svc.regions(), ctx.worker.shard, |region| {
-                let lookup = Lookup {
-                    ctx,
-                    region,
-                    account: &account,
-                    client: ctx.aws.cloudtrail(region),
-                    pacer: Pacer::per_second(REQUESTS_PER_SECOND),
-                    counters: &counters,
-                    tags: &tags,
-                    drop: &drop,
-                };
-                let pull = &pull;
-                async move {
-                    pull.run(region, latest, &lookup.pacer, |slice, skip| {
-                        lookup.slice(slice, skip)
-                    })
-                    .await
-                    .err()
-                }
-            })
-            .await
-        },
-    )
+            let pull = &pull;
+            async move {
+                pull.run(region, latest, &lookup.pacer, |slice, skip| {
+                    lookup.slice(slice, skip)
+                })
+                .await
+                .err()
+            }
+        })
+        .await
+    })
     .await
 }
 

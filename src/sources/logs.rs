@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::{SecondsFormat, TimeZone, Utc};
 use serde::Serialize;
 
-use crate::config::Service;
+use crate::config::{Service, ServiceKind};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
 use crate::outcome::Failure;
@@ -22,8 +22,7 @@ use crate::sources::{TagRule, each_region, puller_account};
 use crate::state::ServiceHandle;
 use crate::window::Window;
 
-const SERVICE: &str = "custom_service.logs";
-const DEFAULT_DELAY_SECS: u64 = 120;
+const KIND: ServiceKind = ServiceKind::Logs;
 /// FilterLogEvents requests per second per account and region (the quota is 5).
 const REQUESTS_PER_SECOND: u32 = 4;
 const SLICE: Duration = Duration::from_secs(3600);
@@ -55,32 +54,27 @@ fn cursor_name(region: &str, group: &str) -> String {
 
 /// One cycle of the service.
 pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
-    run_service(
-        ctx,
-        SERVICE,
-        svc.request_period_secs(),
-        |counters, state| async move {
-            let account = match puller_account(&ctx.aws).await {
-                Ok(a) => a.to_string(),
-                Err(f) => return Some(f),
+    run_service(ctx, KIND, svc, |counters, state| async move {
+        let account = match puller_account(&ctx.aws).await {
+            Ok(a) => a.to_string(),
+            Err(f) => return Some(f),
+        };
+        // Shards split log groups, not regions.
+        each_region(KIND.name(), svc.regions(), None, |region| {
+            let puller = RegionLogs {
+                ctx,
+                svc,
+                region,
+                account: &account,
+                client: ctx.aws.logs(region),
+                pacer: Pacer::per_second(REQUESTS_PER_SECOND),
+                counters: counters.clone(),
+                state: state.clone(),
             };
-            // Shards split log groups, not regions.
-            each_region(SERVICE, svc.regions(), None, |region| {
-                let puller = RegionLogs {
-                    ctx,
-                    svc,
-                    region,
-                    account: &account,
-                    client: ctx.aws.logs(region),
-                    pacer: Pacer::per_second(REQUESTS_PER_SECOND),
-                    counters: counters.clone(),
-                    state: state.clone(),
-                };
-                async move { puller.run().await }
-            })
-            .await
-        },
-    )
+            async move { puller.run().await }
+        })
+        .await
+    })
     .await
 }
 
@@ -176,7 +170,7 @@ impl RegionLogs<'_> {
     }
 
     async fn pull_group(&self, group: &str) -> Result<(), Failure> {
-        let delay = self.svc.delay(DEFAULT_DELAY_SECS);
+        let delay = self.svc.delay(KIND.default_delay_secs());
         let latest = Utc::now() - chrono::Duration::from_std(delay).unwrap_or_default();
         let pull = CursorPull {
             ctx: self.ctx,

@@ -14,7 +14,7 @@ use aws_sdk_cloudwatch::types::{Metric, MetricDataQuery, MetricStat};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::config::Service;
+use crate::config::{Service, ServiceKind};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
 use crate::outcome::Failure;
@@ -22,10 +22,7 @@ use crate::sources::cursor::{CursorPull, Pacer};
 use crate::sources::{TagRule, each_region, puller_account};
 use crate::window::{Window, align_down};
 
-const SERVICE: &str = "metrics-all";
-const DEFAULT_PERIOD_SECS: u32 = 300;
-const DEFAULT_DELAY_SECS: u64 = 300;
-pub const DEFAULT_STATISTICS: [&str; 5] = ["Average", "Sum", "Minimum", "Maximum", "SampleCount"];
+const KIND: ServiceKind = ServiceKind::Metrics;
 /// GetMetricData's limit of queries per request.
 const MAX_QUERIES: usize = 500;
 /// A bound on one request's size, well under what CloudWatch accepts.
@@ -53,20 +50,16 @@ struct MetricEvent<'a> {
 
 /// One cycle of the service.
 pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
-    run_service(ctx, SERVICE, svc.request_period_secs(), |counters, state| async move {
+    run_service(ctx, KIND, svc, |counters, state| async move {
         let account = match puller_account(&ctx.aws).await {
             Ok(a) => a.to_string(),
             Err(f) => return Some(f),
         };
-        let period = svc.period_seconds.unwrap_or(DEFAULT_PERIOD_SECS);
+        let period = svc.period_secs();
         let period_len = Duration::from_secs(u64::from(period));
-        let delay = svc.delay(DEFAULT_DELAY_SECS);
+        let delay = svc.delay(KIND.default_delay_secs());
         let latest = Utc::now() - chrono::Duration::from_std(delay).unwrap_or_default();
-        let statistics: Vec<&str> = if svc.statistics.is_empty() {
-            DEFAULT_STATISTICS.to_vec()
-        } else {
-            svc.statistics.iter().map(String::as_str).collect()
-        };
+        let statistics = svc.statistics();
         let pull = CursorPull {
             ctx,
             state: &state,
@@ -76,7 +69,7 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
             slice: period_len * PERIODS_PER_SLICE,
             align: Some(period_len),
         };
-        each_region(SERVICE, svc.regions(), ctx.worker.shard, |region| {
+        each_region(KIND.name(), svc.regions(), ctx.worker.shard, |region| {
             let region_metrics = RegionMetrics {
                 ctx,
                 svc,

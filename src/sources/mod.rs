@@ -10,6 +10,9 @@ pub mod objects;
 pub mod queue;
 
 use crate::aws::Aws;
+use crate::config::{Service, ServiceKind};
+use crate::cycle::{RunContext, Summary};
+use crate::sources::objects::ObjectFormat;
 use std::future::Future;
 
 use futures_util::{StreamExt, stream};
@@ -19,6 +22,19 @@ use crate::devo::tag::{event_type_level, tag};
 use crate::formats::eventbridge::AwsEvent;
 use crate::outcome::{Failure, Outcome};
 use crate::shard::Shard;
+
+/// One cycle of service `kind` (configured by `svc`): how each service of the registry runs.
+pub async fn run(ctx: &RunContext, kind: ServiceKind, svc: &Service) -> Summary {
+    match kind {
+        ServiceKind::Events | ServiceKind::SecurityHub => events::run(ctx, kind, svc).await,
+        ServiceKind::AuditS3 => objects::run(ctx, kind, ObjectFormat::CloudTrail, svc).await,
+        ServiceKind::FlowLogs => objects::run(ctx, kind, ObjectFormat::FlowLogs, svc).await,
+        ServiceKind::CloudFront => objects::run(ctx, kind, ObjectFormat::CloudFront, svc).await,
+        ServiceKind::AuditApi => audit::run(ctx, svc).await,
+        ServiceKind::Metrics => metrics::run(ctx, svc).await,
+        ServiceKind::Logs => logs::run(ctx, svc).await,
+    }
+}
 
 /// How one service tags its events.
 #[derive(Debug, Clone)]
@@ -156,7 +172,7 @@ pub fn ship_failure(e: &ShipError) -> Failure {
 }
 
 /// Devo's word before anything is received (see [`crate::devo::shipper::Shipper::ready`]).
-pub async fn devo_ready(ctx: &crate::cycle::RunContext) -> Result<(), Failure> {
+pub async fn devo_ready(ctx: &RunContext) -> Result<(), Failure> {
     ctx.shipper.ready().await.map_err(|e| ship_failure(&e))
 }
 

@@ -20,7 +20,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt};
 use tokio::sync::Semaphore;
 
 use crate::aws::Aws;
-use crate::config::Service;
+use crate::config::{Service, ServiceKind};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::frame::{FrameBatch, Framing};
 use crate::devo::shipper::{BATCH_BYTES, Shipped, Shipper};
@@ -84,33 +84,6 @@ impl ObjectSettings {
 }
 
 impl ObjectFormat {
-    /// The service's name in state files, locks and the summary.
-    pub const fn service_name(self) -> &'static str {
-        match self {
-            Self::CloudTrail => "audit-events-all.s3",
-            Self::FlowLogs => "non-cloudwatch-logs.flowlogs",
-            Self::CloudFront => "non-cloudwatch-logs.cloudfrontlogs",
-        }
-    }
-
-    /// The queue announcing this format's objects, when the service's `types` include it.
-    pub fn configured_queue(self, svc: &Service) -> Option<&str> {
-        let wanted = match self {
-            Self::CloudTrail => "audits_s3",
-            Self::FlowLogs => "flowlogs",
-            Self::CloudFront => "cloudfrontlogs",
-        };
-        svc.has_type(wanted).then(|| self.queue_name(svc)).flatten()
-    }
-
-    fn queue_name(self, svc: &Service) -> Option<&str> {
-        match self {
-            Self::CloudTrail => svc.audit_sqs_queue_name.as_deref(),
-            Self::FlowLogs => svc.vpcflowlogs_sqs_queue_name.as_deref(),
-            Self::CloudFront => svc.cloudfrontlogs_sqs_queue_name.as_deref(),
-        }
-    }
-
     fn tag_rule(self, svc: &Service) -> TagRule {
         let (table, family) = match self {
             Self::CloudTrail => ("cloud.aws.cloudtrail.events", "cloud.aws.cloudtrail"),
@@ -126,36 +99,34 @@ impl ObjectFormat {
 }
 
 /// One cycle of an S3+SQS service.
-pub async fn run(ctx: &RunContext, format: ObjectFormat, svc: &Service) -> Summary {
-    let name = format.service_name();
-    run_service(
-        ctx,
-        name,
-        svc.request_period_secs(),
-        |counters, state| async move {
-            // The filter was checked when the config was loaded.
-            let key_filter = svc
-                .s3_file_type_filter
-                .as_deref()
-                .and_then(|re| Regex::new(re).ok());
-            let settings = ObjectSettings {
-                format,
-                tags: format.tag_rule(svc),
-                json: svc.format.as_deref() == Some("json"),
-                key_filter,
-                drop_event_names: svc.drop_event_names.iter().cloned().collect(),
-                start_time: svc.start_time.map(|t| t.0),
-            };
-            let handler = ObjectHandler::new(ctx, settings, counters.clone(), state);
-            let job = QueueJob {
-                service: name,
-                queue_name: format.queue_name(svc).unwrap_or_default(),
-                regions: svc.regions(),
-                handler: &handler,
-            };
-            consume(ctx, &job, &counters).await
-        },
-    )
+pub async fn run(
+    ctx: &RunContext,
+    kind: ServiceKind,
+    format: ObjectFormat,
+    svc: &Service,
+) -> Summary {
+    run_service(ctx, kind, svc, |counters, state| async move {
+        // The filter was checked when the config was loaded.
+        let key_filter = svc
+            .s3_file_type_filter
+            .as_deref()
+            .and_then(|re| Regex::new(re).ok());
+        let settings = ObjectSettings {
+            format,
+            tags: format.tag_rule(svc),
+            json: ServiceKind::json_lines(svc),
+            key_filter,
+            drop_event_names: svc.drop_event_names.iter().cloned().collect(),
+            start_time: svc.start_time.map(|t| t.0),
+        };
+        let handler = ObjectHandler::new(ctx, settings, counters.clone(), state);
+        let job = QueueJob {
+            kind,
+            svc,
+            handler: &handler,
+        };
+        consume(ctx, &job, &counters).await
+    })
     .await
 }
 

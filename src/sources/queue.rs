@@ -37,6 +37,7 @@ use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
 
 use crate::aws::aws_error;
+use crate::config::{Service, ServiceKind};
 use crate::cycle::{Counters, RunContext};
 use crate::devo::shipper::Shipped;
 use crate::lock;
@@ -83,12 +84,22 @@ pub trait MessageHandler: Sync {
     ) -> impl Future<Output = Result<Shipped, Rejection>> + 'a;
 }
 
-/// What to consume.
+/// What to consume: the queue of service `kind`, configured by `svc`, in each of its regions.
 pub struct QueueJob<'a, H> {
-    pub service: &'static str,
-    pub queue_name: &'a str,
-    pub regions: &'a [String],
+    pub kind: ServiceKind,
+    pub svc: &'a Service,
     pub handler: &'a H,
+}
+
+impl<H> QueueJob<'_, H> {
+    fn service(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    /// Validation made sure a service that consumes a queue names one.
+    fn queue_name(&self) -> &str {
+        self.kind.queue(self.svc).unwrap_or_default()
+    }
 }
 
 /// Messages left for this service's run (`--max-messages`), shared by its regions.
@@ -120,24 +131,29 @@ pub async fn consume<H: MessageHandler>(
     counters: &Arc<Counters>,
 ) -> Option<Failure> {
     let shared = Arc::new(MessageBudget(ctx.options.max_messages.map(AtomicU64::new)));
-    each_region(job.service, job.regions, ctx.worker.shard, |region| {
-        let budget = if ctx.options.dry_run && ctx.options.max_messages.is_none() {
-            Arc::new(MessageBudget(Some(AtomicU64::new(DRY_RUN_MESSAGES))))
-        } else {
-            shared.clone()
-        };
-        let region_run = RegionRun {
-            ctx,
-            job,
-            region,
-            sqs: ctx.aws.sqs(region),
-            counters: counters.clone(),
-            budget,
-            held: Arc::default(),
-            failure: Mutex::default(),
-        };
-        async move { region_run.run().await }
-    })
+    each_region(
+        job.service(),
+        job.svc.regions(),
+        ctx.worker.shard,
+        |region| {
+            let budget = if ctx.options.dry_run && ctx.options.max_messages.is_none() {
+                Arc::new(MessageBudget(Some(AtomicU64::new(DRY_RUN_MESSAGES))))
+            } else {
+                shared.clone()
+            };
+            let region_run = RegionRun {
+                ctx,
+                job,
+                region,
+                sqs: ctx.aws.sqs(region),
+                counters: counters.clone(),
+                budget,
+                held: Arc::default(),
+                failure: Mutex::default(),
+            };
+            async move { region_run.run().await }
+        },
+    )
     .await
 }
 
@@ -192,7 +208,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         // An empty queue costs two calls and no wait: a cron tick with nothing to do is quick.
         // (A message that arrives meanwhile is for the next run.)
         if queue.waiting == Some(0) {
-            tracing::debug!(message = "Queue empty.", queue = self.job.queue_name, region = %self.region);
+            tracing::debug!(message = "Queue empty.", queue = self.job.queue_name(), region = %self.region);
             return None;
         }
         if let Err(f) = devo_ready(self.ctx).await {
@@ -257,7 +273,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
 
     /// The queue's URL and the attributes the run needs (a dry run warns of its redrive policy).
     async fn open_queue(&self) -> Result<OpenQueue, Failure> {
-        let name = self.job.queue_name;
+        let name = self.job.queue_name();
         let url = self
             .sqs
             .get_queue_url()
@@ -325,7 +341,8 @@ impl<H: MessageHandler> RegionRun<'_, H> {
     {
         let what = format!(
             "SQS {operation} on {} in {}",
-            self.job.queue_name, self.region
+            self.job.queue_name(),
+            self.region
         );
         self.ctx.aws.failure(&what, e)
     }
@@ -418,8 +435,8 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             Err(Rejection::Poison(reason)) => {
                 tracing::warn!(
                     message = "Message cannot be understood; left to the queue's redrive policy.",
-                    service = self.job.service,
-                    queue = self.job.queue_name,
+                    service = self.job.service(),
+                    queue = self.job.queue_name(),
                     region = %self.region,
                     message_id = %id,
                     error = %reason

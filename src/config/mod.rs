@@ -1,0 +1,353 @@
+//! The seed-compatible `config.yaml`: where its files live and how it is loaded; its model
+//! ([`model`]), the registry of its services ([`services`]) and its validation ([`validate`]).
+//!
+//! The file is the one Devo's own AWS collector reads (globals / outputs / inputs.aws), so a
+//! user's existing file must load unchanged. Loading happens in two passes: serde builds the typed
+//! model (with the key path of any type error and a warning for every key we do not know), then
+//! [`Config::validate`] checks ranges and cross-field rules the parameter table sets. Every error
+//! names the file, the key path and the reason, and is raised before anything is pulled.
+
+mod model;
+mod services;
+mod validate;
+
+pub use model::*;
+pub use services::{Reach, SeedKey, ServiceKind};
+
+use std::path::{Path, PathBuf};
+
+use serde::de;
+
+/// A config file that could not be used, with where and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}: not valid YAML: {reason}")]
+    Syntax { file: PathBuf, reason: String },
+    #[error("{file}: {path}: {reason}")]
+    Invalid {
+        file: PathBuf,
+        path: String,
+        reason: String,
+    },
+    #[error("{service} is not configured in {file}")]
+    ServiceMissing {
+        service: &'static str,
+        file: PathBuf,
+    },
+}
+
+/// A loaded, validated configuration and the directory layout it lives in.
+#[derive(Debug)]
+pub struct Loaded {
+    pub file: PathBuf,
+    /// `<product>/`: the parent of the `config/` directory holding the file.
+    pub product_dir: PathBuf,
+    pub config: Config,
+}
+
+impl Loaded {
+    /// Where a certificate named in an output lives: relative names resolve in `<product>/certs/`.
+    pub fn cert_path(&self, name: &str) -> PathBuf {
+        resolve(&self.product_dir.join("certs"), name)
+    }
+
+    /// The state directory: `persistence.config.directory_name` under `<product>/`.
+    pub fn state_dir(&self) -> PathBuf {
+        resolve(
+            &self.product_dir,
+            &self.config.globals.persistence.config.directory_name,
+        )
+    }
+
+    /// The file name to show in messages about this config.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+}
+
+fn resolve(base: &Path, name: &str) -> PathBuf {
+    let path = Path::new(name);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+/// Reads, parses and validates `file`. Unknown keys are returned (and logged) by name.
+pub fn load(file: &Path) -> Result<Loaded, ConfigError> {
+    let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+        file: file.to_path_buf(),
+        source,
+    })?;
+    let (config, unknown_keys) = parse(&text).map_err(|e| e.in_file(file))?;
+    config.validate().map_err(|e| e.in_file(file))?;
+    for key in &unknown_keys {
+        tracing::warn!(message = "Unknown key in config, ignored.", key = %key, file = %file.display());
+    }
+    let product_dir = product_dir_of(file);
+    Ok(Loaded {
+        file: file.to_path_buf(),
+        product_dir,
+        config,
+    })
+}
+
+/// `<product>/config/config.yaml` → `<product>`; a file elsewhere → its own directory.
+fn product_dir_of(file: &Path) -> PathBuf {
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if dir.file_name().is_some_and(|n| n == "config") {
+        dir.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    } else {
+        dir
+    }
+}
+
+/// An error found before the file name is known.
+#[derive(Debug, PartialEq)]
+pub enum ParseError {
+    Syntax(String),
+    Invalid { path: String, reason: String },
+}
+
+impl ParseError {
+    pub(crate) fn invalid(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
+    fn in_file(self, file: &Path) -> ConfigError {
+        let file = file.to_path_buf();
+        match self {
+            Self::Syntax(reason) => ConfigError::Syntax { file, reason },
+            Self::Invalid { path, reason } => ConfigError::Invalid { file, path, reason },
+        }
+    }
+}
+
+/// Parses YAML text into the model, collecting the paths of keys the model does not know.
+pub fn parse(text: &str) -> Result<(Config, Vec<String>), ParseError> {
+    let mut unknown = Vec::new();
+    let mut path_error = None;
+    let result = serde_saphyr::with_deserializer_from_str(text, |de| {
+        // serde_ignored writes `?` for the Some of an Option: not a key the user wrote.
+        let mut on_unknown = |path: serde_ignored::Path<'_>| {
+            let shown: Vec<String> = path
+                .to_string()
+                .split('.')
+                .filter(|s| *s != "?")
+                .map(String::from)
+                .collect();
+            unknown.push(shown.join("."));
+        };
+        let de = serde_ignored::Deserializer::new(de, &mut on_unknown);
+        serde_path_to_error::deserialize::<_, Config>(de).map_err(|e| {
+            let path = e.path().to_string();
+            let reason = e.into_inner().to_string();
+            path_error = Some((path, reason.clone()));
+            <serde_saphyr::Error as de::Error>::custom(reason)
+        })
+    });
+    match result {
+        Ok(config) => Ok((config, unknown)),
+        Err(e) => Err(match path_error {
+            // "." is serde_path_to_error's name for the document root.
+            Some((path, reason)) if path != "." => ParseError::invalid(path, first_line(&reason)),
+            Some((_, reason)) => ParseError::Syntax(first_line(&reason)),
+            None => ParseError::Syntax(first_line(&e.to_string())),
+        }),
+    }
+}
+
+pub(crate) fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+globals:
+  debug: false
+  id: 1
+  name: aws
+  persistence:
+    type: filesystem
+    config:
+      directory_name: state
+outputs:
+  devo_1:
+    type: devo_platform
+    config:
+      address: collector-eu.devo.io
+      port: 443
+      type: SSL
+      chain: chain.crt
+      cert: my_domain.crt
+      key: my_domain.key
+inputs:
+  aws:
+    id: 12
+    enabled: true
+    credentials:
+      access_key: AKIAEXAMPLE
+      access_secret: very-secret
+    services:
+      service-events-all:
+        request_period_in_seconds: 60
+        cloudwatch_sqs_queue_name: events-queue
+        auto_event_type: true
+        regions:
+          - us-east-1
+          - eu-west-1
+      sqs-cloudwatch-consumer:
+        cloudwatch_sqs_queue_name: hub-queue
+        regions: [us-east-1]
+"#;
+
+    fn invalid(text: &str) -> (String, String) {
+        match parse(text).and_then(|(c, _)| c.validate().map(|()| c)) {
+            Err(ParseError::Invalid { path, reason }) => (path, reason),
+            other => panic!("expected an invalid-value error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn seed_layout_parses() {
+        let (c, unknown) = parse(GOOD).unwrap();
+        c.validate().unwrap();
+        assert!(unknown.is_empty(), "{unknown:?}");
+        let ev = c.inputs.aws.services.events.as_ref().unwrap();
+        assert_eq!(ev.regions(), ["us-east-1", "eu-west-1"]);
+        assert!(ev.auto_event_type);
+        assert_eq!(ev.request_period_secs(), 60);
+        assert_eq!(c.inputs.aws.id.0, "12");
+        let hub = c.inputs.aws.services.securityhub.as_ref().unwrap();
+        assert_eq!(hub.request_period_secs(), DEFAULT_REQUEST_PERIOD_SECS);
+    }
+
+    #[test]
+    fn s3_persistence_needs_a_bucket_and_unknown_types_are_refused() {
+        let files = "    type: filesystem\n    config:\n      directory_name: state\n";
+        let s3 = GOOD.replace(
+            files,
+            "    type: s3\n    config:\n      bucket: my-state\n      prefix: devo/\n",
+        );
+        let (c, unknown) = parse(&s3).unwrap();
+        c.validate().unwrap();
+        assert!(unknown.is_empty(), "{unknown:?}");
+        let p = &c.globals.persistence;
+        assert_eq!(p.kind, PersistenceType::S3);
+        assert_eq!(
+            (p.config.bucket.as_deref(), p.config.prefix.as_str()),
+            (Some("my-state"), "devo/")
+        );
+        let (path, reason) = invalid(&s3.replace("      bucket: my-state\n", ""));
+        assert_eq!(path, "globals.persistence.config.bucket");
+        assert_eq!(reason, "required with persistence type s3");
+        let (path, reason) = invalid(&GOOD.replace("type: filesystem", "type: redis"));
+        assert_eq!(path, "globals.persistence.type");
+        assert!(reason.contains("s3"), "{reason}");
+    }
+
+    #[test]
+    fn regions_as_a_string_names_the_key_path() {
+        let text = GOOD.replace("regions: [us-east-1]", "regions: us-east-1");
+        let (path, reason) = invalid(&text);
+        assert_eq!(path, "inputs.aws.services.sqs-cloudwatch-consumer.regions");
+        assert!(
+            reason.contains("expected a list of region names"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn bad_region_name_is_pointed_at() {
+        let text = GOOD.replace("- eu-west-1", "- Europe");
+        let (path, _) = invalid(&text);
+        assert_eq!(path, "inputs.aws.services.service-events-all.regions[1]");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key_path() {
+        let text = GOOD.replace(
+            "request_period_in_seconds: 60",
+            "request_period_in_seconds: soon",
+        );
+        let (path, _) = invalid(&text);
+        assert_eq!(
+            path,
+            "inputs.aws.services.service-events-all.request_period_in_seconds"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_by_path() {
+        let text = GOOD.replace(
+            "auto_event_type: true",
+            "auto_event_type: true\n        colour: blue",
+        );
+        let (_, unknown) = parse(&text).unwrap();
+        assert_eq!(unknown, ["inputs.aws.services.service-events-all.colour"]);
+    }
+
+    #[test]
+    fn secret_never_in_debug_output() {
+        let (c, _) = parse(GOOD).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("very-secret"), "{shown}");
+    }
+
+    #[test]
+    fn long_certificate_names_are_accepted() {
+        let text = GOOD.replace(
+            "cert: my_domain.crt",
+            "cert: /etc/devo/a-rather-long-domain-name.crt",
+        );
+        let (c, _) = parse(&text).unwrap();
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn missing_secret_is_refused() {
+        let text = GOOD.replace("      access_secret: very-secret\n", "");
+        let (path, _) = invalid(&text);
+        assert_eq!(path, "inputs.aws.credentials.access_secret");
+    }
+
+    #[test]
+    fn the_example_config_loads() {
+        let (c, unknown) = parse(include_str!("../../config.example.yaml")).unwrap();
+        c.validate().unwrap();
+        assert!(unknown.is_empty(), "{unknown:?}");
+    }
+
+    #[test]
+    fn product_dir_follows_the_seed_layout() {
+        assert_eq!(
+            product_dir_of(Path::new("/x/aws/config/config.yaml")),
+            Path::new("/x/aws")
+        );
+        assert_eq!(
+            product_dir_of(Path::new("config/config.yaml")),
+            Path::new(".")
+        );
+        assert_eq!(
+            product_dir_of(Path::new("/etc/devo.yaml")),
+            Path::new("/etc")
+        );
+    }
+}

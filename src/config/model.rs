@@ -1,0 +1,455 @@
+//! The model of `config.yaml`, as serde reads it: the seed's keys and spelling, typed where the
+//! seed names a closed set of values, with every default beside its field.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use crate::window::parse_datetime;
+
+/// The default spacing between two pulls of one service (the seed's default).
+pub const DEFAULT_REQUEST_PERIOD_SECS: u64 = 300;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+pub struct Config {
+    pub globals: Globals,
+    pub outputs: BTreeMap<String, Output>,
+    pub inputs: Inputs,
+}
+
+/// `globals:`.
+#[derive(Debug, Deserialize)]
+pub struct Globals {
+    /// Seed's collector_id: one to five characters.
+    pub id: ShortId,
+    /// Seed's collector_name.
+    pub name: String,
+    #[serde(default)]
+    pub debug: bool,
+    #[serde(default)]
+    pub persistence: Persistence,
+}
+
+/// `globals.persistence`.
+#[derive(Debug, Default, Deserialize)]
+pub struct Persistence {
+    #[serde(rename = "type", default)]
+    pub kind: PersistenceType,
+    #[serde(default)]
+    pub config: PersistenceConfig,
+}
+
+/// Where state is kept.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PersistenceType {
+    /// Files in `directory_name` (one machine).
+    #[default]
+    Filesystem,
+    /// Objects in an S3 bucket, written with conditional requests (several workers).
+    S3,
+}
+
+/// `globals.persistence.config`.
+#[derive(Debug, Deserialize)]
+pub struct PersistenceConfig {
+    /// Directory of the state files, relative to `<product>/` unless absolute (filesystem).
+    #[serde(default = "default_state_dir")]
+    pub directory_name: String,
+    /// The bucket of the state objects (s3).
+    pub bucket: Option<String>,
+    /// Prepended to every state object's key (s3).
+    #[serde(default)]
+    pub prefix: String,
+    /// The bucket's region (s3) [default: the run's region].
+    pub region: Option<String>,
+}
+
+impl Default for PersistenceConfig {
+    fn default() -> Self {
+        Self {
+            directory_name: default_state_dir(),
+            bucket: None,
+            prefix: String::new(),
+            region: None,
+        }
+    }
+}
+
+fn default_state_dir() -> String {
+    "state".into()
+}
+
+/// One entry of `outputs:`.
+#[derive(Debug, Deserialize)]
+pub struct Output {
+    #[serde(rename = "type")]
+    pub kind: OutputType,
+    pub config: DevoOutput,
+}
+
+/// `outputs.<name>.type`: the seed's one output type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum OutputType {
+    #[serde(rename = "devo_platform")]
+    DevoPlatform,
+}
+
+/// `outputs.<name>.config.type`: how to reach Devo. Only TLS (`SSL`, any case).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Transport {
+    #[default]
+    Ssl,
+}
+
+impl<'de> Deserialize<'de> for Transport {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.eq_ignore_ascii_case("ssl") {
+            Ok(Self::Ssl)
+        } else {
+            Err(de::Error::custom(format!(
+                "unsupported transport {text:?} (supported: SSL)"
+            )))
+        }
+    }
+}
+
+/// `outputs.<name>.config` of a `devo_platform` output.
+#[derive(Debug, Deserialize)]
+pub struct DevoOutput {
+    /// Host name of the Devo collector or relay; also the TLS server name.
+    pub address: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Transport: only `SSL` (TLS 1.2 or 1.3) is supported.
+    #[serde(rename = "type", default)]
+    pub transport: Transport,
+    /// CA file of the Devo domain (relative names resolve in `certs/`).
+    pub chain: String,
+    /// Client certificate (PEM).
+    pub cert: String,
+    /// Client private key (PEM).
+    pub key: String,
+    /// Check that the server certificate names `address`. Some relays' certificates do not.
+    #[serde(default = "default_true")]
+    pub verify_hostname: bool,
+    /// How long a write may wait for a server that does not read, and how long the server has
+    /// to close after our close_notify, in seconds (default 30).
+    pub timeout_seconds: Option<u64>,
+}
+
+const fn default_port() -> u16 {
+    443
+}
+
+const fn default_true() -> bool {
+    true
+}
+
+/// `inputs:`.
+#[derive(Debug, Deserialize)]
+pub struct Inputs {
+    pub aws: AwsInput,
+}
+
+/// `inputs.aws`.
+#[derive(Debug, Deserialize)]
+pub struct AwsInput {
+    /// Seed's short_unique_id: part of every state file's name.
+    pub id: ShortId,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub credentials: Option<Credentials>,
+    pub services: Services,
+}
+
+/// `inputs.aws.credentials`. Its Debug output never shows the secret.
+#[derive(Deserialize, Default, Clone)]
+pub struct Credentials {
+    pub access_key: Option<String>,
+    pub access_secret: Option<String>,
+    pub base_assume_role: Option<String>,
+    pub target_assume_role: Option<String>,
+    pub assume_role_external_id: Option<String>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redact = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Credentials")
+            .field("access_key", &self.access_key)
+            .field("access_secret", &redact(&self.access_secret))
+            .field("base_assume_role", &self.base_assume_role)
+            .field("target_assume_role", &self.target_assume_role)
+            .field(
+                "assume_role_external_id",
+                &redact(&self.assume_role_external_id),
+            )
+            .finish()
+    }
+}
+
+impl Services {
+    /// The block of a seed key, when the config has it.
+    pub fn get(&self, key: super::SeedKey) -> Option<&Service> {
+        use super::SeedKey as K;
+        match key {
+            K::EventsAll => self.events.as_ref(),
+            K::CloudwatchConsumer => self.securityhub.as_ref(),
+            K::AuditEventsAll => self.audit.as_ref(),
+            K::MetricsAll => self.metrics.as_ref(),
+            K::NonCloudwatchLogs => self.non_cloudwatch_logs.as_ref(),
+            K::CustomService => self.custom.as_ref(),
+        }
+    }
+}
+
+/// `inputs.aws.services`: each key is one of the seed's service names.
+#[derive(Debug, Deserialize, Default)]
+pub struct Services {
+    #[serde(rename = "service-events-all")]
+    pub events: Option<Service>,
+    #[serde(rename = "sqs-cloudwatch-consumer")]
+    pub securityhub: Option<Service>,
+    #[serde(rename = "audit-events-all")]
+    pub audit: Option<Service>,
+    #[serde(rename = "metrics-all")]
+    pub metrics: Option<Service>,
+    #[serde(rename = "non-cloudwatch-logs")]
+    pub non_cloudwatch_logs: Option<Service>,
+    #[serde(rename = "custom_service")]
+    pub custom: Option<Service>,
+}
+
+/// One service's settings. The seed's services share most keys, so one struct holds them all;
+/// validation checks the keys each service needs and warns about keys it does not use.
+#[derive(Debug, Deserialize, Default)]
+pub struct Service {
+    pub regions: Option<Regions>,
+    /// Least spacing between two pulls of this service, in seconds (default 300).
+    pub request_period_in_seconds: Option<u64>,
+    /// Tag events by their own type (`cloud.aws.cloudwatch.ec2`) instead of the fixed table.
+    #[serde(default)]
+    pub auto_event_type: bool,
+    /// Tag with the account and region found in each event (default) or the puller's.
+    #[serde(default = "default_true")]
+    pub use_region_and_account_id_from_event: bool,
+    /// Where a service with no saved state starts (ISO 8601).
+    pub start_time: Option<StartTime>,
+    /// events, securityhub: the queue EventBridge delivers to.
+    pub cloudwatch_sqs_queue_name: Option<String>,
+    /// audit: `audits_api` / `audits_s3`; non-cloudwatch-logs: `flowlogs` / `cloudfrontlogs`;
+    /// custom_service: `logs`.
+    #[serde(default)]
+    pub types: Vec<ServiceType>,
+    /// audit: events whose `eventName` is listed are dropped.
+    #[serde(default)]
+    pub drop_event_names: Vec<String>,
+    /// audit (audits_s3): the queue announcing CloudTrail objects.
+    pub audit_sqs_queue_name: Option<String>,
+    /// S3+SQS services: a regex on the object key; only matching objects are read.
+    pub s3_file_type_filter: Option<String>,
+    /// metrics: namespaces to pull (default: every namespace ListMetrics returns).
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// metrics: statistics to ask for [default: [`DEFAULT_STATISTICS`]].
+    #[serde(default)]
+    pub statistics: Vec<String>,
+    /// metrics: the period of each datapoint [default: [`DEFAULT_PERIOD_SECS`]].
+    pub period_seconds: Option<u32>,
+    /// audit (API), metrics, logs: how far behind now a window ends, for the source's own lag
+    /// [default: the service's own, `ServiceKind::default_delay_secs`].
+    pub delay_seconds: Option<u32>,
+    /// flowlogs: the queue announcing VPC Flow Log objects.
+    pub vpcflowlogs_sqs_queue_name: Option<String>,
+    /// cloudfront: the queue announcing CloudFront log objects.
+    pub cloudfrontlogs_sqs_queue_name: Option<String>,
+    /// flowlogs, cloudfront: `raw` (each line as it stands, the default) or `json`.
+    #[serde(default)]
+    pub format: LineOutput,
+    /// logs: one log group name or a list; a trailing `*` means a prefix.
+    pub log_groups: Option<OneOrMany>,
+}
+
+impl Service {
+    pub fn request_period_secs(&self) -> u64 {
+        self.request_period_in_seconds
+            .unwrap_or(DEFAULT_REQUEST_PERIOD_SECS)
+    }
+
+    /// `delay_seconds`, or the service's own default: how far behind now its windows end.
+    pub fn delay(&self, default_secs: u64) -> std::time::Duration {
+        std::time::Duration::from_secs(self.delay_seconds.map_or(default_secs, u64::from))
+    }
+
+    /// The regions to pull (validated non-empty).
+    pub fn regions(&self) -> &[String] {
+        self.regions.as_ref().map_or(&[], |r| r.0.as_slice())
+    }
+
+    pub fn has_type(&self, t: ServiceType) -> bool {
+        self.types.contains(&t)
+    }
+
+    /// `period_seconds`, or its default.
+    pub fn period_secs(&self) -> u32 {
+        self.period_seconds.unwrap_or(DEFAULT_PERIOD_SECS)
+    }
+
+    /// `statistics`, or the default ones.
+    pub fn statistics(&self) -> Vec<&str> {
+        if self.statistics.is_empty() {
+            DEFAULT_STATISTICS.to_vec()
+        } else {
+            self.statistics.iter().map(String::as_str).collect()
+        }
+    }
+}
+
+/// metrics: the period of a datapoint when `period_seconds` is not given.
+pub const DEFAULT_PERIOD_SECS: u32 = 300;
+/// metrics: the statistics asked for when `statistics` is not given.
+pub const DEFAULT_STATISTICS: [&str; 5] = ["Average", "Sum", "Minimum", "Maximum", "SampleCount"];
+
+/// A value of `types:`, with the seed's spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum ServiceType {
+    #[serde(rename = "audits_api")]
+    AuditsApi,
+    #[serde(rename = "audits_s3")]
+    AuditsS3,
+    #[serde(rename = "flowlogs")]
+    FlowLogs,
+    #[serde(rename = "cloudfrontlogs")]
+    CloudFrontLogs,
+    #[serde(rename = "logs")]
+    Logs,
+}
+
+impl ServiceType {
+    /// As written in `config.yaml`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AuditsApi => "audits_api",
+            Self::AuditsS3 => "audits_s3",
+            Self::FlowLogs => "flowlogs",
+            Self::CloudFrontLogs => "cloudfrontlogs",
+            Self::Logs => "logs",
+        }
+    }
+}
+
+/// `format:` of the line services: each line as it stands, or a JSON object keyed by the
+/// file's own field names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LineOutput {
+    #[default]
+    Raw,
+    Json,
+}
+
+/// A short identifier written as a number or a string (`id: 123` or `id: "abc"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShortId(pub String);
+
+impl<'de> Deserialize<'de> for ShortId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ShortId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a short id (a number or a string)")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ShortId, E> {
+                Ok(ShortId(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ShortId, E> {
+                Ok(ShortId(v.to_string()))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ShortId, E> {
+                Ok(ShortId(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl fmt::Display for ShortId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `regions:`: a list of region names.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Regions(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for Regions {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Regions;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of region names")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Regions, A::Error> {
+                let mut out = Vec::new();
+                while let Some(r) = seq.next_element::<String>()? {
+                    out.push(r);
+                }
+                Ok(Regions(out))
+            }
+        }
+        // deserialize_any, so that a scalar reaches the visitor and gets its "expected" text.
+        d.deserialize_any(V)
+    }
+}
+
+/// A value written as one string or a list of strings (`log_groups`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneOrMany(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a name or a list of names")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany(vec![v.to_string()]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OneOrMany, A::Error> {
+                let mut out = Vec::new();
+                while let Some(r) = seq.next_element::<String>()? {
+                    out.push(r);
+                }
+                Ok(OneOrMany(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `start_time:` as written (ISO 8601), parsed to UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartTime(pub DateTime<Utc>);
+
+impl<'de> Deserialize<'de> for StartTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_datetime(&text).map(StartTime).ok_or_else(|| {
+            de::Error::custom(format!(
+                "expected an ISO 8601 date and time such as 2024-01-31T00:00:00Z, got {text:?}"
+            ))
+        })
+    }
+}

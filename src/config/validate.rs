@@ -1,0 +1,328 @@
+//! The checks of the seed's parameter table that types alone do not make: ranges, names, and
+//! what each service needs, driven by the registry of services.
+
+use super::model::*;
+use super::{ParseError, SeedKey, ServiceKind, first_line};
+
+pub(crate) const SERVICES_PATH: &str = "inputs.aws.services";
+
+impl Config {
+    /// The checks of the seed's parameter table that types alone do not make.
+    pub fn validate(&self) -> Result<(), ParseError> {
+        let g = &self.globals;
+        check_len("globals.id", &g.id.0, 1, 5)?;
+        check_len("globals.name", &g.name, 1, 64)?;
+        let p = &g.persistence.config;
+        match g.persistence.kind {
+            PersistenceType::Filesystem => check_len(
+                "globals.persistence.config.directory_name",
+                &p.directory_name,
+                1,
+                4096,
+            )?,
+            PersistenceType::S3 => {
+                let bucket = p.bucket.as_deref().ok_or_else(|| {
+                    ParseError::invalid(
+                        "globals.persistence.config.bucket",
+                        "required with persistence type s3",
+                    )
+                })?;
+                check_len("globals.persistence.config.bucket", bucket, 3, 63)?;
+                check_len("globals.persistence.config.prefix", &p.prefix, 0, 512)?;
+                if let Some(region) = &p.region {
+                    check_len("globals.persistence.config.region", region, 1, 64)?;
+                }
+            }
+        }
+        self.devo_output()?;
+
+        let aws = &self.inputs.aws;
+        check_len("inputs.aws.id", &aws.id.0, 1, 5)?;
+        if let Some(c) = &aws.credentials {
+            validate_credentials(c)?;
+        }
+        for key in SeedKey::ALL {
+            if let Some(svc) = aws.services.get(key) {
+                validate_block(key, svc)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The one Devo output (the first `devo_platform` entry) and its key path.
+    pub fn devo_output(&self) -> Result<(&str, &DevoOutput), ParseError> {
+        let mut found = None;
+        for (name, out) in &self.outputs {
+            let p = format!("outputs.{name}");
+            // The one output type there is; serde refused any other.
+            let OutputType::DevoPlatform = out.kind;
+            let c = &out.config;
+            check_len(&format!("{p}.config.address"), &c.address, 1, 253)?;
+            if c.address.contains(char::is_whitespace) || c.address.contains('/') {
+                return Err(ParseError::invalid(
+                    format!("{p}.config.address"),
+                    "expected a host name such as collector-eu.devo.io",
+                ));
+            }
+            if c.timeout_seconds == Some(0) {
+                return Err(ParseError::invalid(
+                    format!("{p}.config.timeout_seconds"),
+                    "expected a number of seconds of at least 1",
+                ));
+            }
+            if c.port == 0 {
+                return Err(ParseError::invalid(
+                    format!("{p}.config.port"),
+                    "expected a port from 1 to 65535",
+                ));
+            }
+            // The seed caps these names at 20 characters; real file names and absolute paths are
+            // longer, so any non-empty name is accepted.
+            for (key, v) in [("chain", &c.chain), ("cert", &c.cert), ("key", &c.key)] {
+                check_len(&format!("{p}.config.{key}"), v, 1, 4096)?;
+            }
+            found.get_or_insert((name.as_str(), c));
+        }
+        found.ok_or_else(|| {
+            ParseError::invalid("outputs", "expected one output of type devo_platform")
+        })
+    }
+}
+
+fn validate_credentials(c: &Credentials) -> Result<(), ParseError> {
+    let p = "inputs.aws.credentials";
+    for (key, v) in [
+        ("access_key", &c.access_key),
+        ("access_secret", &c.access_secret),
+        ("base_assume_role", &c.base_assume_role),
+        ("target_assume_role", &c.target_assume_role),
+        ("assume_role_external_id", &c.assume_role_external_id),
+    ] {
+        if let Some(v) = v {
+            check_len(&format!("{p}.{key}"), v, 1, 2048)?;
+        }
+    }
+    match (&c.access_key, &c.access_secret) {
+        (Some(_), None) => Err(ParseError::invalid(
+            format!("{p}.access_secret"),
+            "missing: access_key is set, so access_secret is required",
+        )),
+        (None, Some(_)) => Err(ParseError::invalid(
+            format!("{p}.access_key"),
+            "missing: access_secret is set, so access_key is required",
+        )),
+        _ if c.assume_role_external_id.is_some() && c.target_assume_role.is_none() => {
+            Err(ParseError::invalid(
+                format!("{p}.assume_role_external_id"),
+                "only used with target_assume_role (cross-account), which is not set",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Checks one service block's keys against what its services need.
+fn validate_block(key: SeedKey, svc: &Service) -> Result<(), ParseError> {
+    let p = format!("{SERVICES_PATH}.{}", key.as_str());
+    validate_common(&p, svc)?;
+    let allowed = key.allowed_types();
+    if !allowed.is_empty() {
+        check_types(&p, &svc.types, &allowed)?;
+    }
+    for kind in ServiceKind::ALL {
+        if kind.seed_key() != key || kind.selected_by().is_some_and(|t| !svc.has_type(t)) {
+            continue;
+        }
+        if let Some(queue_key) = kind.queue_key() {
+            require_name(&p, queue_key, kind.queue(svc))?;
+        }
+        validate_kind(kind, &p, svc)?;
+    }
+    if let Some(re) = &svc.s3_file_type_filter {
+        regex::Regex::new(re).map_err(|e| {
+            ParseError::invalid(
+                format!("{p}.s3_file_type_filter"),
+                first_line(&e.to_string()),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// What one service needs beyond its queue.
+fn validate_kind(kind: ServiceKind, p: &str, svc: &Service) -> Result<(), ParseError> {
+    match kind {
+        ServiceKind::Metrics => {
+            for (i, stat) in svc.statistics.iter().enumerate() {
+                if !is_statistic(stat) {
+                    return Err(ParseError::invalid(
+                        format!("{p}.statistics[{i}]"),
+                        format!(
+                            "{stat:?} is not a CloudWatch statistic (Average, Sum, Minimum, Maximum, SampleCount, or a percentile such as p99)"
+                        ),
+                    ));
+                }
+            }
+            if let Some(period) = svc.period_seconds
+                && !(matches!(period, 1 | 5 | 10 | 30) || (period >= 60 && period % 60 == 0))
+            {
+                return Err(ParseError::invalid(
+                    format!("{p}.period_seconds"),
+                    "expected 1, 5, 10, 30 or a multiple of 60",
+                ));
+            }
+            Ok(())
+        }
+        ServiceKind::Logs => match &svc.log_groups {
+            Some(groups) if !groups.0.is_empty() => {
+                for (i, g) in groups.0.iter().enumerate() {
+                    check_len(&format!("{p}.log_groups[{i}]"), g, 1, 512)?;
+                }
+                Ok(())
+            }
+            _ => Err(ParseError::invalid(
+                format!("{p}.log_groups"),
+                "expected a log group name or a list of them",
+            )),
+        },
+        ServiceKind::Events
+        | ServiceKind::SecurityHub
+        | ServiceKind::AuditS3
+        | ServiceKind::AuditApi
+        | ServiceKind::FlowLogs
+        | ServiceKind::CloudFront => Ok(()),
+    }
+}
+
+/// The five basic statistics, or an extended one such as `p99`, `p99.9`, `tm90`, `IQM`.
+fn is_statistic(s: &str) -> bool {
+    const BASIC: [&str; 6] = ["Average", "Sum", "Minimum", "Maximum", "SampleCount", "IQM"];
+    if BASIC.contains(&s) {
+        return true;
+    }
+    let digits = ["p", "tm", "wm", "tc", "ts", "pr"]
+        .iter()
+        .find_map(|prefix| s.strip_prefix(prefix));
+    digits.is_some_and(|d| {
+        !d.is_empty()
+            && d.bytes().all(|b| {
+                b.is_ascii_digit() || b == b'.' || b == b'(' || b == b')' || b == b':' || b == b'%'
+            })
+    })
+}
+
+fn validate_common(p: &str, c: &Service) -> Result<(), ParseError> {
+    if c.regions().is_empty() {
+        return Err(ParseError::invalid(
+            format!("{p}.regions"),
+            "expected a list of region names",
+        ));
+    }
+    for (i, r) in c.regions().iter().enumerate() {
+        if !is_region_name(r) {
+            return Err(ParseError::invalid(
+                format!("{p}.regions[{i}]"),
+                format!("{r:?} is not a region name such as us-east-1"),
+            ));
+        }
+    }
+    if c.request_period_in_seconds == Some(0) {
+        return Err(ParseError::invalid(
+            format!("{p}.request_period_in_seconds"),
+            "expected a number of seconds of at least 1",
+        ));
+    }
+    Ok(())
+}
+
+/// `us-east-1`, `us-gov-west-1`, `eu-central-2`: letters, dash-separated words, a number.
+fn is_region_name(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn check_types(p: &str, types: &[ServiceType], allowed: &[ServiceType]) -> Result<(), ParseError> {
+    let names = || {
+        allowed
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if types.is_empty() {
+        return Err(ParseError::invalid(
+            format!("{p}.types"),
+            format!("expected a list with one or more of: {}", names()),
+        ));
+    }
+    for (i, t) in types.iter().enumerate() {
+        if !allowed.contains(t) {
+            return Err(ParseError::invalid(
+                format!("{p}.types[{i}]"),
+                format!(
+                    "type {:?} does not belong here (expected one of: {})",
+                    t.as_str(),
+                    names()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn require_name(p: &str, key: &str, v: Option<&str>) -> Result<(), ParseError> {
+    let path = format!("{p}.{key}");
+    match v {
+        Some(v) => check_queue_name(&path, v),
+        None => Err(ParseError::invalid(
+            path,
+            "missing: required by the types listed",
+        )),
+    }
+}
+
+/// SQS queue names: 1 to 80 letters, digits, `-` and `_`, optionally ending in `.fifo`.
+fn check_queue_name(path: &str, v: &str) -> Result<(), ParseError> {
+    let base = v.strip_suffix(".fifo").unwrap_or(v);
+    if base.is_empty()
+        || v.len() > 80
+        || !base
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ParseError::invalid(
+            path,
+            format!("{v:?} is not an SQS queue name (1 to 80 letters, digits, - and _)"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_len(path: &str, v: &str, min: usize, max: usize) -> Result<(), ParseError> {
+    let n = v.chars().count();
+    if n < min || n > max {
+        return Err(ParseError::invalid(
+            path,
+            format!("expected {min} to {max} characters, got {n}"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics_are_checked() {
+        assert!(is_statistic("p99.9") && is_statistic("Average") && is_statistic("tm90"));
+        assert!(!is_statistic("Mean") && !is_statistic("p"));
+    }
+}
