@@ -126,7 +126,7 @@ pub async fn run_service<F, Fut>(
 ) -> Summary
 where
     F: FnOnce(Arc<Counters>, Arc<ServiceHandle>) -> Fut,
-    Fut: Future<Output = Option<Failure>>,
+    Fut: Future<Output = Result<(), Failure>>,
 {
     let (name, request_period_secs) = (kind.name(), svc.request_period_secs());
     let started = std::time::Instant::now();
@@ -162,15 +162,14 @@ where
             return finish(Outcome::Done, Some(note), counters);
         }
     }
-    let failure = pull(counters.clone(), handle.clone()).await;
-    match failure {
-        Some(f) => finish(f.outcome, Some(f.reason), counters),
-        None if ctx.options.dry_run => finish(
+    match pull(counters.clone(), handle.clone()).await {
+        Err(f) => finish(f.outcome, Some(f.reason), counters),
+        Ok(()) if ctx.options.dry_run => finish(
             Outcome::Done,
             Some("dry run: nothing acknowledged".into()),
             counters,
         ),
-        None => match handle.finish(now).await {
+        Ok(()) => match handle.finish(now).await {
             Ok(()) => finish(Outcome::Done, None, counters),
             Err(e) => finish(e.outcome(), Some(e.to_string()), counters),
         },

@@ -11,6 +11,7 @@ use chrono::Utc;
 use futures_util::future::join_all;
 use indicatif::{MultiProgress, ProgressDrawTarget};
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::aws::Aws;
@@ -19,7 +20,7 @@ use crate::cli::{Cli, Command, config_path};
 use crate::config::{self, ConfigError, Loaded, ServiceKind};
 use crate::cycle::{RunContext, RunOptions, Summary};
 use crate::devo::frame::Framing;
-use crate::devo::shipper::{Destination, EpochLimits, Shipper};
+use crate::devo::shipper::{Destination, EpochLimits, Shipper, ShipperStats};
 use crate::devo::tls::{DevoEndpoint, EndpointSpec};
 use crate::outcome::Outcome;
 use crate::sources;
@@ -45,82 +46,19 @@ pub async fn run(cli: Cli) -> Outcome {
         let endpoint = devo_endpoint(&loaded).map_err(|e| e.to_string());
         return check::run(&loaded, endpoint).await;
     }
-    let services = &loaded.config.inputs.aws.services;
-    let wanted = cli.command.services();
-    let selected: Vec<ServiceKind> = wanted
-        .iter()
-        .copied()
-        .filter(|k| k.configured(services).is_some())
-        .collect();
-    if selected.is_empty()
-        && let [first, ..] = wanted
-        && cli.command != Command::All
-    {
-        let e = ConfigError::ServiceMissing {
-            service: first.seed_key().as_str(),
-            file: path,
-        };
-        return fail(Outcome::Config, &e);
-    }
+    let selected = match select(&loaded, cli.command) {
+        Ok(s) => s,
+        Err(e) => return fail(Outcome::Config, &e),
+    };
     if !loaded.config.inputs.aws.enabled {
         tracing::warn!(message = "inputs.aws.enabled is false: nothing to do.");
         return Outcome::Done;
     }
-    let destination = if cli.global.dry_run {
-        Destination::Stdout
-    } else {
-        match devo_endpoint(&loaded) {
-            Ok(endpoint) => Destination::Devo(Arc::new(endpoint)),
-            Err(e) => return fail(Outcome::Config, &*e),
-        }
+    let (shipper, shipper_task) = match start_shipper(&loaded, cli.global.dry_run) {
+        Ok(s) => s,
+        Err(e) => return fail(Outcome::Config, &*e),
     };
-    let framing = if cli.global.dry_run {
-        Framing::DryRun
-    } else {
-        Framing::syslog_for_this_host()
-    };
-    let mut limits = EpochLimits::default();
-    if let Some(secs) = loaded
-        .config
-        .devo_output()
-        .ok()
-        .and_then(|(_, out)| out.timeout_seconds)
-    {
-        limits.write_timeout = Duration::from_secs(secs);
-        limits.close_timeout = Duration::from_secs(secs);
-    }
-    let (shipper, shipper_task) = Shipper::start(destination, limits);
-    let aws = Arc::new(Aws::new(loaded.config.inputs.aws.credentials.as_ref()).await);
-    let now = Utc::now();
-    let ctx = RunContext {
-        state: StateStore::from_config(&loaded, &aws),
-        worker: Worker {
-            owner: Worker::owner_name(now),
-            shard: cli.global.shard,
-            lease_length: cli.global.deadline + lease_grace(cli.global.deadline),
-            dry_run: cli.global.dry_run,
-        },
-        aws,
-        loaded,
-        options: RunOptions {
-            dry_run: cli.global.dry_run,
-            force: cli.global.force,
-            max_messages: cli.global.max_messages,
-            deadline: Instant::now() + cli.global.deadline,
-            backfill: cli.global.start_time.map(|start| Backfill {
-                start,
-                end: cli.global.end_time,
-            }),
-        },
-        shipper,
-        framing,
-        interrupted: watch_for_stop_signals(),
-        progress: if std::io::stderr().is_terminal() {
-            MultiProgress::new()
-        } else {
-            MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
-        },
-    };
+    let ctx = context(cli, loaded, shipper).await;
     let services = &ctx.loaded.config.inputs.aws.services;
     let summaries: Vec<Summary> = join_all(selected.iter().filter_map(|kind| {
         kind.configured(services)
@@ -149,6 +87,88 @@ pub async fn run(cli: Cli) -> Outcome {
         .map(|s| s.outcome)
         .max()
         .unwrap_or(Outcome::Done)
+}
+
+/// The configured services of the subcommand; naming one the config lacks is an error.
+fn select(loaded: &Loaded, command: Command) -> Result<Vec<ServiceKind>, ConfigError> {
+    let services = &loaded.config.inputs.aws.services;
+    let wanted = command.services();
+    let selected: Vec<ServiceKind> = wanted
+        .iter()
+        .copied()
+        .filter(|k| k.configured(services).is_some())
+        .collect();
+    match wanted {
+        [first, ..] if selected.is_empty() && command != Command::All => {
+            Err(ConfigError::ServiceMissing {
+                service: first.seed_key().as_str(),
+                file: loaded.file().to_path_buf(),
+            })
+        }
+        _ => Ok(selected),
+    }
+}
+
+/// The shipper toward Devo (standard output for a dry run), with the output's timeouts.
+fn start_shipper(
+    loaded: &Loaded,
+    dry_run: bool,
+) -> Result<(Shipper, JoinHandle<ShipperStats>), Box<dyn std::error::Error>> {
+    let destination = if dry_run {
+        Destination::Stdout
+    } else {
+        Destination::Devo(Arc::new(devo_endpoint(loaded)?))
+    };
+    let mut limits = EpochLimits::default();
+    if let Some(secs) = loaded
+        .config
+        .devo_output()
+        .ok()
+        .and_then(|(_, out)| out.timeout_seconds)
+    {
+        limits.write_timeout = Duration::from_secs(secs);
+        limits.close_timeout = Duration::from_secs(secs);
+    }
+    Ok(Shipper::start(destination, limits))
+}
+
+/// What the services of this run share.
+async fn context(cli: Cli, loaded: Arc<Loaded>, shipper: Shipper) -> RunContext {
+    let aws = Arc::new(Aws::new(loaded.config.inputs.aws.credentials.as_ref()).await);
+    let dry_run = cli.global.dry_run;
+    RunContext {
+        state: StateStore::from_config(&loaded, &aws),
+        worker: Worker {
+            owner: Worker::owner_name(Utc::now()),
+            shard: cli.global.shard,
+            lease_length: cli.global.deadline + lease_grace(cli.global.deadline),
+            dry_run,
+        },
+        aws,
+        loaded,
+        options: RunOptions {
+            dry_run,
+            force: cli.global.force,
+            max_messages: cli.global.max_messages,
+            deadline: Instant::now() + cli.global.deadline,
+            backfill: cli.global.start_time.map(|start| Backfill {
+                start,
+                end: cli.global.end_time,
+            }),
+        },
+        shipper,
+        framing: if dry_run {
+            Framing::DryRun
+        } else {
+            Framing::syslog_for_this_host()
+        },
+        interrupted: watch_for_stop_signals(),
+        progress: if std::io::stderr().is_terminal() {
+            MultiProgress::new()
+        } else {
+            MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+        },
+    }
 }
 
 /// A flag raised by SIGINT or SIGTERM (a Kubernetes pod being stopped, Ctrl-C): the run stops

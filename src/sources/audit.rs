@@ -39,10 +39,7 @@ fn tag_rule(svc: &Service) -> TagRule {
 /// S3+SQS pipeline's (`objects`).
 pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
     run_service(ctx, KIND, svc, |counters, state| async move {
-        let account = match puller_account(&ctx.aws).await {
-            Ok(a) => a.to_string(),
-            Err(f) => return Some(f),
-        };
+        let account = puller_account(&ctx.aws).await?.to_string();
         let drop: HashSet<&str> = svc.drop_event_names.iter().map(String::as_str).collect();
         let tags = tag_rule(svc);
         let delay = svc.delay(KIND.default_delay_secs());
@@ -75,7 +72,6 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
                     lookup.slice(slice, skip)
                 })
                 .await
-                .err()
             }
         })
         .await

@@ -55,10 +55,7 @@ fn cursor_name(region: &str, group: &str) -> String {
 /// One cycle of the service.
 pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
     run_service(ctx, KIND, svc, |counters, state| async move {
-        let account = match puller_account(&ctx.aws).await {
-            Ok(a) => a.to_string(),
-            Err(f) => return Some(f),
-        };
+        let account = puller_account(&ctx.aws).await?.to_string();
         // Shards split log groups, not regions.
         each_region(KIND.name(), svc.regions(), None, |region| {
             let puller = RegionLogs {
@@ -90,11 +87,8 @@ struct RegionLogs<'a> {
 }
 
 impl RegionLogs<'_> {
-    async fn run(&self) -> Option<Failure> {
-        let groups = match self.groups().await {
-            Ok(g) => g,
-            Err(f) => return Some(f),
-        };
+    async fn run(&self) -> Result<(), Failure> {
+        let groups = self.groups().await?;
         let mut worst: Option<Failure> = None;
         let shard = self.ctx.worker.shard;
         for group in groups {
@@ -111,7 +105,7 @@ impl RegionLogs<'_> {
                 }
             }
         }
-        worst
+        worst.map_or(Ok(()), Err)
     }
 
     /// The configured groups, prefixes expanded.

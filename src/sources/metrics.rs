@@ -51,10 +51,7 @@ struct MetricEvent<'a> {
 /// One cycle of the service.
 pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
     run_service(ctx, KIND, svc, |counters, state| async move {
-        let account = match puller_account(&ctx.aws).await {
-            Ok(a) => a.to_string(),
-            Err(f) => return Some(f),
-        };
+        let account = puller_account(&ctx.aws).await?.to_string();
         let period = svc.period_secs();
         let period_len = Duration::from_secs(u64::from(period));
         let delay = svc.delay(KIND.default_delay_secs());
@@ -83,16 +80,12 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
             };
             let pull = &pull;
             async move {
-                let metrics = match region_metrics.list().await {
-                    Ok(m) => m,
-                    Err(f) => return Some(f),
-                };
+                let metrics = region_metrics.list().await?;
                 tracing::info!(message = "Metrics listed.", region = %region, count = metrics.len());
                 pull.run(region, align_down(latest, period_len), &region_metrics.pacer, |slice, _| {
                     region_metrics.slice(&metrics, slice)
                 })
                 .await
-                .err()
             }
         })
         .await

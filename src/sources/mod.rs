@@ -114,10 +114,10 @@ pub async fn each_region<'a, F, Fut>(
     regions: &'a [String],
     shard: Option<Shard>,
     pull: F,
-) -> Option<Failure>
+) -> Result<(), Failure>
 where
     F: Fn(&'a str) -> Fut,
-    Fut: Future<Output = Option<Failure>>,
+    Fut: Future<Output = Result<(), Failure>>,
 {
     let mine = regions
         .iter()
@@ -127,14 +127,14 @@ where
     let mut failed: Vec<(&str, Failure)> = stream::iter(mine)
         .map(|region| {
             let pulled = pull(region);
-            async move { pulled.await.map(|f| (region.as_str(), f)) }
+            async move { pulled.await.err().map(|f| (region.as_str(), f)) }
         })
         .buffer_unordered(MAX_CONCURRENT_REGIONS)
         .filter_map(std::future::ready)
         .collect()
         .await;
     if failed.is_empty() {
-        return None;
+        return Ok(());
     }
     failed.sort_by(|a, b| a.0.cmp(b.0));
     for (region, f) in &failed {
@@ -155,7 +155,7 @@ where
             }
         })
         .collect();
-    Some(Failure::new(outcome, reasons.join("; ")))
+    Err(Failure::new(outcome, reasons.join("; ")))
 }
 
 /// A failure to ship, as the run's outcome: a refused certificate must be fixed (exit 3),

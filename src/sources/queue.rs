@@ -129,7 +129,7 @@ pub async fn consume<H: MessageHandler>(
     ctx: &RunContext,
     job: &QueueJob<'_, H>,
     counters: &Arc<Counters>,
-) -> Option<Failure> {
+) -> Result<(), Failure> {
     let shared = Arc::new(MessageBudget(ctx.options.max_messages.map(AtomicU64::new)));
     each_region(
         job.service(),
@@ -199,21 +199,16 @@ async fn maybe<F: Future + Unpin>(f: &mut Option<F>) -> F::Output {
 }
 
 impl<H: MessageHandler> RegionRun<'_, H> {
-    async fn run(&self) -> Option<Failure> {
-        let queue = match self.open_queue().await {
-            Ok(v) => v,
-            Err(f) => return Some(f),
-        };
+    async fn run(&self) -> Result<(), Failure> {
+        let queue = self.open_queue().await?;
         let (url, visibility) = (queue.url.clone(), queue.visibility);
         // An empty queue costs two calls and no wait: a cron tick with nothing to do is quick.
         // (A message that arrives meanwhile is for the next run.)
         if queue.waiting == Some(0) {
             tracing::debug!(message = "Queue empty.", queue = self.job.queue_name(), region = %self.region);
-            return None;
+            return Ok(());
         }
-        if let Err(f) = devo_ready(self.ctx).await {
-            return Some(f);
-        }
+        devo_ready(self.ctx).await?;
         let keeper = tokio::spawn(keep_visible(
             self.sqs.clone(),
             url.clone(),
@@ -268,7 +263,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         keeper.abort();
         let still_held: Vec<HeldMessage> = lock(&self.held).drain().map(|(_, (m, _))| m).collect();
         release(&self.sqs, &url, &still_held).await;
-        lock(&self.failure).take()
+        lock(&self.failure).take().map_or(Ok(()), Err)
     }
 
     /// The queue's URL and the attributes the run needs (a dry run warns of its redrive policy).

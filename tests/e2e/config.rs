@@ -14,7 +14,7 @@ fn bad_value_is_refused_with_its_key_path_and_nothing_is_pulled() {
     );
     wd.write_config(&config_yaml(closed_port(), &services));
     let run = wd.run(&["events"]);
-    assert_eq!(run.code, 3, "{}", run.stderr);
+    run.expect_code(3);
     let want = format!(
         "{}: inputs.aws.services.service-events-all.regions: invalid type: string \"us-east-1\", expected a list of region names",
         wd.config_file().display()
@@ -34,7 +34,7 @@ fn out_of_range_value_names_the_list_item() {
         "service-events-all:\n  cloudwatch_sqs_queue_name: q\n  regions: [us-east-1, Frankfurt]\n";
     wd.write_config(&config_yaml(closed_port(), services));
     let run = wd.run(&["events"]);
-    assert_eq!(run.code, 3);
+    run.expect_code(3);
     assert!(
         run.stderr.contains(
             "inputs.aws.services.service-events-all.regions[1]: \"Frankfurt\" is not a region name"
@@ -50,7 +50,7 @@ fn service_not_in_config_is_a_clear_error() {
     let services = "service-events-all:\n  cloudwatch_sqs_queue_name: q\n  regions: [us-east-1]\n";
     wd.write_config(&config_yaml(closed_port(), services));
     let run = wd.run(&["securityhub"]);
-    assert_eq!(run.code, 3);
+    run.expect_code(3);
     let want = format!(
         "sqs-cloudwatch-consumer is not configured in {}",
         wd.config_file().display()
@@ -76,10 +76,6 @@ fn unknown_key_is_warned_about_by_name() {
 fn missing_config_file_says_which() {
     let wd = Workdir::new();
     let run = wd.run(&["events"]);
-    assert_eq!(run.code, 3);
-    assert!(
-        run.stderr.contains("config.yaml: cannot read"),
-        "{}",
-        run.stderr
-    );
+    run.expect_code(3);
+    run.expect_stderr("config.yaml: cannot read");
 }

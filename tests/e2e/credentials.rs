@@ -1,6 +1,6 @@
 use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::{Pki, Receiver, closed_port};
-use crate::support::{Workdir, config_yaml, events_yaml};
+use crate::support::{Workdir, config_yaml, events_yaml, setup};
 
 fn with_credentials(yaml: &str, block: &str) -> String {
     yaml.replace(
@@ -11,11 +11,7 @@ fn with_credentials(yaml: &str, block: &str) -> String {
 
 #[test]
 fn role_chain_lands_in_the_target_account_with_the_external_id() {
-    let moto = Moto::new();
-    let pki = Pki::new("devo");
-    let receiver = Receiver::start(&pki);
-    let wd = Workdir::new();
-    wd.write_certs(&pki, &pki);
+    let (moto, receiver, wd) = setup();
     let target_account = "222233334444";
     let target_role = format!("arn:aws:iam::{target_account}:role/devo-target");
     // The queue exists only in the target account: visible only through the chain.
@@ -37,7 +33,7 @@ fn role_chain_lands_in_the_target_account_with_the_external_id() {
     );
     wd.write_config(&yaml);
     let run = wd.run(&["events"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     let records = receiver.records();
     assert_eq!(records.len(), 1);
     // No account in the event: the puller's, which is the target account.
@@ -86,11 +82,7 @@ fn role_chain_lands_in_the_target_account_with_the_external_id() {
 
 #[test]
 fn bad_keys_give_a_clear_error_naming_the_input() {
-    let moto = Moto::new();
-    let pki = Pki::new("devo");
-    let receiver = Receiver::start(&pki);
-    let wd = Workdir::new();
-    wd.write_certs(&pki, &pki);
+    let (moto, receiver, wd) = setup();
     let queue = unique_name("badkeys");
     moto.create_queue("us-east-1", &queue, 30);
     wd.write_config(&with_credentials(
@@ -98,12 +90,8 @@ fn bad_keys_give_a_clear_error_naming_the_input() {
         "      access_key: BADKEY0000EXAMPLE\n      access_secret: wrong-secret\n",
     ));
     let run = wd.run(&["events"]);
-    assert_eq!(run.code, 3, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("InvalidClientTokenId"),
-        "{}",
-        run.stderr
-    );
+    run.expect_code(3);
+    run.expect_stderr("InvalidClientTokenId");
     assert!(
         run.stderr
             .contains("credentials from inputs.aws.credentials: access key BADKEY0000EXAMPLE"),
@@ -112,7 +100,7 @@ fn bad_keys_give_a_clear_error_naming_the_input() {
     );
     assert!(!run.stderr.contains("wrong-secret"));
     let check = wd.run(&["check"]);
-    assert_eq!(check.code, 3);
+    check.expect_code(3);
     assert!(
         check.stdout.contains("aws identity") && check.stdout.contains("FAIL"),
         "{}",
@@ -178,7 +166,7 @@ fn check_reports_each_part_and_fails_on_any() {
     wrong_ca.write_certs(&Pki::new("other"), &pki);
     wrong_ca.write_config(&config_yaml(receiver.port, &services));
     let run = wrong_ca.run(&["check"]);
-    assert_eq!(run.code, 3, "{}", run.stdout);
+    run.expect_code(3);
     assert!(devo_row(&run.stdout).contains("FAIL"), "{}", run.stdout);
 
     let expired_pki = Pki::with_expired_client("devo-expired");
@@ -187,7 +175,7 @@ fn check_reports_each_part_and_fails_on_any() {
     expired.write_certs(&expired_pki, &expired_pki);
     expired.write_config(&config_yaml(expired_receiver.port, &services));
     let run = expired.run(&["check"]);
-    assert_eq!(run.code, 3, "{}", run.stdout);
+    run.expect_code(3);
     assert!(
         devo_row(&run.stdout).contains("client certificate expired"),
         "{}",
@@ -201,7 +189,7 @@ fn check_reports_each_part_and_fails_on_any() {
         &events_yaml(&unique_name("nosuch"), &["us-east-1"]),
     ));
     let run = missing.run(&["check"]);
-    assert_eq!(run.code, 3, "{}", run.stdout);
+    run.expect_code(3);
     assert!(
         run.stdout
             .lines()
@@ -214,6 +202,6 @@ fn check_reports_each_part_and_fails_on_any() {
     down.write_certs(&pki, &pki);
     down.write_config(&config_yaml(closed_port(), &services));
     let run = down.run(&["check"]);
-    assert_eq!(run.code, 4, "{}", run.stdout);
+    run.expect_code(4);
     assert!(devo_row(&run.stdout).contains("FAIL"), "{}", run.stdout);
 }

@@ -58,7 +58,7 @@ fn logs_resume_where_the_last_run_ended_with_nothing_repeated() {
     ));
 
     let run = wd.run(&["logs"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     let got = messages(&receiver);
     assert_eq!(
         texts(&got),
@@ -86,7 +86,7 @@ fn logs_resume_where_the_last_run_ended_with_nothing_repeated() {
     moto.put_log_events("us-east-1", &group, "2024/05/01/[$LATEST]a", &later);
     let before = receiver.records().len();
     let run = wd.run(&["logs", "--force"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     let all = messages(&receiver);
     assert_eq!(
         all.len(),
@@ -98,7 +98,7 @@ fn logs_resume_where_the_last_run_ended_with_nothing_repeated() {
 
     // Nothing new: nothing shipped.
     let run = wd.run(&["logs", "--force"]);
-    assert_eq!(run.code, 0);
+    run.expect_code(0);
     assert_eq!(receiver.records().len(), before + 2);
 }
 
@@ -111,7 +111,7 @@ fn late_ingested_log_event_is_collected_within_the_delay() {
         receiver.port,
         &logs_service(&group, "  delay_seconds: 3\n"),
     ));
-    assert_eq!(wd.run(&["logs"]).code, 0);
+    wd.run(&["logs"]).expect_code(0);
     // Stamped before the first run ended, ingested after it: the cursor stopped 3 s short.
     let stamped = Utc::now().timestamp_millis() - 1_000;
     moto.put_log_events(
@@ -122,7 +122,7 @@ fn late_ingested_log_event_is_collected_within_the_delay() {
     );
     std::thread::sleep(Duration::from_secs(4));
     let run = wd.run(&["logs", "--force"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     assert_eq!(texts(&messages(&receiver)), ["late but not lost"]);
 }
 
@@ -139,13 +139,13 @@ fn backfill_pulls_a_past_window_and_leaves_the_cursor_alone() {
         &logs_service(&group, "  delay_seconds: 0\n"),
     ));
     // The first run looks back one request period (300 s): the old event is not in it.
-    assert_eq!(wd.run(&["logs"]).code, 0);
+    wd.run(&["logs"]).expect_code(0);
     assert!(receiver.records().is_empty());
     let state_file = wd.path().join("state/7.custom_service.logs.json");
     let cursor_before = std::fs::read_to_string(&state_file).unwrap();
 
     let run = wd.run(&["logs", "--force", "--start-time", "4h", "--end-time", "2h"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     assert_eq!(texts(&messages(&receiver)), ["three hours ago"]);
     let cursor_after = std::fs::read_to_string(&state_file).unwrap();
     let cursors =
@@ -174,19 +174,11 @@ fn log_group_prefix_is_expanded_and_calls_are_paced() {
     let started = Instant::now();
     let run = wd.run(&["-v", "logs"]);
     let seconds = started.elapsed().as_secs_f64();
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     assert_eq!(messages(&receiver).len(), 9);
     // 1 DescribeLogGroups + 9 FilterLogEvents at 4 requests/s: at least 9 intervals of 250 ms.
-    assert!(
-        run.stderr.contains("CloudWatchLogs.FilterLogEvents=9"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("CloudWatchLogs.DescribeLogGroups=1"),
-        "{}",
-        run.stderr
-    );
+    run.expect_stderr("CloudWatchLogs.FilterLogEvents=9");
+    run.expect_stderr("CloudWatchLogs.DescribeLogGroups=1");
     assert!(seconds >= 2.25, "paced: {seconds:.2} s for 10 calls");
 }
 
@@ -234,7 +226,7 @@ fn audit_api_pages_resumes_drops_and_paces() {
     let started = Instant::now();
     let run = wd.run(&["-v", "audit"]);
     let seconds = started.elapsed().as_secs_f64();
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     let records = receiver.records();
     let mut got: Vec<String> = records
         .iter()
@@ -253,14 +245,10 @@ fn audit_api_pages_resumes_drops_and_paces() {
         got, expected,
         "every event once, the dropped one not at all"
     );
-    assert!(run.stderr.contains("dropped=1"), "{}", run.stderr);
+    run.expect_stderr("dropped=1");
     // 119 kept + 1 dropped over 3 pages of 50 in one slice (the window is under an hour): 3 calls
     // at 2 per second.
-    assert!(
-        run.stderr.contains("CloudTrail.LookupEvents=3"),
-        "{}",
-        run.stderr
-    );
+    run.expect_stderr("CloudTrail.LookupEvents=3");
     assert!(seconds >= 1.0, "paced: {seconds:.2} s");
 
     // Resume: only events after the cursor.
@@ -277,7 +265,7 @@ fn audit_api_pages_resumes_drops_and_paces() {
     std::thread::sleep(Duration::from_millis(1100));
     let before = receiver.records().len();
     let run = wd.run(&["audit", "--force"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     let after: Vec<String> = receiver.records()[before..]
         .iter()
         .map(|r| r.message.clone())
@@ -305,7 +293,7 @@ fn metrics_one_event_per_metric_and_timestamp_without_repeats() {
         ),
     ));
     let run = wd.run(&["-v", "metrics"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     let events: Vec<serde_json::Value> = receiver
         .records()
         .iter()
@@ -330,20 +318,12 @@ fn metrics_one_event_per_metric_and_timestamp_without_repeats() {
     assert_eq!(e["SampleCount"], 1.0);
     assert!(e["timestamp"].as_str().unwrap().ends_with('Z'));
     // 3 metrics × 5 statistics = 15 queries: one GetMetricData call.
-    assert!(
-        run.stderr.contains("CloudWatch.GetMetricData=1"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("CloudWatch.ListMetrics=1"),
-        "{}",
-        run.stderr
-    );
+    run.expect_stderr("CloudWatch.GetMetricData=1");
+    run.expect_stderr("CloudWatch.ListMetrics=1");
 
     let before = receiver.records().len();
     let run = wd.run(&["metrics", "--force"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     assert_eq!(
         receiver.records().len(),
         before,

@@ -30,11 +30,7 @@ fn devo_down_keeps_every_message_and_the_next_run_delivers_them() {
     ));
     let failed = wd.run(&["events"]);
     assert_eq!(failed.code, 4, "temporary failure: {}", failed.stderr);
-    assert!(
-        failed.stderr.contains("cannot deliver to Devo"),
-        "{}",
-        failed.stderr
-    );
+    failed.expect_stderr("cannot deliver to Devo");
     assert_eq!(
         moto.depth("us-east-1", &url),
         (40, 0),
@@ -51,7 +47,7 @@ fn devo_down_keeps_every_message_and_the_next_run_delivers_them() {
         &events_yaml(&queue, &["us-east-1"]),
     ));
     let ok = wd.run(&["events"]);
-    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    ok.expect_code(0);
     let mut ids: Vec<String> = receiver
         .records()
         .iter()
@@ -118,7 +114,7 @@ fn server_from_another_ca_is_not_trusted() {
         &events_yaml(&queue, &["us-east-1"]),
     ));
     let run = wd.run(&["events"]);
-    assert_eq!(run.code, 3, "{}", run.stderr);
+    run.expect_code(3);
     assert!(receiver.bytes().is_empty());
     assert_eq!(moto.depth("us-east-1", &url), (3, 0));
 }

@@ -47,7 +47,7 @@ fn exact_bytes_of_events_with_non_ascii_and_pretty_json() {
     ));
 
     let run = wd.run(&["events"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
 
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let bytes = String::from_utf8(receiver.bytes()).unwrap();
@@ -108,7 +108,7 @@ fn five_hundred_events_over_two_regions_exactly_once() {
     let started = Instant::now();
     let run = wd.run(&["events"]);
     let seconds = started.elapsed().as_secs_f64();
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     eprintln!(
         "500 events over 2 regions: {seconds:.2} s, {:.0} events/s",
         500.0 / seconds
@@ -144,12 +144,12 @@ fn five_hundred_events_over_two_regions_exactly_once() {
         "a summary line: {}",
         run.stderr
     );
-    assert!(run.stderr.contains("events=500"), "{}", run.stderr);
+    run.expect_stderr("events=500");
 
     // Nothing new: a second run (forced past request_period_in_seconds) ships nothing.
     let before = receiver.bytes().len();
     let again = wd.run(&["events", "--force"]);
-    assert_eq!(again.code, 0, "{}", again.stderr);
+    again.expect_code(0);
     assert_eq!(receiver.bytes().len(), before, "second run sent nothing");
 }
 
@@ -166,21 +166,17 @@ fn request_period_skips_a_run_that_comes_too_soon() {
             "  request_period_in_seconds: 3600\n",
         ),
     ));
-    assert_eq!(wd.run(&["events"]).code, 0);
+    wd.run(&["events"]).expect_code(0);
     moto.send(
         "us-east-1",
         &url,
         &[event("late", "aws.ec2", "1", "us-east-1", "{}")],
     );
     let skipped = wd.run(&["events"]);
-    assert_eq!(skipped.code, 0);
-    assert!(
-        skipped.stderr.contains("not due until"),
-        "{}",
-        skipped.stderr
-    );
+    skipped.expect_code(0);
+    skipped.expect_stderr("not due until");
     assert_eq!(moto.depth("us-east-1", &url), (1, 0), "not pulled");
-    assert_eq!(wd.run(&["events", "--force"]).code, 0);
+    wd.run(&["events", "--force"]).expect_code(0);
     assert_eq!(receiver.wait_for(1, Duration::from_secs(1)).len(), 1);
 }
 
@@ -203,7 +199,7 @@ fn securityhub_ships_one_event_per_finding() {
         &format!("sqs-cloudwatch-consumer:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [eu-west-1]\n  auto_event_type: true\n"),
     ));
     let run = wd.run(&["securityhub"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     let mut records = receiver.records();
     records.sort_by(|a, b| a.message.cmp(&b.message));
     let got: Vec<(&str, &str)> = records
@@ -242,13 +238,9 @@ fn poison_message_is_reported_and_the_rest_delivered() {
         &events_service(&queue, &["us-east-1"], ""),
     ));
     let run = wd.run(&["events"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("cannot be understood"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("message_id"), "{}", run.stderr);
+    run.expect_code(0);
+    run.expect_stderr("cannot be understood");
+    run.expect_stderr("message_id");
     let mut messages: Vec<String> = receiver.records().into_iter().map(|r| r.message).collect();
     messages.sort();
     assert_eq!(messages, good);
@@ -271,7 +263,7 @@ fn dry_run_prints_tagged_events_and_acknowledges_nothing() {
         &events_service(&queue, &["us-east-1"], ""),
     ));
     let run = wd.run(&["--dry-run", "all"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     assert_eq!(
         run.stdout,
         format!("cloud.aws.cloudwatch.events.111122223333.us-east-1: {body}\n")

@@ -45,7 +45,7 @@ fn misbehaving(pki_bad: &Pki, behaviour: Behaviour, expect_code: i32) {
     wd.write_certs(&pki, &pki);
     wd.write_config(&with_timeout(good.port));
     let ok = wd.run(&["events"]);
-    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    ok.expect_code(0);
     let ids: HashSet<String> = good
         .records()
         .iter()
@@ -178,7 +178,7 @@ fn object_body_cut_half_way_is_read_again_next_run() {
         "released for the next run"
     );
     let second = wd.run(&["flowlogs"]);
-    assert_eq!(second.code, 0, "{}", second.stderr);
+    second.expect_code(0);
     let got: HashSet<String> = receiver.records().into_iter().map(|r| r.message).collect();
     assert_eq!(got.len(), lines.len(), "every line at least once");
     assert_eq!(moto.depth("us-east-1", &url), (0, 0));
@@ -200,7 +200,7 @@ fn poison_messages_are_reported_and_the_rest_delivered() {
         &events_yaml(&queue, &["us-east-1"]),
     ));
     let run = wd.run(&["events"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     assert_eq!(
         run.stderr.matches("cannot be understood").count(),
         3,
@@ -248,7 +248,7 @@ fn bad_lines_and_records_inside_objects() {
         &format!("non-cloudwatch-logs:\n  types: [flowlogs]\n  vpcflowlogs_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
     ));
     let run = wd.run(&["flowlogs"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     let mut got: Vec<String> = receiver.records().into_iter().map(|r| r.message).collect();
     got.sort();
     assert_eq!(got, [good(1).trim_end(), good(2).trim_end()]);
@@ -301,7 +301,7 @@ fn state_that_cannot_be_trusted_or_written_stops_the_service() {
     wd.write_config(&config_yaml(receiver.port, &services));
     std::fs::write(wd.path().join("state"), "not a directory").unwrap();
     let run = wd.run(&["events"]);
-    assert_eq!(run.code, 3, "{}", run.stderr);
+    run.expect_code(3);
     assert_eq!(moto.depth("us-east-1", &url), (3, 0));
     assert!(receiver.records().is_empty());
 }
@@ -364,7 +364,7 @@ fn kill_9_then_settle(
     std::thread::sleep(std::time::Duration::from_secs(u64::from(visibility) + 1));
     for _ in 0..3 {
         let run = wd.run(&[subcommand, "--force"]);
-        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.expect_code(0);
         if empty() {
             break;
         }

@@ -1,9 +1,9 @@
 use std::collections::HashMap;
 
 use crate::support::aws::Moto;
-use crate::support::devo::{Pki, Receiver, Record};
+use crate::support::devo::{Receiver, Record};
 use crate::support::samples::{FLOW_V2_HEADER, trail_file, trail_record};
-use crate::support::{Workdir, config_yaml, gzip};
+use crate::support::{Workdir, config_yaml, gzip, setup};
 
 /// A receiver, a workdir with matching certificates, moto, and a queue fed by a bucket's
 /// notifications (with moto's s3:TestEvent already in it).
@@ -17,11 +17,7 @@ struct S3Setup {
 }
 
 fn s3_setup(region: &str) -> S3Setup {
-    let pki = Pki::new("devo");
-    let receiver = Receiver::start(&pki);
-    let wd = Workdir::new();
-    wd.write_certs(&pki, &pki);
-    let moto = Moto::new();
+    let (moto, receiver, wd) = setup();
     let (queue, url, bucket) = moto.announcing_bucket(region, "objects", 30);
     S3Setup {
         moto,
@@ -145,12 +141,8 @@ fn cloudtrail_files_with_digest_dropped_names_and_a_corrupt_object() {
         ),
     ));
     let run = s.wd.run(&["audit"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("corrupt or truncated"),
-        "{}",
-        run.stderr
-    );
+    run.expect_code(0);
+    run.expect_stderr("corrupt or truncated");
     assert!(
         run.stderr.contains("_corrupt.json.gz"),
         "the corrupt object is named: {}",
@@ -168,7 +160,7 @@ fn cloudtrail_files_with_digest_dropped_names_and_a_corrupt_object() {
             "{id}: the record's bytes as CloudTrail wrote them"
         );
     }
-    assert!(run.stderr.contains("dropped=1"), "{}", run.stderr);
+    run.expect_stderr("dropped=1");
     assert!(
         run.stderr.contains("skipped=1"),
         "the digest: {}",
@@ -198,7 +190,7 @@ fn cloudtrail_tags_without_auto_event_type_and_puller_identity() {
         s.receiver.port,
         &audit_service(&s.queue, "  use_region_and_account_id_from_event: false\n"),
     ));
-    assert_eq!(s.wd.run(&["audit"]).code, 0);
+    s.wd.run(&["audit"]).expect_code(0);
     let records = s.receiver.records();
     assert_eq!(records.len(), 1);
     assert_eq!(
@@ -247,7 +239,7 @@ fn flow_logs_v2_and_v5_lines_as_they_stand() {
         &flow_service(&s.queue, "  auto_event_type: true\n"),
     ));
     let run = s.wd.run(&["flowlogs"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     let mut got: Vec<(String, String)> = s
         .receiver
         .records()
@@ -289,7 +281,7 @@ fn flow_logs_as_json_objects_keyed_by_the_header() {
         s.receiver.port,
         &flow_service(&s.queue, "  format: json\n"),
     ));
-    assert_eq!(s.wd.run(&["flowlogs"]).code, 0);
+    s.wd.run(&["flowlogs"]).expect_code(0);
     let records = s.receiver.records();
     assert_eq!(records.len(), 1);
     assert_eq!(
@@ -326,7 +318,7 @@ fn cloudfront_standard_logs() {
         ),
     ));
     let run = s.wd.run(&["cloudfront"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     let mut got: Vec<String> = s
         .receiver
         .records()
@@ -359,8 +351,8 @@ fn objects_older_than_start_time_are_acknowledged_unread() {
         &flow_service(&s.queue, "  start_time: 2099-01-01T00:00:00Z\n"),
     ));
     let run = s.wd.run(&["flowlogs"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     assert!(s.receiver.records().is_empty());
-    assert!(run.stderr.contains("skipped=1"), "{}", run.stderr);
+    run.expect_stderr("skipped=1");
     assert_eq!(s.moto.depth("us-east-1", &s.url), (0, 0));
 }

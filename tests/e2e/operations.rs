@@ -1,8 +1,8 @@
 use std::process::Command;
 
 use crate::support::aws::{Moto, unique_name};
-use crate::support::devo::{Pki, Receiver, closed_port};
-use crate::support::{Workdir, config_yaml, events_yaml};
+use crate::support::devo::{Pki, closed_port};
+use crate::support::{Workdir, config_yaml, events_yaml, setup};
 
 fn root() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -34,22 +34,14 @@ fn a_held_lock_skips_the_service_with_exit_5() {
     let lock = std::fs::File::create(wd.path().join("state/7.service-events-all.lock")).unwrap();
     lock.lock().unwrap();
     let run = wd.run(&["events"]);
-    assert_eq!(run.code, 5, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("held by another devo-aws run"),
-        "{}",
-        run.stderr
-    );
+    run.expect_code(5);
+    run.expect_stderr("held by another devo-aws run");
     assert!(run.stderr.contains("status=\"locked\""), "{}", run.stderr);
 }
 
 #[test]
 fn all_runs_every_configured_service_and_the_worst_outcome_wins() {
-    let moto = Moto::new();
-    let pki = Pki::new("devo");
-    let receiver = Receiver::start(&pki);
-    let wd = Workdir::new();
-    wd.write_certs(&pki, &pki);
+    let (moto, receiver, wd) = setup();
     let good = unique_name("all-good");
     moto.create_queue("us-east-1", &good, 30);
     // securityhub points at a queue that does not exist: a config error, exit 3.
@@ -59,7 +51,7 @@ fn all_runs_every_configured_service_and_the_worst_outcome_wins() {
     );
     wd.write_config(&config_yaml(receiver.port, &services));
     let run = wd.run(&["all"]);
-    assert_eq!(run.code, 3, "{}", run.stderr);
+    run.expect_code(3);
     assert!(
         run.stderr
             .contains("service=\"service-events-all\" status=\"ok\""),
@@ -121,19 +113,15 @@ fn secrets_never_reach_logs_errors_or_dry_run_output() {
     wd.write_config(&yaml);
     // A config error that involves the credentials block.
     let bad = wd.run(&["-vv", "events"]);
-    assert_eq!(bad.code, 3);
-    assert!(
-        bad.stderr.contains("assume_role_external_id"),
-        "{}",
-        bad.stderr
-    );
+    bad.expect_code(3);
+    bad.expect_stderr("assume_role_external_id");
     // A full dry run at the most verbose level.
     wd.write_config(&yaml.replace(
         &format!("      assume_role_external_id: ext-{secret}\n"),
         "",
     ));
     let run = wd.run(&["-vvv", "--dry-run", "events"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     for out in [&bad.stdout, &bad.stderr, &run.stdout, &run.stderr] {
         assert!(!out.contains(secret), "secret printed: {out}");
         assert!(!out.contains("SECRETKEY"), "part of the secret printed");

@@ -13,7 +13,7 @@ use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::{Behaviour, Pki, Receiver, closed_port};
 use crate::support::samples::trail_object;
 use crate::support::syslog::Rsyslog;
-use crate::support::{Workdir, config_yaml, events_yaml, with_s3_state};
+use crate::support::{Workdir, config_yaml, events_yaml, setup_rsyslog, with_s3_state};
 
 /// EventBridge bodies with unique ids, each carrying `pad` bytes of detail.
 fn bodies(prefix: &str, n: usize, pad: usize) -> Vec<String> {
@@ -84,11 +84,7 @@ fn ship_direct(wd: &Workdir, port: u16, records: &[(&str, &str)]) -> Receipt {
 /// handshake, or every second epoch fails. 200 events of 50 KB make at least three epochs.
 #[test]
 fn rsyslog_receives_many_epochs_in_one_run() {
-    let moto = Moto::new();
-    let pki = Pki::new("devo");
-    let rsyslog = Rsyslog::start(&pki);
-    let wd = Workdir::new();
-    wd.write_certs(&pki, &pki);
+    let (moto, rsyslog, wd) = setup_rsyslog();
     let queue = unique_name("epochs");
     let url = moto.create_queue("us-east-1", &queue, 60);
     moto.send("us-east-1", &url, &bodies("epoch", 200, 50_000));
@@ -98,7 +94,7 @@ fn rsyslog_receives_many_epochs_in_one_run() {
     ));
 
     let run = wd.run(&["events", "-vv"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     let epochs = run.stderr.matches("Delivery epoch closed cleanly").count();
     assert!(epochs >= 3, "{epochs} epochs");
     assert!(
@@ -166,11 +162,7 @@ fn four_workers_at_once_into_rsyslog() {
 /// holds a line break.
 #[test]
 fn exact_bytes_of_a_multiline_event_through_rsyslog() {
-    let moto = Moto::new();
-    let pki = Pki::new("devo");
-    let rsyslog = Rsyslog::start(&pki);
-    let wd = Workdir::new();
-    wd.write_certs(&pki, &pki);
+    let (moto, rsyslog, wd) = setup_rsyslog();
     let queue = unique_name("bytes");
     let url = moto.create_queue("us-east-1", &queue, 30);
     let pretty = "{\n  \"id\": \"pretty-1\",\n  \"source\": \"aws.ec2\",\n  \"account\": \"123456789012\",\n  \"region\": \"eu-west-1\",\n  \"detail\": {\n    \"name\": \"café ✓\"\n  }\n}\n";
@@ -180,7 +172,7 @@ fn exact_bytes_of_a_multiline_event_through_rsyslog() {
         &events_yaml(&queue, &["us-east-1"]),
     ));
     let run = wd.run(&["events"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     rsyslog.wait_for(1, Duration::from_secs(10));
 
     let receipt = ship_direct(
@@ -236,22 +228,18 @@ fn outage_of_two_runs_sends_nothing_to_the_dead_letter_queue() {
     wd.write_certs(&pki, &pki);
     wd.write_config(&config_yaml(closed_port(), &services));
     let down = wd.run(&["events"]);
-    assert_eq!(down.code, 4, "{}", down.stderr);
-    assert!(
-        down.stderr.contains("nothing was received"),
-        "{}",
-        down.stderr
-    );
+    down.expect_code(4);
+    down.expect_stderr("nothing was received");
 
     let rsyslog = Rsyslog::start(&pki);
     wd.write_config(&config_yaml(rsyslog.port, &services));
     wd.write_certs(&pki, &stranger);
     let refused = wd.run(&["events"]);
-    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    refused.expect_code(3);
 
     wd.write_certs(&pki, &pki);
     let ok = wd.run(&["events"]);
-    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    ok.expect_code(0);
     let records = rsyslog.wait_for(30, Duration::from_secs(10));
     assert_eq!(
         ids(records.into_iter().map(|r| r.message)),
@@ -285,7 +273,7 @@ fn failing_epochs_raise_one_receive_batch_per_region_at_most() {
     ));
     for _ in 0..2 {
         let run = wd.run(&["events", "-v"]);
-        assert_eq!(run.code, 4, "{}", run.stderr);
+        run.expect_code(4);
         assert!(
             run.stderr
                 .contains("Releasing messages not acknowledged. count=10"),
@@ -299,7 +287,7 @@ fn failing_epochs_raise_one_receive_batch_per_region_at_most() {
         &events_yaml(&queue, &["us-east-1"]),
     ));
     let ok = wd.run(&["events"]);
-    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    ok.expect_code(0);
     let delivered = rsyslog.wait_for(50, Duration::from_secs(10)).len();
     let (dead, _) = moto.depth("us-east-1", &dlq);
     assert!(dead <= 10, "{dead} messages in the dead-letter queue");
@@ -331,12 +319,8 @@ fn a_close_before_our_data_is_not_a_receipt() {
         &events_yaml(&queue, &["us-east-1"]),
     ));
     let run = wd.run(&["events"]);
-    assert_eq!(run.code, 4, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("before our close_notify"),
-        "{}",
-        run.stderr
-    );
+    run.expect_code(4);
+    run.expect_stderr("before our close_notify");
     assert_eq!(moto.depth("us-east-1", &url), (5, 0), "nothing deleted");
 }
 
@@ -357,7 +341,7 @@ fn dry_run_takes_ten_messages_per_queue_and_names_the_redrive_policy() {
     ));
 
     let run = wd.run(&["events", "--dry-run"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     assert_eq!(run.stdout.lines().count(), 10, "{}", run.stdout);
     assert!(
         run.stderr.contains("redrive policy") && run.stderr.contains("max_receive_count=2"),
@@ -380,11 +364,7 @@ fn dry_run_takes_ten_messages_per_queue_and_names_the_redrive_policy() {
 #[test]
 fn a_message_of_several_objects_ships_each_object_once() {
     for backend in ["filesystem", "s3"] {
-        let moto = Moto::new();
-        let pki = Pki::new("devo");
-        let rsyslog = Rsyslog::start(&pki);
-        let wd = Workdir::new();
-        wd.write_certs(&pki, &pki);
+        let (moto, rsyslog, wd) = setup_rsyslog();
         let queue = unique_name("several");
         let url = moto.create_queue("us-east-1", &queue, 2);
         let bucket = unique_name("trail").to_lowercase();
@@ -413,7 +393,7 @@ fn a_message_of_several_objects_ships_each_object_once() {
         wd.write_config(&yaml);
 
         let first = wd.run(&["audit", "--force"]);
-        assert_eq!(first.code, 0, "{}", first.stderr);
+        first.expect_code(0);
         assert!(
             first.stderr.contains(&key(2)) && first.stderr.contains("no longer exists"),
             "the missing object is reported: {}",
@@ -443,7 +423,7 @@ fn a_message_of_several_objects_ships_each_object_once() {
         moto.put_object("us-east-1", &bucket, &key(2), trail_object(ids(2)));
         std::thread::sleep(Duration::from_millis(2500));
         let second = wd.run(&["audit", "--force"]);
-        assert_eq!(second.code, 0, "{}", second.stderr);
+        second.expect_code(0);
         want.extend(ids(2));
         want.sort();
         assert_eq!(

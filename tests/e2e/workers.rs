@@ -49,14 +49,14 @@ fn s3_state_records_cursors_and_the_next_run_resumes() {
     let (bucket, group) = logs_with_s3_state(&moto, &receiver, &wd, 5);
     let object = cursor_object(&format!("us-east-1/{group}"));
     let dry = wd.run(&["logs", "--dry-run"]);
-    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    dry.expect_code(0);
     assert_eq!(dry.stdout.lines().count(), 5);
     assert!(
         moto.get_object("us-east-1", &bucket, &object).is_none(),
         "a dry run writes no state"
     );
     let run = wd.run(&["logs"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     assert_eq!(receiver.records().len(), 5);
     assert!(!wd.path().join("state").exists(), "no local state");
 
@@ -76,7 +76,7 @@ fn s3_state_records_cursors_and_the_next_run_resumes() {
 
     // `check` tries the bucket, and reads and writes nothing.
     let check = wd.run(&["check"]);
-    assert_eq!(check.code, 0, "{}", check.stdout);
+    check.expect_code(0);
     assert!(
         check
             .stdout
@@ -88,7 +88,7 @@ fn s3_state_records_cursors_and_the_next_run_resumes() {
     let config = std::fs::read_to_string(wd.config_file()).unwrap();
     wd.write_config(&config.replace(&bucket, "no-such-state-bucket"));
     let check = wd.run(&["check"]);
-    assert_eq!(check.code, 3, "{}", check.stdout);
+    check.expect_code(3);
     assert!(
         check.stdout.contains("S3 HeadBucket no-such-state-bucket"),
         "{}",
@@ -98,9 +98,9 @@ fn s3_state_records_cursors_and_the_next_run_resumes() {
 
     // Not due yet, then forced: nothing new, nothing shipped again.
     let run = wd.run(&["logs"]);
-    assert!(run.stderr.contains("not due until"), "{}", run.stderr);
+    run.expect_stderr("not due until");
     let run = wd.run(&["logs", "--force"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     assert_eq!(receiver.records().len(), 5);
 }
 
@@ -121,8 +121,8 @@ fn a_cursor_leased_by_another_worker_waits_until_its_lease_expires() {
         leased(Utc::now() + chrono::Duration::hours(1)),
     );
     let run = wd.run(&["logs"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("held=1"), "{}", run.stderr);
+    run.expect_code(0);
+    run.expect_stderr("held=1");
     assert!(receiver.records().is_empty(), "a live lease is respected");
     assert_eq!(
         json(moto.get_object("us-east-1", &bucket, &object))["lease"]["owner"],
@@ -137,8 +137,8 @@ fn a_cursor_leased_by_another_worker_waits_until_its_lease_expires() {
         leased(Utc::now() - chrono::Duration::seconds(1)),
     );
     let run = wd.run(&["logs", "--force"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("lease expired"), "{}", run.stderr);
+    run.expect_code(0);
+    run.expect_stderr("lease expired");
     assert_eq!(receiver.records().len(), 5);
     let cursor = json(moto.get_object("us-east-1", &bucket, &object));
     assert!(cursor.get("lease").is_none(), "{cursor}");
@@ -202,8 +202,8 @@ fn a_killed_workers_cursor_is_taken_over_when_its_lease_expires() {
     );
 
     let run = wd.run(&["logs", "--force"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("held=1"), "{}", run.stderr);
+    run.expect_code(0);
+    run.expect_stderr("held=1");
     assert!(receiver.records().is_empty());
 
     // 2 s deadline + 10 s grace after the dead run started.
@@ -211,8 +211,8 @@ fn a_killed_workers_cursor_is_taken_over_when_its_lease_expires() {
         Duration::from_secs(12).saturating_sub(started.elapsed()) + Duration::from_millis(500),
     );
     let run = wd.run(&["logs", "--force"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("lease expired"), "{}", run.stderr);
+    run.expect_code(0);
+    run.expect_stderr("lease expired");
     assert_eq!(
         receiver.records().len(),
         5,
@@ -249,8 +249,8 @@ fn a_run_that_outlives_its_lease_cannot_move_the_cursor() {
         .unwrap();
     std::thread::sleep(Duration::from_secs(12).saturating_sub(started.elapsed()));
     let run = wd.run(&["logs", "--force"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("lease expired"), "{}", run.stderr);
+    run.expect_code(0);
+    run.expect_stderr("lease expired");
     assert_eq!(receiver.records().len(), 5);
     let taken = json(moto.get_object("us-east-1", &bucket, &object));
 
@@ -321,7 +321,7 @@ fn shards_split_regions_and_log_groups_and_share_a_state_directory() {
         ids
     };
     let run = wd.run(&["all", "--shard", "2/2"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     let second = got(&receiver);
     assert!(second.contains(&"us-west-2".to_string()), "{second:?}");
     assert!(
@@ -331,7 +331,7 @@ fn shards_split_regions_and_log_groups_and_share_a_state_directory() {
         "{second:?}"
     );
     let run = wd.run(&["all", "--shard", "1/2"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect_code(0);
     let mut expected: Vec<String> = regions.iter().map(|r| r.to_string()).collect();
     expected.extend((0..6).map(|g| format!("{prefix}g{g}")));
     expected.sort();

@@ -25,6 +25,30 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Run {
+    /// Fails the test unless the run exited with `code`; shows what the run said.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\nstderr:\n{}\nstdout:\n{}",
+            self.stderr, self.stdout
+        );
+        self
+    }
+
+    /// Fails the test unless standard error contains `text`.
+    #[track_caller]
+    pub fn expect_stderr(&self, text: &str) -> &Self {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+}
+
 impl Workdir {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -96,6 +120,15 @@ pub fn setup() -> (aws::Moto, devo::Receiver, Workdir) {
     let wd = Workdir::new();
     wd.write_certs(&pki, &pki);
     (aws::Moto::new(), receiver, wd)
+}
+
+/// moto, rsyslog as Devo (see [`syslog`]), and a workdir whose certificates match it.
+pub fn setup_rsyslog() -> (aws::Moto, syslog::Rsyslog, Workdir) {
+    let pki = Pki::new("devo");
+    let rsyslog = syslog::Rsyslog::start(&pki);
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    (aws::Moto::new(), rsyslog, wd)
 }
 
 /// `bytes` gzipped (one member).
