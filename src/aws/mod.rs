@@ -49,6 +49,20 @@ pub struct Aws {
     s3_clients: Mutex<HashMap<String, aws_sdk_s3::Client>>,
 }
 
+/// `fn $name(&self, region) -> $sdk::Client`: the service's client in `region`, its calls
+/// counted. (Each SDK crate has its own config builder type, hence a macro.)
+macro_rules! regional_client {
+    ($(#[$doc:meta])* $name:ident, $sdk:ident) => {
+        $(#[$doc])*
+        pub fn $name(&self, region: &str) -> $sdk::Client {
+            let conf = $sdk::config::Builder::from(&self.in_region(region))
+                .interceptor(self.calls.clone())
+                .build();
+            $sdk::Client::from_conf(conf)
+        }
+    };
+}
+
 impl Aws {
     /// Builds the SDK configuration from the config's credentials block, or the standard chain.
     pub async fn new(credentials: Option<&Credentials>) -> Self {
@@ -102,37 +116,26 @@ impl Aws {
             .build()
     }
 
-    /// An SQS client for `region`.
-    pub fn sqs(&self, region: &str) -> aws_sdk_sqs::Client {
-        let conf = aws_sdk_sqs::config::Builder::from(&self.in_region(region))
-            .interceptor(self.calls.clone())
-            .build();
-        aws_sdk_sqs::Client::from_conf(conf)
-    }
-
-    /// A CloudWatch Logs client for `region`.
-    pub fn logs(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client {
-        let conf = aws_sdk_cloudwatchlogs::config::Builder::from(&self.in_region(region))
-            .interceptor(self.calls.clone())
-            .build();
-        aws_sdk_cloudwatchlogs::Client::from_conf(conf)
-    }
-
-    /// A CloudWatch (metrics) client for `region`.
-    pub fn cloudwatch(&self, region: &str) -> aws_sdk_cloudwatch::Client {
-        let conf = aws_sdk_cloudwatch::config::Builder::from(&self.in_region(region))
-            .interceptor(self.calls.clone())
-            .build();
-        aws_sdk_cloudwatch::Client::from_conf(conf)
-    }
-
-    /// A CloudTrail client for `region`.
-    pub fn cloudtrail(&self, region: &str) -> aws_sdk_cloudtrail::Client {
-        let conf = aws_sdk_cloudtrail::config::Builder::from(&self.in_region(region))
-            .interceptor(self.calls.clone())
-            .build();
-        aws_sdk_cloudtrail::Client::from_conf(conf)
-    }
+    regional_client!(
+        /// An SQS client for `region`.
+        sqs,
+        aws_sdk_sqs
+    );
+    regional_client!(
+        /// A CloudWatch Logs client for `region`.
+        logs,
+        aws_sdk_cloudwatchlogs
+    );
+    regional_client!(
+        /// A CloudWatch (metrics) client for `region`.
+        cloudwatch,
+        aws_sdk_cloudwatch
+    );
+    regional_client!(
+        /// A CloudTrail client for `region`.
+        cloudtrail,
+        aws_sdk_cloudtrail
+    );
 
     /// AWS requests made so far, by `Service.Operation` (retries included).
     pub fn calls(&self) -> BTreeMap<String, u64> {

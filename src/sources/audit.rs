@@ -8,7 +8,6 @@
 //!   there, does not ship them twice. The message is the event's `CloudTrailEvent`.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
@@ -18,14 +17,13 @@ use crate::devo::shipper::{Outbox, Shipped};
 use crate::formats::cloudtrail::RecordFields;
 use crate::formats::json::compact;
 use crate::outcome::Failure;
-use crate::sources::cursor::{CursorPull, Pacer};
+use crate::sources::cursor::{CursorPull, RegionPuller};
 use crate::sources::{TagRule, each_region, puller_account};
 use crate::window::Window;
 
 const KIND: ServiceKind = ServiceKind::AuditApi;
 /// LookupEvents allows 2 requests per second per account and region.
 const REQUESTS_PER_SECOND: u32 = 2;
-const SLICE: Duration = Duration::from_secs(3600);
 
 fn tag_rule(svc: &Service) -> TagRule {
     TagRule {
@@ -47,32 +45,24 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
         let latest =
             (Utc::now() - chrono::Duration::from_std(delay).unwrap_or_default()).trunc_subsecs(0);
         let pull = CursorPull {
-            ctx,
-            state: &state,
-            counters: &counters,
             start_time: svc.start_time.map(|t| t.0.trunc_subsecs(0)),
-            lookback: Duration::from_secs(svc.request_period_secs()),
-            slice: SLICE,
-            align: None,
+            ..CursorPull::new(ctx, &state, &counters, svc)
         };
         each_region(KIND.name(), svc.regions(), ctx.worker.shard, |region| {
             let lookup = Lookup {
-                ctx,
-                region,
-                account: &account,
-                client: ctx.aws.cloudtrail(region),
-                pacer: Pacer::per_second(REQUESTS_PER_SECOND),
-                counters: &counters,
+                at: RegionPuller::new(
+                    ctx,
+                    region,
+                    &account,
+                    ctx.aws.cloudtrail(region),
+                    REQUESTS_PER_SECOND,
+                    &counters,
+                ),
                 tags: &tags,
                 drop: &drop,
             };
             let pull = &pull;
-            async move {
-                pull.run(region, latest, &lookup.pacer, |slice, skip| {
-                    lookup.slice(slice, skip)
-                })
-                .await
-            }
+            async move { lookup.run(pull, latest).await }
         })
         .await
     })
@@ -80,12 +70,7 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
 }
 
 struct Lookup<'a> {
-    ctx: &'a RunContext,
-    region: &'a str,
-    account: &'a str,
-    client: aws_sdk_cloudtrail::Client,
-    pacer: Pacer,
-    counters: &'a Counters,
+    at: RegionPuller<'a, aws_sdk_cloudtrail::Client>,
     tags: &'a TagRule,
     drop: &'a HashSet<&'a str>,
 }
@@ -95,57 +80,67 @@ fn smithy_time(t: DateTime<Utc>) -> aws_smithy_types::DateTime {
 }
 
 impl Lookup<'_> {
+    /// The region's cursor, up to `latest`.
+    async fn run(&self, pull: &CursorPull<'_>, latest: DateTime<Utc>) -> Result<(), Failure> {
+        pull.run(self.at.region, latest, &self.at.pacer, |slice, skip| {
+            self.slice(slice, skip)
+        })
+        .await
+    }
+
     /// All pages of one slice, shipped; returns the ids of the events stamped at its end.
     async fn slice(
         &self,
         slice: Window,
         skip_ids: Vec<String>,
     ) -> Result<(Shipped, Vec<String>), Failure> {
+        let at = &self.at;
         let (start, end) = (slice.start.timestamp(), slice.end.timestamp());
-        let mut outbox = Outbox::new(&self.ctx.shipper, &self.ctx.framing);
+        let mut outbox = Outbox::new(&at.ctx.shipper, &at.ctx.framing);
         let mut ids_at_end = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .pacer
-                .paced(
-                    self.client
-                        .lookup_events()
-                        .start_time(smithy_time(slice.start))
-                        .end_time(smithy_time(slice.end))
-                        .max_results(50)
-                        .set_next_token(token)
-                        .send(),
-                )
-                .await
-                .map_err(|e| {
-                    let what = format!("CloudTrail LookupEvents in {}", self.region);
-                    self.ctx.aws.failure(&what, &e)
-                })?;
+        let mut pages = at
+            .client
+            .lookup_events()
+            .start_time(smithy_time(slice.start))
+            .end_time(smithy_time(slice.end))
+            .max_results(50)
+            .into_paginator()
+            .send();
+        while let Some(page) = at
+            .next_page(pages.next(), "CloudTrail LookupEvents")
+            .await?
+        {
             for event in page.events() {
-                let (Some(id), Some(at), Some(raw)) = (
+                let (Some(id), Some(time), Some(raw)) = (
                     event.event_id(),
                     event.event_time(),
                     event.cloud_trail_event(),
                 ) else {
+                    tracing::warn!(
+                        message = "CloudTrail event without an id, a time or its record: skipped.",
+                        region = %at.region,
+                        event_id = event.event_id().unwrap_or("?")
+                    );
+                    Counters::add(&at.counters.failed, 1);
                     continue;
                 };
-                let at = at.secs();
-                if at < start || at > end || (at == start && skip_ids.iter().any(|s| s == id)) {
+                let time = time.secs();
+                if time < start || time > end || (time == start && skip_ids.iter().any(|s| s == id))
+                {
                     continue;
                 }
-                if at == end {
+                if time == end {
                     ids_at_end.push(id.to_string());
                 }
                 if event.event_name().is_some_and(|n| self.drop.contains(n)) {
-                    Counters::add(&self.counters.dropped, 1);
+                    Counters::add(&at.counters.dropped, 1);
                     continue;
                 }
                 let fields = match RecordFields::parse(raw) {
                     Ok(f) => f,
                     Err(e) => {
-                        tracing::warn!(message = "CloudTrail event skipped.", region = %self.region, event_id = %id, error = %e);
-                        Counters::add(&self.counters.failed, 1);
+                        tracing::warn!(message = "CloudTrail event skipped.", region = %at.region, event_id = %id, error = %e);
+                        Counters::add(&at.counters.failed, 1);
                         continue;
                     }
                 };
@@ -155,14 +150,10 @@ impl Lookup<'_> {
                         .map(|s| s.split('.').next().unwrap_or(s))),
                     fields.account.as_deref(),
                     fields.region.as_deref(),
-                    self.account,
-                    self.region,
+                    at.account,
+                    at.region,
                 );
                 outbox.push(&tag, &compact(raw)).await;
-            }
-            token = page.next_token;
-            if token.is_none() {
-                break;
             }
         }
         Ok((outbox.finish().await, ids_at_end))

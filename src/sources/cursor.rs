@@ -18,6 +18,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::config::Service;
 use crate::cycle::{Counters, RunContext};
 use crate::devo::shipper::Shipped;
 use crate::outcome::Failure;
@@ -62,6 +66,69 @@ impl Pacer {
     }
 }
 
+/// One region of a service pulled by time: what each such puller holds and does alike.
+pub struct RegionPuller<'a, C> {
+    pub ctx: &'a RunContext,
+    pub region: &'a str,
+    /// The puller's account: the tags' fallback.
+    pub account: &'a str,
+    /// The region's SDK client.
+    pub client: C,
+    /// The API's quota in this region.
+    pub pacer: Pacer,
+    pub counters: &'a Counters,
+}
+
+impl<'a, C> RegionPuller<'a, C> {
+    /// The puller of `region` with `client`, paced at `requests_per_second`.
+    pub fn new(
+        ctx: &'a RunContext,
+        region: &'a str,
+        account: &'a str,
+        client: C,
+        requests_per_second: u32,
+        counters: &'a Counters,
+    ) -> Self {
+        Self {
+            ctx,
+            region,
+            account,
+            client,
+            pacer: Pacer::per_second(requests_per_second),
+            counters,
+        }
+    }
+
+    /// The next page of a paginator (`client.op().into_paginator().send()`), in its turn under
+    /// the quota; `what` names the call in a failure (`CloudTrail LookupEvents`).
+    pub async fn next_page<T, E, R>(
+        &self,
+        next: impl Future<Output = Option<Result<T, SdkError<E, R>>>>,
+        what: &str,
+    ) -> Result<Option<T>, Failure>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        self.pacer
+            .paced(next)
+            .await
+            .transpose()
+            .map_err(|e| self.failure(what, &e))
+    }
+
+    /// The failure of AWS call `what` in this region.
+    pub fn failure<E, R>(&self, what: &str, e: &SdkError<E, R>) -> Failure
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        self.ctx
+            .aws
+            .failure(&format!("{what} in {}", self.region), e)
+    }
+}
+
 /// Pulls cursor `key`: plans its window (aligned down to `align` when given), then pulls it
 /// slice by slice with `pull`, waiting for each slice's receipt and committing the cursor once it
 /// is delivered, so a run cut short keeps every slice it finished. `pull` gets the slice and the
@@ -75,6 +142,30 @@ pub struct CursorPull<'a> {
     pub lookback: Duration,
     pub slice: Duration,
     pub align: Option<Duration>,
+}
+
+/// The longest slice: an hour, so a long window commits its progress every hour of data.
+pub const MAX_SLICE: Duration = Duration::from_secs(3600);
+
+impl<'a> CursorPull<'a> {
+    /// The pull of service `svc`'s cursors: a cursor never used starts at `start_time`, or one
+    /// request period back; slices of at most [`MAX_SLICE`], not aligned.
+    pub fn new(
+        ctx: &'a RunContext,
+        state: &'a ServiceHandle,
+        counters: &'a Counters,
+        svc: &Service,
+    ) -> Self {
+        Self {
+            ctx,
+            state,
+            counters,
+            start_time: svc.start_time.map(|t| t.0),
+            lookback: Duration::from_secs(svc.request_period_secs()),
+            slice: MAX_SLICE,
+            align: None,
+        }
+    }
 }
 
 impl CursorPull<'_> {

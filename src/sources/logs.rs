@@ -7,9 +7,6 @@
 //! exactly at a cursor's end are remembered by id, so the next window can start there again
 //! without shipping them twice.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use chrono::{SecondsFormat, TimeZone, Utc};
 use serde::Serialize;
 
@@ -17,7 +14,7 @@ use crate::config::{Service, ServiceKind};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
 use crate::outcome::Failure;
-use crate::sources::cursor::{CursorPull, Pacer};
+use crate::sources::cursor::{CursorPull, RegionPuller};
 use crate::sources::{TagRule, each_region, puller_account};
 use crate::state::ServiceHandle;
 use crate::window::Window;
@@ -25,7 +22,6 @@ use crate::window::Window;
 const KIND: ServiceKind = ServiceKind::Logs;
 /// FilterLogEvents requests per second per account and region (the quota is 5).
 const REQUESTS_PER_SECOND: u32 = 4;
-const SLICE: Duration = Duration::from_secs(3600);
 
 /// One log event as shipped.
 #[derive(Serialize)]
@@ -59,14 +55,16 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
         // Shards split log groups, not regions.
         each_region(KIND.name(), svc.regions(), None, |region| {
             let puller = RegionLogs {
-                ctx,
+                at: RegionPuller::new(
+                    ctx,
+                    region,
+                    &account,
+                    ctx.aws.logs(region),
+                    REQUESTS_PER_SECOND,
+                    &counters,
+                ),
                 svc,
-                region,
-                account: &account,
-                client: ctx.aws.logs(region),
-                pacer: Pacer::per_second(REQUESTS_PER_SECOND),
-                counters: counters.clone(),
-                state: state.clone(),
+                state: &state,
             };
             async move { puller.run().await }
         })
@@ -76,30 +74,25 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
 }
 
 struct RegionLogs<'a> {
-    ctx: &'a RunContext,
+    at: RegionPuller<'a, aws_sdk_cloudwatchlogs::Client>,
     svc: &'a Service,
-    region: &'a str,
-    account: &'a str,
-    client: aws_sdk_cloudwatchlogs::Client,
-    pacer: Pacer,
-    counters: Arc<Counters>,
-    state: Arc<ServiceHandle>,
+    state: &'a ServiceHandle,
 }
 
 impl RegionLogs<'_> {
     async fn run(&self) -> Result<(), Failure> {
         let groups = self.groups().await?;
         let mut worst: Option<Failure> = None;
-        let shard = self.ctx.worker.shard;
+        let shard = self.at.ctx.worker.shard;
         for group in groups {
-            if shard.is_some_and(|s| !s.owns_name(&cursor_name(self.region, &group))) {
+            if shard.is_some_and(|s| !s.owns_name(&cursor_name(self.at.region, &group))) {
                 continue;
             }
-            if self.ctx.should_stop() {
+            if self.at.ctx.should_stop() {
                 break;
             }
             if let Err(f) = self.pull_group(&group).await {
-                tracing::error!(message = "Log group failed.", region = %self.region, log_group = %group, error = %f);
+                tracing::error!(message = "Log group failed.", region = %self.at.region, log_group = %group, error = %f);
                 if worst.as_ref().is_none_or(|w| f.outcome > w.outcome) {
                     worst = Some(f);
                 }
@@ -122,63 +115,36 @@ impl RegionLogs<'_> {
                 out.push(name.clone());
                 continue;
             };
-            let mut token = None;
-            loop {
-                let page = self
-                    .pacer
-                    .paced(
-                        self.client
-                            .describe_log_groups()
-                            .log_group_name_prefix(prefix)
-                            .set_next_token(token)
-                            .send(),
-                    )
-                    .await
-                    .map_err(|e| self.failure("DescribeLogGroups", prefix, &e))?;
+            let mut pages = self
+                .at
+                .client
+                .describe_log_groups()
+                .log_group_name_prefix(prefix)
+                .into_paginator()
+                .send();
+            while let Some(page) = self
+                .at
+                .next_page(pages.next(), "CloudWatch Logs DescribeLogGroups")
+                .await?
+            {
                 out.extend(
                     page.log_groups()
                         .iter()
                         .filter_map(|g| g.log_group_name().map(String::from)),
                 );
-                token = page.next_token;
-                if token.is_none() {
-                    break;
-                }
             }
         }
         Ok(out)
     }
 
-    fn failure<E, R>(
-        &self,
-        op: &str,
-        group: &str,
-        e: &aws_sdk_cloudwatchlogs::error::SdkError<E, R>,
-    ) -> Failure
-    where
-        E: aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        let what = format!("CloudWatch Logs {op} {group} in {}", self.region);
-        self.ctx.aws.failure(&what, e)
-    }
-
     async fn pull_group(&self, group: &str) -> Result<(), Failure> {
         let delay = self.svc.delay(KIND.default_delay_secs());
         let latest = Utc::now() - chrono::Duration::from_std(delay).unwrap_or_default();
-        let pull = CursorPull {
-            ctx: self.ctx,
-            state: &self.state,
-            counters: &self.counters,
-            start_time: self.svc.start_time.map(|t| t.0),
-            lookback: Duration::from_secs(self.svc.request_period_secs()),
-            slice: SLICE,
-            align: None,
-        };
+        let pull = CursorPull::new(self.at.ctx, self.state, self.at.counters, self.svc);
         pull.run(
-            &cursor_name(self.region, group),
+            &cursor_name(self.at.region, group),
             latest,
-            &self.pacer,
+            &self.at.pacer,
             |slice, skip| self.pull_slice(group, slice, skip),
         )
         .await
@@ -198,26 +164,29 @@ impl RegionLogs<'_> {
             typed_family: None,
             from_event: false,
         };
-        let tag = tags.tag_fields(None, None, None, self.account, self.region);
-        let mut outbox = Outbox::new(&self.ctx.shipper, &self.ctx.framing);
+        let at = &self.at;
+        let tag = tags.tag_fields(None, None, None, at.account, at.region);
+        let mut outbox = Outbox::new(&at.ctx.shipper, &at.ctx.framing);
         let mut ids_at_end = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .pacer
-                .paced(
-                    self.client
-                        .filter_log_events()
-                        .log_group_name(group)
-                        .start_time(start_ms)
-                        .end_time(end_ms)
-                        .set_next_token(token)
-                        .send(),
-                )
-                .await
-                .map_err(|e| self.failure("FilterLogEvents", group, &e))?;
+        let mut pages = at
+            .client
+            .filter_log_events()
+            .log_group_name(group)
+            .start_time(start_ms)
+            .end_time(end_ms)
+            .into_paginator()
+            .send();
+        let what = format!("CloudWatch Logs FilterLogEvents {group}");
+        while let Some(page) = at.next_page(pages.next(), &what).await? {
             for e in page.events() {
                 let (Some(ts), Some(id)) = (e.timestamp(), e.event_id()) else {
+                    tracing::warn!(
+                        message = "Log event without an id or a timestamp: skipped.",
+                        log_group = %group,
+                        region = %at.region,
+                        event_id = e.event_id().unwrap_or("?")
+                    );
+                    Counters::add(&at.counters.failed, 1);
                     continue;
                 };
                 if ts == start_ms && skip_ids.iter().any(|s| s == id) {
@@ -233,19 +202,16 @@ impl RegionLogs<'_> {
                     timestamp: rfc3339_ms(ts).unwrap_or_default(),
                     ingestion_time: e.ingestion_time().and_then(rfc3339_ms),
                     message: e.message().unwrap_or_default(),
-                    region: self.region,
-                    account_id: self.account,
+                    region: at.region,
+                    account_id: at.account,
                 };
                 match serde_json::to_string(&message) {
                     Ok(json) => outbox.push(&tag, &json).await,
                     Err(err) => {
-                        tracing::warn!(message = "Log event skipped.", log_group = %group, event_id = %id, error = %err)
+                        tracing::warn!(message = "Log event skipped.", log_group = %group, event_id = %id, error = %err);
+                        Counters::add(&at.counters.failed, 1);
                     }
                 }
-            }
-            token = page.next_token;
-            if token.is_none() {
-                break;
             }
         }
         Ok((outbox.finish().await, ids_at_end))

@@ -10,15 +10,17 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_cloudwatch::types::{Metric, MetricDataQuery, MetricStat};
+use aws_sdk_cloudwatch::types::{
+    Metric, MetricDataQuery, MetricDataResult, MetricStat, StatusCode,
+};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::config::{Service, ServiceKind};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
-use crate::outcome::Failure;
-use crate::sources::cursor::{CursorPull, Pacer};
+use crate::outcome::{Failure, Outcome};
+use crate::sources::cursor::{CursorPull, RegionPuller};
 use crate::sources::{TagRule, each_region, puller_account};
 use crate::window::{Window, align_down};
 
@@ -57,36 +59,29 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
         let delay = svc.delay(KIND.default_delay_secs());
         let latest = Utc::now() - chrono::Duration::from_std(delay).unwrap_or_default();
         let statistics = svc.statistics();
+        let usual = CursorPull::new(ctx, &state, &counters, svc);
         let pull = CursorPull {
-            ctx,
-            state: &state,
-            counters: &counters,
-            start_time: svc.start_time.map(|t| t.0),
-            lookback: period_len.max(Duration::from_secs(svc.request_period_secs())),
+            lookback: usual.lookback.max(period_len),
             slice: period_len * PERIODS_PER_SLICE,
             align: Some(period_len),
+            ..usual
         };
         each_region(KIND.name(), svc.regions(), ctx.worker.shard, |region| {
             let region_metrics = RegionMetrics {
-                ctx,
+                at: RegionPuller::new(
+                    ctx,
+                    region,
+                    &account,
+                    ctx.aws.cloudwatch(region),
+                    REQUESTS_PER_SECOND,
+                    &counters,
+                ),
                 svc,
-                region,
-                account: &account,
-                client: ctx.aws.cloudwatch(region),
-                pacer: Pacer::per_second(REQUESTS_PER_SECOND),
-                counters: &counters,
                 period,
                 statistics: &statistics,
             };
-            let pull = &pull;
-            async move {
-                let metrics = region_metrics.list().await?;
-                tracing::info!(message = "Metrics listed.", region = %region, count = metrics.len());
-                pull.run(region, align_down(latest, period_len), &region_metrics.pacer, |slice, _| {
-                    region_metrics.slice(&metrics, slice)
-                })
-                .await
-            }
+            let (pull, latest) = (&pull, align_down(latest, period_len));
+            async move { region_metrics.run(pull, latest).await }
         })
         .await
     })
@@ -94,13 +89,8 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
 }
 
 struct RegionMetrics<'a> {
-    ctx: &'a RunContext,
+    at: RegionPuller<'a, aws_sdk_cloudwatch::Client>,
     svc: &'a Service,
-    region: &'a str,
-    account: &'a str,
-    client: aws_sdk_cloudwatch::Client,
-    pacer: Pacer,
-    counters: &'a Counters,
     period: u32,
     statistics: &'a [&'a str],
 }
@@ -116,6 +106,16 @@ fn query_bytes(m: &Metric) -> usize {
 }
 
 impl RegionMetrics<'_> {
+    /// The region's metrics, listed, then pulled up to `latest`.
+    async fn run(&self, pull: &CursorPull<'_>, latest: DateTime<Utc>) -> Result<(), Failure> {
+        let metrics = self.list().await?;
+        tracing::info!(message = "Metrics listed.", region = %self.at.region, count = metrics.len());
+        pull.run(self.at.region, latest, &self.at.pacer, |slice, _| {
+            self.slice(&metrics, slice)
+        })
+        .await
+    }
+
     /// Every metric of the configured namespaces (or of all), all pages.
     async fn list(&self) -> Result<Vec<Metric>, Failure> {
         let namespaces: Vec<Option<&str>> = if self.svc.namespaces.is_empty() {
@@ -129,27 +129,19 @@ impl RegionMetrics<'_> {
         };
         let mut out = Vec::new();
         for namespace in namespaces {
-            let mut token = None;
-            loop {
-                let page = self
-                    .pacer
-                    .paced(
-                        self.client
-                            .list_metrics()
-                            .set_namespace(namespace.map(String::from))
-                            .set_next_token(token)
-                            .send(),
-                    )
-                    .await
-                    .map_err(|e| {
-                        let what = format!("CloudWatch ListMetrics in {}", self.region);
-                        self.ctx.aws.failure(&what, &e)
-                    })?;
+            let mut pages = self
+                .at
+                .client
+                .list_metrics()
+                .set_namespace(namespace.map(String::from))
+                .into_paginator()
+                .send();
+            while let Some(page) = self
+                .at
+                .next_page(pages.next(), "CloudWatch ListMetrics")
+                .await?
+            {
                 out.extend(page.metrics().iter().cloned());
-                token = page.next_token;
-                if token.is_none() {
-                    break;
-                }
             }
         }
         Ok(out)
@@ -188,8 +180,8 @@ impl RegionMetrics<'_> {
             typed_family: None,
             from_event: false,
         }
-        .tag_fields(None, None, None, self.account, self.region);
-        let mut outbox = Outbox::new(&self.ctx.shipper, &self.ctx.framing);
+        .tag_fields(None, None, None, self.at.account, self.at.region);
+        let mut outbox = Outbox::new(&self.at.ctx.shipper, &self.at.ctx.framing);
         for group in self.groups(metrics) {
             let points = self.get_metric_data(group, slice).await?;
             for ((metric_index, at), values) in &points {
@@ -214,14 +206,14 @@ impl RegionMetrics<'_> {
                     period: self.period,
                     unit: None,
                     statistics,
-                    region: self.region,
-                    account_id: self.account,
+                    region: self.at.region,
+                    account_id: self.at.account,
                 };
                 match serde_json::to_string(&event) {
                     Ok(json) => outbox.push(&tag, &json).await,
                     Err(e) => {
                         tracing::warn!(message = "Datapoint skipped.", error = %e);
-                        Counters::add(&self.counters.failed, 1);
+                        Counters::add(&self.at.counters.failed, 1);
                     }
                 }
             }
@@ -258,25 +250,22 @@ impl RegionMetrics<'_> {
             .collect();
         let (start_ms, end_ms) = (slice.start.timestamp_millis(), slice.end.timestamp_millis());
         let mut points: BTreeMap<(usize, i64), Vec<Option<f64>>> = BTreeMap::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .pacer
-                .paced(
-                    self.client
-                        .get_metric_data()
-                        .set_metric_data_queries(Some(queries.clone()))
-                        .start_time(aws_smithy_types::DateTime::from_millis(start_ms))
-                        .end_time(aws_smithy_types::DateTime::from_millis(end_ms))
-                        .set_next_token(token)
-                        .send(),
-                )
-                .await
-                .map_err(|e| {
-                    let what = format!("CloudWatch GetMetricData in {}", self.region);
-                    self.ctx.aws.failure(&what, &e)
-                })?;
+        let mut pages = self
+            .at
+            .client
+            .get_metric_data()
+            .set_metric_data_queries(Some(queries))
+            .start_time(aws_smithy_types::DateTime::from_millis(start_ms))
+            .end_time(aws_smithy_types::DateTime::from_millis(end_ms))
+            .into_paginator()
+            .send();
+        while let Some(page) = self
+            .at
+            .next_page(pages.next(), "CloudWatch GetMetricData")
+            .await?
+        {
             for result in page.metric_data_results() {
+                check_status(result, self.at.region)?;
                 let Some((mi, si)) = result.id().and_then(parse_query_id) else {
                     continue;
                 };
@@ -291,13 +280,39 @@ impl RegionMetrics<'_> {
                         .or_insert_with(|| vec![None; per_metric])[si] = Some(*value);
                 }
             }
-            token = page.next_token;
-            if token.is_none() {
-                break;
-            }
         }
         Ok(points)
     }
+}
+
+/// A result GetMetricData could not give whole: `PartialData` is completed by the next page
+/// (the paginator follows NextToken), but `InternalError` or `Forbidden` leave the window
+/// uncommitted, so nothing in it is skipped.
+fn check_status(result: &MetricDataResult, region: &str) -> Result<(), Failure> {
+    let outcome = match result.status_code() {
+        Some(StatusCode::InternalError) => Outcome::Temporary,
+        Some(StatusCode::Forbidden) => Outcome::Config,
+        _ => return Ok(()),
+    };
+    let detail = result
+        .messages()
+        .iter()
+        .filter_map(|m| m.value())
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(Failure::new(
+        outcome,
+        format!(
+            "CloudWatch GetMetricData in {region}: query {} answered {}{}",
+            result.id().unwrap_or("?"),
+            result.status_code().map_or("?", StatusCode::as_str),
+            if detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({detail})")
+            }
+        ),
+    ))
 }
 
 /// `m{metric}_{statistic}` back to its indices.
