@@ -5,13 +5,7 @@ use chrono::Utc;
 use crate::support::aws::unique_name;
 use crate::support::devo::Receiver;
 use crate::support::samples::lookup_event;
-use crate::support::{config_yaml, setup};
-
-fn logs_service(groups: &str, extra: &str) -> String {
-    format!(
-        "custom_service:\n  types: [logs]\n  log_groups: {groups}\n  regions: [us-east-1]\n{extra}"
-    )
-}
+use crate::support::{audit_api_yaml, config_yaml, logs_yaml, setup};
 
 fn messages(receiver: &Receiver) -> Vec<serde_json::Value> {
     receiver
@@ -51,7 +45,7 @@ fn logs_resume_where_the_last_run_ended_with_nothing_repeated() {
     let start = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
     wd.write_config(&config_yaml(
         receiver.port,
-        &logs_service(
+        &logs_yaml(
             &format!("\"{group}\""),
             &format!("  start_time: {start}\n  delay_seconds: 0\n"),
         ),
@@ -109,7 +103,7 @@ fn late_ingested_log_event_is_collected_within_the_delay() {
     moto.log_group("us-east-1", &group, &["s"]);
     wd.write_config(&config_yaml(
         receiver.port,
-        &logs_service(&group, "  delay_seconds: 3\n"),
+        &logs_yaml(&group, "  delay_seconds: 3\n"),
     ));
     wd.run(&["logs"]).expect_code(0);
     // Stamped before the first run ended, ingested after it: the cursor stopped 3 s short.
@@ -136,7 +130,7 @@ fn backfill_pulls_a_past_window_and_leaves_the_cursor_alone() {
     moto.put_log_events("us-east-1", &group, "s", &[(old, "three hours ago".into())]);
     wd.write_config(&config_yaml(
         receiver.port,
-        &logs_service(&group, "  delay_seconds: 0\n"),
+        &logs_yaml(&group, "  delay_seconds: 0\n"),
     ));
     // The first run looks back one request period (300 s): the old event is not in it.
     wd.run(&["logs"]).expect_code(0);
@@ -169,7 +163,7 @@ fn log_group_prefix_is_expanded_and_calls_are_paced() {
     }
     wd.write_config(&config_yaml(
         receiver.port,
-        &logs_service(&format!("\"{prefix}*\""), "  delay_seconds: 0\n"),
+        &logs_yaml(&format!("\"{prefix}*\""), "  delay_seconds: 0\n"),
     ));
     let started = Instant::now();
     let run = wd.run(&["-v", "logs"]);
@@ -183,12 +177,6 @@ fn log_group_prefix_is_expanded_and_calls_are_paced() {
 }
 
 /// A LookupEvents entry whose CloudTrailEvent is a small CloudTrail record.
-fn audit_api_service(extra: &str) -> String {
-    format!(
-        "audit-events-all:\n  types: [audits_api]\n  regions: [us-east-1]\n  delay_seconds: 0\n{extra}"
-    )
-}
-
 #[test]
 fn audit_api_pages_resumes_drops_and_paces() {
     let (moto, receiver, wd) = setup();
@@ -219,7 +207,7 @@ fn audit_api_pages_resumes_drops_and_paces() {
     let start = (Utc::now() - chrono::Duration::minutes(50)).to_rfc3339();
     wd.write_config(&config_yaml(
         receiver.port,
-        &audit_api_service(&format!(
+        &audit_api_yaml(&format!(
             "  start_time: {start}\n  auto_event_type: true\n  drop_event_names: [Decrypt]\n"
         )),
     ));

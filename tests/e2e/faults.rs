@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::{Behaviour, Pki, Receiver};
 use crate::support::samples::{FLOW_V2_HEADER, trail_object};
-use crate::support::{Workdir, config_yaml, events_yaml, setup};
+use crate::support::{Workdir, audit_s3_yaml, config_yaml, events_yaml, flowlogs_yaml, setup};
 
 const EVENTS: usize = 60;
 
@@ -165,10 +165,7 @@ fn object_body_cut_half_way_is_read_again_next_run() {
         "AWSLogs/111122223333/vpcflowlogs/us-east-1/2024/05/01/cut.log",
         format!("{FLOW_V2_HEADER}\n{}\n", lines.join("\n")).into_bytes(),
     );
-    wd.write_config(&config_yaml(
-        receiver.port,
-        &format!("non-cloudwatch-logs:\n  types: [flowlogs]\n  vpcflowlogs_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
-    ));
+    wd.write_config(&config_yaml(receiver.port, &flowlogs_yaml(&queue, "")));
     moto.fault(serde_json::json!({"op": "GetObject", "match": bucket, "cut": true, "times": 1}));
     let first = wd.run(&["flowlogs"]);
     assert_eq!(first.code, 4, "a temporary failure: {}", first.stderr);
@@ -243,10 +240,7 @@ fn bad_lines_and_records_inside_objects() {
         "AWSLogs/111122223333/vpcflowlogs/us-east-1/2024/05/01/bad.log",
         body,
     );
-    wd.write_config(&config_yaml(
-        receiver.port,
-        &format!("non-cloudwatch-logs:\n  types: [flowlogs]\n  vpcflowlogs_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
-    ));
+    wd.write_config(&config_yaml(receiver.port, &flowlogs_yaml(&queue, "")));
     let run = wd.run(&["flowlogs"]);
     run.expect_code(0);
     let mut got: Vec<String> = receiver.records().into_iter().map(|r| r.message).collect();
@@ -452,10 +446,7 @@ fn kill_9_during_audit_from_s3_loses_nothing() {
             trail_object(ids.iter().cloned()),
         );
     }
-    wd.write_config(&config_yaml(
-        receiver.port,
-        &format!("audit-events-all:\n  types: [audits_s3]\n  audit_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
-    ));
+    wd.write_config(&config_yaml(receiver.port, &audit_s3_yaml(&queue, "")));
     let kills = kill_9_then_settle(&wd, "audit", runs, visibility, || {
         moto.depth("us-east-1", &url) == (0, 0)
     });

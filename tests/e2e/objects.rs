@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use crate::support::aws::Moto;
 use crate::support::devo::{Receiver, Record};
 use crate::support::samples::{FLOW_V2_HEADER, trail_file, trail_record};
-use crate::support::{Workdir, config_yaml, gzip, setup};
+use crate::support::{Workdir, audit_s3_yaml, config_yaml, flowlogs_yaml, gzip, setup};
 
 /// A receiver, a workdir with matching certificates, moto, and a queue fed by a bucket's
 /// notifications (with moto's s3:TestEvent already in it).
@@ -27,12 +27,6 @@ fn s3_setup(region: &str) -> S3Setup {
         url,
         bucket,
     }
-}
-
-fn audit_service(queue: &str, extra: &str) -> String {
-    format!(
-        "audit-events-all:\n  types: [audits_s3]\n  audit_sqs_queue_name: {queue}\n  regions: [us-east-1]\n{extra}"
-    )
 }
 
 fn by_id(records: &[Record]) -> HashMap<String, (usize, String, String)> {
@@ -135,7 +129,7 @@ fn cloudtrail_files_with_digest_dropped_names_and_a_corrupt_object() {
 
     s.wd.write_config(&config_yaml(
         s.receiver.port,
-        &audit_service(
+        &audit_s3_yaml(
             &s.queue,
             "  auto_event_type: true\n  drop_event_names: [Decrypt, ConsoleLogin]\n",
         ),
@@ -188,7 +182,7 @@ fn cloudtrail_tags_without_auto_event_type_and_puller_identity() {
     );
     s.wd.write_config(&config_yaml(
         s.receiver.port,
-        &audit_service(&s.queue, "  use_region_and_account_id_from_event: false\n"),
+        &audit_s3_yaml(&s.queue, "  use_region_and_account_id_from_event: false\n"),
     ));
     s.wd.run(&["audit"]).expect_code(0);
     let records = s.receiver.records();
@@ -212,12 +206,6 @@ fn flow_lines() -> (Vec<String>, Vec<String>) {
     (v2, v5)
 }
 
-fn flow_service(queue: &str, extra: &str) -> String {
-    format!(
-        "non-cloudwatch-logs:\n  types: [flowlogs]\n  vpcflowlogs_sqs_queue_name: {queue}\n  regions: [us-east-1]\n{extra}"
-    )
-}
-
 #[test]
 fn flow_logs_v2_and_v5_lines_as_they_stand() {
     let s = s3_setup("us-east-1");
@@ -236,7 +224,7 @@ fn flow_logs_v2_and_v5_lines_as_they_stand() {
     );
     s.wd.write_config(&config_yaml(
         s.receiver.port,
-        &flow_service(&s.queue, "  auto_event_type: true\n"),
+        &flowlogs_yaml(&s.queue, "  auto_event_type: true\n"),
     ));
     let run = s.wd.run(&["flowlogs"]);
     run.expect_code(0);
@@ -279,7 +267,7 @@ fn flow_logs_as_json_objects_keyed_by_the_header() {
     );
     s.wd.write_config(&config_yaml(
         s.receiver.port,
-        &flow_service(&s.queue, "  format: json\n"),
+        &flowlogs_yaml(&s.queue, "  format: json\n"),
     ));
     s.wd.run(&["flowlogs"]).expect_code(0);
     let records = s.receiver.records();
@@ -348,7 +336,7 @@ fn objects_older_than_start_time_are_acknowledged_unread() {
     );
     s.wd.write_config(&config_yaml(
         s.receiver.port,
-        &flow_service(&s.queue, "  start_time: 2099-01-01T00:00:00Z\n"),
+        &flowlogs_yaml(&s.queue, "  start_time: 2099-01-01T00:00:00Z\n"),
     ));
     let run = s.wd.run(&["flowlogs"]);
     run.expect_code(0);

@@ -13,7 +13,9 @@ use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::{Behaviour, Pki, Receiver, closed_port};
 use crate::support::samples::trail_object;
 use crate::support::syslog::Rsyslog;
-use crate::support::{Workdir, config_yaml, events_yaml, setup_rsyslog, with_s3_state};
+use crate::support::{
+    Workdir, audit_s3_yaml, config_yaml, events_yaml, setup_rsyslog, with_s3_state,
+};
 
 /// EventBridge bodies with unique ids, each carrying `pad` bytes of detail.
 fn bodies(prefix: &str, n: usize, pad: usize) -> Vec<String> {
@@ -379,12 +381,7 @@ fn a_message_of_several_objects_ships_each_object_once() {
             serde_json::json!({"s3Bucket": bucket, "s3ObjectKey": [key(1), key(2), key(3)]});
         let sns = serde_json::json!({"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:111122223333:trail", "Message": inner.to_string()});
         moto.send("us-east-1", &url, &[sns.to_string()]);
-        let mut yaml = config_yaml(
-            rsyslog.port,
-            &format!(
-                "audit-events-all:\n  types: [audits_s3]\n  audit_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"
-            ),
-        );
+        let mut yaml = config_yaml(rsyslog.port, &audit_s3_yaml(&queue, ""));
         if backend == "s3" {
             let state = unique_name("state").to_lowercase();
             moto.create_bucket("us-east-1", &state);

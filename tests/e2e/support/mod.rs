@@ -164,6 +164,34 @@ pub fn with_s3_state(yaml: &str, bucket: &str) -> String {
     )
 }
 
+/// `custom_service` (type logs) for `groups` in us-east-1, with `extra` keys.
+pub fn logs_yaml(groups: &str, extra: &str) -> String {
+    format!(
+        "custom_service:\n  types: [logs]\n  log_groups: {groups}\n  regions: [us-east-1]\n{extra}"
+    )
+}
+
+/// `audit-events-all` from the API in us-east-1, no delay, with `extra` keys.
+pub fn audit_api_yaml(extra: &str) -> String {
+    format!(
+        "audit-events-all:\n  types: [audits_api]\n  regions: [us-east-1]\n  delay_seconds: 0\n{extra}"
+    )
+}
+
+/// `audit-events-all` from S3+SQS on `queue` in us-east-1, with `extra` keys.
+pub fn audit_s3_yaml(queue: &str, extra: &str) -> String {
+    format!(
+        "audit-events-all:\n  types: [audits_s3]\n  audit_sqs_queue_name: {queue}\n  regions: [us-east-1]\n{extra}"
+    )
+}
+
+/// `non-cloudwatch-logs` (type flowlogs) on `queue` in us-east-1, with `extra` keys.
+pub fn flowlogs_yaml(queue: &str, extra: &str) -> String {
+    format!(
+        "non-cloudwatch-logs:\n  types: [flowlogs]\n  vpcflowlogs_sqs_queue_name: {queue}\n  regions: [us-east-1]\n{extra}"
+    )
+}
+
 pub fn config_yaml(port: u16, services: &str) -> String {
     let mut yaml = format!(
         "globals:
