@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 use crate::aws::Aws;
@@ -116,6 +116,24 @@ impl Summary {
     }
 }
 
+/// How early a run may come and still pull: cron and systemd timers do not start to the
+/// millisecond (start jitter, `RandomizedDelaySec`, a slow previous run), so a run within 10 % of
+/// the period, at most 60 s, before the due time is due. Without it, a 5-minute schedule with the
+/// default period of 300 s would pull every 5 or 10 minutes at random.
+pub fn due_tolerance(request_period_secs: u64) -> Duration {
+    Duration::from_secs((request_period_secs / 10).min(60))
+}
+
+/// When a service last pulled at `last` is due again.
+fn due_at(last: DateTime<Utc>, request_period_secs: u64) -> DateTime<Utc> {
+    let early =
+        Duration::from_secs(request_period_secs).saturating_sub(due_tolerance(request_period_secs));
+    chrono::Duration::from_std(early)
+        .ok()
+        .and_then(|d| last.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// Runs `pull` as service `kind` under its lock and request period, then saves its state.
 /// `pull` fills the counters, may advance cursors, and returns the worst failure of its parts.
 pub async fn run_service<F, Fut>(
@@ -151,8 +169,9 @@ where
     let now = Utc::now();
     if let Some(last) = handle.last_pull()
         && !ctx.options.force
+        && ctx.options.backfill.is_none()
     {
-        let due = last + Duration::from_secs(request_period_secs);
+        let due = due_at(last, request_period_secs);
         if now < due {
             let note = format!(
                 "not due until {} (request_period_in_seconds {request_period_secs}; --force pulls now)",
@@ -173,5 +192,34 @@ where
             Ok(()) => finish(Outcome::Done, None, counters),
             Err(e) => finish(e.outcome(), Some(e.to_string()), counters),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_a_little_early_is_due() {
+        let last = DateTime::parse_from_rfc3339("2024-05-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(
+            due_at(last, 300),
+            at("2024-05-01T10:04:30Z"),
+            "10 % of 300 s"
+        );
+        assert_eq!(
+            due_at(last, 3600),
+            at("2024-05-01T10:59:00Z"),
+            "at most 60 s"
+        );
+        assert_eq!(
+            due_at(last, 5),
+            at("2024-05-01T10:00:05Z"),
+            "none under 10 s"
+        );
+        assert_eq!(due_at(last, u64::MAX), DateTime::<Utc>::MAX_UTC);
     }
 }

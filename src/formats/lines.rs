@@ -137,7 +137,8 @@ impl FieldNames {
         let first = std::mem::take(&mut self.first_line);
         match self.format {
             LineFormat::FlowLogs => {
-                // The first line of a flow log object names its fields: `version account-id ...`.
+                // The first line of a flow log object names its fields, in the order of the
+                // flow log's format (`version account-id ...` by default; any order when custom).
                 if first && is_flow_header(line) {
                     self.learn(line.split(' '));
                     return None;
@@ -204,13 +205,68 @@ fn push_json_string(s: &str, out: &mut String) {
 }
 
 /// `version account-id interface-id ...`: lower-case names with dashes, the first `version`.
+/// Every field a VPC flow log record may carry (versions 2 to 8, the ECS fields among them).
+/// Custom formats list any of them, in any order.
+const FLOW_LOG_FIELDS: [&str; 46] = [
+    // v2
+    "version",
+    "account-id",
+    "interface-id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "action",
+    "log-status",
+    // v3
+    "vpc-id",
+    "subnet-id",
+    "instance-id",
+    "tcp-flags",
+    "type",
+    "pkt-srcaddr",
+    "pkt-dstaddr",
+    // v4
+    "region",
+    "az-id",
+    "sublocation-type",
+    "sublocation-id",
+    // v5
+    "pkt-src-aws-service",
+    "pkt-dst-aws-service",
+    "flow-direction",
+    "traffic-path",
+    // v7: ECS
+    "ecs-cluster-arn",
+    "ecs-cluster-name",
+    "ecs-container-instance-arn",
+    "ecs-container-instance-id",
+    "ecs-container-id",
+    "ecs-second-container-id",
+    "ecs-service-name",
+    "ecs-task-definition-arn",
+    "ecs-task-arn",
+    "ecs-task-id",
+    // v8
+    "reject-reason",
+    // later additions
+    "resource-id",
+    "encryption-status",
+    "ecs-service-arn",
+    "ecs-task-definition-family",
+    "ecs-container-name",
+    "ecs-launch-type",
+];
+
+/// A flow log header: every token a known field name (a data line holds addresses, numbers and
+/// ids, never only field names).
 fn is_flow_header(line: &str) -> bool {
-    line.split(' ').next() == Some("version")
-        && line.split(' ').all(|f| {
-            !f.is_empty()
-                && f.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b == b'-' || b.is_ascii_digit())
-        })
+    !line.is_empty() && line.split(' ').all(|f| FLOW_LOG_FIELDS.contains(&f))
 }
 
 #[cfg(test)]

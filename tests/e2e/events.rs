@@ -180,6 +180,62 @@ fn request_period_skips_a_run_that_comes_too_soon() {
     assert_eq!(receiver.wait_for(1, Duration::from_secs(1)).len(), 1);
 }
 
+/// Cron does not start on the second: a run that comes within 10 % of the period (at most 60 s)
+/// before its due time pulls; one that comes earlier does not; a late one does.
+#[test]
+fn a_run_started_a_little_early_is_due() {
+    let (moto, receiver, wd) = setup();
+    let queue = unique_name("early");
+    let url = moto.create_queue("us-east-1", &queue, 30);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &events_yaml(&queue, &["us-east-1"]),
+    ));
+    let state = wd.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let pulled_ago = |secs: i64| {
+        let last = (chrono::Utc::now() - chrono::Duration::seconds(secs)).to_rfc3339();
+        std::fs::write(
+            state.join("7.service-events-all.json"),
+            format!(r#"{{"version":1,"last_pull":"{last}"}}"#),
+        )
+        .unwrap();
+    };
+    let mut sent = 0;
+    for (ago, due) in [(285, true), (250, false), (400, true)] {
+        moto.send(
+            "us-east-1",
+            &url,
+            &[event(
+                &format!("early-{ago}"),
+                "aws.ec2",
+                "1",
+                "us-east-1",
+                "{}",
+            )],
+        );
+        sent += 1;
+        pulled_ago(ago);
+        let run = wd.run(&["events"]);
+        run.expect_code(0);
+        if due {
+            assert_eq!(
+                moto.depth("us-east-1", &url),
+                (0, 0),
+                "{ago} s after the last pull: due"
+            );
+        } else {
+            run.expect_stderr("not due until");
+            assert_eq!(
+                moto.depth("us-east-1", &url),
+                (1, 0),
+                "{ago} s after: not due"
+            );
+        }
+    }
+    assert_eq!(receiver.wait_for(sent, Duration::from_secs(2)).len(), sent);
+}
+
 #[test]
 fn securityhub_ships_one_event_per_finding() {
     let (moto, receiver, wd) = setup();

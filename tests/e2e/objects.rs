@@ -282,6 +282,58 @@ fn flow_logs_as_json_objects_keyed_by_the_header() {
     );
 }
 
+/// Custom flow log formats list fields in any order: the header is known by its field names, so
+/// it is not shipped, lines are tagged `.flowlogs`, and `format: json` keys them by the header.
+#[test]
+fn custom_flow_log_formats_in_any_order() {
+    let s = s3_setup("us-east-1");
+    let formats = [
+        (
+            "srcaddr dstaddr srcport dstport protocol action account-id",
+            "10.0.0.1 10.0.0.2 443 50001 6 ACCEPT 111122223333",
+        ),
+        (
+            "account-id action log-status interface-id bytes flow-direction pkt-src-aws-service",
+            "111122223333 REJECT OK eni-1 840 ingress S3",
+        ),
+        (
+            "ecs-cluster-name ecs-task-id reject-reason region vpc-id account-id start end",
+            "prod 0123abcd - us-east-1 vpc-1 111122223333 1714557600 1714557660",
+        ),
+    ];
+    for (i, (header, line)) in formats.iter().enumerate() {
+        s.moto.put_object(
+            "us-east-1",
+            &s.bucket,
+            &format!("AWSLogs/111122223333/vpcflowlogs/us-east-1/2024/05/01/custom-{i}.log"),
+            format!("{header}\n{line}\n").into_bytes(),
+        );
+    }
+    s.wd.write_config(&config_yaml(
+        s.receiver.port,
+        &flowlogs_yaml(&s.queue, "  format: json\n  auto_event_type: true\n"),
+    ));
+    s.wd.run(&["flowlogs"]).expect_code(0);
+    let records = s.receiver.records();
+    assert_eq!(records.len(), 3, "no header shipped: {records:?}");
+    for (header, line) in formats {
+        // In the header's order.
+        let pairs: Vec<String> = header
+            .split(' ')
+            .zip(line.split(' '))
+            .map(|(k, v)| format!("\"{k}\":\"{v}\""))
+            .collect();
+        let want = format!("{{{}}}", pairs.join(","));
+        assert!(
+            records
+                .iter()
+                .any(|r| r.message == want
+                    && r.tag.starts_with("cloud.aws.vpc.flowlogs.111122223333.")),
+            "{want} in {records:?}"
+        );
+    }
+}
+
 #[test]
 fn cloudfront_standard_logs() {
     let s = s3_setup("us-east-1");
