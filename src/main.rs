@@ -4,7 +4,9 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::FromArgMatches;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, reload};
 
 use devo_aws::cli::{self, Cli, Generated, LogFormat};
 use devo_aws::{outcome, run};
@@ -23,7 +25,7 @@ fn main() -> ExitCode {
         };
     }
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    init_logging(&cli);
+    let debug_logging = init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -34,27 +36,38 @@ fn main() -> ExitCode {
             return ExitCode::from(outcome::Outcome::Internal.exit_code());
         }
     };
-    let outcome = runtime.block_on(run::run(cli));
+    let outcome = runtime.block_on(run::run(cli, &debug_logging));
     ExitCode::from(outcome.exit_code())
 }
 
 /// Warnings, errors and the summary by default (quiet under cron); `-v` adds progress, `-q`
-/// leaves errors only. `RUST_LOG` overrides all of it.
-fn init_logging(cli: &Cli) {
+/// leaves errors only. `RUST_LOG` overrides all of it. Returns what `globals.debug: true` calls
+/// to log as `-vv` does, when neither `-v`, `-q` nor `RUST_LOG` chose already.
+fn init_logging(cli: &Cli) -> impl Fn() + use<> {
     let level = match (cli.global.quiet, cli.global.verbose) {
         (true, _) => "error",
         (false, 0) => "warn,devo_aws::summary=info",
         (false, 1) => "info,devo_aws=info",
-        (false, 2) => "info,devo_aws=debug",
+        (false, 2) => DEBUG_LEVEL,
         _ => "debug,devo_aws=trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let from_env = EnvFilter::try_from_default_env().ok();
+    let chosen = from_env.is_some() || cli.global.quiet || cli.global.verbose > 0;
+    let (filter, handle) = reload::Layer::new(from_env.unwrap_or_else(|| EnvFilter::new(level)));
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
+    let registry = tracing_subscriber::registry().with(filter);
     match cli.global.log_format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => registry.with(fmt).init(),
+        LogFormat::Json => registry.with(fmt.json().flatten_event(true)).init(),
+    }
+    move || {
+        if !chosen {
+            let _ = handle.reload(EnvFilter::new(DEBUG_LEVEL));
+        }
     }
 }
+
+/// What `-vv` (and `globals.debug: true`) logs.
+const DEBUG_LEVEL: &str = "info,devo_aws=debug";

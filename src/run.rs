@@ -35,13 +35,16 @@ fn lease_grace(deadline: Duration) -> Duration {
 }
 
 /// Runs the command and returns the worst outcome. Errors that stop the run before any service
-/// starts are reported here.
-pub async fn run(cli: Cli) -> Outcome {
+/// starts are reported here. `debug_logging` turns debug logs on, for `globals.debug: true`.
+pub async fn run(cli: Cli, debug_logging: &dyn Fn()) -> Outcome {
     let path = config_path(cli.global.config.clone(), std::env::var("CONFIG_FILE").ok());
     let loaded = match config::load(&path) {
         Ok(l) => Arc::new(l),
         Err(e) => return fail(Outcome::Config, &e),
     };
+    if loaded.config.globals.debug {
+        debug_logging();
+    }
     if cli.command == Command::Check {
         let endpoint = devo_endpoint(&loaded).map_err(|e| e.to_string());
         return check::run(&loaded, endpoint).await;

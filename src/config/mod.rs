@@ -90,6 +90,9 @@ pub fn load(file: &Path) -> Result<Loaded, ConfigError> {
     for key in &unknown_keys {
         tracing::warn!(message = "Unknown key in config, ignored.", key = %key, file = %file.display());
     }
+    for key in config.misplaced_keys() {
+        tracing::warn!(message = "Key not read by this service, ignored.", key = %key, file = %file.display());
+    }
     let product_dir = product_dir_of(file);
     Ok(Loaded {
         file: file.to_path_buf(),
@@ -161,7 +164,17 @@ pub fn parse(text: &str) -> Result<(Config, Vec<String>), ParseError> {
         })
     });
     match result {
-        Ok(config) => Ok((config, unknown)),
+        Ok(mut config) => {
+            for (key, types) in config.inputs.aws.services.fill_default_types() {
+                let names: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+                tracing::info!(
+                    message = "types not given: taking the default.",
+                    service = key.as_str(),
+                    types = %names.join(", ")
+                );
+            }
+            Ok((config, unknown))
+        }
         Err(e) => Err(match path_error {
             // "." is serde_path_to_error's name for the document root.
             Some((path, reason)) if path != "." => ParseError::invalid(path, first_line(&reason)),
@@ -302,6 +315,60 @@ inputs:
         );
         let (_, unknown) = parse(&text).unwrap();
         assert_eq!(unknown, ["inputs.aws.services.service-events-all.colour"]);
+    }
+
+    #[test]
+    fn audit_types_default_to_what_the_block_names() {
+        let with = |block: &str| {
+            let text = GOOD.replace(
+                "      sqs-cloudwatch-consumer:",
+                &format!("{block}      sqs-cloudwatch-consumer:"),
+            );
+            let (c, _) = parse(&text).unwrap();
+            c.validate().map(|()| c)
+        };
+        let api = with("      audit-events-all:\n        regions: [us-east-1]\n").unwrap();
+        assert_eq!(
+            api.inputs.aws.services.audit.unwrap().types,
+            [ServiceType::AuditsApi]
+        );
+        let s3 = with("      audit-events-all:\n        audit_sqs_queue_name: trail\n        regions: [us-east-1]\n").unwrap();
+        assert_eq!(
+            s3.inputs.aws.services.audit.unwrap().types,
+            [ServiceType::AuditsS3]
+        );
+        let none = with("      non-cloudwatch-logs:\n        regions: [us-east-1]\n");
+        assert_eq!(
+            none.err(),
+            Some(ParseError::invalid(
+                "inputs.aws.services.non-cloudwatch-logs.types",
+                "expected a list with one or more of: flowlogs, cloudfrontlogs"
+            ))
+        );
+    }
+
+    #[test]
+    fn keys_in_the_wrong_block_are_named() {
+        let text = GOOD.replace(
+            "        cloudwatch_sqs_queue_name: events-queue\n",
+            "        cloudwatch_sqs_queue_name: events-queue\n        log_groups: /aws/x\n        delay_seconds: 60\n",
+        );
+        let (c, unknown) = parse(&text).unwrap();
+        c.validate().unwrap();
+        assert!(unknown.is_empty());
+        assert_eq!(
+            c.misplaced_keys(),
+            [
+                "inputs.aws.services.service-events-all.delay_seconds",
+                "inputs.aws.services.service-events-all.log_groups"
+            ]
+        );
+        let (example, _) = parse(include_str!("../../config.example.yaml")).unwrap();
+        assert!(
+            example.misplaced_keys().is_empty(),
+            "{:?}",
+            example.misplaced_keys()
+        );
     }
 
     #[test]

@@ -208,6 +208,34 @@ impl Services {
             K::CustomService => self.custom.as_ref(),
         }
     }
+
+    /// `types` is optional in the seed's table: a block with `types` that lists none gets the
+    /// types its queue names point to (`audit_sqs_queue_name` → `audits_s3`), else the one
+    /// service of the block that needs no queue (`audits_api`, `logs`). Returns what was filled
+    /// in, by seed key, for the log.
+    pub fn fill_default_types(&mut self) -> Vec<(super::SeedKey, Vec<ServiceType>)> {
+        let mut filled = Vec::new();
+        for key in super::SeedKey::ALL {
+            let default = match self.get(key) {
+                Some(svc) if svc.types.is_empty() => key.default_types(svc),
+                _ => continue,
+            };
+            if default.is_empty() {
+                continue;
+            }
+            let slot = match key {
+                super::SeedKey::AuditEventsAll => &mut self.audit,
+                super::SeedKey::NonCloudwatchLogs => &mut self.non_cloudwatch_logs,
+                super::SeedKey::CustomService => &mut self.custom,
+                _ => continue,
+            };
+            if let Some(svc) = slot {
+                svc.types.clone_from(&default);
+                filled.push((key, default));
+            }
+        }
+        filled
+    }
 }
 
 /// `inputs.aws.services`: each key is one of the seed's service names.
@@ -291,6 +319,37 @@ impl Service {
     /// The regions to pull (validated non-empty).
     pub fn regions(&self) -> &[String] {
         self.regions.as_ref().map_or(&[], |r| r.0.as_slice())
+    }
+
+    /// The service-specific keys this block sets (those that only some blocks read).
+    pub fn specific_keys(&self) -> Vec<&'static str> {
+        [
+            (
+                "cloudwatch_sqs_queue_name",
+                self.cloudwatch_sqs_queue_name.is_some(),
+            ),
+            ("types", !self.types.is_empty()),
+            ("drop_event_names", !self.drop_event_names.is_empty()),
+            ("audit_sqs_queue_name", self.audit_sqs_queue_name.is_some()),
+            ("s3_file_type_filter", self.s3_file_type_filter.is_some()),
+            ("namespaces", !self.namespaces.is_empty()),
+            ("statistics", !self.statistics.is_empty()),
+            ("period_seconds", self.period_seconds.is_some()),
+            ("delay_seconds", self.delay_seconds.is_some()),
+            (
+                "vpcflowlogs_sqs_queue_name",
+                self.vpcflowlogs_sqs_queue_name.is_some(),
+            ),
+            (
+                "cloudfrontlogs_sqs_queue_name",
+                self.cloudfrontlogs_sqs_queue_name.is_some(),
+            ),
+            ("format", self.format != LineOutput::Raw),
+            ("log_groups", self.log_groups.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, set)| set.then_some(key))
+        .collect()
     }
 
     pub fn has_type(&self, t: ServiceType) -> bool {

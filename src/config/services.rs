@@ -38,6 +38,49 @@ impl SeedKey {
         }
     }
 
+    /// The `types` of this block when it lists none: those whose queue is named, else those
+    /// that need no queue.
+    pub fn default_types(self, svc: &Service) -> Vec<ServiceType> {
+        let kinds = || {
+            ServiceKind::ALL
+                .into_iter()
+                .filter(move |k| k.seed_key() == self && k.selected_by().is_some())
+        };
+        let with_queue: Vec<ServiceType> = kinds()
+            .filter(|k| k.queue(svc).is_some())
+            .filter_map(ServiceKind::selected_by)
+            .collect();
+        if !with_queue.is_empty() {
+            return with_queue;
+        }
+        kinds()
+            .filter(|k| k.queue_key().is_none())
+            .filter_map(ServiceKind::selected_by)
+            .collect()
+    }
+
+    /// Whether this block reads `key` (one of a service block's own keys: the keys every block
+    /// takes, such as `regions`, are not asked about).
+    pub fn reads(self, key: &str) -> bool {
+        let kinds = || {
+            ServiceKind::ALL
+                .into_iter()
+                .filter(|k| k.seed_key() == self)
+        };
+        match key {
+            "types" => !self.allowed_types().is_empty(),
+            "drop_event_names" => self == Self::AuditEventsAll,
+            "s3_file_type_filter" => {
+                kinds().any(|k| k.queue_key().is_some() && k.selected_by().is_some())
+            }
+            "namespaces" | "statistics" | "period_seconds" => self == Self::MetricsAll,
+            "delay_seconds" => kinds().any(|k| k.queue_key().is_none()),
+            "format" => self == Self::NonCloudwatchLogs,
+            "log_groups" => self == Self::CustomService,
+            queue => kinds().any(|k| k.queue_key() == Some(queue)),
+        }
+    }
+
     /// The `types` this block may list (none: the block has no `types`).
     pub fn allowed_types(self) -> Vec<ServiceType> {
         ServiceKind::ALL

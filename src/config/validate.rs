@@ -49,6 +49,23 @@ impl Config {
         Ok(())
     }
 
+    /// Keys set in a service block that does not read them (`log_groups` under
+    /// `service-events-all`), by key path: warned about like unknown keys.
+    pub fn misplaced_keys(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for key in SeedKey::ALL {
+            let Some(svc) = self.inputs.aws.services.get(key) else {
+                continue;
+            };
+            for k in svc.specific_keys() {
+                if !key.reads(k) {
+                    out.push(format!("{SERVICES_PATH}.{}.{k}", key.as_str()));
+                }
+            }
+        }
+        out
+    }
+
     /// The one Devo output (the first `devo_platform` entry) and its key path.
     pub fn devo_output(&self) -> Result<(&str, &DevoOutput), ParseError> {
         let mut found = None;

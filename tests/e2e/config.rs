@@ -72,6 +72,38 @@ fn unknown_key_is_warned_about_by_name() {
     );
 }
 
+/// A key of another service (`log_groups` under `service-events-all`) is named, not taken.
+#[test]
+fn a_key_in_the_wrong_service_block_is_warned_about() {
+    let wd = Workdir::new();
+    let services = "service-events-all:\n  cloudwatch_sqs_queue_name: q\n  regions: [us-east-1]\n  log_groups: /aws/lambda/x\n";
+    wd.write_config(&config_yaml(closed_port(), services));
+    let run = wd.run(&["--dry-run", "--deadline", "1s", "securityhub"]);
+    run.expect_stderr("Key not read by this service, ignored.")
+        .expect_stderr("inputs.aws.services.service-events-all.log_groups");
+}
+
+/// `globals.debug: true` logs as `-vv` does; `-q` still wins.
+#[test]
+fn globals_debug_is_honoured() {
+    let moto = Moto::new();
+    let wd = Workdir::new();
+    let queue = unique_name("debug");
+    moto.create_queue("us-east-1", &queue, 30);
+    let yaml = config_yaml(
+        closed_port(),
+        &format!(
+            "service-events-all:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"
+        ),
+    )
+    .replace("debug: false", "debug: true");
+    wd.write_config(&yaml);
+    let run = wd.run(&["events", "--dry-run"]);
+    run.expect_code(0).expect_stderr("DEBUG");
+    let quiet = wd.run(&["events", "--dry-run", "-q"]);
+    assert!(!quiet.stderr.contains("DEBUG"), "{}", quiet.stderr);
+}
+
 #[test]
 fn missing_config_file_says_which() {
     let wd = Workdir::new();

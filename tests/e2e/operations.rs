@@ -233,6 +233,77 @@ fn deploy_files_have_the_keys_that_matter() {
     assert!(timer.contains("OnCalendar=*:0/5") && timer.contains("Unit=devo-aws.service"));
 }
 
+/// deploy/compose/: for users of docker compose, a container that runs one bounded cycle every
+/// 5 minutes. The file parses, its command line is one the CLI takes (with a deadline under the
+/// interval), and every.sh really runs its command at the interval, one run at a time.
+#[test]
+fn compose_recipe_runs_devo_aws_on_a_schedule() {
+    let compose: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(root().join("deploy/compose/compose.yaml")).unwrap(),
+    )
+    .unwrap();
+    let service = &compose["services"]["devo-aws"];
+    assert_eq!(service["build"]["target"], "scheduler");
+    assert_eq!(service["restart"], "unless-stopped");
+    let command: Vec<&str> = service["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    let ["every", seconds, "--", rest @ ..] = command.as_slice() else {
+        panic!("{command:?}");
+    };
+    let interval: u64 = seconds.parse().unwrap();
+    use clap::Parser;
+    let cli = devo_aws::cli::Cli::try_parse_from(rest.iter().copied()).unwrap();
+    assert!(cli.global.deadline.as_secs() < interval, "{command:?}");
+    let containerfile = std::fs::read_to_string(root().join("deploy/Containerfile")).unwrap();
+    assert!(containerfile.contains("AS scheduler"));
+    assert!(
+        containerfile
+            .trim_end()
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("FROM"))
+            .is_some_and(|l| l.contains("distroless")),
+        "the one-shot image stays the default (last) target"
+    );
+
+    // every.sh itself: a 1 s interval (whole seconds, as `date +%s` counts), a command that
+    // takes 0.3 s, 3.2 s in all: about 3 runs, one after the other, never two at once.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("runs");
+    let mut every = std::process::Command::new("sh")
+        .arg(root().join("deploy/compose/every.sh"))
+        .args(["1", "--", "sh", "-c"])
+        .arg(format!(
+            "echo start >> {0}; sleep 0.3; echo end >> {0}",
+            log.display()
+        ))
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(3200));
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &every.id().to_string()])
+        .status();
+    let status = every.wait().unwrap();
+    assert!(status.success(), "ends cleanly on SIGTERM: {status:?}");
+    let lines: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let runs = lines.iter().filter(|l| *l == "start").count();
+    assert!((2..=4).contains(&runs), "about one run a second: {lines:?}");
+    assert!(
+        lines
+            .chunks(2)
+            .all(|pair| pair == ["start", "end"] || pair == ["start"]),
+        "one run at a time, the last one let finish: {lines:?}"
+    );
+}
+
 /// deploy/kubernetes/cronjob-workers.yaml: 4 workers per cycle, state in S3, no volume; its
 /// config passes the real parser and validation.
 #[test]
