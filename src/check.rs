@@ -22,12 +22,14 @@ struct Row {
 }
 
 /// Runs every check, prints the table to stdout, returns the worst outcome.
-pub async fn run(loaded: &Loaded, endpoint: Result<DevoEndpoint, String>) -> Outcome {
+pub async fn run(loaded: &Loaded, endpoints: Vec<Result<DevoEndpoint, String>>) -> Outcome {
     let mut rows = vec![Row {
         check: "config".into(),
         result: Ok(format!("{} is valid", loaded.file().display())),
     }];
-    rows.push(devo(endpoint).await);
+    for endpoint in endpoints {
+        rows.push(devo(endpoint).await);
+    }
     let aws = Arc::new(Aws::new(loaded.config.inputs.aws.credentials.as_ref()).await);
     rows.push(Row {
         check: "aws identity".into(),

@@ -46,8 +46,11 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn()) -> Outcome {
         debug_logging();
     }
     if cli.command == Command::Check {
-        let endpoint = devo_endpoint(&loaded).map_err(|e| e.to_string());
-        return check::run(&loaded, endpoint).await;
+        let endpoints = match devo_endpoints(&loaded) {
+            Ok(e) => e.into_iter().map(|(endpoint, _)| endpoint).collect(),
+            Err(e) => vec![Err(e)],
+        };
+        return check::run(&loaded, endpoints).await;
     }
     let selected = match select(&loaded, cli.command) {
         Ok(s) => s,
@@ -112,27 +115,21 @@ fn select(loaded: &Loaded, command: Command) -> Result<Vec<ServiceKind>, ConfigE
     }
 }
 
-/// The shipper toward Devo (standard output for a dry run), with the output's timeouts.
+/// The shipper toward every Devo output (standard output for a dry run), each with its own
+/// timeouts.
 fn start_shipper(
     loaded: &Loaded,
     dry_run: bool,
 ) -> Result<(Shipper, JoinHandle<ShipperStats>), Box<dyn std::error::Error>> {
-    let destination = if dry_run {
-        Destination::Stdout
+    let destinations = if dry_run {
+        vec![(Destination::Stdout, EpochLimits::default())]
     } else {
-        Destination::Devo(Arc::new(devo_endpoint(loaded)?))
+        devo_endpoints(loaded)?
+            .into_iter()
+            .map(|(endpoint, limits)| Ok((Destination::Devo(Arc::new(endpoint?)), limits)))
+            .collect::<Result<_, String>>()?
     };
-    let mut limits = EpochLimits::default();
-    if let Some(secs) = loaded
-        .config
-        .devo_output()
-        .ok()
-        .and_then(|(_, out)| out.timeout_seconds)
-    {
-        limits.write_timeout = Duration::from_secs(secs);
-        limits.close_timeout = Duration::from_secs(secs);
-    }
-    Ok(Shipper::start(destination, limits))
+    Ok(Shipper::start(destinations))
 }
 
 /// What the services of this run share.
@@ -202,22 +199,38 @@ fn fail(outcome: Outcome, e: &dyn std::error::Error) -> Outcome {
     outcome
 }
 
-fn devo_endpoint(loaded: &Loaded) -> Result<DevoEndpoint, Box<dyn std::error::Error>> {
-    let (_, out) = loaded
+/// One Devo output: its endpoint (or why its files do not make one), and its limits.
+type OutputSetup = (Result<DevoEndpoint, String>, EpochLimits);
+
+/// Each Devo output's endpoint and limits.
+fn devo_endpoints(loaded: &Loaded) -> Result<Vec<OutputSetup>, String> {
+    let outputs = loaded
         .config
-        .devo_output()
+        .devo_outputs()
         .map_err(|e| format!("{}: {e:?}", loaded.file().display()))?;
-    let (chain, cert, key) = (
-        loaded.cert_path(&out.chain),
-        loaded.cert_path(&out.cert),
-        loaded.cert_path(&out.key),
-    );
-    Ok(DevoEndpoint::new(&EndpointSpec {
-        address: &out.address,
-        port: out.port,
-        chain: &chain,
-        cert: &cert,
-        key: &key,
-        verify_hostname: out.verify_hostname,
-    })?)
+    Ok(outputs
+        .into_iter()
+        .map(|(name, out)| {
+            let (chain, cert, key) = (
+                loaded.cert_path(&out.chain),
+                loaded.cert_path(&out.cert),
+                loaded.cert_path(&out.key),
+            );
+            let endpoint = DevoEndpoint::new(&EndpointSpec {
+                address: &out.address,
+                port: out.port,
+                chain: &chain,
+                cert: &cert,
+                key: &key,
+                verify_hostname: out.verify_hostname,
+            })
+            .map_err(|e| format!("outputs.{name}: {e}"));
+            let mut limits = EpochLimits::default();
+            if let Some(secs) = out.timeout_seconds {
+                limits.write_timeout = Duration::from_secs(secs);
+                limits.close_timeout = Duration::from_secs(secs);
+            }
+            (endpoint, limits)
+        })
+        .collect())
 }

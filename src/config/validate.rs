@@ -34,7 +34,7 @@ impl Config {
                 }
             }
         }
-        self.devo_output()?;
+        self.devo_outputs()?;
 
         let aws = &self.inputs.aws;
         check_len("inputs.aws.id", &aws.id.0, 1, 5)?;
@@ -66,9 +66,9 @@ impl Config {
         out
     }
 
-    /// The one Devo output (the first `devo_platform` entry) and its key path.
-    pub fn devo_output(&self) -> Result<(&str, &DevoOutput), ParseError> {
-        let mut found = None;
+    /// The Devo outputs, by name: every event goes to each of them.
+    pub fn devo_outputs(&self) -> Result<Vec<(&str, &DevoOutput)>, ParseError> {
+        let mut found = Vec::new();
         for (name, out) in &self.outputs {
             let p = format!("outputs.{name}");
             // The one output type there is; serde refused any other.
@@ -98,11 +98,15 @@ impl Config {
             for (key, v) in [("chain", &c.chain), ("cert", &c.cert), ("key", &c.key)] {
                 check_len(&format!("{p}.config.{key}"), v, 1, 4096)?;
             }
-            found.get_or_insert((name.as_str(), c));
+            found.push((name.as_str(), c));
         }
-        found.ok_or_else(|| {
-            ParseError::invalid("outputs", "expected one output of type devo_platform")
-        })
+        if found.is_empty() {
+            return Err(ParseError::invalid(
+                "outputs",
+                "expected at least one output of type devo_platform",
+            ));
+        }
+        Ok(found)
     }
 }
 

@@ -189,8 +189,16 @@ pub struct Health {
 }
 
 /// The producers' handle: cheap to clone; the shipper ends when every handle is dropped.
+/// With several outputs, every batch goes to each, and its receipt says Delivered only once
+/// each output has it.
 #[derive(Clone)]
 pub struct Shipper {
+    outputs: Vec<Output>,
+}
+
+/// One output: its task's queue, health and proof.
+#[derive(Clone)]
+struct Output {
     tx: mpsc::Sender<Shipment>,
     health: watch::Receiver<Health>,
     gate: Arc<Gate>,
@@ -240,54 +248,60 @@ impl Gate {
 }
 
 impl Shipper {
-    /// Starts the shipper task.
+    /// Starts one task per destination (each with its limits); the handle that is returned
+    /// ends with the last of them and sums their figures.
     pub fn start(
-        destination: Destination,
-        limits: EpochLimits,
+        destinations: Vec<(Destination, EpochLimits)>,
     ) -> (Self, JoinHandle<ShipperStats>) {
-        let (tx, rx) = mpsc::channel(SHIPMENTS_QUEUED);
-        let (health_tx, health) = watch::channel(Health::default());
-        let gate = Arc::new(Gate {
-            endpoint: match &destination {
-                Destination::Devo(endpoint) => Some(endpoint.clone()),
-                Destination::Stdout => None,
-            },
-            limits: limits.clone(),
-            proven: OnceCell::new(),
-        });
-        let task = match destination {
-            Destination::Devo(endpoint) => tokio::spawn(
-                DevoShipper {
-                    endpoint,
-                    limits,
-                    epoch: None,
-                    failed: None,
-                    stats: ShipperStats::default(),
-                    health: health_tx,
+        let (outputs, tasks): (Vec<Output>, Vec<JoinHandle<ShipperStats>>) = destinations
+            .into_iter()
+            .map(|(destination, limits)| start_output(destination, limits))
+            .unzip();
+        let all = tokio::spawn(async move {
+            let mut total = ShipperStats::default();
+            for task in tasks {
+                if let Ok(s) = task.await {
+                    total.epochs += s.epochs;
+                    total.connections += s.connections;
+                    total.events_delivered += s.events_delivered;
+                    total.bytes_delivered += s.bytes_delivered;
                 }
-                .run(rx),
-            ),
-            Destination::Stdout => {
-                health_tx.send_modify(|h| h.epochs_delivered = 1);
-                tokio::spawn(print_all(rx))
             }
-        };
-        (Self { tx, health, gate }, task)
+            total
+        });
+        (Self { outputs }, all)
     }
 
-    /// Whether Devo takes our data: proven by the first call of the run (a connection check),
-    /// answered from memory after. Call it before receiving anything.
+    /// Whether Devo takes our data, at every output: proven by the first call of the run (a
+    /// connection check per output), answered from memory after. Call it before receiving.
     pub async fn ready(&self) -> Result<(), Arc<ShipError>> {
-        self.gate
-            .proven
-            .get_or_init(|| self.gate.prove())
-            .await
-            .clone()
+        for output in &self.outputs {
+            output
+                .gate
+                .proven
+                .get_or_init(|| output.gate.prove())
+                .await
+                .clone()?;
+        }
+        Ok(())
     }
 
-    /// Delivery as it stands now.
+    /// Delivery as it stands now, over every output: proven when each has delivered an epoch,
+    /// failing when any is.
     pub fn health(&self) -> Health {
-        *self.health.borrow()
+        self.outputs.iter().fold(
+            Health {
+                epochs_delivered: u64::MAX,
+                failing: false,
+            },
+            |all, output| {
+                let h = *output.health.borrow();
+                Health {
+                    epochs_delivered: all.epochs_delivered.min(h.epochs_delivered),
+                    failing: all.failing || h.failing,
+                }
+            },
+        )
     }
 
     /// Queues a batch (nothing when it is empty) and says what was queued.
@@ -303,20 +317,88 @@ impl Shipper {
         }
     }
 
-    /// Queues a batch; the receiver resolves once its fate is known.
+    /// Queues a batch for every output; the receiver resolves once its fate is known at each.
     pub async fn ship(&self, batch: FrameBatch) -> oneshot::Receiver<Receipt> {
-        let (receipt, rx) = oneshot::channel();
         let events = batch.events();
+        let bytes = batch.into_bytes();
+        if let [only] = self.outputs.as_slice() {
+            return only.ship(bytes, events).await;
+        }
+        let mut answers = Vec::with_capacity(self.outputs.len());
+        for output in &self.outputs {
+            answers.push(output.ship(bytes.clone(), events).await);
+        }
+        let (receipt, rx) = oneshot::channel();
+        tokio::spawn(async move {
+            let mut combined = Receipt::Delivered;
+            for answer in answers {
+                match answer.await.unwrap_or_else(|_| Receipt::Failed(stopped())) {
+                    failed @ Receipt::Failed(_) => {
+                        combined = failed;
+                        break;
+                    }
+                    Receipt::Printed => combined = Receipt::Printed,
+                    Receipt::Delivered => {}
+                }
+            }
+            let _ = receipt.send(combined);
+        });
+        rx
+    }
+}
+
+fn stopped() -> Arc<ShipError> {
+    Arc::new(ShipError {
+        message: "the shipper has stopped".into(),
+        certificate_rejected: false,
+    })
+}
+
+/// Starts the task of one destination.
+fn start_output(
+    destination: Destination,
+    limits: EpochLimits,
+) -> (Output, JoinHandle<ShipperStats>) {
+    let (tx, rx) = mpsc::channel(SHIPMENTS_QUEUED);
+    let (health_tx, health) = watch::channel(Health::default());
+    let gate = Arc::new(Gate {
+        endpoint: match &destination {
+            Destination::Devo(endpoint) => Some(endpoint.clone()),
+            Destination::Stdout => None,
+        },
+        limits: limits.clone(),
+        proven: OnceCell::new(),
+    });
+    let task = match destination {
+        Destination::Devo(endpoint) => tokio::spawn(
+            DevoShipper {
+                endpoint,
+                limits,
+                epoch: None,
+                failed: None,
+                stats: ShipperStats::default(),
+                health: health_tx,
+            }
+            .run(rx),
+        ),
+        Destination::Stdout => {
+            health_tx.send_modify(|h| h.epochs_delivered = 1);
+            tokio::spawn(print_all(rx))
+        }
+    };
+    (Output { tx, health, gate }, task)
+}
+
+impl Output {
+    async fn ship(&self, bytes: Vec<u8>, events: u64) -> oneshot::Receiver<Receipt> {
+        let (receipt, rx) = oneshot::channel();
         let shipment = Shipment {
-            bytes: batch.into_bytes(),
+            bytes,
             events,
             receipt,
         };
         if let Err(mpsc::error::SendError(s)) = self.tx.send(shipment).await {
-            let _ = s.receipt.send(Receipt::Failed(Arc::new(ShipError {
-                message: "the shipper has stopped".into(),
-                certificate_rejected: false,
-            })));
+            let _ = s.receipt.send(Receipt::Failed(stopped()));
         }
         rx
     }

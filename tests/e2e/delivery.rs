@@ -6,7 +6,7 @@ use devo_aws::devo::tls::{DevoEndpoint, EndpointSpec};
 
 use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::{Pki, Receiver, closed_port};
-use crate::support::{Workdir, config_yaml, events_yaml};
+use crate::support::{Workdir, config_yaml, events_yaml, setup_with_pki};
 
 fn bodies(prefix: &str, n: usize) -> Vec<String> {
     (0..n)
@@ -139,10 +139,10 @@ fn shipper_frames_line_breaks_with_octet_counting() {
             verify_hostname: true,
         })
         .unwrap();
-        let (shipper, task) = Shipper::start(
+        let (shipper, task) = Shipper::start(vec![(
             Destination::Devo(Arc::new(endpoint)),
             EpochLimits::default(),
-        );
+        )]);
         let framing = Framing::Syslog {
             host: "myhost".into(),
         };
@@ -171,4 +171,52 @@ fn shipper_frames_line_breaks_with_octet_counting() {
     let conns = receiver.connections();
     assert_eq!(conns.len(), 1);
     assert!(conns[0].clean_close);
+}
+
+/// `yaml` (from `config_yaml`) with a second Devo output at localhost:`port`.
+fn with_second_output(yaml: &str, port: u16) -> String {
+    yaml.replace(
+        "inputs:\n",
+        &format!(
+            "  devo_2:\n    type: devo_platform\n    config:\n      address: localhost\n      port: {port}\n      type: SSL\n      chain: chain.crt\n      cert: client.crt\n      key: client.key\ninputs:\n"
+        ),
+    )
+}
+
+/// Every event goes to every output (how people move between Devo domains), and a message is
+/// deleted only once each output has its receipt: with one output down nothing is received, and
+/// the next run delivers to both.
+#[test]
+fn several_outputs_each_get_every_event() {
+    let (moto, pki, first, wd) = setup_with_pki();
+    let queue = unique_name("two");
+    let url = moto.create_queue("us-east-1", &queue, 30);
+    moto.send("us-east-1", &url, &bodies("two", 20));
+    let services = events_yaml(&queue, &["us-east-1"]);
+
+    let down = closed_port();
+    wd.write_config(&with_second_output(
+        &config_yaml(first.port, &services),
+        down,
+    ));
+    wd.run(&["events"])
+        .expect_code(4)
+        .expect_stderr(&format!("localhost:{down}"));
+    assert_eq!(moto.depth("us-east-1", &url), (20, 0), "nothing received");
+    assert!(first.records().is_empty());
+
+    let second = Receiver::start(&pki);
+    wd.write_config(&with_second_output(
+        &config_yaml(first.port, &services),
+        second.port,
+    ));
+    wd.run(&["events"]).expect_code(0);
+    for receiver in [&first, &second] {
+        let mut ids: Vec<String> = receiver.records().into_iter().map(|r| r.message).collect();
+        ids.sort();
+        let mut want = bodies("two", 20);
+        want.sort();
+        assert_eq!(ids, want, "each output has each event once");
+    }
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0));
 }

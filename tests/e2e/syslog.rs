@@ -67,7 +67,7 @@ fn ship_direct(wd: &Workdir, port: u16, records: &[(&str, &str)]) -> Receipt {
             attempts: 1,
             ..EpochLimits::default()
         };
-        let (shipper, task) = Shipper::start(Destination::Devo(Arc::new(endpoint)), limits);
+        let (shipper, task) = Shipper::start(vec![(Destination::Devo(Arc::new(endpoint)), limits)]);
         let framing = Framing::Syslog {
             host: "myhost".into(),
         };

@@ -115,11 +115,17 @@ impl Workdir {
 /// The usual peers of a test: moto, a sound Devo receiver, and a workdir whose certificates
 /// match it.
 pub fn setup() -> (aws::Moto, devo::Receiver, Workdir) {
+    let (moto, _, receiver, wd) = setup_with_pki();
+    (moto, receiver, wd)
+}
+
+/// [`setup`], and the PKI of the receiver and the workdir (for more receivers that trust it).
+pub fn setup_with_pki() -> (aws::Moto, Pki, devo::Receiver, Workdir) {
     let pki = Pki::new("devo");
     let receiver = devo::Receiver::start(&pki);
     let wd = Workdir::new();
     wd.write_certs(&pki, &pki);
-    (aws::Moto::new(), receiver, wd)
+    (aws::Moto::new(), pki, receiver, wd)
 }
 
 /// moto, rsyslog as Devo (see [`syslog`]), and a workdir whose certificates match it.
