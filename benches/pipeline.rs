@@ -421,7 +421,7 @@ fn metrics_2000() -> Measured {
     let names: Vec<String> = (0..2000).map(|i| format!("m{i:04}")).collect();
     let points: Vec<(&str, &str, i64, f64)> =
         names.iter().map(|n| (n.as_str(), "a", at, 1.0)).collect();
-    moto.put_metrics("us-east-1", &namespace, &points);
+    moto.put_metrics("us-east-1", &namespace, &points, &[]);
     let start = chrono::DateTime::from_timestamp(at - 290, 0)
         .unwrap()
         .to_rfc3339();

@@ -6,12 +6,18 @@
 //! go 500 to a request, all statistics of a metric in the same request, so one event per metric
 //! and timestamp carries every statistic asked for. Windows are half-open and aligned, so a
 //! datapoint is neither shipped twice nor skipped between runs.
+//!
+//! GetMetricData reports no units. Each metric name's unit (`region/namespace/name`) is learnt
+//! with one GetMetricStatistics call on one of its metrics over the last day, kept in the state
+//! and asked again after a day (after an hour when the metric had no datapoint to tell), at most
+//! [`MAX_UNITS_PER_RUN`] a run and region: 2,000 metrics under 40 names cost 40 calls a day, not
+//! one per metric per window. A name whose metrics carry different units gets the unit of one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::{
-    Metric, MetricDataQuery, MetricDataResult, MetricStat, StatusCode,
+    Metric, MetricDataQuery, MetricDataResult, MetricStat, StandardUnit, Statistic, StatusCode,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -20,8 +26,9 @@ use crate::config::{Service, ServiceKind};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
 use crate::outcome::{Failure, Outcome};
-use crate::sources::cursor::{CursorPull, RegionPuller};
+use crate::sources::cursor::{CursorPull, Pacer, RegionPuller};
 use crate::sources::{TagRule, each_region, puller_account};
+use crate::state::{ServiceHandle, UnitMemo};
 use crate::window::{Window, align_down};
 
 const KIND: ServiceKind = ServiceKind::Metrics;
@@ -32,6 +39,13 @@ const MAX_REQUEST_BYTES: usize = 512 << 10;
 /// Periods per slice: with 500 queries, at most 50,000 datapoints per request.
 const PERIODS_PER_SLICE: u32 = 100;
 const REQUESTS_PER_SECOND: u32 = 10;
+/// Metric names whose unit is learnt at most per run and region (the rest in later runs).
+const MAX_UNITS_PER_RUN: usize = 500;
+/// GetMetricStatistics calls per second (its quota is 400).
+const UNIT_REQUESTS_PER_SECOND: u32 = 50;
+/// How long a learnt unit is trusted, and how soon a name without one is asked again.
+const UNIT_KEEP_HOURS: i64 = 24;
+const UNIT_RETRY_HOURS: i64 = 1;
 
 /// One metric at one timestamp, as shipped.
 #[derive(Serialize)]
@@ -42,7 +56,7 @@ struct MetricEvent<'a> {
     dimensions: BTreeMap<&'a str, &'a str>,
     timestamp: String,
     period: u32,
-    /// GetMetricData does not report units.
+    /// The metric's unit, as learnt (see the module's note); null while unknown.
     unit: Option<&'a str>,
     #[serde(flatten)]
     statistics: BTreeMap<&'a str, f64>,
@@ -106,14 +120,93 @@ fn query_bytes(m: &Metric) -> usize {
 }
 
 impl RegionMetrics<'_> {
-    /// The region's metrics, listed, then pulled up to `latest`.
+    /// The region's metrics, listed, their units known, then pulled up to `latest`.
     async fn run(&self, pull: &CursorPull<'_>, latest: DateTime<Utc>) -> Result<(), Failure> {
         let metrics = self.list().await?;
         tracing::info!(message = "Metrics listed.", region = %self.at.region, count = metrics.len());
+        let units = self.units(&metrics, pull.state).await;
         pull.run(self.at.region, latest, &self.at.pacer, |slice, _| {
-            self.slice(&metrics, slice)
+            self.slice(&metrics, &units, slice)
         })
         .await
+    }
+
+    /// The unit of each metric name, from the state, learning those unknown or stale. Units
+    /// are a courtesy: a failure to learn them is a warning, and they stay null.
+    async fn units(&self, metrics: &[Metric], state: &ServiceHandle) -> HashMap<String, String> {
+        let now = Utc::now();
+        let mut known = state.units().await.unwrap_or_else(|e| {
+            tracing::warn!(message = "Cannot read the metric units learnt before.", error = %e);
+            BTreeMap::new()
+        });
+        let mut names: BTreeMap<String, &Metric> = BTreeMap::new();
+        for m in metrics {
+            names.entry(self.unit_key(m)).or_insert(m);
+        }
+        let stale = names.into_iter().filter(|(key, _)| {
+            known.get(key).is_none_or(|memo| {
+                let keep = if memo.unit.is_some() {
+                    UNIT_KEEP_HOURS
+                } else {
+                    UNIT_RETRY_HOURS
+                };
+                now - memo.learnt > chrono::Duration::hours(keep)
+            })
+        });
+        let pacer = Pacer::per_second(UNIT_REQUESTS_PER_SECOND);
+        let mut learnt = BTreeMap::new();
+        for (key, m) in stale.take(MAX_UNITS_PER_RUN) {
+            let asked = self
+                .at
+                .client
+                .get_metric_statistics()
+                .set_namespace(m.namespace().map(String::from))
+                .set_metric_name(m.metric_name().map(String::from))
+                .set_dimensions(Some(m.dimensions().to_vec()))
+                .start_time(aws_smithy_types::DateTime::from_secs(
+                    (now - chrono::Duration::days(1)).timestamp(),
+                ))
+                .end_time(aws_smithy_types::DateTime::from_secs(now.timestamp()))
+                .period(86_400)
+                .statistics(Statistic::SampleCount)
+                .send();
+            match pacer.paced(asked).await {
+                Ok(out) => {
+                    let unit = out
+                        .datapoints()
+                        .iter()
+                        .find_map(|d| d.unit())
+                        .filter(|u| **u != StandardUnit::None)
+                        .map(|u| u.as_str().to_string());
+                    learnt.insert(key, UnitMemo { unit, learnt: now });
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        message = "Cannot learn metric units; they stay null.",
+                        error = %self.at.failure("CloudWatch GetMetricStatistics", &e)
+                    );
+                    break;
+                }
+            }
+        }
+        if let Err(e) = state.record_units(learnt.clone()).await {
+            tracing::warn!(message = "Cannot record the metric units learnt.", error = %e);
+        }
+        known.extend(learnt);
+        known
+            .into_iter()
+            .filter_map(|(key, memo)| memo.unit.map(|u| (key, u)))
+            .collect()
+    }
+
+    /// How a metric's unit is remembered: by region, namespace and name.
+    fn unit_key(&self, m: &Metric) -> String {
+        format!(
+            "{}/{}/{}",
+            self.at.region,
+            m.namespace().unwrap_or_default(),
+            m.metric_name().unwrap_or_default()
+        )
     }
 
     /// Every metric of the configured namespaces (or of all), all pages.
@@ -173,6 +266,7 @@ impl RegionMetrics<'_> {
     async fn slice(
         &self,
         metrics: &[Metric],
+        units: &HashMap<String, String>,
         slice: Window,
     ) -> Result<(Shipped, Vec<String>), Failure> {
         let tag = TagRule {
@@ -204,7 +298,7 @@ impl RegionMetrics<'_> {
                         .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
                         .unwrap_or_default(),
                     period: self.period,
-                    unit: None,
+                    unit: units.get(&self.unit_key(m)).map(String::as_str),
                     statistics,
                     region: self.at.region,
                     account_id: self.at.account,

@@ -101,7 +101,21 @@ pub struct ServiceState {
     /// acknowledged whole (one of their objects failed), by SQS message id.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub messages: BTreeMap<String, MessageProgress>,
+    /// metrics: the unit of each metric name (`region/namespace/name`), learnt once a day
+    /// (GetMetricData does not report units).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub units: BTreeMap<String, UnitMemo>,
 }
+
+/// A metric's unit as last learnt; `None` when it had no datapoint to tell.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UnitMemo {
+    pub unit: Option<String>,
+    pub learnt: DateTime<Utc>,
+}
+
+/// Units remembered at most per service: the oldest go first past it.
+pub const MAX_UNITS_REMEMBERED: usize = 50_000;
 
 /// What was delivered of one message that announces several objects.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -427,14 +441,7 @@ impl ServiceHandle {
 
     /// The objects of message `message_id` delivered by earlier runs (none when unknown).
     pub async fn delivered_objects(&self, message_id: &str) -> Result<Vec<String>, StateError> {
-        let state = match &self.backend {
-            Backend::Files { store, key, .. } => store.load(key)?,
-            Backend::S3 { store, key, .. } => store
-                .load_service(key)
-                .await?
-                .map(|(s, _)| s)
-                .unwrap_or_default(),
-        };
+        let state = self.saved().await?;
         let now = Utc::now();
         Ok(state
             .messages
@@ -468,6 +475,48 @@ impl ServiceHandle {
                     })
                     .await
             }
+        }
+    }
+
+    /// The metric units learnt by earlier runs.
+    pub async fn units(&self) -> Result<BTreeMap<String, UnitMemo>, StateError> {
+        Ok(self.saved().await?.units)
+    }
+
+    /// Adds `learnt` units to those remembered (a dry run records nothing).
+    pub async fn record_units(&self, learnt: BTreeMap<String, UnitMemo>) -> Result<(), StateError> {
+        if self.worker.dry_run || learnt.is_empty() {
+            return Ok(());
+        }
+        let merge = |state: &mut ServiceState| {
+            state.units.extend(learnt.clone());
+            while state.units.len() > MAX_UNITS_REMEMBERED {
+                let oldest = state
+                    .units
+                    .iter()
+                    .min_by_key(|(_, m)| m.learnt)
+                    .map(|(k, _)| k.clone());
+                match oldest {
+                    Some(k) => state.units.remove(&k),
+                    None => break,
+                };
+            }
+        };
+        match &self.backend {
+            Backend::Files { store, key, .. } => store.update(key, merge),
+            Backend::S3 { store, key, .. } => store.update_service(key, merge).await,
+        }
+    }
+
+    /// The service's saved state as it is now (S3: the service object).
+    async fn saved(&self) -> Result<ServiceState, StateError> {
+        match &self.backend {
+            Backend::Files { store, key, .. } => store.load(key),
+            Backend::S3 { store, key, .. } => Ok(store
+                .load_service(key)
+                .await?
+                .map(|(s, _)| s)
+                .unwrap_or_default()),
         }
     }
 

@@ -272,7 +272,12 @@ fn metrics_one_event_per_metric_and_timestamp_without_repeats() {
             points.push((name, dim, minute - k * 60 + 7, k as f64));
         }
     }
-    moto.put_metrics("us-east-1", &namespace, &points);
+    moto.put_metrics(
+        "us-east-1",
+        &namespace,
+        &points,
+        &[("Latency", "Milliseconds"), ("Errors", "Count")],
+    );
     let start = (Utc::now() - chrono::Duration::minutes(30)).to_rfc3339();
     wd.write_config(&config_yaml(
         receiver.port,
@@ -305,13 +310,27 @@ fn metrics_one_event_per_metric_and_timestamp_without_repeats() {
     }
     assert_eq!(e["SampleCount"], 1.0);
     assert!(e["timestamp"].as_str().unwrap().ends_with('Z'));
-    // 3 metrics × 5 statistics = 15 queries: one GetMetricData call.
+    assert_eq!(e["unit"], "Count");
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["metricName"] == "Latency")
+            .all(|e| e["unit"] == "Milliseconds"),
+        "{events:?}"
+    );
+    // 3 metrics × 5 statistics = 15 queries: one GetMetricData call; a unit per metric name.
     run.expect_stderr("CloudWatch.GetMetricData=1");
     run.expect_stderr("CloudWatch.ListMetrics=1");
+    run.expect_stderr("CloudWatch.GetMetricStatistics=2");
 
     let before = receiver.records().len();
     let run = wd.run(&["metrics", "--force"]);
     run.expect_code(0);
+    assert!(
+        !run.stderr.contains("GetMetricStatistics"),
+        "units are remembered: {}",
+        run.stderr
+    );
     assert_eq!(
         receiver.records().len(),
         before,

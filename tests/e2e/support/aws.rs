@@ -324,8 +324,16 @@ impl Moto {
     }
 
     /// Puts one datapoint per (metric name, dimension value, timestamp s, value).
-    pub fn put_metrics(&self, region: &str, namespace: &str, points: &[(&str, &str, i64, f64)]) {
-        use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    /// Datapoints (metric name, `Api` dimension, time, value); a name listed in `units` is put
+    /// with that unit.
+    pub fn put_metrics(
+        &self,
+        region: &str,
+        namespace: &str,
+        points: &[(&str, &str, i64, f64)],
+        units: &[(&str, &str)],
+    ) {
+        use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
         let conf = aws_sdk_cloudwatch::Config::builder()
             .behavior_version(aws_sdk_cloudwatch::config::BehaviorVersion::latest())
             .region(aws_sdk_cloudwatch::config::Region::new(region.to_string()))
@@ -343,6 +351,12 @@ impl Moto {
                             .dimensions(Dimension::builder().name("Api").value(*dim).build())
                             .timestamp(aws_smithy_types::DateTime::from_secs(*at))
                             .value(*value)
+                            .set_unit(
+                                units
+                                    .iter()
+                                    .find(|(n, _)| n == name)
+                                    .map(|(_, u)| StandardUnit::from(*u)),
+                            )
                             .build()
                     })
                     .collect();
