@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use devo_aws::cycle::Counters;
+use devo_aws::cycle::{Counters, Stop};
 use devo_aws::devo::frame::{FrameBatch, Framing};
 use devo_aws::formats::s3_notification::ObjectRef;
 use devo_aws::sources::TagRule;
@@ -245,9 +245,14 @@ fn decode_in_process(settings: ObjectSettings, key: &str, objects: &[Vec<u8>]) -
                     event_time: None,
                     region: None,
                 },
+                stop: Stop::never(),
             };
             let body = tokio::io::BufReader::new(std::io::Cursor::new(o.clone()));
-            if reader.read(body, &framing, &mut sink).await.is_err() {
+            if reader
+                .read(body, Some(o.len() as u64), &framing, &mut sink)
+                .await
+                .is_err()
+            {
                 panic!("bench object {i} did not decode");
             }
         }

@@ -48,11 +48,41 @@ pub struct RunContext {
     pub progress: indicatif::MultiProgress,
 }
 
+/// When a run winds down: its deadline, or a stop signal. Cheap to clone into tasks.
+#[derive(Debug, Clone)]
+pub struct Stop {
+    deadline: Instant,
+    interrupted: Arc<AtomicBool>,
+}
+
+impl Stop {
+    /// A stop that never comes (benchmarks, tests).
+    pub fn never() -> Self {
+        Self {
+            deadline: Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600),
+            interrupted: Arc::default(),
+        }
+    }
+
+    /// Time to stop pulling.
+    pub fn now(&self) -> bool {
+        Instant::now() >= self.deadline || self.interrupted.load(Ordering::Relaxed)
+    }
+}
+
 impl RunContext {
     /// Time to stop pulling: the deadline passed or the process was asked to stop. What was
     /// pulled is still delivered and acknowledged.
     pub fn should_stop(&self) -> bool {
-        Instant::now() >= self.options.deadline || self.interrupted.load(Ordering::Relaxed)
+        self.stop().now()
+    }
+
+    /// The run's stop, for tasks that outlive a borrow of the context.
+    pub fn stop(&self) -> Stop {
+        Stop {
+            deadline: self.options.deadline,
+            interrupted: self.interrupted.clone(),
+        }
     }
 
     pub fn input_id(&self) -> &str {

@@ -11,8 +11,12 @@ use serde::Deserialize;
 
 use super::FormatError;
 
-/// Larger records are refused rather than buffered without bound.
-const MAX_RECORD_BYTES: usize = 32 << 20;
+/// Larger records are refused rather than buffered without bound. CloudTrail's own events stay
+/// under 256 KB; four times that leaves room and keeps 8 objects in flight within 8 MiB.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+/// Top-level keys are kept only this far: enough to tell `Records` (7 bytes) from any other key,
+/// so an endless key costs no memory.
+const MAX_KEY_BYTES: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Place {
@@ -198,7 +202,7 @@ impl RecordsScanner {
                 self.capturing_key = false;
                 return Ok(());
             }
-            if self.capturing_key {
+            if self.capturing_key && self.key.len() < MAX_KEY_BYTES {
                 self.key.push(b);
             }
             return Ok(());
@@ -334,6 +338,33 @@ mod tests {
     fn other_top_level_keys_are_skipped() {
         let doc = r#"{"Other":{"Records":[{"no":1}]},"Records":[{"yes":1}],"Tail":[1]}"#;
         assert_eq!(scan_in_chunks(doc, 5).unwrap(), [r#"{"yes":1}"#]);
+    }
+
+    /// An endless top-level key or string costs no memory; an endless record is refused at
+    /// [`MAX_RECORD_BYTES`].
+    #[test]
+    fn endless_keys_strings_and_records_are_bounded() {
+        let chunk = vec![b'a'; 64 << 10];
+        let mut keys = RecordsScanner::default();
+        keys.feed(b"{\"", |_| Ok(())).unwrap();
+        for _ in 0..64 {
+            keys.feed(&chunk, |_| Ok(())).unwrap();
+        }
+        assert!(keys.key.capacity() <= 64, "{}", keys.key.capacity());
+        assert!(keys.finish().is_err(), "still truncated");
+
+        let mut record = RecordsScanner::default();
+        record.feed(b"{\"Records\":[{\"k\":\"", |_| Ok(())).unwrap();
+        let mut fed = 0;
+        let refused = loop {
+            match record.feed(&chunk, |_| Ok(())) {
+                Ok(()) => fed += chunk.len(),
+                Err(e) => break e,
+            }
+            assert!(fed <= 2 * MAX_RECORD_BYTES, "never refused");
+        };
+        assert!(refused.to_string().contains("larger than"), "{refused}");
+        assert!(record.partial.capacity() <= 2 * MAX_RECORD_BYTES + chunk.len());
     }
 
     #[test]

@@ -21,7 +21,7 @@ use tokio::sync::Semaphore;
 
 use crate::aws::Aws;
 use crate::config::{Service, ServiceKind};
-use crate::cycle::{Counters, RunContext, Summary, run_service};
+use crate::cycle::{Counters, RunContext, Stop, Summary, run_service};
 use crate::devo::frame::{FrameBatch, Framing};
 use crate::devo::shipper::{BATCH_BYTES, Shipped, Shipper};
 use crate::formats::FormatError;
@@ -36,6 +36,12 @@ use crate::state::ServiceHandle;
 
 /// Objects read at once per service.
 pub const MAX_OBJECTS_IN_FLIGHT: usize = 8;
+/// A gzip object may inflate to this many times its stored size (CloudTrail, flow logs and
+/// CloudFront logs compress 10 to 30 times), and always to [`MIN_DECOMPRESSED_CAP`]: past that
+/// it is a gzip bomb, reported and skipped. Memory does not grow with it either way; the cap
+/// bounds the time a planted object costs every run.
+pub const MAX_INFLATION: u64 = 400;
+pub const MIN_DECOMPRESSED_CAP: u64 = 64 << 20;
 /// Bytes read from an object at a time.
 const READ_BYTES: usize = 64 << 10;
 /// Room reserved per batch: a full batch plus what one read's events may add on top.
@@ -185,6 +191,7 @@ impl<'a> ObjectHandler<'a> {
                 region,
                 message_id: message.id.to_string(),
                 object,
+                stop: self.ctx.stop(),
             },
         };
         let slot = self.slots.clone().acquire_owned().await.map_err(|_| {
@@ -350,7 +357,10 @@ impl ObjectJob {
             shipper: self.shipper,
             shipped: Shipped::NOTHING,
         };
-        self.reader.read(body, &self.framing, &mut sink).await?;
+        let stored = got.content_length.and_then(|n| u64::try_from(n).ok());
+        self.reader
+            .read(body, stored, &self.framing, &mut sink)
+            .await?;
         Ok(sink.shipped)
     }
 }
@@ -385,6 +395,8 @@ pub struct ObjectReader {
     /// The announcing message, for reports.
     pub message_id: String,
     pub object: ObjectRef,
+    /// The run's stop: reading ends within one 64 KiB chunk of it.
+    pub stop: Stop,
 }
 
 impl ObjectReader {
@@ -396,10 +408,12 @@ impl ObjectReader {
     }
 
     /// Reads the object (gzip, multi-member, when it starts with the gzip magic; else plain
-    /// text), handing batches of about [`BATCH_BYTES`] to `sink` as they fill.
+    /// text), handing batches of about [`BATCH_BYTES`] to `sink` as they fill. `stored_bytes`
+    /// (the object's size in S3) sets how far a gzip object may inflate.
     pub async fn read<R, S>(
         &self,
         mut body: R,
+        stored_bytes: Option<u64>,
         framing: &Framing,
         sink: &mut S,
     ) -> Result<(), Rejection>
@@ -420,13 +434,33 @@ impl ObjectReader {
         let mut buf = vec![0u8; READ_BYTES];
         let mut batch = framing.batch_with_capacity(BATCH_CAPACITY);
         let mut first = true;
+        let cap = stored_bytes
+            .map_or(MIN_DECOMPRESSED_CAP, |n| n.saturating_mul(MAX_INFLATION))
+            .max(MIN_DECOMPRESSED_CAP);
+        let mut read = 0u64;
         loop {
+            if self.stop.now() {
+                // What was read is shipped; the message goes back to the queue for the rest.
+                return Err(Rejection::Failed(Failure::new(
+                    Outcome::Temporary,
+                    format!(
+                        "s3://{}/{}: the run's deadline came in the middle of the object; it is read again next run",
+                        self.object.bucket, self.object.key
+                    ),
+                )));
+            }
             let n = source
                 .read(&mut buf)
                 .await
                 .map_err(|e| self.read_error(&e))?;
             if n == 0 {
                 break;
+            }
+            read += n as u64;
+            if gzip && read > cap {
+                return Err(self.poison(format!(
+                    "inflates past {cap} bytes ({MAX_INFLATION} times its stored size, at least {MIN_DECOMPRESSED_CAP}): a gzip bomb?"
+                )));
             }
             let chunk = &buf[..n];
             if std::mem::take(&mut first) && chunk.contains(&0) {

@@ -21,6 +21,8 @@ mod config;
 // Operating it: exit codes, `all`, logs, secrets, the example config, deploy/.
 mod operations;
 mod workers;
+// Hostile objects: capped, reported, skipped; memory measured.
+mod hostile;
 // Real peers: rsyslog as Devo, queues with a dead-letter queue, outages.
 mod syslog;
 // The layers of src/: no module uses one of its own layer or above.

@@ -92,6 +92,48 @@ impl Workdir {
         run
     }
 
+    /// [`Workdir::run`], and the process's peak resident memory in KiB (its `VmHWM`, read from
+    /// /proc while it runs).
+    pub fn run_with_peak_rss(&self, args: &[&str]) -> (Run, u64) {
+        use std::io::Read;
+        let mut child = self
+            .command(Command::new(env!("CARGO_BIN_EXE_devo-aws")), args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let status_file = format!("/proc/{}/status", child.id());
+        let mut stderr = child.stderr.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        let mut peak = 0u64;
+        while child.try_wait().unwrap().is_none() {
+            if let Ok(status) = std::fs::read_to_string(&status_file)
+                && let Some(kib) = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            {
+                peak = peak.max(kib);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let out = child.wait_with_output().unwrap();
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: reader.join().unwrap(),
+        };
+        eprintln!(
+            "devo-aws {args:?} exited {} (peak RSS {peak} KiB)\n{}",
+            run.code, run.stderr
+        );
+        (run, peak)
+    }
+
     /// `program` set up to run `devo-aws ARGS --config <this config>` against moto (the
     /// program is the binary itself, or a wrapper such as /usr/bin/time given the binary).
     pub fn command(&self, mut program: Command, args: &[&str]) -> Command {

@@ -1,0 +1,92 @@
+//! Hostile input: objects shaped to exhaust memory or time, reported and skipped while the rest
+//! of the queue goes on, with the process's peak memory measured.
+
+use std::io::Write;
+
+use crate::support::aws::Moto;
+use crate::support::samples::trail_object;
+use crate::support::{audit_s3_yaml, config_yaml, setup};
+
+/// `count` gzip members of `size` bytes of `byte`, back to back (devo-aws reads multi-member
+/// gzip): a big inflated size from a small, quickly made object.
+fn members(count: usize, size: usize, byte: u8) -> Vec<u8> {
+    let one = {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(&vec![byte; size]).unwrap();
+        enc.finish().unwrap()
+    };
+    one.repeat(count)
+}
+
+fn gzip_text(text: &str) -> Vec<u8> {
+    crate::support::gzip(text.as_bytes())
+}
+
+fn key(name: &str) -> String {
+    format!("AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/{name}.json.gz")
+}
+
+/// The issue's planted object (`{"` then 256 MiB of `a`, about 250 KB gzipped), a gzip bomb,
+/// an endless record and a record-less flood, beside a good object: each hostile one is
+/// reported with its key and the cap it hit, the good one is delivered, and the process stays
+/// within 64 MiB.
+#[test]
+fn planted_objects_are_capped_reported_and_skipped() {
+    let (moto, receiver, wd) = setup();
+    let (queue, url, bucket) = moto.announcing_bucket("us-east-1", "hostile", 60);
+    let put = |moto: &Moto, name: &str, body: Vec<u8>| {
+        moto.put_object("us-east-1", &bucket, &key(name), body);
+    };
+    let mut endless_key = gzip_text("{\"");
+    endless_key.extend(members(256, 1 << 20, b'a'));
+    put(&moto, "endless-key", endless_key);
+    let mut bomb = gzip_text("{\"Records\":[");
+    bomb.extend(members(64, 8 << 20, b' '));
+    put(&moto, "bomb", bomb);
+    let mut endless_record = gzip_text("{\"Records\":[{\"eventID\":\"");
+    endless_record.extend(members(4, 1 << 20, b'b'));
+    put(&moto, "endless-record", endless_record);
+    let good: Vec<String> = (0..50).map(|i| format!("good-{i}")).collect();
+    put(&moto, "good", trail_object(good.clone()));
+    wd.write_config(&config_yaml(receiver.port, &audit_s3_yaml(&queue, "")));
+
+    let started = std::time::Instant::now();
+    let (run, peak_kib) = wd.run_with_peak_rss(&["audit"]);
+    let seconds = started.elapsed().as_secs_f64();
+    run.expect_code(0);
+    eprintln!(
+        "hostile objects: {seconds:.1} s, peak RSS {} MiB",
+        peak_kib / 1024
+    );
+    for (name, cap) in [
+        ("endless-key", "inflates past"),
+        ("bomb", "inflates past"),
+        ("endless-record", "larger than 1048576 bytes"),
+    ] {
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.contains(&key(name)) && l.contains(cap)),
+            "{name} reported with {cap:?}: {}",
+            run.stderr
+        );
+    }
+    let mut got: Vec<String> = receiver
+        .records()
+        .iter()
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_str(&r.message).unwrap();
+            v["eventID"].as_str().unwrap().to_string()
+        })
+        .collect();
+    got.sort();
+    let mut want = good;
+    want.sort();
+    assert_eq!(
+        got, want,
+        "the good object delivered, nothing of the others"
+    );
+    assert!(peak_kib < 64 * 1024, "peak RSS {peak_kib} KiB");
+    // The hostile messages stay for the redrive policy; the good one and the test event go.
+    assert_eq!(moto.depth("us-east-1", &url).1, 3);
+}
