@@ -28,6 +28,14 @@ pub async fn run(loaded: &Loaded, endpoints: Vec<Result<DevoEndpoint, String>>) 
         result: Ok(format!("{} is valid", loaded.file().display())),
     }];
     for endpoint in endpoints {
+        if let Ok(e) = &endpoint
+            && let Some(problem) = e.key_permissions_problem()
+        {
+            rows.push(Row {
+                check: format!("devo key {}", e.display()),
+                result: Err(Failure::new(Outcome::Config, problem)),
+            });
+        }
         rows.push(devo(endpoint).await);
     }
     let aws = Arc::new(Aws::new(loaded.config.inputs.aws.credentials.as_ref()).await);

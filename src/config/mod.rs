@@ -13,6 +13,7 @@ mod validate;
 
 pub use model::*;
 pub use services::{Reach, SeedKey, ServiceKind};
+pub use validate::{RANGES, Ranges, is_safe_id};
 
 use std::path::{Path, PathBuf};
 

@@ -10,7 +10,7 @@ impl Config {
     /// The checks of the seed's parameter table that types alone do not make.
     pub fn validate(&self) -> Result<(), ParseError> {
         let g = &self.globals;
-        check_len("globals.id", &g.id.0, 1, 5)?;
+        check_id("globals.id", &g.id.0)?;
         check_len("globals.name", &g.name, 1, 64)?;
         let p = &g.persistence.config;
         match g.persistence.kind {
@@ -29,6 +29,15 @@ impl Config {
                 })?;
                 check_len("globals.persistence.config.bucket", bucket, 3, 63)?;
                 check_len("globals.persistence.config.prefix", &p.prefix, 0, 512)?;
+                if p.prefix.split('/').any(|part| part == "..")
+                    || p.prefix.starts_with('/')
+                    || p.prefix.chars().any(char::is_control)
+                {
+                    return Err(ParseError::invalid(
+                        "globals.persistence.config.prefix",
+                        "expected a key prefix such as devo-aws/ (no leading /, no .. parts)",
+                    ));
+                }
                 if let Some(region) = &p.region {
                     check_len("globals.persistence.config.region", region, 1, 64)?;
                 }
@@ -37,7 +46,7 @@ impl Config {
         self.devo_outputs()?;
 
         let aws = &self.inputs.aws;
-        check_len("inputs.aws.id", &aws.id.0, 1, 5)?;
+        check_id("inputs.aws.id", &aws.id.0)?;
         if let Some(c) = &aws.credentials {
             validate_credentials(c)?;
         }
@@ -81,18 +90,16 @@ impl Config {
                     "expected a host name such as collector-eu.devo.io",
                 ));
             }
-            if c.timeout_seconds == Some(0) {
-                return Err(ParseError::invalid(
-                    format!("{p}.config.timeout_seconds"),
-                    "expected a number of seconds of at least 1",
-                ));
-            }
-            if c.port == 0 {
-                return Err(ParseError::invalid(
-                    format!("{p}.config.port"),
-                    "expected a port from 1 to 65535",
-                ));
-            }
+            check_range(
+                &format!("{p}.config.timeout_seconds"),
+                c.timeout_seconds,
+                RANGES.timeout_seconds,
+            )?;
+            check_range(
+                &format!("{p}.config.port"),
+                Some(u64::from(c.port)),
+                RANGES.port,
+            )?;
             // The seed caps these names at 20 characters; real file names and absolute paths are
             // longer, so any non-empty name is accepted.
             for (key, v) in [("chain", &c.chain), ("cert", &c.cert), ("key", &c.key)] {
@@ -247,13 +254,75 @@ fn validate_common(p: &str, c: &Service) -> Result<(), ParseError> {
             ));
         }
     }
-    if c.request_period_in_seconds == Some(0) {
+    check_range(
+        &format!("{p}.request_period_in_seconds"),
+        c.request_period_in_seconds,
+        RANGES.request_period_in_seconds,
+    )?;
+    check_range(
+        &format!("{p}.delay_seconds"),
+        c.delay_seconds.map(u64::from),
+        RANGES.delay_seconds,
+    )?;
+    check_range(
+        &format!("{p}.period_seconds"),
+        c.period_seconds.map(u64::from),
+        RANGES.period_seconds,
+    )?;
+    Ok(())
+}
+
+/// The range of every number in the config, in seconds. The README's table repeats it.
+pub struct Ranges {
+    pub request_period_in_seconds: (u64, u64),
+    pub delay_seconds: (u64, u64),
+    pub period_seconds: (u64, u64),
+    pub timeout_seconds: (u64, u64),
+    pub port: (u64, u64),
+}
+
+pub const RANGES: Ranges = Ranges {
+    // At least a second; at most a week.
+    request_period_in_seconds: (1, 7 * 86_400),
+    // At most a day behind now.
+    delay_seconds: (0, 86_400),
+    // CloudWatch periods: 1, 5, 10, 30 or a multiple of 60, at most a day.
+    period_seconds: (1, 86_400),
+    // A write or a close may wait at most an hour.
+    timeout_seconds: (1, 3_600),
+    port: (1, 65_535),
+};
+
+/// `value`, when given, within `range` (both ends included).
+fn check_range(path: &str, value: Option<u64>, range: (u64, u64)) -> Result<(), ParseError> {
+    match value {
+        Some(v) if v < range.0 || v > range.1 => Err(ParseError::invalid(
+            path,
+            format!("{v} is out of range: expected {} to {}", range.0, range.1),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Ids name state files, locks and S3 objects: 1 to 5 letters, digits, `-` and `_`, so no id
+/// can reach outside the state directory or prefix (`../..`, `/`).
+fn check_id(path: &str, v: &str) -> Result<(), ParseError> {
+    check_len(path, v, 1, 5)?;
+    if !v
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         return Err(ParseError::invalid(
-            format!("{p}.request_period_in_seconds"),
-            "expected a number of seconds of at least 1",
+            path,
+            format!("{v:?}: expected letters, digits, - and _ only"),
         ));
     }
     Ok(())
+}
+
+/// Whether `v` may name a file or object under the state directory or prefix.
+pub fn is_safe_id(v: &str) -> bool {
+    check_id("", v).is_ok()
 }
 
 /// `us-east-1`, `us-gov-west-1`, `eu-central-2`: letters, dash-separated words, a number.

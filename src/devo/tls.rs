@@ -51,6 +51,7 @@ pub enum TlsSetupError {
 pub struct DevoEndpoint {
     pub address: String,
     pub port: u16,
+    key_path: PathBuf,
     client_not_after: Option<DateTime<Utc>>,
     connector: TlsConnector,
     server_name: ServerName<'static>,
@@ -88,6 +89,9 @@ impl DevoEndpoint {
         } else {
             Arc::new(ChainOnlyVerifier(webpki))
         };
+        if let Some(problem) = key_permissions_problem(spec.key) {
+            tracing::warn!(message = "The client private key is readable by others.", %problem);
+        }
         let certs = read_certs("client certificate", spec.cert)?;
         let client_not_after = certs.first().and_then(|c| not_after(c));
         let key = PrivateKeyDer::from_pem_file(spec.key).map_err(|e| TlsSetupError::Read {
@@ -116,6 +120,7 @@ impl DevoEndpoint {
         Ok(Self {
             address: spec.address.to_string(),
             port: spec.port,
+            key_path: spec.key.to_path_buf(),
             client_not_after,
             connector: TlsConnector::from(Arc::new(config)),
             server_name,
@@ -158,6 +163,11 @@ impl DevoEndpoint {
         close_cleanly(self.connect().await?, timeout).await
     }
 
+    /// Why the client key file's permissions are unsafe, if they are.
+    pub fn key_permissions_problem(&self) -> Option<String> {
+        key_permissions_problem(&self.key_path)
+    }
+
     /// The client certificate's expiry (read from the certificate file when the endpoint was
     /// built).
     pub fn client_cert_not_after(&self) -> Option<DateTime<Utc>> {
@@ -168,6 +178,19 @@ impl DevoEndpoint {
     pub fn display(&self) -> String {
         format!("{}:{}", self.address, self.port)
     }
+}
+
+/// Why the private key file's permissions are unsafe, if they are: like ssh, a key readable or
+/// writable by group or others is reported (with the file's path and mode).
+pub fn key_permissions_problem(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{}: mode {mode:04o} lets group or others read it; chmod 600 it",
+            path.display()
+        )
+    })
 }
 
 /// When a certificate stops being valid.

@@ -104,6 +104,41 @@ fn globals_debug_is_honoured() {
     assert!(!quiet.stderr.contains("DEBUG"), "{}", quiet.stderr);
 }
 
+/// Numbers out of their range and ids that would name files outside the state directory are
+/// refused at load time with their key path (exit 3): never a panic, never a stray file.
+#[test]
+fn huge_numbers_and_escaping_ids_are_refused_with_the_key_path() {
+    let wd = Workdir::new();
+    let events = "service-events-all:\n  cloudwatch_sqs_queue_name: q\n  regions: [us-east-1]\n";
+    let base = config_yaml(closed_port(), events);
+    for (from, to, path) in [
+        (
+            "regions: [us-east-1]\n",
+            "regions: [us-east-1]\n        request_period_in_seconds: 18446744073709551615\n",
+            "inputs.aws.services.service-events-all.request_period_in_seconds",
+        ),
+        (
+            "regions: [us-east-1]\n",
+            "regions: [us-east-1]\n        delay_seconds: 4000000000\n",
+            "inputs.aws.services.service-events-all.delay_seconds",
+        ),
+        (
+            "      key: client.key\n",
+            "      key: client.key\n      timeout_seconds: 99999999\n",
+            "outputs.devo_1.config.timeout_seconds",
+        ),
+        ("    id: 7\n", "    id: \"../..\"\n", "inputs.aws.id"),
+        ("    id: 7\n", "    id: /etc\n", "inputs.aws.id"),
+        ("  id: 1\n", "  id: \"a/b\"\n", "globals.id"),
+    ] {
+        assert!(base.contains(from), "{from}");
+        wd.write_config(&base.replacen(from, to, 1));
+        let run = wd.run(&["events", "--dry-run"]);
+        run.expect_code(3).expect_stderr(path);
+    }
+    assert!(!wd.path().join("state").exists(), "nothing written");
+}
+
 #[test]
 fn missing_config_file_says_which() {
     let wd = Workdir::new();

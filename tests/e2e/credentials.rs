@@ -205,3 +205,40 @@ fn check_reports_each_part_and_fails_on_any() {
     run.expect_code(4);
     assert!(devo_row(&run.stdout).contains("FAIL"), "{}", run.stdout);
 }
+
+/// A client key readable by group or others is named with its mode, as ssh does; `check` fails
+/// on it (exit 3).
+#[test]
+fn a_private_key_readable_by_others_is_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    let (moto, receiver, wd) = setup();
+    let queue = unique_name("keymode");
+    moto.create_queue("us-east-1", &queue, 30);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &events_yaml(&queue, &["us-east-1"]),
+    ));
+    let key = wd.path().join("certs/client.key");
+    let clean = wd.run(&["events"]);
+    clean.expect_code(0);
+    assert!(
+        !clean.stderr.contains("readable by others"),
+        "{}",
+        clean.stderr
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    wd.run(&["events", "--force"])
+        .expect_code(0)
+        .expect_stderr("The client private key is readable by others.")
+        .expect_stderr(&format!("{}: mode 0644", key.display()));
+    let check = wd.run(&["check"]);
+    check.expect_code(3);
+    assert!(
+        check
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("devo key") && l.contains("FAIL") && l.contains("0644")),
+        "{}",
+        check.stdout
+    );
+}

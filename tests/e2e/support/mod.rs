@@ -70,7 +70,10 @@ impl Workdir {
         let certs = self.path().join("certs");
         std::fs::write(certs.join("chain.crt"), &chain.ca_pem).unwrap();
         std::fs::write(certs.join("client.crt"), &client.client_cert_pem).unwrap();
-        std::fs::write(certs.join("client.key"), &client.client_key_pem).unwrap();
+        let key = certs.join("client.key");
+        std::fs::write(&key, &client.client_key_pem).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
 
     pub fn write_config(&self, yaml: &str) {
