@@ -18,7 +18,7 @@ mod support;
 use std::collections::HashSet;
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use devo_aws::cycle::{Counters, Stop};
@@ -186,6 +186,8 @@ fn cloudtrail_settings() -> ObjectSettings {
         key_filter: None,
         drop_event_names: HashSet::from(["Decrypt".to_string()]),
         start_time: None,
+        expected_owners: Vec::new(),
+        owners_found: Mutex::default(),
     }
 }
 
@@ -201,6 +203,8 @@ fn flow_settings(json: bool) -> ObjectSettings {
         key_filter: None,
         drop_event_names: HashSet::new(),
         start_time: None,
+        expected_owners: Vec::new(),
+        owners_found: Mutex::default(),
     }
 }
 

@@ -303,6 +303,10 @@ pub struct Service {
     pub format: LineOutput,
     /// logs: one log group name or a list; a trailing `*` means a prefix.
     pub log_groups: Option<OneOrMany>,
+    /// S3+SQS services: the accounts that may own the buckets announced (one id or a list).
+    /// Objects of buckets owned by anyone else are reported and not read (S3 refuses them by
+    /// ExpectedBucketOwner), so whoever can write to the queue cannot make us ship their data.
+    pub expected_bucket_owner: Option<OneOrMany>,
 }
 
 impl Service {
@@ -346,6 +350,10 @@ impl Service {
             ),
             ("format", self.format != LineOutput::Raw),
             ("log_groups", self.log_groups.is_some()),
+            (
+                "expected_bucket_owner",
+                self.expected_bucket_owner.is_some(),
+            ),
         ]
         .into_iter()
         .filter_map(|(key, set)| set.then_some(key))
@@ -471,7 +479,8 @@ impl<'de> Deserialize<'de> for Regions {
     }
 }
 
-/// A value written as one string or a list of strings (`log_groups`).
+/// A value written as one string or a list of strings (`log_groups`); numbers are taken as
+/// their digits (`expected_bucket_owner: 111122223333`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OneOrMany(pub Vec<String>);
 
@@ -486,9 +495,12 @@ impl<'de> Deserialize<'de> for OneOrMany {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<OneOrMany, E> {
                 Ok(OneOrMany(vec![v.to_string()]))
             }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<OneOrMany, E> {
+                Ok(OneOrMany(vec![v.to_string()]))
+            }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OneOrMany, A::Error> {
                 let mut out = Vec::new();
-                while let Some(r) = seq.next_element::<String>()? {
+                while let Some(ShortId(r)) = seq.next_element::<ShortId>()? {
                     out.push(r);
                 }
                 Ok(OneOrMany(out))

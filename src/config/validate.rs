@@ -166,6 +166,16 @@ fn validate_block(key: SeedKey, svc: &Service) -> Result<(), ParseError> {
         }
         validate_kind(kind, &p, svc)?;
     }
+    if let Some(owners) = &svc.expected_bucket_owner {
+        for (i, account) in owners.0.iter().enumerate() {
+            if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ParseError::invalid(
+                    format!("{p}.expected_bucket_owner[{i}]"),
+                    format!("{account:?} is not an AWS account id (12 digits)"),
+                ));
+            }
+        }
+    }
     if let Some(re) = &svc.s3_file_type_filter {
         regex::Regex::new(re).map_err(|e| {
             ParseError::invalid(

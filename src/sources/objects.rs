@@ -7,9 +7,9 @@
 //! [`MAX_OBJECTS_IN_FLIGHT`] at once per service. Memory stays flat in the object's size: the
 //! body is read 64 KiB at a time and events leave in batches of [`BATCH_BYTES`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_compression::tokio::bufread::GzipDecoder;
 use chrono::{DateTime, Utc};
@@ -67,9 +67,21 @@ pub struct ObjectSettings {
     pub drop_event_names: HashSet<String>,
     /// Objects announced before this are acknowledged without being read.
     pub start_time: Option<DateTime<Utc>>,
+    /// `expected_bucket_owner`: the accounts that may own the buckets read (none: any).
+    pub expected_owners: Vec<String>,
+    /// The owner found for each bucket, among `expected_owners`.
+    pub owners_found: Mutex<HashMap<String, String>>,
 }
 
 impl ObjectSettings {
+    fn known_owner(&self, bucket: &str) -> Option<String> {
+        crate::lock(&self.owners_found).get(bucket).cloned()
+    }
+
+    fn remember_owner(&self, bucket: &str, owner: &str) {
+        crate::lock(&self.owners_found).insert(bucket.to_string(), owner.to_string());
+    }
+
     /// Why an object is not to be read, if it is not.
     fn skip_reason(&self, object: &ObjectRef) -> Option<&'static str> {
         if self.format == ObjectFormat::CloudTrail && !is_log_key(&object.key) {
@@ -124,6 +136,12 @@ pub async fn run(
             key_filter,
             drop_event_names: svc.drop_event_names.iter().cloned().collect(),
             start_time: svc.start_time.map(|t| t.0),
+            expected_owners: svc
+                .expected_bucket_owner
+                .as_ref()
+                .map(|o| o.0.clone())
+                .unwrap_or_default(),
+            owners_found: Mutex::default(),
         };
         let handler = ObjectHandler::new(ctx, settings, counters.clone(), state);
         let job = QueueJob {
@@ -322,36 +340,7 @@ struct ObjectJob {
 
 impl ObjectJob {
     async fn run(self) -> Result<Shipped, Rejection> {
-        let object = &self.reader.object;
-        let got = self
-            .s3
-            .get_object()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .send()
-            .await
-            .map_err(|e| {
-                let code = e
-                    .as_service_error()
-                    .and_then(aws_sdk_s3::error::ProvideErrorMetadata::code);
-                // What is wrong with this object (or its bucket) alone: the other objects and
-                // messages go on.
-                let object_fault = match code {
-                    Some("NoSuchKey") => Some("the object no longer exists"),
-                    Some("NoSuchBucket") => Some("the bucket no longer exists"),
-                    Some("AccessDenied") => Some(
-                        "access denied (the role needs s3:GetObject on it, and kms:Decrypt when it is encrypted with a KMS key)",
-                    ),
-                    Some("InvalidObjectState") => Some("archived (restore it first)"),
-                    _ => None,
-                };
-                if let Some(reason) = object_fault {
-                    self.reader.poison(reason)
-                } else {
-                    let what = format!("S3 GetObject s3://{}/{}", object.bucket, object.key);
-                    Rejection::Failed(self.aws.failure(&what, &e))
-                }
-            })?;
+        let got = self.get_object().await?;
         let body = tokio::io::BufReader::with_capacity(READ_BYTES, got.body.into_async_read());
         let mut sink = ShipperSink {
             shipper: self.shipper,
@@ -362,6 +351,67 @@ impl ObjectJob {
             .read(body, stored, &self.framing, &mut sink)
             .await?;
         Ok(sink.shipped)
+    }
+}
+
+impl ObjectJob {
+    /// GetObject, with the bucket's owner expected to be one of `expected_bucket_owner` when
+    /// that is set (the owner found is remembered per bucket).
+    async fn get_object(
+        &self,
+    ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, Rejection> {
+        let object = &self.reader.object;
+        let settings = &self.reader.settings;
+        let owners: Vec<Option<String>> = match settings.known_owner(&object.bucket) {
+            Some(owner) => vec![Some(owner)],
+            None if settings.expected_owners.is_empty() => vec![None],
+            None => settings.expected_owners.iter().cloned().map(Some).collect(),
+        };
+        for owner in &owners {
+            let got = self
+                .s3
+                .get_object()
+                .bucket(&object.bucket)
+                .key(&object.key)
+                .set_expected_bucket_owner(owner.clone())
+                .send()
+                .await;
+            let e = match got {
+                Ok(got) => {
+                    if let Some(owner) = owner {
+                        settings.remember_owner(&object.bucket, owner);
+                    }
+                    return Ok(got);
+                }
+                Err(e) => e,
+            };
+            let code = e
+                .as_service_error()
+                .and_then(aws_sdk_s3::error::ProvideErrorMetadata::code);
+            // What is wrong with this object (or its bucket) alone: the other objects and
+            // messages go on.
+            let object_fault = match code {
+                Some("AccessDenied") if owner.is_some() => continue,
+                Some("NoSuchKey") => Some("the object no longer exists"),
+                Some("NoSuchBucket") => Some("the bucket no longer exists"),
+                Some("AccessDenied") => Some(
+                    "access denied (the role needs s3:GetObject on it, and kms:Decrypt when it is encrypted with a KMS key)",
+                ),
+                Some("InvalidObjectState") => Some("archived (restore it first)"),
+                _ => None,
+            };
+            return Err(match object_fault {
+                Some(reason) => self.reader.poison(reason),
+                None => {
+                    let what = format!("S3 GetObject s3://{}/{}", object.bucket, object.key);
+                    Rejection::Failed(self.aws.failure(&what, &e))
+                }
+            });
+        }
+        Err(self.reader.poison(format!(
+            "the bucket is owned by none of expected_bucket_owner ({}), or access is denied",
+            settings.expected_owners.join(", ")
+        )))
     }
 }
 
@@ -646,6 +696,17 @@ fn cloudtrail_record(
         Ok(p) => p,
         Err(e) => return reader.bad_record(&e),
     };
+    // A record filed under another account's path (AWSLogs/<account>/CloudTrail/...) than the
+    // one it names was not written there by CloudTrail.
+    if let (Some(path_account), Some(record_account)) = (
+        key_account_region(&reader.object.key).0,
+        fields.account.as_deref(),
+    ) && path_account != record_account
+    {
+        return reader.bad_record(&FormatError::Shape(format!(
+            "a record of account {record_account} in the log path of account {path_account}"
+        )));
+    }
     if fields
         .event_name
         .as_deref()

@@ -90,3 +90,73 @@ fn planted_objects_are_capped_reported_and_skipped() {
     // The hostile messages stay for the redrive policy; the good one and the test event go.
     assert_eq!(moto.depth("us-east-1", &url).1, 3);
 }
+
+/// Whoever can send to the queue can name any bucket: with `expected_bucket_owner`, objects of
+/// buckets owned by another account are reported and not read (S3 refuses them by
+/// ExpectedBucketOwner); and a CloudTrail record filed under another account's path is not
+/// shipped.
+#[test]
+fn objects_from_someone_elses_bucket_or_account_are_not_shipped() {
+    let (moto, receiver, wd) = setup();
+    let (queue, url, bucket) = moto.announcing_bucket("us-east-1", "owner", 60);
+    let path = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01";
+    moto.put_object(
+        "us-east-1",
+        &bucket,
+        &format!("{path}/a.json.gz"),
+        trail_object((0..3).map(|i| format!("owned-{i}"))),
+    );
+    // moto's buckets belong to its default account, 123456789012.
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &audit_s3_yaml(
+            &queue,
+            "  expected_bucket_owner: [\"111122223333\", \"444455556666\"]\n",
+        ),
+    ));
+    let run = wd.run(&["audit"]);
+    run.expect_code(0)
+        .expect_stderr("owned by none of expected_bucket_owner (111122223333, 444455556666)");
+    assert!(receiver.records().is_empty(), "nothing of a foreign bucket");
+    assert_eq!(
+        moto.depth("us-east-1", &url).1,
+        1,
+        "left to the redrive policy"
+    );
+
+    let forged = crate::support::samples::trail_file(&[
+        crate::support::samples::trail_record(
+            "forged-1",
+            "GetObject",
+            "s3.amazonaws.com",
+            "999999999999",
+            "us-east-1",
+        ),
+        crate::support::samples::trail_record(
+            "real-1",
+            "GetObject",
+            "s3.amazonaws.com",
+            "111122223333",
+            "us-east-1",
+        ),
+    ]);
+    moto.put_object("us-east-1", &bucket, &format!("{path}/b.json.gz"), forged);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &audit_s3_yaml(&queue, "  expected_bucket_owner: 123456789012\n"),
+    ));
+    let run = wd.run(&["audit", "--force"]);
+    run.expect_code(0)
+        .expect_stderr("a record of account 999999999999 in the log path of account 111122223333");
+    let mut ids: Vec<String> = receiver
+        .records()
+        .iter()
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_str(&r.message).unwrap();
+            v["eventID"].as_str().unwrap().to_string()
+        })
+        .collect();
+    ids.sort();
+    assert!(!ids.contains(&"forged-1".to_string()), "{ids:?}");
+    assert!(ids.contains(&"real-1".to_string()), "{ids:?}");
+}

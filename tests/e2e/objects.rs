@@ -47,6 +47,7 @@ fn cloudtrail_files_with_digest_dropped_names_and_a_corrupt_object() {
     let s = s3_setup("us-east-1");
     let mut expected = HashMap::new();
     let mut first = Vec::new();
+    let mut other_account = Vec::new();
     for (i, (account, region)) in [
         ("111122223333", "us-east-1"),
         ("444455556666", "eu-west-1"),
@@ -64,7 +65,12 @@ fn cloudtrail_files_with_digest_dropped_names_and_a_corrupt_object() {
                 r.clone(),
             ),
         );
-        first.push(r);
+        // A record is filed under its own account's path.
+        if *account == "111122223333" {
+            first.push(r);
+        } else {
+            other_account.push(r);
+        }
     }
     first.push(trail_record(
         "ct-dropped",
@@ -105,6 +111,12 @@ fn cloudtrail_files_with_digest_dropped_names_and_a_corrupt_object() {
         &s.bucket,
         &format!("{prefix}/111122223333_CloudTrail_us-east-1_b with space.json.gz"),
         trail_file(&second),
+    );
+    s.moto.put_object(
+        "us-east-1",
+        &s.bucket,
+        "AWSLogs/444455556666/CloudTrail/eu-west-1/2024/05/01/444455556666_CloudTrail_eu-west-1_c.json.gz",
+        trail_file(&other_account),
     );
     s.moto.put_object(
         "us-east-1",

@@ -23,6 +23,8 @@ moto_server's own arguments (-H HOST -p PORT), plus what moto lacks for our serv
 6. CloudWatch over Smithy RPC v2 CBOR (what aws-sdk-cloudwatch speaks): each request is
    decoded, replayed to moto over its JSON protocol, and the answer encoded back to CBOR, its
    timestamps typed by botocore's model of the service.
+7. S3's ExpectedBucketOwner (moto ignores it): a GET or HEAD whose x-amz-expected-bucket-owner
+   is not the account that created the bucket is refused with 403 AccessDenied, as S3 does.
 """
 
 import argparse
@@ -148,6 +150,10 @@ class Extensions:
             return respond(start_response, "200 OK", body, "application/json")
         if access_key_of(environ).startswith(BAD_KEY_PREFIX):
             return self.refuse(environ, start_response)
+        if not self.owner_expected(environ, path):
+            body = (b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message>"
+                    b"<RequestId>devo-aws-test</RequestId></Error>")
+            return respond(start_response, "403 Forbidden", body, "application/xml")
         if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
             self.record_assume_role(environ)
         if environ.get("REQUEST_METHOD") == "PUT" and (
@@ -161,6 +167,20 @@ class Extensions:
         if environ.get("HTTP_X_AMZ_TARGET", "").endswith(LOOKUP_TARGET):
             return self.lookup_events(environ, start_response)
         return self.app(environ, start_response)
+
+    @staticmethod
+    def owner_expected(environ, path):
+        """False when the request names an expected bucket owner that does not own the bucket."""
+        expected = environ.get("HTTP_X_AMZ_EXPECTED_BUCKET_OWNER")
+        if not expected or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return True
+        from moto.s3.models import s3_backends
+        bucket = path.strip("/").split("/")[0]
+        for account in list(s3_backends.keys()):
+            regions = s3_backends[account]
+            if "global" in regions and bucket in regions["global"].buckets:
+                return account == expected
+        return True
 
     def receive_one_at_a_time(self, environ, start_response):
         """ReceiveMessage under the receive lock; a long poll becomes short polls until a message
