@@ -223,6 +223,11 @@ fn devo_endpoints(loaded: &Loaded) -> Result<Vec<OutputSetup>, String> {
                 cert: &cert,
                 key: &key,
                 verify_hostname: out.verify_hostname,
+                // Checked when the config was loaded.
+                server_fingerprint: out
+                    .server_fingerprint
+                    .as_deref()
+                    .and_then(config::parse_fingerprint),
             })
             .map_err(|e| format!("outputs.{name}: {e}"));
             let mut limits = EpochLimits::default();

@@ -141,6 +141,9 @@ pub struct DevoOutput {
     /// How long a write may wait for a server that does not read, and how long the server has
     /// to close after our close_notify, in seconds (default 30).
     pub timeout_seconds: Option<u64>,
+    /// Pins the server certificate: its SHA-256 fingerprint (64 hex digits, colons allowed, as
+    /// `openssl x509 -noout -fingerprint -sha256` prints it).
+    pub server_fingerprint: Option<String>,
 }
 
 const fn default_port() -> u16 {
@@ -523,4 +526,18 @@ impl<'de> Deserialize<'de> for StartTime {
             ))
         })
     }
+}
+
+/// `AB:CD:...` or `abcd...`: 64 hex digits, colons allowed, as a SHA-256.
+pub fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
+    let hex: Vec<u8> = text.bytes().filter(|b| *b != b':').collect();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in hex.chunks(2).enumerate() {
+        let text = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(text, 16).ok()?;
+    }
+    Some(out)
 }

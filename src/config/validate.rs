@@ -100,6 +100,14 @@ impl Config {
                 Some(u64::from(c.port)),
                 RANGES.port,
             )?;
+            if let Some(pin) = &c.server_fingerprint
+                && parse_fingerprint(pin).is_none()
+            {
+                return Err(ParseError::invalid(
+                    format!("{p}.config.server_fingerprint"),
+                    "expected a SHA-256 fingerprint: 64 hex digits, colons allowed",
+                ));
+            }
             // The seed caps these names at 20 characters; real file names and absolute paths are
             // longer, so any non-empty name is accepted.
             for (key, v) in [("chain", &c.chain), ("cert", &c.cert), ("key", &c.key)] {

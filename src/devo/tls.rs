@@ -66,6 +66,8 @@ pub struct EndpointSpec<'a> {
     pub cert: &'a Path,
     pub key: &'a Path,
     pub verify_hostname: bool,
+    /// The server certificate's SHA-256, when pinned (`server_fingerprint`).
+    pub server_fingerprint: Option<[u8; 32]>,
 }
 
 impl DevoEndpoint {
@@ -84,11 +86,16 @@ impl DevoEndpoint {
         let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
             .map_err(|e| TlsSetupError::Invalid(format!("{}: {e}", spec.chain.display())))?;
-        let verifier: Arc<dyn ServerCertVerifier> = if spec.verify_hostname {
-            webpki
-        } else {
-            Arc::new(ChainOnlyVerifier(webpki))
-        };
+        let verifier: Arc<dyn ServerCertVerifier> =
+            if spec.verify_hostname && spec.server_fingerprint.is_none() {
+                webpki
+            } else {
+                Arc::new(DevoVerifier {
+                    webpki,
+                    check_name: spec.verify_hostname,
+                    pin: spec.server_fingerprint,
+                })
+            };
         if let Some(problem) = key_permissions_problem(spec.key) {
             tracing::warn!(message = "The client private key is readable by others.", %problem);
         }
@@ -193,6 +200,25 @@ pub fn key_permissions_problem(path: &Path) -> Option<String> {
     })
 }
 
+/// Whether a certificate names serverAuth among its extended key usages.
+fn has_server_auth(cert: &CertificateDer<'_>) -> bool {
+    x509_parser::parse_x509_certificate(cert.as_ref())
+        .ok()
+        .and_then(|(_, c)| {
+            c.extended_key_usage()
+                .ok()
+                .flatten()
+                .map(|e| e.value.server_auth)
+        })
+        .unwrap_or(false)
+}
+
+/// A certificate's SHA-256, over its DER bytes (what `openssl x509 -fingerprint -sha256` prints).
+pub fn fingerprint(cert: &CertificateDer<'_>) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(cert.as_ref()).into()
+}
+
 /// When a certificate stops being valid.
 pub fn not_after(cert: &CertificateDer<'_>) -> Option<DateTime<Utc>> {
     let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
@@ -264,11 +290,19 @@ pub fn is_certificate_rejection(e: &io::Error) -> bool {
     }
 }
 
-/// Verifies the server's chain against the Devo CA but accepts any name in it.
+/// The server's chain checked against the Devo CA, and beyond webpki's checks:
+/// - without the name check (`verify_hostname: false`), the certificate must carry the
+///   serverAuth extended key usage, so that no other certificate under `chain` (another
+///   tenant's client certificate) can pose as the server;
+/// - with `server_fingerprint`, the certificate must be that one.
 #[derive(Debug)]
-struct ChainOnlyVerifier(Arc<WebPkiServerVerifier>);
+struct DevoVerifier {
+    webpki: Arc<WebPkiServerVerifier>,
+    check_name: bool,
+    pin: Option<[u8; 32]>,
+}
 
-impl ServerCertVerifier for ChainOnlyVerifier {
+impl ServerCertVerifier for DevoVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -277,15 +311,32 @@ impl ServerCertVerifier for ChainOnlyVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        match self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Ok(_) => {}
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
+            )) if !self.check_name => {}
+            Err(e) => return Err(e),
         }
+        if !self.check_name && !has_server_auth(end_entity) {
+            return Err(rustls::Error::InvalidCertificate(
+                CertificateError::InvalidPurpose,
+            ));
+        }
+        if let Some(pin) = self.pin
+            && fingerprint(end_entity) != pin
+        {
+            return Err(rustls::Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure,
+            ));
+        }
+        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -294,7 +345,7 @@ impl ServerCertVerifier for ChainOnlyVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        self.webpki.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -303,11 +354,11 @@ impl ServerCertVerifier for ChainOnlyVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        self.webpki.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.webpki.supported_verify_schemes()
     }
 }
 

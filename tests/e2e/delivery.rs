@@ -137,6 +137,7 @@ fn shipper_frames_line_breaks_with_octet_counting() {
             cert: &certs.join("client.crt"),
             key: &certs.join("client.key"),
             verify_hostname: true,
+            server_fingerprint: None,
         })
         .unwrap();
         let (shipper, task) = Shipper::start(vec![(
@@ -218,5 +219,54 @@ fn several_outputs_each_get_every_event() {
         want.sort();
         assert_eq!(ids, want, "each output has each event once");
     }
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+}
+
+/// `verify_hostname: false` skips the name check only: a certificate under the same chain that
+/// is not a server's (another tenant's client certificate) is refused, and `server_fingerprint`
+/// pins the one server certificate to take.
+#[test]
+fn relaxed_hostname_check_still_wants_a_server_certificate_and_honours_a_pin() {
+    let (moto, pki, good, wd) = setup_with_pki();
+    let queue = unique_name("relaxed");
+    let url = moto.create_queue("us-east-1", &queue, 30);
+    moto.send("us-east-1", &url, &bodies("relaxed", 3));
+    let services = events_yaml(&queue, &["us-east-1"]);
+    let with = |port: u16, extra: &str| {
+        config_yaml(port, &services).replace(
+            "      key: client.key\n",
+            &format!("      key: client.key\n      verify_hostname: false\n{extra}"),
+        )
+    };
+
+    let impostor = Receiver::start(&pki.with_client_as_server());
+    wd.write_config(&with(impostor.port, ""));
+    wd.run(&["events"])
+        .expect_code(3)
+        .expect_stderr("InvalidPurpose");
+    assert!(impostor.bytes().is_empty(), "nothing sent to the impostor");
+
+    let other = Pki::new("devo-other-server");
+    wd.write_config(&with(
+        good.port,
+        &format!(
+            "      server_fingerprint: \"{}\"\n",
+            other.server_fingerprint()
+        ),
+    ));
+    wd.run(&["events"])
+        .expect_code(3)
+        .expect_stderr("ApplicationVerificationFailure");
+    assert!(good.records().is_empty());
+
+    wd.write_config(&with(
+        good.port,
+        &format!(
+            "      server_fingerprint: \"{}\"\n",
+            pki.server_fingerprint()
+        ),
+    ));
+    wd.run(&["events"]).expect_code(0);
+    assert_eq!(good.records().len(), 3);
     assert_eq!(moto.depth("us-east-1", &url), (0, 0));
 }

@@ -61,6 +61,7 @@ fn ship_direct(wd: &Workdir, port: u16, records: &[(&str, &str)]) -> Receipt {
             cert: &certs.join("client.crt"),
             key: &certs.join("client.key"),
             verify_hostname: true,
+            server_fingerprint: None,
         })
         .unwrap();
         let limits = EpochLimits {

@@ -6,7 +6,10 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair,
+};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
@@ -43,10 +46,11 @@ impl Pki {
             .distinguished_name
             .push(DnType::CommonName, format!("{name} CA"));
         let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-        let leaf = |san: &str, cn: &str, expired: bool| {
+        let leaf = |san: &str, cn: &str, expired: bool, usages: Vec<ExtendedKeyUsagePurpose>| {
             let key = KeyPair::generate().unwrap();
             let mut params = CertificateParams::new(vec![san.to_string()]).unwrap();
             params.distinguished_name.push(DnType::CommonName, cn);
+            params.extended_key_usages = usages;
             if expired {
                 params.not_before = rcgen::date_time_ymd(2019, 1, 1);
                 params.not_after = rcgen::date_time_ymd(2020, 1, 1);
@@ -54,11 +58,20 @@ impl Pki {
             let cert = params.signed_by(&key, &ca).unwrap();
             (cert.pem(), key.serialize_pem())
         };
-        let (server_cert_pem, server_key_pem) = leaf("localhost", "localhost", expired_server);
+        // The server's certificate names its purpose, as public CAs issue them; the client's
+        // names none (webpki then takes it for any purpose: the case `verify_hostname: false`
+        // must guard against).
+        let (server_cert_pem, server_key_pem) = leaf(
+            "localhost",
+            "localhost",
+            expired_server,
+            vec![ExtendedKeyUsagePurpose::ServerAuth],
+        );
         let (client_cert_pem, client_key_pem) = leaf(
             "client.devo-aws.test",
             "devo-aws test client",
             expired_client,
+            Vec::new(),
         );
         Self {
             ca_pem: ca.pem(),
@@ -67,6 +80,29 @@ impl Pki {
             client_cert_pem,
             client_key_pem,
         }
+    }
+
+    /// The same CA, with the client's certificate and key as the server's: another tenant's
+    /// client certificate posing as Devo.
+    pub fn with_client_as_server(&self) -> Self {
+        Self {
+            ca_pem: self.ca_pem.clone(),
+            server_cert_pem: self.client_cert_pem.clone(),
+            server_key_pem: self.client_key_pem.clone(),
+            client_cert_pem: self.client_cert_pem.clone(),
+            client_key_pem: self.client_key_pem.clone(),
+        }
+    }
+
+    /// The SHA-256 of the server certificate, as `openssl x509 -fingerprint -sha256` prints it.
+    pub fn server_fingerprint(&self) -> String {
+        use sha2::Digest;
+        let der = CertificateDer::from_pem_slice(self.server_cert_pem.as_bytes()).unwrap();
+        sha2::Sha256::digest(der.as_ref())
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":")
     }
 
     fn server_config(&self) -> Arc<ServerConfig> {
