@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::FromArgMatches;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, reload};
@@ -53,7 +54,8 @@ fn init_logging(cli: &Cli) -> impl Fn() + use<> {
     };
     let from_env = EnvFilter::try_from_default_env().ok();
     let chosen = from_env.is_some() || cli.global.quiet || cli.global.verbose > 0;
-    let (filter, handle) = reload::Layer::new(from_env.unwrap_or_else(|| EnvFilter::new(level)));
+    let filter = without_sdk_bodies(from_env.unwrap_or_else(|| EnvFilter::new(level)));
+    let (filter, handle) = reload::Layer::new(filter);
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
@@ -64,10 +66,31 @@ fn init_logging(cli: &Cli) -> impl Fn() + use<> {
     }
     move || {
         if !chosen {
-            let _ = handle.reload(EnvFilter::new(DEBUG_LEVEL));
+            let _ = handle.reload(without_sdk_bodies(EnvFilter::new(DEBUG_LEVEL)));
         }
     }
 }
+
+/// The SDK traces whole requests and responses (an AssumeRole body holds the external id, a
+/// signed request the session token): those targets stay at debug, whatever `RUST_LOG` asks,
+/// unless `DEVO_AWS_TRACE_AWS_BODIES=1` lets them through for a support case.
+fn without_sdk_bodies(filter: EnvFilter) -> EnvFilter {
+    if std::env::var_os("DEVO_AWS_TRACE_AWS_BODIES").is_some_and(|v| v == "1")
+        || filter.max_level_hint() != Some(LevelFilter::TRACE)
+    {
+        // (A directive sets its target's level: only lower it where trace is on.)
+        return filter;
+    }
+    SDK_BODY_TARGETS.iter().fold(filter, |f, target| {
+        match format!("{target}=debug").parse() {
+            Ok(directive) => f.add_directive(directive),
+            Err(_) => f,
+        }
+    })
+}
+
+/// Where the SDK logs request and response bodies (at trace).
+const SDK_BODY_TARGETS: [&str; 2] = ["aws_smithy_runtime::client::orchestrator", "aws_sigv4"];
 
 /// What `-vv` (and `globals.debug: true`) logs.
 const DEBUG_LEVEL: &str = "info,devo_aws=debug";

@@ -155,6 +155,7 @@ impl Lookup<'_> {
                 );
                 outbox.push(&tag, &compact(raw)).await;
             }
+            at.stop_within_slice(page.next_token().is_some())?;
         }
         Ok((outbox.finish().await, ids_at_end))
     }

@@ -24,7 +24,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use crate::config::Service;
 use crate::cycle::{Counters, RunContext};
 use crate::devo::shipper::Shipped;
-use crate::outcome::Failure;
+use crate::outcome::{Failure, Outcome};
 use crate::sources::{Delivery, delivery};
 use crate::state::{Claim, Cursor, ServiceHandle};
 use crate::window::{Window, adapt_slice, next_slice, plan, seconds};
@@ -115,6 +115,22 @@ impl<'a, C> RegionPuller<'a, C> {
             .await
             .transpose()
             .map_err(|e| self.failure(what, &e))
+    }
+
+    /// Between two pages of a slice: when the run must stop and more pages are to come, the
+    /// slice is given up (what it shipped is shipped again with it next run: the cursor stays).
+    /// The margin is one page's answer.
+    pub fn stop_within_slice(&self, more_pages: bool) -> Result<(), Failure> {
+        if more_pages && self.ctx.should_stop() {
+            return Err(Failure::new(
+                Outcome::Temporary,
+                format!(
+                    "the run had to stop in the middle of a slice in {}; it is pulled again next run",
+                    self.region
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The failure of AWS call `what` in this region.

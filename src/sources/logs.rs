@@ -213,6 +213,7 @@ impl RegionLogs<'_> {
                     }
                 }
             }
+            at.stop_within_slice(page.next_token().is_some())?;
         }
         Ok((outbox.finish().await, ids_at_end))
     }

@@ -69,6 +69,31 @@ fn role_chain_lands_in_the_target_account_with_the_external_id() {
         "{chain:?}"
     );
 
+    // At RUST_LOG=trace the SDK would print the AssumeRole body with the external id and the
+    // signed requests: kept out unless DEVO_AWS_TRACE_AWS_BODIES=1 asks for them.
+    let traced = |bodies: bool| {
+        let mut command = wd.command(
+            std::process::Command::new(env!("CARGO_BIN_EXE_devo-aws")),
+            &["events", "--force"],
+        );
+        command.env("RUST_LOG", "trace");
+        if bodies {
+            command.env("DEVO_AWS_TRACE_AWS_BODIES", "1");
+        }
+        let out = command.output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let quiet = traced(false);
+    assert!(quiet.contains("TRACE"), "tracing is on");
+    for secret in [external.as_str(), "not-a-real-secret"] {
+        assert!(!quiet.contains(secret), "{secret} in a trace");
+    }
+    assert!(
+        traced(true).contains(external.as_str()),
+        "the documented switch lets SDK bodies through"
+    );
+
     let check = wd.run(&["check"]);
     assert_eq!(check.code, 0, "{}\n{}", check.stdout, check.stderr);
     assert!(

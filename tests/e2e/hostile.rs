@@ -160,3 +160,65 @@ fn objects_from_someone_elses_bucket_or_account_are_not_shipped() {
     assert!(!ids.contains(&"forged-1".to_string()), "{ids:?}");
     assert!(ids.contains(&"real-1".to_string()), "{ids:?}");
 }
+
+/// `--deadline` is honoured inside long work: within an object read (a chunk of 64 KiB) and
+/// within a slice of a service pulled by time (one page). The run delivers what it has, gives
+/// the rest back (the message to the queue, the slice to the next run) and exits 4.
+#[test]
+fn the_deadline_is_honoured_inside_an_object_and_inside_a_slice() {
+    let (moto, receiver, wd) = setup();
+    let (queue, url, bucket) = moto.announcing_bucket("us-east-1", "deadline", 60);
+    moto.put_object(
+        "us-east-1",
+        &bucket,
+        &key("big"),
+        trail_object((0..40_000).map(|i| format!("big-{i}"))),
+    );
+    wd.write_config(&config_yaml(receiver.port, &audit_s3_yaml(&queue, "")));
+    let started = std::time::Instant::now();
+    let run = wd.run(&["audit", "--deadline", "300ms"]);
+    let object_seconds = started.elapsed().as_secs_f64();
+    run.expect_code(4)
+        .expect_stderr("the run's deadline came in the middle of the object");
+    assert_eq!(moto.depth("us-east-1", &url), (1, 0), "the message is back");
+    assert!(object_seconds < 5.0, "{object_seconds:.1} s");
+
+    // 1,500 CloudTrail events are 30 LookupEvents pages at 2 a second.
+    let region = "ap-northeast-2";
+    let account = format!("{:012}", u64::from(std::process::id()) + 11);
+    let now = chrono::Utc::now().timestamp();
+    let seeded: Vec<serde_json::Value> = (0..1500)
+        .map(|i| {
+            crate::support::samples::lookup_event(
+                &format!("slow-{i:04}"),
+                "CreateUser",
+                "iam.amazonaws.com",
+                now - 1800 + i,
+                &account,
+            )
+            .0
+        })
+        .collect();
+    moto.seed_cloudtrail(region, &seeded);
+    let start = (chrono::Utc::now() - chrono::Duration::minutes(50)).to_rfc3339();
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!("audit-events-all:\n  types: [audits_api]\n  regions: [{region}]\n  delay_seconds: 0\n  start_time: {start}\n"),
+    ));
+    let started = std::time::Instant::now();
+    let run = wd.run(&["audit", "--deadline", "2s"]);
+    let slice_seconds = started.elapsed().as_secs_f64();
+    run.expect_code(4).expect_stderr("in the middle of a slice");
+    assert!(
+        slice_seconds < 5.0,
+        "{slice_seconds:.1} s: one page past the deadline at most"
+    );
+    assert!(
+        !wd.path().join("state/7.audit-events-all.api.json").exists()
+            || !std::fs::read_to_string(wd.path().join("state/7.audit-events-all.api.json"))
+                .unwrap()
+                .contains(region),
+        "the cursor did not move"
+    );
+    eprintln!("deadline: object {object_seconds:.2} s (300 ms), slice {slice_seconds:.2} s (2 s)");
+}
