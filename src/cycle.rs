@@ -28,6 +28,9 @@ pub struct RunOptions {
     pub max_messages: Option<u64>,
     /// When the run stops pulling and winds down.
     pub deadline: Instant,
+    /// How long after the deadline a slice already being pulled may go on (the grace its lease
+    /// was given for that): past it, the slice is given up.
+    pub slice_grace: Duration,
     /// `--start-time` / `--end-time`.
     pub backfill: Option<Backfill>,
 }
@@ -75,6 +78,13 @@ impl RunContext {
     /// pulled is still delivered and acknowledged.
     pub fn should_stop(&self) -> bool {
         self.stop().now()
+    }
+
+    /// Time to give up a slice being pulled: its grace after the deadline has passed, or the
+    /// process was asked to stop.
+    pub fn must_end_slice(&self) -> bool {
+        Instant::now() >= self.options.deadline + self.options.slice_grace
+            || self.interrupted.load(Ordering::Relaxed)
     }
 
     /// The run's stop, for tasks that outlive a borrow of the context.

@@ -151,6 +151,7 @@ async fn context(cli: Cli, loaded: Arc<Loaded>, shipper: Shipper) -> RunContext 
             force: cli.global.force,
             max_messages: cli.global.max_messages,
             deadline: Instant::now() + cli.global.deadline,
+            slice_grace: lease_grace(cli.global.deadline),
             backfill: cli.global.start_time.map(|start| Backfill {
                 start,
                 end: cli.global.end_time,

@@ -117,11 +117,12 @@ impl<'a, C> RegionPuller<'a, C> {
             .map_err(|e| self.failure(what, &e))
     }
 
-    /// Between two pages of a slice: when the run must stop and more pages are to come, the
-    /// slice is given up (what it shipped is shipped again with it next run: the cursor stays).
-    /// The margin is one page's answer.
+    /// Between two pages of a slice: a slice under way when the deadline comes may finish
+    /// within the grace its lease has for that (half the deadline, 10 s to 2 minutes); past it,
+    /// with more pages to come, the slice is given up (what it shipped comes again with it next
+    /// run: the cursor stays). The margin is the grace and one page's answer.
     pub fn stop_within_slice(&self, more_pages: bool) -> Result<(), Failure> {
-        if more_pages && self.ctx.should_stop() {
+        if more_pages && self.ctx.must_end_slice() {
             return Err(Failure::new(
                 Outcome::Temporary,
                 format!(

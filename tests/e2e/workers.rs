@@ -503,12 +503,12 @@ fn children_cpu_seconds() -> f64 {
     ticks / 100.0
 }
 
-/// A slice longer than a lease: 1,500 CloudTrail events in one slice are 30 LookupEvents pages
-/// at 2 a second (about 15 s), under a lease of 11 s (1 s deadline + 10 s grace). The holder
-/// renews its lease while pages come back, so two workers started after the first lease would
-/// have run out skip the cursor, and each event is shipped once.
+/// A long slice (1,500 CloudTrail events: 30 LookupEvents pages at 2 a second, about 15 s): its
+/// holder renews the cursor's lease while pages come back (the expiry in the cursor object moves
+/// forward), two workers started during the slice skip the cursor (held=1), and each event is
+/// shipped once.
 #[test]
-fn a_slice_longer_than_its_lease_keeps_it_and_is_shipped_once() {
+fn a_long_slice_renews_its_lease_and_is_shipped_once() {
     let (moto, receiver, wd) = setup();
     // LookupEvents has no per-test namespace in moto: a region and an account of our own.
     let region = "ap-northeast-3";
@@ -547,23 +547,36 @@ fn a_slice_longer_than_its_lease_keeps_it_and_is_shipped_once() {
         .spawn()
         .unwrap()
     };
+    let object = format!("{PREFIX}/7.audit-events-all.api/cursors/{region}.json");
+    let expiry = || {
+        moto.get_object("us-east-1", &bucket, &object).map(|b| {
+            json(Some(b))["lease"]["expires"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+    };
     let started = Instant::now();
-    let holder = spawn(&["audit", "--deadline", "1s"]);
-    std::thread::sleep(Duration::from_secs(13).saturating_sub(started.elapsed()));
+    let holder = spawn(&["audit", "--deadline", "20s"]);
+    std::thread::sleep(Duration::from_secs(3).saturating_sub(started.elapsed()));
+    let early = expiry().expect("leased");
+    std::thread::sleep(Duration::from_secs(8).saturating_sub(started.elapsed()));
     let others = [spawn(&["audit", "--force"]), spawn(&["audit", "--force"])];
     for other in others {
         let out = other.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{stderr}");
-        assert!(stderr.contains("held=1"), "the lease was renewed: {stderr}");
+        assert!(stderr.contains("held=1"), "the cursor is leased: {stderr}");
     }
+    std::thread::sleep(Duration::from_secs(12).saturating_sub(started.elapsed()));
+    let later = expiry().expect("still leased");
+    assert!(
+        later > early,
+        "renewed while pages come back: {early} then {later}"
+    );
     let out = holder.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(
-        started.elapsed() > Duration::from_secs(12),
-        "the slice outlived the first lease"
-    );
     let mut ids: Vec<String> = receiver
         .records()
         .iter()
