@@ -38,7 +38,13 @@ pub async fn run(loaded: &Loaded, endpoints: Vec<Result<DevoEndpoint, String>>) 
         }
         rows.push(devo(endpoint).await);
     }
-    let aws = Arc::new(Aws::new(loaded.config.inputs.aws.credentials.as_ref()).await);
+    let aws = Arc::new(
+        Aws::new(
+            loaded.config.inputs.aws.credentials.as_ref(),
+            loaded.config.inputs.aws.services.first_region(),
+        )
+        .await,
+    );
     rows.push(Row {
         check: "aws identity".into(),
         result: aws

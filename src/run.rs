@@ -134,7 +134,13 @@ fn start_shipper(
 
 /// What the services of this run share.
 async fn context(cli: Cli, loaded: Arc<Loaded>, shipper: Shipper) -> RunContext {
-    let aws = Arc::new(Aws::new(loaded.config.inputs.aws.credentials.as_ref()).await);
+    let aws = Arc::new(
+        Aws::new(
+            loaded.config.inputs.aws.credentials.as_ref(),
+            loaded.config.inputs.aws.services.first_region(),
+        )
+        .await,
+    );
     let dry_run = cli.global.dry_run;
     RunContext {
         state: StateStore::from_config(&loaded, &aws),

@@ -65,8 +65,18 @@ macro_rules! regional_client {
 
 impl Aws {
     /// Builds the SDK configuration from the config's credentials block, or the standard chain.
-    pub async fn new(credentials: Option<&Credentials>) -> Self {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    /// The run's own region (for STS and S3 state) is the environment's or the profile's, else
+    /// `default_region` (the first the config names): the instance metadata service is never
+    /// asked for one, since the config names its regions.
+    pub async fn new(credentials: Option<&Credentials>, default_region: Option<&str>) -> Self {
+        use aws_config::meta::region::RegionProviderChain;
+        let fallback = Region::new(default_region.unwrap_or(FALLBACK_REGION).to_string());
+        let region = RegionProviderChain::first_try(
+            aws_config::environment::EnvironmentVariableRegionProvider::new(),
+        )
+        .or_else(aws_config::profile::ProfileFileRegionProvider::new())
+        .or_else(fallback);
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
         if let Some(c) = credentials
             && let (Some(key), Some(secret)) = (&c.access_key, &c.access_secret)
         {
@@ -79,12 +89,6 @@ impl Aws {
             ));
         }
         let mut base = loader.load().await;
-        if base.region().is_none() {
-            base = base
-                .into_builder()
-                .region(Region::from_static(FALLBACK_REGION))
-                .build();
-        }
         if let Some(c) = credentials {
             base = chain_roles(base, c).await;
         }
@@ -182,7 +186,7 @@ impl Aws {
 
 fn credentials_source(c: Option<&Credentials>) -> String {
     let Some(c) = c else {
-        return "the standard AWS chain (no inputs.aws.credentials)".into();
+        return STANDARD_CHAIN.into();
     };
     let mut parts = Vec::new();
     if let Some(key) = &c.access_key {
@@ -195,7 +199,7 @@ fn credentials_source(c: Option<&Credentials>) -> String {
         parts.push(format!("target role {role}"));
     }
     if parts.is_empty() {
-        "the standard AWS chain".into()
+        STANDARD_CHAIN.into()
     } else {
         format!("inputs.aws.credentials: {}", parts.join(", "))
     }
@@ -249,6 +253,11 @@ async fn chain_roles(mut config: SdkConfig, c: &Credentials) -> SdkConfig {
     config
 }
 
+/// Where the standard chain looks, in its order, for the messages of a run without credentials.
+const STANDARD_CHAIN: &str = "the standard AWS chain (no inputs.aws.credentials): environment \
+(AWS_ACCESS_KEY_ID), shared profile (~/.aws/credentials, AWS_PROFILE), web identity \
+(AWS_WEB_IDENTITY_TOKEN_FILE, IRSA), ECS container credentials, EC2 instance role";
+
 /// Error codes that mean the identity is wrong or not allowed: a human must act.
 const CREDENTIALS_CODES: &[&str] = &[
     "InvalidClientTokenId",
@@ -287,6 +296,19 @@ impl Aws {
                 Outcome::Config,
                 format!("{reason} (credentials from {})", self.credentials_source),
             ),
+            // No credentials anywhere: no retry will find some.
+            None if reason.contains("no providers in chain provided credentials")
+                || reason.contains("credential provider was not enabled")
+                || reason.contains("failed to load credentials") =>
+            {
+                Failure::new(
+                    Outcome::Config,
+                    format!(
+                        "{what}: no AWS credentials found; looked in {}",
+                        self.credentials_source
+                    ),
+                )
+            }
             Some(c) if MISSING_CODES.contains(&c) => Failure::new(Outcome::Config, reason),
             _ => Failure::new(Outcome::Temporary, reason),
         }

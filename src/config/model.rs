@@ -212,6 +212,14 @@ impl Services {
         }
     }
 
+    /// The first region the config names (the run's own region when the environment has none).
+    pub fn first_region(&self) -> Option<&str> {
+        super::SeedKey::ALL
+            .into_iter()
+            .filter_map(|k| self.get(k))
+            .find_map(|svc| svc.regions().first().map(String::as_str))
+    }
+
     /// `types` is optional in the seed's table: a block with `types` that lists none gets the
     /// types its queue names point to (`audit_sqs_queue_name` → `audits_s3`), else the one
     /// service of the block that needs no queue (`audits_api`, `logs`). Returns what was filled

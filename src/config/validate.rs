@@ -344,13 +344,33 @@ pub fn is_safe_id(v: &str) -> bool {
 }
 
 /// `us-east-1`, `us-gov-west-1`, `eu-central-2`: letters, dash-separated words, a number.
+/// The words between a region's area and its number: a typo such as `us-est-1` names no region
+/// and would only fail later, on every run, as an unreachable host.
+const REGION_WORDS: [&str; 14] = [
+    "east",
+    "west",
+    "north",
+    "south",
+    "central",
+    "northeast",
+    "northwest",
+    "southeast",
+    "southwest",
+    "gov",
+    "iso",
+    "isob",
+    "isoe",
+    "isof",
+];
+
 fn is_region_name(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
     parts.len() >= 3
         && parts[0].len() == 2
-        && parts[..parts.len() - 1]
+        && parts[0].bytes().all(|b| b.is_ascii_lowercase())
+        && parts[1..parts.len() - 1]
             .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+            .all(|p| REGION_WORDS.contains(p))
         && parts
             .last()
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
@@ -427,6 +447,24 @@ fn check_len(path: &str, v: &str, min: usize, max: usize) -> Result<(), ParseErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn region_names_and_typos() {
+        for good in [
+            "us-east-1",
+            "us-gov-west-1",
+            "eu-central-2",
+            "ap-southeast-4",
+            "us-iso-east-1",
+            "il-central-1",
+            "mx-central-1",
+        ] {
+            assert!(is_region_name(good), "{good}");
+        }
+        for bad in ["us-est-1", "useast1", "us-east", "US-EAST-1", "eu-centrl-1"] {
+            assert!(!is_region_name(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn statistics_are_checked() {

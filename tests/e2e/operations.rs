@@ -336,3 +336,72 @@ fn workers_cronjob_runs_four_pods_on_s3_state() {
     );
     assert_eq!(pod["containers"][0]["args"][0], "all");
 }
+
+/// Permanent AWS errors are exit 3, not "try again": no credentials anywhere (saying where they
+/// were looked for) and a region typo; and a run without AWS_REGION asks no instance metadata
+/// service for one (the config names its regions), so it logs no SDK Debug dump.
+#[test]
+fn permanent_aws_errors_are_config_errors_and_the_sdk_stays_quiet() {
+    let (moto, receiver, wd) = setup();
+    let queue = unique_name("operator");
+    moto.create_queue("eu-west-1", &queue, 30);
+    wd.write_config(&config_yaml(receiver.port, &events_yaml(&queue, &["eu-west-1"])));
+    let home = tempfile::tempdir().unwrap();
+    // A stand-in for the instance metadata service, on loopback: it counts who asks.
+    let imds = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let imds_url = format!("http://{}", imds.local_addr().unwrap());
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = asked.clone();
+    std::thread::spawn(move || {
+        for conn in imds.incoming().flatten() {
+            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            use std::io::Write;
+            let mut conn = conn;
+            let _ = conn.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
+        }
+    });
+    let run = |strip: &[&str]| {
+        let mut command = wd.command(
+            std::process::Command::new(env!("CARGO_BIN_EXE_devo-aws")),
+            &["events", "--force"],
+        );
+        for var in strip {
+            command.env_remove(var);
+        }
+        let out = command
+            .env("HOME", home.path())
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds_url)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    let (code, stderr) = run(&["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("no AWS credentials found; looked in the standard AWS chain")
+            && stderr.contains("environment (AWS_ACCESS_KEY_ID)")
+            && stderr.contains("EC2 instance role"),
+        "{stderr}"
+    );
+
+    let (code, stderr) = run(&["AWS_REGION", "AWS_EC2_METADATA_DISABLED"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        !stderr.contains("WARN") && stderr.lines().all(|l| l.len() < 400),
+        "no SDK warnings or dumps: {stderr}"
+    );
+    assert_eq!(
+        asked.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "no instance metadata asked for a region"
+    );
+
+    wd.write_config(&config_yaml(receiver.port, &events_yaml(&queue, &["us-est-1"])));
+    wd.run(&["events"])
+        .expect_code(3)
+        .expect_stderr("\"us-est-1\" is not a region name");
+}
