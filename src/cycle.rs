@@ -124,7 +124,7 @@ impl Counters {
 /// A service's part of the run: what it did and how it ended.
 #[derive(Debug)]
 pub struct Summary {
-    pub service: &'static str,
+    pub kind: ServiceKind,
     pub outcome: Outcome,
     pub note: Option<String>,
     pub counters: Arc<Counters>,
@@ -132,27 +132,43 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Logs the summary line (shown even when logging is quiet).
+    /// Logs the summary line: at INFO (shown even when logging is quiet) when the service is done
+    /// or locked, at ERROR when it failed. Counters that cannot apply to the service (messages
+    /// of a service pulled by time, `held` of a queue) are left out; numbers stay numbers.
     pub fn report(&self) {
         let c = &self.counters;
+        let kind = self.kind;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let status = self.outcome.status();
-        tracing::info!(
-            target: "devo_aws::summary",
-            service = self.service,
-            status,
-            messages = get(&c.messages),
-            objects = get(&c.objects),
-            skipped = get(&c.skipped),
-            held = get(&c.held),
-            events = get(&c.events),
-            dropped = get(&c.dropped),
-            failed = get(&c.failed),
-            bytes = get(&c.bytes),
-            seconds = format_args!("{:.3}", self.seconds),
-            note = self.note.as_deref().unwrap_or(""),
-            "summary"
-        );
+        let when = |applies: bool, a: &AtomicU64| applies.then(|| get(a));
+        let queue = kind.queue_key().is_some();
+        let objects = queue && kind.selected_by().is_some();
+        let drops = kind.seed_key() == crate::config::SeedKey::AuditEventsAll;
+        let seconds = (self.seconds * 1000.0).round() / 1000.0;
+        macro_rules! summary {
+            ($level:ident) => {
+                tracing::$level!(
+                    target: "devo_aws::summary",
+                    service = kind.name(),
+                    status = self.outcome.status(),
+                    exit_code = self.outcome.exit_code(),
+                    messages = when(queue, &c.messages),
+                    objects = when(objects, &c.objects),
+                    skipped = when(objects, &c.skipped),
+                    held = when(!queue, &c.held),
+                    events = get(&c.events),
+                    dropped = when(drops, &c.dropped),
+                    failed = get(&c.failed),
+                    bytes = get(&c.bytes),
+                    seconds,
+                    note = self.note.as_deref(),
+                    "summary"
+                )
+            };
+        }
+        match self.outcome {
+            Outcome::Done | Outcome::Locked => summary!(info),
+            _ => summary!(error),
+        }
     }
 }
 
@@ -190,7 +206,7 @@ where
     let started = std::time::Instant::now();
     let counters = Arc::new(Counters::default());
     let finish = |outcome, note: Option<String>, counters: Arc<Counters>| Summary {
-        service: name,
+        kind,
         outcome,
         note,
         counters,

@@ -100,6 +100,14 @@ impl Failure {
             reason: reason.into(),
         }
     }
+
+    /// The same failure, ranked `outcome` (the worse of the two).
+    pub fn with_outcome(self, outcome: Outcome) -> Self {
+        Self {
+            outcome: self.outcome.max(outcome),
+            ..self
+        }
+    }
 }
 
 impl fmt::Display for Failure {

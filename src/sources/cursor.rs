@@ -241,15 +241,16 @@ impl CursorPull<'_> {
                 return Ok(());
             }
         }
-        let bar = self
-            .ctx
-            .progress
-            .add(ProgressBar::new(seconds(window.start, window.end)));
+        let total = seconds(window.start, window.end);
+        let bar = self.ctx.progress.add(ProgressBar::new(total.max(1)));
         bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {msg}")
+            ProgressStyle::with_template("{prefix} [{bar:30}] {percent:>3}% up to {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        bar.set_prefix(key.to_string());
+        bar.set_prefix(format!(
+            "{}: {key}",
+            if advances { "pull" } else { "backfill" }
+        ));
         let mut skip = if advances {
             cursor.map(|c| c.ids_at_until).unwrap_or_default()
         } else {
@@ -258,8 +259,26 @@ impl CursorPull<'_> {
         let lease = self.state.lease_length();
         let mut len = self.slice;
         let mut start = window.start;
+        let mut reported = Instant::now();
+        // A backfill that ends before its window does says where to resume.
+        let cut_short = |at: DateTime<Utc>, why: &str| {
+            Failure::new(
+                Outcome::Temporary,
+                format!(
+                    "backfill of {key} stopped at {} ({why}): {}% of the window done; resume with --start-time {} --end-time {}",
+                    rfc3339(at),
+                    seconds(window.start, at) * 100 / total.max(1),
+                    rfc3339(at),
+                    rfc3339(window.end)
+                ),
+            )
+        };
         while start < window.end {
             if self.ctx.should_stop() {
+                if !advances {
+                    bar.abandon();
+                    return Err(cut_short(start, "the run's deadline"));
+                }
                 break;
             }
             let slice = next_slice(window, start, len, self.align);
@@ -271,7 +290,14 @@ impl CursorPull<'_> {
                 Ok::<_, Failure>((events, bytes, delivered, ids_at_end))
             };
             let (events, bytes, delivered, ids_at_end) =
-                self.keeping_lease(key, pacer, work).await?;
+                match self.keeping_lease(key, pacer, work).await {
+                    Ok(done) => done,
+                    Err(f) if !advances => {
+                        bar.abandon();
+                        return Err(cut_short(start, &f.reason).with_outcome(f.outcome));
+                    }
+                    Err(f) => return Err(f),
+                };
             Counters::add(&self.counters.events, events);
             Counters::add(&self.counters.bytes, bytes);
             if advances && delivered == Delivery::Delivered {
@@ -286,13 +312,35 @@ impl CursorPull<'_> {
             }
             skip = ids_at_end;
             bar.set_position(seconds(window.start, slice.end));
-            bar.set_message(slice.end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            bar.set_message(rfc3339(slice.end));
+            if bar.is_hidden() && reported.elapsed() >= PROGRESS_EVERY {
+                reported = Instant::now();
+                tracing::info!(
+                    message = "Progress.",
+                    cursor = key,
+                    backfill = !advances,
+                    up_to = %rfc3339(slice.end),
+                    percent = seconds(window.start, slice.end) * 100 / total.max(1)
+                );
+            }
             len = adapt_slice(len, began.elapsed(), lease, self.slice);
             start = slice.end;
         }
-        bar.finish_and_clear();
+        if start >= window.end {
+            bar.set_position(total.max(1));
+            bar.finish();
+        } else {
+            bar.abandon();
+        }
         Ok(())
     }
+}
+
+/// How often a window's progress is logged when no bar is drawn (JSON logs, cron).
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 impl CursorPull<'_> {

@@ -88,7 +88,8 @@ impl RegionLogs<'_> {
             if shard.is_some_and(|s| !s.owns_name(&cursor_name(self.at.region, &group))) {
                 continue;
             }
-            if self.at.ctx.should_stop() {
+            // (A backfill goes on, to say where it stopped and how to resume.)
+            if self.at.ctx.should_stop() && self.at.ctx.options.backfill.is_none() {
                 break;
             }
             if let Err(f) = self.pull_group(&group).await {

@@ -138,7 +138,8 @@ fn backfill_pulls_a_past_window_and_leaves_the_cursor_alone() {
     let state_file = wd.path().join("state/7.custom_service.logs.json");
     let cursor_before = std::fs::read_to_string(&state_file).unwrap();
 
-    let run = wd.run(&["logs", "--force", "--start-time", "4h", "--end-time", "2h"]);
+    // An explicit window always pulls: no --force needed, however recent the last pull.
+    let run = wd.run(&["logs", "--start-time", "4h", "--end-time", "2h"]);
     run.expect_code(0);
     assert_eq!(texts(&messages(&receiver)), ["three hours ago"]);
     let cursor_after = std::fs::read_to_string(&state_file).unwrap();
@@ -149,6 +150,20 @@ fn backfill_pulls_a_past_window_and_leaves_the_cursor_alone() {
         cursors(&cursor_before),
         "backfill did not move the cursor"
     );
+
+    // Cut short by --deadline: exit 4, how far it got, and where to resume.
+    let cut = wd.run(&[
+        "logs",
+        "--start-time",
+        "4h",
+        "--end-time",
+        "2h",
+        "--deadline",
+        "1ms",
+    ]);
+    cut.expect_code(4)
+        .expect_stderr("stopped at")
+        .expect_stderr("% of the window done; resume with --start-time ");
 }
 
 #[test]

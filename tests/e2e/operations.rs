@@ -90,6 +90,61 @@ fn json_logs_are_one_object_per_line() {
     }
 }
 
+/// A failed service is an ERROR line, shown under -q too and levelled ERROR in JSON, with its
+/// numbers as numbers and only the counters that apply to it.
+#[test]
+fn a_failed_service_is_an_error_line_even_when_quiet() {
+    let (moto, receiver, wd) = setup();
+    let queue = unique_name("failed");
+    moto.create_queue("us-east-1", &queue, 30);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &events_yaml(&queue, &["us-east-1"]),
+    ));
+    std::fs::create_dir_all(wd.path().join("state")).unwrap();
+    std::fs::write(
+        wd.path().join("state/7.service-events-all.json"),
+        "{ not json",
+    )
+    .unwrap();
+
+    let quiet = wd.run(&["events", "-q"]);
+    quiet.expect_code(3);
+    let line = quiet
+        .stderr
+        .lines()
+        .find(|l| l.contains("summary"))
+        .unwrap_or_else(|| panic!("a summary line under -q: {}", quiet.stderr));
+    assert!(
+        line.contains("ERROR") && line.contains("status=\"config-error\""),
+        "{line}"
+    );
+
+    let json = wd.run(&["events", "--log-format", "json"]);
+    json.expect_code(3);
+    let summary: serde_json::Value = json
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "summary")
+        .expect("a JSON summary");
+    assert_eq!(summary["level"], "ERROR");
+    assert_eq!(summary["exit_code"], 3);
+    assert!(
+        summary["events"].is_u64() && summary["seconds"].is_f64(),
+        "{summary}"
+    );
+    assert!(
+        summary["messages"].is_u64(),
+        "a queue service counts messages"
+    );
+    assert!(
+        summary.get("held").is_none(),
+        "held is for services pulled by time: {summary}"
+    );
+    assert!(summary.get("objects").is_none(), "{summary}");
+}
+
 #[test]
 fn secrets_never_reach_logs_errors_or_dry_run_output() {
     let moto = Moto::new();
@@ -345,7 +400,10 @@ fn permanent_aws_errors_are_config_errors_and_the_sdk_stays_quiet() {
     let (moto, receiver, wd) = setup();
     let queue = unique_name("operator");
     moto.create_queue("eu-west-1", &queue, 30);
-    wd.write_config(&config_yaml(receiver.port, &events_yaml(&queue, &["eu-west-1"])));
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &events_yaml(&queue, &["eu-west-1"]),
+    ));
     let home = tempfile::tempdir().unwrap();
     // A stand-in for the instance metadata service, on loopback: it counts who asks.
     let imds = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -400,7 +458,10 @@ fn permanent_aws_errors_are_config_errors_and_the_sdk_stays_quiet() {
         "no instance metadata asked for a region"
     );
 
-    wd.write_config(&config_yaml(receiver.port, &events_yaml(&queue, &["us-est-1"])));
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &events_yaml(&queue, &["us-est-1"]),
+    ));
     wd.run(&["events"])
         .expect_code(3)
         .expect_stderr("\"us-est-1\" is not a region name");
