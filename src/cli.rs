@@ -11,9 +11,24 @@ use crate::config::ServiceKind;
 use crate::outcome::exit_codes_help;
 use crate::shard::Shard;
 
+/// `--version`: the version and the commit it was built from.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("DEVO_AWS_COMMIT"),
+    ")"
+);
+
 /// Ships AWS security and operations data to Devo over mutual TLS, one bounded cycle per run.
 #[derive(Debug, Parser)]
-#[command(name = "devo-aws", version, about, long_about = None, after_help = exit_codes_help())]
+#[command(
+    name = "devo-aws",
+    version,
+    long_version = LONG_VERSION,
+    about,
+    long_about = None,
+    after_help = exit_codes_help()
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -165,14 +180,111 @@ pub fn generate(what: Generated, out: &mut dyn std::io::Write) -> std::io::Resul
     use clap_complete::Shell;
     let mut cmd = Cli::command();
     let shell = match what {
-        Generated::Man => return clap_mangen::Man::new(cmd).render(out),
+        Generated::Man => return man_page(cmd, out),
         Generated::Bash => Shell::Bash,
         Generated::Zsh => Shell::Zsh,
         Generated::Fish => Shell::Fish,
     };
-    clap_complete::generate(shell, &mut cmd, "devo-aws", out);
-    Ok(())
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "devo-aws", &mut script);
+    if shell == Shell::Bash {
+        // clap_complete names the states of a hyphenated binary two ways (`devo__aws__subcmd__x`
+        // when it reads the words, `devo__subcmd__aws__subcmd__x` in its case labels), so
+        // nothing completes after a subcommand: one spelling for both.
+        let text = String::from_utf8_lossy(&script).replace("devo__subcmd__aws", "devo__aws");
+        script = text.into_bytes();
+    }
+    out.write_all(&script)
 }
+
+/// The man page: clap's sections, the subcommands listed here (they have no pages of their
+/// own), then EXIT STATUS, ENVIRONMENT and FILES.
+fn man_page(cmd: clap::Command, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use roff::{Roff, bold, roman};
+    let man = clap_mangen::Man::new(cmd.clone());
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    let mut page = Roff::new();
+    page.control("SH", ["SUBCOMMANDS"]);
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        page.control("TP", []);
+        page.text([bold(sub.get_name().to_string())]);
+        page.text([roman(
+            sub.get_about().map(|a| a.to_string()).unwrap_or_default(),
+        )]);
+    }
+    page.control("SH", ["EXIT STATUS"]);
+    for (code, meaning) in crate::outcome::EXIT_CODES {
+        page.control("TP", []);
+        page.text([bold(code.to_string())]);
+        page.text([roman(meaning)]);
+    }
+    page.text([roman(
+        "With all, the worst outcome wins (1 > 3 > 4 > 5 > 0).",
+    )]);
+    page.control("SH", ["ENVIRONMENT"]);
+    for (name, meaning) in ENVIRONMENT {
+        page.control("TP", []);
+        page.text([bold(name)]);
+        page.text([roman(meaning)]);
+    }
+    page.control("SH", ["FILES"]);
+    for (name, meaning) in FILES {
+        page.control("TP", []);
+        page.text([bold(name)]);
+        page.text([roman(meaning)]);
+    }
+    page.to_writer(out)
+}
+
+/// What the environment changes, for the man page.
+const ENVIRONMENT: [(&str, &str); 7] = [
+    (
+        "CONFIG_FILE",
+        "the config file's name under config/ when --config is not given",
+    ),
+    (
+        "AWS_REGION, AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY",
+        "the standard AWS chain, used when the config has no credentials block",
+    ),
+    (
+        "AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>",
+        "other AWS endpoints (an emulator, a VPC endpoint); S3 then uses path-style addressing",
+    ),
+    ("RUST_LOG", "log filter, overriding -v and -q"),
+    (
+        "DEVO_AWS_TRACE_AWS_BODIES",
+        "1 lets the AWS SDK's request and response bodies into traces (they hold secrets)",
+    ),
+    ("NO_COLOR", "no colours in logs, even on a terminal"),
+    (
+        "DEVO_AWS_TEST_ENDPOINT",
+        "the AWS emulator of the tests (make test sets it)",
+    ),
+];
+
+/// The files a run reads and writes, for the man page.
+const FILES: [(&str, &str); 4] = [
+    (
+        "config/config.yaml",
+        "the config, in the layout of Devo's AWS collector (<product>/config/)",
+    ),
+    (
+        "certs/",
+        "chain.crt, the client certificate and its key (mode 600), unless the config gives absolute paths",
+    ),
+    (
+        "state/<input>.<service>.json",
+        "how far each service got, written atomically; .lock files keep two runs apart",
+    ),
+    (
+        "s3://<bucket>/<prefix><input>.<service>/",
+        "the same state in S3 (globals.persistence.type: s3)",
+    ),
+];
 
 /// The config file: `--config`, else `config/$CONFIG_FILE`, else `config/config.yaml`.
 pub fn config_path(explicit: Option<PathBuf>, config_file_env: Option<String>) -> PathBuf {

@@ -19,6 +19,7 @@ fn main() -> ExitCode {
     {
         return match cli::generate(*what, &mut std::io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("devo-aws: cannot write: {e}");
                 ExitCode::from(outcome::Outcome::Internal.exit_code())
@@ -58,7 +59,10 @@ fn init_logging(cli: &Cli) -> impl Fn() + use<> {
     let (filter, handle) = reload::Layer::new(filter);
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
+        .with_ansi(
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        );
     let registry = tracing_subscriber::registry().with(filter);
     match cli.global.log_format {
         LogFormat::Text => registry.with(fmt).init(),

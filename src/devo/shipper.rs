@@ -407,9 +407,21 @@ impl Output {
 async fn print_all(mut rx: mpsc::Receiver<Shipment>) -> ShipperStats {
     let mut out = tokio::io::stdout();
     let mut stats = ShipperStats::default();
+    // A reader that went away (`| head`) has seen what it wanted: the rest is not printed, and
+    // that is no failure.
+    let mut reader_gone = false;
     while let Some(s) = rx.recv().await {
-        let receipt = match out.write_all(&s.bytes).await {
+        let written = if reader_gone {
+            Ok(())
+        } else {
+            out.write_all(&s.bytes).await
+        };
+        let receipt = match written {
             Ok(()) => Receipt::Printed,
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                reader_gone = true;
+                Receipt::Printed
+            }
             Err(e) => Receipt::Failed(Arc::new(ShipError {
                 message: format!("cannot write to standard output: {e}"),
                 certificate_rejected: false,

@@ -466,3 +466,64 @@ fn permanent_aws_errors_are_config_errors_and_the_sdk_stays_quiet() {
         .expect_code(3)
         .expect_stderr("\"us-est-1\" is not a region name");
 }
+
+/// Small things: a closed pipe (`2>&1 | head`) ends quietly, `--version` names the commit, the
+/// man page has EXIT STATUS, ENVIRONMENT and FILES and refers to no page that does not exist.
+#[test]
+fn closed_pipes_version_and_man_page() {
+    let moto = Moto::new();
+    let wd = Workdir::new();
+    let queue = unique_name("pipe");
+    let url = moto.create_queue("us-east-1", &queue, 30);
+    let bodies: Vec<String> = (0..40)
+        .map(|i| {
+            format!(
+                r#"{{"id":"pipe-{i}","source":"aws.ec2","detail":{{"pad":"{}"}}}}"#,
+                "x".repeat(2000)
+            )
+        })
+        .collect();
+    moto.send("us-east-1", &url, &bodies);
+    wd.write_config(&config_yaml(
+        closed_port(),
+        &events_yaml(&queue, &["us-east-1"]),
+    ));
+    let out = wd.shell(
+        "$DEVO_AWS events --dry-run --max-messages 40 -vv --config $CONFIG 2>&1 | head -c 100 >/dev/null; exit ${PIPESTATUS[0]}",
+    );
+    let code = out.status.code();
+    assert!(
+        code != Some(101),
+        "no panic on a closed pipe: {:?} {}",
+        code,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        moto.depth("us-east-1", &url).0 + moto.depth("us-east-1", &url).1,
+        40
+    );
+
+    let version = Command::new(env!("CARGO_BIN_EXE_devo-aws"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let version = String::from_utf8_lossy(&version.stdout).into_owned();
+    assert!(
+        version.starts_with("devo-aws 0.") && version.contains('('),
+        "{version}"
+    );
+
+    let man = std::fs::read_to_string(root().join("man/devo-aws.1")).unwrap();
+    for section in [
+        ".SH \"EXIT STATUS\"",
+        ".SH ENVIRONMENT",
+        ".SH FILES",
+        ".SH SUBCOMMANDS",
+    ] {
+        assert!(man.contains(section), "{section}");
+    }
+    assert!(
+        !man.contains("devo-aws-events(1)") && !man.contains("\\-events(1)"),
+        "no pages that do not exist"
+    );
+}

@@ -137,6 +137,31 @@ impl Workdir {
         (run, peak)
     }
 
+    /// `bash -c SCRIPT` in this workdir with the environment a run gets (`$DEVO_AWS` is the
+    /// binary, `$CONFIG` the config file).
+    pub fn shell(&self, script: &str) -> std::process::Output {
+        let mut command = Command::new("bash");
+        command
+            .args(["-c", script])
+            .current_dir(self.path())
+            .env_clear()
+            .env("DEVO_AWS", env!("CARGO_BIN_EXE_devo-aws"))
+            .env("CONFIG", self.config_file());
+        self.aws_env(&mut command);
+        command.output().unwrap()
+    }
+
+    fn aws_env(&self, command: &mut Command) {
+        command
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_ENDPOINT_URL", aws::endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_MAX_ATTEMPTS", "2");
+    }
+
     /// `program` set up to run `devo-aws ARGS --config <this config>` against moto (the
     /// program is the binary itself, or a wrapper such as /usr/bin/time given the binary).
     pub fn command(&self, mut program: Command, args: &[&str]) -> Command {
@@ -145,14 +170,8 @@ impl Workdir {
             .arg("--config")
             .arg(self.config_file())
             .current_dir(self.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("AWS_ENDPOINT_URL", aws::endpoint())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_MAX_ATTEMPTS", "2");
+            .env_clear();
+        self.aws_env(&mut program);
         program
     }
 }
