@@ -178,11 +178,68 @@ pub fn parse(text: &str) -> Result<(Config, Vec<String>), ParseError> {
         }
         Err(e) => Err(match path_error {
             // "." is serde_path_to_error's name for the document root.
-            Some((path, reason)) if path != "." => ParseError::invalid(path, first_line(&reason)),
+            Some((path, reason)) if path != "." => {
+                let reason = plain_reason(text, &first_line(&reason));
+                ParseError::invalid(path, reason)
+            }
             Some((_, reason)) => ParseError::Syntax(first_line(&reason)),
             None => ParseError::Syntax(first_line(&e.to_string())),
         }),
     }
+}
+
+/// serde's words for a few common mistakes, said plainly: where, what is wrong, what is
+/// expected.
+fn plain_reason(text: &str, reason: &str) -> String {
+    let (what, at) = match reason.rsplit_once(" at line ") {
+        Some((what, at)) => (what, Some(at)),
+        None => (reason, None),
+    };
+    let line_no = at
+        .and_then(|a| a.split(',').next())
+        .and_then(|n| n.trim().parse::<usize>().ok());
+    let line = |n: usize| text.lines().nth(n.saturating_sub(1)).unwrap_or("");
+    let value_at = |n: usize| {
+        line(n)
+            .split_once(':')
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let place = at.map(|a| format!(" (line {a})")).unwrap_or_default();
+    if let Some(field) = what
+        .strip_prefix("missing field `")
+        .and_then(|f| f.strip_suffix('`'))
+    {
+        // The block began at line_no: its first key sets the indentation; a later key indented
+        // less (but not back to the parent) ended the block early.
+        if let Some(start) = line_no {
+            let block = indent(line(start));
+            let misplaced = text
+                .lines()
+                .enumerate()
+                .skip(start)
+                .take_while(|(_, l)| l.trim().is_empty() || indent(l) > 0)
+                .find(|(_, l)| !l.trim().is_empty() && indent(l) < block && indent(l) + 2 > block);
+            if let Some((i, l)) = misplaced {
+                return format!(
+                    "`{field}` is missing here{place}: line {} (`{}`) is indented {} spaces where this block's keys have {block}, so the block ends before it",
+                    i + 1,
+                    l.trim(),
+                    indent(l)
+                );
+            }
+        }
+        return format!("`{field}` is missing{place}");
+    }
+    if what.starts_with("invalid u") || what.starts_with("invalid i") {
+        let got = line_no.map(value_at).unwrap_or_default();
+        return format!("expected a whole number{place}, got {got:?}");
+    }
+    if what == "expected mapping start" {
+        return format!("expected keys under this one{place}, found nothing or a single value");
+    }
+    reason.to_string()
 }
 
 pub(crate) fn first_line(s: &str) -> String {

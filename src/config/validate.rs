@@ -50,6 +50,13 @@ impl Config {
         if let Some(c) = &aws.credentials {
             validate_credentials(c)?;
         }
+        if SeedKey::ALL.iter().all(|k| aws.services.get(*k).is_none()) {
+            let names: Vec<&str> = SeedKey::ALL.iter().map(|k| k.as_str()).collect();
+            return Err(ParseError::invalid(
+                SERVICES_PATH,
+                format!("no service is configured: add one of {}", names.join(", ")),
+            ));
+        }
         for key in SeedKey::ALL {
             if let Some(svc) = aws.services.get(key) {
                 validate_block(key, svc)?;

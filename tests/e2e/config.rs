@@ -139,6 +139,37 @@ fn huge_numbers_and_escaping_ids_are_refused_with_the_key_path() {
     assert!(!wd.path().join("state").exists(), "nothing written");
 }
 
+/// Common mistakes in plain words: what is wrong, where, what is expected.
+#[test]
+fn common_config_mistakes_are_said_plainly() {
+    let wd = Workdir::new();
+    let events = "service-events-all:\n  cloudwatch_sqs_queue_name: q\n  regions: [us-east-1]\n";
+    let base = config_yaml(closed_port(), events);
+    let services_at = base.find("    services:\n").unwrap();
+    for (yaml, want) in [
+        (
+            base.replace("      port: ", "     port: "),
+            "is indented 5 spaces where this block's keys have 6",
+        ),
+        (
+            base.replacen("      port: ", "      port: sixteen\n      x: ", 1),
+            "outputs.devo_1.config.port: expected a whole number",
+        ),
+        (
+            format!("{}    services:\n", &base[..services_at]),
+            "inputs.aws.services: expected keys under this one",
+        ),
+        (
+            format!("{}    services: {{}}\n", &base[..services_at]),
+            "inputs.aws.services: no service is configured: add one of service-events-all",
+        ),
+    ] {
+        wd.write_config(&yaml);
+        let run = wd.run(&["all", "--dry-run"]);
+        run.expect_code(3).expect_stderr(want);
+    }
+}
+
 #[test]
 fn missing_config_file_says_which() {
     let wd = Workdir::new();
