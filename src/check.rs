@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use crate::aws::Aws;
-use crate::config::{Loaded, Reach, ServiceKind};
+use crate::config::{Loaded, Reach, SeedKey, ServiceKind};
 use crate::devo::tls::{DevoEndpoint, close_cleanly, is_certificate_rejection, not_after};
 use crate::outcome::{Failure, Outcome};
 use crate::state::StateStore;
@@ -27,6 +27,24 @@ pub async fn run(loaded: &Loaded, endpoints: Vec<Result<DevoEndpoint, String>>) 
         check: "config".into(),
         result: Ok(format!("{} is valid", loaded.file().display())),
     }];
+    // A service key with a typo is an unknown key to the model: the run would leave it out.
+    for key in &loaded.unknown_keys {
+        if let Some(name) = key.strip_prefix(SERVICES_PREFIX)
+            && !name.contains('.')
+        {
+            let known: Vec<&str> = SeedKey::ALL.iter().map(|k| k.as_str()).collect();
+            rows.push(Row {
+                check: format!("config {key}"),
+                result: Err(Failure::new(
+                    Outcome::Config,
+                    format!(
+                        "{name:?} is no service devo-aws knows, so no run would pull it (services: {})",
+                        known.join(", ")
+                    ),
+                )),
+            });
+        }
+    }
     for endpoint in endpoints {
         if let Ok(e) = &endpoint
             && let Some(problem) = e.key_permissions_problem()
@@ -35,6 +53,21 @@ pub async fn run(loaded: &Loaded, endpoints: Vec<Result<DevoEndpoint, String>>) 
                 check: format!("devo key {}", e.display()),
                 result: Err(Failure::new(Outcome::Config, problem)),
             });
+        }
+        if let Ok(e) = &endpoint
+            && let Some(not_after) = e.client_cert_not_after()
+        {
+            let days = (not_after - Utc::now()).num_days();
+            if (0..CERT_WARN_DAYS).contains(&days) {
+                rows.push(Row {
+                    check: format!("devo certificate {}", e.display()),
+                    // A warning: the run works, for now.
+                    result: Err(Failure::new(
+                        Outcome::Done,
+                        format!("the client certificate expires in {days} days: renew it"),
+                    )),
+                });
+            }
         }
         rows.push(devo(endpoint).await);
     }
@@ -98,8 +131,13 @@ pub async fn run(loaded: &Loaded, endpoints: Vec<Result<DevoEndpoint, String>>) 
             }
         }
     }
+    let text = format!(
+        "{}\n{}",
+        table(&rows),
+        iam_actions(loaded.config.inputs.aws.services.configured_kinds())
+    );
     // A closed pipe (`| head`) is no failure of the checks.
-    let _ = std::io::Write::write_all(&mut std::io::stdout(), table(&rows).as_bytes());
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
     rows.iter()
         .filter_map(|r| r.result.as_ref().err().map(|f| f.outcome))
         .max()
@@ -112,10 +150,43 @@ fn table(rows: &[Row]) -> String {
     for r in rows {
         let (result, detail) = match &r.result {
             Ok(d) => ("ok", d.clone()),
+            Err(f) if f.outcome == Outcome::Done => ("WARN", f.reason.clone()),
             Err(f) => ("FAIL", f.reason.clone()),
         };
         let _ = writeln!(out, "{:width$}  {result:6}  {detail}", r.check);
     }
+    out
+}
+
+/// Days before its expiry a client certificate is warned about.
+const CERT_WARN_DAYS: i64 = 30;
+const SERVICES_PREFIX: &str = "inputs.aws.services.";
+
+/// What `check` calls, of the IAM actions each configured service needs.
+const EXERCISED: [&str; 6] = [
+    "sqs:GetQueueUrl",
+    "sqs:GetQueueAttributes",
+    "cloudtrail:LookupEvents",
+    "cloudwatch:ListMetrics",
+    "logs:DescribeLogGroups",
+    "sts:GetCallerIdentity",
+];
+
+/// The IAM actions each configured service needs; those `check` exercised are marked.
+fn iam_actions(kinds: Vec<ServiceKind>) -> String {
+    let mut out = String::from(
+        "IAM ACTIONS (* exercised by check; the others are used by a run; kms:Decrypt too for encrypted queues and buckets)\n",
+    );
+    let mark = |a: &str| if EXERCISED.contains(&a) { "*" } else { "" };
+    for kind in kinds {
+        let actions: Vec<String> = kind
+            .iam_actions()
+            .iter()
+            .map(|a| format!("{a}{}", mark(a)))
+            .collect();
+        let _ = writeln!(out, "{:36}  {}", kind.name(), actions.join(" "));
+    }
+    let _ = writeln!(out, "{:36}  sts:GetCallerIdentity*", "every run");
     out
 }
 

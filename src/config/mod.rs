@@ -49,6 +49,9 @@ pub struct Loaded {
     /// `<product>/`: the parent of the `config/` directory holding the file.
     pub product_dir: PathBuf,
     pub config: Config,
+    /// Keys the model does not know, by key path (warned about; `check` fails on a service key
+    /// among them, a typo that would leave the service out).
+    pub unknown_keys: Vec<String>,
 }
 
 impl Loaded {
@@ -99,6 +102,7 @@ pub fn load(file: &Path) -> Result<Loaded, ConfigError> {
         file: file.to_path_buf(),
         product_dir,
         config,
+        unknown_keys,
     })
 }
 

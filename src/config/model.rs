@@ -212,6 +212,14 @@ impl Services {
         }
     }
 
+    /// The services the config defines, in the registry's order.
+    pub fn configured_kinds(&self) -> Vec<super::ServiceKind> {
+        super::ServiceKind::ALL
+            .into_iter()
+            .filter(|k| k.configured(self).is_some())
+            .collect()
+    }
+
     /// The first region the config names (the run's own region when the environment has none).
     pub fn first_region(&self) -> Option<&str> {
         super::SeedKey::ALL

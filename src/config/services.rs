@@ -215,6 +215,38 @@ impl ServiceKind {
         }
     }
 
+    /// The IAM actions a run of it calls (on the queue, the bucket, the API), beside
+    /// `sts:GetCallerIdentity` which every run calls; `kms:Decrypt` is needed too when its
+    /// queue or bucket is encrypted with a customer managed key.
+    pub const fn iam_actions(self) -> &'static [&'static str] {
+        const QUEUE: [&str; 5] = [
+            "sqs:GetQueueUrl",
+            "sqs:GetQueueAttributes",
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+        ];
+        const OBJECTS: [&str; 6] = [
+            QUEUE[0],
+            QUEUE[1],
+            QUEUE[2],
+            QUEUE[3],
+            QUEUE[4],
+            "s3:GetObject",
+        ];
+        match self {
+            Self::Events | Self::SecurityHub => &QUEUE,
+            Self::AuditS3 | Self::FlowLogs | Self::CloudFront => &OBJECTS,
+            Self::AuditApi => &["cloudtrail:LookupEvents"],
+            Self::Metrics => &[
+                "cloudwatch:ListMetrics",
+                "cloudwatch:GetMetricData",
+                "cloudwatch:GetMetricStatistics",
+            ],
+            Self::Logs => &["logs:DescribeLogGroups", "logs:FilterLogEvents"],
+        }
+    }
+
     /// Its config block, when the config defines it (and, in a block shared by several
     /// services, lists its type).
     pub fn configured(self, services: &Services) -> Option<&Service> {

@@ -38,16 +38,29 @@ impl FileStore {
         }
     }
 
-    /// The directory, and whether it exists yet.
-    pub fn describe(&self) -> String {
-        if self.dir.is_dir() {
-            format!("directory {}", self.dir.display())
+    /// The directory, once a file could be written in it (or, before the first run, in the
+    /// nearest directory above it that exists): what `check` reports.
+    pub fn describe(&self) -> Result<String, StateError> {
+        let (probe_dir, note) = if self.dir.exists() {
+            (self.dir.clone(), "")
         } else {
-            format!(
-                "directory {} (created by the first run)",
-                self.dir.display()
-            )
-        }
+            let parent = self
+                .dir
+                .ancestors()
+                .skip(1)
+                .find(|a| a.exists())
+                .unwrap_or_else(|| Path::new("."))
+                .to_path_buf();
+            (parent, " (created by the first run)")
+        };
+        let probe = probe_dir.join(format!(".devo-aws-check-{}", std::process::id()));
+        let written = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+            .and_then(|_| fs::remove_file(&probe));
+        written.map_err(io_error(&probe_dir))?;
+        Ok(format!("directory {} writable{note}", self.dir.display()))
     }
 
     fn create_dir(&self) -> Result<(), StateError> {

@@ -274,7 +274,7 @@ impl StateStore {
     /// reads need). Reads and writes no state.
     pub async fn probe(&self) -> Result<String, StateError> {
         match self {
-            Self::Files(store) => Ok(store.describe()),
+            Self::Files(store) => store.describe(),
             Self::S3(store) => store.probe().await,
         }
     }

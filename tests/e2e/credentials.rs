@@ -267,3 +267,73 @@ fn a_private_key_readable_by_others_is_reported() {
         check.stdout
     );
 }
+
+/// `check` predicts the run: a service key with a typo (that a run would leave out) fails, so
+/// does a state directory no file can be written in; a client certificate that expires in 4
+/// days is a warning; and the IAM actions of each service are listed, those exercised marked.
+#[test]
+fn check_predicts_the_run() {
+    let moto = Moto::new();
+    let pki = Pki::with_client_expiring_in("soon", 4);
+    let receiver = Receiver::start(&pki);
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    let queue = unique_name("predict");
+    moto.create_queue("us-east-1", &queue, 30);
+    let good = config_yaml(
+        receiver.port,
+        &format!(
+            "{}sqs-cloudwatch-consumer:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\n",
+            events_yaml(&queue, &["us-east-1"])
+        ),
+    );
+    wd.write_config(&good);
+    let check = wd.run(&["check"]);
+    check.expect_code(0);
+    let line = |name: &str| {
+        check
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in {}", check.stdout))
+            .to_string()
+    };
+    assert!(
+        line("devo certificate").contains("WARN")
+            && line("devo certificate").contains("expires in")
+    );
+    assert!(
+        line("service-events-all  ").contains("sqs:GetQueueUrl*")
+            && line("service-events-all  ").contains("sqs:ReceiveMessage "),
+        "{}",
+        check.stdout
+    );
+
+    wd.write_config(&good.replace("service-events-all:", "service-event-all:"));
+    let typo = wd.run(&["check"]);
+    typo.expect_code(3);
+    assert!(
+        typo.stdout.lines().any(|l| l.contains("service-event-all")
+            && l.contains("FAIL")
+            && l.contains("no service devo-aws knows")),
+        "{}",
+        typo.stdout
+    );
+
+    wd.write_config(&good);
+    std::fs::write(
+        wd.path().join("state"),
+        "a file where the state directory goes",
+    )
+    .unwrap();
+    let state = wd.run(&["check"]);
+    state.expect_code(3);
+    assert!(
+        state
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("state") && l.contains("FAIL")),
+        "{}",
+        state.stdout
+    );
+}

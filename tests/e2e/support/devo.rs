@@ -39,6 +39,38 @@ impl Pki {
         Self::issue(name, false, true)
     }
 
+    /// A PKI whose client certificate expires in `days` days.
+    pub fn with_client_expiring_in(name: &str, days: i64) -> Self {
+        let mut pki = Self::issue(name, false, false);
+        let ca_params = {
+            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            p.distinguished_name
+                .push(DnType::CommonName, format!("{name} CA"));
+            p
+        };
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let leaf = |san: &str, usages: Vec<ExtendedKeyUsagePurpose>, end_days: Option<i64>| {
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(vec![san.to_string()]).unwrap();
+            params.extended_key_usages = usages;
+            if let Some(d) = end_days {
+                let end = chrono::Utc::now() + chrono::Duration::days(d);
+                use chrono::Datelike;
+                params.not_after =
+                    rcgen::date_time_ymd(end.year(), end.month() as u8, end.day() as u8);
+            }
+            let cert = params.signed_by(&key, &ca).unwrap();
+            (cert.pem(), key.serialize_pem())
+        };
+        (pki.server_cert_pem, pki.server_key_pem) =
+            leaf("localhost", vec![ExtendedKeyUsagePurpose::ServerAuth], None);
+        (pki.client_cert_pem, pki.client_key_pem) =
+            leaf("client.devo-aws.test", Vec::new(), Some(days));
+        pki.ca_pem = ca.pem();
+        pki
+    }
+
     fn issue(name: &str, expired_client: bool, expired_server: bool) -> Self {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
