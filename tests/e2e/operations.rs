@@ -527,3 +527,27 @@ fn closed_pipes_version_and_man_page() {
         "no pages that do not exist"
     );
 }
+
+/// deploy/iam/: one policy per service, with exactly the actions the registry says a run calls
+/// (and sts:GetCallerIdentity; kms:Decrypt for encrypted queues and buckets).
+#[test]
+fn iam_policies_match_what_each_service_calls() {
+    use devo_aws::config::ServiceKind;
+    for kind in ServiceKind::ALL {
+        let file = root().join(format!("deploy/iam/{}.json", kind.name()));
+        let policy: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let mut actions: Vec<String> = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["Action"].as_array().unwrap().clone())
+            .map(|a| a.as_str().unwrap().to_string())
+            .filter(|a| a != "kms:Decrypt" && a != "sts:GetCallerIdentity")
+            .collect();
+        actions.sort();
+        let mut want: Vec<String> = kind.iam_actions().iter().map(|a| a.to_string()).collect();
+        want.sort();
+        assert_eq!(actions, want, "{}", file.display());
+    }
+}
