@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::FromArgMatches;
+use indicatif::{MultiProgress, ProgressDrawTarget};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -27,7 +28,13 @@ fn main() -> ExitCode {
         };
     }
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    let debug_logging = init_logging(&cli);
+    // Progress bars only on a terminal; log lines are written around them, never through them.
+    let progress = if std::io::stderr().is_terminal() {
+        MultiProgress::new()
+    } else {
+        MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+    };
+    let debug_logging = init_logging(&cli, progress.clone());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -38,14 +45,14 @@ fn main() -> ExitCode {
             return ExitCode::from(outcome::Outcome::Internal.exit_code());
         }
     };
-    let outcome = runtime.block_on(run::run(cli, &debug_logging));
+    let outcome = runtime.block_on(run::run(cli, &debug_logging, progress));
     ExitCode::from(outcome.exit_code())
 }
 
 /// Warnings, errors and the summary by default (quiet under cron); `-v` adds progress, `-q`
 /// leaves errors only. `RUST_LOG` overrides all of it. Returns what `globals.debug: true` calls
 /// to log as `-vv` does, when neither `-v`, `-q` nor `RUST_LOG` chose already.
-fn init_logging(cli: &Cli) -> impl Fn() + use<> {
+fn init_logging(cli: &Cli, progress: MultiProgress) -> impl Fn() + use<> {
     let level = match (cli.global.quiet, cli.global.verbose) {
         (true, _) => "error",
         (false, 0) => "warn,devo_aws::summary=info",
@@ -58,7 +65,7 @@ fn init_logging(cli: &Cli) -> impl Fn() + use<> {
     let filter = without_sdk_bodies(from_env.unwrap_or_else(|| EnvFilter::new(level)));
     let (filter, handle) = reload::Layer::new(filter);
     let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(AroundBars(progress))
         .with_ansi(
             std::io::stderr().is_terminal()
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
@@ -98,3 +105,38 @@ const SDK_BODY_TARGETS: [&str; 2] = ["aws_smithy_runtime::client::orchestrator",
 
 /// What `-vv` (and `globals.debug: true`) logs.
 const DEBUG_LEVEL: &str = "info,devo_aws=debug";
+
+/// Writes each log line to stderr with the progress bars out of the way, so lines never tear a
+/// bar.
+#[derive(Clone)]
+struct AroundBars(MultiProgress);
+
+/// One log line, written when the event is done.
+struct LogLine(MultiProgress, Vec<u8>);
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for AroundBars {
+    type Writer = LogLine;
+    fn make_writer(&'a self) -> LogLine {
+        LogLine(self.0.clone(), Vec::new())
+    }
+}
+
+impl std::io::Write for LogLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.1.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogLine {
+    fn drop(&mut self) {
+        let line = std::mem::take(&mut self.1);
+        self.0.suspend(|| {
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), &line);
+        });
+    }
+}

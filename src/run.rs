@@ -2,14 +2,13 @@
 //! concurrently within the run's budget, report one summary line per service, and rank the
 //! outcomes into the exit code.
 
-use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::future::join_all;
-use indicatif::{MultiProgress, ProgressDrawTarget};
+use indicatif::MultiProgress;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -36,7 +35,7 @@ fn lease_grace(deadline: Duration) -> Duration {
 
 /// Runs the command and returns the worst outcome. Errors that stop the run before any service
 /// starts are reported here. `debug_logging` turns debug logs on, for `globals.debug: true`.
-pub async fn run(cli: Cli, debug_logging: &dyn Fn()) -> Outcome {
+pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) -> Outcome {
     let path = config_path(cli.global.config.clone(), std::env::var("CONFIG_FILE").ok());
     let loaded = match config::load(&path) {
         Ok(l) => Arc::new(l),
@@ -64,7 +63,7 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn()) -> Outcome {
         Ok(s) => s,
         Err(e) => return fail(Outcome::Config, &*e),
     };
-    let ctx = context(cli, loaded, shipper).await;
+    let ctx = context(cli, loaded, shipper, progress).await;
     let services = &ctx.loaded.config.inputs.aws.services;
     let summaries: Vec<Summary> = join_all(selected.iter().filter_map(|kind| {
         kind.configured(services)
@@ -133,7 +132,12 @@ fn start_shipper(
 }
 
 /// What the services of this run share.
-async fn context(cli: Cli, loaded: Arc<Loaded>, shipper: Shipper) -> RunContext {
+async fn context(
+    cli: Cli,
+    loaded: Arc<Loaded>,
+    shipper: Shipper,
+    progress: MultiProgress,
+) -> RunContext {
     let aws = Arc::new(
         Aws::new(
             loaded.config.inputs.aws.credentials.as_ref(),
@@ -170,11 +174,7 @@ async fn context(cli: Cli, loaded: Arc<Loaded>, shipper: Shipper) -> RunContext 
             Framing::syslog_for_this_host()
         },
         interrupted: watch_for_stop_signals(),
-        progress: if std::io::stderr().is_terminal() {
-            MultiProgress::new()
-        } else {
-            MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
-        },
+        progress,
     }
 }
 
