@@ -85,6 +85,7 @@ pub async fn run(loaded: &Loaded, endpoints: Vec<Result<DevoEndpoint, String>>) 
             .await
             .map(|i| format!("{} (account {})", i.arn, i.account)),
     });
+    rows.push(clock(&aws));
     rows.push(Row {
         check: "state".into(),
         result: StateStore::from_config(loaded, &aws)
@@ -156,6 +157,34 @@ fn table(rows: &[Row]) -> String {
         let _ = writeln!(out, "{:width$}  {result:6}  {detail}", r.check);
     }
     out
+}
+
+/// How far the host's clock may be from AWS's before it is worth a warning (windows follow AWS's
+/// clock anyway).
+pub const CLOCK_WARN_SECS: i64 = 60;
+
+/// The host's clock against AWS's (the Date header of the answers so far).
+fn clock(aws: &Aws) -> Row {
+    let check = "clock".to_string();
+    let Some(ms) = aws.clock_offset() else {
+        return Row {
+            check,
+            result: Ok("no AWS answer told the time".into()),
+        };
+    };
+    let detail = format!(
+        "this host's clock is {:.1} s {} AWS's (windows end on AWS's clock)",
+        (ms as f64 / 1000.0).abs(),
+        if ms >= 0 { "behind" } else { "ahead of" }
+    );
+    Row {
+        check,
+        result: if ms.abs() > CLOCK_WARN_SECS * 1000 {
+            Err(Failure::new(Outcome::Done, detail))
+        } else {
+            Ok(detail)
+        },
+    }
 }
 
 /// Days before its expiry a client certificate is warned about.

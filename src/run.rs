@@ -71,6 +71,14 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
     }))
     .await;
     let calls = ctx.aws.calls();
+    if let Some(ms) = ctx.aws.clock_offset()
+        && ms.abs() > check::CLOCK_WARN_SECS * 1000
+    {
+        tracing::warn!(
+            message = "This host's clock is off AWS's; windows follow AWS's clock.",
+            aws_ahead_by_seconds = ms / 1000
+        );
+    }
     drop(ctx);
     match shipper_task.await {
         Ok(stats) => tracing::debug!(

@@ -12,7 +12,9 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sts::config::{Credentials as StaticCredentials, SharedCredentialsProvider};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
@@ -146,6 +148,20 @@ impl Aws {
         lock(&self.calls.0).clone()
     }
 
+    /// Now, on AWS's clock (this host's corrected by the last answer's Date header): windows end
+    /// on it, so a host clock running ahead cannot move a cursor past data AWS does not have yet.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        let local = chrono::Utc::now();
+        self.clock_offset()
+            .and_then(|ms| local.checked_add_signed(chrono::Duration::milliseconds(ms)))
+            .unwrap_or(local)
+    }
+
+    /// How far AWS's clock is ahead of this host's (ms), once an answer told.
+    pub fn clock_offset(&self) -> Option<i64> {
+        *lock(&self.calls.1.0)
+    }
+
     /// The S3 client of `region` (made once per region and run).
     pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
         lock(&self.s3_clients)
@@ -206,9 +222,14 @@ fn credentials_source(c: Option<&Credentials>) -> String {
 }
 
 /// Counts every request (each attempt) by `Service.Operation`, for the summary and the
-/// benchmark's "calls by operation".
+/// benchmark's "calls by operation"; and reads AWS's clock off each answer's Date header.
 #[derive(Debug, Clone, Default)]
-struct CallCounter(Arc<Mutex<BTreeMap<String, u64>>>);
+struct CallCounter(Arc<Mutex<BTreeMap<String, u64>>>, AwsClock);
+
+/// How far AWS's clock is ahead of this host's, in milliseconds, as the last answer's Date
+/// header told (to the second); none before the first answer.
+#[derive(Debug, Clone, Default)]
+struct AwsClock(Arc<Mutex<Option<i64>>>);
 
 impl Intercept for CallCounter {
     fn name(&self) -> &'static str {
@@ -225,6 +246,25 @@ impl Intercept for CallCounter {
             *lock(&self.0)
                 .entry(format!("{}.{}", m.service().replace(' ', ""), m.name()))
                 .or_default() += 1;
+        }
+        Ok(())
+    }
+
+    fn read_after_transmit(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let date = context
+            .response()
+            .headers()
+            .get("date")
+            .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok());
+        if let Some(date) = date {
+            // The header is to the second: half a second is the likeliest error.
+            let offset = date.timestamp_millis() + 500 - chrono::Utc::now().timestamp_millis();
+            *lock(&self.1.0) = Some(offset);
         }
         Ok(())
     }

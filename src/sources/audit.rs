@@ -42,8 +42,8 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
         let tags = tag_rule(svc);
         let delay = svc.delay(KIND.default_delay_secs());
         // LookupEvents works to the second: so do the windows.
-        let latest =
-            (Utc::now() - chrono::Duration::from_std(delay).unwrap_or_default()).trunc_subsecs(0);
+        let latest = (ctx.aws.now() - chrono::Duration::from_std(delay).unwrap_or_default())
+            .trunc_subsecs(0);
         let pull = CursorPull {
             start_time: svc.start_time.map(|t| t.0.trunc_subsecs(0)),
             ..CursorPull::new(ctx, &state, &counters, svc)

@@ -140,7 +140,7 @@ impl RegionLogs<'_> {
 
     async fn pull_group(&self, group: &str) -> Result<(), Failure> {
         let delay = self.svc.delay(KIND.default_delay_secs());
-        let latest = Utc::now() - chrono::Duration::from_std(delay).unwrap_or_default();
+        let latest = self.at.ctx.aws.now() - chrono::Duration::from_std(delay).unwrap_or_default();
         let pull = CursorPull::new(self.at.ctx, self.state, self.at.counters, self.svc);
         pull.run(
             &cursor_name(self.at.region, group),

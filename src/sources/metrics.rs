@@ -71,7 +71,7 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
         let period = svc.period_secs();
         let period_len = Duration::from_secs(u64::from(period));
         let delay = svc.delay(KIND.default_delay_secs());
-        let latest = Utc::now() - chrono::Duration::from_std(delay).unwrap_or_default();
+        let latest = ctx.aws.now() - chrono::Duration::from_std(delay).unwrap_or_default();
         let statistics = svc.statistics();
         let usual = CursorPull::new(ctx, &state, &counters, svc);
         let pull = CursorPull {

@@ -352,3 +352,46 @@ fn metrics_one_event_per_metric_and_timestamp_without_repeats() {
         "no datapoint shipped twice"
     );
 }
+
+/// A host clock running ahead of AWS's (faketime, 20 minutes) must not move a cursor past data
+/// AWS does not have yet: windows end on AWS's clock (the Date header of its answers), so an
+/// event put after that run is collected by the next; `check` reports the offset.
+#[test]
+fn a_host_clock_ahead_of_aws_loses_nothing() {
+    let (moto, receiver, wd) = setup();
+    let group = format!("/aws/lambda/{}", unique_name("skew"));
+    moto.log_group("us-east-1", &group, &["s"]);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &logs_yaml(&format!("\"{group}\""), "  delay_seconds: 0\n"),
+    ));
+    let ahead = |args: &str| {
+        wd.shell(&format!(
+            "faketime -f +20m $DEVO_AWS {args} --config $CONFIG 2>&1"
+        ))
+    };
+    let first = ahead("logs");
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
+    let check = ahead("check");
+    let text = String::from_utf8_lossy(&check.stdout).into_owned();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("clock") && l.contains("WARN") && l.contains("ahead of AWS")),
+        "{text}"
+    );
+    let now = Utc::now().timestamp_millis();
+    moto.put_log_events(
+        "us-east-1",
+        &group,
+        "s",
+        &[(now, "after the skewed run".into())],
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    wd.run(&["logs", "--force"]).expect_code(0);
+    assert_eq!(texts(&messages(&receiver)), ["after the skewed run"]);
+}
