@@ -395,3 +395,42 @@ fn a_host_clock_ahead_of_aws_loses_nothing() {
     wd.run(&["logs", "--force"]).expect_code(0);
     assert_eq!(texts(&messages(&receiver)), ["after the skewed run"]);
 }
+
+/// GetMetricData's per-result status: PartialData is completed by the next page; InternalError
+/// (exit 4) and Forbidden (exit 3) leave the window uncommitted, so the next run skips nothing.
+#[test]
+fn metric_results_that_are_not_complete_are_not_skipped() {
+    let (moto, receiver, wd) = setup();
+    let namespace = unique_name("Devo/Status");
+    let minute = Utc::now().timestamp() / 60 * 60;
+    let points: Vec<(&str, &str, i64, f64)> = (2..8)
+        .map(|k| ("Requests", "a", minute - k * 60 + 7, k as f64))
+        .collect();
+    moto.put_metrics("us-east-1", &namespace, &points, &[]);
+    let start = (Utc::now() - chrono::Duration::minutes(30)).to_rfc3339();
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!(
+            "metrics-all:\n  regions: [us-east-1]\n  namespaces: [\"{namespace}\"]\n  period_seconds: 60\n  delay_seconds: 0\n  start_time: {start}\n"
+        ),
+    ));
+    for (status, code) in [("InternalError", 4), ("Forbidden", 3)] {
+        moto.fault(serde_json::json!({"op": "GetMetricData", "result_status": status, "match": namespace, "times": 1}));
+        let run = wd.run(&["metrics", "--force"]);
+        run.expect_code(code)
+            .expect_stderr(&format!("answered {status}"));
+        assert!(
+            receiver.records().is_empty(),
+            "nothing shipped, nothing committed"
+        );
+    }
+    moto.fault(serde_json::json!({"op": "GetMetricData", "result_status": "PartialData", "match": namespace, "times": 1}));
+    let run = wd.run(&["metrics", "--force"]);
+    run.expect_code(0)
+        .expect_stderr("CloudWatch.GetMetricData=2");
+    assert_eq!(
+        receiver.records().len(),
+        points.len(),
+        "every datapoint, after NextToken"
+    );
+}

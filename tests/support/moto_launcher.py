@@ -23,6 +23,10 @@ moto_server's own arguments (-H HOST -p PORT), plus what moto lacks for our serv
 6. CloudWatch over Smithy RPC v2 CBOR (what aws-sdk-cloudwatch speaks): each request is
    decoded, replayed to moto over its JSON protocol, and the answer encoded back to CBOR, its
    timestamps typed by botocore's model of the service.
+8. GetMetricData result statuses on demand: a fault {"op": "GetMetricData", "result_status":
+   "InternalError" | "Forbidden" | "PartialData"} marks every result of the next answer so; with
+   PartialData the answer holds the first half of each result's datapoints and a NextToken that
+   brings the rest, as CloudWatch does.
 7. S3's ExpectedBucketOwner (moto ignores it): a GET or HEAD whose x-amz-expected-bucket-owner
    is not the account that created the bucket is refused with 403 AccessDenied, as S3 does.
 """
@@ -129,6 +133,7 @@ class Extensions:
         self.trail = {}
         self.assumed = []
         self.faults = []
+        self.partial_pages = {}
         self.lock = threading.Lock()
         self.conditional_writes = threading.Lock()
         self.receives = threading.Lock()
@@ -324,6 +329,33 @@ class Extensions:
             answer["NextToken"] = str(offset + size)
         return respond(start_response, "200 OK", json.dumps(answer).encode(), "application/x-amz-json-1.1")
 
+    def mark_results(self, parsed, request_text):
+        """Applies an armed result_status fault to a GetMetricData answer."""
+        with self.lock:
+            rule = next((r for r in self.faults
+                         if r.get("op") == "GetMetricData" and "result_status" in r
+                         and r.get("times", 1) > 0 and r.get("match", "") in request_text), None)
+            if rule is None:
+                return
+            rule["times"] = rule.get("times", 1) - 1
+            status = rule["result_status"]
+            results = parsed.get("MetricDataResults", [])
+            if status == "PartialData":
+                rest = []
+                for r in results:
+                    half = len(r.get("Timestamps", [])) // 2
+                    rest.append(dict(r, Timestamps=r.get("Timestamps", [])[half:],
+                                     Values=r.get("Values", [])[half:], StatusCode="Complete"))
+                    r["Timestamps"], r["Values"] = r.get("Timestamps", [])[:half], r.get("Values", [])[:half]
+                    r["StatusCode"] = "PartialData"
+                token = f"devo-aws-partial:{len(self.partial_pages)}:{time.monotonic()}"
+                self.partial_pages[token] = {"MetricDataResults": rest}
+                parsed["NextToken"] = token
+            else:
+                for r in results:
+                    r["StatusCode"] = status
+                    r["Messages"] = [{"Code": status, "Value": "injected by the fault tests"}]
+
     def cloudwatch_cbor(self, environ, start_response, operation):
         raw = self.body(environ)
         request = plain(cbor2.loads(raw)) if raw else {}
@@ -343,9 +375,18 @@ class Extensions:
             captured["status"] = status
             return lambda data: None
 
+        token = request.get("NextToken", "")
+        if operation == "GetMetricData" and token.startswith("devo-aws-partial:"):
+            with self.lock:
+                parsed = self.partial_pages.pop(token, {"MetricDataResults": []})
+            shape = self.cloudwatch.operation_model(operation).output_shape
+            out = cbor2.dumps(typed(shape, parsed), datetime_as_timestamp=True, timezone=UTC)
+            return respond(start_response, "200 OK", out, "application/cbor", [("smithy-protocol", "rpc-v2-cbor")])
         answer = b"".join(self.app(forwarded, capture))
         status = captured.get("status", "500 Internal Server Error")
         parsed = json.loads(answer) if answer.strip() else {}
+        if status.startswith("2") and operation == "GetMetricData":
+            self.mark_results(parsed, json.dumps(request))
         if not status.startswith("2"):
             error = {"__type": parsed.get("__type") or parsed.get("code") or "InternalFailure",
                      "message": parsed.get("message") or parsed.get("Message") or answer.decode(errors="replace")}
