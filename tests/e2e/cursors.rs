@@ -434,3 +434,59 @@ fn metric_results_that_are_not_complete_are_not_skipped() {
         "every datapoint, after NextToken"
     );
 }
+
+/// LookupEvents entries without an id, a time or their record are counted as failed and
+/// reported, not dropped in silence; the others go through.
+#[test]
+fn lookup_entries_without_id_or_record_are_counted_and_reported() {
+    let (moto, receiver, wd) = setup();
+    let region = "ca-central-1";
+    let account = format!("{:012}", u64::from(std::process::id()) + 23);
+    let now = Utc::now().timestamp();
+    let good: Vec<serde_json::Value> = (0..2)
+        .map(|i| {
+            lookup_event(
+                &format!("whole-{i}"),
+                "CreateUser",
+                "iam.amazonaws.com",
+                now - 600 + i,
+                &account,
+            )
+            .0
+        })
+        .collect();
+    let (mut no_id, _) = lookup_event(
+        "no-id",
+        "CreateUser",
+        "iam.amazonaws.com",
+        now - 500,
+        &account,
+    );
+    no_id.as_object_mut().unwrap().remove("EventId");
+    let (mut no_record, _) = lookup_event(
+        "no-record",
+        "CreateUser",
+        "iam.amazonaws.com",
+        now - 400,
+        &account,
+    );
+    no_record.as_object_mut().unwrap().remove("CloudTrailEvent");
+    let mut seeded = good;
+    seeded.extend([no_id, no_record]);
+    moto.seed_cloudtrail(region, &seeded);
+    let start = (Utc::now() - chrono::Duration::minutes(30)).to_rfc3339();
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!("audit-events-all:\n  types: [audits_api]\n  regions: [{region}]\n  delay_seconds: 0\n  start_time: {start}\n"),
+    ));
+    let run = wd.run(&["audit"]);
+    run.expect_code(0)
+        .expect_stderr("CloudTrail event without an id, a time or its record: skipped.")
+        .expect_stderr("failed=2");
+    let shipped = receiver
+        .records()
+        .iter()
+        .filter(|r| r.message.contains(&account))
+        .count();
+    assert_eq!(shipped, 2);
+}
