@@ -83,6 +83,16 @@ pub fn adapt_slice(len: Duration, took: Duration, lease: Duration, max: Duration
     }
 }
 
+/// The longest an empty slice may grow to: a window that starts far in the past (`start_time:
+/// 1970-01-01`, as the seed's documentation shows) crosses its empty years in a few calls.
+pub const MAX_EMPTY_SLICE: Duration = Duration::from_secs(8 * 365 * 24 * 3600);
+
+/// The next slice's length after an empty one of `len`: four times as long, up to
+/// [`MAX_EMPTY_SLICE`]; progress follows the data, not empty time.
+pub fn grow_empty_slice(len: Duration) -> Duration {
+    (len * 4).min(MAX_EMPTY_SLICE)
+}
+
 /// Whole seconds from `from` to `to` (none when `to` is earlier).
 pub fn seconds(from: DateTime<Utc>, to: DateTime<Utc>) -> u64 {
     u64::try_from((to - from).num_seconds()).unwrap_or(0)

@@ -22,6 +22,8 @@ use crate::sources::{TagRule, each_region, puller_account};
 use crate::window::Window;
 
 const KIND: ServiceKind = ServiceKind::AuditApi;
+/// How far back LookupEvents reaches.
+const LOOKUP_DAYS: i64 = 90;
 /// LookupEvents allows 2 requests per second per account and region.
 const REQUESTS_PER_SECOND: u32 = 2;
 
@@ -44,8 +46,11 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
         // LookupEvents works to the second: so do the windows.
         let latest = (ctx.aws.now() - chrono::Duration::from_std(delay).unwrap_or_default())
             .trunc_subsecs(0);
+        // LookupEvents keeps 90 days: an older start_time (1970-01-01, as the seed's
+        // documentation shows) starts there.
+        let horizon = (ctx.aws.now() - chrono::Duration::days(LOOKUP_DAYS)).trunc_subsecs(0);
         let pull = CursorPull {
-            start_time: svc.start_time.map(|t| t.0.trunc_subsecs(0)),
+            start_time: svc.start_time.map(|t| t.0.trunc_subsecs(0).max(horizon)),
             ..CursorPull::new(ctx, &state, &counters, svc)
         };
         each_region(KIND.name(), svc.regions(), ctx.worker.shard, |region| {

@@ -27,7 +27,7 @@ use crate::devo::shipper::Shipped;
 use crate::outcome::{Failure, Outcome};
 use crate::sources::{Delivery, delivery};
 use crate::state::{Claim, Cursor, ServiceHandle};
-use crate::window::{Window, adapt_slice, next_slice, plan, seconds};
+use crate::window::{Window, adapt_slice, grow_empty_slice, next_slice, plan, seconds};
 
 /// Spaces calls to stay under a quota (requests per second per account and region), and counts
 /// the answers (a holder's sign of progress).
@@ -323,7 +323,12 @@ impl CursorPull<'_> {
                     percent = seconds(window.start, slice.end) * 100 / total.max(1)
                 );
             }
-            len = adapt_slice(len, began.elapsed(), lease, self.slice);
+            // (Aligned slices, metrics', stay as they are: a request's datapoints are bounded.)
+            len = if events == 0 && self.align.is_none() && !self.ctx.should_stop() {
+                grow_empty_slice(len)
+            } else {
+                adapt_slice(len.min(self.slice), began.elapsed(), lease, self.slice)
+            };
             start = slice.end;
         }
         if start >= window.end {

@@ -490,3 +490,81 @@ fn lookup_entries_without_id_or_record_are_counted_and_reported() {
         .count();
     assert_eq!(shipped, 2);
 }
+
+/// `start_time: 1970-01-01` (the seed's documentation shows it): progress follows the data, not
+/// empty time. Empty slices grow four times at a turn (and LookupEvents reaches back 90 days
+/// only), so the events of the last hour arrive in a few calls and seconds.
+#[test]
+fn a_start_time_far_in_the_past_crosses_empty_time_in_a_few_calls() {
+    let (moto, receiver, wd) = setup();
+    let region = "sa-east-1";
+    let account = format!("{:012}", u64::from(std::process::id()) + 31);
+    let now = Utc::now().timestamp();
+    let seeded: Vec<serde_json::Value> = (0..3)
+        .map(|i| {
+            lookup_event(
+                &format!("epoch-{i}"),
+                "CreateUser",
+                "iam.amazonaws.com",
+                now - 900 + i,
+                &account,
+            )
+            .0
+        })
+        .collect();
+    moto.seed_cloudtrail(region, &seeded);
+    let group = format!("/aws/lambda/{}", unique_name("epoch"));
+    moto.log_group(region, &group, &["s"]);
+    moto.put_log_events(
+        region,
+        &group,
+        "s",
+        &[(
+            Utc::now().timestamp_millis() - 600_000,
+            "ten minutes ago".into(),
+        )],
+    );
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!(
+            "audit-events-all:\n  types: [audits_api]\n  regions: [{region}]\n  delay_seconds: 0\n  start_time: 1970-01-01T00:00:00.000Z\ncustom_service:\n  types: [logs]\n  log_groups: \"{group}\"\n  regions: [{region}]\n  delay_seconds: 0\n  start_time: 1970-01-01T00:00:00.000Z\n"
+        ),
+    ));
+    let started = Instant::now();
+    let run = wd.run(&["all", "--deadline", "60s"]);
+    let seconds = started.elapsed().as_secs_f64();
+    run.expect_code(0);
+    let calls = |op: &str| -> u64 {
+        run.stderr
+            .split_whitespace()
+            .find_map(|w| {
+                w.trim_start_matches("calls=")
+                    .strip_prefix(&format!("{op}="))
+            })
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let (lookups, filters) = (
+        calls("CloudTrail.LookupEvents"),
+        calls("CloudWatchLogs.FilterLogEvents"),
+    );
+    eprintln!("from 1970: {seconds:.1} s, LookupEvents {lookups}, FilterLogEvents {filters}");
+    assert!(
+        lookups <= 12 && filters <= 20,
+        "LookupEvents {lookups}, FilterLogEvents {filters}"
+    );
+    assert!(seconds < 20.0, "{seconds:.1} s");
+    let records = receiver.records();
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.message.contains(&account))
+            .count(),
+        3
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r.message.contains("ten minutes ago"))
+    );
+}
