@@ -322,6 +322,10 @@ pub struct Service {
     pub format: LineOutput,
     /// logs: one log group name or a list; a trailing `*` means a prefix.
     pub log_groups: Option<OneOrMany>,
+    /// logs: how far before the cursor each run looks for events ingested late (with old
+    /// timestamps), in seconds [default: [`DEFAULT_LATE_EVENTS_SECS`]; 0: not at all; at most
+    /// 14 days, the oldest timestamp CloudWatch Logs takes].
+    pub late_events_seconds: Option<u64>,
     /// S3+SQS services: the accounts that may own the buckets announced (one id or a list).
     /// Objects of buckets owned by anyone else are reported and not read (S3 refuses them by
     /// ExpectedBucketOwner), so whoever can write to the queue cannot make us ship their data.
@@ -369,6 +373,7 @@ impl Service {
             ),
             ("format", self.format != LineOutput::Raw),
             ("log_groups", self.log_groups.is_some()),
+            ("late_events_seconds", self.late_events_seconds.is_some()),
             (
                 "expected_bucket_owner",
                 self.expected_bucket_owner.is_some(),
@@ -381,6 +386,11 @@ impl Service {
 
     pub fn has_type(&self, t: ServiceType) -> bool {
         self.types.contains(&t)
+    }
+
+    /// `late_events_seconds`, or its default.
+    pub fn late_events_secs(&self) -> u64 {
+        self.late_events_seconds.unwrap_or(DEFAULT_LATE_EVENTS_SECS)
     }
 
     /// `period_seconds`, or its default.
@@ -397,6 +407,9 @@ impl Service {
         }
     }
 }
+
+/// logs: how far before the cursor a run looks for late events when not told: a day.
+pub const DEFAULT_LATE_EVENTS_SECS: u64 = 86_400;
 
 /// metrics: the period of a datapoint when `period_seconds` is not given.
 pub const DEFAULT_PERIOD_SECS: u32 = 300;

@@ -76,7 +76,7 @@ impl SeedKey {
             "namespaces" | "statistics" | "period_seconds" => self == Self::MetricsAll,
             "delay_seconds" => kinds().any(|k| k.queue_key().is_none()),
             "format" => self == Self::NonCloudwatchLogs,
-            "log_groups" => self == Self::CustomService,
+            "log_groups" | "late_events_seconds" => self == Self::CustomService,
             queue => kinds().any(|k| k.queue_key() == Some(queue)),
         }
     }

@@ -294,6 +294,11 @@ fn validate_common(p: &str, c: &Service) -> Result<(), ParseError> {
         c.period_seconds.map(u64::from),
         RANGES.period_seconds,
     )?;
+    check_range(
+        &format!("{p}.late_events_seconds"),
+        c.late_events_seconds,
+        RANGES.late_events_seconds,
+    )?;
     Ok(())
 }
 
@@ -304,6 +309,7 @@ pub struct Ranges {
     pub period_seconds: (u64, u64),
     pub timeout_seconds: (u64, u64),
     pub port: (u64, u64),
+    pub late_events_seconds: (u64, u64),
 }
 
 pub const RANGES: Ranges = Ranges {
@@ -316,6 +322,8 @@ pub const RANGES: Ranges = Ranges {
     // A write or a close may wait at most an hour.
     timeout_seconds: (1, 3_600),
     port: (1, 65_535),
+    // CloudWatch Logs takes timestamps up to 14 days old.
+    late_events_seconds: (0, 14 * 86_400),
 };
 
 /// `value`, when given, within `range` (both ends included).

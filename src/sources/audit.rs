@@ -87,8 +87,8 @@ fn smithy_time(t: DateTime<Utc>) -> aws_smithy_types::DateTime {
 impl Lookup<'_> {
     /// The region's cursor, up to `latest`.
     async fn run(&self, pull: &CursorPull<'_>, latest: DateTime<Utc>) -> Result<(), Failure> {
-        pull.run(self.at.region, latest, &self.at.pacer, |slice, skip| {
-            self.slice(slice, skip)
+        pull.run(self.at.region, latest, &self.at.pacer, |job| {
+            self.slice(job.slice, job.skip_ids)
         })
         .await
     }

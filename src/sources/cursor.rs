@@ -146,6 +146,29 @@ impl<'a, C> RegionPuller<'a, C> {
     }
 }
 
+/// One slice to pull, as a service's pull sees it.
+#[derive(Debug)]
+pub struct SliceJob {
+    pub slice: Window,
+    /// Ids already shipped at the slice's start (stamped exactly there).
+    pub skip_ids: Vec<String>,
+    /// Logs: events ingested after this (ms, AWS's clock) are not this run's: the next run's
+    /// late sweep takes them.
+    pub ingested_until: i64,
+    /// Logs: the late sweep that goes with this slice (the first of a run).
+    pub late: Option<LateSweep>,
+}
+
+/// Events that reached the group since the last run with timestamps before its window: those
+/// in `events` (event time, end excluded) ingested after `ingested_after` (and up to the job's
+/// `ingested_until`). Each event is thus shipped once: by the first run that sees it ingested,
+/// in its window or in this sweep.
+#[derive(Debug, Clone, Copy)]
+pub struct LateSweep {
+    pub events: Window,
+    pub ingested_after: i64,
+}
+
 /// Pulls cursor `key`: plans its window (aligned down to `align` when given), then pulls it
 /// slice by slice with `pull`, waiting for each slice's receipt and committing the cursor once it
 /// is delivered, so a run cut short keeps every slice it finished. `pull` gets the slice and the
@@ -159,6 +182,8 @@ pub struct CursorPull<'a> {
     pub lookback: Duration,
     pub slice: Duration,
     pub align: Option<Duration>,
+    /// Logs: how far back before the cursor a late sweep looks (None: no sweep).
+    pub late_window: Option<Duration>,
 }
 
 /// The longest slice: an hour, so a long window commits its progress every hour of data.
@@ -181,6 +206,7 @@ impl<'a> CursorPull<'a> {
             lookback: Duration::from_secs(svc.request_period_secs()),
             slice: MAX_SLICE,
             align: None,
+            late_window: None,
         }
     }
 }
@@ -194,7 +220,7 @@ impl CursorPull<'_> {
         pull: F,
     ) -> Result<(), Failure>
     where
-        F: FnMut(Window, Vec<String>) -> Fut,
+        F: FnMut(SliceJob) -> Fut,
         Fut: Future<Output = Result<(Shipped, Vec<String>), Failure>>,
     {
         let cursor = match self.state.claim(key).await.map_err(Failure::from)? {
@@ -219,7 +245,7 @@ impl CursorPull<'_> {
         mut pull: F,
     ) -> Result<(), Failure>
     where
-        F: FnMut(Window, Vec<String>) -> Fut,
+        F: FnMut(SliceJob) -> Fut,
         Fut: Future<Output = Result<(Shipped, Vec<String>), Failure>>,
     {
         let planned = plan(
@@ -229,8 +255,32 @@ impl CursorPull<'_> {
             latest_end,
             self.lookback,
         );
-        let Some((mut window, advances)) = planned else {
-            return Ok(());
+        // Logs: what was ingested since the last run with timestamps before its cursor.
+        let ingested_until = latest_end.timestamp_millis();
+        let mut late = match (&cursor, self.late_window) {
+            (Some(c), Some(back)) if self.ctx.options.backfill.is_none() => c
+                .ingested_until
+                .filter(|after| *after < ingested_until)
+                .map(|ingested_after| LateSweep {
+                    events: Window {
+                        start: c.until - chrono::Duration::from_std(back).unwrap_or_default(),
+                        end: c.until,
+                    },
+                    ingested_after,
+                }),
+            _ => None,
+        };
+        let (mut window, advances) = match (planned, &cursor, late) {
+            (Some(p), _, _) => p,
+            // Nothing new by time, but a sweep is due: a window of the cursor's instant alone.
+            (None, Some(c), Some(_)) => (
+                Window {
+                    start: c.until,
+                    end: c.until,
+                },
+                true,
+            ),
+            _ => return Ok(()),
         };
         if let Some(period) = self.align {
             window = Window {
@@ -273,7 +323,7 @@ impl CursorPull<'_> {
                 ),
             )
         };
-        while start < window.end {
+        while start < window.end || late.is_some() {
             if self.ctx.should_stop() {
                 if !advances {
                     bar.abandon();
@@ -283,8 +333,14 @@ impl CursorPull<'_> {
             }
             let slice = next_slice(window, start, len, self.align);
             let began = Instant::now();
+            let job = SliceJob {
+                slice,
+                skip_ids: std::mem::take(&mut skip),
+                ingested_until,
+                late: late.take(),
+            };
             let work = async {
-                let (shipped, ids_at_end) = pull(slice, std::mem::take(&mut skip)).await?;
+                let (shipped, ids_at_end) = pull(job).await?;
                 let (events, bytes) = (shipped.events, shipped.bytes);
                 let delivered = delivery(shipped).await?;
                 Ok::<_, Failure>((events, bytes, delivered, ids_at_end))
@@ -304,6 +360,7 @@ impl CursorPull<'_> {
                 let cursor = Cursor {
                     until: slice.end,
                     ids_at_until: ids_at_end.clone(),
+                    ingested_until: self.late_window.map(|_| ingested_until),
                 };
                 self.state
                     .advance(key, cursor)

@@ -7,6 +7,8 @@
 //! exactly at a cursor's end are remembered by id, so the next window can start there again
 //! without shipping them twice.
 
+use std::time::Duration;
+
 use chrono::{SecondsFormat, TimeZone, Utc};
 use serde::Serialize;
 
@@ -14,10 +16,9 @@ use crate::config::{Service, ServiceKind};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
 use crate::outcome::Failure;
-use crate::sources::cursor::{CursorPull, RegionPuller};
+use crate::sources::cursor::{CursorPull, RegionPuller, SliceJob};
 use crate::sources::{TagRule, each_region, puller_account};
 use crate::state::ServiceHandle;
-use crate::window::Window;
 
 const KIND: ServiceKind = ServiceKind::Logs;
 /// FilterLogEvents requests per second per account and region (the quota is 5).
@@ -141,34 +142,81 @@ impl RegionLogs<'_> {
     async fn pull_group(&self, group: &str) -> Result<(), Failure> {
         let delay = self.svc.delay(KIND.default_delay_secs());
         let latest = self.at.ctx.aws.now() - chrono::Duration::from_std(delay).unwrap_or_default();
-        let pull = CursorPull::new(self.at.ctx, self.state, self.at.counters, self.svc);
+        let late_window = Duration::from_secs(self.svc.late_events_secs());
+        let pull = CursorPull {
+            late_window: (!late_window.is_zero()).then_some(late_window),
+            ..CursorPull::new(self.at.ctx, self.state, self.at.counters, self.svc)
+        };
         pull.run(
             &cursor_name(self.at.region, group),
             latest,
             &self.at.pacer,
-            |slice, skip| self.pull_slice(group, slice, skip),
+            |job| self.pull_slice(group, job),
         )
         .await
     }
 
-    /// Reads one slice, all pages, and ships it; returns what was shipped and the ids of the
-    /// events stamped exactly at the slice's end.
+    /// Reads one slice, all pages, and ships it (with the late sweep that goes with it); returns
+    /// what was shipped and the ids of the events stamped exactly at the slice's end.
     async fn pull_slice(
         &self,
         group: &str,
-        slice: Window,
-        skip_ids: Vec<String>,
+        job: SliceJob,
     ) -> Result<(Shipped, Vec<String>), Failure> {
-        let (start_ms, end_ms) = (slice.start.timestamp_millis(), slice.end.timestamp_millis());
-        let tags = TagRule {
+        let at = &self.at;
+        let tag = TagRule {
             table: "cloud.aws.cloudwatch.logs",
             typed_family: None,
             from_event: false,
-        };
-        let at = &self.at;
-        let tag = tags.tag_fields(None, None, None, at.account, at.region);
+        }
+        .tag_fields(None, None, None, at.account, at.region);
         let mut outbox = Outbox::new(&at.ctx.shipper, &at.ctx.framing);
-        let mut ids_at_end = Vec::new();
+        if let Some(late) = job.late {
+            let (start, end) = (
+                late.events.start.timestamp_millis(),
+                late.events.end.timestamp_millis() - 1,
+            );
+            if end >= start {
+                let newly = |_: i64, _: &str, ingested: Option<i64>| {
+                    ingested.is_some_and(|i| i > late.ingested_after && i <= job.ingested_until)
+                };
+                self.ship_range(group, (start, end), &tag, &mut outbox, &newly)
+                    .await?;
+            }
+        }
+        let (start, end) = (
+            job.slice.start.timestamp_millis(),
+            job.slice.end.timestamp_millis(),
+        );
+        let skip = &job.skip_ids;
+        let this_run = |ts: i64, id: &str, ingested: Option<i64>| {
+            !(ts == start && skip.iter().any(|s| s == id))
+                && ingested.is_none_or(|i| i <= job.ingested_until)
+        };
+        let shipped = self
+            .ship_range(group, (start, end), &tag, &mut outbox, &this_run)
+            .await?;
+        let ids_at_end = shipped
+            .into_iter()
+            .filter(|(ts, _)| *ts == end)
+            .map(|(_, id)| id)
+            .collect();
+        Ok((outbox.finish().await, ids_at_end))
+    }
+
+    /// FilterLogEvents over [start, end] (ms, both included), all pages: ships the events
+    /// `wanted` keeps (given timestamp, id, ingestion time); returns (timestamp, id) of those
+    /// shipped at the range's end.
+    async fn ship_range(
+        &self,
+        group: &str,
+        (start_ms, end_ms): (i64, i64),
+        tag: &str,
+        outbox: &mut Outbox<'_>,
+        wanted: &dyn Fn(i64, &str, Option<i64>) -> bool,
+    ) -> Result<Vec<(i64, String)>, Failure> {
+        let at = &self.at;
+        let mut at_end = Vec::new();
         let mut pages = at
             .client
             .filter_log_events()
@@ -190,11 +238,11 @@ impl RegionLogs<'_> {
                     Counters::add(&at.counters.failed, 1);
                     continue;
                 };
-                if ts == start_ms && skip_ids.iter().any(|s| s == id) {
+                if !wanted(ts, id, e.ingestion_time()) {
                     continue;
                 }
                 if ts == end_ms {
-                    ids_at_end.push(id.to_string());
+                    at_end.push((ts, id.to_string()));
                 }
                 let message = LogEventMessage {
                     log_group: group,
@@ -207,7 +255,7 @@ impl RegionLogs<'_> {
                     account_id: at.account,
                 };
                 match serde_json::to_string(&message) {
-                    Ok(json) => outbox.push(&tag, &json).await,
+                    Ok(json) => outbox.push(tag, &json).await,
                     Err(err) => {
                         tracing::warn!(message = "Log event skipped.", log_group = %group, event_id = %id, error = %err);
                         Counters::add(&at.counters.failed, 1);
@@ -216,6 +264,6 @@ impl RegionLogs<'_> {
             }
             at.stop_within_slice(page.next_token().is_some())?;
         }
-        Ok((outbox.finish().await, ids_at_end))
+        Ok(at_end)
     }
 }

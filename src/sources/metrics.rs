@@ -125,8 +125,8 @@ impl RegionMetrics<'_> {
         let metrics = self.list().await?;
         tracing::info!(message = "Metrics listed.", region = %self.at.region, count = metrics.len());
         let units = self.units(&metrics, pull.state).await;
-        pull.run(self.at.region, latest, &self.at.pacer, |slice, _| {
-            self.slice(&metrics, &units, slice)
+        pull.run(self.at.region, latest, &self.at.pacer, |job| {
+            self.slice(&metrics, &units, job.slice)
         })
         .await
     }

@@ -175,6 +175,7 @@ mod tests {
         Cursor {
             until: Utc::now(),
             ids_at_until: vec![id.into()],
+            ingested_until: None,
         }
     }
 

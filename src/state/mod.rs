@@ -177,6 +177,10 @@ pub struct Cursor {
     /// them, so an event late for its second is neither lost nor shipped twice.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ids_at_until: Vec<String>,
+    /// Logs: every event ingested up to this instant (ms, AWS's clock) with a timestamp before
+    /// `until` was delivered; later ingestions of older timestamps are the next run's late sweep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingested_until: Option<i64>,
 }
 
 /// `now` + `length`, saturating.

@@ -568,3 +568,48 @@ fn a_start_time_far_in_the_past_crosses_empty_time_in_a_few_calls() {
             .any(|r| r.message.contains("ten minutes ago"))
     );
 }
+
+/// Events that reach a log group late, with timestamps older than the cursor (an agent that
+/// buffered, a forwarder back online), are collected by the next run: 600 events collected, 50
+/// more put with timestamps 30 minutes old, the next run ships exactly those 50, and a run after
+/// that ships nothing. Each event once.
+#[test]
+fn late_ingested_log_events_are_collected_once() {
+    let (moto, receiver, wd) = setup();
+    let group = format!("/aws/lambda/{}", unique_name("late"));
+    moto.log_group("us-east-1", &group, &["a", "b"]);
+    let now = Utc::now().timestamp_millis();
+    let first: Vec<(i64, String)> = (0..600)
+        .map(|i| (now - 300_000 + i * 100, format!("on time {i}")))
+        .collect();
+    moto.put_log_events("us-east-1", &group, "a", &first);
+    let start = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &logs_yaml(
+            &format!("\"{group}\""),
+            &format!("  start_time: {start}\n  delay_seconds: 1\n"),
+        ),
+    ));
+    std::thread::sleep(Duration::from_millis(1500));
+    wd.run(&["logs"]).expect_code(0);
+    assert_eq!(messages(&receiver).len(), 600);
+
+    let late: Vec<(i64, String)> = (0..50)
+        .map(|i| (now - 1_800_000 + i * 1000, format!("late {i}")))
+        .collect();
+    moto.put_log_events("us-east-1", &group, "b", &late);
+    std::thread::sleep(Duration::from_millis(1500));
+    wd.run(&["logs", "--force"]).expect_code(0);
+    let all = texts(&messages(&receiver));
+    assert_eq!(all.len(), 650, "the 50 late events, once");
+    assert!(all.iter().any(|t| t == "late 49"));
+    let mut unique = all.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), 650, "no duplicates");
+
+    std::thread::sleep(Duration::from_millis(1500));
+    let quiet = wd.run(&["logs", "--force"]);
+    quiet.expect_code(0).expect_stderr("events=0");
+    assert_eq!(messages(&receiver).len(), 650);
+}
