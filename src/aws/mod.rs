@@ -27,6 +27,9 @@ use crate::config::Credentials;
 use crate::lock;
 use crate::outcome::{Failure, Outcome};
 
+/// What the Date header of an answer can tell of AWS's clock, in ms: below this, no skew.
+const CLOCK_RESOLUTION_MS: i64 = 2_000;
+
 /// Every assumed role's session says who it is.
 const SESSION_NAME: &str = "devo-aws";
 /// The region for STS and other global calls when the environment names none.
@@ -152,7 +155,9 @@ impl Aws {
     /// on it, so a host clock running ahead cannot move a cursor past data AWS does not have yet.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         let local = chrono::Utc::now();
+        // The header tells the second: an offset within two seconds is its rounding, not skew.
         self.clock_offset()
+            .filter(|ms| ms.abs() > CLOCK_RESOLUTION_MS)
             .and_then(|ms| local.checked_add_signed(chrono::Duration::milliseconds(ms)))
             .unwrap_or(local)
     }
