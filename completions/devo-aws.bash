@@ -83,7 +83,7 @@ _devo__aws() {
 
     case "${cmd}" in
         devo__aws)
-            opts="-v -q -h -V --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --verbose --quiet --help --version events securityhub audit metrics flowlogs cloudfront logs all check help"
+            opts="-v -q -h -V --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --metrics-file --pushgateway --report --verbose --quiet --help --version events securityhub audit metrics flowlogs cloudfront logs all check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -117,6 +117,18 @@ _devo__aws() {
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pushgateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -125,7 +137,7 @@ _devo__aws() {
             return 0
             ;;
         devo__aws__subcmd__all)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --metrics-file --pushgateway --report --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -157,6 +169,18 @@ _devo__aws() {
                     ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pushgateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -167,7 +191,7 @@ _devo__aws() {
             return 0
             ;;
         devo__aws__subcmd__audit)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --metrics-file --pushgateway --report --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -199,6 +223,18 @@ _devo__aws() {
                     ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pushgateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -209,7 +245,7 @@ _devo__aws() {
             return 0
             ;;
         devo__aws__subcmd__check)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --metrics-file --pushgateway --report --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -241,6 +277,18 @@ _devo__aws() {
                     ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pushgateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -251,7 +299,7 @@ _devo__aws() {
             return 0
             ;;
         devo__aws__subcmd__cloudfront)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --metrics-file --pushgateway --report --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -283,6 +331,18 @@ _devo__aws() {
                     ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pushgateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -293,7 +353,7 @@ _devo__aws() {
             return 0
             ;;
         devo__aws__subcmd__events)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --metrics-file --pushgateway --report --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -325,6 +385,18 @@ _devo__aws() {
                     ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pushgateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -335,7 +407,7 @@ _devo__aws() {
             return 0
             ;;
         devo__aws__subcmd__flowlogs)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --metrics-file --pushgateway --report --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -367,6 +439,18 @@ _devo__aws() {
                     ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pushgateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -531,7 +615,7 @@ _devo__aws() {
             return 0
             ;;
         devo__aws__subcmd__logs)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --metrics-file --pushgateway --report --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -563,6 +647,18 @@ _devo__aws() {
                     ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pushgateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -573,7 +669,7 @@ _devo__aws() {
             return 0
             ;;
         devo__aws__subcmd__metrics)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --metrics-file --pushgateway --report --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -605,6 +701,18 @@ _devo__aws() {
                     ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pushgateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -615,7 +723,7 @@ _devo__aws() {
             return 0
             ;;
         devo__aws__subcmd__securityhub)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --verbose --quiet --help"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --metrics-file --pushgateway --report --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -647,6 +755,18 @@ _devo__aws() {
                     ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pushgateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_devo_aws_global_optspecs
-    string join \n config= dry-run force max-messages= deadline= start-time= end-time= shard= log-format= v/verbose q/quiet h/help V/version
+    string join \n config= dry-run force max-messages= deadline= start-time= end-time= shard= log-format= metrics-file= pushgateway= report= v/verbose q/quiet h/help V/version
 end
 
 function __fish_devo_aws_needs_command
@@ -32,6 +32,9 @@ complete -c devo-aws -n "__fish_devo_aws_needs_command" -l end-time -d 'Backfill
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
+complete -c devo-aws -n "__fish_devo_aws_needs_command" -l metrics-file -d 'Write the run\'s Prometheus metrics to FILE (atomically), for node_exporter\'s textfile collector' -r -F
+complete -c devo-aws -n "__fish_devo_aws_needs_command" -l pushgateway -d 'Push the run\'s Prometheus metrics to a Pushgateway at URL (grouped by job, input id and shard); a failed push is a warning' -r
+complete -c devo-aws -n "__fish_devo_aws_needs_command" -l report -d 'Write the run\'s figures as JSON to FILE (- for standard output)' -r -F
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l force -d 'Pull even if the service\'s request_period_in_seconds has not passed'
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -s v -l verbose -d 'More log detail (-v info, -vv debug, -vvv trace)'
@@ -56,6 +59,9 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l end-time -d
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l metrics-file -d 'Write the run\'s Prometheus metrics to FILE (atomically), for node_exporter\'s textfile collector' -r -F
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l pushgateway -d 'Push the run\'s Prometheus metrics to a Pushgateway at URL (grouped by job, input id and shard); a failed push is a warning' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l report -d 'Write the run\'s figures as JSON to FILE (- for standard output)' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l force -d 'Pull even if the service\'s request_period_in_seconds has not passed'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -s v -l verbose -d 'More log detail (-v info, -vv debug, -vvv trace)'
@@ -69,6 +75,9 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l end-ti
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l metrics-file -d 'Write the run\'s Prometheus metrics to FILE (atomically), for node_exporter\'s textfile collector' -r -F
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l pushgateway -d 'Push the run\'s Prometheus metrics to a Pushgateway at URL (grouped by job, input id and shard); a failed push is a warning' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l report -d 'Write the run\'s figures as JSON to FILE (- for standard output)' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l force -d 'Pull even if the service\'s request_period_in_seconds has not passed'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -s v -l verbose -d 'More log detail (-v info, -vv debug, -vvv trace)'
@@ -82,6 +91,9 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l end-time -d 
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l metrics-file -d 'Write the run\'s Prometheus metrics to FILE (atomically), for node_exporter\'s textfile collector' -r -F
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l pushgateway -d 'Push the run\'s Prometheus metrics to a Pushgateway at URL (grouped by job, input id and shard); a failed push is a warning' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l report -d 'Write the run\'s figures as JSON to FILE (- for standard output)' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l force -d 'Pull even if the service\'s request_period_in_seconds has not passed'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -s v -l verbose -d 'More log detail (-v info, -vv debug, -vvv trace)'
@@ -95,6 +107,9 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l end-time -
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l metrics-file -d 'Write the run\'s Prometheus metrics to FILE (atomically), for node_exporter\'s textfile collector' -r -F
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l pushgateway -d 'Push the run\'s Prometheus metrics to a Pushgateway at URL (grouped by job, input id and shard); a failed push is a warning' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l report -d 'Write the run\'s figures as JSON to FILE (- for standard output)' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l force -d 'Pull even if the service\'s request_period_in_seconds has not passed'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -s v -l verbose -d 'More log detail (-v info, -vv debug, -vvv trace)'
@@ -108,6 +123,9 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l end-time 
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l metrics-file -d 'Write the run\'s Prometheus metrics to FILE (atomically), for node_exporter\'s textfile collector' -r -F
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l pushgateway -d 'Push the run\'s Prometheus metrics to a Pushgateway at URL (grouped by job, input id and shard); a failed push is a warning' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l report -d 'Write the run\'s figures as JSON to FILE (- for standard output)' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l force -d 'Pull even if the service\'s request_period_in_seconds has not passed'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -s v -l verbose -d 'More log detail (-v info, -vv debug, -vvv trace)'
@@ -121,6 +139,9 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l end-tim
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l metrics-file -d 'Write the run\'s Prometheus metrics to FILE (atomically), for node_exporter\'s textfile collector' -r -F
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l pushgateway -d 'Push the run\'s Prometheus metrics to a Pushgateway at URL (grouped by job, input id and shard); a failed push is a warning' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l report -d 'Write the run\'s figures as JSON to FILE (- for standard output)' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l force -d 'Pull even if the service\'s request_period_in_seconds has not passed'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -s v -l verbose -d 'More log detail (-v info, -vv debug, -vvv trace)'
@@ -134,6 +155,9 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l end-time -d '
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l metrics-file -d 'Write the run\'s Prometheus metrics to FILE (atomically), for node_exporter\'s textfile collector' -r -F
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l pushgateway -d 'Push the run\'s Prometheus metrics to a Pushgateway at URL (grouped by job, input id and shard); a failed push is a warning' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l report -d 'Write the run\'s figures as JSON to FILE (- for standard output)' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l force -d 'Pull even if the service\'s request_period_in_seconds has not passed'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -s v -l verbose -d 'More log detail (-v info, -vv debug, -vvv trace)'
@@ -147,6 +171,9 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l end-time -d 'B
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l metrics-file -d 'Write the run\'s Prometheus metrics to FILE (atomically), for node_exporter\'s textfile collector' -r -F
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l pushgateway -d 'Push the run\'s Prometheus metrics to a Pushgateway at URL (grouped by job, input id and shard); a failed push is a warning' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l report -d 'Write the run\'s figures as JSON to FILE (- for standard output)' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l force -d 'Pull even if the service\'s request_period_in_seconds has not passed'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -s v -l verbose -d 'More log detail (-v info, -vv debug, -vvv trace)'
@@ -160,6 +187,9 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l end-time -d 
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l metrics-file -d 'Write the run\'s Prometheus metrics to FILE (atomically), for node_exporter\'s textfile collector' -r -F
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l pushgateway -d 'Push the run\'s Prometheus metrics to a Pushgateway at URL (grouped by job, input id and shard); a failed push is a warning' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l report -d 'Write the run\'s figures as JSON to FILE (- for standard output)' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l force -d 'Pull even if the service\'s request_period_in_seconds has not passed'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -s v -l verbose -d 'More log detail (-v info, -vv debug, -vvv trace)'

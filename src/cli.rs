@@ -77,6 +77,20 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Write the run's Prometheus metrics to FILE (atomically), for node_exporter's textfile
+    /// collector
+    #[arg(long, global = true, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
+
+    /// Push the run's Prometheus metrics to a Pushgateway at URL (grouped by job, input id and
+    /// shard); a failed push is a warning
+    #[arg(long, global = true, value_name = "URL")]
+    pub pushgateway: Option<String>,
+
+    /// Write the run's figures as JSON to FILE (- for standard output)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
     /// More log detail (-v info, -vv debug, -vvv trace)
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,

@@ -4,6 +4,7 @@
 //! The pulling itself is the service's (see `sources/`); this module owns what every service
 //! shares: the run context, the counters of the summary, and how outcomes rank into exit codes.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -113,11 +114,23 @@ pub struct Counters {
     pub dropped: AtomicU64,
     pub failed: AtomicU64,
     pub bytes: AtomicU64,
+    /// Queue-fed services: messages waiting in each region's queue when the run opened it.
+    pub backlog: std::sync::Mutex<BTreeMap<String, u64>>,
+    /// Services pulled by time: how far each cursor has been delivered.
+    pub cursors: std::sync::Mutex<BTreeMap<String, DateTime<Utc>>>,
 }
 
 impl Counters {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn note_backlog(&self, region: &str, waiting: u64) {
+        crate::lock(&self.backlog).insert(region.to_string(), waiting);
+    }
+
+    pub fn note_cursor(&self, cursor: &str, until: DateTime<Utc>) {
+        crate::lock(&self.cursors).insert(cursor.to_string(), until);
     }
 }
 

@@ -18,6 +18,8 @@ pub mod devo;
 pub mod formats;
 /// How a run, service or region ended (`Outcome`, `Failure`) and the exit codes.
 pub mod outcome;
+/// What a run reports: Prometheus metrics (textfile, Pushgateway) and a JSON report.
+pub mod report;
 /// One run: load, set up Devo and AWS, run the chosen services, rank their outcomes.
 pub mod run;
 /// `--shard I/N`: which regions and cursors belong to one worker.

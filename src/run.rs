@@ -2,6 +2,7 @@
 //! concurrently within the run's budget, report one summary line per service, and rank the
 //! outcomes into the exit code.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -22,6 +23,7 @@ use crate::devo::frame::Framing;
 use crate::devo::shipper::{Destination, EpochLimits, Shipper, ShipperStats};
 use crate::devo::tls::{DevoEndpoint, EndpointSpec};
 use crate::outcome::Outcome;
+use crate::report::{self, RunFigures};
 use crate::sources;
 use crate::state::{StateStore, Worker};
 use crate::window::Backfill;
@@ -63,6 +65,13 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
         Ok(s) => s,
         Err(e) => return fail(Outcome::Config, &*e),
     };
+    let started = (Utc::now(), std::time::Instant::now());
+    let watchers = Watchers {
+        metrics_file: cli.global.metrics_file.clone(),
+        pushgateway: cli.global.pushgateway.clone(),
+        report: cli.global.report.clone(),
+        shard: cli.global.shard,
+    };
     let ctx = context(cli, loaded, shipper, progress).await;
     let services = &ctx.loaded.config.inputs.aws.services;
     let summaries: Vec<Summary> = join_all(selected.iter().filter_map(|kind| {
@@ -79,27 +88,91 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
             aws_ahead_by_seconds = ms / 1000
         );
     }
+    let input = ctx.input_id().to_string();
     drop(ctx);
-    match shipper_task.await {
-        Ok(stats) => tracing::debug!(
-            message = "Shipper done.",
-            epochs = stats.epochs,
-            connections = stats.connections,
-            events = stats.events_delivered,
-            bytes = stats.bytes_delivered
-        ),
-        Err(e) => tracing::error!(message = "Shipper task failed.", error = %e),
-    }
+    let devo = match shipper_task.await {
+        Ok(stats) => {
+            tracing::debug!(
+                message = "Shipper done.",
+                epochs = stats.epochs,
+                connections = stats.connections,
+                events = stats.events_delivered,
+                bytes = stats.bytes_delivered
+            );
+            stats
+        }
+        Err(e) => {
+            tracing::error!(message = "Shipper task failed.", error = %e);
+            ShipperStats::default()
+        }
+    };
     for s in &summaries {
         s.report();
     }
-    let calls: Vec<String> = calls.iter().map(|(op, n)| format!("{op}={n}")).collect();
-    tracing::info!(target: "devo_aws::summary", calls = %calls.join(" "), "aws calls");
-    summaries
+    let listed: Vec<String> = calls.iter().map(|(op, n)| format!("{op}={n}")).collect();
+    tracing::info!(target: "devo_aws::summary", calls = %listed.join(" "), "aws calls");
+    let outcome = summaries
         .iter()
         .map(|s| s.outcome)
         .max()
-        .unwrap_or(Outcome::Done)
+        .unwrap_or(Outcome::Done);
+    let figures = RunFigures {
+        input: &input,
+        shard: watchers.shard,
+        summaries: &summaries,
+        calls: &calls,
+        devo,
+        outcome,
+        started: started.0,
+        seconds: started.1.elapsed().as_secs_f64(),
+    };
+    watchers.tell(&figures).await;
+    outcome
+}
+
+/// Where the run's figures go (`--metrics-file`, `--pushgateway`, `--report`). A failure to
+/// tell them is a warning: it changes nothing that was delivered, nor the exit code.
+struct Watchers {
+    metrics_file: Option<PathBuf>,
+    pushgateway: Option<String>,
+    report: Option<PathBuf>,
+    shard: Option<crate::shard::Shard>,
+}
+
+impl Watchers {
+    async fn tell(&self, figures: &RunFigures<'_>) {
+        if let Some(path) = &self.report {
+            let text = format!("{:#}\n", figures.json());
+            let written = if path.as_os_str() == "-" {
+                std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes())
+            } else {
+                report::write_atomically(path, &text)
+            };
+            if let Err(e) = written {
+                tracing::warn!(message = "Cannot write the run report.", path = %path.display(), error = %e);
+            }
+        }
+        if self.metrics_file.is_none() && self.pushgateway.is_none() {
+            return;
+        }
+        let text = match figures.prometheus_text() {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(message = "Cannot make the run's metrics.", error = %e);
+                return;
+            }
+        };
+        if let Some(path) = &self.metrics_file
+            && let Err(e) = report::write_atomically(path, &text)
+        {
+            tracing::warn!(message = "Cannot write the metrics file.", path = %path.display(), error = %e);
+        }
+        if let Some(url) = &self.pushgateway
+            && let Err(e) = report::push(url, &figures.push_path(), text).await
+        {
+            tracing::warn!(message = "Cannot push the run's metrics; nothing else is affected.", error = %e);
+        }
+    }
 }
 
 /// The configured services of the subcommand; naming one the config lacks is an error.

@@ -231,6 +231,9 @@ impl CursorPull<'_> {
                 return Ok(());
             }
         };
+        if let Some(c) = &cursor {
+            self.counters.note_cursor(key, c.until);
+        }
         let pulled = self.pull_from(key, cursor, latest_end, pacer, pull).await;
         self.state.release(key).await;
         pulled
@@ -366,6 +369,7 @@ impl CursorPull<'_> {
                     .advance(key, cursor)
                     .await
                     .map_err(Failure::from)?;
+                self.counters.note_cursor(key, slice.end);
             }
             skip = ids_at_end;
             bar.set_position(seconds(window.start, slice.end));

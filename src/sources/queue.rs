@@ -202,6 +202,9 @@ impl<H: MessageHandler> RegionRun<'_, H> {
     async fn run(&self) -> Result<(), Failure> {
         let queue = self.open_queue().await?;
         let (url, visibility) = (queue.url.clone(), queue.visibility);
+        if let Some(waiting) = queue.waiting {
+            self.counters.note_backlog(self.region, waiting);
+        }
         // An empty queue costs two calls and no wait: a cron tick with nothing to do is quick.
         // (A message that arrives meanwhile is for the next run.)
         if queue.waiting == Some(0) {

@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["state"],
     &["cycle"],
     &["sources"],
-    &["check"],
+    &["check", "report"],
     &["run"],
 ];
 

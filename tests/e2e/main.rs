@@ -23,6 +23,8 @@ mod operations;
 mod workers;
 // Hostile objects: capped, reported, skipped; memory measured.
 mod hostile;
+// Watching a run: Prometheus textfile, Pushgateway, promtool, JSON report.
+mod metrics;
 // Real peers: rsyslog as Devo, queues with a dead-letter queue, outages.
 mod syslog;
 // The layers of src/: no module uses one of its own layer or above.

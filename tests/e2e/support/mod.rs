@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod devo;
+pub mod prom;
 pub mod samples;
 pub mod syslog;
 

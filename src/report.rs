@@ -1,0 +1,298 @@
+//! What a run tells those who watch it: Prometheus metrics (a file for node_exporter's textfile
+//! collector, a push to a Pushgateway) and a JSON report, from the services' summaries, the AWS
+//! calls and the shipper's figures. None of it changes what was delivered or the exit code.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use chrono::{DateTime, Utc};
+use prometheus::{Encoder, GaugeVec, IntCounterVec, Opts, Registry, TextEncoder};
+use serde_json::json;
+
+use crate::cycle::Summary;
+use crate::devo::shipper::ShipperStats;
+use crate::outcome::Outcome;
+use crate::shard::Shard;
+
+/// Everything a run reports.
+pub struct RunFigures<'a> {
+    pub input: &'a str,
+    pub shard: Option<Shard>,
+    pub summaries: &'a [Summary],
+    pub calls: &'a BTreeMap<String, u64>,
+    pub devo: ShipperStats,
+    pub outcome: Outcome,
+    pub started: DateTime<Utc>,
+    pub seconds: f64,
+}
+
+/// How long a push may take.
+const PUSH_TIMEOUT_SECS: u64 = 10;
+
+impl RunFigures<'_> {
+    /// The metrics in Prometheus' text format (0.0.4).
+    pub fn prometheus_text(&self) -> Result<String, prometheus::Error> {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok::<_, prometheus::Error>(c)
+        };
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            let g = GaugeVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok::<_, prometheus::Error>(g)
+        };
+        let per_service = [
+            (
+                "devo_aws_messages_total",
+                "SQS messages received in the run.",
+            ),
+            ("devo_aws_objects_total", "S3 objects read in the run."),
+            (
+                "devo_aws_skipped_objects_total",
+                "S3 objects announced but not read.",
+            ),
+            (
+                "devo_aws_events_total",
+                "Events delivered to Devo in the run.",
+            ),
+            (
+                "devo_aws_dropped_events_total",
+                "Events dropped by drop_event_names.",
+            ),
+            (
+                "devo_aws_failed_total",
+                "Messages, objects, records or lines that could not be understood.",
+            ),
+            ("devo_aws_bytes_total", "Bytes framed for Devo in the run."),
+        ];
+        let counters: Vec<IntCounterVec> = per_service
+            .iter()
+            .map(|(name, help)| counter(name, help, &["service"]))
+            .collect::<Result<_, _>>()?;
+        let held = gauge(
+            "devo_aws_held_cursors",
+            "Cursors leased by another worker.",
+            &["service"],
+        )?;
+        let duration = gauge(
+            "devo_aws_service_duration_seconds",
+            "Seconds the service took.",
+            &["service"],
+        )?;
+        let exit_code = gauge(
+            "devo_aws_service_exit_code",
+            "The service's outcome as an exit code (0 is done).",
+            &["service"],
+        )?;
+        let last_success = gauge(
+            "devo_aws_last_success_timestamp_seconds",
+            "When the service last ended well (start of the run, Unix time).",
+            &["service"],
+        )?;
+        let backlog = gauge(
+            "devo_aws_queue_backlog_messages",
+            "Messages waiting in the queue when the run opened it.",
+            &["service", "region"],
+        )?;
+        let lag = gauge(
+            "devo_aws_lag_seconds",
+            "How far behind now a cursor's delivered data ends.",
+            &["service", "cursor"],
+        )?;
+        let now = Utc::now();
+        for s in self.summaries {
+            let name = s.kind.name();
+            let c = &s.counters;
+            let values = [
+                &c.messages,
+                &c.objects,
+                &c.skipped,
+                &c.events,
+                &c.dropped,
+                &c.failed,
+                &c.bytes,
+            ];
+            for (counter, value) in counters.iter().zip(values) {
+                counter
+                    .with_label_values(&[name])
+                    .inc_by(value.load(Ordering::Relaxed));
+            }
+            held.with_label_values(&[name])
+                .set(c.held.load(Ordering::Relaxed) as f64);
+            duration.with_label_values(&[name]).set(s.seconds);
+            exit_code
+                .with_label_values(&[name])
+                .set(f64::from(s.outcome.exit_code()));
+            if s.outcome == Outcome::Done {
+                last_success
+                    .with_label_values(&[name])
+                    .set(self.started.timestamp() as f64);
+            }
+            for (region, waiting) in crate::lock(&c.backlog).iter() {
+                backlog
+                    .with_label_values(&[name, region])
+                    .set(*waiting as f64);
+            }
+            for (cursor, until) in crate::lock(&c.cursors).iter() {
+                let behind = (now - *until).num_milliseconds() as f64 / 1000.0;
+                lag.with_label_values(&[name, cursor]).set(behind.max(0.0));
+            }
+        }
+        let calls = counter(
+            "devo_aws_aws_requests_total",
+            "AWS requests made (each attempt), by operation.",
+            &["operation"],
+        )?;
+        for (operation, n) in self.calls {
+            calls.with_label_values(&[operation]).inc_by(*n);
+        }
+        let devo = [
+            (
+                "devo_aws_devo_epochs_total",
+                "Delivery epochs Devo acknowledged with a clean close.",
+                self.devo.epochs,
+            ),
+            (
+                "devo_aws_devo_connections_total",
+                "TLS connections opened to Devo.",
+                self.devo.connections,
+            ),
+            (
+                "devo_aws_devo_bytes_total",
+                "Bytes Devo acknowledged.",
+                self.devo.bytes_delivered,
+            ),
+        ];
+        for (name, help, value) in devo {
+            counter(name, help, &[])?
+                .with_label_values::<&str>(&[])
+                .inc_by(value);
+        }
+        let run = gauge("devo_aws_run_exit_code", "The run's exit code.", &[])?;
+        run.with_label_values::<&str>(&[])
+            .set(f64::from(self.outcome.exit_code()));
+        let took = gauge(
+            "devo_aws_run_duration_seconds",
+            "Seconds the run took.",
+            &[],
+        )?;
+        took.with_label_values::<&str>(&[]).set(self.seconds);
+        let mut out = Vec::new();
+        TextEncoder::new().encode(&registry.gather(), &mut out)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// The same figures as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        let now = Utc::now();
+        let services: Vec<serde_json::Value> = self
+            .summaries
+            .iter()
+            .map(|s| {
+                let c = &s.counters;
+                let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+                let lag: BTreeMap<String, f64> = crate::lock(&c.cursors)
+                    .iter()
+                    .map(|(k, until)| {
+                        (
+                            k.clone(),
+                            ((now - *until).num_milliseconds() as f64 / 1000.0).max(0.0),
+                        )
+                    })
+                    .collect();
+                json!({
+                    "service": s.kind.name(),
+                    "status": s.outcome.status(),
+                    "exit_code": s.outcome.exit_code(),
+                    "messages": get(&c.messages),
+                    "objects": get(&c.objects),
+                    "skipped": get(&c.skipped),
+                    "held": get(&c.held),
+                    "events": get(&c.events),
+                    "dropped": get(&c.dropped),
+                    "failed": get(&c.failed),
+                    "bytes": get(&c.bytes),
+                    "seconds": s.seconds,
+                    "note": s.note,
+                    "backlog": *crate::lock(&c.backlog),
+                    "lag_seconds": lag,
+                })
+            })
+            .collect();
+        json!({
+            "input": self.input,
+            "shard": self.shard.map(|s| s.to_string()),
+            "started": self.started.to_rfc3339(),
+            "seconds": self.seconds,
+            "exit_code": self.outcome.exit_code(),
+            "services": services,
+            "aws_requests": self.calls,
+            "devo": {
+                "epochs": self.devo.epochs,
+                "connections": self.devo.connections,
+                "events": self.devo.events_delivered,
+                "bytes": self.devo.bytes_delivered,
+            },
+        })
+    }
+
+    /// The Pushgateway group of this run: job, input id and shard, so that workers do not
+    /// overwrite each other; and `DEVO_AWS_WORKER` when set (workers that share the queues
+    /// without `--shard`, such as the pods of an indexed Kubernetes Job).
+    pub fn push_path(&self) -> String {
+        let shard = self
+            .shard
+            .map_or_else(|| "all".to_string(), |s| s.to_string().replace('/', "-of-"));
+        let mut path = format!("/metrics/job/devo-aws/input/{}/shard/{shard}", self.input);
+        if let Ok(worker) = std::env::var("DEVO_AWS_WORKER")
+            && !worker.is_empty()
+            && worker
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            path.push_str(&format!("/worker/{worker}"));
+        }
+        path
+    }
+}
+
+/// Writes `text` to `path` atomically (a temporary file beside it, then a rename), so the
+/// textfile collector never reads half a file.
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    });
+    match written.and_then(|()| std::fs::rename(&tmp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// POSTs `text` to the Pushgateway at `base` under `path` (POST keeps the group's other metrics,
+/// such as the last success of a service that failed this time).
+pub async fn push(base: &str, path: &str, text: String) -> Result<(), String> {
+    let url = format!("{}{path}", base.trim_end_matches('/'));
+    let sent = tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(std::time::Duration::from_secs(PUSH_TIMEOUT_SECS)))
+            .build()
+            .into();
+        agent
+            .post(&url)
+            .header("Content-Type", "text/plain; version=0.0.4")
+            .send(text.as_bytes())
+            .map(|_| ())
+            .map_err(|e| format!("{url}: {e}"))
+    })
+    .await;
+    sent.map_err(|e| e.to_string())?
+}
