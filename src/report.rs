@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use prometheus::{Encoder, GaugeVec, IntCounterVec, Opts, Registry, TextEncoder};
 use serde_json::json;
 
+use crate::aws::OperationFigures;
 use crate::cycle::Summary;
 use crate::devo::shipper::ShipperStats;
 use crate::outcome::Outcome;
@@ -21,7 +22,7 @@ pub struct RunFigures<'a> {
     pub input: &'a str,
     pub shard: Option<Shard>,
     pub summaries: &'a [Summary],
-    pub calls: &'a BTreeMap<String, u64>,
+    pub operations: &'a BTreeMap<String, OperationFigures>,
     pub devo: ShipperStats,
     pub outcome: Outcome,
     pub started: DateTime<Utc>,
@@ -142,13 +143,27 @@ impl RunFigures<'_> {
                 lag.with_label_values(&[name, cursor]).set(behind.max(0.0));
             }
         }
-        let calls = counter(
+        let requests = counter(
             "devo_aws_aws_requests_total",
             "AWS requests made (each attempt), by operation.",
             &["operation"],
         )?;
-        for (operation, n) in self.calls {
-            calls.with_label_values(&[operation]).inc_by(*n);
+        let retries = counter(
+            "devo_aws_aws_retries_total",
+            "AWS requests that were retries of an earlier attempt.",
+            &["operation"],
+        )?;
+        let throttles = counter(
+            "devo_aws_aws_throttles_total",
+            "AWS requests answered with throttling.",
+            &["operation"],
+        )?;
+        for (operation, f) in self.operations {
+            requests.with_label_values(&[operation]).inc_by(f.attempts);
+            retries.with_label_values(&[operation]).inc_by(f.retries);
+            throttles
+                .with_label_values(&[operation])
+                .inc_by(f.throttled);
         }
         let devo = [
             (
@@ -160,6 +175,11 @@ impl RunFigures<'_> {
                 "devo_aws_devo_connections_total",
                 "TLS connections opened to Devo.",
                 self.devo.connections,
+            ),
+            (
+                "devo_aws_devo_replays_total",
+                "Epochs written again after a close that was not clean.",
+                self.devo.replays,
             ),
             (
                 "devo_aws_devo_bytes_total",
@@ -230,10 +250,15 @@ impl RunFigures<'_> {
             "seconds": self.seconds,
             "exit_code": self.outcome.exit_code(),
             "services": services,
-            "aws_requests": self.calls,
+            "aws_requests": self
+                .operations
+                .iter()
+                .map(|(op, f)| (op.clone(), json!({"attempts": f.attempts, "retries": f.retries, "throttled": f.throttled})))
+                .collect::<serde_json::Map<_, _>>(),
             "devo": {
                 "epochs": self.devo.epochs,
                 "connections": self.devo.connections,
+                "replays": self.devo.replays,
                 "events": self.devo.events_delivered,
                 "bytes": self.devo.bytes_delivered,
             },

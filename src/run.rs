@@ -80,6 +80,7 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
     }))
     .await;
     let calls = ctx.aws.calls();
+    let operations = ctx.aws.operation_figures();
     if let Some(ms) = ctx.aws.clock_offset()
         && ms.abs() > check::CLOCK_WARN_SECS * 1000
     {
@@ -120,7 +121,7 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
         input: &input,
         shard: watchers.shard,
         summaries: &summaries,
-        calls: &calls,
+        operations: &operations,
         devo,
         outcome,
         started: started.0,

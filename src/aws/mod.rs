@@ -13,7 +13,8 @@ use aws_sdk_sts::config::{Credentials as StaticCredentials, SharedCredentialsPro
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    BeforeDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextRef,
+    BeforeTransmitInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -151,6 +152,24 @@ impl Aws {
         lock(&self.calls.0).clone()
     }
 
+    /// Attempts, retries and throttled attempts of each operation so far.
+    pub fn operation_figures(&self) -> BTreeMap<String, OperationFigures> {
+        let attempts = lock(&self.calls.0).clone();
+        let figures = lock(&self.calls.2.0).clone();
+        attempts
+            .into_iter()
+            .map(|(op, attempts)| {
+                let (calls, throttled) = figures.get(&op).copied().unwrap_or_default();
+                let f = OperationFigures {
+                    attempts,
+                    retries: attempts.saturating_sub(calls),
+                    throttled,
+                };
+                (op, f)
+            })
+            .collect()
+    }
+
     /// Now, on AWS's clock (this host's corrected by the last answer's Date header): windows end
     /// on it, so a host clock running ahead cannot move a cursor past data AWS does not have yet.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
@@ -229,7 +248,25 @@ fn credentials_source(c: Option<&Credentials>) -> String {
 /// Counts every request (each attempt) by `Service.Operation`, for the summary and the
 /// benchmark's "calls by operation"; and reads AWS's clock off each answer's Date header.
 #[derive(Debug, Clone, Default)]
-struct CallCounter(Arc<Mutex<BTreeMap<String, u64>>>, AwsClock);
+struct CallCounter(Arc<Mutex<BTreeMap<String, u64>>>, AwsClock, CallFigures);
+
+/// Per `Service.Operation`: calls made (not attempts) and attempts throttled, for the retries
+/// (attempts less calls) and throttles of the run's metrics.
+#[derive(Debug, Clone, Default)]
+struct CallFigures(Arc<Mutex<BTreeMap<String, (u64, u64)>>>);
+
+/// What the run's requests to one operation came to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OperationFigures {
+    pub attempts: u64,
+    pub retries: u64,
+    pub throttled: u64,
+}
+
+fn operation_name(cfg: &ConfigBag) -> Option<String> {
+    cfg.load::<Metadata>()
+        .map(|m| format!("{}.{}", m.service().replace(' ', ""), m.name()))
+}
 
 /// How far AWS's clock is ahead of this host's, in milliseconds, as the last answer's Date
 /// header told (to the second); none before the first answer.
@@ -239,6 +276,18 @@ struct AwsClock(Arc<Mutex<Option<i64>>>);
 impl Intercept for CallCounter {
     fn name(&self) -> &'static str {
         "devo-aws call counter"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(op) = operation_name(cfg) {
+            lock(&self.2.0).entry(op).or_default().0 += 1;
+        }
+        Ok(())
     }
 
     fn read_before_attempt(
@@ -259,8 +308,17 @@ impl Intercept for CallCounter {
         &self,
         context: &BeforeDeserializationInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        let response = context.response();
+        let header = |name: &str| response.headers().get(name).unwrap_or_default();
+        let throttled = matches!(response.status().as_u16(), 429 | 503)
+            || ["x-amzn-errortype", "x-amzn-query-error"]
+                .iter()
+                .any(|h| header(h).contains("Throttl") || header(h).contains("SlowDown"));
+        if throttled && let Some(op) = operation_name(cfg) {
+            lock(&self.2.0).entry(op).or_default().1 += 1;
+        }
         let date = context
             .response()
             .headers()

@@ -103,6 +103,8 @@ pub enum Receipt {
 pub struct ShipperStats {
     pub epochs: u64,
     pub connections: u64,
+    /// Epochs written again on a new connection after a close that was not clean.
+    pub replays: u64,
     pub events_delivered: u64,
     pub bytes_delivered: u64,
 }
@@ -263,6 +265,7 @@ impl Shipper {
                 if let Ok(s) = task.await {
                     total.epochs += s.epochs;
                     total.connections += s.connections;
+                    total.replays += s.replays;
                     total.events_delivered += s.events_delivered;
                     total.bytes_delivered += s.bytes_delivered;
                 }
@@ -595,6 +598,7 @@ impl DevoShipper {
 
     /// A new connection carrying the whole epoch again.
     async fn replay(&mut self, bytes: &[u8]) -> io::Result<DevoConnection> {
+        self.stats.replays += 1;
         let mut conn = self.endpoint.connect().await?;
         self.stats.connections += 1;
         write_within(&mut conn, bytes, self.limits.write_timeout).await?;

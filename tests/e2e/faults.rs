@@ -134,13 +134,24 @@ fn aws_errors_dropped_connections_and_slow_answers_are_retried() {
     let run = wd
         .command(
             std::process::Command::new(env!("CARGO_BIN_EXE_devo-aws")),
-            &["-v", "--deadline", "20s", "events"],
+            &["-v", "--deadline", "20s", "events", "--report", "-"],
         )
         .env("AWS_MAX_ATTEMPTS", "3")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(0), "{stderr}");
+    // The run report counts the retries and the throttled answer.
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let requests = &report["aws_requests"];
+    assert!(
+        requests["SQS.ReceiveMessage"]["retries"].as_u64() >= Some(2),
+        "{requests}"
+    );
+    assert_eq!(
+        requests["SQS.DeleteMessageBatch"]["throttled"], 1,
+        "{requests}"
+    );
     assert!(started.elapsed().as_secs() < 20, "within the budget");
     assert_eq!(ids(&receiver).len(), bodies.len());
     assert_eq!(

@@ -71,6 +71,9 @@ fn a_run_reports_its_figures_three_ways() {
         "{text}"
     );
     assert!(text.contains("devo_aws_aws_requests_total{operation=\"SQS.ReceiveMessage\"}"));
+    assert!(text.contains("devo_aws_aws_retries_total{operation=\"SQS.ReceiveMessage\"} 0"));
+    assert!(text.contains("devo_aws_aws_throttles_total{operation=\"SQS.ReceiveMessage\"} 0"));
+    assert!(text.contains("devo_aws_devo_replays_total 0"), "{text}");
 
     let pushed = gateway.metrics();
     let line = pushed
