@@ -5,7 +5,9 @@
 //! [`MessageHandler`] message by message (concurrently), which ships the message's events and
 //! returns the receipt of its last shipment. Once a batch's receipts are in, its delivered
 //! messages are deleted with one DeleteMessageBatch. Nothing is deleted before its receipt says
-//! Delivered. While batches wait, more are received, up to a bound.
+//! Delivered. While batches wait, more are received, up to a bound; and several receives are in
+//! flight at once (doubling while batches come back full, up to [`MAX_RECEIVES_IN_FLIGHT`], back
+//! to one as the queue empties), since AWS answers in tens of milliseconds.
 //!
 //! Messages not delivered (dry run, Devo failure, not started before the run had to stop) stay
 //! held until the region is done and then go back to the queue at once (visibility 0); while
@@ -52,6 +54,8 @@ const SQS_BATCH: usize = 10;
 const RECEIVE_WAIT_SECS: i32 = 1;
 /// Received batches being handled or waiting for their receipts, per region.
 const MAX_BATCHES_IN_FLIGHT: usize = 200;
+/// ReceiveMessage calls in flight at most, per queue and region.
+pub const MAX_RECEIVES_IN_FLIGHT: usize = 16;
 /// Messages a dry run takes from each queue when `--max-messages` is not given.
 pub const DRY_RUN_MESSAGES: u64 = 10;
 /// SQS's default retention, when the queue does not say.
@@ -190,14 +194,6 @@ struct RegionRun<'a, H> {
 
 type Receiving<'a> = Pin<Box<dyn Future<Output = Result<Vec<Message>, Failure>> + 'a>>;
 
-/// Resolves with the future's output, or never when there is none.
-async fn maybe<F: Future + Unpin>(f: &mut Option<F>) -> F::Output {
-    match f {
-        Some(f) => f.await,
-        None => std::future::pending().await,
-    }
-}
-
 impl<H: MessageHandler> RegionRun<'_, H> {
     async fn run(&self) -> Result<(), Failure> {
         let queue = self.open_queue().await?;
@@ -219,37 +215,50 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             self.held.clone(),
         ));
         let mut batches = FuturesUnordered::new();
-        let mut receiving: Option<Receiving<'_>> = None;
+        let mut receiving: FuturesUnordered<Receiving<'_>> = FuturesUnordered::new();
+        // Receives in flight: grows while batches come back full (AWS answers in tens of
+        // milliseconds, so one at a time would bound a queue to 10 messages a round trip),
+        // falls back to one as the queue empties, so an idle tick stays as cheap as ever.
+        let mut target = 1usize;
         let mut drained = false;
         let mut nearly_drained = false;
         let mut next_seq = 0u64;
         loop {
-            let health = self.ctx.shipper.health();
-            let may_receive = !drained
-                && !self.ctx.should_stop()
-                && lock(&self.failure).is_none()
-                && !health.failing
-                && (health.epochs_delivered > 0 || batches.is_empty())
-                && batches.len() < MAX_BATCHES_IN_FLIGHT;
-            if receiving.is_none() && may_receive {
+            loop {
+                let health = self.ctx.shipper.health();
+                let proven = health.epochs_delivered > 0;
+                let may_receive = !drained
+                    && !self.ctx.should_stop()
+                    && lock(&self.failure).is_none()
+                    && !health.failing
+                    && (proven || (batches.is_empty() && receiving.is_empty()))
+                    && batches.len() + receiving.len() < MAX_BATCHES_IN_FLIGHT
+                    && receiving.len() < if proven { target } else { 1 };
+                if !may_receive {
+                    break;
+                }
                 let want = self.budget.take(SQS_BATCH as u64);
                 if want == 0 {
                     drained = true;
-                } else {
-                    let wait = if nearly_drained { 0 } else { RECEIVE_WAIT_SECS };
-                    receiving = Some(Box::pin(self.receive(&url, want, wait)));
+                    break;
                 }
+                let wait = if nearly_drained { 0 } else { RECEIVE_WAIT_SECS };
+                receiving.push(Box::pin(self.receive(&url, want, wait)));
             }
-            if receiving.is_none() && batches.is_empty() {
+            if receiving.is_empty() && batches.is_empty() {
                 break;
             }
             tokio::select! {
-                received = maybe(&mut receiving) => {
-                    receiving = None;
+                Some(received) = receiving.next() => {
                     match received {
                         Ok(messages) if messages.is_empty() => drained = true,
                         Ok(messages) => {
-                            nearly_drained = messages.len() < SQS_BATCH;
+                            if messages.len() < SQS_BATCH {
+                                nearly_drained = true;
+                                target = 1;
+                            } else {
+                                target = (target * 2).min(MAX_RECEIVES_IN_FLIGHT);
+                            }
                             Counters::add(&self.counters.messages, messages.len() as u64);
                             let first = next_seq;
                             next_seq += messages.len() as u64;
