@@ -6,11 +6,17 @@
 //! 3. the built binary on one CloudTrail object of 1 GiB uncompressed;
 //! 4. `events` on 5,000 SQS messages;
 //! 5. `metrics` on 2,000 metrics × 5 statistics, one window;
-//! 6. a cron tick with nothing to do (queues empty, cursors current).
+//! 6. a cron tick with nothing to do (queues empty, cursors current);
+//! 7. `events` (20,000 messages, one queue) and `audit` from S3+SQS (200 objects × 500 records)
+//!    against a stand-in for AWS that answers concurrently after 0, 10, 25 or 50 ms
+//!    (benches/standin.rs), with up to 16 receives in flight and with one.
+//!
+//! `DEVO_AWS_BENCH=latency make bench` runs case 7 alone.
 //!
 //! Wall and CPU seconds and peak RSS of the binary come from GNU time. Run through
 //! tests/support/with-moto.sh (the Makefile does), which starts moto.
 
+mod standin;
 #[allow(dead_code)]
 #[path = "../tests/e2e/support/mod.rs"]
 mod support;
@@ -91,8 +97,20 @@ fn main() {
         return;
     }
     let mut calls = Vec::new();
+    if std::env::var("DEVO_AWS_BENCH").as_deref() != Ok("latency") {
+        against_moto(&objects, raw_bytes, &mut calls);
+    }
+    at_aws_latency(&mut calls);
+    println!("\n| case | AWS calls by operation |\n|---|---|");
+    for (case, c) in calls {
+        println!("| {case} | {c} |");
+    }
+}
+
+/// The end-to-end cases against moto (cases 2 to 6).
+fn against_moto(objects: &[Vec<u8>], raw_bytes: usize, calls: &mut Vec<(&'static str, String)>) {
     // 2. End to end, 20 objects, then 200.
-    let run = end_to_end(&objects, OBJECTS * RECORDS);
+    let run = end_to_end(objects, OBJECTS * RECORDS);
     run.row("devo-aws audit, 20 objects × 500 records", raw_bytes);
     calls.push(("audit, 20 objects", run.calls.clone()));
     let many: Vec<Vec<u8>> = (0..200).map(|o| trail_object(o, RECORDS)).collect();
@@ -121,11 +139,126 @@ fn main() {
     let run = idle_tick();
     run.row("devo-aws all, nothing to do (cron tick)", 0);
     calls.push(("idle tick", run.calls.clone()));
+}
 
-    println!("\n| case | AWS calls by operation |\n|---|---|");
-    for (case, c) in calls {
-        println!("| {case} | {c} |");
+/// Case 7: at AWS's latency, against the stand-in, which answers concurrently after a delay.
+fn at_aws_latency(calls: &mut Vec<(&'static str, String)>) {
+    let standin = standin::StandIn::start();
+    println!(
+        "\n| at AWS latency (stand-in) | latency ms | receives in flight | wall s | CPU s | messages or events | per s | CPU µs / event | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    for latency in [0, 10, 25, 50] {
+        let run = events_standin(&standin, latency, None);
+        run.latency_row(
+            "events, 20,000 messages, one queue",
+            latency,
+            "up to 16",
+            20_000,
+        );
+        calls.push(("events at the stand-in", run.calls.clone()));
     }
+    let one = events_standin(&standin, 25, Some(1));
+    one.latency_row("events, 20,000 messages, one queue", 25, "1", 20_000);
+    let one = audit_standin(&standin, 25, Some(1));
+    one.latency_row("audit S3+SQS, 200 objects × 500 records", 25, "1", 100_000);
+    let many = audit_standin(&standin, 25, None);
+    many.latency_row(
+        "audit S3+SQS, 200 objects × 500 records",
+        25,
+        "up to 16",
+        100_000,
+    );
+    println!(
+        "| audit at 25 ms: up to 16 receives against 1 | | | {:.1} × | | | | | |",
+        one.wall / many.wall
+    );
+    calls.push(("audit at the stand-in", many.calls.clone()));
+}
+
+/// `events` on 20,000 messages in one queue of the stand-in, answering after `latency_ms`.
+fn events_standin(
+    standin: &standin::StandIn,
+    latency_ms: u64,
+    receives: Option<usize>,
+) -> Measured {
+    let (_pki, receiver, wd) = bench_dir();
+    let queue = unique_name("standin-events");
+    standin.create_queue(&queue, 120);
+    standin.send(
+        &queue,
+        (0..20_000).map(|i| format!(r#"{{"version":"0","id":"sev-{i:05}","detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","account":"111122223333","time":"2024-05-01T10:00:00Z","region":"us-east-1","resources":[],"detail":{{"instance-id":"i-0abc","state":"running"}}}}"#)),
+    );
+    standin.set_latency(latency_ms);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &events_yaml(&queue, &["us-east-1"]),
+    ));
+    let measured = timed_at(
+        &wd,
+        &["events", "--deadline", "10m"],
+        &receiver,
+        standin,
+        receives,
+    );
+    standin.set_latency(0);
+    assert_eq!(measured.events, 20_000, "every event");
+    assert_eq!(standin.depth(&queue), (0, 0), "every message deleted");
+    assert!(
+        !measured.calls.contains("SQS.DeleteMessage="),
+        "batch deletes only"
+    );
+    measured
+}
+
+/// `audit` from S3+SQS: 200 objects × 500 records announced on a queue of the stand-in.
+fn audit_standin(standin: &standin::StandIn, latency_ms: u64, receives: Option<usize>) -> Measured {
+    let (_pki, receiver, wd) = bench_dir();
+    let queue = unique_name("standin-trail");
+    let bucket = unique_name("standin-bucket").to_lowercase();
+    standin.create_queue(&queue, 120);
+    let mut notes = Vec::new();
+    for o in 0..200 {
+        let key = format!(
+            "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/111122223333_CloudTrail_us-east-1_{o}.json.gz"
+        );
+        standin.put_object(&bucket, &key, trail_object(o, RECORDS));
+        notes.push(
+            serde_json::json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "eventTime": "2024-05-01T10:00:00Z", "awsRegion": "us-east-1", "s3": {"bucket": {"name": bucket}, "object": {"key": key}}}]})
+                .to_string(),
+        );
+    }
+    standin.send(&queue, notes);
+    standin.set_latency(latency_ms);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!("audit-events-all:\n  types: [audits_s3]\n  audit_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
+    ));
+    let measured = timed_at(
+        &wd,
+        &["audit", "--deadline", "10m"],
+        &receiver,
+        standin,
+        receives,
+    );
+    standin.set_latency(0);
+    assert_eq!(measured.events, 100_000, "every record");
+    assert_eq!(standin.depth(&queue), (0, 0));
+    measured
+}
+
+/// [`timed`], against the stand-in instead of moto.
+fn timed_at(
+    wd: &Workdir,
+    args: &[&str],
+    receiver: &Receiver,
+    standin: &standin::StandIn,
+    receives: Option<usize>,
+) -> Measured {
+    let mut extra = vec![("AWS_ENDPOINT_URL".to_string(), standin.endpoint.clone())];
+    if let Some(n) = receives {
+        extra.push(("DEVO_AWS_RECEIVES_IN_FLIGHT".to_string(), n.to_string()));
+    }
+    timed_with(wd, args, receiver, &extra)
 }
 
 fn mb_per_s(bytes: usize, d: Duration) -> f64 {
@@ -314,6 +447,18 @@ impl Measured {
             self.rss_kib as f64 / 1024.0
         );
     }
+
+    /// A row of the latency table: `count` messages (events) per second of wall time.
+    fn latency_row(&self, case: &str, latency_ms: u64, receives: &str, count: u64) {
+        println!(
+            "| {case} | {latency_ms} | {receives} | {:.2} | {:.2} | {count} | {:.0} | {:.1} | {:.1} |",
+            self.wall,
+            self.cpu,
+            count as f64 / self.wall,
+            self.cpu * 1e6 / self.events.max(1) as f64,
+            self.rss_kib as f64 / 1024.0
+        );
+    }
 }
 
 /// Puts the objects in a bucket that notifies a queue, runs `devo-aws audit` under GNU time and
@@ -340,6 +485,16 @@ fn end_to_end(objects: &[Vec<u8>], records: usize) -> Measured {
 
 /// Runs `devo-aws ARGS` under GNU time: wall, CPU, peak RSS, events received, AWS calls.
 fn timed(wd: &Workdir, args: &[&str], receiver: &Receiver) -> Measured {
+    timed_with(wd, args, receiver, &[])
+}
+
+/// [`timed`] with more environment.
+fn timed_with(
+    wd: &Workdir,
+    args: &[&str],
+    receiver: &Receiver,
+    env: &[(String, String)],
+) -> Measured {
     let times = wd.path().join("time.txt");
     let mut time = Command::new("/usr/bin/time");
     time.arg("-f")
@@ -350,6 +505,7 @@ fn timed(wd: &Workdir, args: &[&str], receiver: &Receiver) -> Measured {
     let before: u64 = received(receiver);
     let out = wd
         .command(time, args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .output()
         .expect("GNU time is needed: apt-get install time");
     let stderr = String::from_utf8_lossy(&out.stderr);

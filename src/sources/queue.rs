@@ -54,8 +54,18 @@ const SQS_BATCH: usize = 10;
 const RECEIVE_WAIT_SECS: i32 = 1;
 /// Received batches being handled or waiting for their receipts, per region.
 const MAX_BATCHES_IN_FLIGHT: usize = 200;
-/// ReceiveMessage calls in flight at most, per queue and region.
+/// ReceiveMessage calls in flight at most, per queue and region (`DEVO_AWS_RECEIVES_IN_FLIGHT`,
+/// 1 to this, lowers it: to go easy on a queue, or to measure).
 pub const MAX_RECEIVES_IN_FLIGHT: usize = 16;
+
+fn receives_in_flight() -> usize {
+    std::env::var("DEVO_AWS_RECEIVES_IN_FLIGHT")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(MAX_RECEIVES_IN_FLIGHT, |n| {
+            n.clamp(1, MAX_RECEIVES_IN_FLIGHT)
+        })
+}
 /// Messages a dry run takes from each queue when `--max-messages` is not given.
 pub const DRY_RUN_MESSAGES: u64 = 10;
 /// SQS's default retention, when the queue does not say.
@@ -220,6 +230,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         // milliseconds, so one at a time would bound a queue to 10 messages a round trip),
         // falls back to one as the queue empties, so an idle tick stays as cheap as ever.
         let mut target = 1usize;
+        let most = receives_in_flight();
         let mut drained = false;
         let mut nearly_drained = false;
         let mut next_seq = 0u64;
@@ -257,7 +268,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
                                 nearly_drained = true;
                                 target = 1;
                             } else {
-                                target = (target * 2).min(MAX_RECEIVES_IN_FLIGHT);
+                                target = (target * 2).min(most);
                             }
                             Counters::add(&self.counters.messages, messages.len() as u64);
                             let first = next_seq;

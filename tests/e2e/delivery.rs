@@ -1,11 +1,7 @@
-use std::sync::Arc;
-
-use devo_aws::devo::frame::Framing;
-use devo_aws::devo::shipper::{Destination, EpochLimits, Receipt, Shipper};
-use devo_aws::devo::tls::{DevoEndpoint, EndpointSpec};
+use devo_aws::devo::shipper::Receipt;
 
 use crate::support::aws::{Moto, unique_name};
-use crate::support::devo::{Pki, Receiver, closed_port};
+use crate::support::devo::{Pki, Receiver, closed_port, ship_direct};
 use crate::support::{Workdir, config_yaml, events_yaml, setup_with_pki};
 
 fn bodies(prefix: &str, n: usize) -> Vec<String> {
@@ -127,35 +123,15 @@ fn shipper_frames_line_breaks_with_octet_counting() {
     let receiver = Receiver::start(&pki);
     let wd = Workdir::new();
     wd.write_certs(&pki, &pki);
-    let certs = wd.path().join("certs");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let receipt = rt.block_on(async {
-        let endpoint = DevoEndpoint::new(&EndpointSpec {
-            address: "localhost",
-            port: receiver.port,
-            chain: &certs.join("chain.crt"),
-            cert: &certs.join("client.crt"),
-            key: &certs.join("client.key"),
-            verify_hostname: true,
-            server_fingerprint: None,
-        })
-        .unwrap();
-        let (shipper, task) = Shipper::start(vec![(
-            Destination::Devo(Arc::new(endpoint)),
-            EpochLimits::default(),
-        )]);
-        let framing = Framing::Syslog {
-            host: "myhost".into(),
-        };
-        let mut batch = framing.batch();
-        batch.push("my.app.test.one", "plain");
-        batch.push("my.app.test.three", "line1\nline2");
-        batch.push("my.app.test.utf8", "ünïcødé ✓");
-        let receipt = shipper.ship(batch).await.await.unwrap();
-        drop(shipper);
-        task.await.unwrap();
-        receipt
-    });
+    let receipt = ship_direct(
+        &wd,
+        receiver.port,
+        &[
+            ("my.app.test.one", "plain"),
+            ("my.app.test.three", "line1\nline2"),
+            ("my.app.test.utf8", "ünïcødé ✓"),
+        ],
+    );
     assert!(matches!(receipt, Receipt::Delivered), "{receipt:?}");
     let bytes = String::from_utf8(receiver.bytes()).unwrap();
     let date = &bytes[4..19];

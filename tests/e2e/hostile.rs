@@ -4,7 +4,8 @@
 use std::io::Write;
 
 use crate::support::aws::Moto;
-use crate::support::samples::trail_object;
+use crate::support::devo::sorted_field;
+use crate::support::samples::{seed_lookup_events, trail_object};
 use crate::support::{audit_s3_yaml, config_yaml, setup};
 
 /// `count` gzip members of `size` bytes of `byte`, back to back (devo-aws reads multi-member
@@ -71,15 +72,7 @@ fn planted_objects_are_capped_reported_and_skipped() {
             run.stderr
         );
     }
-    let mut got: Vec<String> = receiver
-        .records()
-        .iter()
-        .map(|r| {
-            let v: serde_json::Value = serde_json::from_str(&r.message).unwrap();
-            v["eventID"].as_str().unwrap().to_string()
-        })
-        .collect();
-    got.sort();
+    let got = sorted_field(&receiver.records(), "eventID");
     let mut want = good;
     want.sort();
     assert_eq!(
@@ -148,15 +141,7 @@ fn objects_from_someone_elses_bucket_or_account_are_not_shipped() {
     let run = wd.run(&["audit", "--force"]);
     run.expect_code(0)
         .expect_stderr("a record of account 999999999999 in the log path of account 111122223333");
-    let mut ids: Vec<String> = receiver
-        .records()
-        .iter()
-        .map(|r| {
-            let v: serde_json::Value = serde_json::from_str(&r.message).unwrap();
-            v["eventID"].as_str().unwrap().to_string()
-        })
-        .collect();
-    ids.sort();
+    let ids = sorted_field(&receiver.records(), "eventID");
     assert!(!ids.contains(&"forged-1".to_string()), "{ids:?}");
     assert!(ids.contains(&"real-1".to_string()), "{ids:?}");
 }
@@ -187,20 +172,7 @@ fn the_deadline_is_honoured_inside_an_object_and_inside_a_slice() {
     // 1,500 CloudTrail events are 30 LookupEvents pages at 2 a second.
     let region = "ap-northeast-2";
     let account = format!("{:012}", u64::from(std::process::id()) + 11);
-    let now = chrono::Utc::now().timestamp();
-    let seeded: Vec<serde_json::Value> = (0..1500)
-        .map(|i| {
-            crate::support::samples::lookup_event(
-                &format!("slow-{i:04}"),
-                "CreateUser",
-                "iam.amazonaws.com",
-                now - 1800 + i,
-                &account,
-            )
-            .0
-        })
-        .collect();
-    moto.seed_cloudtrail(region, &seeded);
+    seed_lookup_events(&moto, region, "slow", 1500, &account);
     let start = (chrono::Utc::now() - chrono::Duration::minutes(50)).to_rfc3339();
     wd.write_config(&config_yaml(
         receiver.port,

@@ -2,15 +2,12 @@
 //! certificates verified) as Devo, SQS queues with a dead-letter queue, and Devo outages.
 
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
-use devo_aws::devo::frame::Framing;
-use devo_aws::devo::shipper::{Destination, EpochLimits, Receipt, Shipper};
-use devo_aws::devo::tls::{DevoEndpoint, EndpointSpec};
+use devo_aws::devo::shipper::Receipt;
 
 use crate::support::aws::{Moto, unique_name};
-use crate::support::devo::{Behaviour, Pki, Receiver, closed_port};
+use crate::support::devo::{Behaviour, Pki, Receiver, closed_port, ship_direct};
 use crate::support::samples::trail_object;
 use crate::support::syslog::Rsyslog;
 use crate::support::{
@@ -46,41 +43,6 @@ fn expected_ids(prefix: &str, n: usize) -> Vec<String> {
     let mut ids: Vec<String> = (0..n).map(|i| format!("{prefix}-{i}")).collect();
     ids.sort();
     ids
-}
-
-/// Ships `records` (tag, message) through the real shipper to localhost:`port` with the
-/// workdir's certificates; the receipt of the batch.
-fn ship_direct(wd: &Workdir, port: u16, records: &[(&str, &str)]) -> Receipt {
-    let certs = wd.path().join("certs");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let endpoint = DevoEndpoint::new(&EndpointSpec {
-            address: "localhost",
-            port,
-            chain: &certs.join("chain.crt"),
-            cert: &certs.join("client.crt"),
-            key: &certs.join("client.key"),
-            verify_hostname: true,
-            server_fingerprint: None,
-        })
-        .unwrap();
-        let limits = EpochLimits {
-            attempts: 1,
-            ..EpochLimits::default()
-        };
-        let (shipper, task) = Shipper::start(vec![(Destination::Devo(Arc::new(endpoint)), limits)]);
-        let framing = Framing::Syslog {
-            host: "myhost".into(),
-        };
-        let mut batch = framing.batch();
-        for (tag, message) in records {
-            batch.push(tag, message);
-        }
-        let receipt = shipper.ship(batch).await.await.unwrap();
-        drop(shipper);
-        task.await.unwrap();
-        receipt
-    })
 }
 
 /// rsyslog answers a resumed TLS session with internal_error: every connection must make a full

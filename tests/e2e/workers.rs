@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::Receiver;
-use crate::support::samples::{lookup_event, trail_object};
+use crate::support::samples::{seed_lookup_events, trail_object};
 use crate::support::{STATE_PREFIX as PREFIX, Workdir, config_yaml, setup, with_s3_state};
 
 /// The object of cursor `name` of the logs service.
@@ -513,20 +513,7 @@ fn a_long_slice_renews_its_lease_and_is_shipped_once() {
     // LookupEvents has no per-test namespace in moto: a region and an account of our own.
     let region = "ap-northeast-3";
     let account = format!("{:012}", u64::from(std::process::id()) + 7);
-    let now = Utc::now().timestamp();
-    let seeded: Vec<serde_json::Value> = (0..1500)
-        .map(|i| {
-            lookup_event(
-                &format!("lease-{i:04}"),
-                "CreateUser",
-                "iam.amazonaws.com",
-                now - 1800 + i,
-                &account,
-            )
-            .0
-        })
-        .collect();
-    moto.seed_cloudtrail(region, &seeded);
+    seed_lookup_events(&moto, region, "lease", 1500, &account);
     let bucket = unique_name("state").to_lowercase();
     moto.create_bucket("us-east-1", &bucket);
     let start = (Utc::now() - chrono::Duration::minutes(50)).to_rfc3339();

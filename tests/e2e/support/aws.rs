@@ -183,18 +183,7 @@ impl Moto {
         self.create_bucket(region, bucket);
         self.rt.block_on(async {
             let s3 = self.s3(region);
-            let arn = self
-                .sqs(region)
-                .get_queue_attributes()
-                .queue_url(queue_url)
-                .attribute_names(QueueAttributeName::QueueArn)
-                .send()
-                .await
-                .unwrap()
-                .attributes
-                .unwrap()
-                .remove(&QueueAttributeName::QueueArn)
-                .unwrap();
+            let arn = self.queue_arn(region, queue_url).await;
             s3.put_bucket_notification_configuration()
                 .bucket(bucket)
                 .notification_configuration(
@@ -380,6 +369,21 @@ impl Moto {
         aws_sdk_sqs::Client::from_conf(conf)
     }
 
+    /// The ARN of the queue at `url`.
+    async fn queue_arn(&self, region: &str, url: &str) -> String {
+        self.sqs(region)
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()
+            .remove(&QueueAttributeName::QueueArn)
+            .unwrap()
+    }
+
     /// Creates a queue and returns its URL.
     pub fn create_queue(&self, region: &str, name: &str, visibility_secs: u32) -> String {
         self.rt.block_on(async {
@@ -410,17 +414,7 @@ impl Moto {
         let dlq = self.create_queue(region, &format!("{name}-dlq"), visibility_secs);
         self.rt.block_on(async {
             let sqs = self.sqs(region);
-            let arn = sqs
-                .get_queue_attributes()
-                .queue_url(&dlq)
-                .attribute_names(QueueAttributeName::QueueArn)
-                .send()
-                .await
-                .unwrap()
-                .attributes
-                .unwrap()
-                .remove(&QueueAttributeName::QueueArn)
-                .unwrap();
+            let arn = self.queue_arn(region, &dlq).await;
             let policy = serde_json::json!({
                 "deadLetterTargetArn": arn,
                 "maxReceiveCount": max_receive_count,

@@ -4,7 +4,7 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -14,6 +14,10 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
+
+use devo_aws::devo::frame::Framing;
+use devo_aws::devo::shipper::{Destination, EpochLimits, Receipt, Shipper};
+use devo_aws::devo::tls::{DevoEndpoint, EndpointSpec};
 
 /// A CA with a server certificate for `localhost` and a client certificate, all PEM.
 pub struct Pki {
@@ -253,14 +257,7 @@ impl Receiver {
 
     /// Waits until `n` records arrived or `timeout` passed.
     pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Record> {
-        let end = Instant::now() + timeout;
-        loop {
-            let r = self.records();
-            if r.len() >= n || Instant::now() > end {
-                return r;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        super::wait_for_len(n, timeout, || self.records())
     }
 }
 
@@ -367,6 +364,19 @@ pub fn parse_records(mut bytes: &[u8]) -> Vec<Record> {
     out
 }
 
+/// The value of `field` in each record's JSON message, sorted (a CloudTrail `eventID`, ...).
+pub fn sorted_field(records: &[Record], field: &str) -> Vec<String> {
+    let mut values: Vec<String> = records
+        .iter()
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_str(&r.message).unwrap();
+            v[field].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    values.sort();
+    values
+}
+
 /// One syslog record without its framing: `<14>Mmm dd hh:mm:ss host tag: message`.
 pub fn parse_record(text: &str, octet_counted: bool) -> Record {
     let rest = text.strip_prefix("<14>").expect("priority 14");
@@ -378,6 +388,41 @@ pub fn parse_record(text: &str, octet_counted: bool) -> Record {
         message: message.to_string(),
         octet_counted,
     }
+}
+
+/// Ships `records` (tag, message) through the real shipper to localhost:`port` with the
+/// workdir's certificates; the receipt of the batch.
+pub fn ship_direct(wd: &super::Workdir, port: u16, records: &[(&str, &str)]) -> Receipt {
+    let certs = wd.path().join("certs");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let endpoint = DevoEndpoint::new(&EndpointSpec {
+            address: "localhost",
+            port,
+            chain: &certs.join("chain.crt"),
+            cert: &certs.join("client.crt"),
+            key: &certs.join("client.key"),
+            verify_hostname: true,
+            server_fingerprint: None,
+        })
+        .unwrap();
+        let limits = EpochLimits {
+            attempts: 1,
+            ..EpochLimits::default()
+        };
+        let (shipper, task) = Shipper::start(vec![(Destination::Devo(Arc::new(endpoint)), limits)]);
+        let framing = Framing::Syslog {
+            host: "myhost".into(),
+        };
+        let mut batch = framing.batch();
+        for (tag, message) in records {
+            batch.push(tag, message);
+        }
+        let receipt = shipper.ship(batch).await.await.unwrap();
+        drop(shipper);
+        task.await.unwrap();
+        receipt
+    })
 }
 
 /// A port nothing listens on.

@@ -202,6 +202,22 @@ pub fn setup_rsyslog() -> (aws::Moto, syslog::Rsyslog, Workdir) {
     (aws::Moto::new(), rsyslog, wd)
 }
 
+/// What `fetch` gives once it holds `n` items, or when `timeout` has passed.
+pub fn wait_for_len<T>(
+    n: usize,
+    timeout: std::time::Duration,
+    mut fetch: impl FnMut() -> Vec<T>,
+) -> Vec<T> {
+    let end = std::time::Instant::now() + timeout;
+    loop {
+        let got = fetch();
+        if got.len() >= n || std::time::Instant::now() > end {
+            return got;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// `bytes` gzipped (one member).
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     use std::io::Write;

@@ -59,3 +59,28 @@ pub fn lookup_event(
     });
     (entry, trail)
 }
+
+/// `n` CreateUser events of `account` seeded in `region`'s LookupEvents, a second apart from
+/// 30 minutes ago, ids `<prefix>-0000`...
+pub fn seed_lookup_events(
+    moto: &super::aws::Moto,
+    region: &str,
+    prefix: &str,
+    n: i64,
+    account: &str,
+) {
+    let now = chrono::Utc::now().timestamp();
+    let seeded: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            lookup_event(
+                &format!("{prefix}-{i:04}"),
+                "CreateUser",
+                "iam.amazonaws.com",
+                now - 1800 + i,
+                account,
+            )
+            .0
+        })
+        .collect();
+    moto.seed_cloudtrail(region, &seeded);
+}

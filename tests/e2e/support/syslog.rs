@@ -106,16 +106,9 @@ action(type="omfile" file="{d}/out" template="raw")
             .collect()
     }
 
-    /// Waits until `n` records were written or `timeout` passed.
+    /// Waits until `n` records arrived or `timeout` passed.
     pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Record> {
-        let end = Instant::now() + timeout;
-        loop {
-            let r = self.records();
-            if r.len() >= n || Instant::now() > end {
-                return r;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        super::wait_for_len(n, timeout, || self.records())
     }
 
     /// Waits until the record count stops growing for `quiet`; then the records.
