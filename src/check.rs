@@ -23,53 +23,9 @@ struct Row {
 
 /// Runs every check, prints the table to stdout, returns the worst outcome.
 pub async fn run(loaded: &Loaded, endpoints: Vec<Result<DevoEndpoint, String>>) -> Outcome {
-    let mut rows = vec![Row {
-        check: "config".into(),
-        result: Ok(format!("{} is valid", loaded.file().display())),
-    }];
-    // A service key with a typo is an unknown key to the model: the run would leave it out.
-    for key in &loaded.unknown_keys {
-        if let Some(name) = key.strip_prefix(SERVICES_PREFIX)
-            && !name.contains('.')
-        {
-            let known: Vec<&str> = SeedKey::ALL.iter().map(|k| k.as_str()).collect();
-            rows.push(Row {
-                check: format!("config {key}"),
-                result: Err(Failure::new(
-                    Outcome::Config,
-                    format!(
-                        "{name:?} is no service devo-aws knows, so no run would pull it (services: {})",
-                        known.join(", ")
-                    ),
-                )),
-            });
-        }
-    }
+    let mut rows = config_rows(loaded);
     for endpoint in endpoints {
-        if let Ok(e) = &endpoint
-            && let Some(problem) = e.key_permissions_problem()
-        {
-            rows.push(Row {
-                check: format!("devo key {}", e.display()),
-                result: Err(Failure::new(Outcome::Config, problem)),
-            });
-        }
-        if let Ok(e) = &endpoint
-            && let Some(not_after) = e.client_cert_not_after()
-        {
-            let days = (not_after - Utc::now()).num_days();
-            if (0..CERT_WARN_DAYS).contains(&days) {
-                rows.push(Row {
-                    check: format!("devo certificate {}", e.display()),
-                    // A warning: the run works, for now.
-                    result: Err(Failure::new(
-                        Outcome::Done,
-                        format!("the client certificate expires in {days} days: renew it"),
-                    )),
-                });
-            }
-        }
-        rows.push(devo(endpoint).await);
+        rows.extend(devo_rows(endpoint).await);
     }
     let aws = Arc::new(
         Aws::new(
@@ -93,45 +49,7 @@ pub async fn run(loaded: &Loaded, endpoints: Vec<Result<DevoEndpoint, String>>) 
             .await
             .map_err(Failure::from),
     });
-    let services = &loaded.config.inputs.aws.services;
-    for kind in ServiceKind::ALL {
-        let Some(svc) = kind.configured(services) else {
-            continue;
-        };
-        for region in svc.regions() {
-            let check = format!("{} {region}", kind.name());
-            match kind.reach() {
-                Reach::Queue => {
-                    let queue = kind.queue(svc).unwrap_or_default();
-                    rows.push(Row {
-                        check,
-                        result: check_queue(&aws, region, queue).await,
-                    });
-                }
-                Reach::CloudTrailApi => rows.push(Row {
-                    check,
-                    result: check_lookup(&aws, region).await,
-                }),
-                Reach::CloudWatchMetrics => rows.push(Row {
-                    check,
-                    result: check_metrics(&aws, region).await,
-                }),
-                Reach::LogGroups => {
-                    for group in svc
-                        .log_groups
-                        .as_ref()
-                        .map(|g| g.0.as_slice())
-                        .unwrap_or_default()
-                    {
-                        rows.push(Row {
-                            check: check.clone(),
-                            result: check_log_group(&aws, region, group).await,
-                        });
-                    }
-                }
-            }
-        }
-    }
+    rows.extend(service_rows(loaded, &aws).await);
     let text = format!(
         "{}\n{}",
         table(&rows),
@@ -143,6 +61,95 @@ pub async fn run(loaded: &Loaded, endpoints: Vec<Result<DevoEndpoint, String>>) 
         .filter_map(|r| r.result.as_ref().err().map(|f| f.outcome))
         .max()
         .unwrap_or(Outcome::Done)
+}
+
+/// The config is valid (loading it said so); a service key with a typo is an unknown key to
+/// the model, which a run would leave out.
+fn config_rows(loaded: &Loaded) -> Vec<Row> {
+    let mut rows = vec![Row {
+        check: "config".into(),
+        result: Ok(format!("{} is valid", loaded.file().display())),
+    }];
+    let known: Vec<&str> = SeedKey::ALL.iter().map(|k| k.as_str()).collect();
+    for key in &loaded.unknown_keys {
+        if let Some(name) = key.strip_prefix(SERVICES_PREFIX)
+            && !name.contains('.')
+        {
+            rows.push(Row {
+                check: format!("config {key}"),
+                result: Err(Failure::new(
+                    Outcome::Config,
+                    format!(
+                        "{name:?} is no service devo-aws knows, so no run would pull it (services: {})",
+                        known.join(", ")
+                    ),
+                )),
+            });
+        }
+    }
+    rows
+}
+
+/// One Devo output: its key file's permissions, its client certificate's time left, and a
+/// handshake with a clean close.
+async fn devo_rows(endpoint: Result<DevoEndpoint, String>) -> Vec<Row> {
+    let mut rows = Vec::new();
+    if let Ok(e) = &endpoint {
+        if let Some(problem) = e.key_permissions_problem() {
+            rows.push(Row {
+                check: format!("devo key {}", e.display()),
+                result: Err(Failure::new(Outcome::Config, problem)),
+            });
+        }
+        let days = e
+            .client_cert_not_after()
+            .map(|t| (t - Utc::now()).num_days());
+        if let Some(days) = days.filter(|d| (0..CERT_WARN_DAYS).contains(d)) {
+            rows.push(Row {
+                check: format!("devo certificate {}", e.display()),
+                // A warning: the run works, for now.
+                result: Err(Failure::new(
+                    Outcome::Done,
+                    format!("the client certificate expires in {days} days: renew it"),
+                )),
+            });
+        }
+    }
+    rows.push(devo(endpoint).await);
+    rows
+}
+
+/// Each configured service in each region: its queue, API or log groups reachable.
+async fn service_rows(loaded: &Loaded, aws: &Aws) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for kind in loaded.config.inputs.aws.services.configured_kinds() {
+        let Some(svc) = kind.configured(&loaded.config.inputs.aws.services) else {
+            continue;
+        };
+        for region in svc.regions() {
+            let check = format!("{} {region}", kind.name());
+            let groups = svc.log_groups.as_ref().map(|g| g.0.as_slice());
+            let results = match kind.reach() {
+                Reach::Queue => {
+                    vec![check_queue(aws, region, kind.queue(svc).unwrap_or_default()).await]
+                }
+                Reach::CloudTrailApi => vec![check_lookup(aws, region).await],
+                Reach::CloudWatchMetrics => vec![check_metrics(aws, region).await],
+                Reach::LogGroups => {
+                    let mut results = Vec::new();
+                    for group in groups.unwrap_or_default() {
+                        results.push(check_log_group(aws, region, group).await);
+                    }
+                    results
+                }
+            };
+            rows.extend(results.into_iter().map(|result| Row {
+                check: check.clone(),
+                result,
+            }));
+        }
+    }
+    rows
 }
 
 fn table(rows: &[Row]) -> String {

@@ -79,19 +79,37 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
             .map(|svc| sources::run(&ctx, *kind, svc))
     }))
     .await;
-    let calls = ctx.aws.calls();
-    let operations = ctx.aws.operation_figures();
-    if let Some(ms) = ctx.aws.clock_offset()
-        && ms.abs() > check::CLOCK_WARN_SECS * 1000
-    {
-        tracing::warn!(
-            message = "This host's clock is off AWS's; windows follow AWS's clock.",
-            aws_ahead_by_seconds = ms / 1000
-        );
-    }
+    let aws = ctx.aws.clone();
     let input = ctx.input_id().to_string();
     drop(ctx);
-    let devo = match shipper_task.await {
+    let devo = shipper_done(shipper_task).await;
+    for s in &summaries {
+        s.report();
+    }
+    let outcome = summaries
+        .iter()
+        .map(|s| s.outcome)
+        .max()
+        .unwrap_or(Outcome::Done);
+    report_aws(&aws);
+    let operations = aws.operation_figures();
+    let figures = RunFigures {
+        input: &input,
+        shard: watchers.shard,
+        summaries: &summaries,
+        operations: &operations,
+        devo,
+        outcome,
+        started: started.0,
+        seconds: started.1.elapsed().as_secs_f64(),
+    };
+    watchers.tell(&figures).await;
+    outcome
+}
+
+/// The shipper's figures, once it has delivered what it held.
+async fn shipper_done(task: JoinHandle<ShipperStats>) -> ShipperStats {
+    match task.await {
         Ok(stats) => {
             tracing::debug!(
                 message = "Shipper done.",
@@ -106,29 +124,25 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
             tracing::error!(message = "Shipper task failed.", error = %e);
             ShipperStats::default()
         }
-    };
-    for s in &summaries {
-        s.report();
     }
-    let listed: Vec<String> = calls.iter().map(|(op, n)| format!("{op}={n}")).collect();
-    tracing::info!(target: "devo_aws::summary", calls = %listed.join(" "), "aws calls");
-    let outcome = summaries
+}
+
+/// The AWS requests made, by operation, and a warning when the host's clock is off AWS's.
+fn report_aws(aws: &Aws) {
+    if let Some(ms) = aws.clock_offset()
+        && ms.abs() > check::CLOCK_WARN_SECS * 1000
+    {
+        tracing::warn!(
+            message = "This host's clock is off AWS's; windows follow AWS's clock.",
+            aws_ahead_by_seconds = ms / 1000
+        );
+    }
+    let listed: Vec<String> = aws
+        .calls()
         .iter()
-        .map(|s| s.outcome)
-        .max()
-        .unwrap_or(Outcome::Done);
-    let figures = RunFigures {
-        input: &input,
-        shard: watchers.shard,
-        summaries: &summaries,
-        operations: &operations,
-        devo,
-        outcome,
-        started: started.0,
-        seconds: started.1.elapsed().as_secs_f64(),
-    };
-    watchers.tell(&figures).await;
-    outcome
+        .map(|(op, n)| format!("{op}={n}"))
+        .collect();
+    tracing::info!(target: "devo_aws::summary", calls = %listed.join(" "), "aws calls");
 }
 
 /// Where the run's figures go (`--metrics-file`, `--pushgateway`, `--report`). A failure to
