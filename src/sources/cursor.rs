@@ -251,49 +251,10 @@ impl CursorPull<'_> {
         F: FnMut(SliceJob) -> Fut,
         Fut: Future<Output = Result<(Shipped, Vec<String>), Failure>>,
     {
-        let planned = plan(
-            cursor.as_ref().map(|c| c.until),
-            self.start_time,
-            self.ctx.options.backfill,
-            latest_end,
-            self.lookback,
-        );
-        // Logs: what was ingested since the last run with timestamps before its cursor.
         let ingested_until = latest_end.timestamp_millis();
-        let mut late = match (&cursor, self.late_window) {
-            (Some(c), Some(back)) if self.ctx.options.backfill.is_none() => c
-                .ingested_until
-                .filter(|after| *after < ingested_until)
-                .map(|ingested_after| LateSweep {
-                    events: Window {
-                        start: c.until - chrono::Duration::from_std(back).unwrap_or_default(),
-                        end: c.until,
-                    },
-                    ingested_after,
-                }),
-            _ => None,
+        let Some((window, advances, mut late)) = self.window(cursor.as_ref(), latest_end) else {
+            return Ok(());
         };
-        let (mut window, advances) = match (planned, &cursor, late) {
-            (Some(p), _, _) => p,
-            // Nothing new by time, but a sweep is due: a window of the cursor's instant alone.
-            (None, Some(c), Some(_)) => (
-                Window {
-                    start: c.until,
-                    end: c.until,
-                },
-                true,
-            ),
-            _ => return Ok(()),
-        };
-        if let Some(period) = self.align {
-            window = Window {
-                start: crate::window::align_down(window.start, period),
-                end: crate::window::align_down(window.end, period),
-            };
-            if window.end <= window.start {
-                return Ok(());
-            }
-        }
         let total = seconds(window.start, window.end);
         let bar = self.ctx.progress.add(ProgressBar::new(total.max(1)));
         bar.set_style(
@@ -410,6 +371,59 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 impl CursorPull<'_> {
+    /// The window to pull now (aligned when asked), whether delivering it moves the cursor, and
+    /// the late sweep due with it (logs: what was ingested since the last run with timestamps
+    /// before its cursor). None: nothing to do.
+    fn window(
+        &self,
+        cursor: Option<&Cursor>,
+        latest_end: DateTime<Utc>,
+    ) -> Option<(Window, bool, Option<LateSweep>)> {
+        let planned = plan(
+            cursor.map(|c| c.until),
+            self.start_time,
+            self.ctx.options.backfill,
+            latest_end,
+            self.lookback,
+        );
+        let ingested_until = latest_end.timestamp_millis();
+        let late = match (cursor, self.late_window) {
+            (Some(c), Some(back)) if self.ctx.options.backfill.is_none() => c
+                .ingested_until
+                .filter(|after| *after < ingested_until)
+                .map(|ingested_after| LateSweep {
+                    events: Window {
+                        start: c.until - chrono::Duration::from_std(back).unwrap_or_default(),
+                        end: c.until,
+                    },
+                    ingested_after,
+                }),
+            _ => None,
+        };
+        let (mut window, advances) = match (planned, cursor, late) {
+            (Some(p), _, _) => p,
+            // Nothing new by time, but a sweep is due: a window of the cursor's instant alone.
+            (None, Some(c), Some(_)) => (
+                Window {
+                    start: c.until,
+                    end: c.until,
+                },
+                true,
+            ),
+            _ => return None,
+        };
+        if let Some(period) = self.align {
+            window = Window {
+                start: crate::window::align_down(window.start, period),
+                end: crate::window::align_down(window.end, period),
+            };
+            if window.end <= window.start {
+                return None;
+            }
+        }
+        Some((window, advances, late))
+    }
+
     /// Runs `work` (one slice), renewing the lease of `key` every third of its length while the
     /// holder makes progress; a lost lease drops the work at once.
     async fn keeping_lease<T>(
