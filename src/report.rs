@@ -36,16 +36,18 @@ impl RunFigures<'_> {
     /// The metrics in Prometheus' text format (0.0.4).
     pub fn prometheus_text(&self) -> Result<String, prometheus::Error> {
         let registry = Registry::new();
-        let counter = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels)?;
-            registry.register(Box::new(c.clone()))?;
-            Ok::<_, prometheus::Error>(c)
-        };
-        let gauge = |name: &str, help: &str, labels: &[&str]| {
-            let g = GaugeVec::new(Opts::new(name, help), labels)?;
-            registry.register(Box::new(g.clone()))?;
-            Ok::<_, prometheus::Error>(g)
-        };
+        self.service_metrics(&registry)?;
+        self.run_metrics(&registry)?;
+        let mut out = Vec::new();
+        TextEncoder::new().encode(&registry.gather(), &mut out)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// Each service's figures, its backlog and its cursors' lag.
+    fn service_metrics(&self, registry: &Registry) -> Result<(), prometheus::Error> {
+        let counter =
+            |name: &str, help: &str, labels: &[&str]| counter(registry, name, help, labels);
+        let gauge = |name: &str, help: &str, labels: &[&str]| gauge(registry, name, help, labels);
         let per_service = [
             (
                 "devo_aws_messages_total",
@@ -143,6 +145,14 @@ impl RunFigures<'_> {
                 lag.with_label_values(&[name, cursor]).set(behind.max(0.0));
             }
         }
+        Ok(())
+    }
+
+    /// The AWS requests, the delivery to Devo, and the run itself.
+    fn run_metrics(&self, registry: &Registry) -> Result<(), prometheus::Error> {
+        let counter =
+            |name: &str, help: &str, labels: &[&str]| counter(registry, name, help, labels);
+        let gauge = |name: &str, help: &str, labels: &[&str]| gauge(registry, name, help, labels);
         let requests = counter(
             "devo_aws_aws_requests_total",
             "AWS requests made (each attempt), by operation.",
@@ -201,9 +211,7 @@ impl RunFigures<'_> {
             &[],
         )?;
         took.with_label_values::<&str>(&[]).set(self.seconds);
-        let mut out = Vec::new();
-        TextEncoder::new().encode(&registry.gather(), &mut out)?;
-        Ok(String::from_utf8_lossy(&out).into_owned())
+        Ok(())
     }
 
     /// The same figures as JSON.
@@ -283,6 +291,30 @@ impl RunFigures<'_> {
         }
         path
     }
+}
+
+/// A counter family, registered.
+fn counter(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<IntCounterVec, prometheus::Error> {
+    let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+    registry.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
+/// A gauge family, registered.
+fn gauge(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<GaugeVec, prometheus::Error> {
+    let g = GaugeVec::new(Opts::new(name, help), labels)?;
+    registry.register(Box::new(g.clone()))?;
+    Ok(g)
 }
 
 /// Writes `text` to `path` atomically (a temporary file beside it, then a rename), so the
