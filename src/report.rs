@@ -27,6 +27,8 @@ pub struct RunFigures<'a> {
     pub outcome: Outcome,
     pub started: DateTime<Utc>,
     pub seconds: f64,
+    /// A dry run acknowledged nothing: it is no success to report.
+    pub dry_run: bool,
 }
 
 /// How long a push may take.
@@ -130,7 +132,7 @@ impl RunFigures<'_> {
             exit_code
                 .with_label_values(&[name])
                 .set(f64::from(s.outcome.exit_code()));
-            if s.outcome == Outcome::Done {
+            if s.outcome == Outcome::Done && !self.dry_run {
                 last_success
                     .with_label_values(&[name])
                     .set(self.started.timestamp() as f64);
@@ -257,6 +259,7 @@ impl RunFigures<'_> {
             "started": self.started.to_rfc3339(),
             "seconds": self.seconds,
             "exit_code": self.outcome.exit_code(),
+            "dry_run": self.dry_run,
             "services": services,
             "aws_requests": self
                 .operations

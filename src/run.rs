@@ -71,6 +71,7 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
         pushgateway: cli.global.pushgateway.clone(),
         report: cli.global.report.clone(),
         shard: cli.global.shard,
+        dry_run: cli.global.dry_run,
     };
     let ctx = context(cli, loaded, shipper, progress).await;
     let services = &ctx.loaded.config.inputs.aws.services;
@@ -102,6 +103,7 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
         outcome,
         started: started.0,
         seconds: started.1.elapsed().as_secs_f64(),
+        dry_run: watchers.dry_run,
     };
     watchers.tell(&figures).await;
     outcome
@@ -152,6 +154,7 @@ struct Watchers {
     pushgateway: Option<String>,
     report: Option<PathBuf>,
     shard: Option<crate::shard::Shard>,
+    dry_run: bool,
 }
 
 impl Watchers {
