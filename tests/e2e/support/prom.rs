@@ -26,8 +26,11 @@ impl Pushgateway {
             .local_addr()
             .unwrap()
             .port();
+        // Debian's build persists to one file by default: each test keeps its own metrics in
+        // memory instead.
         let child = Command::new(PUSHGATEWAY)
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--persistence.file=")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
