@@ -9,13 +9,15 @@
 //! 6. a cron tick with nothing to do (queues empty, cursors current);
 //! 7. `events` (20,000 messages, one queue) and `audit` from S3+SQS (200 objects × 500 records)
 //!    against a stand-in for AWS that answers concurrently after 0, 10, 25 or 50 ms
-//!    (benches/standin.rs), with up to 16 receives in flight and with one.
+//!    (benches/standin.rs), with up to 16 receives in flight and with one; and both at 25 ms
+//!    with 50 ms of round trip to Devo (benches/rtt.rs).
 //!
 //! `DEVO_AWS_BENCH=latency make bench` runs case 7 alone.
 //!
 //! Wall and CPU seconds and peak RSS of the binary come from GNU time. Run through
 //! tests/support/with-moto.sh (the Makefile does), which starts moto.
 
+mod rtt;
 mod standin;
 #[allow(dead_code)]
 #[path = "../tests/e2e/support/mod.rs"]
@@ -148,7 +150,7 @@ fn at_aws_latency(calls: &mut Vec<(&'static str, String)>) {
         "\n| at AWS latency (stand-in) | latency ms | receives in flight | wall s | CPU s | messages or events | per s | CPU µs / event | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|"
     );
     for latency in [0, 10, 25, 50] {
-        let run = events_standin(&standin, latency, None);
+        let run = events_standin(&standin, latency, None, 0);
         run.latency_row(
             "events, 20,000 messages, one queue",
             latency,
@@ -157,11 +159,11 @@ fn at_aws_latency(calls: &mut Vec<(&'static str, String)>) {
         );
         calls.push(("events at the stand-in", run.calls.clone()));
     }
-    let one = events_standin(&standin, 25, Some(1));
+    let one = events_standin(&standin, 25, Some(1), 0);
     one.latency_row("events, 20,000 messages, one queue", 25, "1", 20_000);
-    let one = audit_standin(&standin, 25, Some(1));
+    let one = audit_standin(&standin, 25, Some(1), 0);
     one.latency_row("audit S3+SQS, 200 objects × 500 records", 25, "1", 100_000);
-    let many = audit_standin(&standin, 25, None);
+    let many = audit_standin(&standin, 25, None, 0);
     many.latency_row(
         "audit S3+SQS, 200 objects × 500 records",
         25,
@@ -173,13 +175,41 @@ fn at_aws_latency(calls: &mut Vec<(&'static str, String)>) {
         one.wall / many.wall
     );
     calls.push(("audit at the stand-in", many.calls.clone()));
+    let far = events_standin(&standin, 25, None, DEVO_RTT_MS);
+    far.latency_row(
+        "events, 20,000 messages, one queue, Devo 50 ms away",
+        25,
+        "up to 16",
+        20_000,
+    );
+    let far = audit_standin(&standin, 25, None, DEVO_RTT_MS);
+    far.latency_row(
+        "audit S3+SQS, 200 objects × 500 records, Devo 50 ms away",
+        25,
+        "up to 16",
+        100_000,
+    );
 }
 
-/// `events` on 20,000 messages in one queue of the stand-in, answering after `latency_ms`.
+/// The round trip to Devo of the far rows.
+const DEVO_RTT_MS: u64 = 50;
+
+/// The port to give devo-aws for `receiver`: its own, or a relay `rtt_ms` away.
+fn devo_port(receiver: &Receiver, rtt_ms: u64) -> u16 {
+    if rtt_ms == 0 {
+        receiver.port
+    } else {
+        rtt::start(receiver.port, Duration::from_millis(rtt_ms))
+    }
+}
+
+/// `events` on 20,000 messages in one queue of the stand-in, answering after `latency_ms`, with
+/// Devo `devo_rtt_ms` away.
 fn events_standin(
     standin: &standin::StandIn,
     latency_ms: u64,
     receives: Option<usize>,
+    devo_rtt_ms: u64,
 ) -> Measured {
     let (_pki, receiver, wd) = bench_dir();
     let queue = unique_name("standin-events");
@@ -190,7 +220,7 @@ fn events_standin(
     );
     standin.set_latency(latency_ms);
     wd.write_config(&config_yaml(
-        receiver.port,
+        devo_port(&receiver, devo_rtt_ms),
         &events_yaml(&queue, &["us-east-1"]),
     ));
     let measured = timed_at(
@@ -210,8 +240,14 @@ fn events_standin(
     measured
 }
 
-/// `audit` from S3+SQS: 200 objects × 500 records announced on a queue of the stand-in.
-fn audit_standin(standin: &standin::StandIn, latency_ms: u64, receives: Option<usize>) -> Measured {
+/// `audit` from S3+SQS: 200 objects × 500 records announced on a queue of the stand-in, with Devo
+/// `devo_rtt_ms` away.
+fn audit_standin(
+    standin: &standin::StandIn,
+    latency_ms: u64,
+    receives: Option<usize>,
+    devo_rtt_ms: u64,
+) -> Measured {
     let (_pki, receiver, wd) = bench_dir();
     let queue = unique_name("standin-trail");
     let bucket = unique_name("standin-bucket").to_lowercase();
@@ -230,7 +266,7 @@ fn audit_standin(standin: &standin::StandIn, latency_ms: u64, receives: Option<u
     standin.send(&queue, notes);
     standin.set_latency(latency_ms);
     wd.write_config(&config_yaml(
-        receiver.port,
+        devo_port(&receiver, devo_rtt_ms),
         &format!("audit-events-all:\n  types: [audits_s3]\n  audit_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
     ));
     let measured = timed_at(
