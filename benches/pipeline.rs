@@ -211,26 +211,18 @@ fn events_standin(
     receives: Option<usize>,
     devo_rtt_ms: u64,
 ) -> Measured {
-    let (_pki, receiver, wd) = bench_dir();
     let queue = unique_name("standin-events");
     standin.create_queue(&queue, 120);
     standin.send(
         &queue,
         (0..20_000).map(|i| format!(r#"{{"version":"0","id":"sev-{i:05}","detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","account":"111122223333","time":"2024-05-01T10:00:00Z","region":"us-east-1","resources":[],"detail":{{"instance-id":"i-0abc","state":"running"}}}}"#)),
     );
-    standin.set_latency(latency_ms);
-    wd.write_config(&config_yaml(
-        devo_port(&receiver, devo_rtt_ms),
-        &events_yaml(&queue, &["us-east-1"]),
-    ));
     let measured = timed_at(
-        &wd,
-        &["events", "--deadline", "10m"],
-        &receiver,
         standin,
-        receives,
+        (latency_ms, receives, devo_rtt_ms),
+        &events_yaml(&queue, &["us-east-1"]),
+        "events",
     );
-    standin.set_latency(0);
     assert_eq!(measured.events, 20_000, "every event");
     assert_eq!(standin.depth(&queue), (0, 0), "every message deleted");
     assert!(
@@ -248,7 +240,6 @@ fn audit_standin(
     receives: Option<usize>,
     devo_rtt_ms: u64,
 ) -> Measured {
-    let (_pki, receiver, wd) = bench_dir();
     let queue = unique_name("standin-trail");
     let bucket = unique_name("standin-bucket").to_lowercase();
     standin.create_queue(&queue, 120);
@@ -264,37 +255,37 @@ fn audit_standin(
         );
     }
     standin.send(&queue, notes);
-    standin.set_latency(latency_ms);
-    wd.write_config(&config_yaml(
-        devo_port(&receiver, devo_rtt_ms),
-        &format!("audit-events-all:\n  types: [audits_s3]\n  audit_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
-    ));
     let measured = timed_at(
-        &wd,
-        &["audit", "--deadline", "10m"],
-        &receiver,
         standin,
-        receives,
+        (latency_ms, receives, devo_rtt_ms),
+        &format!(
+            "audit-events-all:\n  types: [audits_s3]\n  audit_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"
+        ),
+        "audit",
     );
-    standin.set_latency(0);
     assert_eq!(measured.events, 100_000, "every record");
     assert_eq!(standin.depth(&queue), (0, 0));
     measured
 }
 
-/// [`timed`], against the stand-in instead of moto.
+/// `devo-aws <command>` on `services` against the stand-in (instead of moto), which answers after
+/// a latency in ms, with at most that many receives in flight and Devo a round trip in ms away.
 fn timed_at(
-    wd: &Workdir,
-    args: &[&str],
-    receiver: &Receiver,
     standin: &standin::StandIn,
-    receives: Option<usize>,
+    (latency_ms, receives, devo_rtt_ms): (u64, Option<usize>, u64),
+    services: &str,
+    command: &str,
 ) -> Measured {
+    let (_pki, receiver, wd) = bench_dir();
+    wd.write_config(&config_yaml(devo_port(&receiver, devo_rtt_ms), services));
     let mut extra = vec![("AWS_ENDPOINT_URL".to_string(), standin.endpoint.clone())];
     if let Some(n) = receives {
         extra.push(("DEVO_AWS_RECEIVES_IN_FLIGHT".to_string(), n.to_string()));
     }
-    timed_with(wd, args, receiver, &extra)
+    standin.set_latency(latency_ms);
+    let measured = timed_with(&wd, &[command, "--deadline", "10m"], &receiver, &extra);
+    standin.set_latency(0);
+    measured
 }
 
 fn mb_per_s(bytes: usize, d: Duration) -> f64 {
