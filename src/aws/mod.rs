@@ -149,23 +149,24 @@ impl Aws {
 
     /// AWS requests made so far, by `Service.Operation` (retries included).
     pub fn calls(&self) -> BTreeMap<String, u64> {
-        lock(&self.calls.0).clone()
+        self.operation_figures()
+            .into_iter()
+            .map(|(op, f)| (op, f.attempts))
+            .collect()
     }
 
     /// Attempts, retries and throttled attempts of each operation so far.
     pub fn operation_figures(&self) -> BTreeMap<String, OperationFigures> {
-        let attempts = lock(&self.calls.0).clone();
-        let figures = lock(&self.calls.2.0).clone();
-        attempts
-            .into_iter()
-            .map(|(op, attempts)| {
-                let (calls, throttled) = figures.get(&op).copied().unwrap_or_default();
+        lock(&self.calls.tallies)
+            .iter()
+            .filter(|(_, t)| t.attempts > 0)
+            .map(|(op, t)| {
                 let f = OperationFigures {
-                    attempts,
-                    retries: attempts.saturating_sub(calls),
-                    throttled,
+                    attempts: t.attempts,
+                    retries: t.attempts.saturating_sub(t.calls),
+                    throttled: t.throttled,
                 };
-                (op, f)
+                (op.clone(), f)
             })
             .collect()
     }
@@ -183,7 +184,7 @@ impl Aws {
 
     /// How far AWS's clock is ahead of this host's (ms), once an answer told.
     pub fn clock_offset(&self) -> Option<i64> {
-        *lock(&self.calls.1.0)
+        *lock(&self.calls.clock_offset_ms)
     }
 
     /// The S3 client of `region` (made once per region and run).
@@ -245,15 +246,32 @@ fn credentials_source(c: Option<&Credentials>) -> String {
     }
 }
 
-/// Counts every request (each attempt) by `Service.Operation`, for the summary and the
+/// Counts every request by `Service.Operation`, for the summary, the run's metrics and the
 /// benchmark's "calls by operation"; and reads AWS's clock off each answer's Date header.
 #[derive(Debug, Clone, Default)]
-struct CallCounter(Arc<Mutex<BTreeMap<String, u64>>>, AwsClock, CallFigures);
+struct CallCounter {
+    tallies: Arc<Mutex<BTreeMap<String, Tally>>>,
+    /// How far AWS's clock is ahead of this host's, in milliseconds, as the last answer's Date
+    /// header told (to the second); none before the first answer.
+    clock_offset_ms: Arc<Mutex<Option<i64>>>,
+}
 
-/// Per `Service.Operation`: calls made (not attempts) and attempts throttled, for the retries
-/// (attempts less calls) and throttles of the run's metrics.
-#[derive(Debug, Clone, Default)]
-struct CallFigures(Arc<Mutex<BTreeMap<String, (u64, u64)>>>);
+/// One operation's requests: calls made, attempts (calls and their retries), attempts throttled.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    calls: u64,
+    attempts: u64,
+    throttled: u64,
+}
+
+impl CallCounter {
+    fn tally(&self, cfg: &ConfigBag, count: impl FnOnce(&mut Tally)) {
+        if let Some(m) = cfg.load::<Metadata>() {
+            let op = format!("{}.{}", m.service().replace(' ', ""), m.name());
+            count(lock(&self.tallies).entry(op).or_default());
+        }
+    }
+}
 
 /// What the run's requests to one operation came to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -262,16 +280,6 @@ pub struct OperationFigures {
     pub retries: u64,
     pub throttled: u64,
 }
-
-fn operation_name(cfg: &ConfigBag) -> Option<String> {
-    cfg.load::<Metadata>()
-        .map(|m| format!("{}.{}", m.service().replace(' ', ""), m.name()))
-}
-
-/// How far AWS's clock is ahead of this host's, in milliseconds, as the last answer's Date
-/// header told (to the second); none before the first answer.
-#[derive(Debug, Clone, Default)]
-struct AwsClock(Arc<Mutex<Option<i64>>>);
 
 impl Intercept for CallCounter {
     fn name(&self) -> &'static str {
@@ -284,9 +292,7 @@ impl Intercept for CallCounter {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(op) = operation_name(cfg) {
-            lock(&self.2.0).entry(op).or_default().0 += 1;
-        }
+        self.tally(cfg, |t| t.calls += 1);
         Ok(())
     }
 
@@ -296,11 +302,7 @@ impl Intercept for CallCounter {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(m) = cfg.load::<Metadata>() {
-            *lock(&self.0)
-                .entry(format!("{}.{}", m.service().replace(' ', ""), m.name()))
-                .or_default() += 1;
-        }
+        self.tally(cfg, |t| t.attempts += 1);
         Ok(())
     }
 
@@ -316,18 +318,17 @@ impl Intercept for CallCounter {
             || ["x-amzn-errortype", "x-amzn-query-error"]
                 .iter()
                 .any(|h| header(h).contains("Throttl") || header(h).contains("SlowDown"));
-        if throttled && let Some(op) = operation_name(cfg) {
-            lock(&self.2.0).entry(op).or_default().1 += 1;
+        if throttled {
+            self.tally(cfg, |t| t.throttled += 1);
         }
-        let date = context
-            .response()
+        let date = response
             .headers()
             .get("date")
             .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok());
         if let Some(date) = date {
             // The header is to the second: half a second is the likeliest error.
             let offset = date.timestamp_millis() + 500 - chrono::Utc::now().timestamp_millis();
-            *lock(&self.1.0) = Some(offset);
+            *lock(&self.clock_offset_ms) = Some(offset);
         }
         Ok(())
     }
