@@ -51,7 +51,8 @@ pub enum TlsSetupError {
 pub struct DevoEndpoint {
     pub address: String,
     pub port: u16,
-    key_path: PathBuf,
+    /// Why the client key file's permissions are unsafe, found when the endpoint was built.
+    key_problem: Option<String>,
     client_not_after: Option<DateTime<Utc>>,
     connector: TlsConnector,
     server_name: ServerName<'static>,
@@ -96,7 +97,8 @@ impl DevoEndpoint {
                     pin: spec.server_fingerprint,
                 })
             };
-        if let Some(problem) = key_permissions_problem(spec.key) {
+        let key_problem = key_permissions_problem(spec.key);
+        if let Some(problem) = &key_problem {
             tracing::warn!(message = "The client private key is readable by others.", %problem);
         }
         let certs = read_certs("client certificate", spec.cert)?;
@@ -127,7 +129,7 @@ impl DevoEndpoint {
         Ok(Self {
             address: spec.address.to_string(),
             port: spec.port,
-            key_path: spec.key.to_path_buf(),
+            key_problem,
             client_not_after,
             connector: TlsConnector::from(Arc::new(config)),
             server_name,
@@ -171,8 +173,8 @@ impl DevoEndpoint {
     }
 
     /// Why the client key file's permissions are unsafe, if they are.
-    pub fn key_permissions_problem(&self) -> Option<String> {
-        key_permissions_problem(&self.key_path)
+    pub fn key_permissions_problem(&self) -> Option<&str> {
+        self.key_problem.as_deref()
     }
 
     /// The client certificate's expiry (read from the certificate file when the endpoint was
@@ -189,7 +191,7 @@ impl DevoEndpoint {
 
 /// Why the private key file's permissions are unsafe, if they are: like ssh, a key readable or
 /// writable by group or others is reported (with the file's path and mode).
-pub fn key_permissions_problem(path: &Path) -> Option<String> {
+fn key_permissions_problem(path: &Path) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
     (mode & 0o077 != 0).then(|| {
