@@ -28,8 +28,8 @@ use crate::config::Credentials;
 use crate::lock;
 use crate::outcome::{Failure, Outcome};
 
-/// What the Date header of an answer can tell of AWS's clock, in ms: below this, no skew.
-const CLOCK_RESOLUTION_MS: i64 = 2_000;
+/// The resolution of an answer's Date header, in ms: it tells the second AWS's clock was in.
+const DATE_RESOLUTION_MS: i64 = 1_000;
 
 /// Every assumed role's session says who it is.
 const SESSION_NAME: &str = "devo-aws";
@@ -171,20 +171,21 @@ impl Aws {
             .collect()
     }
 
-    /// Now, on AWS's clock (this host's corrected by the last answer's Date header): windows end
-    /// on it, so a host clock running ahead cannot move a cursor past data AWS does not have yet.
+    /// Now, on AWS's clock, never later than it: this host's clock corrected by the last answer's
+    /// Date header, taken at the start of its second. Windows end on it, so neither a host clock
+    /// running ahead nor the header's rounding can move a cursor past data AWS does not have yet;
+    /// the price is a window ending up to a second early, which the next run takes.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         let local = chrono::Utc::now();
-        // The header tells the second: an offset within two seconds is its rounding, not skew.
-        self.clock_offset()
-            .filter(|ms| ms.abs() > CLOCK_RESOLUTION_MS)
+        lock(&self.calls.clock_floor_ms)
             .and_then(|ms| local.checked_add_signed(chrono::Duration::milliseconds(ms)))
             .unwrap_or(local)
     }
 
-    /// How far AWS's clock is ahead of this host's (ms), once an answer told.
+    /// How far AWS's clock is ahead of this host's (ms, the middle of what the Date header
+    /// allows), once an answer told: for people, not for windows.
     pub fn clock_offset(&self) -> Option<i64> {
-        *lock(&self.calls.clock_offset_ms)
+        lock(&self.calls.clock_floor_ms).map(|ms| ms + DATE_RESOLUTION_MS / 2)
     }
 
     /// The S3 client of `region` (made once per region and run).
@@ -251,9 +252,10 @@ fn credentials_source(c: Option<&Credentials>) -> String {
 #[derive(Debug, Clone, Default)]
 struct CallCounter {
     tallies: Arc<Mutex<BTreeMap<String, Tally>>>,
-    /// How far AWS's clock is ahead of this host's, in milliseconds, as the last answer's Date
-    /// header told (to the second); none before the first answer.
-    clock_offset_ms: Arc<Mutex<Option<i64>>>,
+    /// The least AWS's clock can be ahead of this host's, in milliseconds, as the last answer's
+    /// Date header told (its second's start, against this host's clock on reading the answer);
+    /// none before the first answer.
+    clock_floor_ms: Arc<Mutex<Option<i64>>>,
 }
 
 /// One operation's requests: calls made, attempts (calls and their retries), attempts throttled.
@@ -326,9 +328,10 @@ impl Intercept for CallCounter {
             .get("date")
             .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok());
         if let Some(date) = date {
-            // The header is to the second: half a second is the likeliest error.
-            let offset = date.timestamp_millis() + 500 - chrono::Utc::now().timestamp_millis();
-            *lock(&self.clock_offset_ms) = Some(offset);
+            // AWS's clock was at least at the header's second when it answered, and has only moved
+            // on since: a floor, whatever the rounding and the latency.
+            let floor = date.timestamp_millis() - chrono::Utc::now().timestamp_millis();
+            *lock(&self.clock_floor_ms) = Some(floor);
         }
         Ok(())
     }

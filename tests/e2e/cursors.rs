@@ -5,7 +5,7 @@ use chrono::Utc;
 use crate::support::aws::unique_name;
 use crate::support::devo::Receiver;
 use crate::support::samples::lookup_event;
-use crate::support::{audit_api_yaml, config_yaml, logs_yaml, setup};
+use crate::support::{audit_api_yaml, config_yaml, let_aws_clock_pass, logs_yaml, setup};
 
 fn messages(receiver: &Receiver) -> Vec<serde_json::Value> {
     receiver
@@ -51,6 +51,7 @@ fn logs_resume_where_the_last_run_ended_with_nothing_repeated() {
         ),
     ));
 
+    let_aws_clock_pass();
     let run = wd.run(&["logs"]);
     run.expect_code(0);
     let got = messages(&receiver);
@@ -78,6 +79,7 @@ fn logs_resume_where_the_last_run_ended_with_nothing_repeated() {
         .map(|i| (Utc::now().timestamp_millis() + i, format!("second {i}")))
         .collect();
     moto.put_log_events("us-east-1", &group, "2024/05/01/[$LATEST]a", &later);
+    let_aws_clock_pass();
     let before = receiver.records().len();
     let run = wd.run(&["logs", "--force"]);
     run.expect_code(0);
@@ -128,6 +130,7 @@ fn backfill_pulls_a_past_window_and_leaves_the_cursor_alone() {
     let now = Utc::now();
     let old = (now - chrono::Duration::hours(3)).timestamp_millis();
     moto.put_log_events("us-east-1", &group, "s", &[(old, "three hours ago".into())]);
+    let_aws_clock_pass();
     wd.write_config(&config_yaml(
         receiver.port,
         &logs_yaml(&group, "  delay_seconds: 0\n"),
@@ -355,7 +358,7 @@ fn metrics_one_event_per_metric_and_timestamp_without_repeats() {
 
 /// A host clock running ahead of AWS's (faketime, 20 minutes) must not move a cursor past data
 /// AWS does not have yet: windows end on AWS's clock (the Date header of its answers), so an
-/// event put after that run is collected by the next; `check` reports the offset.
+/// event put right after that run is collected by the next; `check` reports the offset.
 #[test]
 fn a_host_clock_ahead_of_aws_loses_nothing() {
     let (moto, receiver, wd) = setup();
@@ -377,13 +380,8 @@ fn a_host_clock_ahead_of_aws_loses_nothing() {
         "{}",
         String::from_utf8_lossy(&first.stdout)
     );
-    let check = ahead("check");
-    let text = String::from_utf8_lossy(&check.stdout).into_owned();
-    assert!(
-        text.lines()
-            .any(|l| l.starts_with("clock") && l.contains("WARN") && l.contains("ahead of AWS")),
-        "{text}"
-    );
+    // Put at once: the Date header tells the second, so a window ending on its rounding rather
+    // than its floor could end after this event's time and ingestion.
     let now = Utc::now().timestamp_millis();
     moto.put_log_events(
         "us-east-1",
@@ -391,7 +389,14 @@ fn a_host_clock_ahead_of_aws_loses_nothing() {
         "s",
         &[(now, "after the skewed run".into())],
     );
-    std::thread::sleep(Duration::from_millis(1100));
+    let check = ahead("check");
+    let text = String::from_utf8_lossy(&check.stdout).into_owned();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("clock") && l.contains("WARN") && l.contains("ahead of AWS")),
+        "{text}"
+    );
+    let_aws_clock_pass();
     wd.run(&["logs", "--force"]).expect_code(0);
     assert_eq!(texts(&messages(&receiver)), ["after the skewed run"]);
 }
@@ -530,6 +535,7 @@ fn a_start_time_far_in_the_past_crosses_empty_time_in_a_few_calls() {
             "audit-events-all:\n  types: [audits_api]\n  regions: [{region}]\n  delay_seconds: 0\n  start_time: 1970-01-01T00:00:00.000Z\ncustom_service:\n  types: [logs]\n  log_groups: \"{group}\"\n  regions: [{region}]\n  delay_seconds: 0\n  start_time: 1970-01-01T00:00:00.000Z\n"
         ),
     ));
+    let_aws_clock_pass();
     let started = Instant::now();
     let run = wd.run(&["all", "--deadline", "60s"]);
     let seconds = started.elapsed().as_secs_f64();

@@ -9,7 +9,9 @@ use chrono::Utc;
 use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::Receiver;
 use crate::support::samples::{seed_lookup_events, trail_object};
-use crate::support::{STATE_PREFIX as PREFIX, Workdir, config_yaml, setup, with_s3_state};
+use crate::support::{
+    STATE_PREFIX as PREFIX, Workdir, config_yaml, let_aws_clock_pass, setup, with_s3_state,
+};
 
 /// The object of cursor `name` of the logs service.
 fn cursor_object(name: &str) -> String {
@@ -36,6 +38,7 @@ fn logs_with_s3_state(moto: &Moto, receiver: &Receiver, wd: &Workdir, n: i64) ->
         ),
         &bucket,
     ));
+    let_aws_clock_pass();
     (bucket, group)
 }
 
@@ -295,6 +298,7 @@ fn shards_split_regions_and_log_groups_and_share_a_state_directory() {
         moto.log_group("us-east-1", &group, &["s"]);
         moto.put_log_events("us-east-1", &group, "s", &[(at, group.clone())]);
     }
+    let_aws_clock_pass();
     let start = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
     wd.write_config(&config_yaml(
         receiver.port,
@@ -409,6 +413,7 @@ fn workers_share_one_config_and_ship_every_event_exactly_once() {
             .collect();
         moto.put_log_events("us-east-1", &group, "s", &events);
     }
+    let_aws_clock_pass();
 
     let state = format!("{bucket}-state");
     moto.create_bucket("us-east-1", &state);

@@ -202,6 +202,13 @@ pub fn setup_rsyslog() -> (aws::Moto, syslog::Rsyslog, Workdir) {
     (aws::Moto::new(), rsyslog, wd)
 }
 
+/// Waits until what was just put into moto is over a second old. A run's windows, and its
+/// watermark on CloudWatch Logs' ingestion times, end on AWS's clock read off the Date header of
+/// its answers at the start of the second: up to a second behind AWS's own.
+pub fn let_aws_clock_pass() {
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+}
+
 /// What `fetch` gives once it holds `n` items, or when `timeout` has passed.
 pub fn wait_for_len<T>(
     n: usize,
