@@ -116,7 +116,9 @@ fn late_ingested_log_event_is_collected_within_the_delay() {
         "s",
         &[(stamped, "late but not lost".into())],
     );
-    std::thread::sleep(Duration::from_secs(4));
+    // The delay, then the second AWS's Date header may lag.
+    std::thread::sleep(Duration::from_secs(3));
+    let_aws_clock_pass();
     let run = wd.run(&["logs", "--force"]);
     run.expect_code(0);
     assert_eq!(texts(&messages(&receiver)), ["late but not lost"]);
@@ -589,6 +591,11 @@ fn late_ingested_log_events_are_collected_once() {
         .map(|i| (now - 300_000 + i * 100, format!("on time {i}")))
         .collect();
     moto.put_log_events("us-east-1", &group, "a", &first);
+    // delay_seconds (1), then the second AWS's Date header may lag.
+    let wait_past_delay = || {
+        std::thread::sleep(Duration::from_secs(1));
+        let_aws_clock_pass();
+    };
     let start = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
     wd.write_config(&config_yaml(
         receiver.port,
@@ -597,7 +604,7 @@ fn late_ingested_log_events_are_collected_once() {
             &format!("  start_time: {start}\n  delay_seconds: 1\n"),
         ),
     ));
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_past_delay();
     wd.run(&["logs"]).expect_code(0);
     assert_eq!(messages(&receiver).len(), 600);
 
@@ -605,7 +612,7 @@ fn late_ingested_log_events_are_collected_once() {
         .map(|i| (now - 1_800_000 + i * 1000, format!("late {i}")))
         .collect();
     moto.put_log_events("us-east-1", &group, "b", &late);
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_past_delay();
     wd.run(&["logs", "--force"]).expect_code(0);
     let all = texts(&messages(&receiver));
     assert_eq!(all.len(), 650, "the 50 late events, once");
@@ -614,7 +621,7 @@ fn late_ingested_log_events_are_collected_once() {
     unique.dedup();
     assert_eq!(unique.len(), 650, "no duplicates");
 
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_past_delay();
     let quiet = wd.run(&["logs", "--force"]);
     quiet.expect_code(0).expect_stderr("events=0");
     assert_eq!(messages(&receiver).len(), 650);
