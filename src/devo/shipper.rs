@@ -1,4 +1,5 @@
-//! The shipper: one task that owns the Devo connection and turns framed batches into receipts.
+//! The shipper: one task per output that owns its Devo connections and turns framed batches into
+//! receipts.
 //!
 //! Devo never acknowledges anything, so the only proof that bytes arrived is a clean close: we
 //! send TLS close_notify, shut our write side, and read until the server closes. Writes are
@@ -6,11 +7,16 @@
 //! closing it cleanly delivers every receipt of the epoch at once. An epoch ends when it is big
 //! enough, old enough, idle, or when the producers are done.
 //!
+//! While one epoch closes (a round trip away), the next is written on a connection of its own:
+//! up to [`EPOCHS_CLOSING`] closes are in flight per output, so a far Devo costs latency, not
+//! throughput. Receipts are still answered in epoch order.
+//!
 //! A failed epoch is replayed whole on a new connection a few times (the server may have kept
 //! part of it: duplicates are possible for that epoch only, never losses). When the retries are
-//! spent the shipper is *failed for good*: that and every later batch gets a failed receipt.
-//! Producers rely on this ordering: a batch's `Delivered` means every batch shipped before it
-//! was delivered too.
+//! spent the shipper is *failed for good*: that and every later batch gets a failed receipt, even
+//! one whose epoch reached Devo meanwhile (a duplicate on the next run, never a loss). Producers
+//! rely on this ordering: a batch's `Delivered` means every batch shipped before it was
+//! delivered too.
 //!
 //! Before anything is received from AWS, a service asks [`Shipper::ready`]: the first call of a
 //! run proves the Devo connection (see [`DevoEndpoint::probe`]), later ones get its answer. A
@@ -22,6 +28,7 @@
 //! that an outage raises the receive count (and the redrive policy's clock) of as few messages as
 //! possible.
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -378,9 +385,10 @@ fn start_output(
                 endpoint,
                 limits,
                 epoch: None,
+                closing: VecDeque::new(),
                 failed: None,
                 stats: ShipperStats::default(),
-                health: health_tx,
+                health: Arc::new(health_tx),
             }
             .run(rx),
         ),
@@ -437,6 +445,11 @@ async fn print_all(mut rx: mpsc::Receiver<Shipment>) -> ShipperStats {
     stats
 }
 
+/// Epochs closing at once, per output: the close of one (a round trip for the server's
+/// close_notify, more with a replay) overlaps the writing of the next, so a Devo far away costs
+/// latency, not throughput. Each holds its bytes until its receipt, for a replay.
+const EPOCHS_CLOSING: usize = 3;
+
 /// The batches of the epoch in progress, kept until its receipt so it can be replayed.
 struct Epoch {
     conn: Option<DevoConnection>,
@@ -447,43 +460,66 @@ struct Epoch {
     last_batch: Instant,
 }
 
+/// An epoch whose close runs in its own task; its receipts wait here, to be answered in order.
+struct Closing {
+    events: u64,
+    bytes: u64,
+    receipts: Vec<oneshot::Sender<Receipt>>,
+    task: JoinHandle<Closed>,
+}
+
+/// How a close (with its replays) ended.
+struct Closed {
+    result: io::Result<()>,
+    connections: u64,
+    replays: u64,
+}
+
 struct DevoShipper {
     endpoint: Arc<DevoEndpoint>,
     limits: EpochLimits,
     epoch: Option<Epoch>,
+    /// Closes in flight, oldest first. Receipts are answered in this order, and a failed epoch
+    /// fails every later one, so that a batch's `Delivered` speaks for every batch before it.
+    closing: VecDeque<Closing>,
     failed: Option<Arc<ShipError>>,
     stats: ShipperStats,
-    health: watch::Sender<Health>,
+    health: Arc<watch::Sender<Health>>,
 }
 
 impl DevoShipper {
     async fn run(mut self, mut rx: mpsc::Receiver<Shipment>) -> ShipperStats {
         loop {
-            let next = match &self.epoch {
-                None => rx.recv().await,
-                Some(e) => {
-                    let close_at =
-                        (e.last_batch + self.limits.idle).min(e.opened + self.limits.max_age);
-                    tokio::select! {
-                        biased;
-                        m = rx.recv() => m,
-                        () = tokio::time::sleep_until(close_at) => {
-                            self.close_epoch().await;
-                            continue;
-                        }
+            let close_at = self
+                .epoch
+                .as_ref()
+                .map(|e| (e.last_batch + self.limits.idle).min(e.opened + self.limits.max_age));
+            let any_closing = !self.closing.is_empty();
+            let oldest = self.closing.front_mut().map(|c| &mut c.task);
+            tokio::select! {
+                biased;
+                closed = async { oldest?.await.ok() }, if any_closing => {
+                    self.settle_oldest(closed);
+                }
+                next = rx.recv() => {
+                    let Some(shipment) = next else { break };
+                    self.accept(shipment).await;
+                    let full = self.epoch.as_ref().is_some_and(|e| {
+                        e.bytes.len() >= self.limits.max_bytes
+                            || e.opened.elapsed() >= self.limits.max_age
+                    });
+                    if full {
+                        self.close_epoch().await;
                     }
                 }
-            };
-            let Some(shipment) = next else { break };
-            self.accept(shipment).await;
-            let full = self.epoch.as_ref().is_some_and(|e| {
-                e.bytes.len() >= self.limits.max_bytes || e.opened.elapsed() >= self.limits.max_age
-            });
-            if full {
-                self.close_epoch().await;
+                () = sleep_until_some(close_at) => self.close_epoch().await,
             }
         }
         self.close_epoch().await;
+        while let Some(oldest) = self.closing.front_mut() {
+            let closed = (&mut oldest.task).await.ok();
+            self.settle_oldest(closed);
+        }
         self.stats
     }
 
@@ -527,80 +563,164 @@ impl DevoShipper {
         epoch.bytes.extend_from_slice(&s.bytes);
     }
 
-    /// Ends the epoch: a clean close delivers its receipts; otherwise replay, then give up.
+    /// Ends the epoch: its close (and replays, if it is not clean) goes on in a task of its own,
+    /// once fewer than [`EPOCHS_CLOSING`] are.
     async fn close_epoch(&mut self) {
         let Some(mut epoch) = self.epoch.take() else {
             return;
         };
+        while self.closing.len() >= EPOCHS_CLOSING
+            && let Some(oldest) = self.closing.front_mut()
+        {
+            let closed = (&mut oldest.task).await.ok();
+            self.settle_oldest(closed);
+        }
+        if let Some(err) = &self.failed {
+            // An earlier epoch failed for good while this one was written: it fails with it.
+            for r in epoch.receipts {
+                let _ = r.send(Receipt::Failed(err.clone()));
+            }
+            return;
+        }
+        let (events, bytes, receipts) = (
+            epoch.events,
+            epoch.bytes.len() as u64,
+            std::mem::take(&mut epoch.receipts),
+        );
+        let task = tokio::spawn(
+            EpochClose {
+                endpoint: self.endpoint.clone(),
+                limits: self.limits.clone(),
+                health: self.health.clone(),
+            }
+            .run(epoch.conn.take(), epoch.bytes),
+        );
+        self.closing.push_back(Closing {
+            events,
+            bytes,
+            receipts,
+            task,
+        });
+    }
+
+    /// Answers the receipts of the oldest closing epoch with how its close ended (None: its task
+    /// is gone). After a failure the shipper is failed for good: later epochs fail too.
+    fn settle_oldest(&mut self, closed: Option<Closed>) {
+        let Some(epoch) = self.closing.pop_front() else {
+            return;
+        };
+        let closed = closed.unwrap_or(Closed {
+            result: Err(io::Error::other("the epoch's close stopped")),
+            connections: 0,
+            replays: 0,
+        });
+        self.stats.connections += closed.connections;
+        self.stats.replays += closed.replays;
+        let receipt = match (&self.failed, closed.result) {
+            (Some(earlier), _) => Receipt::Failed(earlier.clone()),
+            (None, Ok(())) => {
+                self.stats.epochs += 1;
+                self.stats.events_delivered += epoch.events;
+                self.stats.bytes_delivered += epoch.bytes;
+                tracing::debug!(
+                    message = "Delivery epoch closed cleanly.",
+                    events = epoch.events,
+                    bytes = epoch.bytes
+                );
+                self.health.send_modify(|h| {
+                    h.epochs_delivered += 1;
+                    h.failing = false;
+                });
+                Receipt::Delivered
+            }
+            (None, Err(err)) => {
+                let failure = Arc::new(ShipError {
+                    message: format!(
+                        "cannot deliver to Devo at {}: {err}",
+                        self.endpoint.display()
+                    ),
+                    certificate_rejected: is_certificate_rejection(&err),
+                });
+                self.health.send_modify(|h| h.failing = true);
+                self.failed = Some(failure.clone());
+                // The epochs after it fail with it: stop their closes.
+                for later in &self.closing {
+                    later.task.abort();
+                }
+                Receipt::Failed(failure)
+            }
+        };
+        for r in epoch.receipts {
+            let _ = r.send(receipt.clone());
+        }
+    }
+}
+
+/// Sleeps until `at`, or for ever when there is no such instant.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The close of one epoch, in its own task: a clean close is its receipt; otherwise the epoch is
+/// replayed whole on a new connection, a few times.
+struct EpochClose {
+    endpoint: Arc<DevoEndpoint>,
+    limits: EpochLimits,
+    health: Arc<watch::Sender<Health>>,
+}
+
+impl EpochClose {
+    async fn run(self, mut conn: Option<DevoConnection>, bytes: Vec<u8>) -> Closed {
+        let mut closed = Closed {
+            result: Ok(()),
+            connections: 0,
+            replays: 0,
+        };
         let mut backoff = self.limits.backoff;
-        let mut last_error = None;
         for attempt in 1..=self.limits.attempts {
             if attempt > 1 {
                 tokio::time::sleep(backoff).await;
                 backoff *= 2;
             }
-            let conn = match epoch.conn.take() {
+            let ready = match conn.take() {
                 Some(c) if attempt == 1 => Ok(c),
-                _ => self.replay(&epoch.bytes).await,
-            };
-            match conn {
-                Ok(conn) => match close_cleanly(conn, self.limits.close_timeout).await {
-                    Ok(()) => {
-                        self.stats.epochs += 1;
-                        self.stats.events_delivered += epoch.events;
-                        self.stats.bytes_delivered += epoch.bytes.len() as u64;
-                        tracing::debug!(
-                            message = "Delivery epoch closed cleanly.",
-                            events = epoch.events,
-                            bytes = epoch.bytes.len()
-                        );
-                        for r in epoch.receipts {
-                            let _ = r.send(Receipt::Delivered);
-                        }
-                        self.health.send_modify(|h| {
-                            h.epochs_delivered += 1;
-                            h.failing = false;
-                        });
-                        return;
-                    }
-                    Err(e) => last_error = Some(e),
-                },
-                Err(e) => last_error = Some(e),
-            }
-            if let Some(e) = &last_error {
-                self.health.send_modify(|h| h.failing = true);
-                tracing::warn!(
-                    message = "Delivery to Devo failed.",
-                    endpoint = %self.endpoint.display(),
-                    attempt,
-                    of = self.limits.attempts,
-                    error = %e
-                );
-                if is_certificate_rejection(e) {
-                    break;
+                _ => {
+                    closed.replays += 1;
+                    self.replay(&bytes, &mut closed.connections).await
                 }
+            };
+            let result = match ready {
+                Ok(c) => close_cleanly(c, self.limits.close_timeout).await,
+                Err(e) => Err(e),
+            };
+            let Err(e) = result else {
+                closed.result = Ok(());
+                return closed;
+            };
+            self.health.send_modify(|h| h.failing = true);
+            tracing::warn!(
+                message = "Delivery to Devo failed.",
+                endpoint = %self.endpoint.display(),
+                attempt,
+                of = self.limits.attempts,
+                error = %e
+            );
+            let rejected = is_certificate_rejection(&e);
+            closed.result = Err(e);
+            if rejected {
+                break;
             }
         }
-        let err = last_error.unwrap_or_else(|| io::Error::other("no attempt was made"));
-        let failure = Arc::new(ShipError {
-            message: format!(
-                "cannot deliver to Devo at {}: {err}",
-                self.endpoint.display()
-            ),
-            certificate_rejected: is_certificate_rejection(&err),
-        });
-        for r in epoch.receipts {
-            let _ = r.send(Receipt::Failed(failure.clone()));
-        }
-        self.health.send_modify(|h| h.failing = true);
-        self.failed = Some(failure);
+        closed
     }
 
     /// A new connection carrying the whole epoch again.
-    async fn replay(&mut self, bytes: &[u8]) -> io::Result<DevoConnection> {
-        self.stats.replays += 1;
+    async fn replay(&self, bytes: &[u8], connections: &mut u64) -> io::Result<DevoConnection> {
         let mut conn = self.endpoint.connect().await?;
-        self.stats.connections += 1;
+        *connections += 1;
         write_within(&mut conn, bytes, self.limits.write_timeout).await?;
         Ok(conn)
     }

@@ -181,6 +181,7 @@ fn log_group_prefix_is_expanded_and_calls_are_paced() {
         moto.log_group("us-east-1", g, &["s"]);
         moto.put_log_events("us-east-1", g, "s", &[(ts, format!("from {g}"))]);
     }
+    let_aws_clock_pass();
     wd.write_config(&config_yaml(
         receiver.port,
         &logs_yaml(&format!("\"{prefix}*\""), "  delay_seconds: 0\n"),

@@ -1,7 +1,9 @@
-use devo_aws::devo::shipper::Receipt;
+use std::time::Duration;
+
+use devo_aws::devo::shipper::{EpochLimits, Receipt};
 
 use crate::support::aws::{Moto, unique_name};
-use crate::support::devo::{Pki, Receiver, closed_port, ship_direct};
+use crate::support::devo::{Behaviour, Pki, Receiver, closed_port, ship_batches, ship_direct};
 use crate::support::{Workdir, config_yaml, events_yaml, setup_with_pki};
 
 fn bodies(prefix: &str, n: usize) -> Vec<String> {
@@ -245,4 +247,63 @@ fn relaxed_hostname_check_still_wants_a_server_certificate_and_honours_a_pin() {
     wd.run(&["events"]).expect_code(0);
     assert_eq!(good.records().len(), 3);
     assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+}
+
+/// Epochs close concurrently (a far Devo costs latency, not throughput), but receipts are
+/// answered in order: a later epoch that reached Devo does not speak for an earlier one that
+/// failed. Its receipt fails too; the next run sends it again (a duplicate, never a loss).
+#[test]
+fn a_later_epoch_does_not_speak_for_an_earlier_one_that_failed() {
+    let pki = Pki::new("devo");
+    let receiver = Receiver::start_with(&pki, Behaviour::FirstFailsLate);
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    let limits = EpochLimits {
+        attempts: 1,
+        // Each batch is an epoch of its own.
+        max_bytes: 1,
+        ..EpochLimits::default()
+    };
+    let receipts = ship_batches(
+        &wd,
+        receiver.port,
+        limits,
+        &[
+            &[("my.app.test.one", "first")],
+            &[("my.app.test.two", "second")],
+        ],
+    );
+    let conns = receiver.connections();
+    assert_eq!(
+        conns.len(),
+        2,
+        "the second epoch went out while the first closed"
+    );
+    assert!(!conns[0].clean_close);
+    assert!(conns[1].clean_close, "the second epoch reached Devo");
+    assert!(
+        receipts.iter().all(|r| matches!(r, Receipt::Failed(_))),
+        "{receipts:?}"
+    );
+
+    // With a server that closes cleanly, both are delivered.
+    let receiver = Receiver::start(&pki);
+    let receipts = ship_batches(
+        &wd,
+        receiver.port,
+        EpochLimits {
+            max_bytes: 1,
+            idle: Duration::from_millis(10),
+            ..EpochLimits::default()
+        },
+        &[
+            &[("my.app.test.one", "first")],
+            &[("my.app.test.two", "second")],
+        ],
+    );
+    assert!(
+        receipts.iter().all(|r| matches!(r, Receipt::Delivered)),
+        "{receipts:?}"
+    );
+    assert_eq!(receiver.records().len(), 2);
 }

@@ -200,6 +200,9 @@ pub enum Behaviour {
     /// Send close_notify right after the handshake and read nothing (a relay draining); the
     /// socket stays open a while.
     CloseAfterHandshake,
+    /// The first connection reads everything, then, a second after our close_notify, closes
+    /// without one of its own (a delivery that fails late); the others are Normal.
+    FirstFailsLate,
 }
 
 /// The running receiver; lives until the test process ends.
@@ -298,13 +301,16 @@ fn serve(
     loop {
         match tls.read(&mut buf) {
             Ok(0) => {
-                if behaviour != Behaviour::CloseWithoutNotify {
+                let fails = behaviour == Behaviour::CloseWithoutNotify
+                    || (behaviour == Behaviour::FirstFailsLate && index == 0);
+                if behaviour == Behaviour::FirstFailsLate && index == 0 {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                if !fails {
                     tls.conn.send_close_notify();
                 }
                 let flushed = tls.flush();
-                record(&|c| {
-                    c.clean_close = flushed.is_ok() && behaviour != Behaviour::CloseWithoutNotify;
-                });
+                record(&|c| c.clean_close = flushed.is_ok() && !fails);
                 return;
             }
             Ok(n) => {
@@ -393,6 +399,22 @@ pub fn parse_record(text: &str, octet_counted: bool) -> Record {
 /// Ships `records` (tag, message) through the real shipper to localhost:`port` with the
 /// workdir's certificates; the receipt of the batch.
 pub fn ship_direct(wd: &super::Workdir, port: u16, records: &[(&str, &str)]) -> Receipt {
+    let limits = EpochLimits {
+        attempts: 1,
+        ..EpochLimits::default()
+    };
+    let mut receipts = ship_batches(wd, port, limits, &[records]);
+    receipts.remove(0)
+}
+
+/// Ships each batch of records (tag, message) through the real shipper with `limits`, all at
+/// once, to localhost:`port` with the workdir's certificates; the receipt of each batch.
+pub fn ship_batches(
+    wd: &super::Workdir,
+    port: u16,
+    limits: EpochLimits,
+    batches: &[&[(&str, &str)]],
+) -> Vec<Receipt> {
     let certs = wd.path().join("certs");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -406,22 +428,25 @@ pub fn ship_direct(wd: &super::Workdir, port: u16, records: &[(&str, &str)]) -> 
             server_fingerprint: None,
         })
         .unwrap();
-        let limits = EpochLimits {
-            attempts: 1,
-            ..EpochLimits::default()
-        };
         let (shipper, task) = Shipper::start(vec![(Destination::Devo(Arc::new(endpoint)), limits)]);
         let framing = Framing::Syslog {
             host: "myhost".into(),
         };
-        let mut batch = framing.batch();
-        for (tag, message) in records {
-            batch.push(tag, message);
+        let mut pending = Vec::new();
+        for records in batches {
+            let mut batch = framing.batch();
+            for (tag, message) in *records {
+                batch.push(tag, message);
+            }
+            pending.push(shipper.ship(batch).await);
         }
-        let receipt = shipper.ship(batch).await.await.unwrap();
         drop(shipper);
+        let mut receipts = Vec::new();
+        for p in pending {
+            receipts.push(p.await.unwrap());
+        }
         task.await.unwrap();
-        receipt
+        receipts
     })
 }
 
