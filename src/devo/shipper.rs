@@ -8,7 +8,8 @@
 //! enough, old enough, idle, or when the producers are done.
 //!
 //! While one epoch closes (a round trip away), the next is written on a connection of its own:
-//! up to [`EPOCHS_CLOSING`] closes are in flight per output, so a far Devo costs latency, not
+//! up to [`EPOCHS_CLOSING`] closes are in flight per output, and under load the next epochs'
+//! connections are made in advance ([`CONNECTS_AHEAD`]), so a far Devo costs latency, not
 //! throughput. Receipts are still answered in epoch order.
 //!
 //! A failed epoch is replayed whole on a new connection a few times (the server may have kept
@@ -67,7 +68,7 @@ pub struct EpochLimits {
 impl Default for EpochLimits {
     fn default() -> Self {
         Self {
-            max_bytes: 4 << 20,
+            max_bytes: EPOCH_BYTES,
             max_age: Duration::from_secs(10),
             idle: Duration::from_millis(200),
             close_timeout: Duration::from_secs(30),
@@ -386,6 +387,9 @@ fn start_output(
                 limits,
                 epoch: None,
                 closing: VecDeque::new(),
+                buffers: Vec::new(),
+                ahead: VecDeque::new(),
+                unused: Vec::new(),
                 failed: None,
                 stats: ShipperStats::default(),
                 health: Arc::new(health_tx),
@@ -448,7 +452,15 @@ async fn print_all(mut rx: mpsc::Receiver<Shipment>) -> ShipperStats {
 /// Epochs closing at once, per output: the close of one (a round trip for the server's
 /// close_notify, more with a replay) overlaps the writing of the next, so a Devo far away costs
 /// latency, not throughput. Each holds its bytes until its receipt, for a replay.
-const EPOCHS_CLOSING: usize = 3;
+pub const EPOCHS_CLOSING: usize = 3;
+/// Bytes after which an epoch ends (by default).
+pub const EPOCH_BYTES: usize = 4 << 20;
+/// The most bytes an output has sent without a receipt yet: the epoch being written and those
+/// closing, each up to its size and one batch. A run that dies ships them again (duplicates).
+pub const MOST_BYTES_UNCONFIRMED: usize = (1 + EPOCHS_CLOSING) * (EPOCH_BYTES + BATCH_BYTES);
+/// Connections made in advance under load: an epoch fills in a few tens of milliseconds, a
+/// handshake with a far Devo takes a round trip.
+const CONNECTS_AHEAD: usize = 3;
 
 /// The batches of the epoch in progress, kept until its receipt so it can be replayed.
 struct Epoch {
@@ -468,11 +480,12 @@ struct Closing {
     task: JoinHandle<Closed>,
 }
 
-/// How a close (with its replays) ended.
+/// How a close (with its replays) ended, and the epoch's buffer back for the next one.
 struct Closed {
     result: io::Result<()>,
     connections: u64,
     replays: u64,
+    buffer: Vec<u8>,
 }
 
 struct DevoShipper {
@@ -482,6 +495,14 @@ struct DevoShipper {
     /// Closes in flight, oldest first. Receipts are answered in this order, and a failed epoch
     /// fails every later one, so that a batch's `Delivered` speaks for every batch before it.
     closing: VecDeque<Closing>,
+    /// Epoch buffers whose close is done, for the next epochs: a few big buffers reused rather
+    /// than one allocated per epoch, which fragments the heap of a multi-threaded process.
+    buffers: Vec<Vec<u8>>,
+    /// Connections for the next epochs, made in advance while epochs fill up (after one closed
+    /// full), so that under load no epoch waits for a handshake's round trip.
+    ahead: VecDeque<JoinHandle<io::Result<DevoConnection>>>,
+    /// The closes of connections made in advance and not used, awaited before the end.
+    unused: Vec<JoinHandle<()>>,
     failed: Option<Arc<ShipError>>,
     stats: ShipperStats,
     health: Arc<watch::Sender<Health>>,
@@ -504,23 +525,69 @@ impl DevoShipper {
                 next = rx.recv() => {
                     let Some(shipment) = next else { break };
                     self.accept(shipment).await;
-                    let full = self.epoch.as_ref().is_some_and(|e| {
-                        e.bytes.len() >= self.limits.max_bytes
-                            || e.opened.elapsed() >= self.limits.max_age
-                    });
-                    if full {
+                    let Some(epoch) = &self.epoch else { continue };
+                    if epoch.bytes.len() >= self.limits.max_bytes {
+                        // Under load: the next epochs' connections are made meanwhile.
+                        self.close_epoch().await;
+                        self.connect_ahead();
+                    } else if epoch.opened.elapsed() >= self.limits.max_age {
                         self.close_epoch().await;
                     }
                 }
-                () = sleep_until_some(close_at) => self.close_epoch().await,
+                () = sleep_until_some(close_at) => {
+                    // Idle or old: the next batch may be long in coming; connections made for
+                    // it are not kept waiting (a server may time them out).
+                    self.close_epoch().await;
+                    self.drop_ahead().await;
+                }
             }
         }
         self.close_epoch().await;
+        self.drop_ahead().await;
         while let Some(oldest) = self.closing.front_mut() {
             let closed = (&mut oldest.task).await.ok();
             self.settle_oldest(closed);
         }
+        for close in self.unused.drain(..) {
+            let _ = close.await;
+        }
         self.stats
+    }
+
+    /// Makes connections for the next epochs in the background, up to [`CONNECTS_AHEAD`].
+    fn connect_ahead(&mut self) {
+        while self.ahead.len() < CONNECTS_AHEAD && self.failed.is_none() {
+            let endpoint = self.endpoint.clone();
+            self.ahead
+                .push_back(tokio::spawn(async move { endpoint.connect().await }));
+        }
+    }
+
+    /// A connection for a new epoch: one made in advance, or a new one.
+    async fn take_conn(&mut self) -> io::Result<DevoConnection> {
+        match self.ahead.pop_front() {
+            Some(task) => task.await.map_err(io::Error::other)?,
+            None => self.endpoint.connect().await,
+        }
+    }
+
+    /// Closes the connections made in advance cleanly (they carried nothing); those still
+    /// connecting are given up.
+    async fn drop_ahead(&mut self) {
+        self.unused.retain(|close| !close.is_finished());
+        while let Some(task) = self.ahead.pop_front() {
+            if !task.is_finished() {
+                task.abort();
+                continue;
+            }
+            if let Ok(Ok(conn)) = task.await {
+                self.stats.connections += 1;
+                let timeout = self.limits.close_timeout;
+                self.unused.push(tokio::spawn(async move {
+                    let _ = close_cleanly(conn, timeout).await;
+                }));
+            }
+        }
     }
 
     async fn accept(&mut self, s: Shipment) {
@@ -529,31 +596,38 @@ impl DevoShipper {
             return;
         }
         let now = Instant::now();
-        let capacity = self.limits.max_bytes + s.bytes.len();
-        let epoch = self.epoch.get_or_insert_with(|| Epoch {
-            conn: None,
-            // Sized once: growing by doubling would hold twice the epoch at its end.
-            bytes: Vec::with_capacity(capacity),
-            events: 0,
-            receipts: Vec::new(),
-            opened: now,
-            last_batch: now,
-        });
+        let mut epoch = match self.epoch.take() {
+            Some(e) => e,
+            None => {
+                // Sized once: growing by doubling would hold twice the epoch at its end.
+                let mut bytes = self.buffers.pop().unwrap_or_default();
+                bytes.clear();
+                bytes.reserve(self.limits.max_bytes + s.bytes.len());
+                let conn = match self.take_conn().await {
+                    Ok(c) => {
+                        self.stats.connections += 1;
+                        Some(c)
+                    }
+                    Err(e) => {
+                        // The epoch is written at its close, on a new connection.
+                        tracing::debug!(message = "Cannot connect to Devo yet.", error = %e);
+                        None
+                    }
+                };
+                Epoch {
+                    conn,
+                    bytes,
+                    events: 0,
+                    receipts: Vec::new(),
+                    opened: now,
+                    last_batch: now,
+                }
+            }
+        };
         epoch.last_batch = now;
         epoch.events += s.events;
         epoch.receipts.push(s.receipt);
         // Stream the batch right away; if the connection breaks, the epoch is replayed at close.
-        if epoch.conn.is_none() && epoch.bytes.is_empty() {
-            match self.endpoint.connect().await {
-                Ok(c) => {
-                    self.stats.connections += 1;
-                    epoch.conn = Some(c);
-                }
-                Err(e) => {
-                    tracing::debug!(message = "Cannot connect to Devo yet.", error = %e);
-                }
-            }
-        }
         if let Some(conn) = &mut epoch.conn
             && let Err(e) = write_within(conn, &s.bytes, self.limits.write_timeout).await
         {
@@ -561,6 +635,7 @@ impl DevoShipper {
             epoch.conn = None;
         }
         epoch.bytes.extend_from_slice(&s.bytes);
+        self.epoch = Some(epoch);
     }
 
     /// Ends the epoch: its close (and replays, if it is not clean) goes on in a task of its own,
@@ -613,7 +688,11 @@ impl DevoShipper {
             result: Err(io::Error::other("the epoch's close stopped")),
             connections: 0,
             replays: 0,
+            buffer: Vec::new(),
         });
+        if closed.buffer.capacity() > 0 && self.buffers.len() <= EPOCHS_CLOSING {
+            self.buffers.push(closed.buffer);
+        }
         self.stats.connections += closed.connections;
         self.stats.replays += closed.replays;
         let receipt = match (&self.failed, closed.result) {
@@ -673,12 +752,26 @@ struct EpochClose {
 }
 
 impl EpochClose {
-    async fn run(self, mut conn: Option<DevoConnection>, bytes: Vec<u8>) -> Closed {
+    async fn run(self, conn: Option<DevoConnection>, bytes: Vec<u8>) -> Closed {
         let mut closed = Closed {
             result: Ok(()),
             connections: 0,
             replays: 0,
+            buffer: Vec::new(),
         };
+        closed.result = self.deliver(conn, &bytes, &mut closed).await;
+        closed.buffer = bytes;
+        closed
+    }
+
+    /// The clean close of `conn`, or of a replay of `bytes` when it is not clean.
+    async fn deliver(
+        &self,
+        mut conn: Option<DevoConnection>,
+        bytes: &[u8],
+        closed: &mut Closed,
+    ) -> io::Result<()> {
+        let mut last = Ok(());
         let mut backoff = self.limits.backoff;
         for attempt in 1..=self.limits.attempts {
             if attempt > 1 {
@@ -689,7 +782,7 @@ impl EpochClose {
                 Some(c) if attempt == 1 => Ok(c),
                 _ => {
                     closed.replays += 1;
-                    self.replay(&bytes, &mut closed.connections).await
+                    self.replay(bytes, &mut closed.connections).await
                 }
             };
             let result = match ready {
@@ -697,8 +790,7 @@ impl EpochClose {
                 Err(e) => Err(e),
             };
             let Err(e) = result else {
-                closed.result = Ok(());
-                return closed;
+                return Ok(());
             };
             self.health.send_modify(|h| h.failing = true);
             tracing::warn!(
@@ -709,12 +801,12 @@ impl EpochClose {
                 error = %e
             );
             let rejected = is_certificate_rejection(&e);
-            closed.result = Err(e);
+            last = Err(e);
             if rejected {
                 break;
             }
         }
-        closed
+        last
     }
 
     /// A new connection carrying the whole epoch again.
