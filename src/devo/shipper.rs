@@ -9,7 +9,7 @@
 //!
 //! While one epoch closes (a round trip away), the next is written on a connection of its own:
 //! up to [`EPOCHS_CLOSING`] closes are in flight per output, and under load the next epochs'
-//! connections are made in advance ([`CONNECTS_AHEAD`]), so a far Devo costs latency, not
+//! connections are made in advance (`CONNECTS_AHEAD`), so a far Devo costs latency, not
 //! throughput. Receipts are still answered in epoch order.
 //!
 //! A failed epoch is replayed whole on a new connection a few times (the server may have kept
@@ -189,6 +189,14 @@ struct Shipment {
     receipt: oneshot::Sender<Receipt>,
 }
 
+/// What producers send an output's task.
+enum Command {
+    Ship(Shipment),
+    /// Close the epoch now rather than when it is idle: its producers have nothing more to
+    /// send for a while and wait for its receipt.
+    Flush,
+}
+
 /// What the producers may know of delivery in this run.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Health {
@@ -209,7 +217,7 @@ pub struct Shipper {
 /// One output: its task's queue, health and proof.
 #[derive(Clone)]
 struct Output {
-    tx: mpsc::Sender<Shipment>,
+    tx: mpsc::Sender<Command>,
     health: watch::Receiver<Health>,
     gate: Arc<Gate>,
 }
@@ -315,6 +323,14 @@ impl Shipper {
         )
     }
 
+    /// Closes the epochs in progress without waiting for them to be idle: for a producer that
+    /// has shipped all it has for now and is about to wait for the receipts.
+    pub async fn flush(&self) {
+        for output in &self.outputs {
+            let _ = output.tx.send(Command::Flush).await;
+        }
+    }
+
     /// Queues a batch (nothing when it is empty) and says what was queued.
     pub async fn ship_counted(&self, batch: FrameBatch) -> Shipped {
         if batch.is_empty() {
@@ -412,20 +428,23 @@ impl Output {
             events,
             receipt,
         };
-        if let Err(mpsc::error::SendError(s)) = self.tx.send(shipment).await {
+        if let Err(mpsc::error::SendError(Command::Ship(s))) =
+            self.tx.send(Command::Ship(shipment)).await
+        {
             let _ = s.receipt.send(Receipt::Failed(stopped()));
         }
         rx
     }
 }
 
-async fn print_all(mut rx: mpsc::Receiver<Shipment>) -> ShipperStats {
+async fn print_all(mut rx: mpsc::Receiver<Command>) -> ShipperStats {
     let mut out = tokio::io::stdout();
     let mut stats = ShipperStats::default();
     // A reader that went away (`| head`) has seen what it wanted: the rest is not printed, and
     // that is no failure.
     let mut reader_gone = false;
-    while let Some(s) = rx.recv().await {
+    while let Some(command) = rx.recv().await {
+        let Command::Ship(s) = command else { continue };
         let written = if reader_gone {
             Ok(())
         } else {
@@ -509,7 +528,7 @@ struct DevoShipper {
 }
 
 impl DevoShipper {
-    async fn run(mut self, mut rx: mpsc::Receiver<Shipment>) -> ShipperStats {
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) -> ShipperStats {
         loop {
             let close_at = self
                 .epoch
@@ -523,7 +542,14 @@ impl DevoShipper {
                     self.settle_oldest(closed);
                 }
                 next = rx.recv() => {
-                    let Some(shipment) = next else { break };
+                    let shipment = match next {
+                        None => break,
+                        Some(Command::Flush) => {
+                            self.close_epoch().await;
+                            continue;
+                        }
+                        Some(Command::Ship(s)) => s,
+                    };
                     self.accept(shipment).await;
                     let Some(epoch) = &self.epoch else { continue };
                     if epoch.bytes.len() >= self.limits.max_bytes {

@@ -306,6 +306,10 @@ impl CursorPull<'_> {
             let work = async {
                 let (shipped, ids_at_end) = pull(job).await?;
                 let (events, bytes) = (shipped.events, shipped.bytes);
+                // The slice is all shipped and its receipt awaited: no idle wait for it.
+                if shipped.receipt.is_some() {
+                    self.ctx.shipper.flush().await;
+                }
                 let delivered = delivery(shipped).await?;
                 Ok::<_, Failure>((events, bytes, delivered, ids_at_end))
             };

@@ -7,7 +7,9 @@
 //! messages are deleted with one DeleteMessageBatch. Nothing is deleted before its receipt says
 //! Delivered. While batches wait, more are received, up to a bound; and several receives are in
 //! flight at once (doubling while batches come back full, up to [`MAX_RECEIVES_IN_FLIGHT`], back
-//! to one as the queue empties), since AWS answers in tens of milliseconds.
+//! to one as the queue empties), since AWS answers in tens of milliseconds. When no receive is
+//! coming (the queue is drained, or no epoch reached Devo yet), the last message shipped closes
+//! the delivery epoch at once (`Shipper::flush`) rather than after the shipper's idle wait.
 //!
 //! Messages not delivered (dry run, Devo failure, not started before the run had to stop) stay
 //! held until the region is done and then go back to the queue at once (visibility 0); while
@@ -24,7 +26,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -164,6 +166,8 @@ pub async fn consume<H: MessageHandler>(
                 budget,
                 held: Arc::default(),
                 failure: Mutex::default(),
+                shipping: AtomicUsize::new(0),
+                receiving: AtomicBool::new(true),
             };
             async move { region_run.run().await }
         },
@@ -200,6 +204,11 @@ struct RegionRun<'a, H> {
     held: HeldMap,
     /// The first failure of this region; receiving stops once there is one.
     failure: Mutex<Option<Failure>>,
+    /// Messages of received batches not shipped yet (not yet waiting for their receipts).
+    shipping: AtomicUsize,
+    /// Whether more messages will be received soon: if not, the last message shipped closes the
+    /// delivery epoch at once rather than after the shipper's idle wait.
+    receiving: AtomicBool,
 }
 
 type Receiving<'a> = Pin<Box<dyn Future<Output = Result<Vec<Message>, Failure>> + 'a>>;
@@ -246,6 +255,15 @@ impl<H: MessageHandler> RegionRun<'_, H> {
                     && batches.len() + receiving.len() < MAX_BATCHES_IN_FLIGHT
                     && receiving.len() < if proven { target } else { 1 };
                 if !may_receive {
+                    // Until a receive comes back, what is shipped is all there is: its epoch
+                    // need not wait to be idle.
+                    let more = !drained && proven && !self.ctx.should_stop();
+                    if self.receiving.swap(more, Ordering::Relaxed)
+                        && !more
+                        && self.shipping.load(Ordering::Relaxed) == 0
+                    {
+                        self.ctx.shipper.flush().await;
+                    }
                     break;
                 }
                 let want = self.budget.take(SQS_BATCH as u64);
@@ -416,6 +434,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
                 entries.push((seq, id, body));
             }
         }
+        self.shipping.fetch_add(entries.len(), Ordering::Relaxed);
         let verdicts = join_all(entries.iter().map(|(seq, id, body)| async move {
             (*seq, self.handle_message(queue, id, body).await)
         }))
@@ -438,8 +457,19 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         }
     }
 
+    /// One message of a batch is shipped: when it was the last and no receive is coming, the
+    /// epoch closes now.
+    async fn shipped_one(&self) {
+        if self.shipping.fetch_sub(1, Ordering::Relaxed) == 1
+            && !self.receiving.load(Ordering::Relaxed)
+        {
+            self.ctx.shipper.flush().await;
+        }
+    }
+
     async fn handle_message(&self, queue: &OpenQueue, id: &str, body: &str) -> Verdict {
         if self.ctx.should_stop() {
+            self.shipped_one().await;
             return Verdict::Hold;
         }
         let incoming = Incoming {
@@ -448,7 +478,9 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             region: self.region,
             retention: queue.retention,
         };
-        let shipped = match self.job.handler.handle(incoming).await {
+        let handled = self.job.handler.handle(incoming).await;
+        self.shipped_one().await;
+        let shipped = match handled {
             Ok(s) => s,
             Err(Rejection::Poison(reason)) => {
                 tracing::warn!(
