@@ -40,7 +40,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::frame::{FrameBatch, Framing};
-use super::tls::{DevoConnection, DevoEndpoint, close_cleanly, is_certificate_rejection};
+use super::tls::{
+    DevoConnection, DevoEndpoint, close_cleanly, close_unused, is_certificate_rejection,
+};
 
 /// Batches waiting for the shipper: enough to keep it busy while producers decode, few enough
 /// that memory stays flat (a batch is up to 256 KiB).
@@ -477,9 +479,11 @@ pub const EPOCH_BYTES: usize = 4 << 20;
 /// The most bytes an output has sent without a receipt yet: the epoch being written and those
 /// closing, each up to its size and one batch. A run that dies ships them again (duplicates).
 pub const MOST_BYTES_UNCONFIRMED: usize = (1 + EPOCHS_CLOSING) * (EPOCH_BYTES + BATCH_BYTES);
-/// Connections made in advance under load: an epoch fills in a few tens of milliseconds, a
-/// handshake with a far Devo takes a round trip.
-const CONNECTS_AHEAD: usize = 3;
+/// Connections made in advance under load. An epoch fills in a few tens of milliseconds; a
+/// connection takes a round trip to make, and its close must wait two handshakes' time after it
+/// (see `close_cleanly`): made this many epochs ahead, a connection to a Devo 50 ms away is past
+/// that wait when its epoch is written.
+const CONNECTS_AHEAD: usize = 8;
 
 /// The batches of the epoch in progress, kept until its receipt so it can be replayed.
 struct Epoch {
@@ -609,9 +613,7 @@ impl DevoShipper {
             if let Ok(Ok(conn)) = task.await {
                 self.stats.connections += 1;
                 let timeout = self.limits.close_timeout;
-                self.unused.push(tokio::spawn(async move {
-                    let _ = close_cleanly(conn, timeout).await;
-                }));
+                self.unused.push(tokio::spawn(close_unused(conn, timeout)));
             }
         }
     }

@@ -408,6 +408,19 @@ pub async fn close_cleanly(conn: DevoConnection, timeout: Duration) -> io::Resul
     })?
 }
 
+/// Ends a connection that carried no data: close_notify, then the server's close, within
+/// `timeout`. No receipt is wanted, so there is no quiet window to wait out.
+pub async fn close_unused(conn: DevoConnection, timeout: Duration) {
+    let mut stream = conn.stream;
+    let close = async {
+        stream.shutdown().await?;
+        let mut sink = [0u8; 1024];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, io::Error>(())
+    };
+    let _ = tokio::time::timeout(timeout, close).await;
+}
+
 /// Fails when the server has already closed (close_notify, EOF or an alert) before our own
 /// close_notify: its close is then no receipt of what we wrote. Looks until `quiet_until`, and
 /// at least [`EARLY_CLOSE_LOOK`]. Anything else the server sent is read and dropped (Devo writes
