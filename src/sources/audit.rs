@@ -111,8 +111,9 @@ impl Lookup<'_> {
             .max_results(50)
             .into_paginator()
             .send();
+        let mut more = true;
         while let Some(page) = at
-            .next_page(pages.next(), "CloudTrail LookupEvents")
+            .next_page(&mut more, || pages.next(), "CloudTrail LookupEvents")
             .await?
         {
             for event in page.events() {

@@ -66,6 +66,29 @@ impl Pacer {
     }
 }
 
+/// An answer that says whether another page follows it (it has a next token).
+pub trait Page {
+    fn has_next(&self) -> bool;
+}
+
+macro_rules! pages_by_next_token {
+    ($($output:ty),+) => {$(
+        impl Page for $output {
+            fn has_next(&self) -> bool {
+                self.next_token().is_some_and(|t| !t.is_empty())
+            }
+        }
+    )+};
+}
+
+pages_by_next_token!(
+    aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput,
+    aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput,
+    aws_sdk_cloudwatch::operation::list_metrics::ListMetricsOutput,
+    aws_sdk_cloudwatchlogs::operation::describe_log_groups::DescribeLogGroupsOutput,
+    aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsOutput
+);
+
 /// One region of a service pulled by time: what each such puller holds and does alike.
 pub struct RegionPuller<'a, C> {
     pub ctx: &'a RunContext,
@@ -99,22 +122,33 @@ impl<'a, C> RegionPuller<'a, C> {
         }
     }
 
-    /// The next page of a paginator (`client.op().into_paginator().send()`), in its turn under
-    /// the quota; `what` names the call in a failure (`CloudTrail LookupEvents`).
-    pub async fn next_page<T, E, R>(
+    /// The next page of a paginator (`client.op().into_paginator().send()`, its `next` called
+    /// here), in its turn under the quota; `what` names the call in a failure (`CloudTrail
+    /// LookupEvents`). `more` starts true and is kept by this: after the last page (no next
+    /// token) nothing is asked, and no turn under the quota is taken for it.
+    pub async fn next_page<T, E, R, F>(
         &self,
-        next: impl Future<Output = Option<Result<T, SdkError<E, R>>>>,
+        more: &mut bool,
+        next: impl FnOnce() -> F,
         what: &str,
     ) -> Result<Option<T>, Failure>
     where
+        T: Page,
+        F: Future<Output = Option<Result<T, SdkError<E, R>>>>,
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        self.pacer
-            .paced(next)
+        if !*more {
+            return Ok(None);
+        }
+        let page = self
+            .pacer
+            .paced(next())
             .await
             .transpose()
-            .map_err(|e| self.failure(what, &e))
+            .map_err(|e| self.failure(what, &e))?;
+        *more = page.as_ref().is_some_and(Page::has_next);
+        Ok(page)
     }
 
     /// Between two pages of a slice: a slice under way when the deadline comes may finish

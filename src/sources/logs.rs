@@ -124,9 +124,14 @@ impl RegionLogs<'_> {
                 .log_group_name_prefix(prefix)
                 .into_paginator()
                 .send();
+            let mut more = true;
             while let Some(page) = self
                 .at
-                .next_page(pages.next(), "CloudWatch Logs DescribeLogGroups")
+                .next_page(
+                    &mut more,
+                    || pages.next(),
+                    "CloudWatch Logs DescribeLogGroups",
+                )
                 .await?
             {
                 out.extend(
@@ -226,7 +231,8 @@ impl RegionLogs<'_> {
             .into_paginator()
             .send();
         let what = format!("CloudWatch Logs FilterLogEvents {group}");
-        while let Some(page) = at.next_page(pages.next(), &what).await? {
+        let mut more = true;
+        while let Some(page) = at.next_page(&mut more, || pages.next(), &what).await? {
             for e in page.events() {
                 let (Some(ts), Some(id)) = (e.timestamp(), e.event_id()) else {
                     tracing::warn!(

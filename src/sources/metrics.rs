@@ -229,9 +229,10 @@ impl RegionMetrics<'_> {
                 .set_namespace(namespace.map(String::from))
                 .into_paginator()
                 .send();
+            let mut more = true;
             while let Some(page) = self
                 .at
-                .next_page(pages.next(), "CloudWatch ListMetrics")
+                .next_page(&mut more, || pages.next(), "CloudWatch ListMetrics")
                 .await?
             {
                 out.extend(page.metrics().iter().cloned());
@@ -353,9 +354,10 @@ impl RegionMetrics<'_> {
             .end_time(aws_smithy_types::DateTime::from_millis(end_ms))
             .into_paginator()
             .send();
+        let mut more = true;
         while let Some(page) = self
             .at
-            .next_page(pages.next(), "CloudWatch GetMetricData")
+            .next_page(&mut more, || pages.next(), "CloudWatch GetMetricData")
             .await?
         {
             for result in page.metric_data_results() {
