@@ -236,9 +236,10 @@ fn a_run_that_outlives_its_lease_cannot_move_the_cursor() {
     let (moto, receiver, wd) = setup();
     let (bucket, group) = logs_with_s3_state(&moto, &receiver, &wd, 5);
     let object = cursor_object(&format!("us-east-1/{group}"));
-    // Lease: 1 s deadline + 10 s grace; the pull answers after 14 s.
+    // Lease: 1 s deadline + 10 s grace; the pull answers after 18 s, well after the other
+    // worker's run (started at 12 s; it took up to 3 s under a loaded CI) has delivered.
     moto.fault(
-        serde_json::json!({"op": "FilterLogEvents", "match": group, "delay_ms": 14000, "times": 1}),
+        serde_json::json!({"op": "FilterLogEvents", "match": group, "delay_ms": 18000, "times": 1}),
     );
     let started = Instant::now();
     let late = wd
