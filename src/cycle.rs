@@ -27,8 +27,6 @@ pub struct RunOptions {
     pub force: bool,
     /// Stop receiving once this many messages were taken, per service.
     pub max_messages: Option<u64>,
-    /// When the run stops pulling and winds down.
-    pub deadline: Instant,
     /// How long after the deadline a slice already being pulled may go on (the grace its lease
     /// was given for that): past it, the slice is given up.
     pub slice_grace: Duration,
@@ -46,8 +44,8 @@ pub struct RunContext {
     pub state: StateStore,
     /// Who this run is to the state (lease owner, shard).
     pub worker: Worker,
-    /// Set on SIGINT / SIGTERM: wind down as at the deadline.
-    pub interrupted: Arc<AtomicBool>,
+    /// The deadline, and the flag SIGINT / SIGTERM raise: wind down as at the deadline.
+    pub stop: Stop,
     /// Progress bars of cursor windows: drawn only when stderr is a terminal.
     pub progress: indicatif::MultiProgress,
 }
@@ -60,6 +58,14 @@ pub struct Stop {
 }
 
 impl Stop {
+    /// Stop pulling at `deadline`, or once `interrupted` is raised.
+    pub fn new(deadline: Instant, interrupted: Arc<AtomicBool>) -> Self {
+        Self {
+            deadline,
+            interrupted,
+        }
+    }
+
     /// A stop that never comes (benchmarks, tests).
     pub fn never() -> Self {
         Self {
@@ -70,7 +76,12 @@ impl Stop {
 
     /// Time to stop pulling.
     pub fn now(&self) -> bool {
-        Instant::now() >= self.deadline || self.interrupted.load(Ordering::Relaxed)
+        self.after(Duration::ZERO)
+    }
+
+    /// `grace` after the deadline has passed, or the process was asked to stop.
+    fn after(&self, grace: Duration) -> bool {
+        Instant::now() >= self.deadline + grace || self.interrupted.load(Ordering::Relaxed)
     }
 }
 
@@ -78,22 +89,13 @@ impl RunContext {
     /// Time to stop pulling: the deadline passed or the process was asked to stop. What was
     /// pulled is still delivered and acknowledged.
     pub fn should_stop(&self) -> bool {
-        self.stop().now()
+        self.stop.now()
     }
 
     /// Time to give up a slice being pulled: its grace after the deadline has passed, or the
     /// process was asked to stop.
     pub fn must_end_slice(&self) -> bool {
-        Instant::now() >= self.options.deadline + self.options.slice_grace
-            || self.interrupted.load(Ordering::Relaxed)
-    }
-
-    /// The run's stop, for tasks that outlive a borrow of the context.
-    pub fn stop(&self) -> Stop {
-        Stop {
-            deadline: self.options.deadline,
-            interrupted: self.interrupted.clone(),
-        }
+        self.stop.after(self.options.slice_grace)
     }
 
     pub fn input_id(&self) -> &str {

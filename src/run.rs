@@ -18,7 +18,7 @@ use crate::aws::Aws;
 use crate::check;
 use crate::cli::{Cli, Command, config_path};
 use crate::config::{self, ConfigError, Loaded, ServiceKind};
-use crate::cycle::{RunContext, RunOptions, Summary};
+use crate::cycle::{RunContext, RunOptions, Stop, Summary};
 use crate::devo::frame::Framing;
 use crate::devo::shipper::{Destination, EpochLimits, Shipper, ShipperStats};
 use crate::devo::tls::{DevoEndpoint, EndpointSpec};
@@ -245,12 +245,13 @@ async fn context(
         .await,
     );
     let dry_run = cli.global.dry_run;
+    let grace = lease_grace(cli.global.deadline);
     RunContext {
         state: StateStore::from_config(&loaded, &aws),
         worker: Worker {
             owner: Worker::owner_name(Utc::now()),
             shard: cli.global.shard,
-            lease_length: cli.global.deadline + lease_grace(cli.global.deadline),
+            lease_length: cli.global.deadline + grace,
             dry_run,
         },
         aws,
@@ -259,8 +260,7 @@ async fn context(
             dry_run,
             force: cli.global.force,
             max_messages: cli.global.max_messages,
-            deadline: Instant::now() + cli.global.deadline,
-            slice_grace: lease_grace(cli.global.deadline),
+            slice_grace: grace,
             backfill: cli.global.start_time.map(|start| Backfill {
                 start,
                 end: cli.global.end_time,
@@ -272,7 +272,10 @@ async fn context(
         } else {
             Framing::syslog_for_this_host()
         },
-        interrupted: watch_for_stop_signals(),
+        stop: Stop::new(
+            Instant::now() + cli.global.deadline,
+            watch_for_stop_signals(),
+        ),
         progress,
     }
 }

@@ -209,7 +209,7 @@ impl<'a> ObjectHandler<'a> {
                 region,
                 message_id: message.id.to_string(),
                 object,
-                stop: self.ctx.stop(),
+                stop: self.ctx.stop.clone(),
             },
         };
         let slot = self.slots.clone().acquire_owned().await.map_err(|_| {
