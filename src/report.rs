@@ -3,8 +3,6 @@
 //! calls and the shipper's figures. None of it changes what was delivered or the exit code.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
@@ -143,8 +141,8 @@ impl RunFigures<'_> {
                     .set(*waiting as f64);
             }
             for (cursor, until) in crate::lock(&c.cursors).iter() {
-                let behind = (now - *until).num_milliseconds() as f64 / 1000.0;
-                lag.with_label_values(&[name, cursor]).set(behind.max(0.0));
+                lag.with_label_values(&[name, cursor])
+                    .set(lag_seconds(now, *until));
             }
         }
         Ok(())
@@ -227,12 +225,7 @@ impl RunFigures<'_> {
                 let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
                 let lag: BTreeMap<String, f64> = crate::lock(&c.cursors)
                     .iter()
-                    .map(|(k, until)| {
-                        (
-                            k.clone(),
-                            ((now - *until).num_milliseconds() as f64 / 1000.0).max(0.0),
-                        )
-                    })
+                    .map(|(k, until)| (k.clone(), lag_seconds(now, *until)))
                     .collect();
                 json!({
                     "service": s.kind.name(),
@@ -296,6 +289,11 @@ impl RunFigures<'_> {
     }
 }
 
+/// How far behind `now` a cursor's delivered data ends, in seconds.
+fn lag_seconds(now: DateTime<Utc>, until: DateTime<Utc>) -> f64 {
+    ((now - until).num_milliseconds() as f64 / 1000.0).max(0.0)
+}
+
 /// A counter family, registered.
 fn counter(
     registry: &Registry,
@@ -318,23 +316,6 @@ fn gauge(
     let g = GaugeVec::new(Opts::new(name, help), labels)?;
     registry.register(Box::new(g.clone()))?;
     Ok(g)
-}
-
-/// Writes `text` to `path` atomically (a temporary file beside it, then a rename), so the
-/// textfile collector never reads half a file.
-pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let written = std::fs::File::create(&tmp).and_then(|mut f| {
-        f.write_all(text.as_bytes())?;
-        f.sync_all()
-    });
-    match written.and_then(|()| std::fs::rename(&tmp, path)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
 }
 
 /// POSTs `text` to the Pushgateway at `base` under `path` (POST keeps the group's other metrics,

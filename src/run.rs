@@ -25,6 +25,7 @@ use crate::devo::tls::{DevoEndpoint, EndpointSpec};
 use crate::outcome::Outcome;
 use crate::report::{self, RunFigures};
 use crate::sources;
+use crate::state::files::write_atomically;
 use crate::state::{StateStore, Worker};
 use crate::window::Backfill;
 
@@ -164,7 +165,7 @@ impl Watchers {
             let written = if path.as_os_str() == "-" {
                 std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes())
             } else {
-                report::write_atomically(path, &text)
+                write_atomically(path, text.as_bytes())
             };
             if let Err(e) = written {
                 tracing::warn!(message = "Cannot write the run report.", path = %path.display(), error = %e);
@@ -181,7 +182,7 @@ impl Watchers {
             }
         };
         if let Some(path) = &self.metrics_file
-            && let Err(e) = report::write_atomically(path, &text)
+            && let Err(e) = write_atomically(path, text.as_bytes())
         {
             tracing::warn!(message = "Cannot write the metrics file.", path = %path.display(), error = %e);
         }

@@ -130,9 +130,6 @@ impl FileStore {
     fn save(&self, key: &str, state: &ServiceState) -> Result<(), StateError> {
         self.create_dir()?;
         let path = self.file(key, "json");
-        let tmp = self
-            .dir
-            .join(format!(".{key}.json.{}.tmp", std::process::id()));
         let state = ServiceState {
             version: STATE_VERSION,
             ..state.clone()
@@ -142,18 +139,29 @@ impl FileStore {
             source: io::Error::other(e),
         })?;
         bytes.push(b'\n');
-        let write = || -> io::Result<()> {
-            let mut f = File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)?;
-            File::open(&self.dir)?.sync_all()
-        };
-        write().map_err(|source| {
-            let _ = fs::remove_file(&tmp);
-            io_error(&path)(source)
-        })
+        write_atomically(&path, &bytes).map_err(io_error(&path))
     }
+}
+
+/// Writes `bytes` to `path` so that a reader or a crash finds the old file or the new one,
+/// never half of one: a hidden temporary file beside it, fsync, rename, fsync of the directory.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let write = || -> io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    };
+    write().inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })
 }
 
 fn open_lock_file(path: &Path) -> Result<File, StateError> {
@@ -170,6 +178,16 @@ mod tests {
     use super::*;
     use crate::state::Cursor;
     use chrono::Utc;
+
+    #[test]
+    fn atomic_writes_replace_the_file_and_leave_no_temporary_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.prom");
+        write_atomically(&path, b"one\n").unwrap();
+        write_atomically(&path, b"two\n").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two\n");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 
     fn cursor(id: &str) -> Cursor {
         Cursor {
