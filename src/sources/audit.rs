@@ -161,7 +161,7 @@ impl Lookup<'_> {
                 );
                 outbox.push(&tag, &compact(raw)).await;
             }
-            at.stop_within_slice(page.next_token().is_some())?;
+            at.stop_within_slice(more)?;
         }
         Ok((outbox.finish().await, ids_at_end))
     }

@@ -268,7 +268,7 @@ impl RegionLogs<'_> {
                     }
                 }
             }
-            at.stop_within_slice(page.next_token().is_some())?;
+            at.stop_within_slice(more)?;
         }
         Ok(at_end)
     }

@@ -376,7 +376,7 @@ impl RegionMetrics<'_> {
                         .or_insert_with(|| vec![None; per_metric])[si] = Some(*value);
                 }
             }
-            self.at.stop_within_slice(page.next_token().is_some())?;
+            self.at.stop_within_slice(more)?;
         }
         Ok(points)
     }
