@@ -308,6 +308,7 @@ impl CursorPull<'_> {
         let mut len = self.slice;
         let mut start = window.start;
         let mut reported = Instant::now();
+        let percent_done = |at: DateTime<Utc>| seconds(window.start, at) * 100 / total.max(1);
         // A backfill that ends before its window does says where to resume.
         let cut_short = |at: DateTime<Utc>, why: &str| {
             Failure::new(
@@ -315,7 +316,7 @@ impl CursorPull<'_> {
                 format!(
                     "backfill of {key} stopped at {} ({why}): {}% of the window done; resume with --start-time {} --end-time {}",
                     rfc3339(at),
-                    seconds(window.start, at) * 100 / total.max(1),
+                    percent_done(at),
                     rfc3339(at),
                     rfc3339(window.end)
                 ),
@@ -380,7 +381,7 @@ impl CursorPull<'_> {
                     cursor = key,
                     backfill = !advances,
                     up_to = %rfc3339(slice.end),
-                    percent = seconds(window.start, slice.end) * 100 / total.max(1)
+                    percent = percent_done(slice.end)
                 );
             }
             // (Aligned slices, metrics', stay as they are: a request's datapoints are bounded.)
