@@ -32,6 +32,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
@@ -95,6 +96,43 @@ pub struct ShipError {
     pub message: String,
     /// A certificate was refused: a configuration problem rather than a passing one.
     pub certificate_rejected: bool,
+}
+
+impl ShipError {
+    /// Why `endpoint` did not take our data.
+    fn at(endpoint: &DevoEndpoint, e: &io::Error) -> Self {
+        Self {
+            message: format!("cannot deliver to Devo at {}: {e}", endpoint.display()),
+            certificate_rejected: is_certificate_rejection(e),
+        }
+    }
+}
+
+/// Tries `attempt` up to `limits.attempts` times, pausing `limits.backoff` before the second and
+/// twice as long before each next, and not again after a refused certificate; `failed` hears of
+/// each failure (the attempt's number and its error). The last error, when none succeeded.
+async fn with_retries<Fut>(
+    limits: &EpochLimits,
+    mut attempt: impl FnMut() -> Fut,
+    mut failed: impl FnMut(u32, &io::Error),
+) -> io::Result<()>
+where
+    Fut: Future<Output = io::Result<()>>,
+{
+    let mut backoff = limits.backoff;
+    let mut n = 1;
+    loop {
+        let Err(e) = attempt().await else {
+            return Ok(());
+        };
+        failed(n, &e);
+        if n >= limits.attempts || is_certificate_rejection(&e) {
+            return Err(e);
+        }
+        tokio::time::sleep(backoff).await;
+        backoff *= 2;
+        n += 1;
+    }
 }
 
 /// The answer for one batch.
@@ -238,32 +276,26 @@ impl Gate {
         let Some(endpoint) = &self.endpoint else {
             return Ok(());
         };
-        let mut backoff = self.limits.backoff;
-        let mut attempt = 1;
-        loop {
-            let Err(e) = endpoint.probe(self.limits.close_timeout).await else {
-                return Ok(());
-            };
-            let certificate_rejected = is_certificate_rejection(&e);
-            if certificate_rejected || attempt >= self.limits.attempts {
-                let message = format!(
-                    "cannot deliver to Devo at {}: {e}; nothing was received",
-                    endpoint.display()
-                );
-                tracing::error!(
-                    message = "Devo does not take our data: nothing was received or pulled.",
-                    error = %message
-                );
-                return Err(Arc::new(ShipError {
-                    message,
-                    certificate_rejected,
-                }));
-            }
-            tracing::warn!(message = "Devo connection check failed; trying again.", endpoint = %endpoint.display(), attempt, error = %e);
-            tokio::time::sleep(backoff).await;
-            backoff *= 2;
-            attempt += 1;
-        }
+        let limits = &self.limits;
+        let probed = with_retries(
+            limits,
+            || endpoint.probe(limits.close_timeout),
+            |attempt, e| {
+                if attempt < limits.attempts && !is_certificate_rejection(e) {
+                    tracing::warn!(message = "Devo connection check failed; trying again.", endpoint = %endpoint.display(), attempt, error = %e);
+                }
+            },
+        )
+        .await;
+        probed.map_err(|e| {
+            let mut failure = ShipError::at(endpoint, &e);
+            failure.message.push_str("; nothing was received");
+            tracing::error!(
+                message = "Devo does not take our data: nothing was received or pulled.",
+                error = %failure.message
+            );
+            Arc::new(failure)
+        })
     }
 }
 
@@ -741,13 +773,7 @@ impl DevoShipper {
                 Receipt::Delivered
             }
             (None, Err(err)) => {
-                let failure = Arc::new(ShipError {
-                    message: format!(
-                        "cannot deliver to Devo at {}: {err}",
-                        self.endpoint.display()
-                    ),
-                    certificate_rejected: is_certificate_rejection(&err),
-                });
+                let failure = Arc::new(ShipError::at(&self.endpoint, &err));
                 self.health.send_modify(|h| h.failing = true);
                 self.failed = Some(failure.clone());
                 // The epochs after it fail with it: stop their closes.
@@ -780,69 +806,49 @@ struct EpochClose {
 }
 
 impl EpochClose {
+    /// The clean close of `conn`, or of a replay of `bytes` on a new connection when it is not
+    /// clean (or there is none).
     async fn run(self, conn: Option<DevoConnection>, bytes: Vec<u8>) -> Closed {
-        let mut closed = Closed {
-            result: Ok(()),
-            connections: 0,
-            replays: 0,
-            buffer: Vec::new(),
-        };
-        closed.result = self.deliver(conn, &bytes, &mut closed).await;
-        closed.buffer = bytes;
-        closed
-    }
-
-    /// The clean close of `conn`, or of a replay of `bytes` when it is not clean.
-    async fn deliver(
-        &self,
-        mut conn: Option<DevoConnection>,
-        bytes: &[u8],
-        closed: &mut Closed,
-    ) -> io::Result<()> {
-        let mut last = Ok(());
-        let mut backoff = self.limits.backoff;
-        for attempt in 1..=self.limits.attempts {
-            if attempt > 1 {
-                tokio::time::sleep(backoff).await;
-                backoff *= 2;
-            }
-            let ready = match conn.take() {
-                Some(c) if attempt == 1 => Ok(c),
-                _ => {
-                    closed.replays += 1;
-                    self.replay(bytes, &mut closed.connections).await
+        let replays = AtomicU64::new(0);
+        let connections = AtomicU64::new(0);
+        let mut first = conn;
+        let result = with_retries(
+            &self.limits,
+            || {
+                let conn = first.take();
+                let (this, bytes, replays, connections) = (&self, &bytes, &replays, &connections);
+                async move {
+                    let conn = match conn {
+                        Some(c) => c,
+                        None => {
+                            replays.fetch_add(1, Ordering::Relaxed);
+                            let mut c = this.endpoint.connect().await?;
+                            connections.fetch_add(1, Ordering::Relaxed);
+                            write_within(&mut c, bytes, this.limits.write_timeout).await?;
+                            c
+                        }
+                    };
+                    close_cleanly(conn, this.limits.close_timeout).await
                 }
-            };
-            let result = match ready {
-                Ok(c) => close_cleanly(c, self.limits.close_timeout).await,
-                Err(e) => Err(e),
-            };
-            let Err(e) = result else {
-                return Ok(());
-            };
-            self.health.send_modify(|h| h.failing = true);
-            tracing::warn!(
-                message = "Delivery to Devo failed.",
-                endpoint = %self.endpoint.display(),
-                attempt,
-                of = self.limits.attempts,
-                error = %e
-            );
-            let rejected = is_certificate_rejection(&e);
-            last = Err(e);
-            if rejected {
-                break;
-            }
+            },
+            |attempt, e| {
+                self.health.send_modify(|h| h.failing = true);
+                tracing::warn!(
+                    message = "Delivery to Devo failed.",
+                    endpoint = %self.endpoint.display(),
+                    attempt,
+                    of = self.limits.attempts,
+                    error = %e
+                );
+            },
+        )
+        .await;
+        Closed {
+            result,
+            connections: connections.into_inner(),
+            replays: replays.into_inner(),
+            buffer: bytes,
         }
-        last
-    }
-
-    /// A new connection carrying the whole epoch again.
-    async fn replay(&self, bytes: &[u8], connections: &mut u64) -> io::Result<DevoConnection> {
-        let mut conn = self.endpoint.connect().await?;
-        *connections += 1;
-        write_within(&mut conn, bytes, self.limits.write_timeout).await?;
-        Ok(conn)
     }
 }
 

@@ -392,13 +392,7 @@ pub async fn close_cleanly(conn: DevoConnection, timeout: Duration) -> io::Resul
     let close = async {
         conn.flush().await?;
         refuse_early_close(&mut conn, quiet_until).await?;
-        conn.shutdown().await?;
-        let mut sink = [0u8; 1024];
-        loop {
-            if conn.read(&mut sink).await? == 0 {
-                return Ok(());
-            }
-        }
+        close_and_wait(&mut conn).await
     };
     tokio::time::timeout(timeout, close).await.map_err(|_| {
         io::Error::new(
@@ -412,13 +406,16 @@ pub async fn close_cleanly(conn: DevoConnection, timeout: Duration) -> io::Resul
 /// `timeout`. No receipt is wanted, so there is no quiet window to wait out.
 pub async fn close_unused(conn: DevoConnection, timeout: Duration) {
     let mut stream = conn.stream;
-    let close = async {
-        stream.shutdown().await?;
-        let mut sink = [0u8; 1024];
-        while stream.read(&mut sink).await? > 0 {}
-        Ok::<_, io::Error>(())
-    };
-    let _ = tokio::time::timeout(timeout, close).await;
+    let _ = tokio::time::timeout(timeout, close_and_wait(&mut stream)).await;
+}
+
+/// Sends close_notify, shuts our write side, and reads (dropping what comes) until the server
+/// closes.
+async fn close_and_wait(conn: &mut TlsStream<TcpStream>) -> io::Result<()> {
+    conn.shutdown().await?;
+    let mut sink = [0u8; 1024];
+    while conn.read(&mut sink).await? > 0 {}
+    Ok(())
 }
 
 /// Fails when the server has already closed (close_notify, EOF or an alert) before our own
