@@ -27,13 +27,7 @@ pub async fn run(loaded: &Loaded, endpoints: Vec<Result<DevoEndpoint, String>>) 
     for endpoint in endpoints {
         rows.extend(devo_rows(endpoint).await);
     }
-    let aws = Arc::new(
-        Aws::new(
-            loaded.config.inputs.aws.credentials.as_ref(),
-            loaded.config.inputs.aws.services.first_region(),
-        )
-        .await,
-    );
+    let aws = Arc::new(Aws::for_input(&loaded.config.inputs.aws).await);
     rows.push(Row {
         check: "aws identity".into(),
         result: aws

@@ -238,13 +238,7 @@ async fn context(
     shipper: Shipper,
     progress: MultiProgress,
 ) -> RunContext {
-    let aws = Arc::new(
-        Aws::new(
-            loaded.config.inputs.aws.credentials.as_ref(),
-            loaded.config.inputs.aws.services.first_region(),
-        )
-        .await,
-    );
+    let aws = Arc::new(Aws::for_input(&loaded.config.inputs.aws).await);
     let dry_run = cli.global.dry_run;
     let grace = lease_grace(cli.global.deadline);
     RunContext {

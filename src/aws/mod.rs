@@ -24,7 +24,7 @@ use tokio::sync::OnceCell;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::config::Credentials;
+use crate::config::{AwsInput, Credentials};
 use crate::lock;
 use crate::outcome::{Failure, Outcome};
 
@@ -70,11 +70,16 @@ macro_rules! regional_client {
 }
 
 impl Aws {
+    /// The AWS side of `input`: its credentials block (or the standard chain) and, for STS and
+    /// S3 state, the environment's or the profile's region, else the first region its services
+    /// name (the instance metadata service is never asked for one).
+    pub async fn for_input(input: &AwsInput) -> Self {
+        Self::new(input.credentials.as_ref(), input.services.first_region()).await
+    }
+
     /// Builds the SDK configuration from the config's credentials block, or the standard chain.
-    /// The run's own region (for STS and S3 state) is the environment's or the profile's, else
-    /// `default_region` (the first the config names): the instance metadata service is never
-    /// asked for one, since the config names its regions.
-    pub async fn new(credentials: Option<&Credentials>, default_region: Option<&str>) -> Self {
+    /// The run's own region is the environment's or the profile's, else `default_region`.
+    async fn new(credentials: Option<&Credentials>, default_region: Option<&str>) -> Self {
         use aws_config::meta::region::RegionProviderChain;
         let fallback = Region::new(default_region.unwrap_or(FALLBACK_REGION).to_string());
         let region = RegionProviderChain::first_try(
