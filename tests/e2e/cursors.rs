@@ -4,7 +4,7 @@ use chrono::Utc;
 
 use crate::support::aws::unique_name;
 use crate::support::devo::Receiver;
-use crate::support::samples::lookup_event;
+use crate::support::samples::{lookup_event, lookup_events};
 use crate::support::{audit_api_yaml, config_yaml, let_aws_clock_pass, logs_yaml, setup};
 
 fn messages(receiver: &Receiver) -> Vec<serde_json::Value> {
@@ -451,18 +451,7 @@ fn lookup_entries_without_id_or_record_are_counted_and_reported() {
     let region = "ca-central-1";
     let account = format!("{:012}", u64::from(std::process::id()) + 23);
     let now = Utc::now().timestamp();
-    let good: Vec<serde_json::Value> = (0..2)
-        .map(|i| {
-            lookup_event(
-                &format!("whole-{i}"),
-                "CreateUser",
-                "iam.amazonaws.com",
-                now - 600 + i,
-                &account,
-            )
-            .0
-        })
-        .collect();
+    let good: Vec<serde_json::Value> = lookup_events("whole", 2, now - 600, &account);
     let (mut no_id, _) = lookup_event(
         "no-id",
         "CreateUser",
@@ -508,18 +497,7 @@ fn a_start_time_far_in_the_past_crosses_empty_time_in_a_few_calls() {
     let region = "sa-east-1";
     let account = format!("{:012}", u64::from(std::process::id()) + 31);
     let now = Utc::now().timestamp();
-    let seeded: Vec<serde_json::Value> = (0..3)
-        .map(|i| {
-            lookup_event(
-                &format!("epoch-{i}"),
-                "CreateUser",
-                "iam.amazonaws.com",
-                now - 900 + i,
-                &account,
-            )
-            .0
-        })
-        .collect();
+    let seeded: Vec<serde_json::Value> = lookup_events("epoch", 3, now - 900, &account);
     moto.seed_cloudtrail(region, &seeded);
     let group = format!("/aws/lambda/{}", unique_name("epoch"));
     moto.log_group(region, &group, &["s"]);

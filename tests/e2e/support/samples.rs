@@ -69,18 +69,23 @@ pub fn seed_lookup_events(
     n: i64,
     account: &str,
 ) {
-    let now = chrono::Utc::now().timestamp();
-    let seeded: Vec<serde_json::Value> = (0..n)
+    let first = chrono::Utc::now().timestamp() - 1800;
+    moto.seed_cloudtrail(region, &lookup_events(prefix, n, first, account));
+}
+
+/// `n` LookupEvents entries (IAM CreateUser in `account`), `{prefix}-0000` on, a second apart
+/// from `first` (Unix seconds).
+pub fn lookup_events(prefix: &str, n: i64, first: i64, account: &str) -> Vec<serde_json::Value> {
+    (0..n)
         .map(|i| {
             lookup_event(
                 &format!("{prefix}-{i:04}"),
                 "CreateUser",
                 "iam.amazonaws.com",
-                now - 1800 + i,
+                first + i,
                 account,
             )
             .0
         })
-        .collect();
-    moto.seed_cloudtrail(region, &seeded);
+        .collect()
 }
