@@ -189,7 +189,7 @@ impl RegionMetrics<'_> {
                 }
             }
         }
-        if let Err(e) = state.record_units(learnt.clone()).await {
+        if let Err(e) = state.record_units(&learnt).await {
             tracing::warn!(message = "Cannot record the metric units learnt.", error = %e);
         }
         known.extend(learnt);

@@ -117,6 +117,20 @@ pub struct UnitMemo {
 /// Units remembered at most per service: the oldest go first past it.
 pub const MAX_UNITS_REMEMBERED: usize = 50_000;
 
+/// Keeps the `keep` units learnt last (of those learnt at once, the first names go first).
+fn forget_oldest(units: &mut BTreeMap<String, UnitMemo>, keep: usize) {
+    let excess = units.len().saturating_sub(keep);
+    if excess == 0 {
+        return;
+    }
+    let mut by_age: Vec<(DateTime<Utc>, String)> =
+        units.iter().map(|(k, m)| (m.learnt, k.clone())).collect();
+    by_age.sort();
+    for (_, k) in by_age.into_iter().take(excess) {
+        units.remove(&k);
+    }
+}
+
 /// What was delivered of one message that announces several objects.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct MessageProgress {
@@ -488,23 +502,16 @@ impl ServiceHandle {
     }
 
     /// Adds `learnt` units to those remembered (a dry run records nothing).
-    pub async fn record_units(&self, learnt: BTreeMap<String, UnitMemo>) -> Result<(), StateError> {
+    pub async fn record_units(
+        &self,
+        learnt: &BTreeMap<String, UnitMemo>,
+    ) -> Result<(), StateError> {
         if self.worker.dry_run || learnt.is_empty() {
             return Ok(());
         }
         let merge = |state: &mut ServiceState| {
             state.units.extend(learnt.clone());
-            while state.units.len() > MAX_UNITS_REMEMBERED {
-                let oldest = state
-                    .units
-                    .iter()
-                    .min_by_key(|(_, m)| m.learnt)
-                    .map(|(k, _)| k.clone());
-                match oldest {
-                    Some(k) => state.units.remove(&k),
-                    None => break,
-                };
-            }
+            forget_oldest(&mut state.units, MAX_UNITS_REMEMBERED);
         };
         match &self.backend {
             Backend::Files { store, key, .. } => store.update(key, merge),
@@ -546,6 +553,23 @@ impl ServiceHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn units_past_the_bound_forget_the_oldest() {
+        let now = Utc::now();
+        let memo = |hours_ago: i64| UnitMemo {
+            unit: Some("Count".into()),
+            learnt: now - chrono::Duration::hours(hours_ago),
+        };
+        let mut units: BTreeMap<String, UnitMemo> = [("a", 5), ("b", 1), ("c", 9), ("d", 1)]
+            .into_iter()
+            .map(|(k, h)| (k.to_string(), memo(h)))
+            .collect();
+        forget_oldest(&mut units, 2);
+        assert_eq!(units.keys().collect::<Vec<_>>(), ["b", "d"]);
+        forget_oldest(&mut units, 2);
+        assert_eq!(units.len(), 2);
+    }
 
     #[test]
     fn remembered_messages_expire_and_stay_bounded() {
