@@ -17,7 +17,7 @@ use crate::devo::shipper::{Outbox, Shipped};
 use crate::formats::cloudtrail::RecordFields;
 use crate::formats::json::compact;
 use crate::outcome::Failure;
-use crate::sources::cursor::{CursorPull, RegionPuller};
+use crate::sources::cursor::{CursorPull, RegionPuller, latest_end};
 use crate::sources::{TagRule, each_region, puller_account};
 use crate::window::Window;
 
@@ -42,10 +42,8 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
         let account = puller_account(&ctx.aws).await?.to_string();
         let drop: HashSet<&str> = svc.drop_event_names.iter().map(String::as_str).collect();
         let tags = tag_rule(svc);
-        let delay = svc.delay(KIND.default_delay_secs());
         // LookupEvents works to the second: so do the windows.
-        let latest = (ctx.aws.now() - chrono::Duration::from_std(delay).unwrap_or_default())
-            .trunc_subsecs(0);
+        let latest = latest_end(ctx, svc, KIND).trunc_subsecs(0);
         // LookupEvents keeps 90 days: an older start_time (1970-01-01, as the seed's
         // documentation shows) starts there.
         let horizon = (ctx.aws.now() - chrono::Duration::days(LOOKUP_DAYS)).trunc_subsecs(0);

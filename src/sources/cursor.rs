@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::config::Service;
+use crate::config::{Service, ServiceKind};
 use crate::cycle::{Counters, RunContext};
 use crate::devo::shipper::Shipped;
 use crate::outcome::{Failure, Outcome};
@@ -218,6 +218,13 @@ pub struct CursorPull<'a> {
     pub align: Option<Duration>,
     /// Logs: how far back before the cursor a late sweep looks (None: no sweep).
     pub late_window: Option<Duration>,
+}
+
+/// Where a window may end now: AWS's clock less the service's `delay_seconds` (or `kind`'s
+/// default), the time CloudWatch and CloudTrail may take to have what happened.
+pub fn latest_end(ctx: &RunContext, svc: &Service, kind: ServiceKind) -> DateTime<Utc> {
+    let delay = svc.delay(kind.default_delay_secs());
+    ctx.aws.now() - chrono::Duration::from_std(delay).unwrap_or_default()
 }
 
 /// The longest slice: an hour, so a long window commits its progress every hour of data.

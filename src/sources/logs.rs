@@ -16,7 +16,7 @@ use crate::config::{Service, ServiceKind};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
 use crate::outcome::Failure;
-use crate::sources::cursor::{CursorPull, RegionPuller, SliceJob};
+use crate::sources::cursor::{CursorPull, RegionPuller, SliceJob, latest_end};
 use crate::sources::{TagRule, each_region, puller_account};
 use crate::state::ServiceHandle;
 
@@ -145,8 +145,7 @@ impl RegionLogs<'_> {
     }
 
     async fn pull_group(&self, group: &str) -> Result<(), Failure> {
-        let delay = self.svc.delay(KIND.default_delay_secs());
-        let latest = self.at.ctx.aws.now() - chrono::Duration::from_std(delay).unwrap_or_default();
+        let latest = latest_end(self.at.ctx, self.svc, KIND);
         let late_window = Duration::from_secs(self.svc.late_events_secs());
         let pull = CursorPull {
             late_window: (!late_window.is_zero()).then_some(late_window),

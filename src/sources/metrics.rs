@@ -26,7 +26,7 @@ use crate::config::{Service, ServiceKind};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
 use crate::outcome::{Failure, Outcome};
-use crate::sources::cursor::{CursorPull, Pacer, RegionPuller};
+use crate::sources::cursor::{CursorPull, Pacer, RegionPuller, latest_end};
 use crate::sources::{TagRule, each_region, puller_account};
 use crate::state::{ServiceHandle, UnitMemo};
 use crate::window::{Window, align_down};
@@ -70,8 +70,7 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
         let account = puller_account(&ctx.aws).await?.to_string();
         let period = svc.period_secs();
         let period_len = Duration::from_secs(u64::from(period));
-        let delay = svc.delay(KIND.default_delay_secs());
-        let latest = ctx.aws.now() - chrono::Duration::from_std(delay).unwrap_or_default();
+        let latest = latest_end(ctx, svc, KIND);
         let statistics = svc.statistics();
         let usual = CursorPull::new(ctx, &state, &counters, svc);
         let pull = CursorPull {
