@@ -11,7 +11,8 @@ use chrono::Utc;
 
 use crate::aws::Aws;
 use crate::config::{Loaded, Reach, SeedKey, ServiceKind};
-use crate::devo::tls::{DevoEndpoint, close_cleanly, is_certificate_rejection, not_after};
+use crate::devo::shipper::ShipError;
+use crate::devo::tls::{DevoEndpoint, close_cleanly, not_after};
 use crate::outcome::{Failure, Outcome};
 use crate::state::StateStore;
 
@@ -287,12 +288,7 @@ async fn devo(endpoint: Result<DevoEndpoint, String>) -> Row {
 }
 
 fn tls_failure(endpoint: &DevoEndpoint, e: &std::io::Error) -> Failure {
-    let outcome = if is_certificate_rejection(e) {
-        Outcome::Config
-    } else {
-        Outcome::Temporary
-    };
-    Failure::new(outcome, format!("{}: {e}", endpoint.display()))
+    ShipError::at(endpoint, e).failure()
 }
 
 async fn check_queue(aws: &Aws, region: &str, queue: &str) -> Result<String, Failure> {

@@ -17,7 +17,7 @@ use std::future::Future;
 
 use futures_util::{StreamExt, stream};
 
-use crate::devo::shipper::{Receipt, ShipError, Shipped};
+use crate::devo::shipper::{Receipt, Shipped};
 use crate::devo::tag::{event_type_level, tag};
 use crate::formats::eventbridge::AwsEvent;
 use crate::outcome::{Failure, Outcome};
@@ -158,22 +158,9 @@ where
     Err(Failure::new(outcome, reasons.join("; ")))
 }
 
-/// A failure to ship, as the run's outcome: a refused certificate must be fixed (exit 3),
-/// anything else passes (exit 4).
-pub fn ship_failure(e: &ShipError) -> Failure {
-    Failure::new(
-        if e.certificate_rejected {
-            Outcome::Config
-        } else {
-            Outcome::Temporary
-        },
-        e.message.clone(),
-    )
-}
-
 /// Devo's word before anything is received (see [`crate::devo::shipper::Shipper::ready`]).
 pub async fn devo_ready(ctx: &RunContext) -> Result<(), Failure> {
-    ctx.shipper.ready().await.map_err(|e| ship_failure(&e))
+    ctx.shipper.ready().await.map_err(|e| e.failure())
 }
 
 /// How a shipment ended.
@@ -194,7 +181,7 @@ pub async fn delivery(shipped: Shipped) -> Result<Delivery, Failure> {
     match receipt.await {
         Ok(Receipt::Delivered) => Ok(Delivery::Delivered),
         Ok(Receipt::Printed) => Ok(Delivery::Printed),
-        Ok(Receipt::Failed(e)) => Err(ship_failure(&e)),
+        Ok(Receipt::Failed(e)) => Err(e.failure()),
         Err(_) => Err(Failure::new(
             Outcome::Temporary,
             "the shipper stopped before answering",

@@ -6,7 +6,8 @@ use std::path::Path;
 
 /// Lowest first; a module may use the modules of any layer below its own.
 const LAYERS: &[&[&str]] = &[
-    &["outcome", "window", "formats", "shard", "devo"],
+    &["outcome", "window"],
+    &["formats", "shard", "devo"],
     &["config"],
     &["cli", "aws"],
     &["state"],

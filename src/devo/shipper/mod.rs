@@ -9,8 +9,14 @@
 //!
 //! While one epoch closes (a round trip away), the next is written on a connection of its own:
 //! up to [`EPOCHS_CLOSING`] closes are in flight per output, and under load the next epochs'
-//! connections are made in advance (`CONNECTS_AHEAD`), so a far Devo costs latency, not
+//! connections are made in advance, so a far Devo costs latency, not
 //! throughput. Receipts are still answered in epoch order.
+//!
+//! The parts, one job each: `epochs` (the output's task: batches into the epoch in progress),
+//! `ahead` (connections made in advance), `close` (an epoch's close and its replays),
+//! `receipts` (answered in epoch order), `buffers` (epoch buffers reused). This file is the
+//! producers' side: [`Shipper`], [`Outbox`], receipts, and what a failure means for the run
+//! ([`ShipError::failure`], the one place that classifies a Devo failure).
 //!
 //! A failed epoch is replayed whole on a new connection a few times (the server may have kept
 //! part of it: duplicates are possible for that epoch only, never losses). When the retries are
@@ -29,21 +35,25 @@
 //! that an outage raises the receive count (and the redrive policy's clock) of as few messages as
 //! possible.
 
-use std::collections::VecDeque;
+mod ahead;
+mod buffers;
+mod close;
+mod epochs;
+mod receipts;
+
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{OnceCell, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
 use super::frame::{FrameBatch, Framing};
-use super::tls::{
-    DevoConnection, DevoEndpoint, close_cleanly, close_unused, is_certificate_rejection,
-};
+use super::tls::{DevoEndpoint, is_certificate_rejection};
+use crate::outcome::{Failure, Outcome};
+use close::with_retries;
+use epochs::DevoShipper;
 
 /// Batches waiting for the shipper: enough to keep it busy while producers decode, few enough
 /// that memory stays flat (a batch is up to 256 KiB).
@@ -100,38 +110,22 @@ pub struct ShipError {
 
 impl ShipError {
     /// Why `endpoint` did not take our data.
-    fn at(endpoint: &DevoEndpoint, e: &io::Error) -> Self {
+    pub fn at(endpoint: &DevoEndpoint, e: &io::Error) -> Self {
         Self {
             message: format!("cannot deliver to Devo at {}: {e}", endpoint.display()),
             certificate_rejected: is_certificate_rejection(e),
         }
     }
-}
 
-/// Tries `attempt` up to `limits.attempts` times, pausing `limits.backoff` before the second and
-/// twice as long before each next, and not again after a refused certificate; `failed` hears of
-/// each failure (the attempt's number and its error). The last error, when none succeeded.
-async fn with_retries<Fut>(
-    limits: &EpochLimits,
-    mut attempt: impl FnMut() -> Fut,
-    mut failed: impl FnMut(u32, &io::Error),
-) -> io::Result<()>
-where
-    Fut: Future<Output = io::Result<()>>,
-{
-    let mut backoff = limits.backoff;
-    let mut n = 1;
-    loop {
-        let Err(e) = attempt().await else {
-            return Ok(());
+    /// What this failure means for the run: a refused certificate must be fixed (exit 3),
+    /// anything else passes (exit 4).
+    pub fn failure(&self) -> Failure {
+        let outcome = if self.certificate_rejected {
+            Outcome::Config
+        } else {
+            Outcome::Temporary
         };
-        failed(n, &e);
-        if n >= limits.attempts || is_certificate_rejection(&e) {
-            return Err(e);
-        }
-        tokio::time::sleep(backoff).await;
-        backoff *= 2;
-        n += 1;
+        Failure::new(outcome, self.message.clone())
     }
 }
 
@@ -431,21 +425,9 @@ fn start_output(
         proven: OnceCell::new(),
     });
     let task = match destination {
-        Destination::Devo(endpoint) => tokio::spawn(
-            DevoShipper {
-                endpoint,
-                limits,
-                epoch: None,
-                closing: VecDeque::new(),
-                buffers: Vec::new(),
-                ahead: VecDeque::new(),
-                unused: Vec::new(),
-                failed: None,
-                stats: ShipperStats::default(),
-                health: Arc::new(health_tx),
-            }
-            .run(rx),
-        ),
+        Destination::Devo(endpoint) => {
+            tokio::spawn(DevoShipper::new(endpoint, limits, health_tx).run(rx))
+        }
         Destination::Stdout => {
             health_tx.send_modify(|h| h.epochs_delivered = 1);
             tokio::spawn(print_all(rx))
@@ -511,353 +493,3 @@ pub const EPOCH_BYTES: usize = 4 << 20;
 /// The most bytes an output has sent without a receipt yet: the epoch being written and those
 /// closing, each up to its size and one batch. A run that dies ships them again (duplicates).
 pub const MOST_BYTES_UNCONFIRMED: usize = (1 + EPOCHS_CLOSING) * (EPOCH_BYTES + BATCH_BYTES);
-/// Connections made in advance under load. An epoch fills in a few tens of milliseconds; a
-/// connection takes a round trip to make, and its close must wait two handshakes' time after it
-/// (see `close_cleanly`): made this many epochs ahead, a connection to a Devo 50 ms away is past
-/// that wait when its epoch is written.
-const CONNECTS_AHEAD: usize = 8;
-
-/// The batches of the epoch in progress, kept until its receipt so it can be replayed.
-struct Epoch {
-    conn: Option<DevoConnection>,
-    bytes: Vec<u8>,
-    events: u64,
-    receipts: Vec<oneshot::Sender<Receipt>>,
-    opened: Instant,
-    last_batch: Instant,
-}
-
-/// An epoch whose close runs in its own task; its receipts wait here, to be answered in order.
-struct Closing {
-    events: u64,
-    bytes: u64,
-    receipts: Vec<oneshot::Sender<Receipt>>,
-    task: JoinHandle<Closed>,
-}
-
-/// How a close (with its replays) ended, and the epoch's buffer back for the next one.
-struct Closed {
-    result: io::Result<()>,
-    connections: u64,
-    replays: u64,
-    buffer: Vec<u8>,
-}
-
-struct DevoShipper {
-    endpoint: Arc<DevoEndpoint>,
-    limits: EpochLimits,
-    epoch: Option<Epoch>,
-    /// Closes in flight, oldest first. Receipts are answered in this order, and a failed epoch
-    /// fails every later one, so that a batch's `Delivered` speaks for every batch before it.
-    closing: VecDeque<Closing>,
-    /// Epoch buffers whose close is done, for the next epochs: a few big buffers reused rather
-    /// than one allocated per epoch, which fragments the heap of a multi-threaded process.
-    buffers: Vec<Vec<u8>>,
-    /// Connections for the next epochs, made in advance while epochs fill up (after one closed
-    /// full), so that under load no epoch waits for a handshake's round trip.
-    ahead: VecDeque<JoinHandle<io::Result<DevoConnection>>>,
-    /// The closes of connections made in advance and not used, awaited before the end.
-    unused: Vec<JoinHandle<()>>,
-    failed: Option<Arc<ShipError>>,
-    stats: ShipperStats,
-    health: Arc<watch::Sender<Health>>,
-}
-
-impl DevoShipper {
-    async fn run(mut self, mut rx: mpsc::Receiver<Command>) -> ShipperStats {
-        loop {
-            let close_at = self
-                .epoch
-                .as_ref()
-                .map(|e| (e.last_batch + self.limits.idle).min(e.opened + self.limits.max_age));
-            let any_closing = !self.closing.is_empty();
-            let oldest = self.closing.front_mut().map(|c| &mut c.task);
-            tokio::select! {
-                biased;
-                closed = async { oldest?.await.ok() }, if any_closing => {
-                    self.settle_oldest(closed);
-                }
-                next = rx.recv() => {
-                    let shipment = match next {
-                        None => break,
-                        Some(Command::Flush) => {
-                            self.close_epoch().await;
-                            continue;
-                        }
-                        Some(Command::Ship(s)) => s,
-                    };
-                    self.accept(shipment).await;
-                    let Some(epoch) = &self.epoch else { continue };
-                    if epoch.bytes.len() >= self.limits.max_bytes {
-                        // Under load: the next epochs' connections are made meanwhile.
-                        self.close_epoch().await;
-                        self.connect_ahead();
-                    } else if epoch.opened.elapsed() >= self.limits.max_age {
-                        self.close_epoch().await;
-                    }
-                }
-                () = sleep_until_some(close_at) => {
-                    // Idle or old: the next batch may be long in coming; connections made for
-                    // it are not kept waiting (a server may time them out).
-                    self.close_epoch().await;
-                    self.drop_ahead().await;
-                }
-            }
-        }
-        self.close_epoch().await;
-        self.drop_ahead().await;
-        while let Some(oldest) = self.closing.front_mut() {
-            let closed = (&mut oldest.task).await.ok();
-            self.settle_oldest(closed);
-        }
-        for close in self.unused.drain(..) {
-            let _ = close.await;
-        }
-        self.stats
-    }
-
-    /// Makes connections for the next epochs in the background, up to [`CONNECTS_AHEAD`].
-    fn connect_ahead(&mut self) {
-        while self.ahead.len() < CONNECTS_AHEAD && self.failed.is_none() {
-            let endpoint = self.endpoint.clone();
-            self.ahead
-                .push_back(tokio::spawn(async move { endpoint.connect().await }));
-        }
-    }
-
-    /// A connection for a new epoch: one made in advance, or a new one.
-    async fn take_conn(&mut self) -> io::Result<DevoConnection> {
-        match self.ahead.pop_front() {
-            Some(task) => task.await.map_err(io::Error::other)?,
-            None => self.endpoint.connect().await,
-        }
-    }
-
-    /// Closes the connections made in advance cleanly (they carried nothing); those still
-    /// connecting are given up.
-    async fn drop_ahead(&mut self) {
-        self.unused.retain(|close| !close.is_finished());
-        while let Some(task) = self.ahead.pop_front() {
-            if !task.is_finished() {
-                task.abort();
-                continue;
-            }
-            if let Ok(Ok(conn)) = task.await {
-                self.stats.connections += 1;
-                let timeout = self.limits.close_timeout;
-                self.unused.push(tokio::spawn(close_unused(conn, timeout)));
-            }
-        }
-    }
-
-    async fn accept(&mut self, s: Shipment) {
-        if let Some(err) = &self.failed {
-            let _ = s.receipt.send(Receipt::Failed(err.clone()));
-            return;
-        }
-        let now = Instant::now();
-        let mut epoch = match self.epoch.take() {
-            Some(e) => e,
-            None => {
-                // Sized once: growing by doubling would hold twice the epoch at its end.
-                let mut bytes = self.buffers.pop().unwrap_or_default();
-                bytes.clear();
-                bytes.reserve(self.limits.max_bytes + s.bytes.len());
-                let conn = match self.take_conn().await {
-                    Ok(c) => {
-                        self.stats.connections += 1;
-                        Some(c)
-                    }
-                    Err(e) => {
-                        // The epoch is written at its close, on a new connection.
-                        tracing::debug!(message = "Cannot connect to Devo yet.", error = %e);
-                        None
-                    }
-                };
-                Epoch {
-                    conn,
-                    bytes,
-                    events: 0,
-                    receipts: Vec::new(),
-                    opened: now,
-                    last_batch: now,
-                }
-            }
-        };
-        epoch.last_batch = now;
-        epoch.events += s.events;
-        epoch.receipts.push(s.receipt);
-        // Stream the batch right away; if the connection breaks, the epoch is replayed at close.
-        if let Some(conn) = &mut epoch.conn
-            && let Err(e) = write_within(conn, &s.bytes, self.limits.write_timeout).await
-        {
-            tracing::debug!(message = "Write to Devo failed; the epoch will be replayed.", error = %e);
-            epoch.conn = None;
-        }
-        epoch.bytes.extend_from_slice(&s.bytes);
-        self.epoch = Some(epoch);
-    }
-
-    /// Ends the epoch: its close (and replays, if it is not clean) goes on in a task of its own,
-    /// once fewer than [`EPOCHS_CLOSING`] are.
-    async fn close_epoch(&mut self) {
-        let Some(mut epoch) = self.epoch.take() else {
-            return;
-        };
-        while self.closing.len() >= EPOCHS_CLOSING
-            && let Some(oldest) = self.closing.front_mut()
-        {
-            let closed = (&mut oldest.task).await.ok();
-            self.settle_oldest(closed);
-        }
-        if let Some(err) = &self.failed {
-            // An earlier epoch failed for good while this one was written: it fails with it.
-            for r in epoch.receipts {
-                let _ = r.send(Receipt::Failed(err.clone()));
-            }
-            return;
-        }
-        let (events, bytes, receipts) = (
-            epoch.events,
-            epoch.bytes.len() as u64,
-            std::mem::take(&mut epoch.receipts),
-        );
-        let task = tokio::spawn(
-            EpochClose {
-                endpoint: self.endpoint.clone(),
-                limits: self.limits.clone(),
-                health: self.health.clone(),
-            }
-            .run(epoch.conn.take(), epoch.bytes),
-        );
-        self.closing.push_back(Closing {
-            events,
-            bytes,
-            receipts,
-            task,
-        });
-    }
-
-    /// Answers the receipts of the oldest closing epoch with how its close ended (None: its task
-    /// is gone). After a failure the shipper is failed for good: later epochs fail too.
-    fn settle_oldest(&mut self, closed: Option<Closed>) {
-        let Some(epoch) = self.closing.pop_front() else {
-            return;
-        };
-        let closed = closed.unwrap_or(Closed {
-            result: Err(io::Error::other("the epoch's close stopped")),
-            connections: 0,
-            replays: 0,
-            buffer: Vec::new(),
-        });
-        if closed.buffer.capacity() > 0 && self.buffers.len() <= EPOCHS_CLOSING {
-            self.buffers.push(closed.buffer);
-        }
-        self.stats.connections += closed.connections;
-        self.stats.replays += closed.replays;
-        let receipt = match (&self.failed, closed.result) {
-            (Some(earlier), _) => Receipt::Failed(earlier.clone()),
-            (None, Ok(())) => {
-                self.stats.epochs += 1;
-                self.stats.events_delivered += epoch.events;
-                self.stats.bytes_delivered += epoch.bytes;
-                tracing::debug!(
-                    message = "Delivery epoch closed cleanly.",
-                    events = epoch.events,
-                    bytes = epoch.bytes
-                );
-                self.health.send_modify(|h| {
-                    h.epochs_delivered += 1;
-                    h.failing = false;
-                });
-                Receipt::Delivered
-            }
-            (None, Err(err)) => {
-                let failure = Arc::new(ShipError::at(&self.endpoint, &err));
-                self.health.send_modify(|h| h.failing = true);
-                self.failed = Some(failure.clone());
-                // The epochs after it fail with it: stop their closes.
-                for later in &self.closing {
-                    later.task.abort();
-                }
-                Receipt::Failed(failure)
-            }
-        };
-        for r in epoch.receipts {
-            let _ = r.send(receipt.clone());
-        }
-    }
-}
-
-/// Sleeps until `at`, or for ever when there is no such instant.
-async fn sleep_until_some(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// The close of one epoch, in its own task: a clean close is its receipt; otherwise the epoch is
-/// replayed whole on a new connection, a few times.
-struct EpochClose {
-    endpoint: Arc<DevoEndpoint>,
-    limits: EpochLimits,
-    health: Arc<watch::Sender<Health>>,
-}
-
-impl EpochClose {
-    /// The clean close of `conn`, or of a replay of `bytes` on a new connection when it is not
-    /// clean (or there is none).
-    async fn run(self, conn: Option<DevoConnection>, bytes: Vec<u8>) -> Closed {
-        let replays = AtomicU64::new(0);
-        let connections = AtomicU64::new(0);
-        let mut first = conn;
-        let result = with_retries(
-            &self.limits,
-            || {
-                let conn = first.take();
-                let (this, bytes, replays, connections) = (&self, &bytes, &replays, &connections);
-                async move {
-                    let conn = match conn {
-                        Some(c) => c,
-                        None => {
-                            replays.fetch_add(1, Ordering::Relaxed);
-                            let mut c = this.endpoint.connect().await?;
-                            connections.fetch_add(1, Ordering::Relaxed);
-                            write_within(&mut c, bytes, this.limits.write_timeout).await?;
-                            c
-                        }
-                    };
-                    close_cleanly(conn, this.limits.close_timeout).await
-                }
-            },
-            |attempt, e| {
-                self.health.send_modify(|h| h.failing = true);
-                tracing::warn!(
-                    message = "Delivery to Devo failed.",
-                    endpoint = %self.endpoint.display(),
-                    attempt,
-                    of = self.limits.attempts,
-                    error = %e
-                );
-            },
-        )
-        .await;
-        Closed {
-            result,
-            connections: connections.into_inner(),
-            replays: replays.into_inner(),
-            buffer: bytes,
-        }
-    }
-}
-
-async fn write_within(
-    conn: &mut DevoConnection,
-    bytes: &[u8],
-    timeout: Duration,
-) -> io::Result<()> {
-    tokio::time::timeout(timeout, conn.stream.write_all(bytes))
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the server stopped reading"))?
-}
