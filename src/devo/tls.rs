@@ -380,10 +380,18 @@ pub struct DevoConnection {
     quiet_until: Instant,
 }
 
-/// Flush, send close_notify, shut our write side, and wait for the server's own close.
-/// Only a close_notify from the server that answers ours counts: a bare TCP close may have lost
-/// data, and a server that closed (or sent an alert) before our close_notify did not read what
-/// we sent after it (a relay restarting or draining).
+/// Flush, send close_notify, shut our write side, and wait for the server's own close: its
+/// close_notify, then the end of its TCP stream. This is the receipt, and it counts only when it
+/// answers ours:
+/// - a server that closed (close_notify, EOF, reset or an alert) before our close_notify went out
+///   did not read what we sent after its close (a relay restarting or draining, a load
+///   balancer's idle timeout);
+/// - a bare TCP close, without close_notify, may have lost data;
+/// - a reset after the server's close_notify means its kernel discarded bytes of ours that the
+///   server never read: its close crossed ours rather than answered it (a relay that closes on
+///   its own, at any moment of the epoch).
+///
+/// What it cannot prove: that a server which read everything, and then closed cleanly, kept it.
 pub async fn close_cleanly(conn: DevoConnection, timeout: Duration) -> io::Result<()> {
     let DevoConnection {
         stream: mut conn,
@@ -392,7 +400,8 @@ pub async fn close_cleanly(conn: DevoConnection, timeout: Duration) -> io::Resul
     let close = async {
         conn.flush().await?;
         refuse_early_close(&mut conn, quiet_until).await?;
-        close_and_wait(&mut conn).await
+        conn.shutdown().await?;
+        await_answer(&mut conn).await
     };
     tokio::time::timeout(timeout, close).await.map_err(|_| {
         io::Error::new(
@@ -416,6 +425,28 @@ async fn close_and_wait(conn: &mut TlsStream<TcpStream>) -> io::Result<()> {
     let mut sink = [0u8; 1024];
     while conn.read(&mut sink).await? > 0 {}
     Ok(())
+}
+
+/// After our close_notify: reads (dropping what comes) until the server's close_notify, then
+/// until the end of its TCP stream. A FIN says the server's kernel held nothing of ours unread
+/// when the server closed; a reset says it discarded some.
+async fn await_answer(conn: &mut TlsStream<TcpStream>) -> io::Result<()> {
+    let mut sink = [0u8; 1024];
+    while conn.read(&mut sink).await? > 0 {}
+    let (tcp, _) = conn.get_mut();
+    loop {
+        match tcp.read(&mut sink).await {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "the server reset the connection after its close_notify: it closed with data of ours unread",
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Fails when the server has already closed (close_notify, EOF or an alert) before our own

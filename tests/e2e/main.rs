@@ -27,6 +27,8 @@ mod hostile;
 mod metrics;
 // Real peers: rsyslog as Devo, queues with a dead-letter queue, outages.
 mod syslog;
+// Relays that restart, drain or close on their own: no receipt for what they did not read.
+mod relays;
 // The layers of src/: no module uses one of its own layer or above.
 mod layers;
 // man/, completions/ and the README exit codes match the code.

@@ -203,6 +203,85 @@ pub enum Behaviour {
     /// The first connection reads everything, then, a second after our close_notify, closes
     /// without one of its own (a delivery that fails late); the others are Normal.
     FirstFailsLate,
+    /// Complete the handshake without reading a byte past it, read nothing more, and this long
+    /// after the handshake send close_notify and close (a relay draining its connections, a load
+    /// balancer's idle timeout). Its kernel resets the connection when our data is unread.
+    CloseNotifyAfter(Duration),
+    /// A relay that resets some connections at random points: connection `i` (after the first,
+    /// the connection check) reads a number of bytes drawn from `seed` and `i`, below `within`,
+    /// then closes without reading on, unless the draw says it is a sound one (one in `sound`).
+    ResetAtRandom { seed: u64, within: u64, sound: u64 },
+}
+
+impl Behaviour {
+    /// How many bytes connection `index` reads before it resets, if it does.
+    fn reset_after(self, index: usize) -> Option<u64> {
+        match self {
+            Self::ResetAfter(n) => Some(n as u64),
+            Self::ResetAtRandom {
+                seed,
+                within,
+                sound,
+            } if index > 0 => {
+                let draw = splitmix(seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                (draw % sound != 0).then(|| (draw >> 16) % within + 1)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A well-mixed number from `x` (SplitMix64's finaliser): the tests' own dice, repeatable.
+pub fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// Reads one byte at a time: a TLS handshake read through it takes no byte past its end, as
+/// OpenSSL's servers read (record by record), so what the client sends after it stays in the
+/// kernel.
+struct OneByte<'a>(&'a mut TcpStream);
+
+impl Read for OneByte<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(1);
+        self.0.read(&mut buf[..n])
+    }
+}
+
+/// The handshake of `conn` over `tcp`, reading nothing past it; then `after`, close_notify, and
+/// the socket dropped (our unread data makes the kernel reset it).
+fn close_notify_after(mut tcp: TcpStream, mut conn: ServerConnection, after: Duration) {
+    while conn.is_handshaking() {
+        if conn.wants_write() {
+            if conn.write_tls(&mut tcp).is_err() {
+                return;
+            }
+            continue;
+        }
+        match conn.read_tls(&mut OneByte(&mut tcp)) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                if conn.process_new_packets().is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    while conn.wants_write() {
+        if conn.write_tls(&mut tcp).is_err() {
+            return;
+        }
+    }
+    std::thread::sleep(after);
+    conn.send_close_notify();
+    while conn.wants_write() {
+        if conn.write_tls(&mut tcp).is_err() {
+            return;
+        }
+    }
 }
 
 /// The running receiver; lives until the test process ends.
@@ -262,6 +341,15 @@ impl Receiver {
     pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Record> {
         super::wait_for_len(n, timeout, || self.records())
     }
+
+    /// Every whole record read, on any connection, closed cleanly or not: what a relay that
+    /// forwards as it reads would have passed on.
+    pub fn every_record(&self) -> Vec<Record> {
+        self.connections()
+            .iter()
+            .flat_map(|c| complete_records(&c.bytes).0)
+            .collect()
+    }
 }
 
 fn serve(
@@ -278,6 +366,10 @@ fn serve(
     let record = |f: &dyn Fn(&mut Connection)| f(&mut log.lock().unwrap()[index]);
     tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let conn = ServerConnection::new(config).unwrap();
+    if let Behaviour::CloseNotifyAfter(after) = behaviour {
+        close_notify_after(tcp, conn, after);
+        return;
+    }
     let mut tls = StreamOwned::new(conn, tcp);
     if matches!(behaviour, Behaviour::Stall | Behaviour::CloseAfterHandshake) {
         // Finish the handshake, then hold the connection without reading (after a close_notify,
@@ -297,7 +389,8 @@ fn serve(
         return;
     }
     let mut buf = vec![0u8; 256 << 10];
-    let mut total = 0usize;
+    let mut total = 0u64;
+    let reset_after = behaviour.reset_after(index);
     loop {
         match tls.read(&mut buf) {
             Ok(0) => {
@@ -321,10 +414,8 @@ fn serve(
                         c.bytes.extend_from_slice(&buf[..n]);
                     }
                 });
-                total += n;
-                if let Behaviour::ResetAfter(limit) = behaviour
-                    && total >= limit
-                {
+                total += n as u64;
+                if reset_after.is_some_and(|limit| total >= limit) {
                     // Dropping the socket with unread data makes the kernel send a reset.
                     return;
                 }
@@ -340,34 +431,44 @@ fn serve(
 }
 
 /// Splits a byte stream into syslog records: newline-framed, or octet-counted (RFC 6587).
-pub fn parse_records(mut bytes: &[u8]) -> Vec<Record> {
+pub fn parse_records(bytes: &[u8]) -> Vec<Record> {
+    let (records, rest) = complete_records(bytes);
+    assert!(
+        rest.is_empty(),
+        "a record cut short: {:?}",
+        String::from_utf8_lossy(rest)
+    );
+    records
+}
+
+/// The whole records at the start of `bytes`, and what is left after them (a record cut short
+/// by a connection that ended in its middle).
+pub fn complete_records(mut bytes: &[u8]) -> (Vec<Record>, &[u8]) {
     let mut out = Vec::new();
     while !bytes.is_empty() {
         let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
-        let (record, octet_counted) = if digits > 0 && bytes.get(digits) == Some(&b' ') {
+        let (record, octet_counted, rest) = if digits > 0 && bytes.get(digits) == Some(&b' ') {
             let len: usize = std::str::from_utf8(&bytes[..digits])
                 .unwrap()
                 .parse()
                 .unwrap();
             let start = digits + 1;
-            let record = &bytes[start..start + len];
-            bytes = &bytes[start + len..];
-            (record, true)
+            let Some(record) = bytes.get(start..start + len) else {
+                break;
+            };
+            (record, true, &bytes[start + len..])
         } else {
-            let end = bytes
-                .iter()
-                .position(|&b| b == b'\n')
-                .expect("record without newline")
-                + 1;
-            let record = &bytes[..end];
-            bytes = &bytes[end..];
-            (record, false)
+            let Some(newline) = bytes.iter().position(|&b| b == b'\n') else {
+                break;
+            };
+            (&bytes[..=newline], false, &bytes[newline + 1..])
         };
         let text = std::str::from_utf8(record).expect("record is UTF-8");
         let text = text.strip_suffix('\n').expect("record ends in a newline");
         out.push(parse_record(text, octet_counted));
+        bytes = rest;
     }
-    out
+    (out, bytes)
 }
 
 /// The value of `field` in each record's JSON message, sorted (a CloudTrail `eventID`, ...).
