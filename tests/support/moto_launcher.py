@@ -13,13 +13,17 @@ moto_server's own arguments (-H HOST -p PORT), plus what moto lacks for our serv
    (the end of their X-Amz-Target, or GetObject for S3 object reads; with "match", only calls
    whose path or body contain that text, such as a test's own queue or bucket) wait `delay_ms`,
    then answer the error; with `cut` send only half of the body moto answered before closing the
-   connection; with `drop` close the connection without answering.
+   connection; with `drop` close the connection without answering; with "trickle_ms" send the
+   body in pieces of "piece" bytes (8 KiB) that far apart.
 4. Conditional S3 writes (PutObject with If-Match or If-None-Match) made atomic as in S3: moto
    checks the condition, then stores, with nothing between to keep two writers apart.
-5. SQS ReceiveMessage one at a time: moto checks that a message is visible, then marks it
-   received, with nothing between to keep two concurrent receivers apart, so under load it hands
-   one message to two consumers (SQS gives it to one in the normal case). Receives run under a
-   lock, each long poll turned into short polls.
+5. SQS calls that change a queue, one at a time: moto checks that a message is visible, then
+   marks it received, with nothing between to keep two concurrent receivers apart, so under load
+   it hands one message to two consumers (SQS gives it to one in the normal case); and its
+   DeleteMessage rebuilds the queue's message list and assigns it back, so two deletes at once
+   can each undo the other's (a delivered message left in flight, then delivered again; seen as
+   "10 messages still in flight after a clean run"). Receives, deletes, sends and visibility
+   changes run under one lock, each long poll turned into short polls.
 6. CloudWatch over Smithy RPC v2 CBOR (what aws-sdk-cloudwatch speaks): each request is
    decoded, replayed to moto over its JSON protocol, and the answer encoded back to CBOR, its
    timestamps typed by botocore's model of the service.
@@ -58,6 +62,10 @@ SEED_PATH = "/moto-api/devo-aws/cloudtrail-events"
 ASSUMED_PATH = "/moto-api/devo-aws/assumed-roles"
 FAULTS_PATH = "/moto-api/devo-aws/faults"
 RECEIVE_TARGET = "AmazonSQS.ReceiveMessage"
+# The other SQS calls that change a queue's message list or its messages' state.
+SQS_CHANGES = {"AmazonSQS." + op for op in (
+    "DeleteMessage", "DeleteMessageBatch", "SendMessage", "SendMessageBatch",
+    "ChangeMessageVisibility", "ChangeMessageVisibilityBatch", "PurgeQueue")}
 BAD_KEY_PREFIX = "BAD"
 INVALID_TOKEN = "The security token included in the request is invalid."
 UTC = datetime.timezone.utc
@@ -136,7 +144,7 @@ class Extensions:
         self.partial_pages = {}
         self.lock = threading.Lock()
         self.conditional_writes = threading.Lock()
-        self.receives = threading.Lock()
+        self.sqs_changes = threading.Lock()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -167,6 +175,9 @@ class Extensions:
                 return list(self.app(environ, start_response))
         if environ.get("HTTP_X_AMZ_TARGET", "") == RECEIVE_TARGET:
             return self.receive_one_at_a_time(environ, start_response)
+        if environ.get("HTTP_X_AMZ_TARGET", "") in SQS_CHANGES:
+            with self.sqs_changes:
+                return list(self.app(environ, start_response))
         if path.startswith(CBOR_PREFIX):
             return self.cloudwatch_cbor(environ, start_response, path[len(CBOR_PREFIX):])
         if environ.get("HTTP_X_AMZ_TARGET", "").endswith(LOOKUP_TARGET):
@@ -202,7 +213,7 @@ class Extensions:
                 return lambda data: None
 
             attempt = dict(environ, **{"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
-            with self.receives:
+            with self.sqs_changes:
                 answer = b"".join(self.app(attempt, capture))
             done = (not captured["status"].startswith("200") or time.monotonic() >= deadline
                     or json.loads(answer or b"{}").get("Messages"))
@@ -254,6 +265,18 @@ class Extensions:
             headers = [(k, v) for k, v in captured["headers"] if k.lower() not in ("content-length", "connection")]
             start_response(captured["status"], headers + [("Content-Length", str(len(body))), ("Connection", "close")])
             return [body[: len(body) // 2]]
+        if fault.get("trickle_ms"):
+            # The body in pieces (8 KiB unless "piece" says), `trickle_ms` apart: an object that
+            # takes long to read.
+            body = b"".join(self.app(environ, start_response))
+            pause, piece = fault["trickle_ms"] / 1000, fault.get("piece", 8192)
+
+            def pieces():
+                for start in range(0, len(body), piece):
+                    if start:
+                        time.sleep(pause)
+                    yield body[start:start + piece]
+            return pieces()
         if "status" not in fault:
             return self.app(environ, start_response)
         status = f"{fault['status']} Injected"
