@@ -392,6 +392,7 @@ fn decode_in_process(settings: ObjectSettings, key: &str, objects: &[Vec<u8>]) -
     let settings = Arc::new(settings);
     let framing = Framing::Syslog {
         host: "bench".into(),
+        octet_counting: false,
     };
     let mut sink = Count::default();
     rt.block_on(async {

@@ -241,6 +241,11 @@ async fn context(
     let aws = Arc::new(Aws::for_input(&loaded.config.inputs.aws).await);
     let dry_run = cli.global.dry_run;
     let grace = lease_grace(cli.global.deadline);
+    // Devo takes both framings: one output that wants every record octet-counted gets it for all.
+    let octet_counting = loaded
+        .config
+        .devo_outputs()
+        .is_ok_and(|outputs| outputs.iter().any(|(_, output)| output.octet_counting));
     RunContext {
         state: StateStore::from_config(&loaded, &aws),
         worker: Worker {
@@ -265,7 +270,7 @@ async fn context(
         framing: if dry_run {
             Framing::DryRun
         } else {
-            Framing::syslog_for_this_host()
+            Framing::syslog_for_this_host(octet_counting)
         },
         stop: Stop::new(
             Instant::now() + cli.global.deadline,

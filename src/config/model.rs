@@ -144,6 +144,11 @@ pub struct DevoOutput {
     /// Pins the server certificate: its SHA-256 fingerprint (64 hex digits, colons allowed, as
     /// `openssl x509 -noout -fingerprint -sha256` prints it).
     pub server_fingerprint: Option<String>,
+    /// Frame every record with octet counting (RFC 6587), not only those whose message holds a
+    /// line break: for relays that take nothing else, such as syslog-ng's `syslog()` source.
+    /// Devo takes both framings, so when one output asks for it every output gets it.
+    #[serde(default)]
+    pub octet_counting: bool,
 }
 
 const fn default_port() -> u16 {

@@ -9,15 +9,16 @@ use chrono::{DateTime, Utc};
 /// How events are written out.
 #[derive(Debug, Clone)]
 pub enum Framing {
-    /// Syslog records for Devo, stamped with the sending host's name.
-    Syslog { host: String },
+    /// Syslog records for Devo, stamped with the sending host's name; every record
+    /// octet-counted when `octet_counting`, else only those whose message holds a line break.
+    Syslog { host: String, octet_counting: bool },
     /// `tag: message` lines for `--dry-run`; line breaks inside a message shown as `\n`.
     DryRun,
 }
 
 impl Framing {
     /// The framing for Devo, with this machine's host name (spaces cannot appear in it).
-    pub fn syslog_for_this_host() -> Self {
+    pub fn syslog_for_this_host(octet_counting: bool) -> Self {
         let host = gethostname::gethostname()
             .to_string_lossy()
             .replace(char::is_whitespace, "_");
@@ -27,6 +28,7 @@ impl Framing {
             } else {
                 host
             },
+            octet_counting,
         }
     }
 
@@ -43,13 +45,20 @@ impl Framing {
     }
 
     fn batch_at(&self, now: DateTime<Utc>) -> FrameBatch {
-        let prefix = match self {
+        let (prefix, octet_counting) = match self {
             // Devo stamps arrival time itself; the date is there because syslog wants one.
-            Self::Syslog { host } => Some(format!("<14>{} {host} ", now.format("%b %e %H:%M:%S"))),
-            Self::DryRun => None,
+            Self::Syslog {
+                host,
+                octet_counting,
+            } => (
+                Some(format!("<14>{} {host} ", now.format("%b %e %H:%M:%S"))),
+                *octet_counting,
+            ),
+            Self::DryRun => (None, false),
         };
         FrameBatch {
             prefix,
+            octet_counting,
             bytes: Vec::new(),
             events: 0,
         }
@@ -60,6 +69,8 @@ impl Framing {
 #[derive(Debug, Default)]
 pub struct FrameBatch {
     prefix: Option<String>,
+    /// Every record octet-counted, not only multi-line ones.
+    octet_counting: bool,
     bytes: Vec<u8>,
     events: u64,
 }
@@ -76,7 +87,7 @@ impl FrameBatch {
             self.bytes.push(b'\n');
             return;
         };
-        if message.contains('\n') {
+        if self.octet_counting || message.contains('\n') {
             let len = prefix.len() + tag.len() + 2 + message.len() + 1;
             // Writing into a Vec cannot fail.
             let _ = write!(self.bytes, "{len} ");
@@ -110,6 +121,24 @@ impl FrameBatch {
 mod tests {
     use super::*;
 
+    fn syslog(host: &str, octet_counting: bool) -> Framing {
+        Framing::Syslog {
+            host: host.into(),
+            octet_counting,
+        }
+    }
+
+    #[test]
+    fn octet_counting_frames_every_record_when_asked() {
+        let mut b = syslog("h", true).batch_at(at());
+        b.push("a.b", "one");
+        b.push("a.b", "two\nlines");
+        assert_eq!(
+            String::from_utf8(b.into_bytes()).unwrap(),
+            "31 <14>Jan  1 00:00:00 h a.b: one\n38 <14>Jan  1 00:00:00 h a.b: two\nlines\n"
+        );
+    }
+
     fn at() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
             .unwrap()
@@ -118,10 +147,7 @@ mod tests {
 
     #[test]
     fn one_line_event_is_newline_framed() {
-        let mut b = Framing::Syslog {
-            host: "myhost".into(),
-        }
-        .batch_at(at());
+        let mut b = syslog("myhost", false).batch_at(at());
         b.push(
             "cloud.aws.cloudtrail.events.123456789012.us-east-1",
             r#"{"a":1}"#,
@@ -134,10 +160,7 @@ mod tests {
 
     #[test]
     fn line_break_gets_octet_counting() {
-        let mut b = Framing::Syslog {
-            host: "myhost".into(),
-        }
-        .batch_at(at());
+        let mut b = syslog("myhost", false).batch_at(at());
         b.push("my.app.test.three", "line1\nline2");
         // The spec's own example.
         assert_eq!(
@@ -148,7 +171,7 @@ mod tests {
 
     #[test]
     fn octet_count_is_in_bytes_not_chars() {
-        let mut b = Framing::Syslog { host: "h".into() }.batch_at(at());
+        let mut b = syslog("h", false).batch_at(at());
         b.push("a.b", "é\n");
         let bytes = b.into_bytes();
         let text = String::from_utf8(bytes).unwrap();

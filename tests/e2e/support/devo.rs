@@ -500,11 +500,21 @@ pub fn parse_record(text: &str, octet_counted: bool) -> Record {
 /// Ships `records` (tag, message) through the real shipper to localhost:`port` with the
 /// workdir's certificates; the receipt of the batch.
 pub fn ship_direct(wd: &super::Workdir, port: u16, records: &[(&str, &str)]) -> Receipt {
+    ship_framed(wd, port, false, records)
+}
+
+/// [`ship_direct`], every record octet-counted when `octet_counting`.
+pub fn ship_framed(
+    wd: &super::Workdir,
+    port: u16,
+    octet_counting: bool,
+    records: &[(&str, &str)],
+) -> Receipt {
     let limits = EpochLimits {
         attempts: 1,
         ..EpochLimits::default()
     };
-    let mut receipts = ship_batches(wd, port, limits, &[records]);
+    let mut receipts = ship_with(wd, port, limits, octet_counting, &[records]);
     receipts.remove(0)
 }
 
@@ -514,6 +524,16 @@ pub fn ship_batches(
     wd: &super::Workdir,
     port: u16,
     limits: EpochLimits,
+    batches: &[&[(&str, &str)]],
+) -> Vec<Receipt> {
+    ship_with(wd, port, limits, false, batches)
+}
+
+fn ship_with(
+    wd: &super::Workdir,
+    port: u16,
+    limits: EpochLimits,
+    octet_counting: bool,
     batches: &[&[(&str, &str)]],
 ) -> Vec<Receipt> {
     let certs = wd.path().join("certs");
@@ -532,6 +552,7 @@ pub fn ship_batches(
         let (shipper, task) = Shipper::start(vec![(Destination::Devo(Arc::new(endpoint)), limits)]);
         let framing = Framing::Syslog {
             host: "myhost".into(),
+            octet_counting,
         };
         let mut pending = Vec::new();
         for records in batches {

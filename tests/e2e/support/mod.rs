@@ -193,13 +193,14 @@ pub fn setup_with_pki() -> (aws::Moto, Pki, devo::Receiver, Workdir) {
     (aws::Moto::new(), pki, receiver, wd)
 }
 
-/// moto, rsyslog as Devo (see [`syslog`]), and a workdir whose certificates match it.
-pub fn setup_rsyslog() -> (aws::Moto, syslog::Rsyslog, Workdir) {
+/// moto, a real syslog server of `kind` as Devo (see [`syslog`]), and a workdir whose
+/// certificates match it.
+pub fn setup_syslog(kind: syslog::Kind) -> (aws::Moto, syslog::SyslogServer, Workdir) {
     let pki = Pki::new("devo");
-    let rsyslog = syslog::Rsyslog::start(&pki);
+    let server = syslog::SyslogServer::start(kind, &pki);
     let wd = Workdir::new();
     wd.write_certs(&pki, &pki);
-    (aws::Moto::new(), rsyslog, wd)
+    (aws::Moto::new(), server, wd)
 }
 
 /// Waits until what was just put into moto is over a second old. A run's windows, and its
