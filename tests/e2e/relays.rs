@@ -3,13 +3,15 @@
 //! S3+SQS, and reports sent / received / duplicates / left in the queue.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use devo_aws::devo::shipper::{BATCH_BYTES, EPOCH_BYTES, MOST_BYTES_UNCONFIRMED, Receipt};
 
 use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::{Behaviour, Pki, Receiver, Record, ship_direct};
 use crate::support::samples::trail_object;
+use crate::support::syslog::{Kind, SyslogServer};
 use crate::support::{Workdir, audit_s3_yaml, config_yaml, events_yaml};
 
 /// What a scenario sent, and what came of it.
@@ -238,4 +240,109 @@ fn a_relay_that_resets_at_random_points_loses_nothing() {
     let bound = resets * (EPOCH_BYTES + BATCH_BYTES) + failed_runs * MOST_BYTES_UNCONFIRMED;
     let copies = events_tally.duplicate_bytes + trail_tally.duplicate_bytes;
     assert!(copies <= bound, "{copies} bytes of copies, bound {bound}");
+}
+
+/// A number from the environment (the sizes of `make test-relays`), else `small`.
+fn size(name: &str, small: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(small)
+}
+
+/// rsyslog and syslog-ng, each paused (SIGSTOP) for a second in the middle of a run, then stopped
+/// (SIGTERM) and started again on the same port, as an operator restarts a relay; then clean runs
+/// until the queues are empty. Every event of the backlog (events through SQS, CloudTrail files
+/// through S3+SQS) is in the servers' output files, and the copies stay within the README's
+/// bound. `make test-relays` runs it at full size.
+#[test]
+fn a_syslog_server_restarted_mid_run_loses_nothing() {
+    let (objects, records, messages) = (
+        size("DEVO_AWS_RELAY_OBJECTS", 10),
+        size("DEVO_AWS_RELAY_RECORDS", 300),
+        size("DEVO_AWS_RELAY_EVENTS", 100),
+    );
+    for kind in Kind::ALL {
+        let moto = Moto::new();
+        let pki = Pki::new("devo");
+        let wd = Workdir::new();
+        wd.write_certs(&pki, &pki);
+        let first = SyslogServer::start(kind, &pki);
+        let queue = unique_name("restart");
+        let url = moto.create_queue("us-east-1", &queue, 30);
+        let (bodies, event_ids) = events("restart", messages, 500);
+        moto.send("us-east-1", &url, &bodies);
+        let (trail_queue, trail_url, bucket) =
+            moto.announcing_bucket("us-east-1", "restarttrail", 30);
+        let trail_ids = trail_objects(&moto, &bucket, "restart", objects, records);
+        wd.write_config(&first.config_yaml(&format!(
+            "{}{}",
+            events_yaml(&queue, &["us-east-1"]),
+            audit_s3_yaml(&trail_queue, "")
+        )));
+        let total = event_ids.len() + trail_ids.len();
+        let mut run = wd
+            .command(Command::new(env!("CARGO_BIN_EXE_devo-aws")), &["all"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Stopped once a fifth of the backlog is in: epochs are being written and closed.
+        let started = Instant::now();
+        while first.records().len() < total / 5
+            && started.elapsed() < Duration::from_secs(60)
+            && run.try_wait().unwrap().is_none()
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let stopped_at = started.elapsed();
+        first.signal("STOP");
+        std::thread::sleep(Duration::from_secs(1));
+        let port = first.port;
+        let mut received = first.terminate();
+        let second = SyslogServer::start_on(kind, &pki, port);
+        let out = run.wait_with_output().unwrap();
+        let first_code = out.status.code().unwrap_or(-1);
+        eprintln!(
+            "{kind:?}: run 1 exited {first_code}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut codes = vec![first_code];
+        for _ in 0..3 {
+            if moto.depth("us-east-1", &url) == (0, 0)
+                && moto.depth("us-east-1", &trail_url) == (0, 0)
+            {
+                break;
+            }
+            codes.push(wd.run(&["all", "--force"]).code);
+        }
+        received.extend(second.settled(Duration::from_millis(500)));
+        let events_tally = Tally::of(&event_ids, "id", &received);
+        let trail_tally = Tally::of(&trail_ids, "eventID", &received);
+        eprintln!(
+            "{kind:?} stopped {:.2} s into the run: runs {codes:?}; events {events_tally:?}; audit {trail_tally:?}; left: events {:?}, audit {:?}",
+            stopped_at.as_secs_f64(),
+            moto.depth("us-east-1", &url),
+            moto.depth("us-east-1", &trail_url)
+        );
+        events_tally.assert_all_received(&format!("{kind:?} events"));
+        trail_tally.assert_all_received(&format!("{kind:?} audit"));
+        assert_eq!(
+            moto.depth("us-east-1", &url),
+            (0, 0),
+            "{kind:?} events left"
+        );
+        assert_eq!(
+            moto.depth("us-east-1", &trail_url),
+            (0, 0),
+            "{kind:?} audit left"
+        );
+        // Each epoch in flight at the stop may be replayed (3 attempts) and, when the run gave
+        // up, shipped again by the next.
+        let copies = events_tally.duplicate_bytes + trail_tally.duplicate_bytes;
+        assert!(
+            copies <= 4 * MOST_BYTES_UNCONFIRMED,
+            "{kind:?}: {copies} bytes of copies"
+        );
+    }
 }
