@@ -2,7 +2,7 @@
 CARGO ?= cargo
 WITH_MOTO := tests/support/with-moto.sh
 
-.PHONY: help build peers test test-faults test-workers lint generate check-generated demo bench fuzz fuzz-smoke
+.PHONY: help build peers test test-faults test-workers test-relays lint generate check-generated demo bench fuzz fuzz-smoke
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ test-faults: ## The fault suite at full size (kill -9 in 50 runs over 5,000 even
 test-workers: ## 4 workers, then 1, on one config with S3 state over 20,000 events: exactly once, events/s
 	DEVO_AWS_WORKERS=4 DEVO_AWS_WORKER_EVENTS=20000 $(WITH_MOTO) $(CARGO) test --release --test e2e workers_share -- --nocapture
 	DEVO_AWS_WORKERS=1 DEVO_AWS_WORKER_EVENTS=20000 $(WITH_MOTO) $(CARGO) test --release --test e2e workers_share -- --nocapture
+
+test-relays: peers ## Relays that drain, reset or restart mid-run, at full size (rsyslog and syslog-ng)
+	DEVO_AWS_RELAY_OBJECTS=100 DEVO_AWS_RELAY_RECORDS=1500 DEVO_AWS_RELAY_EVENTS=500 $(WITH_MOTO) $(CARGO) test --test e2e relays -- --nocapture --test-threads 1
 
 lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --check
