@@ -224,7 +224,7 @@ impl Behaviour {
                 sound,
             } if index > 0 => {
                 let draw = splitmix(seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-                (draw % sound != 0).then(|| (draw >> 16) % within + 1)
+                (!draw.is_multiple_of(sound)).then(|| (draw >> 16) % within + 1)
             }
             _ => None,
         }
