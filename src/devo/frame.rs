@@ -135,7 +135,7 @@ mod tests {
         b.push("a.b", "two\nlines");
         assert_eq!(
             String::from_utf8(b.into_bytes()).unwrap(),
-            "31 <14>Jan  1 00:00:00 h a.b: one\n38 <14>Jan  1 00:00:00 h a.b: two\nlines\n"
+            "31 <14>Jan  1 00:00:00 h a.b: one\n37 <14>Jan  1 00:00:00 h a.b: two\nlines\n"
         );
     }
 
