@@ -48,7 +48,7 @@ check-generated: ## Fail when man/ or completions/ are stale
 	$(CARGO) test --test e2e generated
 
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := config notification cloudtrail linelogs
+FUZZ_TARGETS := config notification cloudtrail objects
 fuzz: ## Fuzz each parser for FUZZ_SECONDS (needs cargo install cargo-fuzz)
 	cd fuzz && for t in $(FUZZ_TARGETS); do mkdir -p corpus/$$t && \
 	  RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done

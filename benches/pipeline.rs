@@ -26,14 +26,15 @@ mod support;
 use std::collections::HashSet;
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use devo_aws::cycle::{Counters, Stop};
 use devo_aws::devo::frame::{FrameBatch, Framing};
+use devo_aws::formats::objects::DecoderOptions;
 use devo_aws::formats::s3_notification::ObjectRef;
-use devo_aws::sources::TagRule;
-use devo_aws::sources::objects::{BatchSink, ObjectFormat, ObjectReader, ObjectSettings};
+use devo_aws::formats::{cloudtrail, flowlogs};
+use devo_aws::sources::objects::{BatchSink, ObjectReader, ObjectSettings};
 
 use support::aws::{Moto, unique_name};
 use support::devo::{Pki, Receiver};
@@ -335,37 +336,23 @@ impl BatchSink for Count {
 }
 
 fn cloudtrail_settings() -> ObjectSettings {
-    ObjectSettings {
-        format: ObjectFormat::CloudTrail,
-        tags: TagRule {
-            table: "cloud.aws.cloudtrail.events",
-            typed_family: Some("cloud.aws.cloudtrail"),
-            from_event: true,
+    ObjectSettings::plain(
+        &cloudtrail::FORMAT,
+        DecoderOptions {
+            json: false,
+            drop_event_names: HashSet::from(["Decrypt".to_string()]),
         },
-        json: false,
-        key_filter: None,
-        drop_event_names: HashSet::from(["Decrypt".to_string()]),
-        start_time: None,
-        expected_owners: Vec::new(),
-        owners_found: Mutex::default(),
-    }
+    )
 }
 
 fn flow_settings(json: bool) -> ObjectSettings {
-    ObjectSettings {
-        format: ObjectFormat::FlowLogs,
-        tags: TagRule {
-            table: "cloud.aws.vpc.unknown",
-            typed_family: Some("cloud.aws.vpc"),
-            from_event: true,
+    ObjectSettings::plain(
+        &flowlogs::FORMAT,
+        DecoderOptions {
+            json,
+            drop_event_names: HashSet::new(),
         },
-        json,
-        key_filter: None,
-        drop_event_names: HashSet::new(),
-        start_time: None,
-        expected_owners: Vec::new(),
-        owners_found: Mutex::default(),
-    }
+    )
 }
 
 /// A VPC Flow Logs object in the version 5 format (29 fields), `lines` records, plain text.

@@ -43,6 +43,9 @@ _devo__aws() {
             devo__aws,metrics)
                 cmd="devo__aws__subcmd__metrics"
                 ;;
+            devo__aws,s3logs)
+                cmd="devo__aws__subcmd__s3logs"
+                ;;
             devo__aws,securityhub)
                 cmd="devo__aws__subcmd__securityhub"
                 ;;
@@ -73,6 +76,9 @@ _devo__aws() {
             devo__aws__subcmd__help,metrics)
                 cmd="devo__aws__subcmd__help__subcmd__metrics"
                 ;;
+            devo__aws__subcmd__help,s3logs)
+                cmd="devo__aws__subcmd__help__subcmd__s3logs"
+                ;;
             devo__aws__subcmd__help,securityhub)
                 cmd="devo__aws__subcmd__help__subcmd__securityhub"
                 ;;
@@ -83,7 +89,7 @@ _devo__aws() {
 
     case "${cmd}" in
         devo__aws)
-            opts="-v -q -h -V --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --metrics-file --pushgateway --report --verbose --quiet --help --version events securityhub audit metrics flowlogs cloudfront logs all check help"
+            opts="-v -q -h -V --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --metrics-file --pushgateway --report --verbose --quiet --help --version events securityhub audit metrics flowlogs cloudfront logs s3logs all check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -461,7 +467,7 @@ _devo__aws() {
             return 0
             ;;
         devo__aws__subcmd__help)
-            opts="events securityhub audit metrics flowlogs cloudfront logs all check help"
+            opts="events securityhub audit metrics flowlogs cloudfront logs s3logs all check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -600,6 +606,20 @@ _devo__aws() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        devo__aws__subcmd__help__subcmd__s3logs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         devo__aws__subcmd__help__subcmd__securityhub)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -670,6 +690,60 @@ _devo__aws() {
             ;;
         devo__aws__subcmd__metrics)
             opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --metrics-file --pushgateway --report --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-messages)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --end-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pushgateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devo__aws__subcmd__s3logs)
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --metrics-file --pushgateway --report --verbose --quiet --help flowlogs cloudfrontlogs alblogs elblogs waflogs s3accesslogs route53logs guarddutyfindings networkfirewalllogs configlogs"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -48,6 +48,7 @@ complete -c devo-aws -n "__fish_devo_aws_needs_command" -f -a "metrics" -d 'Clou
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -f -a "flowlogs" -d 'VPC Flow Logs from S3+SQS (non-cloudwatch-logs, type flowlogs)'
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -f -a "cloudfront" -d 'CloudFront standard logs from S3+SQS (non-cloudwatch-logs, type cloudfrontlogs)'
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -f -a "logs" -d 'CloudWatch Logs groups (custom_service, type logs)'
+complete -c devo-aws -n "__fish_devo_aws_needs_command" -f -a "s3logs" -d 'Logs AWS writes to S3, announced on SQS (non-cloudwatch-logs): ALB, ELB and NLB access logs, WAF, S3 server access, Route 53 Resolver, GuardDuty findings, Network Firewall, AWS Config; and VPC Flow Logs and CloudFront'
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -f -a "all" -d 'Every service the config defines, concurrently'
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -f -a "check" -d 'Check the config, credentials, queues, log groups and the Devo connection; pull nothing'
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -163,6 +164,22 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l force -d 'Pul
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -s v -l verbose -d 'More log detail (-v info, -vv debug, -vvv trace)'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -s q -l quiet -d 'Errors only, no summary'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l max-messages -d 'Stop receiving after N messages per service' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l metrics-file -d 'Write the run\'s Prometheus metrics to FILE (atomically), for node_exporter\'s textfile collector' -r -F
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l pushgateway -d 'Push the run\'s Prometheus metrics to a Pushgateway at URL (grouped by job, input id and shard); a failed push is a warning' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l report -d 'Write the run\'s figures as JSON to FILE (- for standard output)' -r -F
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l dry-run -d 'Print each event with its tag to stdout; acknowledge nothing, write no state'
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l force -d 'Pull even if the service\'s request_period_in_seconds has not passed'
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -s v -l verbose -d 'More log detail (-v info, -vv debug, -vvv trace)'
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -s q -l quiet -d 'Errors only, no summary'
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -s h -l help -d 'Print help'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
@@ -195,13 +212,14 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l force -d 'Pu
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -s v -l verbose -d 'More log detail (-v info, -vv debug, -vvv trace)'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -s q -l quiet -d 'Errors only, no summary'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -s h -l help -d 'Print help'
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs all check help" -f -a "events" -d 'CloudWatch Events / EventBridge events from SQS (service-events-all)'
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs all check help" -f -a "securityhub" -d 'Security Hub findings from SQS (sqs-cloudwatch-consumer)'
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs all check help" -f -a "audit" -d 'CloudTrail events from the API or S3+SQS (audit-events-all)'
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs all check help" -f -a "metrics" -d 'CloudWatch metrics (metrics-all)'
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs all check help" -f -a "flowlogs" -d 'VPC Flow Logs from S3+SQS (non-cloudwatch-logs, type flowlogs)'
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs all check help" -f -a "cloudfront" -d 'CloudFront standard logs from S3+SQS (non-cloudwatch-logs, type cloudfrontlogs)'
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs all check help" -f -a "logs" -d 'CloudWatch Logs groups (custom_service, type logs)'
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs all check help" -f -a "all" -d 'Every service the config defines, concurrently'
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs all check help" -f -a "check" -d 'Check the config, credentials, queues, log groups and the Devo connection; pull nothing'
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs all check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs s3logs all check help" -f -a "events" -d 'CloudWatch Events / EventBridge events from SQS (service-events-all)'
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs s3logs all check help" -f -a "securityhub" -d 'Security Hub findings from SQS (sqs-cloudwatch-consumer)'
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs s3logs all check help" -f -a "audit" -d 'CloudTrail events from the API or S3+SQS (audit-events-all)'
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs s3logs all check help" -f -a "metrics" -d 'CloudWatch metrics (metrics-all)'
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs s3logs all check help" -f -a "flowlogs" -d 'VPC Flow Logs from S3+SQS (non-cloudwatch-logs, type flowlogs)'
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs s3logs all check help" -f -a "cloudfront" -d 'CloudFront standard logs from S3+SQS (non-cloudwatch-logs, type cloudfrontlogs)'
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs s3logs all check help" -f -a "logs" -d 'CloudWatch Logs groups (custom_service, type logs)'
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs s3logs all check help" -f -a "s3logs" -d 'Logs AWS writes to S3, announced on SQS (non-cloudwatch-logs): ALB, ELB and NLB access logs, WAF, S3 server access, Route 53 Resolver, GuardDuty findings, Network Firewall, AWS Config; and VPC Flow Logs and CloudFront'
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs s3logs all check help" -f -a "all" -d 'Every service the config defines, concurrently'
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs s3logs all check help" -f -a "check" -d 'Check the config, credentials, queues, log groups and the Devo connection; pull nothing'
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand help; and not __fish_seen_subcommand_from events securityhub audit metrics flowlogs cloudfront logs s3logs all check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::ServiceKind;
+use crate::config::{SeedKey, ServiceKind};
 use crate::outcome::exit_codes_help;
 use crate::shard::Shard;
 
@@ -122,7 +122,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// CloudWatch Events / EventBridge events from SQS (service-events-all)
     Events,
@@ -138,26 +138,55 @@ pub enum Command {
     Cloudfront,
     /// CloudWatch Logs groups (custom_service, type logs)
     Logs,
+    /// Logs AWS writes to S3, announced on SQS (non-cloudwatch-logs): ALB, ELB and NLB access
+    /// logs, WAF, S3 server access, Route 53 Resolver, GuardDuty findings, Network Firewall, AWS
+    /// Config; and VPC Flow Logs and CloudFront
+    S3logs {
+        /// The types to pull [default: every type non-cloudwatch-logs lists]
+        #[arg(value_name = "TYPE", value_parser = s3_log_types())]
+        types: Vec<String>,
+    },
     /// Every service the config defines, concurrently
     All,
     /// Check the config, credentials, queues, log groups and the Devo connection; pull nothing
     Check,
 }
 
+/// The S3 log services: those of `non-cloudwatch-logs`.
+fn s3_log_kinds() -> impl Iterator<Item = ServiceKind> {
+    ServiceKind::ALL
+        .into_iter()
+        .filter(|k| k.seed_key() == SeedKey::NonCloudwatchLogs)
+}
+
+/// The `types` values of the S3 log services, for `s3logs TYPE`.
+fn s3_log_types() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        s3_log_kinds().filter_map(|k| k.selected_by().map(|t| t.as_str())),
+    )
+}
+
 impl Command {
     /// The services a subcommand runs (every one for `all`; none for `check`).
-    pub fn services(self) -> &'static [ServiceKind] {
+    pub fn services(&self) -> Vec<ServiceKind> {
         use ServiceKind as K;
         match self {
-            Self::Events => &[K::Events],
-            Self::Securityhub => &[K::SecurityHub],
-            Self::Audit => &[K::AuditS3, K::AuditApi],
-            Self::Metrics => &[K::Metrics],
-            Self::Flowlogs => &[K::FlowLogs],
-            Self::Cloudfront => &[K::CloudFront],
-            Self::Logs => &[K::Logs],
-            Self::All => &ServiceKind::ALL,
-            Self::Check => &[],
+            Self::Events => vec![K::Events],
+            Self::Securityhub => vec![K::SecurityHub],
+            Self::Audit => vec![K::AuditS3, K::AuditApi],
+            Self::Metrics => vec![K::Metrics],
+            Self::Flowlogs => vec![K::FlowLogs],
+            Self::Cloudfront => vec![K::CloudFront],
+            Self::Logs => vec![K::Logs],
+            Self::S3logs { types } => s3_log_kinds()
+                .filter(|k| {
+                    types.is_empty()
+                        || k.selected_by()
+                            .is_some_and(|t| types.iter().any(|n| n == t.as_str()))
+                })
+                .collect(),
+            Self::All => ServiceKind::ALL.to_vec(),
+            Self::Check => Vec::new(),
         }
     }
 }

@@ -54,7 +54,7 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
         };
         return check::run(&loaded, endpoints).await;
     }
-    let selected = match select(&loaded, cli.command) {
+    let selected = match select(&loaded, &cli.command) {
         Ok(s) => s,
         Err(e) => return fail(Outcome::Config, &e),
     };
@@ -195,7 +195,7 @@ impl Watchers {
 }
 
 /// The configured services of the subcommand; naming one the config lacks is an error.
-fn select(loaded: &Loaded, command: Command) -> Result<Vec<ServiceKind>, ConfigError> {
+fn select(loaded: &Loaded, command: &Command) -> Result<Vec<ServiceKind>, ConfigError> {
     let services = &loaded.config.inputs.aws.services;
     let wanted = command.services();
     let selected: Vec<ServiceKind> = wanted
@@ -203,8 +203,8 @@ fn select(loaded: &Loaded, command: Command) -> Result<Vec<ServiceKind>, ConfigE
         .copied()
         .filter(|k| k.configured(services).is_some())
         .collect();
-    match wanted {
-        [first, ..] if selected.is_empty() && command != Command::All => {
+    match wanted.as_slice() {
+        [first, ..] if selected.is_empty() && *command != Command::All => {
             Err(ConfigError::ServiceMissing {
                 service: first.seed_key().as_str(),
                 file: loaded.file().to_path_buf(),

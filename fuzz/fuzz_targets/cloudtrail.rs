@@ -7,12 +7,13 @@
 #[path = "../../src/formats/mod.rs"]
 mod formats;
 
-use crate::formats::cloudtrail::{RecordFields, RecordsScanner};
+use crate::formats::cloudtrail::RecordFields;
+use crate::formats::records::RecordsScanner;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&split, doc)) = data.split_first() else { return };
-    let mut scanner = RecordsScanner::default();
+    let mut scanner = RecordsScanner::new("Records");
     for chunk in doc.chunks(usize::from(split).max(1)) {
         let fed = scanner.feed(chunk, |record| {
             if let Ok(text) = std::str::from_utf8(record) {

@@ -6,6 +6,8 @@
 
 #[path = "../../src/config/mod.rs"]
 mod config;
+#[path = "../../src/formats/mod.rs"]
+mod formats;
 #[path = "../../src/window.rs"]
 mod window;
 

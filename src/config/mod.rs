@@ -12,7 +12,7 @@ mod services;
 mod validate;
 
 pub use model::*;
-pub use services::{Reach, SeedKey, ServiceKind};
+pub use services::{Pull, Reach, SeedKey, ServiceKind, ServiceRow};
 pub use validate::{RANGES, Ranges, is_safe_id};
 
 use std::path::{Path, PathBuf};
@@ -404,7 +404,7 @@ inputs:
             none.err(),
             Some(ParseError::invalid(
                 "inputs.aws.services.non-cloudwatch-logs.types",
-                "expected a list with one or more of: flowlogs, cloudfrontlogs"
+                "expected a list with one or more of: flowlogs, cloudfrontlogs, alblogs, elblogs, waflogs, s3accesslogs, route53logs, guarddutyfindings, networkfirewalllogs, configlogs"
             ))
         );
     }

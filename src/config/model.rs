@@ -322,7 +322,24 @@ pub struct Service {
     pub vpcflowlogs_sqs_queue_name: Option<String>,
     /// cloudfront: the queue announcing CloudFront log objects.
     pub cloudfrontlogs_sqs_queue_name: Option<String>,
-    /// flowlogs, cloudfront: `raw` (each line as it stands, the default) or `json`.
+    /// alblogs: the queue announcing ALB access log objects.
+    pub alblogs_sqs_queue_name: Option<String>,
+    /// elblogs: the queue announcing Classic and Network Load Balancer access log objects.
+    pub elblogs_sqs_queue_name: Option<String>,
+    /// waflogs: the queue announcing WAF log objects.
+    pub waflogs_sqs_queue_name: Option<String>,
+    /// s3accesslogs: the queue announcing S3 server access log objects.
+    pub s3accesslogs_sqs_queue_name: Option<String>,
+    /// route53logs: the queue announcing Route 53 Resolver query log objects.
+    pub route53logs_sqs_queue_name: Option<String>,
+    /// guarddutyfindings: the queue announcing GuardDuty finding exports.
+    pub guarddutyfindings_sqs_queue_name: Option<String>,
+    /// networkfirewalllogs: the queue announcing Network Firewall log objects.
+    pub networkfirewalllogs_sqs_queue_name: Option<String>,
+    /// configlogs: the queue announcing AWS Config snapshot and history files.
+    pub configlogs_sqs_queue_name: Option<String>,
+    /// flowlogs, cloudfront, alblogs, elblogs, s3accesslogs: `raw` (each line as it stands, the
+    /// default) or `json`.
     #[serde(default)]
     pub format: LineOutput,
     /// logs: one log group name or a list; a trailing `*` means a prefix.
@@ -353,29 +370,79 @@ impl Service {
         self.regions.as_ref().map_or(&[], |r| r.0.as_slice())
     }
 
-    /// The service-specific keys this block sets (those that only some blocks read).
-    pub fn specific_keys(&self) -> Vec<&'static str> {
+    /// Every queue key, with the queue it names.
+    fn queue_names(&self) -> [(&'static str, Option<&String>); 12] {
         [
             (
                 "cloudwatch_sqs_queue_name",
-                self.cloudwatch_sqs_queue_name.is_some(),
+                self.cloudwatch_sqs_queue_name.as_ref(),
             ),
+            ("audit_sqs_queue_name", self.audit_sqs_queue_name.as_ref()),
+            (
+                "vpcflowlogs_sqs_queue_name",
+                self.vpcflowlogs_sqs_queue_name.as_ref(),
+            ),
+            (
+                "cloudfrontlogs_sqs_queue_name",
+                self.cloudfrontlogs_sqs_queue_name.as_ref(),
+            ),
+            (
+                "alblogs_sqs_queue_name",
+                self.alblogs_sqs_queue_name.as_ref(),
+            ),
+            (
+                "elblogs_sqs_queue_name",
+                self.elblogs_sqs_queue_name.as_ref(),
+            ),
+            (
+                "waflogs_sqs_queue_name",
+                self.waflogs_sqs_queue_name.as_ref(),
+            ),
+            (
+                "s3accesslogs_sqs_queue_name",
+                self.s3accesslogs_sqs_queue_name.as_ref(),
+            ),
+            (
+                "route53logs_sqs_queue_name",
+                self.route53logs_sqs_queue_name.as_ref(),
+            ),
+            (
+                "guarddutyfindings_sqs_queue_name",
+                self.guarddutyfindings_sqs_queue_name.as_ref(),
+            ),
+            (
+                "networkfirewalllogs_sqs_queue_name",
+                self.networkfirewalllogs_sqs_queue_name.as_ref(),
+            ),
+            (
+                "configlogs_sqs_queue_name",
+                self.configlogs_sqs_queue_name.as_ref(),
+            ),
+        ]
+    }
+
+    /// The queue that queue key `key` names here.
+    pub fn queue_named(&self, key: &str) -> Option<&str> {
+        self.queue_names()
+            .into_iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, q)| q.map(String::as_str))
+    }
+
+    /// The service-specific keys this block sets (those that only some blocks read).
+    pub fn specific_keys(&self) -> Vec<&'static str> {
+        let queues = self
+            .queue_names()
+            .into_iter()
+            .filter_map(|(key, queue)| queue.is_some().then_some(key));
+        [
             ("types", !self.types.is_empty()),
             ("drop_event_names", !self.drop_event_names.is_empty()),
-            ("audit_sqs_queue_name", self.audit_sqs_queue_name.is_some()),
             ("s3_file_type_filter", self.s3_file_type_filter.is_some()),
             ("namespaces", !self.namespaces.is_empty()),
             ("statistics", !self.statistics.is_empty()),
             ("period_seconds", self.period_seconds.is_some()),
             ("delay_seconds", self.delay_seconds.is_some()),
-            (
-                "vpcflowlogs_sqs_queue_name",
-                self.vpcflowlogs_sqs_queue_name.is_some(),
-            ),
-            (
-                "cloudfrontlogs_sqs_queue_name",
-                self.cloudfrontlogs_sqs_queue_name.is_some(),
-            ),
             ("format", self.format != LineOutput::Raw),
             ("log_groups", self.log_groups.is_some()),
             ("late_events_seconds", self.late_events_seconds.is_some()),
@@ -386,6 +453,7 @@ impl Service {
         ]
         .into_iter()
         .filter_map(|(key, set)| set.then_some(key))
+        .chain(queues)
         .collect()
     }
 
@@ -434,6 +502,22 @@ pub enum ServiceType {
     CloudFrontLogs,
     #[serde(rename = "logs")]
     Logs,
+    #[serde(rename = "alblogs")]
+    AlbLogs,
+    #[serde(rename = "elblogs")]
+    ElbLogs,
+    #[serde(rename = "waflogs")]
+    WafLogs,
+    #[serde(rename = "s3accesslogs")]
+    S3AccessLogs,
+    #[serde(rename = "route53logs")]
+    Route53Logs,
+    #[serde(rename = "guarddutyfindings")]
+    GuardDutyFindings,
+    #[serde(rename = "networkfirewalllogs")]
+    NetworkFirewallLogs,
+    #[serde(rename = "configlogs")]
+    ConfigLogs,
 }
 
 impl ServiceType {
@@ -445,6 +529,14 @@ impl ServiceType {
             Self::FlowLogs => "flowlogs",
             Self::CloudFrontLogs => "cloudfrontlogs",
             Self::Logs => "logs",
+            Self::AlbLogs => "alblogs",
+            Self::ElbLogs => "elblogs",
+            Self::WafLogs => "waflogs",
+            Self::S3AccessLogs => "s3accesslogs",
+            Self::Route53Logs => "route53logs",
+            Self::GuardDutyFindings => "guarddutyfindings",
+            Self::NetworkFirewallLogs => "networkfirewalllogs",
+            Self::ConfigLogs => "configlogs",
         }
     }
 }

@@ -4,6 +4,8 @@
 //! starts here.
 
 use super::model::{LineOutput, Service, ServiceType, Services};
+use crate::formats;
+use crate::formats::objects::Format;
 
 /// The seed's service keys under `inputs.aws.services`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +93,8 @@ impl SeedKey {
     }
 }
 
-/// Every service devo-aws runs, one per summary line, in the order `all` runs them.
+/// Every service devo-aws runs, one per summary line, in the order `all` runs them. Its facts
+/// are its row in [`ROWS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServiceKind {
     /// EventBridge events from SQS.
@@ -110,6 +113,22 @@ pub enum ServiceKind {
     CloudFront,
     /// CloudWatch Logs groups.
     Logs,
+    /// ALB access logs from S3.
+    Alb,
+    /// Classic and Network Load Balancer access logs from S3.
+    Elb,
+    /// WAF logs from S3.
+    Waf,
+    /// S3 server access logs from S3.
+    S3Access,
+    /// Route 53 Resolver query logs from S3.
+    Route53,
+    /// GuardDuty findings exported to S3.
+    GuardDuty,
+    /// Network Firewall logs from S3.
+    NetworkFirewall,
+    /// AWS Config snapshots and history from S3.
+    Config,
 }
 
 /// How `devo-aws check` proves a service reachable.
@@ -122,8 +141,240 @@ pub enum Reach {
     LogGroups,
 }
 
+/// How a service pulls.
+#[derive(Debug, Clone, Copy)]
+pub enum Pull {
+    /// EventBridge events from its queue (Security Hub findings split out of theirs).
+    QueueEvents,
+    /// S3 objects of this format, announced on its queue.
+    Objects(&'static Format),
+    AuditApi,
+    Metrics,
+    Logs,
+}
+
+/// Everything that sets one service apart.
+#[derive(Debug)]
+pub struct ServiceRow {
+    pub kind: ServiceKind,
+    /// The config block it reads.
+    pub seed_key: SeedKey,
+    /// The value of `types` that selects it in its block, for blocks with `types`.
+    pub selected_by: Option<ServiceType>,
+    /// Its name in state files, locks and the summary line.
+    pub name: &'static str,
+    /// The config key of the queue it consumes, if it consumes one.
+    pub queue_key: Option<&'static str>,
+    /// `delay_seconds` when not given: how far behind now the windows of a service pulled by
+    /// time end (CloudTrail makes events searchable within about 15 minutes; CloudWatch may
+    /// ingest a log event or a datapoint a few minutes late).
+    pub default_delay_secs: u64,
+    /// How `check` proves it reachable.
+    pub reach: Reach,
+    /// The IAM actions a run of it calls (on the queue, the bucket, the API), beside
+    /// `sts:GetCallerIdentity` which every run calls; `kms:Decrypt` is needed too when its
+    /// queue or bucket is encrypted with a customer managed key.
+    pub iam_actions: &'static [&'static str],
+    pub pull: Pull,
+}
+
+const QUEUE_ACTIONS: &[&str] = &[
+    "sqs:GetQueueUrl",
+    "sqs:GetQueueAttributes",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+];
+const OBJECT_ACTIONS: &[&str] = &[
+    "sqs:GetQueueUrl",
+    "sqs:GetQueueAttributes",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "s3:GetObject",
+];
+/// GuardDuty encrypts what it exports with a KMS key, always.
+const KMS_OBJECT_ACTIONS: &[&str] = &[
+    "sqs:GetQueueUrl",
+    "sqs:GetQueueAttributes",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "s3:GetObject",
+    "kms:Decrypt",
+];
+
+/// An S3+SQS service of `non-cloudwatch-logs`, selected by `types: [TYPE]` and fed by
+/// `<TYPE>_sqs_queue_name`.
+const fn s3_logs(
+    kind: ServiceKind,
+    selected_by: ServiceType,
+    name: &'static str,
+    queue_key: &'static str,
+    format: &'static Format,
+) -> ServiceRow {
+    ServiceRow {
+        kind,
+        seed_key: SeedKey::NonCloudwatchLogs,
+        selected_by: Some(selected_by),
+        name,
+        queue_key: Some(queue_key),
+        default_delay_secs: 300,
+        reach: Reach::Queue,
+        iam_actions: OBJECT_ACTIONS,
+        pull: Pull::Objects(format),
+    }
+}
+
+/// The row of every service, in the order of [`ServiceKind::ALL`].
+pub static ROWS: [ServiceRow; ServiceKind::ALL.len()] = [
+    ServiceRow {
+        kind: ServiceKind::Events,
+        seed_key: SeedKey::EventsAll,
+        selected_by: None,
+        name: "service-events-all",
+        queue_key: Some("cloudwatch_sqs_queue_name"),
+        default_delay_secs: 300,
+        reach: Reach::Queue,
+        iam_actions: QUEUE_ACTIONS,
+        pull: Pull::QueueEvents,
+    },
+    ServiceRow {
+        kind: ServiceKind::SecurityHub,
+        seed_key: SeedKey::CloudwatchConsumer,
+        selected_by: None,
+        name: "sqs-cloudwatch-consumer",
+        queue_key: Some("cloudwatch_sqs_queue_name"),
+        default_delay_secs: 300,
+        reach: Reach::Queue,
+        iam_actions: QUEUE_ACTIONS,
+        pull: Pull::QueueEvents,
+    },
+    ServiceRow {
+        kind: ServiceKind::AuditS3,
+        seed_key: SeedKey::AuditEventsAll,
+        selected_by: Some(ServiceType::AuditsS3),
+        name: "audit-events-all.s3",
+        queue_key: Some("audit_sqs_queue_name"),
+        default_delay_secs: 300,
+        reach: Reach::Queue,
+        iam_actions: OBJECT_ACTIONS,
+        pull: Pull::Objects(&formats::cloudtrail::FORMAT),
+    },
+    ServiceRow {
+        kind: ServiceKind::AuditApi,
+        seed_key: SeedKey::AuditEventsAll,
+        selected_by: Some(ServiceType::AuditsApi),
+        name: "audit-events-all.api",
+        queue_key: None,
+        default_delay_secs: 900,
+        reach: Reach::CloudTrailApi,
+        iam_actions: &["cloudtrail:LookupEvents"],
+        pull: Pull::AuditApi,
+    },
+    ServiceRow {
+        kind: ServiceKind::Metrics,
+        seed_key: SeedKey::MetricsAll,
+        selected_by: None,
+        name: "metrics-all",
+        queue_key: None,
+        default_delay_secs: 300,
+        reach: Reach::CloudWatchMetrics,
+        iam_actions: &[
+            "cloudwatch:ListMetrics",
+            "cloudwatch:GetMetricData",
+            "cloudwatch:GetMetricStatistics",
+        ],
+        pull: Pull::Metrics,
+    },
+    s3_logs(
+        ServiceKind::FlowLogs,
+        ServiceType::FlowLogs,
+        "non-cloudwatch-logs.flowlogs",
+        "vpcflowlogs_sqs_queue_name",
+        &formats::flowlogs::FORMAT,
+    ),
+    s3_logs(
+        ServiceKind::CloudFront,
+        ServiceType::CloudFrontLogs,
+        "non-cloudwatch-logs.cloudfrontlogs",
+        "cloudfrontlogs_sqs_queue_name",
+        &formats::cloudfront::FORMAT,
+    ),
+    ServiceRow {
+        kind: ServiceKind::Logs,
+        seed_key: SeedKey::CustomService,
+        selected_by: Some(ServiceType::Logs),
+        name: "custom_service.logs",
+        queue_key: None,
+        default_delay_secs: 120,
+        reach: Reach::LogGroups,
+        iam_actions: &["logs:DescribeLogGroups", "logs:FilterLogEvents"],
+        pull: Pull::Logs,
+    },
+    s3_logs(
+        ServiceKind::Alb,
+        ServiceType::AlbLogs,
+        "non-cloudwatch-logs.alblogs",
+        "alblogs_sqs_queue_name",
+        &formats::alb::FORMAT,
+    ),
+    s3_logs(
+        ServiceKind::Elb,
+        ServiceType::ElbLogs,
+        "non-cloudwatch-logs.elblogs",
+        "elblogs_sqs_queue_name",
+        &formats::elb::FORMAT,
+    ),
+    s3_logs(
+        ServiceKind::Waf,
+        ServiceType::WafLogs,
+        "non-cloudwatch-logs.waflogs",
+        "waflogs_sqs_queue_name",
+        &formats::waf::FORMAT,
+    ),
+    s3_logs(
+        ServiceKind::S3Access,
+        ServiceType::S3AccessLogs,
+        "non-cloudwatch-logs.s3accesslogs",
+        "s3accesslogs_sqs_queue_name",
+        &formats::s3access::FORMAT,
+    ),
+    s3_logs(
+        ServiceKind::Route53,
+        ServiceType::Route53Logs,
+        "non-cloudwatch-logs.route53logs",
+        "route53logs_sqs_queue_name",
+        &formats::route53::FORMAT,
+    ),
+    ServiceRow {
+        iam_actions: KMS_OBJECT_ACTIONS,
+        ..s3_logs(
+            ServiceKind::GuardDuty,
+            ServiceType::GuardDutyFindings,
+            "non-cloudwatch-logs.guarddutyfindings",
+            "guarddutyfindings_sqs_queue_name",
+            &formats::guardduty::FORMAT,
+        )
+    },
+    s3_logs(
+        ServiceKind::NetworkFirewall,
+        ServiceType::NetworkFirewallLogs,
+        "non-cloudwatch-logs.networkfirewalllogs",
+        "networkfirewalllogs_sqs_queue_name",
+        &formats::networkfirewall::FORMAT,
+    ),
+    s3_logs(
+        ServiceKind::Config,
+        ServiceType::ConfigLogs,
+        "non-cloudwatch-logs.configlogs",
+        "configlogs_sqs_queue_name",
+        &formats::awsconfig::FORMAT,
+    ),
+];
+
 impl ServiceKind {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 16] = [
         Self::Events,
         Self::SecurityHub,
         Self::AuditS3,
@@ -132,118 +383,59 @@ impl ServiceKind {
         Self::FlowLogs,
         Self::CloudFront,
         Self::Logs,
+        Self::Alb,
+        Self::Elb,
+        Self::Waf,
+        Self::S3Access,
+        Self::Route53,
+        Self::GuardDuty,
+        Self::NetworkFirewall,
+        Self::Config,
     ];
 
-    /// The config block it reads.
-    pub const fn seed_key(self) -> SeedKey {
-        match self {
-            Self::Events => SeedKey::EventsAll,
-            Self::SecurityHub => SeedKey::CloudwatchConsumer,
-            Self::AuditS3 | Self::AuditApi => SeedKey::AuditEventsAll,
-            Self::Metrics => SeedKey::MetricsAll,
-            Self::FlowLogs | Self::CloudFront => SeedKey::NonCloudwatchLogs,
-            Self::Logs => SeedKey::CustomService,
-        }
+    /// Its row: every fact about it.
+    pub fn row(self) -> &'static ServiceRow {
+        &ROWS[self as usize]
     }
 
-    /// The value of `types` that selects it in its block, for blocks with `types`.
-    pub const fn selected_by(self) -> Option<ServiceType> {
-        match self {
-            Self::Events | Self::SecurityHub | Self::Metrics => None,
-            Self::AuditS3 => Some(ServiceType::AuditsS3),
-            Self::AuditApi => Some(ServiceType::AuditsApi),
-            Self::FlowLogs => Some(ServiceType::FlowLogs),
-            Self::CloudFront => Some(ServiceType::CloudFrontLogs),
-            Self::Logs => Some(ServiceType::Logs),
-        }
+    pub fn seed_key(self) -> SeedKey {
+        self.row().seed_key
     }
 
-    /// Its name in state files, locks and the summary line.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Events => "service-events-all",
-            Self::SecurityHub => "sqs-cloudwatch-consumer",
-            Self::AuditS3 => "audit-events-all.s3",
-            Self::AuditApi => "audit-events-all.api",
-            Self::Metrics => "metrics-all",
-            Self::FlowLogs => "non-cloudwatch-logs.flowlogs",
-            Self::CloudFront => "non-cloudwatch-logs.cloudfrontlogs",
-            Self::Logs => "custom_service.logs",
-        }
+    pub fn selected_by(self) -> Option<ServiceType> {
+        self.row().selected_by
     }
 
-    /// The config key of the queue it consumes, if it consumes one.
-    pub const fn queue_key(self) -> Option<&'static str> {
-        match self {
-            Self::Events | Self::SecurityHub => Some("cloudwatch_sqs_queue_name"),
-            Self::AuditS3 => Some("audit_sqs_queue_name"),
-            Self::FlowLogs => Some("vpcflowlogs_sqs_queue_name"),
-            Self::CloudFront => Some("cloudfrontlogs_sqs_queue_name"),
-            Self::AuditApi | Self::Metrics | Self::Logs => None,
-        }
+    pub fn name(self) -> &'static str {
+        self.row().name
+    }
+
+    pub fn queue_key(self) -> Option<&'static str> {
+        self.row().queue_key
     }
 
     /// The queue it consumes, as configured.
     pub fn queue(self, svc: &Service) -> Option<&str> {
-        match self {
-            Self::Events | Self::SecurityHub => svc.cloudwatch_sqs_queue_name.as_deref(),
-            Self::AuditS3 => svc.audit_sqs_queue_name.as_deref(),
-            Self::FlowLogs => svc.vpcflowlogs_sqs_queue_name.as_deref(),
-            Self::CloudFront => svc.cloudfrontlogs_sqs_queue_name.as_deref(),
-            Self::AuditApi | Self::Metrics | Self::Logs => None,
-        }
+        self.queue_key().and_then(|key| svc.queue_named(key))
     }
 
-    /// `delay_seconds` when not given: how far behind now the windows of a service pulled by
-    /// time end (CloudTrail makes events searchable within about 15 minutes; CloudWatch may
-    /// ingest a log event or a datapoint a few minutes late).
-    pub const fn default_delay_secs(self) -> u64 {
-        match self {
-            Self::AuditApi => 900,
-            Self::Logs => 120,
-            _ => 300,
-        }
+    pub fn default_delay_secs(self) -> u64 {
+        self.row().default_delay_secs
     }
 
-    /// How `check` proves it reachable.
-    pub const fn reach(self) -> Reach {
-        match self {
-            Self::AuditApi => Reach::CloudTrailApi,
-            Self::Metrics => Reach::CloudWatchMetrics,
-            Self::Logs => Reach::LogGroups,
-            _ => Reach::Queue,
-        }
+    pub fn reach(self) -> Reach {
+        self.row().reach
     }
 
-    /// The IAM actions a run of it calls (on the queue, the bucket, the API), beside
-    /// `sts:GetCallerIdentity` which every run calls; `kms:Decrypt` is needed too when its
-    /// queue or bucket is encrypted with a customer managed key.
-    pub const fn iam_actions(self) -> &'static [&'static str] {
-        const QUEUE: [&str; 5] = [
-            "sqs:GetQueueUrl",
-            "sqs:GetQueueAttributes",
-            "sqs:ReceiveMessage",
-            "sqs:DeleteMessage",
-            "sqs:ChangeMessageVisibility",
-        ];
-        const OBJECTS: [&str; 6] = [
-            QUEUE[0],
-            QUEUE[1],
-            QUEUE[2],
-            QUEUE[3],
-            QUEUE[4],
-            "s3:GetObject",
-        ];
-        match self {
-            Self::Events | Self::SecurityHub => &QUEUE,
-            Self::AuditS3 | Self::FlowLogs | Self::CloudFront => &OBJECTS,
-            Self::AuditApi => &["cloudtrail:LookupEvents"],
-            Self::Metrics => &[
-                "cloudwatch:ListMetrics",
-                "cloudwatch:GetMetricData",
-                "cloudwatch:GetMetricStatistics",
-            ],
-            Self::Logs => &["logs:DescribeLogGroups", "logs:FilterLogEvents"],
+    pub fn iam_actions(self) -> &'static [&'static str] {
+        self.row().iam_actions
+    }
+
+    /// The S3 object format it reads, for S3+SQS services.
+    pub fn object_format(self) -> Option<&'static Format> {
+        match self.row().pull {
+            Pull::Objects(format) => Some(format),
+            _ => None,
         }
     }
 
@@ -277,5 +469,13 @@ mod tests {
         let names: std::collections::HashSet<_> =
             ServiceKind::ALL.iter().map(|k| k.name()).collect();
         assert_eq!(names.len(), ServiceKind::ALL.len(), "names are unique");
+    }
+
+    #[test]
+    fn each_row_is_its_kinds() {
+        for (i, kind) in ServiceKind::ALL.into_iter().enumerate() {
+            assert_eq!(ROWS[i].kind, kind);
+            assert_eq!(kind as usize, i);
+        }
     }
 }

@@ -238,12 +238,8 @@ fn validate_kind(kind: ServiceKind, p: &str, svc: &Service) -> Result<(), ParseE
                 "expected a log group name or a list of them",
             )),
         },
-        ServiceKind::Events
-        | ServiceKind::SecurityHub
-        | ServiceKind::AuditS3
-        | ServiceKind::AuditApi
-        | ServiceKind::FlowLogs
-        | ServiceKind::CloudFront => Ok(()),
+        // The others need their queue only, or nothing.
+        _ => Ok(()),
     }
 }
 

@@ -1,267 +1,109 @@
-//! CloudTrail log files (`{"Records":[{...},{...}]}`) read as a stream: the scanner is fed the
-//! decompressed bytes chunk by chunk and hands out each element of `Records` as raw JSON, so a
-//! 1 GiB file needs memory for one record, not for the file.
-//!
-//! The scan only tracks strings and nesting (with memchr over the bytes that matter); each record
-//! is then parsed for the few fields a tag needs. Record bytes are passed on as AWS wrote them.
+//! CloudTrail log files (`{"Records":[{...},{...}]}`), streamed by [`RecordsScanner`]: each
+//! record is parsed for the few fields its fate and its tag need, and shipped as compact JSON.
+//! The record bytes are otherwise passed on as AWS wrote them.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use serde::Deserialize;
 
 use super::FormatError;
+use super::json::compact;
+use super::objects::{
+    DecoderOptions, Event, EventSink, Format, ObjectDecoder, Position, key_account_region,
+};
+use super::records::RecordsScanner;
 
-/// Larger records are refused rather than buffered without bound. CloudTrail's own events stay
-/// under 256 KB; four times that leaves room and keeps 8 objects in flight within 8 MiB.
-pub const MAX_RECORD_BYTES: usize = 1 << 20;
-/// Top-level keys are kept only this far: enough to tell `Records` (7 bytes) from any other key,
-/// so an endless key costs no memory.
-const MAX_KEY_BYTES: usize = 8;
+/// CloudTrail from S3 (`audit`, `types: [audits_s3]`).
+pub static FORMAT: Format = Format {
+    name: "CloudTrail",
+    table: "cloud.aws.cloudtrail.events",
+    typed_family: Some("cloud.aws.cloudtrail"),
+    reads_key: is_log_key,
+    decoder: |options, key| Box::new(Decoder::new(options, key)),
+};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Place {
-    /// Outside the Records array: in or around the top-level object.
-    Top,
-    /// Inside the Records array, between elements.
-    Between,
-    /// Inside one record.
-    InRecord,
-    /// After the top-level object closed.
-    Done,
+/// One CloudTrail file's records, as events.
+struct Decoder {
+    scanner: RecordsScanner,
+    rules: Rules,
+    records: u64,
 }
 
-/// Push-based scanner of one CloudTrail file.
-#[derive(Debug)]
-pub struct RecordsScanner {
-    place: Place,
-    // Outside records: generic nesting, and the key last seen at depth 1.
-    depth: u32,
-    in_string: bool,
-    escaped: bool,
-    expect_key: bool,
-    capturing_key: bool,
-    key: Vec<u8>,
-    // Inside a record: brace depth, string state, bytes carried over from earlier chunks.
-    record_depth: u32,
-    record_in_string: bool,
-    record_escaped: bool,
-    partial: Vec<u8>,
+/// What decides a record's fate.
+struct Rules {
+    drop_event_names: HashSet<String>,
+    /// The account of the log path (`AWSLogs/<account>/CloudTrail/...`), when the key has one.
+    path_account: Option<String>,
 }
 
-impl Default for RecordsScanner {
-    fn default() -> Self {
+impl Decoder {
+    fn new(options: &DecoderOptions, key: &str) -> Self {
         Self {
-            place: Place::Top,
-            depth: 0,
-            in_string: false,
-            escaped: false,
-            expect_key: false,
-            capturing_key: false,
-            key: Vec::new(),
-            record_depth: 0,
-            record_in_string: false,
-            record_escaped: false,
-            partial: Vec::new(),
+            scanner: RecordsScanner::new("Records"),
+            rules: Rules {
+                drop_event_names: options.drop_event_names.clone(),
+                path_account: key_account_region(key).0.map(String::from),
+            },
+            records: 0,
         }
     }
 }
 
-impl RecordsScanner {
-    /// Feeds the next bytes; `on_record` gets each complete record's raw JSON.
-    pub fn feed<F>(&mut self, chunk: &[u8], mut on_record: F) -> Result<(), FormatError>
-    where
-        F: FnMut(&[u8]) -> Result<(), FormatError>,
-    {
-        let mut i = 0;
-        while i < chunk.len() {
-            match self.place {
-                Place::InRecord => {
-                    let start = i;
-                    match self.scan_record(chunk, &mut i) {
-                        Some(end) => {
-                            if self.partial.is_empty() {
-                                on_record(&chunk[start..end])?;
-                            } else {
-                                self.partial.extend_from_slice(&chunk[start..end]);
-                                let record = std::mem::take(&mut self.partial);
-                                on_record(&record)?;
-                            }
-                            self.place = Place::Between;
-                        }
-                        None => {
-                            self.partial.extend_from_slice(&chunk[start..]);
-                            if self.partial.len() > MAX_RECORD_BYTES {
-                                return Err(FormatError::Shape(format!(
-                                    "a CloudTrail record larger than {MAX_RECORD_BYTES} bytes"
-                                )));
-                            }
-                        }
-                    }
-                }
-                Place::Between => {
-                    match chunk[i] {
-                        b' ' | b'\n' | b'\r' | b'\t' | b',' => {}
-                        b'{' => {
-                            self.place = Place::InRecord;
-                            self.record_depth = 0;
-                            self.record_in_string = false;
-                            self.record_escaped = false;
-                            // scan_record counts this brace.
-                            continue;
-                        }
-                        b']' => {
-                            self.place = Place::Top;
-                            self.depth = 1;
-                            self.key.clear();
-                        }
-                        other => {
-                            return Err(FormatError::Shape(format!(
-                                "Records holds something other than objects (byte {:?})",
-                                char::from(other)
-                            )));
-                        }
-                    }
-                    i += 1;
-                }
-                Place::Top => {
-                    self.top_byte(chunk[i])?;
-                    i += 1;
-                }
-                Place::Done => {
-                    if !chunk[i].is_ascii_whitespace() {
-                        return Err(FormatError::Shape(
-                            "data after the end of the JSON document".into(),
-                        ));
-                    }
-                    i += 1;
-                }
-            }
+impl Rules {
+    fn record(&self, raw: &[u8], at: Position, out: &mut dyn EventSink) {
+        let parsed = std::str::from_utf8(raw)
+            .map_err(|_| FormatError::Shape("a CloudTrail record that is not UTF-8".into()))
+            .and_then(|text| RecordFields::parse(text).map(|f| (text, f)));
+        let (text, fields) = match parsed {
+            Ok(p) => p,
+            Err(e) => return out.bad_record(at, &e),
+        };
+        // A record filed under another account's path (AWSLogs/<account>/CloudTrail/...) than
+        // the one it names was not written there by CloudTrail.
+        if let (Some(path_account), Some(record_account)) =
+            (self.path_account.as_deref(), fields.account.as_deref())
+            && path_account != record_account
+        {
+            return out.bad_record(
+                at,
+                &FormatError::Shape(format!(
+                    "a record of account {record_account} in the log path of account {path_account}"
+                )),
+            );
         }
-        Ok(())
+        if fields
+            .event_name
+            .as_deref()
+            .is_some_and(|n| self.drop_event_names.contains(n))
+        {
+            return out.dropped();
+        }
+        out.event(Event {
+            message: &compact(text),
+            event_type: fields.event_type(),
+            account: fields.account.as_deref(),
+            region: fields.region.as_deref(),
+        });
+    }
+}
+
+impl ObjectDecoder for Decoder {
+    fn feed(&mut self, chunk: &[u8], out: &mut dyn EventSink) -> Result<(), FormatError> {
+        let Self {
+            scanner,
+            rules,
+            records,
+        } = self;
+        scanner.feed(chunk, |raw| {
+            *records += 1;
+            rules.record(raw, Position::Record(*records), out);
+            Ok(())
+        })
     }
 
-    /// Advances through a record from `*i`; returns the end (exclusive) when it closes.
-    fn scan_record(&mut self, chunk: &[u8], i: &mut usize) -> Option<usize> {
-        while *i < chunk.len() {
-            if self.record_in_string {
-                if self.record_escaped {
-                    self.record_escaped = false;
-                    *i += 1;
-                    continue;
-                }
-                match memchr::memchr2(b'"', b'\\', &chunk[*i..]) {
-                    None => {
-                        *i = chunk.len();
-                        return None;
-                    }
-                    Some(off) => {
-                        let at = *i + off;
-                        if chunk[at] == b'\\' {
-                            self.record_escaped = true;
-                        } else {
-                            self.record_in_string = false;
-                        }
-                        *i = at + 1;
-                    }
-                }
-            } else {
-                match memchr::memchr3(b'"', b'{', b'}', &chunk[*i..]) {
-                    None => {
-                        *i = chunk.len();
-                        return None;
-                    }
-                    Some(off) => {
-                        let at = *i + off;
-                        *i = at + 1;
-                        match chunk[at] {
-                            b'"' => self.record_in_string = true,
-                            b'{' => self.record_depth += 1,
-                            _ => {
-                                self.record_depth = self.record_depth.saturating_sub(1);
-                                if self.record_depth == 0 {
-                                    return Some(at + 1);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        None
-    }
-
-    /// One byte of the top-level object, outside the Records array.
-    fn top_byte(&mut self, b: u8) -> Result<(), FormatError> {
-        if self.in_string {
-            if self.escaped {
-                self.escaped = false;
-            } else if b == b'\\' {
-                self.escaped = true;
-            } else if b == b'"' {
-                self.in_string = false;
-                self.capturing_key = false;
-                return Ok(());
-            }
-            if self.capturing_key && self.key.len() < MAX_KEY_BYTES {
-                self.key.push(b);
-            }
-            return Ok(());
-        }
-        match b {
-            b'"' => {
-                self.in_string = true;
-                if self.depth == 1 && self.expect_key {
-                    self.capturing_key = true;
-                    self.key.clear();
-                }
-            }
-            b':' if self.depth == 1 => self.expect_key = false,
-            b',' if self.depth == 1 => {
-                self.expect_key = true;
-                self.key.clear();
-            }
-            b'[' if self.depth == 1 && !self.expect_key && self.key == b"Records" => {
-                self.place = Place::Between;
-            }
-            b'{' | b'[' => {
-                if self.depth == 0 && b == b'[' {
-                    return Err(FormatError::Shape(
-                        "expected a JSON object with Records".into(),
-                    ));
-                }
-                if self.depth == 0 {
-                    self.expect_key = true;
-                }
-                self.depth += 1;
-            }
-            b'}' | b']' => {
-                if self.depth == 0 {
-                    return Err(FormatError::Shape("unbalanced JSON".into()));
-                }
-                self.depth -= 1;
-                if self.depth == 0 {
-                    self.place = Place::Done;
-                }
-            }
-            b' ' | b'\n' | b'\r' | b'\t' => {}
-            _ if self.depth == 0 => {
-                return Err(FormatError::Shape(
-                    "expected a JSON object with Records".into(),
-                ));
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// Called at the end of the object's bytes: a file cut short is an error.
-    pub fn finish(&self) -> Result<(), FormatError> {
-        match self.place {
-            Place::Done => Ok(()),
-            _ => Err(FormatError::Shape(
-                "the CloudTrail file ends before its JSON does (truncated?)".into(),
-            )),
-        }
+    fn finish(&mut self, _out: &mut dyn EventSink) -> Result<(), FormatError> {
+        self.scanner.finish()
     }
 }
 
@@ -302,83 +144,6 @@ pub fn is_log_key(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn scan_in_chunks(doc: &str, chunk: usize) -> Result<Vec<String>, FormatError> {
-        let mut s = RecordsScanner::default();
-        let mut out = Vec::new();
-        for c in doc.as_bytes().chunks(chunk) {
-            s.feed(c, |r| {
-                out.push(String::from_utf8(r.to_vec()).unwrap());
-                Ok(())
-            })?;
-        }
-        s.finish()?;
-        Ok(out)
-    }
-
-    const DOC: &str = r#"{"Records":[{"eventName":"A","x":{"y":"}{\"]"}},
-      {"eventName":"B","list":[1,{"z":2}],"s":"a\\"} ]}"#;
-
-    #[test]
-    fn records_come_out_whole_whatever_the_chunking() {
-        for chunk in [1, 2, 3, 7, 64, 4096] {
-            let got = scan_in_chunks(DOC, chunk).unwrap();
-            assert_eq!(
-                got,
-                [
-                    r#"{"eventName":"A","x":{"y":"}{\"]"}}"#,
-                    r#"{"eventName":"B","list":[1,{"z":2}],"s":"a\\"}"#
-                ],
-                "chunk {chunk}"
-            );
-        }
-    }
-
-    #[test]
-    fn other_top_level_keys_are_skipped() {
-        let doc = r#"{"Other":{"Records":[{"no":1}]},"Records":[{"yes":1}],"Tail":[1]}"#;
-        assert_eq!(scan_in_chunks(doc, 5).unwrap(), [r#"{"yes":1}"#]);
-    }
-
-    /// An endless top-level key or string costs no memory; an endless record is refused at
-    /// [`MAX_RECORD_BYTES`].
-    #[test]
-    fn endless_keys_strings_and_records_are_bounded() {
-        let chunk = vec![b'a'; 64 << 10];
-        let mut keys = RecordsScanner::default();
-        keys.feed(b"{\"", |_| Ok(())).unwrap();
-        for _ in 0..64 {
-            keys.feed(&chunk, |_| Ok(())).unwrap();
-        }
-        assert!(keys.key.capacity() <= 64, "{}", keys.key.capacity());
-        assert!(keys.finish().is_err(), "still truncated");
-
-        let mut record = RecordsScanner::default();
-        record.feed(b"{\"Records\":[{\"k\":\"", |_| Ok(())).unwrap();
-        let mut fed = 0;
-        let refused = loop {
-            match record.feed(&chunk, |_| Ok(())) {
-                Ok(()) => fed += chunk.len(),
-                Err(e) => break e,
-            }
-            assert!(fed <= 2 * MAX_RECORD_BYTES, "never refused");
-        };
-        assert!(refused.to_string().contains("larger than"), "{refused}");
-        assert!(record.partial.capacity() <= 2 * MAX_RECORD_BYTES + chunk.len());
-    }
-
-    #[test]
-    fn truncated_file_is_an_error() {
-        let cut = &DOC[..DOC.len() - 10];
-        assert!(scan_in_chunks(cut, 16).is_err());
-        assert!(scan_in_chunks("[1,2]", 16).is_err());
-        assert!(scan_in_chunks(r#"{"Records":[1]}"#, 16).is_err());
-    }
-
-    #[test]
-    fn empty_records_is_fine() {
-        assert!(scan_in_chunks(r#"{"Records":[]}"#, 3).unwrap().is_empty());
-    }
 
     #[test]
     fn tag_fields() {

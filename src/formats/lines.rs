@@ -1,8 +1,9 @@
-//! Line-oriented log objects: VPC Flow Logs (space-separated, a header line naming the fields)
-//! and CloudFront standard logs (tab-separated, `#Version` / `#Fields` headers). Each data line
-//! is an event as it stands, or with `format: json` an object keyed by the file's own field names.
+//! What the line-oriented formats share: a splitter with a cap on the line, numbered lines as
+//! text, the JSON form of a line (`format: json`: an object keyed by field names, `-` as null),
+//! and the tokens of a line with quoted and bracketed fields (ALB, ELB, S3 access logs).
 
 use super::FormatError;
+use super::objects::{EventSink, ObjectDecoder, Position};
 
 /// Longer lines are reported rather than buffered without bound.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
@@ -78,120 +79,270 @@ pub fn utf8(line: &[u8]) -> Result<&str, FormatError> {
         .map_err(|_| FormatError::Shape("a line that is not UTF-8 text".into()))
 }
 
-/// One data line, understood against its file's field names.
-#[derive(Debug, PartialEq, Eq)]
-pub struct LineEvent<'a> {
-    /// The line itself.
-    pub line: &'a str,
-    /// Its values, when the line has exactly one per field name.
-    pub values: Option<Vec<&'a str>>,
+/// The lines of an object, numbered from 1, as text; those that are not text or too long are
+/// reported to the sink and skipped.
+#[derive(Debug, Default)]
+pub struct Lines {
+    splitter: LineSplitter,
+    number: u64,
 }
 
-/// Which line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LineFormat {
-    FlowLogs,
-    CloudFront,
+impl Lines {
+    /// Feeds bytes; `on_line` gets each complete line with its number.
+    pub fn feed(
+        &mut self,
+        chunk: &[u8],
+        out: &mut dyn EventSink,
+        on_line: &mut dyn FnMut(u64, &str, &mut dyn EventSink),
+    ) {
+        let number = &mut self.number;
+        self.splitter.feed(chunk, |line| {
+            *number += 1;
+            match line.and_then(utf8) {
+                Ok(text) => on_line(*number, text, &mut *out),
+                Err(e) => out.bad_record(Position::Line(*number), &e),
+            }
+        });
+    }
+
+    /// The last line, when the object does not end with a line break.
+    pub fn finish(
+        &mut self,
+        out: &mut dyn EventSink,
+        on_line: &mut dyn FnMut(u64, &str, &mut dyn EventSink),
+    ) {
+        let number = &mut self.number;
+        self.splitter.finish(|line| {
+            *number += 1;
+            match line.and_then(utf8) {
+                Ok(text) => on_line(*number, text, &mut *out),
+                Err(e) => out.bad_record(Position::Line(*number), &e),
+            }
+        });
+    }
 }
 
-/// The field names of one file, learnt from its header.
-#[derive(Debug)]
-pub struct FieldNames {
-    format: LineFormat,
-    names: Vec<String>,
-    /// Each name as a JSON key (`"name":`), encoded once per header rather than once per line.
-    json_keys: Vec<String>,
-    first_line: bool,
+/// A format read line by line: what one line (numbered from 1) makes.
+pub trait LineRule: Send {
+    fn line(&mut self, number: u64, text: &str, out: &mut dyn EventSink);
 }
 
-impl FieldNames {
-    pub fn new(format: LineFormat) -> Self {
+/// The decoder of a format read line by line.
+pub struct LineDecoder<R> {
+    lines: Lines,
+    rule: R,
+}
+
+impl<R: LineRule + 'static> LineDecoder<R> {
+    /// A decoder that reads lines by `rule`.
+    pub fn boxed(rule: R) -> Box<dyn ObjectDecoder> {
+        Box::new(Self {
+            lines: Lines::default(),
+            rule,
+        })
+    }
+}
+
+impl<R: LineRule> ObjectDecoder for LineDecoder<R> {
+    fn feed(&mut self, chunk: &[u8], out: &mut dyn EventSink) -> Result<(), FormatError> {
+        let Self { lines, rule } = self;
+        lines.feed(chunk, out, &mut |n, text, out| rule.line(n, text, out));
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut dyn EventSink) -> Result<(), FormatError> {
+        let Self { lines, rule } = self;
+        lines.finish(out, &mut |n, text, out| rule.line(n, text, out));
+        Ok(())
+    }
+}
+
+/// How lines of quoted fields are laid out (ALB, ELB, S3 access logs): the names of a line's
+/// fields, and the account and region a line carries.
+pub trait Layout: Send + Sync + 'static {
+    /// The names of the fields of a line with these values.
+    fn names(&self, values: &[&str]) -> &'static [&'static str];
+    /// The account and region in the line's own fields, if any.
+    fn account_region<'a>(&self, _values: &[&'a str]) -> (Option<&'a str>, Option<&'a str>) {
+        (None, None)
+    }
+}
+
+/// Lines of quoted fields (see [`quoted_fields`]) under a [`Layout`]: each shipped as it
+/// stands, or with `format: json` as an object keyed by the layout's names.
+pub struct QuotedLines<L> {
+    layout: L,
+    json: bool,
+    /// The JSON keys of each list of names met, by its address.
+    keys: Vec<(usize, JsonKeys)>,
+    scratch: String,
+}
+
+impl<L: Layout> QuotedLines<L> {
+    pub fn boxed(layout: L, json: bool) -> Box<dyn ObjectDecoder> {
+        LineDecoder::boxed(Self {
+            layout,
+            json,
+            keys: Vec::new(),
+            scratch: String::new(),
+        })
+    }
+}
+
+impl<L: Layout> LineRule for QuotedLines<L> {
+    fn line(&mut self, number: u64, text: &str, out: &mut dyn EventSink) {
+        if text.is_empty() {
+            return;
+        }
+        let Some(values) = quoted_fields(text) else {
+            return out.bad_record(
+                Position::Line(number),
+                &FormatError::Shape("a quote or a bracket that is not closed".into()),
+            );
+        };
+        let (account, region) = self.layout.account_region(&values);
+        let message = if self.json {
+            let names = self.layout.names(&values);
+            let at = names.as_ptr() as usize;
+            if !self.keys.iter().any(|(k, _)| *k == at) {
+                self.keys.push((at, JsonKeys::new(names.iter().copied())));
+            }
+            let keys = self.keys.iter().find(|(k, _)| *k == at).map(|(_, k)| k);
+            self.scratch.clear();
+            if let Some(keys) = keys {
+                named_json(keys, &values, &mut self.scratch);
+            }
+            self.scratch.as_str()
+        } else {
+            text
+        };
+        out.event(super::objects::Event {
+            message,
+            event_type: None,
+            account,
+            region,
+        });
+    }
+}
+
+/// The region and account of an ARN (`arn:aws:SERVICE:REGION:ACCOUNT:...`), each when present.
+pub fn arn_region_account(arn: &str) -> (Option<&str>, Option<&str>) {
+    let mut parts = arn.split(':');
+    if parts.next() != Some("arn") {
+        return (None, None);
+    }
+    let mut parts = parts.skip(2);
+    let region = parts.next().and_then(super::objects::present);
+    let account = parts.next().and_then(super::objects::present);
+    (region, account)
+}
+
+/// Field names encoded once as JSON keys (`"name":`), for the JSON form of lines.
+#[derive(Debug, Default, Clone)]
+pub struct JsonKeys {
+    keys: Vec<String>,
+}
+
+impl JsonKeys {
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
         Self {
-            format,
-            names: Vec::new(),
-            json_keys: Vec::new(),
-            first_line: true,
+            keys: names
+                .into_iter()
+                .map(|n| {
+                    let mut key = String::with_capacity(n.len() + 3);
+                    push_json_string(n, &mut key);
+                    key.push(':');
+                    key
+                })
+                .collect(),
         }
     }
 
-    fn learn<'a>(&mut self, names: impl Iterator<Item = &'a str>) {
-        self.names = names.map(String::from).collect();
-        self.json_keys = self
-            .names
-            .iter()
-            .map(|n| {
-                let mut key = String::with_capacity(n.len() + 3);
-                push_json_string(n, &mut key);
-                key.push(':');
-                key
-            })
-            .collect();
+    pub fn len(&self) -> usize {
+        self.keys.len()
     }
 
-    pub fn names(&self) -> &[String] {
-        &self.names
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
     }
 
-    /// Reads one line: a header (learnt, no event) or a data line (an event).
-    pub fn line<'a>(&mut self, line: &'a str) -> Option<LineEvent<'a>> {
-        let first = std::mem::take(&mut self.first_line);
-        match self.format {
-            LineFormat::FlowLogs => {
-                // The first line of a flow log object names its fields, in the order of the
-                // flow log's format (`version account-id ...` by default; any order when custom).
-                if first && is_flow_header(line) {
-                    self.learn(line.split(' '));
-                    return None;
-                }
-                if line.is_empty() {
-                    return None;
-                }
-                Some(self.event(line, line.split(' ').collect()))
-            }
-            LineFormat::CloudFront => {
-                if let Some(header) = line.strip_prefix('#') {
-                    if let Some(fields) = header.strip_prefix("Fields:") {
-                        self.learn(fields.split_whitespace());
-                    }
-                    return None;
-                }
-                if line.is_empty() {
-                    return None;
-                }
-                Some(self.event(line, line.split('\t').collect()))
-            }
-        }
-    }
-
-    fn event<'a>(&self, line: &'a str, values: Vec<&'a str>) -> LineEvent<'a> {
-        let parsed = !self.names.is_empty() && values.len() == self.names.len();
-        LineEvent {
-            line,
-            values: parsed.then_some(values),
-        }
-    }
-
-    /// The value of field `name` in a parsed event.
-    pub fn value<'a>(&self, event: &LineEvent<'a>, name: &str) -> Option<&'a str> {
-        let at = self.names.iter().position(|n| n == name)?;
-        event.values.as_ref().and_then(|v| v.get(at).copied())
-    }
-
-    /// `{"field":"value",...}` in the file's field order, every value a string.
+    /// `{"field":"value",...}` in the names' order, every value a string, and `-` (what AWS
+    /// writes for a field that does not apply) as null. Values past the names are left out.
     pub fn to_json(&self, values: &[&str], out: &mut String) {
         out.push('{');
-        for (i, (key, value)) in self.json_keys.iter().zip(values).enumerate() {
+        for (i, (key, value)) in self.keys.iter().zip(values).enumerate() {
             if i > 0 {
                 out.push(',');
             }
             out.push_str(key);
+            if *value == "-" {
+                out.push_str("null");
+            } else {
+                push_json_string(value, out);
+            }
+        }
+        out.push('}');
+    }
+}
+
+/// The fields of a line separated by single spaces, where a field may be a quoted string
+/// (`"GET http://x/ HTTP/1.1"`, with `\"` inside) or a bracketed one (`[06/Feb/2019:00:00:38
+/// +0000]`): the field's text without its quotes or brackets. None when a quote or bracket is
+/// not closed.
+pub fn quoted_fields(line: &str) -> Option<Vec<&str>> {
+    let bytes = line.as_bytes();
+    let mut fields = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b' ' => i += 1,
+            b'"' => {
+                let start = i + 1;
+                let mut j = start;
+                loop {
+                    match bytes.get(j)? {
+                        b'\\' => j += 2,
+                        b'"' => break,
+                        _ => j += 1,
+                    }
+                }
+                fields.push(line.get(start..j)?);
+                i = j + 1;
+            }
+            b'[' => {
+                let start = i + 1;
+                let end = start + memchr::memchr(b']', &bytes[start..])?;
+                fields.push(&line[start..end]);
+                i = end + 1;
+            }
+            _ => {
+                let end = memchr::memchr(b' ', &bytes[i..]).map_or(bytes.len(), |n| i + n);
+                fields.push(&line[i..end]);
+                i = end;
+            }
+        }
+    }
+    Some(fields)
+}
+
+/// A JSON object of `names` and `values`; values past the names under `field_N` (N from 1),
+/// so no value is lost when AWS adds fields at the end of its lines.
+pub fn named_json(names: &JsonKeys, values: &[&str], out: &mut String) {
+    names.to_json(values, out);
+    if values.len() > names.len() {
+        out.pop();
+        for (n, value) in values.iter().enumerate().skip(names.len()) {
+            if n > 0 {
+                out.push(',');
+            }
+            out.push_str(&format!("\"field_{}\":", n + 1));
             push_json_string(value, out);
         }
         out.push('}');
     }
 }
 
-fn push_json_string(s: &str, out: &mut String) {
+pub fn push_json_string(s: &str, out: &mut String) {
     // What serde_json would escape: `"`, `\` and control characters. Most values have none and
     // are copied as they are, without serde_json's allocation.
     if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
@@ -202,71 +353,6 @@ fn push_json_string(s: &str, out: &mut String) {
         // Serialising a &str into a String cannot fail.
         out.push_str(&quoted);
     }
-}
-
-/// `version account-id interface-id ...`: lower-case names with dashes, the first `version`.
-/// Every field a VPC flow log record may carry (versions 2 to 8, the ECS fields among them).
-/// Custom formats list any of them, in any order.
-const FLOW_LOG_FIELDS: [&str; 46] = [
-    // v2
-    "version",
-    "account-id",
-    "interface-id",
-    "srcaddr",
-    "dstaddr",
-    "srcport",
-    "dstport",
-    "protocol",
-    "packets",
-    "bytes",
-    "start",
-    "end",
-    "action",
-    "log-status",
-    // v3
-    "vpc-id",
-    "subnet-id",
-    "instance-id",
-    "tcp-flags",
-    "type",
-    "pkt-srcaddr",
-    "pkt-dstaddr",
-    // v4
-    "region",
-    "az-id",
-    "sublocation-type",
-    "sublocation-id",
-    // v5
-    "pkt-src-aws-service",
-    "pkt-dst-aws-service",
-    "flow-direction",
-    "traffic-path",
-    // v7: ECS
-    "ecs-cluster-arn",
-    "ecs-cluster-name",
-    "ecs-container-instance-arn",
-    "ecs-container-instance-id",
-    "ecs-container-id",
-    "ecs-second-container-id",
-    "ecs-service-name",
-    "ecs-task-definition-arn",
-    "ecs-task-arn",
-    "ecs-task-id",
-    // v8
-    "reject-reason",
-    // later additions
-    "resource-id",
-    "encryption-status",
-    "ecs-service-arn",
-    "ecs-task-definition-family",
-    "ecs-container-name",
-    "ecs-launch-type",
-];
-
-/// A flow log header: every token a known field name (a data line holds addresses, numbers and
-/// ids, never only field names).
-fn is_flow_header(line: &str) -> bool {
-    !line.is_empty() && line.split(' ').all(|f| FLOW_LOG_FIELDS.contains(&f))
 }
 
 #[cfg(test)]
@@ -336,36 +422,41 @@ mod tests {
     }
 
     #[test]
-    fn flow_log_v2_header_and_lines() {
-        let mut f = FieldNames::new(LineFormat::FlowLogs);
-        let header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
-        assert!(f.line(header).is_none());
-        let line = "2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1620000000 1620000060 ACCEPT OK";
-        let e = f.line(line).unwrap();
-        assert_eq!(e.line, line);
-        assert_eq!(f.value(&e, "account-id"), Some("123456789012"));
-        let mut json = String::new();
-        f.to_json(e.values.as_deref().unwrap(), &mut json);
-        assert!(
-            json.starts_with(
-                r#"{"version":"2","account-id":"123456789012","interface-id":"eni-1""#
+    fn arn_parts() {
+        assert_eq!(
+            arn_region_account(
+                "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/x/1"
             ),
-            "{json}"
+            (Some("us-east-2"), Some("123456789012"))
         );
-        let odd = f.line("2 123 short").unwrap();
-        assert!(odd.values.is_none());
+        assert_eq!(arn_region_account("arn:aws:s3:::bucket"), (None, None));
+        assert_eq!(arn_region_account("-"), (None, None));
     }
 
     #[test]
-    fn cloudfront_headers_and_tabs() {
-        let mut f = FieldNames::new(LineFormat::CloudFront);
-        assert!(f.line("#Version: 1.0").is_none());
-        assert!(
-            f.line("#Fields: date time x-edge-location sc-bytes")
-                .is_none()
+    fn quoted_and_bracketed_fields() {
+        assert_eq!(
+            quoted_fields(r#"a [06/Feb/2019:00:00:38 +0000] "GET /x HTTP/1.1" "say \"hi\"" - z"#)
+                .unwrap(),
+            [
+                "a",
+                "06/Feb/2019:00:00:38 +0000",
+                "GET /x HTTP/1.1",
+                r#"say \"hi\""#,
+                "-",
+                "z"
+            ]
         );
-        let e = f.line("2024-05-01\t10:00:00\tFRA2-C1\t1234").unwrap();
-        assert_eq!(f.value(&e, "x-edge-location"), Some("FRA2-C1"));
-        assert_eq!(f.names(), ["date", "time", "x-edge-location", "sc-bytes"]);
+        assert!(quoted_fields(r#"a "open"#).is_none());
+        assert!(quoted_fields("a [open").is_none());
+    }
+
+    #[test]
+    fn json_of_named_values_keeps_the_extra_ones_and_nulls_dashes() {
+        let keys = JsonKeys::new(["a", "b"]);
+        let mut out = String::new();
+        named_json(&keys, &["1", "-", "3"], &mut out);
+        assert_eq!(out, r#"{"a":"1","b":null,"field_3":"3"}"#);
+        assert!(serde_json::from_str::<serde_json::Value>(&out).is_ok());
     }
 }

@@ -10,9 +10,8 @@ pub mod objects;
 pub mod queue;
 
 use crate::aws::Aws;
-use crate::config::{Service, ServiceKind};
+use crate::config::{Pull, Service, ServiceKind};
 use crate::cycle::{RunContext, Summary};
-use crate::sources::objects::ObjectFormat;
 use std::future::Future;
 
 use futures_util::{StreamExt, stream};
@@ -25,14 +24,12 @@ use crate::shard::Shard;
 
 /// One cycle of service `kind` (configured by `svc`): how each service of the registry runs.
 pub async fn run(ctx: &RunContext, kind: ServiceKind, svc: &Service) -> Summary {
-    match kind {
-        ServiceKind::Events | ServiceKind::SecurityHub => events::run(ctx, kind, svc).await,
-        ServiceKind::AuditS3 => objects::run(ctx, kind, ObjectFormat::CloudTrail, svc).await,
-        ServiceKind::FlowLogs => objects::run(ctx, kind, ObjectFormat::FlowLogs, svc).await,
-        ServiceKind::CloudFront => objects::run(ctx, kind, ObjectFormat::CloudFront, svc).await,
-        ServiceKind::AuditApi => audit::run(ctx, svc).await,
-        ServiceKind::Metrics => metrics::run(ctx, svc).await,
-        ServiceKind::Logs => logs::run(ctx, svc).await,
+    match kind.row().pull {
+        Pull::QueueEvents => events::run(ctx, kind, svc).await,
+        Pull::Objects(format) => objects::run(ctx, kind, format, svc).await,
+        Pull::AuditApi => audit::run(ctx, svc).await,
+        Pull::Metrics => metrics::run(ctx, svc).await,
+        Pull::Logs => logs::run(ctx, svc).await,
     }
 }
 

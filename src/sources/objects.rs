@@ -1,7 +1,9 @@
-//! The S3+SQS pipeline shared by `audit` (types: [audits_s3]), `flowlogs` and `cloudfront`:
-//! an SQS message announces objects; each object is streamed from GetObject, gunzipped when it
-//! starts with the gzip magic (multi-member), decoded by its format, tagged, framed and shipped
-//! in chunks. The message is acknowledged once the last chunk of its last object is delivered.
+//! The S3+SQS pipeline shared by every service that reads S3 objects (`audit` with
+//! `types: [audits_s3]`, `flowlogs`, `cloudfront` and the kinds of `s3logs`): an SQS message
+//! announces objects; each object is streamed from GetObject, gunzipped when it starts with the
+//! gzip magic (multi-member), decoded by its format's plug-in (`formats::objects`), tagged,
+//! framed and shipped in chunks. The message is acknowledged once the last chunk of its last
+//! object is delivered.
 //!
 //! Objects are read in their own tasks (so decoding uses every core), at most
 //! [`MAX_OBJECTS_IN_FLIGHT`] at once per service. Memory stays flat in the object's size: the
@@ -25,9 +27,9 @@ use crate::cycle::{Counters, RunContext, Stop, Summary, run_service};
 use crate::devo::frame::{FrameBatch, Framing};
 use crate::devo::shipper::{BATCH_BYTES, Shipped, Shipper};
 use crate::formats::FormatError;
-use crate::formats::cloudtrail::{RecordFields, RecordsScanner, is_log_key};
-use crate::formats::json::compact;
-use crate::formats::lines::{FieldNames, LineFormat, LineSplitter, utf8};
+use crate::formats::objects::{
+    DecoderOptions, Event, EventSink, Format, Position, key_account_region,
+};
 use crate::formats::s3_notification::{self, Notification, ObjectRef};
 use crate::outcome::{Failure, Outcome};
 use crate::sources::queue::{Incoming, MessageHandler, QueueJob, Rejection, consume};
@@ -47,33 +49,45 @@ const READ_BYTES: usize = 64 << 10;
 /// Room reserved per batch: a full batch plus what one read's events may add on top.
 const BATCH_CAPACITY: usize = BATCH_BYTES + 2 * READ_BYTES;
 
-/// The object formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ObjectFormat {
-    CloudTrail,
-    FlowLogs,
-    CloudFront,
-}
-
 /// How one service reads its objects; shared with the object tasks.
 pub struct ObjectSettings {
-    pub format: ObjectFormat,
+    pub format: &'static Format,
     pub tags: TagRule,
-    /// `format: json`: line events as JSON objects keyed by the file's field names.
-    pub json: bool,
+    /// What the config asks of the decoder (`format: json`, `drop_event_names`).
+    pub decoding: DecoderOptions,
     /// `s3_file_type_filter`: only keys matching it are read.
     pub key_filter: Option<Regex>,
-    /// CloudTrail `eventName`s to drop.
-    pub drop_event_names: HashSet<String>,
     /// Objects announced before this are acknowledged without being read.
     pub start_time: Option<DateTime<Utc>>,
     /// `expected_bucket_owner`: the accounts that may own the buckets read (none: any).
     pub expected_owners: Vec<String>,
     /// The owner found for each bucket, among `expected_owners`.
     pub owners_found: Mutex<HashMap<String, String>>,
+    /// The notices given in this run (a field name a decoder does not know, ...): each is
+    /// logged once.
+    pub noticed: Mutex<HashSet<String>>,
 }
 
 impl ObjectSettings {
+    /// `format` decoded with `decoding`, tagged from each event, every object read: how the
+    /// benchmark and the tests read objects.
+    pub fn plain(format: &'static Format, decoding: DecoderOptions) -> Self {
+        Self {
+            format,
+            tags: TagRule {
+                table: format.table,
+                typed_family: None,
+                from_event: true,
+            },
+            decoding,
+            key_filter: None,
+            start_time: None,
+            expected_owners: Vec::new(),
+            owners_found: Mutex::default(),
+            noticed: Mutex::default(),
+        }
+    }
+
     fn known_owner(&self, bucket: &str) -> Option<String> {
         crate::lock(&self.owners_found).get(bucket).cloned()
     }
@@ -84,8 +98,8 @@ impl ObjectSettings {
 
     /// Why an object is not to be read, if it is not.
     fn skip_reason(&self, object: &ObjectRef) -> Option<&'static str> {
-        if self.format == ObjectFormat::CloudTrail && !is_log_key(&object.key) {
-            return Some("not a CloudTrail log file");
+        if !(self.format.reads_key)(&object.key) {
+            return Some("not a file of this format");
         }
         if let Some(filter) = &self.key_filter
             && !filter.is_match(&object.key)
@@ -101,18 +115,12 @@ impl ObjectSettings {
     }
 }
 
-impl ObjectFormat {
-    fn tag_rule(self, svc: &Service) -> TagRule {
-        let (table, family) = match self {
-            Self::CloudTrail => ("cloud.aws.cloudtrail.events", "cloud.aws.cloudtrail"),
-            Self::FlowLogs => ("cloud.aws.vpc.unknown", "cloud.aws.vpc"),
-            Self::CloudFront => ("cloud.aws.cloudfront.unknown", "cloud.aws.cloudfront"),
-        };
-        TagRule {
-            table,
-            typed_family: svc.auto_event_type.then_some(family),
-            from_event: svc.use_region_and_account_id_from_event,
-        }
+/// The tag rule of `format`'s events, as `svc` configures it.
+fn tag_rule(format: &Format, svc: &Service) -> TagRule {
+    TagRule {
+        table: format.table,
+        typed_family: format.typed_family.filter(|_| svc.auto_event_type),
+        from_event: svc.use_region_and_account_id_from_event,
     }
 }
 
@@ -120,7 +128,7 @@ impl ObjectFormat {
 pub async fn run(
     ctx: &RunContext,
     kind: ServiceKind,
-    format: ObjectFormat,
+    format: &'static Format,
     svc: &Service,
 ) -> Summary {
     run_service(ctx, kind, svc, |counters, state| async move {
@@ -131,10 +139,12 @@ pub async fn run(
             .and_then(|re| Regex::new(re).ok());
         let settings = ObjectSettings {
             format,
-            tags: format.tag_rule(svc),
-            json: ServiceKind::json_lines(svc),
+            tags: tag_rule(format, svc),
+            decoding: DecoderOptions {
+                json: ServiceKind::json_lines(svc),
+                drop_event_names: svc.drop_event_names.iter().cloned().collect(),
+            },
             key_filter,
-            drop_event_names: svc.drop_event_names.iter().cloned().collect(),
             start_time: svc.start_time.map(|t| t.0),
             expected_owners: svc
                 .expected_bucket_owner
@@ -142,6 +152,7 @@ pub async fn run(
                 .map(|o| o.0.clone())
                 .unwrap_or_default(),
             owners_found: Mutex::default(),
+            noticed: Mutex::default(),
         };
         let handler = ObjectHandler::new(ctx, settings, counters.clone(), state);
         let job = QueueJob {
@@ -480,7 +491,8 @@ impl ObjectReader {
         } else {
             Box::pin(body)
         };
-        let mut decoder = Decoder::new(self);
+        let mut decoder = (self.settings.format.decoder)(&self.settings.decoding, &self.object.key);
+        let mut tags = TagCache::default();
         let mut buf = vec![0u8; READ_BYTES];
         let mut batch = framing.batch_with_capacity(BATCH_CAPACITY);
         let mut first = true;
@@ -517,7 +529,7 @@ impl ObjectReader {
                 return Err(self.poison("neither gzip nor text"));
             }
             decoder
-                .feed(self, chunk, &mut batch)
+                .feed(chunk, &mut self.tagging(&mut tags, &mut batch))
                 .map_err(|e| self.poison(e))?;
             if batch.len() >= BATCH_BYTES {
                 sink.send(std::mem::replace(
@@ -528,7 +540,7 @@ impl ObjectReader {
             }
         }
         decoder
-            .finish(self, &mut batch)
+            .finish(&mut self.tagging(&mut tags, &mut batch))
             .map_err(|e| self.poison(e))?;
         if !batch.is_empty() {
             sink.send(batch).await;
@@ -553,34 +565,64 @@ impl ObjectReader {
         }
     }
 
-    /// Reports one record or line that cannot be shipped; the rest of the object goes on.
-    fn bad_record(&self, e: &FormatError) {
-        tracing::warn!(
-            message = "Record skipped.",
-            bucket = %self.object.bucket,
-            key = %self.object.key,
-            message_id = %self.message_id,
-            error = %e
-        );
-        Counters::add(&self.counters.failed, 1);
+    /// Where the decoder's events go: tagged and framed into `batch`.
+    fn tagging<'b>(&'b self, tags: &'b mut TagCache, batch: &'b mut FrameBatch) -> Tagging<'b> {
+        Tagging {
+            reader: self,
+            tags,
+            batch,
+        }
     }
 }
 
-/// The account and region in a key under `AWSLogs/` (`AWSLogs/[o-org/]ACCOUNT/SERVICE/REGION/`).
-fn key_account_region(key: &str) -> (Option<&str>, Option<&str>) {
-    let Some(rest) = key.split_once("AWSLogs/").map(|(_, r)| r) else {
-        return (None, None);
-    };
-    let mut parts = rest.split('/').peekable();
-    if parts.peek().is_some_and(|p| p.starts_with("o-")) {
-        parts.next();
+/// The [`EventSink`] of an object: each event tagged and framed into the batch; bad records
+/// reported with their place and counted.
+struct Tagging<'b> {
+    reader: &'b ObjectReader,
+    tags: &'b mut TagCache,
+    batch: &'b mut FrameBatch,
+}
+
+impl EventSink for Tagging<'_> {
+    fn event(&mut self, event: Event<'_>) {
+        let tag = self.tags.get(
+            &self.reader.settings.tags,
+            self.reader,
+            (event.event_type, event.account, event.region),
+        );
+        self.batch.push(tag, event.message);
     }
-    let account = parts
-        .next()
-        .filter(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit()));
-    let _service = parts.next();
-    let region = parts.next().filter(|r| r.contains('-'));
-    (account, region)
+
+    fn bad_record(&mut self, at: Position, error: &FormatError) {
+        let r = self.reader;
+        tracing::warn!(
+            message = "Record skipped.",
+            bucket = %r.object.bucket,
+            key = %r.object.key,
+            at = %at,
+            message_id = %r.message_id,
+            error = %error
+        );
+        Counters::add(&r.counters.failed, 1);
+    }
+
+    fn dropped(&mut self) {
+        Counters::add(&self.reader.counters.dropped, 1);
+    }
+
+    fn notice(&mut self, what: &str, detail: &str) {
+        let r = self.reader;
+        let first = crate::lock(&r.settings.noticed).insert(format!("{what}: {detail}"));
+        if first {
+            tracing::warn!(
+                message = "Noticed in an object (said once a run).",
+                what,
+                detail,
+                bucket = %r.object.bucket,
+                key = %r.object.key
+            );
+        }
+    }
 }
 
 /// The last tag made, kept because neighbouring events mostly share theirs.
@@ -618,184 +660,5 @@ impl TagCache {
             );
         }
         &self.tag
-    }
-}
-
-/// Turns an object's bytes into framed events.
-enum Decoder {
-    CloudTrail(RecordsScanner, TagCache),
-    Lines(LineSplitter, FieldNames, TagCache, String),
-}
-
-impl Decoder {
-    fn new(reader: &ObjectReader) -> Self {
-        match reader.settings.format {
-            ObjectFormat::CloudTrail => {
-                Self::CloudTrail(RecordsScanner::default(), TagCache::default())
-            }
-            ObjectFormat::FlowLogs => Self::lines(LineFormat::FlowLogs),
-            ObjectFormat::CloudFront => Self::lines(LineFormat::CloudFront),
-        }
-    }
-
-    fn lines(format: LineFormat) -> Self {
-        Self::Lines(
-            LineSplitter::default(),
-            FieldNames::new(format),
-            TagCache::default(),
-            String::new(),
-        )
-    }
-
-    fn feed(
-        &mut self,
-        reader: &ObjectReader,
-        chunk: &[u8],
-        batch: &mut FrameBatch,
-    ) -> Result<(), FormatError> {
-        match self {
-            Self::CloudTrail(scanner, tags) => scanner.feed(chunk, |raw| {
-                cloudtrail_record(reader, tags, raw, batch);
-                Ok(())
-            }),
-            Self::Lines(splitter, fields, tags, scratch) => {
-                // A line that cannot be shipped is reported; the rest of the object goes on.
-                splitter.feed(chunk, |line| match line {
-                    Ok(raw) => line_event(reader, fields, tags, scratch, raw, batch),
-                    Err(e) => reader.bad_record(&e),
-                });
-                Ok(())
-            }
-        }
-    }
-
-    fn finish(&mut self, reader: &ObjectReader, batch: &mut FrameBatch) -> Result<(), FormatError> {
-        match self {
-            Self::CloudTrail(scanner, _) => scanner.finish(),
-            Self::Lines(splitter, fields, tags, scratch) => {
-                splitter.finish(|line| match line {
-                    Ok(raw) => line_event(reader, fields, tags, scratch, raw, batch),
-                    Err(e) => reader.bad_record(&e),
-                });
-                Ok(())
-            }
-        }
-    }
-}
-
-fn cloudtrail_record(
-    reader: &ObjectReader,
-    tags: &mut TagCache,
-    raw: &[u8],
-    batch: &mut FrameBatch,
-) {
-    let parsed = std::str::from_utf8(raw)
-        .map_err(|_| FormatError::Shape("a CloudTrail record that is not UTF-8".into()))
-        .and_then(|text| RecordFields::parse(text).map(|f| (text, f)));
-    let (text, fields) = match parsed {
-        Ok(p) => p,
-        Err(e) => return reader.bad_record(&e),
-    };
-    // A record filed under another account's path (AWSLogs/<account>/CloudTrail/...) than the
-    // one it names was not written there by CloudTrail.
-    if let (Some(path_account), Some(record_account)) = (
-        key_account_region(&reader.object.key).0,
-        fields.account.as_deref(),
-    ) && path_account != record_account
-    {
-        return reader.bad_record(&FormatError::Shape(format!(
-            "a record of account {record_account} in the log path of account {path_account}"
-        )));
-    }
-    if fields
-        .event_name
-        .as_deref()
-        .is_some_and(|n| reader.settings.drop_event_names.contains(n))
-    {
-        Counters::add(&reader.counters.dropped, 1);
-        return;
-    }
-    let tag = tags.get(
-        &reader.settings.tags,
-        reader,
-        (
-            fields.event_type(),
-            fields.account.as_deref(),
-            fields.region.as_deref(),
-        ),
-    );
-    batch.push(tag, &compact(text));
-}
-
-fn line_event(
-    reader: &ObjectReader,
-    fields: &mut FieldNames,
-    tags: &mut TagCache,
-    scratch: &mut String,
-    raw: &[u8],
-    batch: &mut FrameBatch,
-) {
-    let line = match utf8(raw) {
-        Ok(l) => l,
-        Err(e) => return reader.bad_record(&e),
-    };
-    let Some(event) = fields.line(line) else {
-        return;
-    };
-    let (event_type, account, region) = match reader.settings.format {
-        ObjectFormat::FlowLogs => (
-            if event.values.is_some() {
-                "flowlogs"
-            } else {
-                "unknown"
-            },
-            fields.value(&event, "account-id"),
-            fields.value(&event, "region"),
-        ),
-        _ => (
-            if event.values.is_some() {
-                "accesslogs"
-            } else {
-                "unknown"
-            },
-            None,
-            None,
-        ),
-    };
-    let tag = tags.get(
-        &reader.settings.tags,
-        reader,
-        (Some(event_type), account, region),
-    );
-    match (&event.values, reader.settings.json) {
-        (Some(values), true) => {
-            scratch.clear();
-            fields.to_json(values, scratch);
-            batch.push(tag, scratch);
-        }
-        _ => batch.push(tag, event.line),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn account_and_region_from_aws_logs_keys() {
-        assert_eq!(
-            key_account_region("AWSLogs/111122223333/vpcflowlogs/eu-west-1/2024/05/01/x.log.gz"),
-            (Some("111122223333"), Some("eu-west-1"))
-        );
-        assert_eq!(
-            key_account_region(
-                "prefix/AWSLogs/o-abc123/111122223333/CloudTrail/us-east-2/2024/x.json.gz"
-            ),
-            (Some("111122223333"), Some("us-east-2"))
-        );
-        assert_eq!(
-            key_account_region("cf/E2ABC.2024-05-01-10.abcd.gz"),
-            (None, None)
-        );
     }
 }

@@ -1,0 +1,36 @@
+//! GuardDuty findings exported to S3 (gzip JSON lines, one finding per line; GuardDuty encrypts
+//! them with a KMS key, which the role must be allowed to use: kms:Decrypt). Each finding names
+//! its `accountId` and `region`.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+use super::jsonlines::{Tags, decoder};
+use super::objects::{Format, any_key};
+
+/// GuardDuty findings (`guarddutyfindings`).
+pub static FORMAT: Format = Format {
+    name: "GuardDuty findings",
+    table: "cloud.aws.guardduty.findings",
+    typed_family: None,
+    reads_key: any_key,
+    decoder: |_, _| decoder(tags),
+};
+
+#[derive(Deserialize)]
+struct Fields<'a> {
+    #[serde(rename = "accountId", borrow)]
+    account: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    region: Option<Cow<'a, str>>,
+}
+
+fn tags(line: &str) -> Result<Tags<'_>, serde_json::Error> {
+    let f: Fields<'_> = serde_json::from_str(line)?;
+    Ok(Tags {
+        event_type: None,
+        account: f.account,
+        region: f.region,
+    })
+}

@@ -1,0 +1,53 @@
+//! Objects of JSON lines, one event per line (WAF, Route 53 Resolver query logs, GuardDuty
+//! findings, Network Firewall logs): each line is shipped as compact JSON, and parsed only for
+//! the fields its tag needs, by the format's own `tags` function. A line that is not JSON is
+//! reported with its number; the others go on.
+
+use std::borrow::Cow;
+
+use super::FormatError;
+use super::json::compact;
+use super::lines::{LineDecoder, LineRule};
+use super::objects::{Event, EventSink, ObjectDecoder, Position, present};
+
+/// What a line's JSON says of its tag (each borrowed from the line when it can be).
+#[derive(Debug, Default)]
+pub struct Tags<'a> {
+    pub event_type: Option<Cow<'a, str>>,
+    pub account: Option<Cow<'a, str>>,
+    pub region: Option<Cow<'a, str>>,
+}
+
+/// How a format finds its tag fields in a line.
+pub type TagsOf = fn(&str) -> Result<Tags<'_>, serde_json::Error>;
+
+/// A decoder of JSON lines whose tags `tags_of` finds.
+pub fn decoder(tags_of: TagsOf) -> Box<dyn ObjectDecoder> {
+    LineDecoder::boxed(JsonLines { tags_of })
+}
+
+struct JsonLines {
+    tags_of: TagsOf,
+}
+
+impl LineRule for JsonLines {
+    fn line(&mut self, number: u64, text: &str, out: &mut dyn EventSink) {
+        let text = text.trim();
+        if text.is_empty() {
+            return;
+        }
+        let tags = match (self.tags_of)(text) {
+            Ok(tags) => tags,
+            Err(e) => {
+                return out
+                    .bad_record(Position::Line(number), &FormatError::NotJson(e.to_string()));
+            }
+        };
+        out.event(Event {
+            message: &compact(text),
+            event_type: tags.event_type.as_deref().and_then(present),
+            account: tags.account.as_deref().and_then(present),
+            region: tags.region.as_deref().and_then(present),
+        });
+    }
+}

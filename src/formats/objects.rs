@@ -1,0 +1,245 @@
+//! S3 object formats as plug-ins. Each format is one file under `formats/` with one [`Format`]
+//! row: its name, its Devo table, and a constructor of its [`ObjectDecoder`]. A decoder is fed
+//! an object's decompressed bytes chunk by chunk and hands out events (the message as shipped,
+//! and the fields its tag needs) as they complete, so memory stays flat in the object's size: it
+//! buffers at most one record or line, within the caps of its format.
+//!
+//! A record the decoder cannot read is reported to the sink with where it was (line or record
+//! number) and the rest of the object goes on; an object it cannot read at all (not its format,
+//! cut short) is an `Err`, and its message is left to the queue's redrive policy.
+
+use std::collections::HashSet;
+
+use super::FormatError;
+
+/// What a decoder knows of one event: its message, and what its tag is made of (each `None`
+/// when the record does not say; the key's and the puller's are used then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event<'a> {
+    /// The message as shipped.
+    pub message: &'a str,
+    /// The event type, for `auto_event_type` (`s3` for a CloudTrail record of S3).
+    pub event_type: Option<&'a str>,
+    pub account: Option<&'a str>,
+    pub region: Option<&'a str>,
+}
+
+/// Where a record was in its object, for reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    Line(u64),
+    Record(u64),
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Line(n) => write!(f, "line {n}"),
+            Self::Record(n) => write!(f, "record {n}"),
+        }
+    }
+}
+
+/// Where a decoder's events go.
+pub trait EventSink {
+    fn event(&mut self, event: Event<'_>);
+    /// A record that cannot be read: reported and counted as failed; the object goes on.
+    fn bad_record(&mut self, at: Position, error: &FormatError);
+    /// A record left out on purpose (`drop_event_names`).
+    fn dropped(&mut self);
+    /// Something worth saying once about the object, such as a field name the decoder does
+    /// not know (the field is carried all the same).
+    fn notice(&mut self, what: &str, detail: &str);
+}
+
+/// Turns one object's bytes into events.
+pub trait ObjectDecoder: Send {
+    /// The next bytes of the object (decompressed).
+    fn feed(&mut self, chunk: &[u8], out: &mut dyn EventSink) -> Result<(), FormatError>;
+    /// The end of the object: what is left, and whether the object was whole.
+    fn finish(&mut self, out: &mut dyn EventSink) -> Result<(), FormatError>;
+}
+
+/// What a service's config asks of its decoder.
+#[derive(Debug, Clone, Default)]
+pub struct DecoderOptions {
+    /// `format: json`: line formats ship each line as a JSON object keyed by its field names.
+    pub json: bool,
+    /// CloudTrail `eventName`s to drop.
+    pub drop_event_names: HashSet<String>,
+}
+
+/// One object format: a row of the table services choose from.
+pub struct Format {
+    /// For messages and the README (`CloudTrail`, `ALB access logs`).
+    pub name: &'static str,
+    /// The Devo table when events are not typed.
+    pub table: &'static str,
+    /// With `auto_event_type`, the family the event's type is appended to.
+    pub typed_family: Option<&'static str>,
+    /// Whether an announced key holds this format's objects (CloudTrail: not its digests).
+    pub reads_key: fn(&str) -> bool,
+    /// A decoder for the object at `key`.
+    pub decoder: fn(&DecoderOptions, &str) -> Box<dyn ObjectDecoder>,
+}
+
+impl std::fmt::Debug for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// Every key is read (the default of [`Format::reads_key`]).
+pub fn any_key(_: &str) -> bool {
+    true
+}
+
+/// A value that is there: AWS writes `-` for a field that does not apply.
+pub fn present(value: &str) -> Option<&str> {
+    (!value.is_empty() && value != "-").then_some(value)
+}
+
+/// The account and region in a key under `AWSLogs/` (`AWSLogs/[o-org/]ACCOUNT/SERVICE/REGION/`,
+/// and `AWSLogs/ACCOUNT/network-firewall/LOG-TYPE/REGION/`).
+pub fn key_account_region(key: &str) -> (Option<&str>, Option<&str>) {
+    let Some(rest) = key.split_once("AWSLogs/").map(|(_, r)| r) else {
+        return partitioned_account_region(key);
+    };
+    let mut parts = rest.split('/').peekable();
+    if parts.peek().is_some_and(|p| p.starts_with("o-")) {
+        parts.next();
+    }
+    let account = parts
+        .next()
+        .filter(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit()));
+    let region = parts.take(3).find(|p| is_region(p));
+    (account, region)
+}
+
+/// The account and region of a key partitioned as S3 server access logs are
+/// (`<prefix><account>/<region>/<bucket>/YYYY/MM/DD/...`): a 12-digit segment followed by a
+/// region.
+fn partitioned_account_region(key: &str) -> (Option<&str>, Option<&str>) {
+    let parts: Vec<&str> = key.split('/').collect();
+    parts
+        .windows(2)
+        .find(|w| w[0].len() == 12 && w[0].bytes().all(|b| b.is_ascii_digit()) && is_region(w[1]))
+        .map_or((None, None), |w| (Some(w[0]), Some(w[1])))
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`: letters, dashes, ending in a digit after a dash.
+pub fn is_region(text: &str) -> bool {
+    let mut parts = text.split('-');
+    let first = parts.next().unwrap_or_default();
+    let rest: Vec<&str> = parts.collect();
+    first.len() == 2
+        && first.bytes().all(|b| b.is_ascii_lowercase())
+        && rest.len() >= 2
+        && rest
+            .last()
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()) && !n.is_empty())
+        && rest[..rest.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+}
+
+/// What the formats' unit tests share: a sink that keeps everything, and a decoder run.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// One event kept: message, event type, account, region.
+    pub type Kept = (String, Option<String>, Option<String>, Option<String>);
+
+    /// What a decoder handed out, for the formats' unit tests.
+    #[derive(Debug, Default)]
+    pub struct Collected {
+        pub events: Vec<Kept>,
+        pub bad: Vec<(Position, String)>,
+        pub dropped: u64,
+        pub notices: Vec<String>,
+    }
+
+    impl EventSink for Collected {
+        fn event(&mut self, e: Event<'_>) {
+            self.events.push((
+                e.message.to_string(),
+                e.event_type.map(String::from),
+                e.account.map(String::from),
+                e.region.map(String::from),
+            ));
+        }
+        fn bad_record(&mut self, at: Position, error: &FormatError) {
+            self.bad.push((at, error.to_string()));
+        }
+        fn dropped(&mut self) {
+            self.dropped += 1;
+        }
+        fn notice(&mut self, what: &str, detail: &str) {
+            self.notices.push(format!("{what}: {detail}"));
+        }
+    }
+
+    /// `format`'s decoder over `bytes`, fed `chunk` bytes at a time.
+    pub fn decode(
+        format: &Format,
+        options: &DecoderOptions,
+        key: &str,
+        bytes: &[u8],
+        chunk: usize,
+    ) -> Result<Collected, FormatError> {
+        let mut d = (format.decoder)(options, key);
+        let mut out = Collected::default();
+        for c in bytes.chunks(chunk.max(1)) {
+            d.feed(c, &mut out)?;
+        }
+        d.finish(&mut out)?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_and_region_from_aws_logs_keys() {
+        assert_eq!(
+            key_account_region("AWSLogs/111122223333/vpcflowlogs/eu-west-1/2024/05/01/x.log.gz"),
+            (Some("111122223333"), Some("eu-west-1"))
+        );
+        assert_eq!(
+            key_account_region(
+                "prefix/AWSLogs/o-abc123/111122223333/CloudTrail/us-east-2/2024/x.json.gz"
+            ),
+            (Some("111122223333"), Some("us-east-2"))
+        );
+        assert_eq!(
+            key_account_region(
+                "AWSLogs/111122223333/network-firewall/alert/us-gov-west-1/2024/05/01/10/x.log.gz"
+            ),
+            (Some("111122223333"), Some("us-gov-west-1"))
+        );
+        assert_eq!(
+            key_account_region("cf/E2ABC.2024-05-01-10.abcd.gz"),
+            (None, None)
+        );
+        assert_eq!(
+            key_account_region(
+                "logs/111122223333/eu-west-1/my-bucket/2024/05/01/2024-05-01-10-00-00-ABC"
+            ),
+            (Some("111122223333"), Some("eu-west-1"))
+        );
+        assert_eq!(
+            key_account_region("AWSLogs/111122223333/elasticloadbalancing/-/2024/x.gz"),
+            (Some("111122223333"), None)
+        );
+    }
+
+    #[test]
+    fn a_dash_is_no_value() {
+        assert_eq!(present("-"), None);
+        assert_eq!(present(""), None);
+        assert_eq!(present("eu-west-1"), Some("eu-west-1"));
+    }
+}
