@@ -197,7 +197,7 @@ impl<L: Layout> LineRule for QuotedLines<L> {
         let Some(values) = quoted_fields(text) else {
             return out.bad_record(
                 Position::Line(number),
-                &FormatError::Shape("a quote or a bracket that is not closed".into()),
+                &FormatError::Shape("a quote that is not closed".into()),
             );
         };
         let (account, region) = self.layout.account_region(&values);
@@ -287,8 +287,7 @@ impl JsonKeys {
 
 /// The fields of a line separated by single spaces, where a field may be a quoted string
 /// (`"GET http://x/ HTTP/1.1"`, with `\"` inside) or a bracketed one (`[06/Feb/2019:00:00:38
-/// +0000]`): the field's text without its quotes or brackets. None when a quote or bracket is
-/// not closed.
+/// +0000]`): the field's text without its quotes or brackets. None when a quote is not closed.
 pub fn quoted_fields(line: &str) -> Option<Vec<&str>> {
     let bytes = line.as_bytes();
     let mut fields = Vec::new();
@@ -309,10 +308,11 @@ pub fn quoted_fields(line: &str) -> Option<Vec<&str>> {
                 fields.push(line.get(start..j)?);
                 i = j + 1;
             }
-            b'[' => {
-                let start = i + 1;
-                let end = start + memchr::memchr(b']', &bytes[start..])?;
-                fields.push(&line[start..end]);
+            // A bracketed field ends at a `]` followed by a space or the end; `[2001:db8::1]:80`
+            // (an IPv6 address and port) is a plain field.
+            b'[' if bracket_end(bytes, i).is_some() => {
+                let end = bracket_end(bytes, i)?;
+                fields.push(&line[i + 1..end]);
                 i = end + 1;
             }
             _ => {
@@ -323,6 +323,12 @@ pub fn quoted_fields(line: &str) -> Option<Vec<&str>> {
         }
     }
     Some(fields)
+}
+
+/// Where the bracketed field starting at `start` ends (its `]`), when it is one.
+fn bracket_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let end = start + 1 + memchr::memchr(b']', &bytes[start + 1..])?;
+    matches!(bytes.get(end + 1), None | Some(b' ')).then_some(end)
 }
 
 /// A JSON object of `names` and `values`; values past the names under `field_N` (N from 1),
@@ -448,7 +454,10 @@ mod tests {
             ]
         );
         assert!(quoted_fields(r#"a "open"#).is_none());
-        assert!(quoted_fields("a [open").is_none());
+        assert_eq!(
+            quoted_fields("h [fe80::1]:443 [2001:db8::1]:80 z").unwrap(),
+            ["h", "[fe80::1]:443", "[2001:db8::1]:80", "z"]
+        );
     }
 
     #[test]

@@ -399,9 +399,16 @@ impl ObjectJob {
             let code = e
                 .as_service_error()
                 .and_then(aws_sdk_s3::error::ProvideErrorMetadata::code);
+            let kms = e
+                .as_service_error()
+                .and_then(aws_sdk_s3::error::ProvideErrorMetadata::message)
+                .is_some_and(|m| m.contains("kms:") || m.contains("KMS"));
             // What is wrong with this object (or its bucket) alone: the other objects and
             // messages go on.
             let object_fault = match code {
+                Some("AccessDenied") if kms => Some(
+                    "access denied by KMS: the role needs kms:Decrypt on the KMS key that encrypts the object (GuardDuty encrypts its exports with one)",
+                ),
                 Some("AccessDenied") if owner.is_some() => continue,
                 Some("NoSuchKey") => Some("the object no longer exists"),
                 Some("NoSuchBucket") => Some("the bucket no longer exists"),

@@ -8,6 +8,8 @@ mod support;
 mod events;
 // The S3+SQS pipeline: CloudTrail, VPC Flow Logs and CloudFront objects announced on SQS.
 mod objects;
+// Every S3 object format on files shaped as AWS writes them: bytes, tags, bad lines, KMS.
+mod formats;
 // Cursor services (logs, audit from the API, metrics): counts, resumption, backfill, pacing.
 mod cursors;
 // Devo side: endpoint down, foreign client certificate, framing through the real shipper.

@@ -12,7 +12,7 @@ moto_server's own arguments (-H HOST -p PORT), plus what moto lacks for our serv
     "delay_ms": 0, "cut": false, "drop": false} makes the next `times` calls of that operation
    (the end of their X-Amz-Target, or GetObject for S3 object reads; with "match", only calls
    whose path or body contain that text, such as a test's own queue or bucket) wait `delay_ms`,
-   then answer the error; with `cut` send only half of the body moto answered before closing the
+   then answer the error (with "message" as its text, if given); with `cut` send only half of the body moto answered before closing the
    connection; with `drop` close the connection without answering; with "trickle_ms" send the
    body in pieces of "piece" bytes (8 KiB) that far apart.
 4. Conditional S3 writes (PutObject with If-Match or If-None-Match) made atomic as in S3: moto
@@ -281,11 +281,12 @@ class Extensions:
             return self.app(environ, start_response)
         status = f"{fault['status']} Injected"
         code = fault.get("code", "InternalFailure")
+        message = fault.get("message", "injected by the fault tests")
         if environ.get("HTTP_X_AMZ_TARGET"):
-            body = json.dumps({"__type": code, "message": "injected by the fault tests"}).encode()
+            body = json.dumps({"__type": code, "message": message}).encode()
             return respond(start_response, status, body, "application/x-amz-json-1.0",
                            [("x-amzn-query-error", f"{code};Sender")])
-        body = (f"<Error><Code>{code}</Code><Message>injected by the fault tests</Message>"
+        body = (f"<Error><Code>{code}</Code><Message>{message}</Message>"
                 "<RequestId>devo-aws-test</RequestId></Error>").encode()
         return respond(start_response, status, body, "application/xml")
 

@@ -1,0 +1,325 @@
+//! Every S3 object format, on files shaped as AWS writes them (tests/data/formats, with their
+//! sources in its README): announced on SQS, read from S3, and shipped under Devo's own tables
+//! with the account and region of each record (else of the key), never `-`. Every shipped byte
+//! and tag is asserted.
+
+use std::path::Path;
+
+use crate::support::devo::Record;
+use crate::support::{config_yaml, gzip, setup};
+
+/// One sample object and what must come of it.
+struct Case {
+    /// The `types` value and the queue key's prefix.
+    kind: &'static str,
+    file: &'static str,
+    key: &'static str,
+    gzipped: bool,
+    /// Keys beside `types` and the queue in the service block.
+    extra: &'static str,
+    /// The tag of each event, in order (the messages are the file's records).
+    tags: &'static [&'static str],
+}
+
+fn sample(file: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/formats")
+        .join(file);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// JSON without the whitespace outside its strings (what a pretty-printed record is shipped as).
+fn compact(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if !c.is_whitespace() {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The records of a file as they must be shipped.
+fn messages(case: &Case) -> Vec<String> {
+    let text = String::from_utf8(sample(case.file)).unwrap();
+    if case.kind == "configlogs" {
+        use serde_json::value::RawValue;
+        let doc: std::collections::HashMap<String, Box<RawValue>> =
+            serde_json::from_str(&text).unwrap();
+        let items: Vec<Box<RawValue>> =
+            serde_json::from_str(doc["configurationItems"].get()).unwrap();
+        return items.iter().map(|i| compact(i.get())).collect();
+    }
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .filter(|l| {
+            // Flow log headers are not records.
+            let header = case.kind == "flowlogs"
+                && l.split(' ').all(|t| {
+                    t.starts_with(|c: char| c.is_ascii_lowercase())
+                        && t.chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                });
+            !header
+        })
+        .map(String::from)
+        .collect()
+}
+
+const CASES: &[Case] = &[
+    Case {
+        kind: "alblogs",
+        file: "alb.log",
+        key: "AWSLogs/123456789012/elasticloadbalancing/us-east-2/2018/07/02/123456789012_elasticloadbalancing_us-east-2_app.my-loadbalancer.50dc6c495c0c9188_20180702T2225Z_10.0.0.1_a1b2c3.log.gz",
+        gzipped: true,
+        extra: "",
+        tags: &[
+            "web.aws.alb.access.123456789012.us-east-2",
+            "web.aws.alb.access.123456789012.us-east-2",
+        ],
+    },
+    Case {
+        kind: "elblogs",
+        file: "clb.log",
+        key: "AWSLogs/123456789012/elasticloadbalancing/eu-west-1/2015/05/13/123456789012_elasticloadbalancing_eu-west-1_my-loadbalancer_20150513T2340Z_172.160.001.192_5zvk2pvf.log",
+        gzipped: false,
+        extra: "",
+        tags: &[
+            "web.aws.elb.access.123456789012.eu-west-1",
+            "web.aws.elb.access.123456789012.eu-west-1",
+        ],
+    },
+    Case {
+        kind: "elblogs",
+        file: "nlb.log",
+        key: "AWSLogs/671290407336/elasticloadbalancing/us-east-2/2020/04/01/671290407336_elasticloadbalancing_us-east-2_net.my-network-loadbalancer.c6e77e28c25b2234_20200401T0850Z_a1b2c3.log.gz",
+        gzipped: true,
+        extra: "",
+        tags: &["web.aws.elb.access.671290407336.us-east-2"],
+    },
+    Case {
+        kind: "s3accesslogs",
+        file: "s3access.log",
+        key: "s3-access/2019-02-06-00-00-38-5E4D87FC1EXAMPLE",
+        gzipped: false,
+        extra: "",
+        tags: &["web.aws.s3.access.123456789012.us-west-1"],
+    },
+    Case {
+        kind: "waflogs",
+        file: "waf.log",
+        key: "AWSLogs/111122223333/WAFLogs/ap-southeast-2/STMTest/2019/12/13/23/50/111122223333_waflogs_ap-southeast-2_STMTest_20191213T2350Z_a1b2c3.log.gz",
+        gzipped: true,
+        extra: "",
+        tags: &["cloud.aws.waf.logs.111122223333.ap-southeast-2"],
+    },
+    Case {
+        kind: "route53logs",
+        file: "route53.log",
+        key: "AWSLogs/626345947581/vpcdnsquerylogs/vpc-01e31a7c/2021/12/11/vpc-01e31a7c.2021-12-11T22:45:00Z.a1b2c3.log.gz",
+        gzipped: true,
+        extra: "",
+        tags: &[
+            "dns.aws.route53.626345947581.us-east-1",
+            "dns.aws.route53.626345947581.us-east-1",
+            "dns.aws.route53.626345947581.us-east-1",
+            "dns.aws.route53.111122223333.us-east-1",
+        ],
+    },
+    Case {
+        kind: "guarddutyfindings",
+        file: "guardduty.jsonl",
+        key: "guardduty/AWSLogs/973743533182/GuardDuty/us-east-2/2022/01/28/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d.jsonl.gz",
+        gzipped: true,
+        extra: "",
+        tags: &["cloud.aws.guardduty.findings.973743533182.us-east-2"],
+    },
+    Case {
+        kind: "networkfirewalllogs",
+        file: "networkfirewall.log",
+        key: "AWSLogs/123456789012/network-firewall/alert/us-east-1/2025/10/17/10/123456789012_network-firewall_alert_us-east-1_test-firewall_202510171030_a1b2c3.log.gz",
+        gzipped: true,
+        extra: "  auto_event_type: true\n",
+        tags: &[
+            "cloud.aws.networkfirewall.alert.123456789012.us-east-1",
+            "cloud.aws.networkfirewall.netflow.123456789012.us-east-1",
+        ],
+    },
+    Case {
+        kind: "configlogs",
+        file: "awsconfig-snapshot.json",
+        key: "AWSLogs/123456789012/Config/us-east-2/2016/9/27/ConfigSnapshot/123456789012_Config_us-east-2_ConfigSnapshot_20160927T183939Z_16da64e4-cb65-4846-b061-e6c3ba43cb96.json.gz",
+        gzipped: true,
+        extra: "",
+        tags: &[
+            "cloud.aws.configlogs.events.123456789012.us-east-2",
+            "cloud.aws.configlogs.events.123456789012.us-east-2",
+        ],
+    },
+    Case {
+        kind: "flowlogs",
+        file: "tgw-default.log",
+        key: "AWSLogs/123456789012/vpcflowlogs/eu-west-3/2023/11/14/123456789012_vpcflowlogs_eu-west-3_tgw-attach-0123456789abcdef0_20231114T2215Z_a1b2c3.log.gz",
+        gzipped: true,
+        extra: "  auto_event_type: true\n",
+        // The second record's region is `-`: the key's is taken.
+        tags: &[
+            "cloud.aws.vpc.flowlogs.123456789012.us-east-1",
+            "cloud.aws.vpc.flowlogs.123456789012.eu-west-3",
+        ],
+    },
+    Case {
+        kind: "flowlogs",
+        file: "tgw-flow-otel.log",
+        key: "AWSLogs/123456789012/vpcflowlogs/us-east-1/2023/11/14/123456789012_vpcflowlogs_us-east-1_tgw_20231114T2215Z_d4e5f6.log.gz",
+        gzipped: true,
+        extra: "  auto_event_type: true\n",
+        tags: &["cloud.aws.vpc.flowlogs.123456789012.us-east-1"],
+    },
+    Case {
+        kind: "flowlogs",
+        file: "vpc-v5-and-repeated-header.log",
+        key: "AWSLogs/123456789012/vpcflowlogs/eu-west-1/2024/05/01/123456789012_vpcflowlogs_eu-west-1_fl-0a1b2c3d_20240501T1000Z_a1b2c3.log.gz",
+        gzipped: true,
+        extra: "",
+        tags: &[
+            "cloud.aws.vpc.unknown.123456789012.eu-west-1",
+            "cloud.aws.vpc.unknown.123456789012.eu-west-1",
+        ],
+    },
+    Case {
+        kind: "flowlogs",
+        file: "vpc-custom-newer-fields.log",
+        key: "AWSLogs/123456789012/vpcflowlogs/us-west-2/2026/05/01/123456789012_vpcflowlogs_us-west-2_fl-0f_20260501T1000Z_a1b2c3.log.gz",
+        gzipped: true,
+        extra: "  auto_event_type: true\n",
+        tags: &["cloud.aws.vpc.flowlogs.123456789012.us-west-2"],
+    },
+];
+
+/// The queue key of a `types` value (the seed's spelling for flow logs).
+fn queue_key(kind: &str) -> String {
+    match kind {
+        "flowlogs" => "vpcflowlogs_sqs_queue_name".into(),
+        other => format!("{other}_sqs_queue_name"),
+    }
+}
+
+#[test]
+fn every_format_ships_each_record_with_its_own_tag() {
+    let (moto, receiver, wd) = setup();
+    let mut shipped = 0;
+    for case in CASES {
+        let (queue, url, bucket) = moto.announcing_bucket("us-east-1", case.kind, 30);
+        let bytes = sample(case.file);
+        let body = if case.gzipped { gzip(&bytes) } else { bytes };
+        moto.put_object("us-east-1", &bucket, case.key, body);
+        wd.write_config(&config_yaml(
+            receiver.port,
+            &format!(
+                "non-cloudwatch-logs:\n  types: [{}]\n  {}: {queue}\n  regions: [us-east-1]\n{}",
+                case.kind,
+                queue_key(case.kind),
+                case.extra
+            ),
+        ));
+        let run = wd.run(&["s3logs", case.kind, "--force"]);
+        run.expect_code(0).expect_stderr("failed=0");
+        let records = receiver.wait_for(
+            shipped + case.tags.len(),
+            std::time::Duration::from_secs(10),
+        );
+        let got: Vec<(String, String)> = records[shipped..]
+            .iter()
+            .map(|Record { tag, message, .. }| (tag.clone(), message.clone()))
+            .collect();
+        let want: Vec<(String, String)> = case
+            .tags
+            .iter()
+            .map(|t| t.to_string())
+            .zip(messages(case))
+            .collect();
+        assert_eq!(got, want, "{}", case.file);
+        assert_eq!(
+            moto.depth("us-east-1", &url),
+            (0, 0),
+            "{} acknowledged",
+            case.file
+        );
+        shipped += case.tags.len();
+        if case.file == "vpc-custom-newer-fields.log" {
+            run.expect_stderr("next-hop-type")
+                .expect_stderr("interface-type");
+        }
+        eprintln!(
+            "{}: {} events, tags {:?}",
+            case.file,
+            case.tags.len(),
+            case.tags
+        );
+    }
+}
+
+/// A line that is not JSON in the middle of a JSON-lines object is counted in `failed` and
+/// reported with its key and line number; the lines around it are shipped, and the message is
+/// acknowledged (the object was read whole).
+#[test]
+fn a_line_that_cannot_be_read_is_reported_with_its_number_and_the_rest_shipped() {
+    let (moto, receiver, wd) = setup();
+    let (queue, url, bucket) = moto.announcing_bucket("us-east-1", "badline", 30);
+    let text = String::from_utf8(sample("route53.log")).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.insert(2, "{\"version\":\"1.100000\",\"account_id\":");
+    let key = "AWSLogs/626345947581/vpcdnsquerylogs/vpc-01e31a7c/2021/12/11/broken.log.gz";
+    moto.put_object("us-east-1", &bucket, key, gzip(lines.join("\n").as_bytes()));
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!("non-cloudwatch-logs:\n  types: [route53logs]\n  route53logs_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
+    ));
+    let run = wd.run(&["s3logs"]);
+    run.expect_code(0)
+        .expect_stderr("failed=1")
+        .expect_stderr("at=line 3")
+        .expect_stderr(key);
+    assert_eq!(
+        receiver
+            .wait_for(4, std::time::Duration::from_secs(10))
+            .len(),
+        4
+    );
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+}
+
+/// GuardDuty exports are encrypted with a KMS key: a role that may not use it gets S3's
+/// AccessDenied naming KMS, and the run says what to grant.
+#[test]
+fn a_guardduty_export_the_role_cannot_decrypt_says_kms_decrypt() {
+    let (moto, receiver, wd) = setup();
+    let (queue, _url, bucket) = moto.announcing_bucket("us-east-1", "gdkms", 30);
+    let key = "AWSLogs/973743533182/GuardDuty/us-east-2/2022/01/28/finding.jsonl.gz";
+    moto.put_object("us-east-1", &bucket, key, gzip(&sample("guardduty.jsonl")));
+    moto.fault(serde_json::json!({
+        "op": "GetObject", "match": bucket, "status": 403, "code": "AccessDenied",
+        "message": "User: arn:aws:sts::111122223333:assumed-role/devo/devo-aws is not authorized to perform: kms:Decrypt on the resource associated with this ciphertext because the resource does not exist in this Region, no resource-based policies allow access, or a resource-based policy explicitly denies access",
+        "times": 1
+    }));
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!("non-cloudwatch-logs:\n  types: [guarddutyfindings]\n  guarddutyfindings_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
+    ));
+    let run = wd.run(&["s3logs", "guarddutyfindings"]);
+    run.expect_code(0)
+        .expect_stderr("kms:Decrypt on the KMS key that encrypts the object")
+        .expect_stderr(key);
+    assert!(receiver.records().is_empty());
+}
