@@ -23,7 +23,7 @@ moto_server's own arguments (-H HOST -p PORT), plus what moto lacks for our serv
    DeleteMessage rebuilds the queue's message list and assigns it back, so two deletes at once
    can each undo the other's (a delivered message left in flight, then delivered again; seen as
    "10 messages still in flight after a clean run"). Receives, deletes, sends and visibility
-   changes run under one lock, each long poll turned into short polls.
+   changes run under a lock per queue, each long poll turned into short polls.
 6. CloudWatch over Smithy RPC v2 CBOR (what aws-sdk-cloudwatch speaks): each request is
    decoded, replayed to moto over its JSON protocol, and the answer encoded back to CBOR, its
    timestamps typed by botocore's model of the service.
@@ -144,7 +144,8 @@ class Extensions:
         self.partial_pages = {}
         self.lock = threading.Lock()
         self.conditional_writes = threading.Lock()
-        self.sqs_changes = threading.Lock()
+        # One lock per queue: moto's races are within a queue, and tests use queues of their own.
+        self.queue_locks = {}
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -176,7 +177,9 @@ class Extensions:
         if environ.get("HTTP_X_AMZ_TARGET", "") == RECEIVE_TARGET:
             return self.receive_one_at_a_time(environ, start_response)
         if environ.get("HTTP_X_AMZ_TARGET", "") in SQS_CHANGES:
-            with self.sqs_changes:
+            raw = Extensions.body(environ)
+            environ["wsgi.input"] = io.BytesIO(raw)
+            with self.queue_lock(json.loads(raw or b"{}").get("QueueUrl", "")):
                 return list(self.app(environ, start_response))
         if path.startswith(CBOR_PREFIX):
             return self.cloudwatch_cbor(environ, start_response, path[len(CBOR_PREFIX):])
@@ -198,6 +201,12 @@ class Extensions:
                 return account == expected
         return True
 
+    def queue_lock(self, url):
+        """The lock of the queue at `url` (its last path part: the URL's host varies)."""
+        name = url.rstrip("/").rsplit("/", 1)[-1]
+        with self.lock:
+            return self.queue_locks.setdefault(name, threading.Lock())
+
     def receive_one_at_a_time(self, environ, start_response):
         """ReceiveMessage under the receive lock; a long poll becomes short polls until a message
         comes or the wait ends."""
@@ -213,7 +222,7 @@ class Extensions:
                 return lambda data: None
 
             attempt = dict(environ, **{"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
-            with self.sqs_changes:
+            with self.queue_lock(request.get("QueueUrl", "")):
                 answer = b"".join(self.app(attempt, capture))
             done = (not captured["status"].startswith("200") or time.monotonic() >= deadline
                     or json.loads(answer or b"{}").get("Messages"))
