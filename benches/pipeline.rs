@@ -12,7 +12,10 @@
 //!    (benches/standin.rs), with up to 16 receives in flight and with one; and both at 25 ms
 //!    with 50 ms of round trip to Devo (benches/rtt.rs).
 //!
-//! `DEVO_AWS_BENCH=latency make bench` runs case 7 alone.
+//! 8. decode → tag → frame of each S3 log format (the samples of tests/data/formats repeated to
+//!    about 40 MB), in process, against `gzip -dc` on the same bytes.
+//!
+//! `DEVO_AWS_BENCH=latency make bench` runs case 7 alone; `DEVO_AWS_BENCH=formats` case 8 alone.
 //!
 //! Wall and CPU seconds and peak RSS of the binary come from GNU time. Run through
 //! tests/support/with-moto.sh (the Makefile does), which starts moto.
@@ -31,9 +34,11 @@ use std::time::{Duration, Instant};
 
 use devo_aws::cycle::{Counters, Stop};
 use devo_aws::devo::frame::{FrameBatch, Framing};
-use devo_aws::formats::objects::DecoderOptions;
+use devo_aws::formats::objects::{DecoderOptions, Format};
 use devo_aws::formats::s3_notification::ObjectRef;
-use devo_aws::formats::{cloudtrail, flowlogs};
+use devo_aws::formats::{
+    alb, awsconfig, cloudtrail, elb, flowlogs, guardduty, networkfirewall, route53, s3access, waf,
+};
 use devo_aws::sources::objects::{BatchSink, ObjectReader, ObjectSettings};
 
 use support::aws::{Moto, unique_name};
@@ -77,6 +82,10 @@ fn main() {
         "| ratio to gzip -dc | {:.2} | | | | | |",
         gz.as_secs_f64() / ours.as_secs_f64()
     );
+    if std::env::var("DEVO_AWS_BENCH").as_deref() == Ok("formats") {
+        formats_rows();
+        return;
+    }
     let flows = vec![flow_log_v5(FLOW_LINES)];
     for json in [false, true] {
         let mut events = 0;
@@ -95,6 +104,8 @@ fn main() {
         );
     }
 
+    formats_rows();
+
     if std::env::var_os("DEVO_AWS_TEST_ENDPOINT").is_none() {
         println!("\n(end-to-end cases skipped: run through `make bench`, which starts moto)");
         return;
@@ -108,6 +119,135 @@ fn main() {
     for (case, c) in calls {
         println!("| {case} | {c} |");
     }
+}
+
+/// Case 8: each S3 log format's decoder on its sample repeated to about [`FORMAT_BYTES`],
+/// beside `gzip -dc` on the same gzip bytes.
+fn formats_rows() {
+    const FORMAT_BYTES: usize = 40 << 20;
+    let cases: [(&str, &'static Format, &str, &str); 9] = [
+        (
+            "ALB access logs",
+            &alb::FORMAT,
+            "alb.log",
+            "AWSLogs/1/elasticloadbalancing/us-east-2/x.log.gz",
+        ),
+        (
+            "Classic LB access logs",
+            &elb::FORMAT,
+            "clb.log",
+            "AWSLogs/1/elasticloadbalancing/eu-west-1/x.log.gz",
+        ),
+        (
+            "NLB access logs",
+            &elb::FORMAT,
+            "nlb.log",
+            "AWSLogs/1/elasticloadbalancing/us-east-2/x.log.gz",
+        ),
+        (
+            "S3 server access logs",
+            &s3access::FORMAT,
+            "s3access.log",
+            "s3-access/2019-02-06-00-00-38-X",
+        ),
+        (
+            "WAF logs",
+            &waf::FORMAT,
+            "waf.log",
+            "AWSLogs/1/WAFLogs/ap-southeast-2/x.log.gz",
+        ),
+        (
+            "Route 53 Resolver query logs",
+            &route53::FORMAT,
+            "route53.log",
+            "AWSLogs/1/vpcdnsquerylogs/v/x.log.gz",
+        ),
+        (
+            "GuardDuty findings",
+            &guardduty::FORMAT,
+            "guardduty.jsonl",
+            "AWSLogs/1/GuardDuty/us-east-2/x.jsonl.gz",
+        ),
+        (
+            "Network Firewall logs",
+            &networkfirewall::FORMAT,
+            "networkfirewall.log",
+            "AWSLogs/1/network-firewall/alert/us-east-1/x.log.gz",
+        ),
+        (
+            "AWS Config snapshot",
+            &awsconfig::FORMAT,
+            "awsconfig-snapshot.json",
+            "AWSLogs/1/Config/us-east-2/x.json.gz",
+        ),
+    ];
+    println!(
+        "\n| format (sample repeated to about 40 MB) | events | decode → tag → frame MB/s | gzip -dc MB/s | ratio |\n|---|---|---|---|---|"
+    );
+    for (name, format, file, key) in cases {
+        let raw = repeated_sample(file, FORMAT_BYTES);
+        let gz = support::gzip(&raw);
+        let objects = [gz];
+        let gz_time = best_of(3, || gzip_dc(&objects));
+        let mut events = 0;
+        let ours = best_of(3, || {
+            let started = Instant::now();
+            events = decode_in_process(
+                ObjectSettings::plain(format, DecoderOptions::default()),
+                key,
+                &objects,
+            );
+            started.elapsed()
+        });
+        println!(
+            "| {name} | {events} | {:.0} | {:.0} | {:.2} |",
+            mb_per_s(raw.len(), ours),
+            mb_per_s(raw.len(), gz_time),
+            gz_time.as_secs_f64() / ours.as_secs_f64()
+        );
+    }
+}
+
+/// A sample of tests/data/formats repeated to about `bytes`: its lines over and over, or for
+/// the AWS Config snapshot its items in one `configurationItems` array.
+fn repeated_sample(file: &str, bytes: usize) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/formats")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    if file.ends_with(".json") {
+        let doc: std::collections::HashMap<String, Box<serde_json::value::RawValue>> =
+            serde_json::from_str(&text).unwrap();
+        let items: Vec<Box<serde_json::value::RawValue>> =
+            serde_json::from_str(doc["configurationItems"].get()).unwrap();
+        // AWS writes its files compact; the sample is pretty-printed for reading.
+        let one: Vec<String> = items
+            .iter()
+            .map(|i| devo_aws::formats::json::compact(i.get()).into_owned())
+            .collect();
+        let mut out = String::from("{\"fileVersion\":\"1.0\",\"configurationItems\":[");
+        let mut first = true;
+        while out.len() < bytes {
+            for item in &one {
+                if !std::mem::take(&mut first) {
+                    out.push(',');
+                }
+                out.push_str(item);
+            }
+        }
+        out.push_str("]}");
+        return out.into_bytes();
+    }
+    let mut out = String::with_capacity(bytes + text.len());
+    let text = if text.ends_with('\n') {
+        text
+    } else {
+        text + "\n"
+    };
+    while out.len() < bytes {
+        out.push_str(&text);
+    }
+    out.into_bytes()
 }
 
 /// The end-to-end cases against moto (cases 2 to 6).

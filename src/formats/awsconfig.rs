@@ -2,12 +2,10 @@
 //! gzip), streamed by [`RecordsScanner`]: one event per configuration item, as compact JSON,
 //! with its own `awsAccountId` and `awsRegion`. Config's writability check files are skipped.
 
-use std::borrow::Cow;
-
 use serde::Deserialize;
 
 use super::FormatError;
-use super::json::compact;
+use super::json::{Text, compact};
 use super::objects::{Event, EventSink, Format, ObjectDecoder, Position, present};
 use super::records::RecordsScanner;
 
@@ -33,9 +31,9 @@ struct Decoder {
 #[derive(Deserialize)]
 struct Fields<'a> {
     #[serde(rename = "awsAccountId", borrow)]
-    account: Option<Cow<'a, str>>,
+    account: Option<Text<'a>>,
     #[serde(rename = "awsRegion", borrow)]
-    region: Option<Cow<'a, str>>,
+    region: Option<Text<'a>>,
 }
 
 fn item(raw: &[u8], at: Position, out: &mut dyn EventSink) {

@@ -2,13 +2,12 @@
 //! record is parsed for the few fields its fate and its tag need, and shipped as compact JSON.
 //! The record bytes are otherwise passed on as AWS wrote them.
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 
 use serde::Deserialize;
 
 use super::FormatError;
-use super::json::compact;
+use super::json::{Text, compact};
 use super::objects::{
     DecoderOptions, Event, EventSink, Format, ObjectDecoder, Position, key_account_region,
 };
@@ -111,13 +110,13 @@ impl ObjectDecoder for Decoder {
 #[derive(Debug, Deserialize)]
 pub struct RecordFields<'a> {
     #[serde(rename = "eventName", borrow)]
-    pub event_name: Option<Cow<'a, str>>,
+    pub event_name: Option<Text<'a>>,
     #[serde(rename = "eventSource", borrow)]
-    pub event_source: Option<Cow<'a, str>>,
+    pub event_source: Option<Text<'a>>,
     #[serde(rename = "recipientAccountId", borrow)]
-    pub account: Option<Cow<'a, str>>,
+    pub account: Option<Text<'a>>,
     #[serde(rename = "awsRegion", borrow)]
-    pub region: Option<Cow<'a, str>>,
+    pub region: Option<Text<'a>>,
 }
 
 impl<'a> RecordFields<'a> {

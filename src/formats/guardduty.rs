@@ -2,9 +2,9 @@
 //! them with a KMS key, which the role must be allowed to use: kms:Decrypt). Each finding names
 //! its `accountId` and `region`.
 
-use std::borrow::Cow;
-
 use serde::Deserialize;
+
+use super::json::Text;
 
 use super::jsonlines::{Tags, decoder};
 use super::objects::{Format, any_key};
@@ -21,16 +21,16 @@ pub static FORMAT: Format = Format {
 #[derive(Deserialize)]
 struct Fields<'a> {
     #[serde(rename = "accountId", borrow)]
-    account: Option<Cow<'a, str>>,
+    account: Option<Text<'a>>,
     #[serde(borrow)]
-    region: Option<Cow<'a, str>>,
+    region: Option<Text<'a>>,
 }
 
 fn tags(line: &str) -> Result<Tags<'_>, serde_json::Error> {
     let f: Fields<'_> = serde_json::from_str(line)?;
     Ok(Tags {
         event_type: None,
-        account: f.account,
-        region: f.region,
+        account: f.account.map(|t| t.0),
+        region: f.region.map(|t| t.0),
     })
 }

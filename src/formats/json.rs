@@ -3,6 +3,21 @@
 
 use std::borrow::Cow;
 
+use serde::Deserialize;
+
+/// A JSON string, borrowed from the input when it holds no escapes. (serde gives an
+/// `Option<Cow<str>>` field an owned copy every time; through this newtype it borrows.)
+#[derive(Debug, Deserialize)]
+pub struct Text<'a>(#[serde(borrow)] pub Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 /// `raw` (valid JSON) without whitespace outside strings; borrowed when already compact.
 pub fn compact(raw: &str) -> Cow<'_, str> {
     let bytes = raw.as_bytes();
@@ -65,6 +80,20 @@ fn first_whitespace_outside_strings(bytes: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_borrows_when_it_can() {
+        #[derive(Deserialize)]
+        struct F<'a> {
+            #[serde(borrow)]
+            a: Option<Text<'a>>,
+            #[serde(borrow)]
+            b: Option<Text<'a>>,
+        }
+        let f: F<'_> = serde_json::from_str(r#"{"a":"plain","b":"es\"caped"}"#).unwrap();
+        assert!(matches!(f.a.as_ref().map(|t| &t.0), Some(Cow::Borrowed("plain"))));
+        assert_eq!(f.b.as_deref(), Some("es\"caped"));
+    }
 
     #[test]
     fn keeps_compact_text_borrowed() {

@@ -8,6 +8,8 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
+use super::json::Text;
+
 use super::jsonlines::{Tags, decoder};
 use super::objects::{Format, any_key, is_region};
 
@@ -23,7 +25,7 @@ pub static FORMAT: Format = Format {
 #[derive(Deserialize)]
 struct Fields<'a> {
     #[serde(borrow)]
-    availability_zone: Option<Cow<'a, str>>,
+    availability_zone: Option<Text<'a>>,
     #[serde(borrow)]
     event: Option<Inner<'a>>,
 }
@@ -31,7 +33,7 @@ struct Fields<'a> {
 #[derive(Deserialize)]
 struct Inner<'a> {
     #[serde(borrow)]
-    event_type: Option<Cow<'a, str>>,
+    event_type: Option<Text<'a>>,
 }
 
 /// The region of an availability zone's name (`eu-west-1b` → `eu-west-1`).
@@ -43,12 +45,12 @@ fn zone_region(zone: &str) -> Option<&str> {
 fn tags(line: &str) -> Result<Tags<'_>, serde_json::Error> {
     let f: Fields<'_> = serde_json::from_str(line)?;
     let region = match f.availability_zone {
-        Some(Cow::Borrowed(zone)) => zone_region(zone).map(Cow::Borrowed),
-        Some(Cow::Owned(zone)) => zone_region(&zone).map(|r| Cow::Owned(r.to_string())),
+        Some(Text(Cow::Borrowed(zone))) => zone_region(zone).map(Cow::Borrowed),
+        Some(Text(Cow::Owned(zone))) => zone_region(&zone).map(|r| Cow::Owned(r.to_string())),
         None => None,
     };
     Ok(Tags {
-        event_type: f.event.and_then(|e| e.event_type),
+        event_type: f.event.and_then(|e| e.event_type).map(|t| t.0),
         account: None,
         region,
     })

@@ -1,9 +1,9 @@
 //! Route 53 Resolver query logs in S3 (gzip JSON lines, one query per line), with the account
 //! and region of each query in its own `account_id` and `region` fields.
 
-use std::borrow::Cow;
-
 use serde::Deserialize;
+
+use super::json::Text;
 
 use super::jsonlines::{Tags, decoder};
 use super::objects::{Format, any_key};
@@ -20,16 +20,16 @@ pub static FORMAT: Format = Format {
 #[derive(Deserialize)]
 struct Fields<'a> {
     #[serde(borrow)]
-    account_id: Option<Cow<'a, str>>,
+    account_id: Option<Text<'a>>,
     #[serde(borrow)]
-    region: Option<Cow<'a, str>>,
+    region: Option<Text<'a>>,
 }
 
 fn tags(line: &str) -> Result<Tags<'_>, serde_json::Error> {
     let f: Fields<'_> = serde_json::from_str(line)?;
     Ok(Tags {
         event_type: None,
-        account: f.account_id,
-        region: f.region,
+        account: f.account_id.map(|t| t.0),
+        region: f.region.map(|t| t.0),
     })
 }

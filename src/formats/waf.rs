@@ -5,6 +5,8 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
+use super::json::Text;
+
 use super::jsonlines::{Tags, decoder};
 use super::lines::arn_region_account;
 use super::objects::{Format, any_key};
@@ -21,7 +23,7 @@ pub static FORMAT: Format = Format {
 #[derive(Deserialize)]
 struct Fields<'a> {
     #[serde(rename = "webaclId", borrow)]
-    web_acl: Option<Cow<'a, str>>,
+    web_acl: Option<Text<'a>>,
 }
 
 fn tags(line: &str) -> Result<Tags<'_>, serde_json::Error> {
