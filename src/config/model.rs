@@ -421,6 +421,11 @@ impl Service {
         ]
     }
 
+    /// Whether `key` is one of the queue keys.
+    pub fn is_queue_key(key: &str) -> bool {
+        Self::default().queue_names().iter().any(|(k, _)| *k == key)
+    }
+
     /// The queue that queue key `key` names here.
     pub fn queue_named(&self, key: &str) -> Option<&str> {
         self.queue_names()

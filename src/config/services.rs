@@ -472,6 +472,27 @@ mod tests {
     }
 
     #[test]
+    fn every_queue_key_is_read_from_the_config() {
+        for kind in ServiceKind::ALL {
+            if let Some(key) = kind.queue_key() {
+                assert!(Service::is_queue_key(key), "{key}: add it to Service::queue_names");
+            }
+        }
+    }
+
+    #[test]
+    fn every_object_format_is_listed() {
+        for kind in ServiceKind::ALL {
+            if let Some(format) = kind.object_format() {
+                assert!(
+                    formats::OBJECT_FORMATS.iter().any(|f| std::ptr::eq(*f, format)),
+                    "{format:?}: add it to formats::OBJECT_FORMATS"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn each_row_is_its_kinds() {
         for (i, kind) in ServiceKind::ALL.into_iter().enumerate() {
             assert_eq!(ROWS[i].kind, kind);
