@@ -1,5 +1,6 @@
-//! Every S3 object format's decoder (chosen by the first byte, with `format: json` by its low
-//! bit), fed in chunks split where the second byte says: no panic, every JSON message valid.
+//! Every S3 object format's decoder (chosen by the first byte, with `format: json` by its high
+//! bit), fed in chunks split where the second byte says: no panic, every message of a JSON
+//! format valid JSON, no `-` in a tag field.
 #![no_main]
 // Only part of the module is fuzzed here.
 #![allow(dead_code)]
@@ -14,13 +15,13 @@ use libfuzzer_sys::fuzz_target;
 
 /// Checks what the decoder hands out.
 struct Check {
-    json: bool,
+    /// The format's every message is JSON (not a line format, whose unparsed lines go as they are).
+    json_format: bool,
 }
 
 impl EventSink for Check {
     fn event(&mut self, e: Event<'_>) {
-        let json_format = e.message.starts_with('{');
-        if self.json && json_format {
+        if self.json_format {
             assert!(
                 serde_json::from_str::<serde::de::IgnoredAny>(e.message).is_ok(),
                 "{}",
@@ -45,7 +46,15 @@ fuzz_target!(|data: &[u8]| {
         ..DecoderOptions::default()
     };
     let mut decoder = (format.decoder)(&options, "AWSLogs/111122223333/x/us-east-1/k");
-    let mut check = Check { json };
+    let json_format = !matches!(
+        format.name,
+        "VPC Flow Logs"
+            | "CloudFront standard logs"
+            | "ALB access logs"
+            | "Classic and Network Load Balancer access logs"
+            | "S3 server access logs"
+    );
+    let mut check = Check { json_format };
     for chunk in body.chunks(usize::from(*split).max(1)) {
         if decoder.feed(chunk, &mut check).is_err() {
             return;
