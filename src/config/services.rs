@@ -475,7 +475,10 @@ mod tests {
     fn every_queue_key_is_read_from_the_config() {
         for kind in ServiceKind::ALL {
             if let Some(key) = kind.queue_key() {
-                assert!(Service::is_queue_key(key), "{key}: add it to Service::queue_names");
+                assert!(
+                    Service::is_queue_key(key),
+                    "{key}: add it to Service::queue_names"
+                );
             }
         }
     }
@@ -485,7 +488,9 @@ mod tests {
         for kind in ServiceKind::ALL {
             if let Some(format) = kind.object_format() {
                 assert!(
-                    formats::OBJECT_FORMATS.iter().any(|f| std::ptr::eq(*f, format)),
+                    formats::OBJECT_FORMATS
+                        .iter()
+                        .any(|f| std::ptr::eq(*f, format)),
                     "{format:?}: add it to formats::OBJECT_FORMATS"
                 );
             }

@@ -91,7 +91,10 @@ mod tests {
             b: Option<Text<'a>>,
         }
         let f: F<'_> = serde_json::from_str(r#"{"a":"plain","b":"es\"caped"}"#).unwrap();
-        assert!(matches!(f.a.as_ref().map(|t| &t.0), Some(Cow::Borrowed("plain"))));
+        assert!(matches!(
+            f.a.as_ref().map(|t| &t.0),
+            Some(Cow::Borrowed("plain"))
+        ));
         assert_eq!(f.b.as_deref(), Some("es\"caped"));
     }
 

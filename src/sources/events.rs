@@ -66,11 +66,7 @@ pub async fn run(ctx: &RunContext, kind: ServiceKind, svc: &Service) -> Summary 
         kind,
         tags: tag_rule(kind, svc),
     };
-    let job = QueueJob {
-        kind,
-        svc,
-        handler: &handler,
-    };
+    let job = QueueJob::new(kind, svc, &handler);
     run_service(ctx, kind, svc, |counters, _state| async move {
         consume(ctx, &job, &counters).await
     })

@@ -155,11 +155,7 @@ pub async fn run(
             noticed: Mutex::default(),
         };
         let handler = ObjectHandler::new(ctx, settings, counters.clone(), state);
-        let job = QueueJob {
-            kind,
-            svc,
-            handler: &handler,
-        };
+        let job = QueueJob::new(kind, svc, &handler);
         consume(ctx, &job, &counters).await
     })
     .await

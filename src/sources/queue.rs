@@ -100,21 +100,33 @@ pub trait MessageHandler: Sync {
     ) -> impl Future<Output = Result<Shipped, Rejection>> + 'a;
 }
 
-/// What to consume: the queue of service `kind`, configured by `svc`, in each of its regions.
+/// What to consume, resolved from the config once: the queue of service `kind` in each of its
+/// regions, and the handler of its messages.
 pub struct QueueJob<'a, H> {
     pub kind: ServiceKind,
-    pub svc: &'a Service,
-    pub handler: &'a H,
+    queue: &'a str,
+    regions: &'a [String],
+    handler: &'a H,
 }
 
-impl<H> QueueJob<'_, H> {
+impl<'a, H> QueueJob<'a, H> {
+    /// The job of service `kind` as `svc` configures it (validation made sure a service that
+    /// consumes a queue names one).
+    pub fn new(kind: ServiceKind, svc: &'a Service, handler: &'a H) -> Self {
+        Self {
+            kind,
+            queue: kind.queue(svc).unwrap_or_default(),
+            regions: svc.regions(),
+            handler,
+        }
+    }
+
     fn service(&self) -> &'static str {
         self.kind.name()
     }
 
-    /// Validation made sure a service that consumes a queue names one.
     fn queue_name(&self) -> &str {
-        self.kind.queue(self.svc).unwrap_or_default()
+        self.queue
     }
 }
 
@@ -147,31 +159,26 @@ pub async fn consume<H: MessageHandler>(
     counters: &Arc<Counters>,
 ) -> Result<(), Failure> {
     let shared = Arc::new(MessageBudget(ctx.options.max_messages.map(AtomicU64::new)));
-    each_region(
-        job.service(),
-        job.svc.regions(),
-        ctx.worker.shard,
-        |region| {
-            let budget = if ctx.options.dry_run && ctx.options.max_messages.is_none() {
-                Arc::new(MessageBudget(Some(AtomicU64::new(DRY_RUN_MESSAGES))))
-            } else {
-                shared.clone()
-            };
-            let region_run = RegionRun {
-                ctx,
-                job,
-                region,
-                sqs: ctx.aws.sqs(region),
-                counters: counters.clone(),
-                budget,
-                held: Arc::default(),
-                failure: Mutex::default(),
-                shipping: AtomicUsize::new(0),
-                receiving: AtomicBool::new(true),
-            };
-            async move { region_run.run().await }
-        },
-    )
+    each_region(job.service(), job.regions, ctx.worker.shard, |region| {
+        let budget = if ctx.options.dry_run && ctx.options.max_messages.is_none() {
+            Arc::new(MessageBudget(Some(AtomicU64::new(DRY_RUN_MESSAGES))))
+        } else {
+            shared.clone()
+        };
+        let region_run = RegionRun {
+            ctx,
+            job,
+            region,
+            sqs: ctx.aws.sqs(region),
+            counters: counters.clone(),
+            budget,
+            held: Arc::default(),
+            failure: Mutex::default(),
+            shipping: AtomicUsize::new(0),
+            receiving: AtomicBool::new(true),
+        };
+        async move { region_run.run().await }
+    })
     .await
 }
 
