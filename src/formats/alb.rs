@@ -4,7 +4,7 @@
 //! account and region come from its target group's ARN, else from the key
 //! (`AWSLogs/<account>/elasticloadbalancing/<region>/...`).
 
-use super::lines::{Layout, QuotedLines, arn_region_account};
+use super::lines::{Layout, QuotedLines, account_region_of_arn_at};
 use super::objects::{Format, any_key};
 
 /// ALB access logs (`alblogs`).
@@ -64,10 +64,7 @@ impl Layout for Alb {
     }
 
     fn account_region<'a>(&self, values: &[&'a str]) -> (Option<&'a str>, Option<&'a str>) {
-        let (region, account) = values
-            .get(TARGET_GROUP_ARN)
-            .map_or((None, None), |arn| arn_region_account(arn));
-        (account, region)
+        account_region_of_arn_at(values, TARGET_GROUP_ARN)
     }
 }
 

@@ -4,7 +4,7 @@
 //! ELB user guide's names for its kind. Account and region come from an ACM certificate's ARN
 //! on NLB lines that have one, else from the key (`AWSLogs/<account>/elasticloadbalancing/<region>/`).
 
-use super::lines::{Layout, QuotedLines, arn_region_account};
+use super::lines::{Layout, QuotedLines, account_region_of_arn_at};
 use super::objects::{Format, any_key};
 
 /// Classic and Network Load Balancer access logs (`elblogs`).
@@ -83,10 +83,7 @@ impl Layout for Elb {
         if !is_network(values) {
             return (None, None);
         }
-        let (region, account) = values
-            .get(CHOSEN_CERT_ARN)
-            .map_or((None, None), |arn| arn_region_account(arn));
-        (account, region)
+        account_region_of_arn_at(values, CHOSEN_CERT_ARN)
     }
 }
 

@@ -2,11 +2,7 @@
 //! them with a KMS key, which the role must be allowed to use: kms:Decrypt). Each finding names
 //! its `accountId` and `region`.
 
-use serde::Deserialize;
-
-use super::json::Text;
-
-use super::jsonlines::{Tags, decoder};
+use super::jsonlines::{decoder, own_account_region};
 use super::objects::{Format, any_key};
 
 /// GuardDuty findings (`guarddutyfindings`).
@@ -15,22 +11,5 @@ pub static FORMAT: Format = Format {
     table: "cloud.aws.guardduty.findings",
     typed_family: None,
     reads_key: any_key,
-    decoder: |_, _| decoder(tags),
+    decoder: |_, _| decoder(own_account_region),
 };
-
-#[derive(Deserialize)]
-struct Fields<'a> {
-    #[serde(rename = "accountId", borrow)]
-    account: Option<Text<'a>>,
-    #[serde(borrow)]
-    region: Option<Text<'a>>,
-}
-
-fn tags(line: &str) -> Result<Tags<'_>, serde_json::Error> {
-    let f: Fields<'_> = serde_json::from_str(line)?;
-    Ok(Tags {
-        event_type: None,
-        account: f.account.map(|t| t.0),
-        region: f.region.map(|t| t.0),
-    })
-}

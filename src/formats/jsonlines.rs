@@ -5,8 +5,10 @@
 
 use std::borrow::Cow;
 
+use serde::Deserialize;
+
 use super::FormatError;
-use super::json::compact;
+use super::json::{Text, compact};
 use super::lines::{LineDecoder, LineRule};
 use super::objects::{Event, EventSink, ObjectDecoder, Position, present};
 
@@ -20,6 +22,27 @@ pub struct Tags<'a> {
 
 /// How a format finds its tag fields in a line.
 pub type TagsOf = fn(&str) -> Result<Tags<'_>, serde_json::Error>;
+
+/// The account and region a record names at its top level, under any of AWS's spellings
+/// (`account_id` / `accountId`, `region`).
+#[derive(Deserialize)]
+struct AccountRegion<'a> {
+    #[serde(rename = "accountId", alias = "account_id", borrow)]
+    account: Option<Text<'a>>,
+    #[serde(borrow)]
+    region: Option<Text<'a>>,
+}
+
+/// The tags of a record that names its account and region itself (Route 53 Resolver query
+/// logs, GuardDuty findings).
+pub fn own_account_region(line: &str) -> Result<Tags<'_>, serde_json::Error> {
+    let f: AccountRegion<'_> = serde_json::from_str(line)?;
+    Ok(Tags {
+        event_type: None,
+        account: f.account.map(|t| t.0),
+        region: f.region.map(|t| t.0),
+    })
+}
 
 /// A decoder of JSON lines whose tags `tags_of` finds.
 pub fn decoder(tags_of: TagsOf) -> Box<dyn ObjectDecoder> {

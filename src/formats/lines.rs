@@ -225,6 +225,17 @@ impl<L: Layout> LineRule for QuotedLines<L> {
     }
 }
 
+/// The account and region of the ARN at field `at` of a line's values, each when present.
+pub fn account_region_of_arn_at<'a>(
+    values: &[&'a str],
+    at: usize,
+) -> (Option<&'a str>, Option<&'a str>) {
+    let (region, account) = values
+        .get(at)
+        .map_or((None, None), |arn| arn_region_account(arn));
+    (account, region)
+}
+
 /// The region and account of an ARN (`arn:aws:SERVICE:REGION:ACCOUNT:...`), each when present.
 pub fn arn_region_account(arn: &str) -> (Option<&str>, Option<&str>) {
     let mut parts = arn.split(':');

@@ -5,7 +5,7 @@
 //! when the request used one, else from the key when the logs are partitioned by date
 //! (`<prefix><account>/<region>/<bucket>/YYYY/MM/DD/...`), else from the puller.
 
-use super::lines::{Layout, QuotedLines, arn_region_account};
+use super::lines::{Layout, QuotedLines, account_region_of_arn_at};
 use super::objects::{Format, any_key};
 
 /// S3 server access logs (`s3accesslogs`).
@@ -58,10 +58,7 @@ impl Layout for S3Access {
     }
 
     fn account_region<'a>(&self, values: &[&'a str]) -> (Option<&'a str>, Option<&'a str>) {
-        let (region, account) = values
-            .get(ACCESS_POINT_ARN)
-            .map_or((None, None), |arn| arn_region_account(arn));
-        (account, region)
+        account_region_of_arn_at(values, ACCESS_POINT_ARN)
     }
 }
 
