@@ -1,14 +1,15 @@
 //! Objects of JSON lines, one event per line (WAF, Route 53 Resolver query logs, GuardDuty
-//! findings, Network Firewall logs): each line is shipped as compact JSON, and parsed only for
-//! the fields its tag needs, by the format's own `tags` function. A line that is not JSON is
-//! reported with its number; the others go on.
+//! findings, Network Firewall logs): each line is shipped as AWS wrote it (one line of JSON
+//! already), and parsed only for the fields its tag needs, by the format's own `tags` function,
+//! which also proves it is JSON. A line that is not is reported with its number; the others go
+//! on.
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 
 use super::FormatError;
-use super::json::{Text, compact};
+use super::json::Text;
 use super::lines::{LineDecoder, LineRule};
 use super::objects::{Event, EventSink, ObjectDecoder, Position, present};
 
@@ -67,7 +68,7 @@ impl LineRule for JsonLines {
             }
         };
         out.event(Event {
-            message: &compact(text),
+            message: text,
             event_type: tags.event_type.as_deref().and_then(present),
             account: tags.account.as_deref().and_then(present),
             region: tags.region.as_deref().and_then(present),

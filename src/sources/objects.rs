@@ -643,6 +643,8 @@ impl TagCache {
         fields: (Option<&str>, Option<&str>, Option<&str>),
     ) -> &str {
         let (event_type, account, region) = fields;
+        // Untyped tags do not depend on the event's type: neighbours of other types share one.
+        let event_type = event_type.filter(|_| rule.typed_family.is_some());
         let same = self.key.0.as_deref() == event_type
             && self.key.1.as_deref() == account
             && self.key.2.as_deref() == region
