@@ -4,7 +4,7 @@
 //! account and region come from its target group's ARN, else from the key
 //! (`AWSLogs/<account>/elasticloadbalancing/<region>/...`).
 
-use super::lines::{Layout, QuotedLines, account_region_of_arn_at};
+use super::lines::{FixedFields, QuotedLines};
 use super::objects::{Format, any_key};
 
 /// ALB access logs (`alblogs`).
@@ -13,7 +13,15 @@ pub static FORMAT: Format = Format {
     table: "web.aws.alb.access",
     typed_family: None,
     reads_key: any_key,
-    decoder: |options, _key| QuotedLines::boxed(Alb, options.json),
+    decoder: |options, _key| {
+        QuotedLines::boxed(
+            FixedFields {
+                names: FIELDS,
+                arn_at: TARGET_GROUP_ARN,
+            },
+            options.json,
+        )
+    },
 };
 
 /// The fields of an ALB access log entry, in order.
@@ -55,18 +63,6 @@ pub const FIELDS: &[&str] = &[
 
 /// Where `target_group_arn` is.
 const TARGET_GROUP_ARN: usize = 16;
-
-struct Alb;
-
-impl Layout for Alb {
-    fn names(&self, _values: &[&str]) -> &'static [&'static str] {
-        FIELDS
-    }
-
-    fn account_region<'a>(&self, values: &[&'a str]) -> (Option<&'a str>, Option<&'a str>) {
-        account_region_of_arn_at(values, TARGET_GROUP_ARN)
-    }
-}
 
 #[cfg(test)]
 mod tests {

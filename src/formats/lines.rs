@@ -168,6 +168,23 @@ pub trait Layout: Send + Sync + 'static {
     }
 }
 
+/// A layout of one list of names, whose account and region are those of the ARN in one field
+/// (ALB: the target group's; S3 access logs: the access point's).
+pub struct FixedFields {
+    pub names: &'static [&'static str],
+    pub arn_at: usize,
+}
+
+impl Layout for FixedFields {
+    fn names(&self, _values: &[&str]) -> &'static [&'static str] {
+        self.names
+    }
+
+    fn account_region<'a>(&self, values: &[&'a str]) -> (Option<&'a str>, Option<&'a str>) {
+        account_region_of_arn_at(values, self.arn_at)
+    }
+}
+
 /// Lines of quoted fields (see [`quoted_fields`]) under a [`Layout`]: each shipped as it
 /// stands, or with `format: json` as an object keyed by the layout's names.
 pub struct QuotedLines<L> {

@@ -5,7 +5,7 @@
 //! when the request used one, else from the key when the logs are partitioned by date
 //! (`<prefix><account>/<region>/<bucket>/YYYY/MM/DD/...`), else from the puller.
 
-use super::lines::{Layout, QuotedLines, account_region_of_arn_at};
+use super::lines::{FixedFields, QuotedLines};
 use super::objects::{Format, any_key};
 
 /// S3 server access logs (`s3accesslogs`).
@@ -14,7 +14,15 @@ pub static FORMAT: Format = Format {
     table: "web.aws.s3.access",
     typed_family: None,
     reads_key: any_key,
-    decoder: |options, _key| QuotedLines::boxed(S3Access, options.json),
+    decoder: |options, _key| {
+        QuotedLines::boxed(
+            FixedFields {
+                names: FIELDS,
+                arn_at: ACCESS_POINT_ARN,
+            },
+            options.json,
+        )
+    },
 };
 
 /// The fields of an S3 server access log record, in order.
@@ -49,18 +57,6 @@ pub const FIELDS: &[&str] = &[
 
 /// Where `access_point_arn` is.
 const ACCESS_POINT_ARN: usize = 24;
-
-struct S3Access;
-
-impl Layout for S3Access {
-    fn names(&self, _values: &[&str]) -> &'static [&'static str] {
-        FIELDS
-    }
-
-    fn account_region<'a>(&self, values: &[&'a str]) -> (Option<&'a str>, Option<&'a str>) {
-        account_region_of_arn_at(values, ACCESS_POINT_ARN)
-    }
-}
 
 #[cfg(test)]
 mod tests {
