@@ -100,6 +100,33 @@ pub struct GlobalArgs {
     pub quiet: bool,
 }
 
+impl GlobalArgs {
+    /// A backfill window that ends where or before it starts: a usage mistake (nothing would
+    /// be pulled), said instead of a run that quietly does nothing.
+    pub fn empty_window(&self) -> Option<String> {
+        match (self.start_time, self.end_time) {
+            (Some(start), Some(end)) if end <= start => Some(format!(
+                "--end-time {} is not after --start-time {}: the window would be empty (swap them?)",
+                end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )),
+            _ => None,
+        }
+    }
+
+    /// A backfill that starts after `now`: refused like a config mistake, since every S3
+    /// object announced before it would be acknowledged unread.
+    pub fn start_in_future(&self, now: DateTime<Utc>) -> Option<String> {
+        self.start_time.filter(|start| *start > now).map(|start| {
+            format!(
+                "--start-time {} is after now ({}): a backfill window must start in the past (check the year)",
+                start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )
+        })
+    }
+}
+
 /// A run's budget: a bounded cycle, so longer than zero and at most a day.
 fn parse_deadline(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;

@@ -120,6 +120,9 @@ pub struct Counters {
     pub backlog: std::sync::Mutex<BTreeMap<String, u64>>,
     /// Services pulled by time: how far each cursor has been delivered.
     pub cursors: std::sync::Mutex<BTreeMap<String, DateTime<Utc>>>,
+    /// What the summary line must say beside its counters (a prefix that matched no log
+    /// group, a deadline that left messages in the queue), each once.
+    pub notes: std::sync::Mutex<Vec<String>>,
 }
 
 impl Counters {
@@ -133,6 +136,14 @@ impl Counters {
 
     pub fn note_cursor(&self, cursor: &str, until: DateTime<Utc>) {
         crate::lock(&self.cursors).insert(cursor.to_string(), until);
+    }
+
+    /// Something the summary line must say (said once however often it is noted).
+    pub fn note(&self, text: String) {
+        let mut notes = crate::lock(&self.notes);
+        if !notes.contains(&text) {
+            notes.push(text);
+        }
     }
 }
 
@@ -220,12 +231,16 @@ where
     let (name, request_period_secs) = (kind.name(), svc.request_period_secs());
     let started = std::time::Instant::now();
     let counters = Arc::new(Counters::default());
-    let finish = |outcome, note: Option<String>, counters: Arc<Counters>| Summary {
-        kind,
-        outcome,
-        note,
-        counters,
-        seconds: started.elapsed().as_secs_f64(),
+    let finish = |outcome, note: Option<String>, counters: Arc<Counters>| {
+        let noted = std::mem::take(&mut *crate::lock(&counters.notes));
+        let all: Vec<String> = note.into_iter().chain(noted).collect();
+        Summary {
+            kind,
+            outcome,
+            note: (!all.is_empty()).then(|| all.join("; ")),
+            counters,
+            seconds: started.elapsed().as_secs_f64(),
+        }
     };
     let key = format!("{}.{name}", ctx.input_id());
     // Dry runs write nothing, so they take no lock either and may run beside a real one.

@@ -28,6 +28,11 @@ fn main() -> ExitCode {
         };
     }
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Some(mistake) = cli.global.empty_window() {
+        cli::command_with_generate()
+            .error(clap::error::ErrorKind::ArgumentConflict, mistake)
+            .exit();
+    }
     // Progress bars only on a terminal; log lines are written around them, never through them.
     let progress = if std::io::stderr().is_terminal() {
         MultiProgress::new()

@@ -39,6 +39,10 @@ fn lease_grace(deadline: Duration) -> Duration {
 /// Runs the command and returns the worst outcome. Errors that stop the run before any service
 /// starts are reported here. `debug_logging` turns debug logs on, for `globals.debug: true`.
 pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) -> Outcome {
+    if let Some(mistake) = cli.global.start_in_future(Utc::now()) {
+        tracing::error!("{mistake}");
+        return Outcome::Config;
+    }
     let path = config_path(cli.global.config.clone(), std::env::var("CONFIG_FILE").ok());
     let loaded = match config::load(&path) {
         Ok(l) => Arc::new(l),

@@ -184,6 +184,8 @@ pub fn parse(text: &str) -> Result<(Config, Vec<String>), ParseError> {
             // "." is serde_path_to_error's name for the document root.
             Some((path, reason)) if path != "." => {
                 let reason = plain_reason(text, &first_line(&reason));
+                // serde_path_to_error's `?` stands for a key it could not name (a duplicate).
+                let path = path.strip_suffix(".?").unwrap_or(&path).to_string();
                 ParseError::invalid(path, reason)
             }
             Some((_, reason)) => ParseError::Syntax(first_line(&reason)),
@@ -243,10 +245,46 @@ fn plain_reason(text: &str, reason: &str) -> String {
     if what == "expected mapping start" {
         return format!("expected keys under this one{place}, found nothing or a single value");
     }
+    if what == "expected sequence start" {
+        let got = line_no.map(value_at).unwrap_or_default();
+        return format!(
+            "expected a list{place}, got {got:?}: write [{got}] (or one `- item` per line below the key)"
+        );
+    }
+    if what == "expected string scalar" {
+        let got = line_no.map(value_at).unwrap_or_default();
+        return format!("expected a single value{place}, got {got:?}");
+    }
+    if let Some(key) = what
+        .strip_prefix("duplicate mapping key: ")
+        .and_then(|rest| rest.split(',').next())
+    {
+        // The first one: back up the block (lines indented as the key, or deeper).
+        let first = line_no.and_then(|n| {
+            let key_indent = indent(line(n));
+            (1..n)
+                .rev()
+                .map(|i| (i, line(i)))
+                .take_while(|(_, l)| l.trim().is_empty() || indent(l) >= key_indent)
+                .find(|(_, l)| {
+                    indent(l) == key_indent
+                        && l.trim_start()
+                            .strip_prefix(key)
+                            .is_some_and(|r| r.trim_start().starts_with(':'))
+                })
+                .map(|(i, _)| i)
+        });
+        let earlier = first
+            .map(|i| format!(", first at line {i}"))
+            .unwrap_or_default();
+        return format!(
+            "`{key}` is given twice in this block{place}{earlier}: keep one (YAML takes a key once per block)"
+        );
+    }
     reason.to_string()
 }
 
-pub(crate) fn first_line(s: &str) -> String {
+fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().trim().to_string()
 }
 

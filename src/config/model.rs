@@ -578,7 +578,7 @@ impl<'de> Deserialize<'de> for ShortId {
                 Ok(ShortId(v.to_string()))
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_str(V)
     }
 }
 

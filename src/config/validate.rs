@@ -2,7 +2,7 @@
 //! what each service needs, driven by the registry of services.
 
 use super::model::*;
-use super::{ParseError, SeedKey, ServiceKind, first_line};
+use super::{ParseError, SeedKey, ServiceKind};
 
 pub(crate) const SERVICES_PATH: &str = "inputs.aws.services";
 
@@ -62,7 +62,7 @@ impl Config {
                 validate_block(key, svc)?;
             }
         }
-        Ok(())
+        check_queues_unshared(&aws.services)
     }
 
     /// Keys set in a service block that does not read them (`log_groups` under
@@ -91,6 +91,18 @@ impl Config {
             let OutputType::DevoPlatform = out.kind;
             let c = &out.config;
             check_len(&format!("{p}.config.address"), &c.address, 1, 253)?;
+            if let Some((host, port)) = c.address.rsplit_once(':')
+                && !host.contains(':')
+                && port.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Err(ParseError::invalid(
+                    format!("{p}.config.address"),
+                    format!(
+                        "{:?} holds a port: write address: {host} and port: {port} (the port has its own key)",
+                        c.address
+                    ),
+                ));
+            }
             if c.address.contains(char::is_whitespace) || c.address.contains('/') {
                 return Err(ParseError::invalid(
                     format!("{p}.config.address"),
@@ -193,11 +205,63 @@ fn validate_block(key: SeedKey, svc: &Service) -> Result<(), ParseError> {
     }
     if let Some(re) = &svc.s3_file_type_filter {
         regex::Regex::new(re).map_err(|e| {
-            ParseError::invalid(
-                format!("{p}.s3_file_type_filter"),
-                first_line(&e.to_string()),
-            )
+            ParseError::invalid(format!("{p}.s3_file_type_filter"), regex_reason(re, &e))
         })?;
+    }
+    Ok(())
+}
+
+/// The regex crate's report of a bad pattern in one line: what is wrong and where, with the
+/// pattern marked (its own text spans lines, the first of which says only "regex parse error:").
+fn regex_reason(pattern: &str, e: &regex::Error) -> String {
+    let text = e.to_string();
+    let what = text
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+        .unwrap_or_else(|| text.lines().last().unwrap_or_default().trim());
+    // Under the pattern (indented), a caret line marks the column of the mistake.
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let lines: Vec<&str> = text.lines().collect();
+    let column = lines.iter().enumerate().skip(1).find_map(|(i, l)| {
+        (l.trim_start().starts_with('^') && i >= 2)
+            .then(|| indent(l).saturating_sub(indent(lines[i - 1])))
+    });
+    let at = column
+        .map(|c| format!(" at character {} of {pattern:?}", c + 1))
+        .unwrap_or_default();
+    format!(
+        "not a regular expression: {what}{at} (a regex on the object key, such as \\.json\\.gz$)"
+    )
+}
+
+/// Two services (or two types of one block) on one queue in one region: each would take the
+/// other's notifications and read them with its own decoder and tags, so one service gets
+/// nothing and the other ships what is not its own. Refused with both key paths.
+fn check_queues_unshared(services: &Services) -> Result<(), ParseError> {
+    let mut seen: Vec<(&str, &str, String)> = Vec::new();
+    for kind in ServiceKind::ALL {
+        let (Some(svc), Some(key)) = (kind.configured(services), kind.queue_key()) else {
+            continue;
+        };
+        let Some(queue) = kind.queue(svc) else {
+            continue;
+        };
+        let path = format!("{SERVICES_PATH}.{}.{key}", kind.seed_key().as_str());
+        for region in svc.regions() {
+            if let Some((_, _, first)) = seen
+                .iter()
+                .find(|(q, r, p)| *q == queue && *r == region.as_str() && *p != path)
+            {
+                return Err(ParseError::invalid(
+                    path,
+                    format!(
+                        "queue {queue:?} in {region} is also named by {first}: a queue feeds one service (give each its own queue; EventBridge rules and S3 notifications can target several)"
+                    ),
+                ));
+            }
+            seen.push((queue, region.as_str(), path.clone()));
+        }
     }
     Ok(())
 }
@@ -266,6 +330,19 @@ fn validate_common(p: &str, c: &Service) -> Result<(), ParseError> {
             format!("{p}.regions"),
             "expected a list of region names",
         ));
+    }
+    if let Some(StartTime(at)) = c.start_time {
+        let now = chrono::Utc::now();
+        if at > now {
+            return Err(ParseError::invalid(
+                format!("{p}.start_time"),
+                format!(
+                    "{} is after now ({}): a service cannot start in the future, and every object announced before it would be skipped (check the year)",
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+            ));
+        }
     }
     for (i, r) in c.regions().iter().enumerate() {
         if !is_region_name(r) {

@@ -117,6 +117,7 @@ impl RegionLogs<'_> {
                 out.push(name.clone());
                 continue;
             };
+            let before = out.len();
             let mut pages = self
                 .at
                 .client
@@ -140,8 +141,32 @@ impl RegionLogs<'_> {
                         .filter_map(|g| g.log_group_name().map(String::from)),
                 );
             }
+            if out.len() == before {
+                self.matched_nothing(name);
+            }
         }
         Ok(out)
+    }
+
+    /// A prefix that names no group (a typo such as `/aws/lamda/*`, or a group's ARN pasted
+    /// from the console, whose `:*` ending reads as a prefix): said in every run, and in the
+    /// summary, since the run is otherwise a quiet success with nothing in it.
+    fn matched_nothing(&self, name: &str) {
+        let region = self.at.region;
+        let hint = if name.starts_with("arn:") {
+            " (this is an ARN: log_groups takes names such as /aws/lambda/my-function, or a prefix ending in *)"
+        } else {
+            ""
+        };
+        tracing::warn!(
+            message = "No log group matches this prefix: nothing is pulled for it.",
+            log_group = %name,
+            region = %region,
+            hint = (!hint.is_empty()).then_some(hint)
+        );
+        self.at
+            .counters
+            .note(format!("no log group in {region} matches {name}{hint}"));
     }
 
     async fn pull_group(&self, group: &str) -> Result<(), Failure> {

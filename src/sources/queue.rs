@@ -311,6 +311,13 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         keeper.abort();
         let still_held: Vec<HeldMessage> = lock(&self.held).drain().map(|(_, (m, _))| m).collect();
         release(&self.sqs, &url, &still_held).await;
+        if !drained && self.ctx.should_stop() && !self.ctx.options.dry_run {
+            self.counters.note(format!(
+                "the deadline (or a stop signal) ended the run in {} with the queue not drained: {} received messages went back to the queue, and the next run takes them with what is still waiting",
+                self.region,
+                still_held.len()
+            ));
+        }
         lock(&self.failure).take().map_or(Ok(()), Err)
     }
 

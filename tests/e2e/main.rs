@@ -20,6 +20,8 @@ mod credentials;
 mod faults;
 // Config errors refused with their key path, before anything is pulled.
 mod config;
+// Mistakes a migrating user makes: said, never a quiet exit 0.
+mod mistakes;
 // Operating it: exit codes, `all`, logs, secrets, the example config, deploy/.
 mod operations;
 mod workers;

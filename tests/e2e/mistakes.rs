@@ -1,0 +1,192 @@
+//! Mistakes a user migrating from Devo's AWS collector makes: each is said (what, where, what to
+//! write instead), never a quiet exit 0 that pulls nothing or ships the wrong thing.
+
+use crate::support::aws::unique_name;
+use crate::support::devo::closed_port;
+use crate::support::{
+    Workdir, audit_s3_yaml, config_yaml, events_yaml, let_aws_clock_pass, logs_yaml, setup,
+};
+
+const EVENTS: &str =
+    "service-events-all:\n  cloudwatch_sqs_queue_name: q\n  regions: [us-east-1]\n";
+
+/// A start_time in the future (2027 typed for 2026) would make every S3+SQS service acknowledge
+/// each notification unread: refused with its key path, in the config and in `--start-time`.
+#[test]
+fn a_start_time_in_the_future_is_refused() {
+    let wd = Workdir::new();
+    let future = (chrono::Utc::now() + chrono::Duration::days(365)).to_rfc3339();
+    wd.write_config(&config_yaml(
+        closed_port(),
+        &audit_s3_yaml("q", &format!("  start_time: {future}\n")),
+    ));
+    for args in [&["audit", "--dry-run"][..], &["check"]] {
+        wd.run(args)
+            .expect_code(3)
+            .expect_stderr("inputs.aws.services.audit-events-all.start_time: ")
+            .expect_stderr("is after now");
+    }
+    wd.write_config(&config_yaml(closed_port(), EVENTS));
+    wd.run(&["events", "--dry-run", "--start-time", &future])
+        .expect_code(3)
+        .expect_stderr("--start-time ")
+        .expect_stderr("is after now");
+    assert!(!wd.path().join("state").exists(), "nothing written");
+}
+
+/// An end before the start is a usage error, not a run that quietly does nothing.
+#[test]
+fn an_end_time_before_the_start_time_is_a_usage_error() {
+    let wd = Workdir::new();
+    wd.write_config(&config_yaml(closed_port(), EVENTS));
+    wd.run(&[
+        "logs",
+        "--start-time",
+        "2024-05-02T00:00:00Z",
+        "--end-time",
+        "2024-05-01T00:00:00Z",
+    ])
+    .expect_code(2)
+    .expect_stderr(
+        "--end-time 2024-05-01T00:00:00Z is not after --start-time 2024-05-02T00:00:00Z",
+    );
+}
+
+/// Two services on one queue would take each other's messages (Security Hub findings shipped
+/// unsplit under the events tag): refused at load and in `check`, naming both key paths.
+#[test]
+fn two_services_on_one_queue_are_refused() {
+    let wd = Workdir::new();
+    let both = format!(
+        "{}sqs-cloudwatch-consumer:\n  cloudwatch_sqs_queue_name: q\n  regions: [eu-west-1, us-east-1]\n",
+        EVENTS
+    );
+    wd.write_config(&config_yaml(closed_port(), &both));
+    for args in [&["events", "--dry-run"][..], &["check"]] {
+        wd.run(args).expect_code(3).expect_stderr(
+            "inputs.aws.services.sqs-cloudwatch-consumer.cloudwatch_sqs_queue_name: queue \"q\" in us-east-1 is also named by inputs.aws.services.service-events-all.cloudwatch_sqs_queue_name",
+        );
+    }
+    // The same name in regions apart is two queues.
+    let apart = both.replace("[eu-west-1, us-east-1]", "[eu-west-1]");
+    wd.write_config(&config_yaml(closed_port(), &apart));
+    let run = wd.run(&["events", "--dry-run", "--deadline", "2s"]);
+    assert!(!run.stderr.contains("is also named by"), "{}", run.stderr);
+}
+
+/// Ids are strings of up to 5 digits in the seed: `007` is taken as written, and names the
+/// state files as written.
+#[test]
+fn ids_with_leading_zeros_are_taken_as_written() {
+    let (moto, receiver, wd) = setup();
+    let queue = unique_name("zeros");
+    let url = moto.create_queue("us-east-1", &queue, 30);
+    moto.send("us-east-1", &url, &["{\"id\":\"z\"}".to_string()]);
+    let yaml = config_yaml(receiver.port, &events_yaml(&queue, &["us-east-1"])).replacen(
+        "    id: 7\n",
+        "    id: 007\n",
+        1,
+    );
+    wd.write_config(&yaml);
+    wd.run(&["events"]).expect_code(0);
+    assert_eq!(receiver.records().len(), 1);
+    assert!(
+        wd.path().join("state/007.service-events-all.json").exists(),
+        "{:?}",
+        std::fs::read_dir(wd.path().join("state"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect::<Vec<_>>()
+    );
+}
+
+/// Messages in the user's words: what is wrong, where (key path and line), what to write.
+#[test]
+fn config_mistakes_say_what_to_write_instead() {
+    let wd = Workdir::new();
+    let base = config_yaml(closed_port(), EVENTS);
+    for (from, to, want) in [
+        (
+            "regions: [us-east-1]\n",
+            "regions: [us-east-1]\n        s3_file_type_filter: \"(json\"\n",
+            "inputs.aws.services.service-events-all.s3_file_type_filter: not a regular expression: unclosed group at character 1 of \"(json\"",
+        ),
+        (
+            "  name: e2e\n",
+            "  name: e2e\n  name: again\n",
+            "globals: `name` is given twice in this block (line 5, column 3), first at line 4: keep one",
+        ),
+        (
+            "regions: [us-east-1]\n",
+            "regions: [us-east-1]\n        drop_event_names: Decrypt\n",
+            "inputs.aws.services.service-events-all.drop_event_names: expected a list (line 27, column 27), got \"Decrypt\": write [Decrypt]",
+        ),
+        (
+            "address: localhost\n",
+            "address: localhost:443\n",
+            "outputs.devo_1.config.address: \"localhost:443\" holds a port: write address: localhost and port: 443",
+        ),
+    ] {
+        assert!(base.contains(from), "{from}");
+        wd.write_config(&base.replacen(from, to, 1));
+        wd.run(&["events", "--dry-run"])
+            .expect_code(3)
+            .expect_stderr(want);
+    }
+}
+
+/// A log group prefix that matches nothing (a typo, or an ARN pasted from the console) warns in
+/// every run, with the group and region, and the summary says so.
+#[test]
+fn a_log_group_prefix_that_matches_nothing_is_said_every_run() {
+    let (moto, receiver, wd) = setup();
+    let group = unique_name("/aws/lambda/real");
+    moto.log_group("us-east-1", &group, &["s"]);
+    let arn = format!("arn:aws:logs:us-east-1:123456789012:log-group:{group}:*");
+    let typo = group.replace("lambda", "lamda");
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &logs_yaml(&format!("[\"{arn}\", \"{typo}*\"]"), "  delay_seconds: 0\n"),
+    ));
+    let_aws_clock_pass();
+    for _ in 0..2 {
+        let run = wd.run(&["logs", "--force"]);
+        run.expect_code(0)
+            .expect_stderr("No log group matches this prefix")
+            .expect_stderr(&format!("log_group={typo}*"))
+            .expect_stderr("this is an ARN: log_groups takes names")
+            .expect_stderr("note=\"no log group in us-east-1 matches arn:aws:logs:")
+            .expect_stderr(&format!("; no log group in us-east-1 matches {typo}*\""));
+    }
+}
+
+/// A run the deadline cuts short with a backlog left says so in its summary, with how many
+/// messages went back: not a bare status="ok".
+#[test]
+fn a_deadline_that_leaves_a_backlog_is_said_in_the_summary() {
+    let (moto, receiver, wd) = setup();
+    let queue = unique_name("backlog");
+    let url = moto.create_queue("us-east-1", &queue, 30);
+    let bodies: Vec<String> = (0..60).map(|i| format!("{{\"id\":\"b{i}\"}}")).collect();
+    moto.send("us-east-1", &url, &bodies);
+    // Every receive answers after 1.5 s: the 2 s deadline ends the run with most still waiting.
+    moto.fault(
+        serde_json::json!({"op": "ReceiveMessage", "match": queue, "delay_ms": 1500, "times": 100}),
+    );
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &events_yaml(&queue, &["us-east-1"]),
+    ));
+    let run = wd.run(&["events", "--deadline", "2s"]);
+    run.expect_code(0)
+        .expect_stderr("the deadline (or a stop signal) ended the run in us-east-1 with the queue not drained: ")
+        .expect_stderr("received messages went back to the queue");
+    let (waiting, in_flight) = moto.depth("us-east-1", &url);
+    assert_eq!(in_flight, 0, "nothing left invisible");
+    assert_eq!(
+        waiting as usize + receiver.records().len(),
+        60,
+        "every message delivered or back"
+    );
+    assert!(waiting > 0, "a backlog is left");
+}
