@@ -12,7 +12,7 @@ use chrono::Utc;
 use crate::aws::Aws;
 use crate::config::{Loaded, Reach, SeedKey, ServiceKind};
 use crate::devo::shipper::ShipError;
-use crate::devo::tls::{DevoEndpoint, close_cleanly, not_after};
+use crate::devo::tls::{CLIENT_CERT_WARN_DAYS, DevoEndpoint, close_cleanly, not_after};
 use crate::outcome::{Failure, Outcome};
 use crate::state::StateStore;
 
@@ -99,7 +99,7 @@ async fn devo_rows(endpoint: Result<DevoEndpoint, String>) -> Vec<Row> {
         let days = e
             .client_cert_not_after()
             .map(|t| (t - Utc::now()).num_days());
-        if let Some(days) = days.filter(|d| (0..CERT_WARN_DAYS).contains(d)) {
+        if let Some(days) = days.filter(|d| (0..CLIENT_CERT_WARN_DAYS).contains(d)) {
             rows.push(Row {
                 check: format!("devo certificate {}", e.display()),
                 // A warning: the run works, for now.
@@ -189,8 +189,6 @@ fn clock(aws: &Aws) -> Row {
     }
 }
 
-/// Days before its expiry a client certificate is warned about.
-const CERT_WARN_DAYS: i64 = 30;
 const SERVICES_PREFIX: &str = "inputs.aws.services.";
 
 /// What `check` calls, of the IAM actions each configured service needs.

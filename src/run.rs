@@ -21,7 +21,7 @@ use crate::config::{self, ConfigError, Loaded, ServiceKind};
 use crate::cycle::{RunContext, RunOptions, Stop, Summary};
 use crate::devo::frame::Framing;
 use crate::devo::shipper::{Destination, EpochLimits, Shipper, ShipperStats};
-use crate::devo::tls::{DevoEndpoint, EndpointSpec};
+use crate::devo::tls::{CLIENT_CERT_WARN_DAYS, DevoEndpoint, EndpointSpec};
 use crate::outcome::Outcome;
 use crate::report::{self, RunFigures};
 use crate::sources;
@@ -224,15 +224,53 @@ fn start_shipper(
     loaded: &Loaded,
     dry_run: bool,
 ) -> Result<(Shipper, JoinHandle<ShipperStats>), Box<dyn std::error::Error>> {
+    // A dry run builds the endpoints as a real run does (certificates read and matched, the
+    // address checked), so a config that would fail is not reported fine; it only does not
+    // connect.
+    let endpoints = devo_endpoints(loaded)?
+        .into_iter()
+        .map(|(endpoint, limits)| endpoint.map(|e| (e, limits)))
+        .collect::<Result<Vec<_>, String>>()?;
+    for (endpoint, _) in &endpoints {
+        client_cert_in_date(endpoint)?;
+    }
     let destinations = if dry_run {
         vec![(Destination::Stdout, EpochLimits::default())]
     } else {
-        devo_endpoints(loaded)?
+        endpoints
             .into_iter()
-            .map(|(endpoint, limits)| Ok((Destination::Devo(Arc::new(endpoint?)), limits)))
-            .collect::<Result<_, String>>()?
+            .map(|(endpoint, limits)| (Destination::Devo(Arc::new(endpoint)), limits))
+            .collect()
     };
     Ok(Shipper::start(destinations))
+}
+
+/// An expired client certificate stops the run before anything is received (no server takes
+/// it); one that expires within [`CLIENT_CERT_WARN_DAYS`] is warned about in every run.
+fn client_cert_in_date(endpoint: &DevoEndpoint) -> Result<(), String> {
+    let Some(at) = endpoint.client_cert_not_after() else {
+        return Ok(());
+    };
+    let (now, until) = (
+        Utc::now(),
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    );
+    if at < now {
+        return Err(format!(
+            "devo {}: the client certificate expired on {until}: renew it (nothing was received from AWS)",
+            endpoint.display()
+        ));
+    }
+    let days_left = (at - now).num_days();
+    if days_left < CLIENT_CERT_WARN_DAYS {
+        tracing::warn!(
+            message = "The client certificate expires soon: renew it.",
+            devo = %endpoint.display(),
+            days_left,
+            expires = %until
+        );
+    }
+    Ok(())
 }
 
 /// What the services of this run share.

@@ -29,6 +29,9 @@ use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+/// Days before its expiry a client certificate is warned about, in every run and in `check`.
+pub const CLIENT_CERT_WARN_DAYS: i64 = 30;
+
 /// How long to wait for the TCP connection and the TLS handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -102,11 +105,25 @@ impl DevoEndpoint {
             tracing::warn!(message = "The client private key is readable by others.", %problem);
         }
         let certs = read_certs("client certificate", spec.cert)?;
+        if certs.first().is_some_and(|c| is_ca(c)) {
+            return Err(TlsSetupError::Invalid(format!(
+                "{}: the first certificate in cert is a CA, not yours: put the client certificate first (the CA belongs in chain)",
+                spec.cert.display()
+            )));
+        }
         let client_not_after = certs.first().and_then(|c| not_after(c));
-        let key = PrivateKeyDer::from_pem_file(spec.key).map_err(|e| TlsSetupError::Read {
-            what: "private key",
-            path: spec.key.to_path_buf(),
-            reason: pem_reason(&e),
+        let key = PrivateKeyDer::from_pem_file(spec.key).map_err(|e| {
+            if is_encrypted_key(spec.key) {
+                return TlsSetupError::Invalid(format!(
+                    "{path}: the key is encrypted: devo-aws needs an unencrypted key (openssl pkey -in {path} -out {path}.plain, then name that file in key)",
+                    path = spec.key.display()
+                ));
+            }
+            TlsSetupError::Read {
+                what: "private key",
+                path: spec.key.to_path_buf(),
+                reason: pem_reason(&e),
+            }
         })?;
         let mut config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -200,6 +217,29 @@ fn key_permissions_problem(path: &Path) -> Option<String> {
             path.display()
         )
     })
+}
+
+/// Whether a certificate is a CA's (basic constraints CA:TRUE).
+fn is_ca(cert: &CertificateDer<'_>) -> bool {
+    x509_parser::parse_x509_certificate(cert.as_ref())
+        .ok()
+        .and_then(|(_, c)| c.basic_constraints().ok().flatten().map(|b| b.value.ca))
+        .unwrap_or(false)
+}
+
+/// Whether a key file holds a passphrase-protected key (PKCS#8 `ENCRYPTED PRIVATE KEY`, or the
+/// legacy `Proc-Type: 4,ENCRYPTED` header), which rustls cannot read. Only the PEM labels and
+/// headers are looked at, never echoed.
+fn is_encrypted_key(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
+        .is_ok_and(|_| {
+            let text = String::from_utf8_lossy(&head);
+            text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+                || text.contains("Proc-Type: 4,ENCRYPTED")
+        })
 }
 
 /// Whether a certificate names serverAuth among its extended key usages.

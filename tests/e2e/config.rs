@@ -1,5 +1,5 @@
 use crate::support::aws::{Moto, unique_name};
-use crate::support::devo::closed_port;
+use crate::support::devo::{Pki, closed_port};
 use crate::support::{Workdir, config_yaml};
 
 #[test]
@@ -97,6 +97,9 @@ fn globals_debug_is_honoured() {
         ),
     )
     .replace("debug: false", "debug: true");
+    // A dry run reads the certificates as a real run does.
+    let pki = Pki::new("debug");
+    wd.write_certs(&pki, &pki);
     wd.write_config(&yaml);
     let run = wd.run(&["events", "--dry-run"]);
     run.expect_code(0).expect_stderr("DEBUG");

@@ -279,11 +279,13 @@ fn check_predicts_the_run() {
     let wd = Workdir::new();
     wd.write_certs(&pki, &pki);
     let queue = unique_name("predict");
+    let hub_queue = unique_name("predict-hub");
     moto.create_queue("us-east-1", &queue, 30);
+    moto.create_queue("us-east-1", &hub_queue, 30);
     let good = config_yaml(
         receiver.port,
         &format!(
-            "{}sqs-cloudwatch-consumer:\n  cloudwatch_sqs_queue_name: {queue}\n  regions: [us-east-1]\n",
+            "{}sqs-cloudwatch-consumer:\n  cloudwatch_sqs_queue_name: {hub_queue}\n  regions: [us-east-1]\n",
             events_yaml(&queue, &["us-east-1"])
         ),
     );

@@ -190,3 +190,89 @@ fn a_deadline_that_leaves_a_backlog_is_said_in_the_summary() {
     );
     assert!(waiting > 0, "a backlog is left");
 }
+
+/// Certificate mistakes named by their cause, in a real run and in a dry run alike (a dry run
+/// reads and matches the certificates as a real run does; it only does not connect).
+#[test]
+fn certificate_mistakes_are_named_by_their_cause() {
+    let (moto, receiver, wd) = setup();
+    let queue = unique_name("certs");
+    let url = moto.create_queue("us-east-1", &queue, 30);
+    moto.send("us-east-1", &url, &["{\"id\":\"c\"}".to_string()]);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &events_yaml(&queue, &["us-east-1"]),
+    ));
+    let certs = wd.path().join("certs");
+    let key = certs.join("client.key");
+    let plain = std::fs::read(&key).unwrap();
+    let encrypted = std::process::Command::new("openssl")
+        .args(["pkey", "-aes256", "-passout", "pass:secret", "-in"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(encrypted.status.success(), "openssl pkey -aes256");
+    std::fs::write(&key, &encrypted.stdout).unwrap();
+    for args in [&["events"][..], &["events", "--dry-run"]] {
+        wd.run(args)
+            .expect_code(3)
+            .expect_stderr("client.key: the key is encrypted: devo-aws needs an unencrypted key (openssl pkey -in ");
+    }
+    std::fs::write(&key, &plain).unwrap();
+
+    let cert = certs.join("client.crt");
+    let own = std::fs::read_to_string(&cert).unwrap();
+    let chain = std::fs::read_to_string(certs.join("chain.crt")).unwrap();
+    std::fs::write(&cert, format!("{chain}{own}")).unwrap();
+    for args in [&["events"][..], &["events", "--dry-run"]] {
+        wd.run(args).expect_code(3).expect_stderr(
+            "client.crt: the first certificate in cert is a CA, not yours: put the client certificate first",
+        );
+    }
+    std::fs::remove_file(certs.join("chain.crt")).unwrap();
+    wd.run(&["events", "--dry-run"])
+        .expect_code(3)
+        .expect_stderr("chain.crt: cannot read CA chain");
+    assert_eq!(moto.depth("us-east-1", &url), (1, 0), "nothing received");
+    assert!(receiver.records().is_empty());
+}
+
+/// An expired client certificate stops the run before anything is received; one that expires
+/// within 30 days is warned about in every run, not only in `check`.
+#[test]
+fn client_certificates_near_or_past_expiry_are_said_in_every_run() {
+    use crate::support::devo::{Pki, Receiver};
+    let moto = crate::support::aws::Moto::new();
+    let queue = unique_name("expiry");
+    let url = moto.create_queue("us-east-1", &queue, 30);
+    moto.send("us-east-1", &url, &["{\"id\":\"e\"}".to_string()]);
+
+    let expired = Pki::with_expired_client("devo-expired-run");
+    let receiver = Receiver::start(&expired);
+    let wd = Workdir::new();
+    wd.write_certs(&expired, &expired);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &events_yaml(&queue, &["us-east-1"]),
+    ));
+    for args in [&["events"][..], &["events", "--dry-run"]] {
+        wd.run(args)
+            .expect_code(3)
+            .expect_stderr("the client certificate expired on ")
+            .expect_stderr("nothing was received from AWS");
+    }
+    assert_eq!(moto.depth("us-east-1", &url), (1, 0), "nothing received");
+
+    let soon = Pki::with_client_expiring_in("devo-soon", 10);
+    let receiver = Receiver::start(&soon);
+    wd.write_certs(&soon, &soon);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &events_yaml(&queue, &["us-east-1"]),
+    ));
+    wd.run(&["events"])
+        .expect_code(0)
+        .expect_stderr("The client certificate expires soon: renew it.")
+        .expect_stderr("days_left=9");
+    assert_eq!(receiver.records().len(), 1);
+}

@@ -401,9 +401,12 @@ fn objects_older_than_start_time_are_acknowledged_unread() {
         "AWSLogs/111122223333/vpcflowlogs/us-east-1/2024/05/01/old.log",
         format!("{FLOW_V2_HEADER}\n{}\n", v2[0]).into_bytes(),
     );
+    // Announced before the service's start_time (a start_time in the future is refused).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let start = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     s.wd.write_config(&config_yaml(
         s.receiver.port,
-        &flowlogs_yaml(&s.queue, "  start_time: 2099-01-01T00:00:00Z\n"),
+        &flowlogs_yaml(&s.queue, &format!("  start_time: {start}\n")),
     ));
     let run = s.wd.run(&["flowlogs"]);
     run.expect_code(0);

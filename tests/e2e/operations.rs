@@ -175,6 +175,8 @@ fn secrets_never_reach_logs_errors_or_dry_run_output() {
         &format!("      assume_role_external_id: ext-{secret}\n"),
         "",
     ));
+    let pki = Pki::new("secrets");
+    wd.write_certs(&pki, &pki);
     let run = wd.run(&["-vvv", "--dry-run", "events"]);
     run.expect_code(0);
     for out in [&bad.stdout, &bad.stderr, &run.stdout, &run.stderr] {

@@ -2,10 +2,11 @@
 # Installs the real peers the end-to-end tests start, from Debian's packages, when missing:
 # rsyslog with its OpenSSL driver (a syslog server with mutual TLS, playing Devo), and the
 # shells whose completion scripts the tests try (zsh, fish; bash is there), and faketime (a host
-# clock off AWS's), and Prometheus' promtool and Pushgateway; and syslog-ng, unpacked (below).
+# clock off AWS's), and Prometheus' promtool and Pushgateway, and openssl (to encrypt a test
+# key as users do); and syslog-ng, unpacked (below).
 set -euo pipefail
 missing=()
-for pkg in rsyslog rsyslog-openssl zsh fish faketime prometheus prometheus-pushgateway; do
+for pkg in rsyslog rsyslog-openssl zsh fish faketime prometheus prometheus-pushgateway openssl; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 sudo=""
