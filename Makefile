@@ -2,7 +2,7 @@
 CARGO ?= cargo
 WITH_MOTO := tests/support/with-moto.sh
 
-.PHONY: help build peers test test-faults test-workers test-relays lint generate check-generated demo bench fuzz fuzz-smoke
+.PHONY: help build peers test test-faults test-workers test-relays lint generate check-generated demo demo-dry bench fuzz fuzz-smoke
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -30,9 +30,13 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-demo: ## Start the AWS emulator, load sample events, run `devo-aws all --dry-run`
+demo: ## Every service against the AWS emulator's samples, delivered to a local mutual-TLS receiver; what arrived, per tag
 	$(CARGO) build
 	$(WITH_MOTO) tests/support/demo.sh
+
+demo-dry: ## The dry run: EventBridge and Security Hub samples printed with their tags, nothing delivered
+	$(CARGO) build
+	$(WITH_MOTO) tests/support/demo.sh dry
 
 bench: ## Measure the S3+SQS pipeline (results table; not part of make test)
 	$(WITH_MOTO) $(CARGO) bench --bench pipeline

@@ -558,3 +558,44 @@ fn iam_policies_match_what_each_service_calls() {
         assert_eq!(actions, want, "{}", file.display());
     }
 }
+
+/// `make demo`: every service against the emulator's samples, delivered over mutual TLS to the
+/// demo's own receiver, and what arrived per tag.
+#[test]
+fn the_demo_delivers_every_service() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new(format!("{root}/tests/support/demo.sh"))
+        .env("DEVO_AWS_BIN", env!("CARGO_BIN_EXE_devo-aws"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("40 events in all; devo-aws exited 0"),
+        "{stdout}"
+    );
+    for tag in [
+        "cloud.aws.cloudwatch.ec2.123456789012.us-east-1",
+        "cloud.aws.securityhub.findings.123456789012.us-east-1",
+        "cloud.aws.cloudtrail.events.123456789012.us-east-1",
+        "cloud.aws.cloudwatch.metrics.123456789012.us-east-1",
+        "cloud.aws.cloudwatch.logs.123456789012.us-east-1",
+        "cloud.aws.vpc.flowlogs.123456789012.eu-west-3",
+        "cloud.aws.cloudfront.accesslogs.123456789012.us-east-1",
+        "web.aws.alb.access.123456789012.us-east-2",
+        "web.aws.elb.access.123456789012.eu-west-1",
+        "cloud.aws.waf.logs.111122223333.ap-southeast-2",
+        "web.aws.s3.access.123456789012.us-west-1",
+        "dns.aws.route53.626345947581.us-east-1",
+        "cloud.aws.guardduty.findings.973743533182.us-east-2",
+        "cloud.aws.networkfirewall.alert.123456789012.us-east-1",
+        "cloud.aws.configlogs.events.123456789012.us-east-2",
+    ] {
+        assert!(stdout.contains(tag), "{tag} in {stdout}");
+    }
+    assert_eq!(stderr.matches("status=\"ok\"").count(), 16, "{stderr}");
+    assert!(!stderr.contains(" WARN "), "{stderr}");
+}

@@ -1,9 +1,18 @@
-"""Loads the demo's sample data into the AWS emulator: an EventBridge queue in two regions and a
-Security Hub queue, each with a few realistic events. Prints nothing but what it did."""
+"""Loads the demo's sample data into the AWS emulator, for every service devo-aws has:
+EventBridge queues in two regions, a Security Hub queue, CloudTrail events for LookupEvents and a
+trail file in S3, CloudWatch metrics, a CloudWatch Logs group, and one bucket per S3 log kind
+(VPC Flow Logs, CloudFront, ALB, CLB, WAF, S3 access, Route 53, GuardDuty, Network Firewall,
+Config) that announces its objects on a queue of its own; the S3 objects are the test files of
+tests/data/formats, shaped as AWS writes them. Prints what it did."""
 
+import gzip
 import json
 import os
 import sys
+import time
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import boto3
 
@@ -11,14 +20,21 @@ ENDPOINT = os.environ["DEVO_AWS_TEST_ENDPOINT"]
 ACCOUNT = "123456789012"
 
 
-def sqs(region):
+FORMATS = Path(__file__).resolve().parent.parent / "data" / "formats"
+
+
+def client(service, region="us-east-1"):
     return boto3.client(
-        "sqs",
+        service,
         endpoint_url=ENDPOINT,
         region_name=region,
         aws_access_key_id="demo",
         aws_secret_access_key="demo",
     )
+
+
+def sqs(region):
+    return client("sqs", region)
 
 
 def event(eid, source, detail_type, region, detail, time="2026-11-28T09:00:00Z"):
@@ -69,5 +85,98 @@ def main():
     ])
 
 
+# (type, queue, test file, key as AWS writes it, gzipped)
+S3_KINDS = [
+    ("alblogs", "demo-alb", "alb.log",
+     "AWSLogs/123456789012/elasticloadbalancing/us-east-2/2018/07/02/123456789012_elasticloadbalancing_us-east-2_app.my-loadbalancer.50dc6c495c0c9188_20180702T2225Z_10.0.0.1_a1b2c3.log.gz", True),
+    ("elblogs", "demo-elb", "clb.log",
+     "AWSLogs/123456789012/elasticloadbalancing/eu-west-1/2015/05/13/123456789012_elasticloadbalancing_eu-west-1_my-loadbalancer_20150513T2340Z_172.160.001.192_5zvk2pvf.log", False),
+    ("waflogs", "demo-waf", "waf.log",
+     "AWSLogs/111122223333/WAFLogs/ap-southeast-2/STMTest/2019/12/13/23/50/111122223333_waflogs_ap-southeast-2_STMTest_20191213T2350Z_a1b2c3.log.gz", True),
+    ("s3accesslogs", "demo-s3access", "s3access.log", "s3-access/2019-02-06-00-00-38-5E4D87FC1EXAMPLE", False),
+    ("route53logs", "demo-route53", "route53.log",
+     "AWSLogs/626345947581/vpcdnsquerylogs/vpc-01e31a7c/2021/12/11/vpc-01e31a7c.2021-12-11T22:45:00Z.a1b2c3.log.gz", True),
+    ("guarddutyfindings", "demo-guardduty", "guardduty.jsonl",
+     "guardduty/AWSLogs/973743533182/GuardDuty/us-east-2/2022/01/28/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d.jsonl.gz", True),
+    ("networkfirewalllogs", "demo-firewall", "networkfirewall.log",
+     "AWSLogs/123456789012/network-firewall/alert/us-east-1/2025/10/17/10/123456789012_network-firewall_alert_us-east-1_test-firewall_202510171030_a1b2c3.log.gz", True),
+    ("configlogs", "demo-config", "awsconfig-snapshot.json",
+     "AWSLogs/123456789012/Config/us-east-2/2016/9/27/ConfigSnapshot/123456789012_Config_us-east-2_ConfigSnapshot_20160927T183939Z_16da64e4-cb65-4846-b061-e6c3ba43cb96.json.gz", True),
+    ("flowlogs", "demo-flowlogs", "tgw-default.log",
+     "AWSLogs/123456789012/vpcflowlogs/eu-west-3/2023/11/14/123456789012_vpcflowlogs_eu-west-3_tgw-attach-0123456789abcdef0_20231114T2215Z_a1b2c3.log.gz", True),
+]
+
+
+def announcing_bucket(queue):
+    """A bucket named after `queue` that announces each object created in it on `queue`."""
+    url = sqs("us-east-1").create_queue(QueueName=queue)["QueueUrl"]
+    arn = sqs("us-east-1").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3 = client("s3")
+    s3.create_bucket(Bucket=queue)
+    s3.put_bucket_notification_configuration(Bucket=queue, NotificationConfiguration={
+        "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+    return s3
+
+
+def put_objects(now):
+    for kind, queue, file, key, gzipped in S3_KINDS:
+        body = (FORMATS / file).read_bytes()
+        announcing_bucket(queue).put_object(Bucket=queue, Key=key, Body=gzip.compress(body) if gzipped else body)
+        print(f"demo: {kind}: s3://{queue}/{key.rsplit('/', 1)[-1]} announced on {queue}", file=sys.stderr)
+    day = now.strftime("%Y/%m/%d")
+    stamp = now.strftime("%Y%m%dT%H%MZ")
+    records = [{"eventVersion": "1.09", "eventTime": (now - timedelta(minutes=m)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "eventSource": "s3.amazonaws.com", "eventName": name, "awsRegion": "us-east-1",
+                "eventID": f"trail-{m}", "recipientAccountId": ACCOUNT}
+               for m, name in ((9, "CreateBucket"), (8, "PutBucketPolicy"), (7, "DeleteBucket"))]
+    key = f"AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/{day}/{ACCOUNT}_CloudTrail_us-east-1_{stamp}_demo.json.gz"
+    announcing_bucket("demo-cloudtrail").put_object(
+        Bucket="demo-cloudtrail", Key=key, Body=gzip.compress(json.dumps({"Records": records}).encode()))
+    print(f"demo: audits_s3: {len(records)} CloudTrail records in s3://demo-cloudtrail/...{stamp}_demo.json.gz", file=sys.stderr)
+    fields = ("date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) "
+              "cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header "
+              "cs-protocol cs-bytes time-taken")
+    lines = [f"{now:%Y-%m-%d}\t{now:%H:%M:0}{i}\tFRA56-P1\t{1000 + i}\t203.0.113.{i}\tGET\td111111abcdef8.cloudfront.net"
+             f"\t/index.html\t200\t-\tMozilla/5.0%20(X11)\t-\t-\tHit\treq-{i}\texample.com\thttps\t120\t0.002"
+             for i in range(3)]
+    announcing_bucket("demo-cloudfront").put_object(
+        Bucket="demo-cloudfront", Key=f"cf/E2EXAMPLE.{now:%Y-%m-%d-%H}.demo.gz",
+        Body=gzip.compress(f"#Version: 1.0\n#Fields: {fields}\n{chr(10).join(lines)}\n".encode()))
+    print(f"demo: cloudfrontlogs: {len(lines)} requests in s3://demo-cloudfront/cf/E2EXAMPLE...gz", file=sys.stderr)
+
+
+def put_cursors(now):
+    """What the services pulled by time read: LookupEvents, metrics, a log group."""
+    at = int(now.timestamp())
+    events = [{"EventId": f"api-{i}", "EventName": name, "EventTime": at - 600 + i * 60,
+               "EventSource": "iam.amazonaws.com", "Username": "alice",
+               "CloudTrailEvent": json.dumps({"eventVersion": "1.09", "eventTime": datetime.fromtimestamp(at - 600 + i * 60, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                              "eventSource": "iam.amazonaws.com", "eventName": name, "awsRegion": "us-east-1",
+                                              "eventID": f"api-{i}", "recipientAccountId": ACCOUNT})}
+              for i, name in enumerate(("CreateUser", "AttachUserPolicy", "CreateAccessKey"))]
+    request = urllib.request.Request(f"{ENDPOINT}/moto-api/devo-aws/cloudtrail-events", method="POST",
+                                     data=json.dumps({"region": "us-east-1", "events": events}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=10).read()
+    print(f"demo: audits_api: {len(events)} IAM events for LookupEvents", file=sys.stderr)
+    points = [{"MetricName": "Requests", "Dimensions": [{"Name": "Api", "Value": "checkout"}],
+               "Timestamp": now - timedelta(minutes=m), "Value": float(10 * m), "Unit": "Count"}
+              for m in range(5, 20, 5)]
+    client("cloudwatch").put_metric_data(Namespace="Demo/App", MetricData=points)
+    print(f"demo: metrics: {len(points)} datapoints in Demo/App", file=sys.stderr)
+    logs = client("logs")
+    logs.create_log_group(logGroupName="/demo/app")
+    logs.create_log_stream(logGroupName="/demo/app", logStreamName="web-1")
+    logs.put_log_events(logGroupName="/demo/app", logStreamName="web-1", logEvents=[
+        {"timestamp": (at - 300 + i) * 1000, "message": f"GET /checkout 200 {12 + i}ms"} for i in range(3)])
+    print("demo: logs: 3 events in /demo/app", file=sys.stderr)
+
+
 if __name__ == "__main__":
     main()
+    if "--all" in sys.argv:
+        moment = datetime.now(timezone.utc)
+        put_objects(moment)
+        put_cursors(moment)
+        # Past the second AWS's clock is read in, so the log events are inside the first window.
+        time.sleep(1.1)
