@@ -207,13 +207,17 @@ impl DevoEndpoint {
 }
 
 /// Why the private key file's permissions are unsafe, if they are: like ssh, a key readable or
-/// writable by group or others is reported (with the file's path and mode).
+/// writable by group or others is reported (with the file's path and mode). As PostgreSQL
+/// allows, a key owned by root may also be read by its group (0640 at most): that is how a
+/// Kubernetes Secret mounted with `fsGroup` arrives (root, the pod's group, 0440).
 fn key_permissions_problem(path: &Path) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
-    (mode & 0o077 != 0).then(|| {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(path).ok()?;
+    let mode = meta.permissions().mode() & 0o777;
+    let allowed = if meta.uid() == 0 { 0o037 } else { 0o077 };
+    (mode & allowed != 0).then(|| {
         format!(
-            "{}: mode {mode:04o} lets group or others read it; chmod 600 it",
+            "{}: mode {mode:04o} lets group or others read it; chmod 600 it (or 640 with root as its owner)",
             path.display()
         )
     })

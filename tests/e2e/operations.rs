@@ -599,3 +599,80 @@ fn the_demo_delivers_every_service() {
     assert_eq!(stderr.matches("status=\"ok\"").count(), 16, "{stderr}");
     assert!(!stderr.contains(" WARN "), "{stderr}");
 }
+
+/// deploy/kubernetes/: both manifests pass kubernetes-validate in strict mode, and agree with the
+/// checks devo-aws makes: the job outlives the run's deadline and a slice's grace after it, and
+/// the key as a Secret with fsGroup arrives (root's, group-readable, 0440) is accepted, while a
+/// key others may read still is not.
+#[test]
+fn kubernetes_manifests_are_valid_and_agree_with_the_checks() {
+    let validate = root().join(".venv/bin/kubernetes-validate");
+    for file in ["cronjob.yaml", "cronjob-workers.yaml"] {
+        let path = root().join("deploy/kubernetes").join(file);
+        let out = Command::new(&validate)
+            .args(["--strict", "--quiet"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{file}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let docs: Vec<serde_json::Value> =
+            serde_saphyr::from_str_multiple(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let job = &docs[2]["spec"]["jobTemplate"]["spec"];
+        let pod = &job["template"]["spec"];
+        let args: Vec<&str> = pod["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.as_str())
+            .collect();
+        let at = args.iter().position(|a| *a == "--deadline").unwrap();
+        let deadline = humantime::parse_duration(args[at + 1]).unwrap().as_secs();
+        // run::lease_grace: half the deadline, from 10 s to 2 minutes.
+        let grace = (deadline / 2).clamp(10, 120);
+        let active = job["activeDeadlineSeconds"].as_u64().unwrap();
+        assert!(
+            active >= deadline + grace,
+            "{file}: activeDeadlineSeconds {active} < --deadline {deadline} s + grace {grace} s"
+        );
+        let secret = pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["secret"].is_object())
+            .unwrap();
+        assert_eq!(secret["secret"]["defaultMode"], 0o400, "{file}");
+    }
+
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let (moto, receiver, wd) = setup();
+    let queue = unique_name("k8s-key");
+    moto.create_queue("us-east-1", &queue, 30);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &events_yaml(&queue, &["us-east-1"]),
+    ));
+    let key = wd.path().join("certs/client.key");
+    let by_root = std::fs::metadata(&key).unwrap().uid() == 0;
+    for (mode, accepted) in [
+        (0o440, by_root),
+        (0o640, by_root),
+        (0o444, false),
+        (0o600, true),
+    ] {
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+        let run = wd.run(&["events"]);
+        run.expect_code(0);
+        assert_eq!(
+            !run.stderr
+                .contains("The client private key is readable by others."),
+            accepted,
+            "mode {mode:o}: {}",
+            run.stderr
+        );
+    }
+}

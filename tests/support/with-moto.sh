@@ -4,10 +4,11 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 venv="$root/.venv"
-if ! "$venv/bin/python" -c 'import moto.server, cbor2' 2>/dev/null; then
-  echo "with-moto: installing moto and cbor2 into $venv" >&2
+if ! "$venv/bin/python" -c 'import moto.server, cbor2, kubernetes_validate' 2>/dev/null; then
+  echo "with-moto: installing moto, cbor2 and kubernetes-validate into $venv" >&2
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.2,<5.3' 'cbor2>=5,<7'
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.2,<5.3' 'cbor2>=5,<7' \
+    'kubernetes-validate>=1.30,<2'
 fi
 port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=$(mktemp -t moto.XXXXXX.log)
