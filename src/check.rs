@@ -82,6 +82,43 @@ fn config_rows(loaded: &Loaded) -> Vec<Row> {
             });
         }
     }
+    // What a run only warns about: shown as warnings, so `check` predicts the run's log.
+    let warn = |check: String, text: String| Row {
+        check,
+        result: Err(Failure::new(Outcome::Done, text)),
+    };
+    for key in &loaded.unknown_keys {
+        if !key
+            .strip_prefix(SERVICES_PREFIX)
+            .is_some_and(|name| !name.contains('.'))
+        {
+            rows.push(warn(
+                format!("config {key}"),
+                "unknown key: a run ignores it (a typo?)".into(),
+            ));
+        }
+    }
+    for key in loaded.config.misplaced_keys() {
+        rows.push(warn(
+            format!("config {key}"),
+            "this service does not read this key: a run ignores it".into(),
+        ));
+    }
+    for key in SeedKey::ALL {
+        if let Some(svc) = loaded.config.inputs.aws.services.get(key)
+            && svc.types_defaulted
+        {
+            let names: Vec<&str> = svc.types.iter().map(|t| t.as_str()).collect();
+            rows.push(warn(
+                format!("config {SERVICES_PREFIX}{}.types", key.as_str()),
+                format!(
+                    "not given: a run takes [{}] (write types: [{}] to say so)",
+                    names.join(", "),
+                    names.join(", ")
+                ),
+            ));
+        }
+    }
     rows
 }
 

@@ -255,6 +255,7 @@ impl Services {
             };
             if let Some(svc) = slot {
                 svc.types.clone_from(&default);
+                svc.types_defaulted = true;
                 filled.push((key, default));
             }
         }
@@ -300,6 +301,9 @@ pub struct Service {
     /// custom_service: `logs`.
     #[serde(default)]
     pub types: Vec<ServiceType>,
+    /// `types` was not written: the block's default was taken (for `check` to show).
+    #[serde(skip)]
+    pub types_defaulted: bool,
     /// audit: events whose `eventName` is listed are dropped.
     #[serde(default)]
     pub drop_event_names: Vec<String>,

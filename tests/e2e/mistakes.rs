@@ -276,3 +276,42 @@ fn client_certificates_near_or_past_expiry_are_said_in_every_run() {
         .expect_stderr("days_left=9");
     assert_eq!(receiver.records().len(), 1);
 }
+
+/// `check` shows, as warnings, what a run only warns about: an unknown key, a key in a service
+/// block that does not read it, and `types` left to its default.
+#[test]
+fn check_shows_what_runs_warn_about() {
+    let (moto, receiver, wd) = setup();
+    let queue = unique_name("warned");
+    moto.create_queue("us-east-1", &queue, 30);
+    let services = format!(
+        "{}  log_groups: /aws/lambda/x\n  colour: blue\naudit-events-all:\n  audit_sqs_queue_name: {queue}\n  regions: [us-east-1]\n",
+        events_yaml(&queue.replace("warned", "warned-ev"), &["us-east-1"])
+    );
+    moto.create_queue("us-east-1", &queue.replace("warned", "warned-ev"), 30);
+    wd.write_config(&config_yaml(receiver.port, &services));
+    let run = wd.run(&["check"]);
+    run.expect_code(0);
+    let row = |key: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("config {key} ")))
+            .unwrap_or_else(|| panic!("no row for {key}:\n{}", run.stdout))
+            .to_string()
+    };
+    let p = "inputs.aws.services";
+    assert!(
+        row(&format!("{p}.service-events-all.log_groups"))
+            .contains("WARN    this service does not read this key"),
+        "{}",
+        run.stdout
+    );
+    assert!(row(&format!("{p}.service-events-all.colour")).contains("WARN    unknown key"));
+    assert!(
+        row(&format!("{p}.audit-events-all.types")).contains(
+            "WARN    not given: a run takes [audits_s3] (write types: [audits_s3] to say so)"
+        ),
+        "{}",
+        run.stdout
+    );
+}
