@@ -88,9 +88,9 @@ fn config_rows(loaded: &Loaded) -> Vec<Row> {
         result: Err(Failure::new(Outcome::Done, text)),
     };
     for key in &loaded.unknown_keys {
-        if !key
+        if key
             .strip_prefix(SERVICES_PREFIX)
-            .is_some_and(|name| !name.contains('.'))
+            .is_none_or(|name| name.contains('.'))
         {
             rows.push(warn(
                 format!("config {key}"),
