@@ -2,13 +2,16 @@
 CARGO ?= cargo
 WITH_MOTO := tests/support/with-moto.sh
 
-.PHONY: help build peers test test-faults test-workers test-relays lint generate check-generated demo demo-dry bench fuzz fuzz-smoke
+.PHONY: help build dist peers test test-faults test-workers test-relays lint generate check-generated demo demo-dry bench fuzz fuzz-smoke
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-build: ## Build the release binary (target/release/devo-aws)
+build: ## Build the release binary (target/release/devo-aws), quick to build
 	$(CARGO) build --release
+
+dist: ## Build the binary for releases and images (target/dist/devo-aws: thin LTO, one codegen unit)
+	$(CARGO) build --profile dist --locked
 
 peers: ## Install the test peers from Debian's packages when missing (rsyslog; needs root or sudo)
 	tests/support/install-peers.sh

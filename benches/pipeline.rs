@@ -13,9 +13,11 @@
 //!    with 50 ms of round trip to Devo (benches/rtt.rs).
 //!
 //! 8. decode → tag → frame of each S3 log format (the samples of tests/data/formats repeated to
-//!    about 40 MB), in process, against `gzip -dc` on the same bytes.
+//!    about 40 MB), in process, against `gzip -dc` on the same bytes;
+//! 9. the built binary (`s3logs TYPE`) on one object of each format at 8 MB and at 128 MB: peak
+//!    RSS of each (memory flat in object size).
 //!
-//! `DEVO_AWS_BENCH=latency make bench` runs case 7 alone; `DEVO_AWS_BENCH=formats` case 8 alone.
+//! `DEVO_AWS_BENCH=latency make bench` runs case 7 alone; `DEVO_AWS_BENCH=formats` cases 8 and 9.
 //!
 //! Wall and CPU seconds and peak RSS of the binary come from GNU time. Run through
 //! tests/support/with-moto.sh (the Makefile does), which starts moto.
@@ -84,6 +86,9 @@ fn main() {
     );
     if std::env::var("DEVO_AWS_BENCH").as_deref() == Ok("formats") {
         formats_rows();
+        if std::env::var_os("DEVO_AWS_TEST_ENDPOINT").is_some() {
+            format_memory_rows();
+        }
         return;
     }
     let flows = vec![flow_log_v5(FLOW_LINES)];
@@ -113,6 +118,7 @@ fn main() {
     let mut calls = Vec::new();
     if std::env::var("DEVO_AWS_BENCH").as_deref() != Ok("latency") {
         against_moto(&objects, raw_bytes, &mut calls);
+        format_memory_rows();
     }
     at_aws_latency(&mut calls);
     println!("\n| case | AWS calls by operation |\n|---|---|");
@@ -121,70 +127,82 @@ fn main() {
     }
 }
 
+/// Each S3 log format of the bench: its name, decoder, sample in tests/data/formats, a key of
+/// its layout, and its `types` value.
+const FORMAT_CASES: [(&str, &Format, &str, &str, &str); 9] = [
+    (
+        "ALB access logs",
+        &alb::FORMAT,
+        "alb.log",
+        "AWSLogs/1/elasticloadbalancing/us-east-2/x.log.gz",
+        "alblogs",
+    ),
+    (
+        "Classic LB access logs",
+        &elb::FORMAT,
+        "clb.log",
+        "AWSLogs/1/elasticloadbalancing/eu-west-1/x.log.gz",
+        "elblogs",
+    ),
+    (
+        "NLB access logs",
+        &elb::FORMAT,
+        "nlb.log",
+        "AWSLogs/1/elasticloadbalancing/us-east-2/x.log.gz",
+        "elblogs",
+    ),
+    (
+        "S3 server access logs",
+        &s3access::FORMAT,
+        "s3access.log",
+        "s3-access/2019-02-06-00-00-38-X",
+        "s3accesslogs",
+    ),
+    (
+        "WAF logs",
+        &waf::FORMAT,
+        "waf.log",
+        "AWSLogs/1/WAFLogs/ap-southeast-2/x.log.gz",
+        "waflogs",
+    ),
+    (
+        "Route 53 Resolver query logs",
+        &route53::FORMAT,
+        "route53.log",
+        "AWSLogs/1/vpcdnsquerylogs/v/x.log.gz",
+        "route53logs",
+    ),
+    (
+        "GuardDuty findings",
+        &guardduty::FORMAT,
+        "guardduty.jsonl",
+        "AWSLogs/1/GuardDuty/us-east-2/x.jsonl.gz",
+        "guarddutyfindings",
+    ),
+    (
+        "Network Firewall logs",
+        &networkfirewall::FORMAT,
+        "networkfirewall.log",
+        "AWSLogs/1/network-firewall/alert/us-east-1/x.log.gz",
+        "networkfirewalllogs",
+    ),
+    (
+        "AWS Config snapshot",
+        &awsconfig::FORMAT,
+        "awsconfig-snapshot.json",
+        "AWSLogs/1/Config/us-east-2/x.json.gz",
+        "configlogs",
+    ),
+];
+
 /// Case 8: each S3 log format's decoder on its sample repeated to about [`FORMAT_BYTES`],
 /// beside `gzip -dc` on the same gzip bytes.
 fn formats_rows() {
     const FORMAT_BYTES: usize = 40 << 20;
-    let cases: [(&str, &'static Format, &str, &str); 9] = [
-        (
-            "ALB access logs",
-            &alb::FORMAT,
-            "alb.log",
-            "AWSLogs/1/elasticloadbalancing/us-east-2/x.log.gz",
-        ),
-        (
-            "Classic LB access logs",
-            &elb::FORMAT,
-            "clb.log",
-            "AWSLogs/1/elasticloadbalancing/eu-west-1/x.log.gz",
-        ),
-        (
-            "NLB access logs",
-            &elb::FORMAT,
-            "nlb.log",
-            "AWSLogs/1/elasticloadbalancing/us-east-2/x.log.gz",
-        ),
-        (
-            "S3 server access logs",
-            &s3access::FORMAT,
-            "s3access.log",
-            "s3-access/2019-02-06-00-00-38-X",
-        ),
-        (
-            "WAF logs",
-            &waf::FORMAT,
-            "waf.log",
-            "AWSLogs/1/WAFLogs/ap-southeast-2/x.log.gz",
-        ),
-        (
-            "Route 53 Resolver query logs",
-            &route53::FORMAT,
-            "route53.log",
-            "AWSLogs/1/vpcdnsquerylogs/v/x.log.gz",
-        ),
-        (
-            "GuardDuty findings",
-            &guardduty::FORMAT,
-            "guardduty.jsonl",
-            "AWSLogs/1/GuardDuty/us-east-2/x.jsonl.gz",
-        ),
-        (
-            "Network Firewall logs",
-            &networkfirewall::FORMAT,
-            "networkfirewall.log",
-            "AWSLogs/1/network-firewall/alert/us-east-1/x.log.gz",
-        ),
-        (
-            "AWS Config snapshot",
-            &awsconfig::FORMAT,
-            "awsconfig-snapshot.json",
-            "AWSLogs/1/Config/us-east-2/x.json.gz",
-        ),
-    ];
     println!(
         "\n| format (sample repeated to about 40 MB) | events | decode → tag → frame MB/s | gzip -dc MB/s | ratio |\n|---|---|---|---|---|"
     );
-    for (name, format, file, key) in cases {
+    for (name, format, file, key, _) in FORMAT_CASES {
         let raw = repeated_sample(file, FORMAT_BYTES);
         let gz = support::gzip(&raw);
         let objects = [gz];
@@ -204,6 +222,47 @@ fn formats_rows() {
             mb_per_s(raw.len(), ours),
             mb_per_s(raw.len(), gz_time),
             gz_time.as_secs_f64() / ours.as_secs_f64()
+        );
+    }
+}
+
+/// Case 9: memory flat in object size, per format: the built binary (`s3logs TYPE`) on one
+/// object of the sample repeated to about 8 MB, then to 128 MB, through moto and the receiver:
+/// peak RSS of each run.
+fn format_memory_rows() {
+    println!(
+        "\n| format, one object through s3logs | events (8 MB) | peak RSS MiB (8 MB) | events (128 MB) | peak RSS MiB (128 MB) | growth MiB |\n|---|---|---|---|---|---|"
+    );
+    for (name, format, file, key, kind) in FORMAT_CASES {
+        let runs: Vec<Measured> = [8usize << 20, 128 << 20]
+            .iter()
+            .map(|&bytes| {
+                let gz = support::gzip(&repeated_sample(file, bytes));
+                let expected = decode_in_process(
+                    ObjectSettings::plain(format, DecoderOptions::default()),
+                    key,
+                    std::slice::from_ref(&gz),
+                );
+                let (_pki, receiver, wd) = bench_dir();
+                let moto = Moto::new();
+                let (queue, _url, bucket) = moto.announcing_bucket("us-east-1", "bench-mem", 300);
+                moto.put_object("us-east-1", &bucket, key, gz);
+                wd.write_config(&config_yaml(
+                    receiver.port,
+                    &format!("non-cloudwatch-logs:\n  types: [{kind}]\n  {kind}_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
+                ));
+                let run = timed(&wd, &["s3logs", kind, "--deadline", "10m"], &receiver);
+                assert_eq!(run.events, expected, "{name}: every event delivered");
+                run
+            })
+            .collect();
+        println!(
+            "| {name} | {} | {:.1} | {} | {:.1} | {:.1} |",
+            runs[0].events,
+            runs[0].rss_kib as f64 / 1024.0,
+            runs[1].events,
+            runs[1].rss_kib as f64 / 1024.0,
+            (runs[1].rss_kib as f64 - runs[0].rss_kib as f64) / 1024.0
         );
     }
 }

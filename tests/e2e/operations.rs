@@ -261,12 +261,7 @@ fn deploy_files_have_the_keys_that_matter() {
             "/devo-collector/state"
         ]
     );
-    let args: Vec<&str> = pod["containers"][0]["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|a| a.as_str())
-        .collect();
+    let args = container_args(pod);
     assert_eq!(args[0], "all");
 
     let crontab = std::fs::read_to_string(root().join("deploy/cron/devo-aws.crontab")).unwrap();
@@ -600,6 +595,16 @@ fn the_demo_delivers_every_service() {
     assert!(!stderr.contains(" WARN "), "{stderr}");
 }
 
+/// The arguments of a pod spec's first container.
+fn container_args(pod: &serde_json::Value) -> Vec<&str> {
+    pod["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect()
+}
+
 /// deploy/kubernetes/: both manifests pass kubernetes-validate in strict mode, and agree with the
 /// checks devo-aws makes: the job outlives the run's deadline and a slice's grace after it, and
 /// the key as a Secret with fsGroup arrives (root's, group-readable, 0440) is accepted, while a
@@ -624,12 +629,7 @@ fn kubernetes_manifests_are_valid_and_agree_with_the_checks() {
             serde_saphyr::from_str_multiple(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let job = &docs[2]["spec"]["jobTemplate"]["spec"];
         let pod = &job["template"]["spec"];
-        let args: Vec<&str> = pod["containers"][0]["args"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|a| a.as_str())
-            .collect();
+        let args = container_args(pod);
         let at = args.iter().position(|a| *a == "--deadline").unwrap();
         let deadline = humantime::parse_duration(args[at + 1]).unwrap().as_secs();
         // run::lease_grace: half the deadline, from 10 s to 2 minutes.

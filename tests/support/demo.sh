@@ -28,24 +28,18 @@ chmod 600 "$certs"/*.key
 
 port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)
-if [ "$mode" = dry ]; then
-  "$python" "$root/tests/support/demo_load.py"
-  services="      service-events-all:
+services="      service-events-all:
         cloudwatch_sqs_queue_name: demo-events
         auto_event_type: true
         regions: [us-east-1, eu-west-1]
       sqs-cloudwatch-consumer:
         cloudwatch_sqs_queue_name: demo-securityhub
         regions: [us-east-1]"
+if [ "$mode" = dry ]; then
+  "$python" "$root/tests/support/demo_load.py"
 else
   "$python" "$root/tests/support/demo_load.py" --all
-  services="      service-events-all:
-        cloudwatch_sqs_queue_name: demo-events
-        auto_event_type: true
-        regions: [us-east-1, eu-west-1]
-      sqs-cloudwatch-consumer:
-        cloudwatch_sqs_queue_name: demo-securityhub
-        regions: [us-east-1]
+  services="$services
       audit-events-all:
         types: [audits_api, audits_s3]
         audit_sqs_queue_name: demo-cloudtrail
