@@ -104,20 +104,12 @@ fn config_rows(loaded: &Loaded) -> Vec<Row> {
             "this service does not read this key: a run ignores it".into(),
         ));
     }
-    for key in SeedKey::ALL {
-        if let Some(svc) = loaded.config.inputs.aws.services.get(key)
-            && svc.types_defaulted
-        {
-            let names: Vec<&str> = svc.types.iter().map(|t| t.as_str()).collect();
-            rows.push(warn(
-                format!("config {SERVICES_PREFIX}{}.types", key.as_str()),
-                format!(
-                    "not given: a run takes [{}] (write types: [{}] to say so)",
-                    names.join(", "),
-                    names.join(", ")
-                ),
-            ));
-        }
+    for (key, types) in loaded.config.inputs.aws.services.defaulted_types() {
+        let names = types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ");
+        rows.push(warn(
+            format!("config {SERVICES_PREFIX}{}.types", key.as_str()),
+            format!("not given: a run takes [{names}] (write types: [{names}] to say so)"),
+        ));
     }
     rows
 }

@@ -170,7 +170,8 @@ pub fn parse(text: &str) -> Result<(Config, Vec<String>), ParseError> {
     });
     match result {
         Ok(mut config) => {
-            for (key, types) in config.inputs.aws.services.fill_default_types() {
+            config.inputs.aws.services.fill_default_types();
+            for (key, types) in config.inputs.aws.services.defaulted_types() {
                 let names: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
                 tracing::info!(
                     message = "types not given: taking the default.",

@@ -235,10 +235,9 @@ impl Services {
 
     /// `types` is optional in the seed's table: a block with `types` that lists none gets the
     /// types its queue names point to (`audit_sqs_queue_name` → `audits_s3`), else the one
-    /// service of the block that needs no queue (`audits_api`, `logs`). Returns what was filled
-    /// in, by seed key, for the log.
-    pub fn fill_default_types(&mut self) -> Vec<(super::SeedKey, Vec<ServiceType>)> {
-        let mut filled = Vec::new();
+    /// service of the block that needs no queue (`audits_api`, `logs`). What was filled in is
+    /// marked ([`Services::defaulted_types`]).
+    pub fn fill_default_types(&mut self) {
         for key in super::SeedKey::ALL {
             let default = match self.get(key) {
                 Some(svc) if svc.types.is_empty() => key.default_types(svc),
@@ -254,12 +253,19 @@ impl Services {
                 _ => continue,
             };
             if let Some(svc) = slot {
-                svc.types.clone_from(&default);
+                svc.types = default;
                 svc.types_defaulted = true;
-                filled.push((key, default));
             }
         }
-        filled
+    }
+
+    /// The blocks whose `types` was not written, with the default they took.
+    pub fn defaulted_types(&self) -> impl Iterator<Item = (super::SeedKey, &[ServiceType])> {
+        super::SeedKey::ALL.into_iter().filter_map(|key| {
+            self.get(key)
+                .filter(|svc| svc.types_defaulted)
+                .map(|svc| (key, svc.types.as_slice()))
+        })
     }
 }
 
