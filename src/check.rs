@@ -12,7 +12,9 @@ use chrono::Utc;
 use crate::aws::Aws;
 use crate::config::{Loaded, Reach, SeedKey, ServiceKind};
 use crate::devo::shipper::ShipError;
-use crate::devo::tls::{CLIENT_CERT_WARN_DAYS, DevoEndpoint, close_cleanly, not_after};
+use crate::devo::tls::{
+    CLIENT_CERT_WARN_DAYS, ClientCertificateExpired, DevoEndpoint, close_cleanly, not_after,
+};
 use crate::outcome::{Failure, Outcome};
 use crate::state::StateStore;
 
@@ -105,7 +107,11 @@ fn config_rows(loaded: &Loaded) -> Vec<Row> {
         ));
     }
     for (key, types) in loaded.config.inputs.aws.services.defaulted_types() {
-        let names = types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ");
+        let names = types
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         rows.push(warn(
             format!("config {SERVICES_PREFIX}{}.types", key.as_str()),
             format!("not given: a run takes [{names}] (write types: [{names}] to say so)"),
@@ -125,10 +131,9 @@ async fn devo_rows(endpoint: Result<DevoEndpoint, String>) -> Vec<Row> {
                 result: Err(Failure::new(Outcome::Config, problem)),
             });
         }
-        let days = e
-            .client_cert_not_after()
-            .map(|t| (t - Utc::now()).num_days());
-        if let Some(days) = days.filter(|d| (0..CLIENT_CERT_WARN_DAYS).contains(d)) {
+        if let Ok(Some(days)) = e.client_cert_days_left(Utc::now())
+            && days < CLIENT_CERT_WARN_DAYS
+        {
             rows.push(Row {
                 check: format!("devo certificate {}", e.display()),
                 // A warning: the run works, for now.
@@ -262,9 +267,7 @@ async fn devo(endpoint: Result<DevoEndpoint, String>) -> Row {
     let check = format!("devo {}", endpoint.display());
     let now = Utc::now();
     let days = |t: chrono::DateTime<Utc>| (t - now).num_days();
-    if let Some(at) = endpoint.client_cert_not_after()
-        && at < now
-    {
+    if let Err(ClientCertificateExpired(at)) = endpoint.client_cert_days_left(now) {
         return Row {
             check,
             result: Err(Failure::new(

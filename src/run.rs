@@ -248,26 +248,23 @@ fn start_shipper(
 /// An expired client certificate stops the run before anything is received (no server takes
 /// it); one that expires within [`CLIENT_CERT_WARN_DAYS`] is warned about in every run.
 fn client_cert_in_date(endpoint: &DevoEndpoint) -> Result<(), String> {
-    let Some(at) = endpoint.client_cert_not_after() else {
-        return Ok(());
-    };
-    let (now, until) = (
-        Utc::now(),
-        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    );
-    if at < now {
-        return Err(format!(
-            "devo {}: the client certificate expired on {until}: renew it (nothing was received from AWS)",
-            endpoint.display()
-        ));
-    }
-    let days_left = (at - now).num_days();
-    if days_left < CLIENT_CERT_WARN_DAYS {
+    let days_left = endpoint
+        .client_cert_days_left(Utc::now())
+        .map_err(|expired| {
+            format!(
+                "devo {}: {expired}: renew it (nothing was received from AWS)",
+                endpoint.display()
+            )
+        })?;
+    if let Some(days_left) = days_left.filter(|d| *d < CLIENT_CERT_WARN_DAYS) {
         tracing::warn!(
             message = "The client certificate expires soon: renew it.",
             devo = %endpoint.display(),
             days_left,
-            expires = %until
+            expires = %endpoint
+                .client_cert_not_after()
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default()
         );
     }
     Ok(())

@@ -178,15 +178,21 @@ impl DevoEndpoint {
     /// certificate is within its validity, and a connection makes its handshake and a clean close
     /// (a server that refuses our certificate says so only after the handshake, in TLS 1.3).
     pub async fn probe(&self, timeout: Duration) -> io::Result<()> {
-        if let Some(not_after) = self.client_not_after
-            && not_after < Utc::now()
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                ClientCertificateExpired(not_after),
-            ));
-        }
+        self.client_cert_days_left(Utc::now())
+            .map_err(|expired| io::Error::new(io::ErrorKind::InvalidInput, expired))?;
         close_cleanly(self.connect().await?, timeout).await
+    }
+
+    /// The whole days the client certificate has left at `now` (none when its file names no
+    /// expiry), or that it has expired: the one rule of the probe, the run's start and `check`.
+    pub fn client_cert_days_left(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>, ClientCertificateExpired> {
+        match self.client_not_after {
+            Some(at) if at < now => Err(ClientCertificateExpired(at)),
+            at => Ok(at.map(|t| (t - now).num_days())),
+        }
     }
 
     /// Why the client key file's permissions are unsafe, if they are.

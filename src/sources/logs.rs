@@ -153,20 +153,19 @@ impl RegionLogs<'_> {
     /// summary, since the run is otherwise a quiet success with nothing in it.
     fn matched_nothing(&self, name: &str) {
         let region = self.at.region;
-        let hint = if name.starts_with("arn:") {
-            " (this is an ARN: log_groups takes names such as /aws/lambda/my-function, or a prefix ending in *)"
-        } else {
-            ""
-        };
+        let hint = name.starts_with("arn:").then_some(
+            " (this is an ARN: log_groups takes names such as /aws/lambda/my-function, or a prefix ending in *)",
+        );
         tracing::warn!(
             message = "No log group matches this prefix: nothing is pulled for it.",
             log_group = %name,
             region = %region,
-            hint = (!hint.is_empty()).then_some(hint)
+            hint
         );
-        self.at
-            .counters
-            .note(format!("no log group in {region} matches {name}{hint}"));
+        self.at.counters.note(format!(
+            "no log group in {region} matches {name}{}",
+            hint.unwrap_or_default()
+        ));
     }
 
     async fn pull_group(&self, group: &str) -> Result<(), Failure> {
