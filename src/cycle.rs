@@ -242,7 +242,13 @@ where
             seconds: started.elapsed().as_secs_f64(),
         }
     };
-    let key = format!("{}.{name}", ctx.input_id());
+    // A replay of an S3 service keeps its own state: the service's is not touched.
+    let key = match ctx.options.backfill {
+        Some(window) if kind.object_format().is_some() => {
+            format!("{}.{name}.{}", ctx.input_id(), window.replay_name())
+        }
+        _ => format!("{}.{name}", ctx.input_id()),
+    };
     // Dry runs write nothing, so they take no lock either and may run beside a real one.
     let handle = match ctx.state.open(&key, &ctx.worker).await {
         Ok(h) => Arc::new(h),

@@ -168,8 +168,14 @@ impl RunFigures<'_> {
             "AWS requests answered with throttling.",
             &["operation"],
         )?;
+        let answered = counter(
+            "devo_aws_aws_response_bytes_total",
+            "Bytes of AWS's answers (for S3.GetObject, the objects read).",
+            &["operation"],
+        )?;
         for (operation, f) in self.operations {
             requests.with_label_values(&[operation]).inc_by(f.attempts);
+            answered.with_label_values(&[operation]).inc_by(f.bytes);
             retries.with_label_values(&[operation]).inc_by(f.retries);
             throttles
                 .with_label_values(&[operation])
@@ -257,7 +263,7 @@ impl RunFigures<'_> {
             "aws_requests": self
                 .operations
                 .iter()
-                .map(|(op, f)| (op.clone(), json!({"attempts": f.attempts, "retries": f.retries, "throttled": f.throttled})))
+                .map(|(op, f)| (op.clone(), json!({"attempts": f.attempts, "retries": f.retries, "throttled": f.throttled, "bytes": f.bytes})))
                 .collect::<serde_json::Map<_, _>>(),
             "devo": {
                 "epochs": self.devo.epochs,

@@ -144,10 +144,14 @@ fn report_aws(aws: &Aws) {
             aws_ahead_by_seconds = ms / 1000
         );
     }
+    // Calls by operation; where S3 answered with objects, the bytes they came to.
     let listed: Vec<String> = aws
-        .calls()
+        .operation_figures()
         .iter()
-        .map(|(op, n)| format!("{op}={n}"))
+        .map(|(op, f)| match op.as_str() {
+            "S3.GetObject" => format!("{op}={} ({} bytes)", f.attempts, f.bytes),
+            _ => format!("{op}={}", f.attempts),
+        })
         .collect();
     tracing::info!(target: "devo_aws::summary", calls = %listed.join(" "), "aws calls");
 }

@@ -14,6 +14,19 @@ pub struct Backfill {
     pub end: Option<DateTime<Utc>>,
 }
 
+impl Backfill {
+    /// The name of a replay of this window (S3 services): its start, and its end when
+    /// `--end-time` fixed one (without it, the replay's first run fixes the end and keeps it in
+    /// the replay's state, so that running it again resumes it).
+    pub fn replay_name(&self) -> String {
+        let compact = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
+        match self.end {
+            Some(end) => format!("replay-{}-{}", compact(self.start), compact(end)),
+            None => format!("replay-{}", compact(self.start)),
+        }
+    }
+}
+
 /// A time window; both ends included (APIs and cursors work to the millisecond or second, and
 /// events stamped exactly at an end are told apart by id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

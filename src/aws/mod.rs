@@ -170,6 +170,7 @@ impl Aws {
                     attempts: t.attempts,
                     retries: t.attempts.saturating_sub(t.calls),
                     throttled: t.throttled,
+                    bytes: t.bytes,
                 };
                 (op.clone(), f)
             })
@@ -268,6 +269,8 @@ struct CallCounter {
 struct Tally {
     calls: u64,
     attempts: u64,
+    /// Bytes of the answers' bodies, as their Content-Length said.
+    bytes: u64,
     throttled: u64,
 }
 
@@ -286,6 +289,8 @@ pub struct OperationFigures {
     pub attempts: u64,
     pub retries: u64,
     pub throttled: u64,
+    /// Bytes AWS answered with (what S3 bills as data transfer out, for GetObject).
+    pub bytes: u64,
 }
 
 impl Intercept for CallCounter {
@@ -327,6 +332,10 @@ impl Intercept for CallCounter {
                 .any(|h| header(h).contains("Throttl") || header(h).contains("SlowDown"));
         if throttled {
             self.tally(cfg, |t| t.throttled += 1);
+        }
+        let length = header("content-length").parse::<u64>().unwrap_or(0);
+        if length > 0 {
+            self.tally(cfg, |t| t.bytes += length);
         }
         let date = response
             .headers()

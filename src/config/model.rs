@@ -362,9 +362,71 @@ pub struct Service {
     /// Objects of buckets owned by anyone else are reported and not read (S3 refuses them by
     /// ExpectedBucketOwner), so whoever can write to the queue cannot make us ship their data.
     pub expected_bucket_owner: Option<OneOrMany>,
+    /// S3+SQS services: where a replay (`--start-time`) lists each type's objects, by type:
+    /// `s3://bucket[/prefix]` or a list of them (`audits_s3: s3://my-trail-bucket`).
+    #[serde(default)]
+    pub s3_buckets: BTreeMap<ServiceType, OneOrMany>,
+}
+
+/// One place a replay lists: a bucket and the prefix under it (empty: the whole bucket).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Root {
+    pub bucket: String,
+    pub prefix: String,
+}
+
+impl S3Root {
+    /// `s3://bucket[/prefix]` (a prefix ends with `/` unless written otherwise: `AWSLogs` lists
+    /// `AWSLogs/`, while `logs/app-` lists the keys that start with it).
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let rest = url
+            .strip_prefix("s3://")
+            .ok_or_else(|| format!("{url:?} is not an S3 URL such as s3://my-bucket/AWSLogs/"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let valid = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            && !bucket.starts_with(['-', '.'])
+            && !bucket.ends_with(['-', '.']);
+        if !valid {
+            return Err(format!(
+                "{bucket:?} is not a bucket name (3 to 63 lowercase letters, digits, '-' and '.')"
+            ));
+        }
+        let prefix = prefix.trim_start_matches('/');
+        let prefix = if prefix.is_empty() || prefix.ends_with(['/', '-', '_', '.']) {
+            prefix.to_string()
+        } else {
+            format!("{prefix}/")
+        };
+        Ok(Self {
+            bucket: bucket.to_string(),
+            prefix,
+        })
+    }
+}
+
+impl fmt::Display for S3Root {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.prefix)
+    }
 }
 
 impl Service {
+    /// Where a replay of `t` lists (validated when the config was loaded; none: not configured).
+    pub fn replay_roots(&self, t: ServiceType) -> Vec<S3Root> {
+        self.s3_buckets
+            .get(&t)
+            .map(|urls| {
+                urls.0
+                    .iter()
+                    .filter_map(|u| S3Root::parse(u).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn request_period_secs(&self) -> u64 {
         self.request_period_in_seconds
             .unwrap_or(DEFAULT_REQUEST_PERIOD_SECS)
@@ -465,6 +527,7 @@ impl Service {
                 "expected_bucket_owner",
                 self.expected_bucket_owner.is_some(),
             ),
+            ("s3_buckets", !self.s3_buckets.is_empty()),
         ]
         .into_iter()
         .filter_map(|(key, set)| set.then_some(key))
@@ -505,7 +568,7 @@ pub const DEFAULT_PERIOD_SECS: u32 = 300;
 pub const DEFAULT_STATISTICS: [&str; 5] = ["Average", "Sum", "Minimum", "Maximum", "SampleCount"];
 
 /// A value of `types:`, with the seed's spelling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 pub enum ServiceType {
     #[serde(rename = "audits_api")]
     AuditsApi,

@@ -72,7 +72,7 @@ impl SeedKey {
         match key {
             "types" => !self.allowed_types().is_empty(),
             "drop_event_names" => self == Self::AuditEventsAll,
-            "s3_file_type_filter" => {
+            "s3_file_type_filter" | "s3_buckets" => {
                 kinds().any(|k| k.queue_key().is_some() && k.selected_by().is_some())
             }
             "namespaces" | "statistics" | "period_seconds" => self == Self::MetricsAll,

@@ -203,10 +203,45 @@ fn validate_block(key: SeedKey, svc: &Service) -> Result<(), ParseError> {
             }
         }
     }
+    check_buckets(&p, svc)?;
     if let Some(re) = &svc.s3_file_type_filter {
         regex::Regex::new(re).map_err(|e| {
             ParseError::invalid(format!("{p}.s3_file_type_filter"), regex_reason(re, &e))
         })?;
+    }
+    Ok(())
+}
+
+/// `s3_buckets`: keyed by a type this block reads from S3, each value an S3 URL.
+fn check_buckets(p: &str, svc: &Service) -> Result<(), ParseError> {
+    for (t, urls) in &svc.s3_buckets {
+        let path = format!("{p}.s3_buckets.{}", t.as_str());
+        let reads_objects = ServiceKind::ALL
+            .into_iter()
+            .any(|k| k.selected_by() == Some(*t) && k.object_format().is_some());
+        if !reads_objects || !svc.has_type(*t) {
+            return Err(ParseError::invalid(
+                path,
+                format!(
+                    "{} is not a type this block reads from S3 (its types: {})",
+                    t.as_str(),
+                    svc.types
+                        .iter()
+                        .map(|t| t.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        if urls.0.is_empty() {
+            return Err(ParseError::invalid(
+                path,
+                "expected an S3 URL or a list of them",
+            ));
+        }
+        for (i, url) in urls.0.iter().enumerate() {
+            S3Root::parse(url).map_err(|why| ParseError::invalid(format!("{path}[{i}]"), why))?;
+        }
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ pub mod flowlogs;
 pub mod guardduty;
 pub mod json;
 pub mod jsonlines;
+pub mod layout;
 pub mod lines;
 pub mod networkfirewall;
 pub mod objects;

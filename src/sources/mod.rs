@@ -8,6 +8,7 @@ pub mod logs;
 pub mod metrics;
 pub mod objects;
 pub mod queue;
+pub mod replay;
 
 use crate::aws::Aws;
 use crate::config::{Pull, Service, ServiceKind};

@@ -124,27 +124,21 @@ fn tag_rule(format: &Format, svc: &Service) -> TagRule {
     }
 }
 
-/// One cycle of an S3+SQS service.
-pub async fn run(
-    ctx: &RunContext,
-    kind: ServiceKind,
-    format: &'static Format,
-    svc: &Service,
-) -> Summary {
-    run_service(ctx, kind, svc, |counters, state| async move {
-        // The filter was checked when the config was loaded.
-        let key_filter = svc
-            .s3_file_type_filter
-            .as_deref()
-            .and_then(|re| Regex::new(re).ok());
-        let settings = ObjectSettings {
+impl ObjectSettings {
+    /// How service `svc` reads objects of `format`.
+    fn for_service(format: &'static Format, svc: &Service) -> Self {
+        Self {
             format,
             tags: tag_rule(format, svc),
             decoding: DecoderOptions {
                 json: ServiceKind::json_lines(svc),
                 drop_event_names: svc.drop_event_names.iter().cloned().collect(),
             },
-            key_filter,
+            // The filter was checked when the config was loaded.
+            key_filter: svc
+                .s3_file_type_filter
+                .as_deref()
+                .and_then(|re| Regex::new(re).ok()),
             start_time: svc.start_time.map(|t| t.0),
             expected_owners: svc
                 .expected_bucket_owner
@@ -153,10 +147,27 @@ pub async fn run(
                 .unwrap_or_default(),
             owners_found: Mutex::default(),
             noticed: Mutex::default(),
-        };
-        let handler = ObjectHandler::new(ctx, settings, counters.clone(), state);
-        let job = QueueJob::new(kind, svc, &handler);
-        consume(ctx, &job, &counters).await
+        }
+    }
+}
+
+/// One cycle of an S3+SQS service: the queue's announcements, or with `--start-time` a replay
+/// of the bucket's window (`sources::replay`).
+pub async fn run(
+    ctx: &RunContext,
+    kind: ServiceKind,
+    format: &'static Format,
+    svc: &Service,
+) -> Summary {
+    run_service(ctx, kind, svc, |counters, state| async move {
+        let settings = ObjectSettings::for_service(format, svc);
+        let handler = ObjectHandler::new(ctx, settings, counters.clone(), state.clone());
+        match ctx.options.backfill {
+            Some(window) => {
+                crate::sources::replay::run(ctx, kind, svc, window, &handler, &state).await
+            }
+            None => consume(ctx, &QueueJob::new(kind, svc, &handler), &counters).await,
+        }
     })
     .await
 }
@@ -170,7 +181,7 @@ pub async fn run(
 pub struct ObjectHandler<'a> {
     ctx: &'a RunContext,
     settings: Arc<ObjectSettings>,
-    counters: Arc<Counters>,
+    pub counters: Arc<Counters>,
     state: Arc<ServiceHandle>,
     slots: Arc<Semaphore>,
 }
@@ -191,16 +202,14 @@ impl<'a> ObjectHandler<'a> {
         }
     }
 
-    /// Reads and ships one object in a task of its own (one of [`MAX_OBJECTS_IN_FLIGHT`]).
-    async fn ship_object(
+    /// Reads and ships one object in a task of its own (one of [`MAX_OBJECTS_IN_FLIGHT`]);
+    /// `region` is the bucket's, `origin` what announced it (an SQS message id), for reports.
+    pub async fn ship(
         &self,
-        message: &Incoming<'_>,
         object: ObjectRef,
+        region: String,
+        origin: &str,
     ) -> Result<Shipped, Rejection> {
-        let region = object
-            .region
-            .clone()
-            .unwrap_or_else(|| message.region.to_string());
         let job = ObjectJob {
             aws: self.ctx.aws.clone(),
             s3: self.ctx.aws.s3(&region),
@@ -214,7 +223,7 @@ impl<'a> ObjectHandler<'a> {
                     .map_err(Rejection::Failed)?
                     .to_string(),
                 region,
-                message_id: message.id.to_string(),
+                message_id: origin.to_string(),
                 object,
                 stop: self.ctx.stop.clone(),
             },
@@ -230,6 +239,12 @@ impl<'a> ObjectHandler<'a> {
         .map_err(|e| {
             Rejection::Failed(Failure::new(Outcome::Internal, format!("object task: {e}")))
         })?
+    }
+
+    /// Why `object` is not to be read, if it is not (its key is not of this format, or does
+    /// not match `s3_file_type_filter`, ...).
+    pub fn skip_reason(&self, object: &ObjectRef) -> Option<&'static str> {
+        self.settings.skip_reason(object)
     }
 
     /// After an object failed: waits for the receipts of those shipped, counts them, and
@@ -300,7 +315,11 @@ impl MessageHandler for ObjectHandler<'_> {
                 continue;
             }
             let (bucket, key) = (object.bucket.clone(), object.key.clone());
-            match self.ship_object(&message, object).await {
+            let region = object
+                .region
+                .clone()
+                .unwrap_or_else(|| message.region.to_string());
+            match self.ship(object, region, message.id).await {
                 Ok(s) => {
                     Counters::add(&self.counters.objects, 1);
                     shipped.push((name, s));

@@ -16,7 +16,7 @@
 pub mod files;
 pub mod s3;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -105,6 +105,26 @@ pub struct ServiceState {
     /// (GetMetricData does not report units).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub units: BTreeMap<String, UnitMemo>,
+    /// A replay (its own state, beside the service's): the end of its window when
+    /// `--end-time` was not given, fixed by its first run so that running it again resumes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_end: Option<DateTime<Utc>>,
+    /// A replay: what was delivered of each prefix it listed (`s3://bucket/dir/`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub prefixes: BTreeMap<String, PrefixProgress>,
+}
+
+/// What a replay delivered of one prefix.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PrefixProgress {
+    /// The names (after the prefix) of the objects delivered, while the prefix may still get
+    /// objects delivered late.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub done: BTreeSet<String>,
+    /// Every object of the window was delivered and the prefix's time ended long enough before
+    /// it was listed for no late object to come: it is not listed again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub settled: bool,
 }
 
 /// A metric's unit as last learnt; `None` when it had no datapoint to tell.
@@ -477,22 +497,20 @@ impl ServiceHandle {
         objects: Vec<String>,
         expires: DateTime<Utc>,
     ) -> Result<(), StateError> {
+        let now = Utc::now();
+        let progress = MessageProgress { objects, expires };
+        self.update(|state| state.remember(message_id, progress.clone(), now))
+            .await
+    }
+
+    /// Changes the saved state with `change` (a dry run changes nothing).
+    pub async fn update(&self, change: impl Fn(&mut ServiceState)) -> Result<(), StateError> {
         if self.worker.dry_run {
             return Ok(());
         }
-        let now = Utc::now();
-        let progress = MessageProgress { objects, expires };
         match &self.backend {
-            Backend::Files { store, key, .. } => {
-                store.update(key, |state| state.remember(message_id, progress, now))
-            }
-            Backend::S3 { store, key, .. } => {
-                store
-                    .update_service(key, |state| {
-                        state.remember(message_id, progress.clone(), now);
-                    })
-                    .await
-            }
+            Backend::Files { store, key, .. } => store.update(key, change),
+            Backend::S3 { store, key, .. } => store.update_service(key, change).await,
         }
     }
 
@@ -506,21 +524,18 @@ impl ServiceHandle {
         &self,
         learnt: &BTreeMap<String, UnitMemo>,
     ) -> Result<(), StateError> {
-        if self.worker.dry_run || learnt.is_empty() {
+        if learnt.is_empty() {
             return Ok(());
         }
-        let merge = |state: &mut ServiceState| {
+        self.update(|state: &mut ServiceState| {
             state.units.extend(learnt.clone());
             forget_oldest(&mut state.units, MAX_UNITS_REMEMBERED);
-        };
-        match &self.backend {
-            Backend::Files { store, key, .. } => store.update(key, merge),
-            Backend::S3 { store, key, .. } => store.update_service(key, merge).await,
-        }
+        })
+        .await
     }
 
     /// The service's saved state as it is now (S3: the service object).
-    async fn saved(&self) -> Result<ServiceState, StateError> {
+    pub async fn saved(&self) -> Result<ServiceState, StateError> {
         match &self.backend {
             Backend::Files { store, key, .. } => store.load(key),
             Backend::S3 { store, key, .. } => Ok(store
@@ -533,20 +548,8 @@ impl ServiceHandle {
 
     /// Records that the pull that started `at` succeeded (a dry run records nothing).
     pub async fn finish(&self, at: DateTime<Utc>) -> Result<(), StateError> {
-        if self.worker.dry_run {
-            return Ok(());
-        }
         let shard = self.worker.shard;
-        match &self.backend {
-            Backend::Files { store, key, .. } => {
-                store.update(key, |state| state.set_pull(shard, at))
-            }
-            Backend::S3 { store, key, .. } => {
-                store
-                    .update_service(key, |state| state.set_pull(shard, at))
-                    .await
-            }
-        }
+        self.update(|state| state.set_pull(shard, at)).await
     }
 }
 

@@ -10,6 +10,8 @@ mod events;
 mod objects;
 // Every S3 object format on files shaped as AWS writes them: bytes, tags, bad lines, KMS.
 mod formats;
+// Replays from the bucket (--start-time on S3 services): windows, resumption, late objects.
+mod replay;
 // Cursor services (logs, audit from the API, metrics): counts, resumption, backfill, pacing.
 mod cursors;
 // Devo side: endpoint down, foreign client certificate, framing through the real shipper.

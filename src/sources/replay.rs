@@ -1,0 +1,592 @@
+//! Replay: with `--start-time` (and `--end-time`), an S3+SQS service lists its buckets
+//! (`s3_buckets` in its block) instead of reading its queue, and ships the objects AWS stamped
+//! inside the window with the same decoders, caps, tags and receipts as the queue path.
+//!
+//! - **Listing.** Each root (`s3://bucket/prefix`) is walked with `/` as delimiter. Directories
+//!   that spell a date (`2026/11/03`, `year=2026/month=11`, `hour=05`) outside the window are not
+//!   listed, so AWS's layouts (`AWSLogs/[o-org/]<account>/CloudTrail/<region>/YYYY/MM/DD/`, VPC
+//!   Flow Logs, ELB, WAF, GuardDuty, Config, partitioned S3 access logs) cost one listing per
+//!   account, region and day; accounts and regions are listed [`MAX_LISTS_IN_FLIGHT`] at once.
+//!   An object is in the window when the stamp of its file name (else its LastModified) is.
+//! - **Progress.** The replay has its own state (`<input>.<service>.replay-<start>[-<end>]`),
+//!   never the service's: per directory listed, the names of the objects delivered, written
+//!   after each receipt. Run again with the same window, it resumes and ships each object once.
+//! - **Late objects.** A directory is listed whole every time it is replayed, so an object AWS
+//!   delivered into it after an earlier listing is shipped by the next run of the replay. Once
+//!   every object of a directory was delivered and its day (or hour) ended [`LATE_OBJECTS`]
+//!   before the listing, it is settled: its names are forgotten and it is not listed again.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::config::{S3Root, Service, ServiceKind};
+use crate::cycle::{Counters, RunContext};
+use crate::devo::shipper::Shipped;
+use crate::formats::layout::{DirDate, key_stamp};
+use crate::formats::s3_notification::ObjectRef;
+use crate::outcome::{Failure, Outcome};
+use crate::sources::objects::ObjectHandler;
+use crate::sources::queue::Rejection;
+use crate::sources::{Delivery, delivery};
+use crate::state::{PrefixProgress, ServiceHandle, ServiceState};
+use crate::window::Backfill;
+
+/// Directories listed at once per service.
+pub const MAX_LISTS_IN_FLIGHT: usize = 8;
+/// How long after its day (or hour) ends a directory may still get objects: CloudTrail delivers
+/// within about 15 minutes, and late deliveries of hours are known.
+pub const LATE_OBJECTS: chrono::Duration = chrono::Duration::hours(24);
+/// Objects listed and not yet read: listing stays this far ahead of reading.
+const LISTED_AHEAD: usize = 256;
+
+/// The window a replay ships: `[start, end)` on the objects' stamps.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+}
+
+impl Span {
+    fn contains(&self, at: DateTime<Utc>) -> bool {
+        self.start <= at && at < self.end
+    }
+
+    fn meets(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+        from < self.end && self.start < to
+    }
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// One directory to list.
+#[derive(Debug, Clone)]
+struct Dir {
+    root: usize,
+    prefix: String,
+    date: DirDate,
+}
+
+/// Where a root's bucket is, and its client.
+struct Bucket {
+    name: String,
+    region: String,
+    s3: aws_sdk_s3::Client,
+}
+
+/// What the walk tells the progress keeper.
+enum Step {
+    /// An object of `dir` was read and shipped; its receipt will tell.
+    Shipped {
+        dir: String,
+        name: String,
+        shipped: Shipped,
+    },
+    /// An object of `dir` could not be read (reported): the directory cannot settle.
+    Unread { dir: String },
+    /// `dir` was listed to its end: `to_ship` of its objects went to be read, and it may settle
+    /// once they are delivered, if its time ended before `settle_before`.
+    Listed {
+        dir: String,
+        to_ship: u64,
+        settles: bool,
+    },
+}
+
+/// The replay of service `kind` over `window`.
+pub async fn run(
+    ctx: &RunContext,
+    kind: ServiceKind,
+    svc: &Service,
+    window: Backfill,
+    handler: &ObjectHandler<'_>,
+    state: &Arc<ServiceHandle>,
+) -> Result<(), Failure> {
+    let counters = handler.counters.clone();
+    let roots = roots_of(kind, svc)?;
+    let saved = state.saved().await?;
+    let now = ctx.aws.now();
+    let end = window.end.or(saved.replay_end).unwrap_or(now).min(now);
+    if window.end.is_none() && saved.replay_end.is_none() {
+        state.update(|s| s.replay_end = Some(end)).await?;
+    }
+    let span = Span {
+        start: window.start,
+        end,
+    };
+    let region = svc
+        .regions()
+        .first()
+        .cloned()
+        .unwrap_or_else(|| ctx.aws.region());
+    let mut buckets = Vec::new();
+    for root in &roots {
+        buckets.push(bucket(ctx, &root.bucket, &region).await?);
+    }
+    let done: BTreeMap<String, PrefixProgress> = saved.prefixes;
+    tracing::info!(
+        message = "Replaying from the bucket, not the queue.",
+        service = kind.name(),
+        start = %rfc3339(span.start),
+        end = %rfc3339(span.end),
+        roots = %roots.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "),
+        prefixes_done = done.values().filter(|p| p.settled).count()
+    );
+    // `stop`: a failure ends the replay; `cut`: something of the window was left for later.
+    let (stop, cut) = (AtomicBool::new(false), AtomicBool::new(false));
+    let (steps_tx, steps_rx) = mpsc::unbounded_channel::<Step>();
+    let (objects_tx, objects_rx) = mpsc::channel::<(String, ObjectRef, String)>(LISTED_AHEAD);
+    let walk = Walk {
+        ctx,
+        buckets: &buckets,
+        roots: &roots,
+        span,
+        settle_before: now - LATE_OBJECTS,
+        done: &done,
+        handler,
+        counters: &counters,
+        stop: &stop,
+        cut: &cut,
+    };
+    let keeper = keep(
+        state.clone(),
+        done.clone(),
+        counters.clone(),
+        steps_rx,
+        &stop,
+    );
+    let reading = read_all(handler, objects_rx, steps_tx.clone(), &walk);
+    let (walked, (), kept) = tokio::join!(walk.run(objects_tx, steps_tx), reading, keeper);
+    let kept = kept?;
+    walked?;
+    let resume = format!(
+        "resume with --start-time {} --end-time {}",
+        rfc3339(span.start),
+        rfc3339(span.end)
+    );
+    if let Some(f) = kept.failure {
+        return Err(Failure::new(
+            f.outcome,
+            format!("{}; replay: {resume}", f.reason),
+        ));
+    }
+    if cut.load(Ordering::Relaxed) {
+        return Err(Failure::new(
+            Outcome::Temporary,
+            format!(
+                "replay stopped by the run's deadline with {} objects delivered; {resume}",
+                kept.delivered
+            ),
+        ));
+    }
+    if kept.unread > 0 {
+        counters.note(format!(
+            "{} objects could not be read (reported above); {resume} once they are mended",
+            kept.unread
+        ));
+    }
+    Ok(())
+}
+
+/// The roots `svc` names for `kind`, or the config error that says where to name them.
+fn roots_of(kind: ServiceKind, svc: &Service) -> Result<Vec<S3Root>, Failure> {
+    let t = kind.selected_by();
+    let roots = t.map(|t| svc.replay_roots(t)).unwrap_or_default();
+    if roots.is_empty() {
+        let path = format!(
+            "inputs.aws.services.{}.s3_buckets.{}",
+            kind.seed_key().as_str(),
+            t.map_or("", |t| t.as_str())
+        );
+        return Err(Failure::new(
+            Outcome::Config,
+            format!(
+                "--start-time replays {} from its bucket, not its queue: set {path} (s3://bucket/prefix) to where AWS writes them",
+                kind.name()
+            ),
+        ));
+    }
+    Ok(roots)
+}
+
+/// The bucket `name` and its region (HeadBucket, which needs s3:ListBucket, tells it even from
+/// another region).
+async fn bucket(ctx: &RunContext, name: &str, region: &str) -> Result<Bucket, Failure> {
+    let head = ctx.aws.s3(region).head_bucket().bucket(name).send().await;
+    let found = match &head {
+        Ok(out) => out.bucket_region().map(String::from),
+        Err(e) => e
+            .raw_response()
+            .and_then(|r| r.headers().get("x-amz-bucket-region"))
+            .map(String::from),
+    };
+    if let (Err(e), None) = (&head, &found) {
+        let mut f = ctx.aws.failure(&format!("S3 HeadBucket {name}"), e);
+        f.reason
+            .push_str(" (a replay needs s3:ListBucket on the bucket)");
+        return Err(f);
+    }
+    let region = found.unwrap_or_else(|| region.to_string());
+    Ok(Bucket {
+        name: name.to_string(),
+        s3: ctx.aws.s3(&region),
+        region,
+    })
+}
+
+/// The listing of every root, sending each object to read.
+struct Walk<'a> {
+    ctx: &'a RunContext,
+    buckets: &'a [Bucket],
+    roots: &'a [S3Root],
+    span: Span,
+    settle_before: DateTime<Utc>,
+    done: &'a BTreeMap<String, PrefixProgress>,
+    handler: &'a ObjectHandler<'a>,
+    counters: &'a Counters,
+    stop: &'a AtomicBool,
+    cut: &'a AtomicBool,
+}
+
+impl Walk<'_> {
+    /// Whether to list or read no more (a failure, the run's deadline); with work left, the
+    /// window is cut short.
+    fn halted(&self) -> bool {
+        let halted = self.stop.load(Ordering::Relaxed) || self.ctx.should_stop();
+        if halted {
+            self.cut.store(true, Ordering::Relaxed);
+        }
+        halted
+    }
+
+    /// Lists depth first (the directories waiting stay few however wide the tree), a bounded
+    /// number at once.
+    async fn run(
+        &self,
+        objects: mpsc::Sender<(String, ObjectRef, String)>,
+        steps: mpsc::UnboundedSender<Step>,
+    ) -> Result<(), Failure> {
+        let mut waiting: Vec<Dir> = self
+            .roots
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(root, r)| Dir {
+                root,
+                prefix: r.prefix.clone(),
+                date: DirDate::default(),
+            })
+            .collect();
+        let mut listing = FuturesUnordered::new();
+        let mut failure = None;
+        loop {
+            while listing.len() < MAX_LISTS_IN_FLIGHT && !waiting.is_empty() && !self.halted() {
+                let Some(dir) = waiting.pop() else { break };
+                listing.push(self.list(dir, &objects, &steps));
+            }
+            let Some(listed) = listing.next().await else {
+                break;
+            };
+            match listed {
+                Ok(mut children) => {
+                    children.reverse();
+                    waiting.extend(children);
+                }
+                Err(f) => {
+                    self.stop.store(true, Ordering::Relaxed);
+                    failure.get_or_insert(f);
+                }
+            }
+        }
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Lists `dir` to its end: its subdirectories in the window are returned, its objects in the
+    /// window not yet delivered go to be read.
+    async fn list(
+        &self,
+        dir: Dir,
+        objects: &mpsc::Sender<(String, ObjectRef, String)>,
+        steps: &mpsc::UnboundedSender<Step>,
+    ) -> Result<Vec<Dir>, Failure> {
+        let bucket = &self.buckets[dir.root];
+        let name = format!("s3://{}/{}", bucket.name, dir.prefix);
+        let done = self.done.get(&name);
+        let mut children = Vec::new();
+        let mut token = None;
+        let mut to_ship = 0u64;
+        loop {
+            if self.halted() {
+                return Ok(Vec::new());
+            }
+            let page = bucket
+                .s3
+                .list_objects_v2()
+                .bucket(&bucket.name)
+                .prefix(&dir.prefix)
+                .delimiter("/")
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    let mut f = self
+                        .ctx
+                        .aws
+                        .failure(&format!("S3 ListObjectsV2 {name}"), &e);
+                    f.reason
+                        .push_str(" (a replay needs s3:ListBucket on the bucket)");
+                    f
+                })?;
+            for sub in page.common_prefixes() {
+                let Some(prefix) = sub.prefix() else { continue };
+                let part = prefix
+                    .strip_prefix(dir.prefix.as_str())
+                    .unwrap_or(prefix)
+                    .trim_end_matches('/');
+                let date = match dir.date.extend(part) {
+                    Some(date) => date,
+                    None => dir.date,
+                };
+                if let Some((from, to)) = date.span()
+                    && !self.span.meets(from, to)
+                {
+                    continue;
+                }
+                let sub_name = format!("s3://{}/{prefix}", bucket.name);
+                if self.done.get(&sub_name).is_some_and(|p| p.settled) {
+                    tracing::debug!(message = "Prefix settled by an earlier run of the replay.", prefix = %sub_name);
+                    continue;
+                }
+                children.push(Dir {
+                    root: dir.root,
+                    prefix: prefix.to_string(),
+                    date,
+                });
+            }
+            for object in page.contents() {
+                let Some(key) = object.key() else { continue };
+                let at = key_stamp(key).or_else(|| {
+                    object
+                        .last_modified()
+                        .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+                });
+                if !at.is_some_and(|at| self.span.contains(at)) {
+                    continue;
+                }
+                let file = key.strip_prefix(dir.prefix.as_str()).unwrap_or(key);
+                let object = ObjectRef {
+                    bucket: bucket.name.clone(),
+                    key: key.to_string(),
+                    size: object.size().and_then(|n| u64::try_from(n).ok()),
+                    event_time: None,
+                    region: Some(bucket.region.clone()),
+                };
+                if let Some(reason) = self.handler.skip_reason(&object) {
+                    tracing::debug!(message = "Object skipped.", key, reason);
+                    Counters::add(&self.counters.skipped, 1);
+                    continue;
+                }
+                if done.is_some_and(|p| p.done.contains(file)) {
+                    tracing::debug!(
+                        message = "Object delivered by an earlier run of the replay.",
+                        key
+                    );
+                    Counters::add(&self.counters.skipped, 1);
+                    continue;
+                }
+                to_ship += 1;
+                if objects
+                    .send((name.clone(), object, file.to_string()))
+                    .await
+                    .is_err()
+                {
+                    return Ok(Vec::new());
+                }
+            }
+            token = page.next_continuation_token().map(String::from);
+            if token.is_none() || page.is_truncated() != Some(true) {
+                break;
+            }
+        }
+        let settles = dir
+            .date
+            .span()
+            .is_some_and(|(_, to)| dir.date.has_day() && to <= self.settle_before);
+        // Only a directory with objects of the window has progress to keep.
+        if to_ship > 0 || done.is_some() {
+            let _ = steps.send(Step::Listed {
+                dir: name,
+                to_ship,
+                settles,
+            });
+        }
+        Ok(children)
+    }
+}
+
+/// Reads the listed objects, [`crate::sources::objects::MAX_OBJECTS_IN_FLIGHT`] at once (the
+/// handler's slots), telling the keeper of each.
+async fn read_all(
+    handler: &ObjectHandler<'_>,
+    objects: mpsc::Receiver<(String, ObjectRef, String)>,
+    steps: mpsc::UnboundedSender<Step>,
+    walk: &Walk<'_>,
+) {
+    tokio_stream_of(objects)
+        .for_each_concurrent(
+            crate::sources::objects::MAX_OBJECTS_IN_FLIGHT,
+            |(dir, object, name)| {
+                let steps = steps.clone();
+                async move {
+                    if walk.halted() {
+                        return;
+                    }
+                    let (bucket, key) = (object.bucket.clone(), object.key.clone());
+                    let region = object.region.clone().unwrap_or_default();
+                    let step = match handler.ship(object, region, "replay").await {
+                        Ok(shipped) => Step::Shipped { dir, name, shipped },
+                        Err(Rejection::Poison(reason)) => {
+                            tracing::warn!(message = "Object cannot be read; the replay goes on without it.", %bucket, %key, error = %reason);
+                            Step::Unread { dir }
+                        }
+                        Err(Rejection::Failed(f)) => {
+                            tracing::error!(message = "Object not read; the replay stops.", %bucket, %key, error = %f);
+                            walk.stop.store(true, Ordering::Relaxed);
+                            walk.cut.store(true, Ordering::Relaxed);
+                            Step::Unread { dir }
+                        }
+                    };
+                    let _ = steps.send(step);
+                }
+            },
+        )
+        .await;
+}
+
+/// A receiver as a stream.
+fn tokio_stream_of<T>(mut rx: mpsc::Receiver<T>) -> impl futures_util::Stream<Item = T> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// What the keeper saw.
+#[derive(Default)]
+struct Kept {
+    delivered: u64,
+    unread: u64,
+    failure: Option<Failure>,
+}
+
+/// One directory's tally in this run.
+#[derive(Default)]
+struct Tally {
+    delivered: u64,
+    unread: bool,
+    listed: Option<(u64, bool)>,
+}
+
+/// Waits for each object's receipt, in the order they were shipped, and writes what was
+/// delivered to the replay's state whenever no other receipt is waiting (so a burst of receipts
+/// at the end of an epoch is one write).
+async fn keep(
+    state: Arc<ServiceHandle>,
+    mut progress: BTreeMap<String, PrefixProgress>,
+    counters: Arc<Counters>,
+    mut steps: mpsc::UnboundedReceiver<Step>,
+    stop: &AtomicBool,
+) -> Result<Kept, Failure> {
+    let mut kept = Kept::default();
+    let mut tallies: HashMap<String, Tally> = HashMap::new();
+    let mut dirty: Vec<String> = Vec::new();
+    while let Some(step) = steps.recv().await {
+        let dir = match step {
+            Step::Shipped { dir, name, shipped } => {
+                let (events, bytes) = (shipped.events, shipped.bytes);
+                match delivery(shipped).await {
+                    Ok(Delivery::Delivered) => {
+                        progress.entry(dir.clone()).or_default().done.insert(name);
+                        tallies.entry(dir.clone()).or_default().delivered += 1;
+                        kept.delivered += 1;
+                        Counters::add(&counters.objects, 1);
+                        Counters::add(&counters.events, events);
+                        Counters::add(&counters.bytes, bytes);
+                    }
+                    Ok(Delivery::Printed) => {
+                        Counters::add(&counters.objects, 1);
+                        Counters::add(&counters.events, events);
+                        Counters::add(&counters.bytes, bytes);
+                    }
+                    Err(f) => {
+                        stop.store(true, Ordering::Relaxed);
+                        kept.failure.get_or_insert(f);
+                    }
+                }
+                dir
+            }
+            Step::Unread { dir } => {
+                kept.unread += 1;
+                Counters::add(&counters.failed, 1);
+                tallies.entry(dir.clone()).or_default().unread = true;
+                dir
+            }
+            Step::Listed {
+                dir,
+                to_ship,
+                settles,
+            } => {
+                tallies.entry(dir.clone()).or_default().listed = Some((to_ship, settles));
+                dir
+            }
+        };
+        if let Some(t) = tallies.get(&dir)
+            && let Some((to_ship, true)) = t.listed
+            && !t.unread
+            && t.delivered == to_ship
+        {
+            // Every object of a directory past its late deliveries: forget their names.
+            progress.insert(
+                dir.clone(),
+                PrefixProgress {
+                    done: Default::default(),
+                    settled: true,
+                },
+            );
+        }
+        if !dirty.contains(&dir) {
+            dirty.push(dir);
+        }
+        if steps.is_empty() {
+            write(&state, &progress, &mut dirty).await?;
+        }
+    }
+    write(&state, &progress, &mut dirty).await?;
+    Ok(kept)
+}
+
+/// Writes the progress of the `dirty` directories.
+async fn write(
+    state: &ServiceHandle,
+    progress: &BTreeMap<String, PrefixProgress>,
+    dirty: &mut Vec<String>,
+) -> Result<(), Failure> {
+    if dirty.is_empty() {
+        return Ok(());
+    }
+    let changed: Vec<(String, PrefixProgress)> = dirty
+        .drain(..)
+        .filter_map(|d| progress.get(&d).map(|p| (d, p.clone())))
+        .collect();
+    state
+        .update(|s: &mut ServiceState| {
+            for (dir, p) in &changed {
+                s.prefixes.insert(dir.clone(), p.clone());
+            }
+        })
+        .await
+        .map_err(Failure::from)
+}

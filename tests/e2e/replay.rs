@@ -1,0 +1,356 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Duration as Span, DurationRound, Utc};
+
+use crate::support::aws::Moto;
+use crate::support::devo::{Receiver, Record};
+use crate::support::samples::{trail_file, trail_record};
+use crate::support::{Run, Workdir, audit_s3_yaml, config_yaml, setup};
+
+const ACCOUNTS: [&str; 2] = ["111122223333", "444455556666"];
+const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Where CloudTrail writes the file it stamps `at` for `account` and `region`.
+fn trail_key(account: &str, region: &str, at: DateTime<Utc>, n: usize) -> String {
+    format!(
+        "AWSLogs/{account}/CloudTrail/{region}/{}/{account}_CloudTrail_{region}_{}_{n:04}.json.gz",
+        at.format("%Y/%m/%d"),
+        at.format("%Y%m%dT%H%MZ")
+    )
+}
+
+/// A replay set-up: moto, a receiver, a workdir whose config replays `audits_s3` from a bucket
+/// that announces every object on the service's queue (which a replay must leave alone).
+struct Replay {
+    moto: Moto,
+    receiver: Receiver,
+    wd: Workdir,
+    url: String,
+    bucket: String,
+}
+
+fn replay_setup() -> Replay {
+    let (moto, receiver, wd) = setup();
+    let (queue, url, bucket) = moto.announcing_bucket("us-east-1", "replay", 30);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &audit_s3_yaml(
+            &queue,
+            &format!("  s3_buckets:\n    audits_s3: s3://{bucket}/AWSLogs/\n"),
+        ),
+    ));
+    Replay {
+        moto,
+        receiver,
+        wd,
+        url,
+        bucket,
+    }
+}
+
+impl Replay {
+    /// Puts a trail file of `records` ids at `key`.
+    fn put(&self, key: &str, account: &str, region: &str, ids: &[String]) {
+        let records: Vec<String> = ids
+            .iter()
+            .map(|id| trail_record(id, "GetObject", "s3.amazonaws.com", account, region))
+            .collect();
+        self.moto
+            .put_object("us-east-1", &self.bucket, key, trail_file(&records));
+    }
+
+    fn replay(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> (Run, u64) {
+        self.wd.run_with_peak_rss(&[
+            "audit",
+            "--start-time",
+            &rfc3339(start),
+            "--end-time",
+            &rfc3339(end),
+        ])
+    }
+
+    fn state(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Option<serde_json::Value> {
+        let name = format!(
+            ".audit-events-all.s3.replay-{}-{}.json",
+            start.format("%Y%m%dT%H%M%SZ"),
+            end.format("%Y%m%dT%H%M%SZ")
+        );
+        let file = std::fs::read_dir(self.wd.path().join("state"))
+            .ok()?
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().ends_with(&name))?;
+        let text = std::fs::read_to_string(file.path()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
+/// How often each event id arrived (on connections closed cleanly), with its tag.
+fn counted(records: &[Record]) -> BTreeMap<String, (usize, String)> {
+    let mut out: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    for r in records {
+        let v: serde_json::Value = serde_json::from_str(&r.message).unwrap();
+        let id = v["eventID"].as_str().unwrap().to_string();
+        out.entry(id).or_insert((0, r.tag.clone())).0 += 1;
+    }
+    out
+}
+
+/// The calls of `op` the run's summary line counted.
+fn calls(run: &Run, op: &str) -> u64 {
+    run.stderr
+        .split_whitespace()
+        .find_map(|w| w.split_once(&format!("{op}=")).map(|(_, n)| n))
+        .and_then(|n| n.trim_matches('"').parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_three_day_window_over_two_accounts_and_two_regions_ships_only_its_objects() {
+    let r = replay_setup();
+    let end = Utc::now().duration_trunc(Span::hours(1)).unwrap() - Span::hours(3);
+    let start = end - Span::days(3);
+    let mut inside = BTreeSet::new();
+    let mut n = 0;
+    for account in ACCOUNTS {
+        for region in REGIONS {
+            let mut stamps: Vec<DateTime<Utc>> = (0..3)
+                .flat_map(|d| {
+                    [
+                        start + Span::days(d) + Span::minutes(5),
+                        start + Span::days(d) + Span::hours(12),
+                    ]
+                })
+                .collect();
+            stamps.push(start);
+            stamps.push(end - Span::minutes(5));
+            for at in stamps {
+                n += 1;
+                let ids = vec![format!("in-{n}-a"), format!("in-{n}-b")];
+                inside.extend(ids.iter().cloned());
+                r.put(&trail_key(account, region, at, n), account, region, &ids);
+            }
+            // Just outside both ends: a minute before the start, at the end, after it.
+            for at in [start - Span::minutes(1), end, end + Span::minutes(5)] {
+                n += 1;
+                r.put(
+                    &trail_key(account, region, at, n),
+                    account,
+                    region,
+                    &[format!("out-{n}")],
+                );
+            }
+        }
+        // CloudTrail's digests beside the logs are no events.
+        r.moto.put_object(
+            "us-east-1",
+            &r.bucket,
+            &format!(
+                "AWSLogs/{account}/CloudTrail-Digest/us-east-1/{}/{account}_CloudTrail-Digest_us-east-1_x_us-east-1_{}.json.gz",
+                start.format("%Y/%m/%d"),
+                (start + Span::hours(1)).format("%Y%m%dT%H%M%SZ")
+            ),
+            crate::support::gzip(b"{\"digestStartTime\":\"x\"}"),
+        );
+    }
+    let queued = r.moto.depth("us-east-1", &r.url);
+
+    let began = Instant::now();
+    let (run, rss) = r.replay(start, end);
+    run.expect_code(0);
+    let seconds = began.elapsed().as_secs_f64();
+    let got = r.receiver.wait_for(inside.len(), Duration::from_secs(10));
+    let counts = counted(&got);
+    assert_eq!(
+        counts.keys().cloned().collect::<BTreeSet<_>>(),
+        inside,
+        "the events stamped inside the window, none outside"
+    );
+    assert!(
+        counts.values().all(|(n, _)| *n == 1),
+        "each once: {counts:?}"
+    );
+    for (id, (_, tag)) in &counts {
+        let account = ACCOUNTS.iter().any(|a| tag.contains(a));
+        let region = REGIONS.iter().any(|g| tag.contains(g));
+        assert!(
+            tag.starts_with("cloud.aws.cloudtrail.events.") && account && region,
+            "{id}: {tag}"
+        );
+    }
+    let lists = calls(&run, "S3.ListObjectsV2");
+    let gets = calls(&run, "S3.GetObject");
+    assert_eq!(gets, 32, "one GetObject per object inside: {}", run.stderr);
+    eprintln!(
+        "replay of 3 days, 2 accounts x 2 regions: {} events of 32 objects, {lists} ListObjectsV2, {gets} GetObject, {seconds:.2} s, peak RSS {} KiB",
+        inside.len(),
+        rss
+    );
+    // A replay leaves the queue and the service's own state alone.
+    assert_eq!(r.moto.depth("us-east-1", &r.url), queued);
+    let own = std::fs::read_dir(r.wd.path().join("state"))
+        .unwrap()
+        .flatten()
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .ends_with(".audit-events-all.s3.json")
+        });
+    assert!(!own, "the service's own state is not written");
+
+    // Run again: the days that ended a day before are settled and not listed; nothing again.
+    let state = r.state(start, end).unwrap();
+    let settled = state["prefixes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|p| p["settled"] == true)
+        .count();
+    assert!(settled >= 8, "{state}");
+    let (again, _) = r.replay(start, end);
+    again.expect_code(0);
+    assert_eq!(calls(&again, "S3.GetObject"), 0, "{}", again.stderr);
+    let relisted = calls(&again, "S3.ListObjectsV2");
+    assert!(relisted < lists, "{relisted} < {lists}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(r.receiver.records().len(), inside.len(), "nothing twice");
+}
+
+#[test]
+fn a_replay_killed_half_way_resumes_and_ships_every_event_once() {
+    let r = replay_setup();
+    let end = Utc::now().duration_trunc(Span::hours(1)).unwrap() - Span::hours(30);
+    let start = end - Span::hours(6);
+    let mut ids = BTreeSet::new();
+    for n in 0..40 {
+        let at = start + Span::minutes(5 * n as i64);
+        let these: Vec<String> = (0..3).map(|i| format!("k-{n}-{i}")).collect();
+        ids.extend(these.iter().cloned());
+        r.put(
+            &trail_key(ACCOUNTS[0], REGIONS[0], at, n),
+            ACCOUNTS[0],
+            REGIONS[0],
+            &these,
+        );
+    }
+    // Each object answers after a second: the objects come in waves of eight.
+    r.moto.fault(
+        serde_json::json!({"op": "GetObject", "match": r.bucket, "delay_ms": 1000, "times": 40}),
+    );
+    let mut child =
+        r.wd.command(
+            std::process::Command::new(env!("CARGO_BIN_EXE_devo-aws")),
+            &[
+                "audit",
+                "--start-time",
+                &rfc3339(start),
+                "--end-time",
+                &rfc3339(end),
+            ],
+        )
+        .spawn()
+        .unwrap();
+    // Killed once the state says some objects were delivered, between two waves.
+    let delivered = |r: &Replay| -> usize {
+        r.state(start, end)
+            .and_then(|s| {
+                s["prefixes"].as_object().map(|p| {
+                    p.values()
+                        .map(|v| v["done"].as_array().map_or(0, Vec::len))
+                        .sum()
+                })
+            })
+            .unwrap_or(0)
+    };
+    let waited = Instant::now();
+    while delivered(&r) < 8 && waited.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let at_kill = delivered(&r);
+    assert!(
+        (8..40).contains(&at_kill),
+        "killed half way: {at_kill} {:?}",
+        r.state(start, end)
+    );
+
+    let (run, rss) = r.replay(start, end);
+    run.expect_code(0);
+    let got = r.receiver.wait_for(ids.len(), Duration::from_secs(10));
+    let counts = counted(&got);
+    assert_eq!(counts.keys().cloned().collect::<BTreeSet<_>>(), ids);
+    assert!(
+        counts.values().all(|(n, _)| *n == 1),
+        "each once: {counts:?}"
+    );
+    let gets = calls(&run, "S3.GetObject");
+    assert_eq!(
+        gets as usize,
+        40 - at_kill,
+        "only what was left: {}",
+        run.stderr
+    );
+    eprintln!(
+        "killed after {at_kill} of 40 objects; the resumed run read {gets}: {} events each once, {} ListObjectsV2, peak RSS {rss} KiB",
+        ids.len(),
+        calls(&run, "S3.ListObjectsV2")
+    );
+}
+
+#[test]
+fn an_object_delivered_late_into_a_listed_prefix_is_shipped_by_the_next_run() {
+    let r = replay_setup();
+    let end = Utc::now().duration_trunc(Span::minutes(1)).unwrap() - Span::minutes(1);
+    let start = end - Span::hours(2);
+    let account = ACCOUNTS[1];
+    let first = [start + Span::minutes(10), start + Span::minutes(20)];
+    for (n, at) in first.iter().enumerate() {
+        r.put(
+            &trail_key(account, REGIONS[1], *at, n),
+            account,
+            REGIONS[1],
+            &[format!("early-{n}")],
+        );
+    }
+    r.replay(start, end).0.expect_code(0);
+    r.receiver.wait_for(2, Duration::from_secs(10));
+
+    // CloudTrail delivers a file stamped inside the window, after the replay listed its day.
+    r.put(
+        &trail_key(account, REGIONS[1], start + Span::minutes(15), 7),
+        account,
+        REGIONS[1],
+        &["late".to_string()],
+    );
+    let (run, _) = r.replay(start, end);
+    run.expect_code(0);
+    assert_eq!(
+        calls(&run, "S3.GetObject"),
+        1,
+        "only the late object: {}",
+        run.stderr
+    );
+    let got = r.receiver.wait_for(3, Duration::from_secs(10));
+    let counts = counted(&got);
+    assert_eq!(
+        counts.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["early-0", "early-1", "late"]
+    );
+    assert!(counts.values().all(|(n, _)| *n == 1), "{counts:?}");
+}
+
+#[test]
+fn a_replay_without_its_bucket_says_where_to_name_it() {
+    let (moto, receiver, wd) = setup();
+    let queue = crate::support::aws::unique_name("noreplay");
+    moto.create_queue("us-east-1", &queue, 30);
+    wd.write_config(&config_yaml(receiver.port, &audit_s3_yaml(&queue, "")));
+    wd.run(&["audit", "--start-time", "2d"])
+        .expect_code(3)
+        .expect_stderr("inputs.aws.services.audit-events-all.s3_buckets.audits_s3");
+}
