@@ -27,7 +27,7 @@ end
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
-complete -c devo-aws -n "__fish_devo_aws_needs_command" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_needs_command" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
@@ -55,7 +55,7 @@ complete -c devo-aws -n "__fish_devo_aws_needs_command" -f -a "help" -d 'Print t
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
@@ -71,7 +71,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -s h -l help -
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
@@ -87,7 +87,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -s h -l h
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
@@ -103,7 +103,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -s h -l help -d
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
@@ -119,7 +119,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -s h -l help 
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
@@ -135,7 +135,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -s h -l help
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
@@ -151,7 +151,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -s h -l he
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
@@ -167,7 +167,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -s h -l help -d 
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
@@ -183,7 +183,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -s h -l help -
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
@@ -199,7 +199,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -s h -l help -d '
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l max-messages -d 'Stop receiving after N messages per service' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l shard -d 'Pull only this worker\'s share of the work, worker I of N (from 1): regions by their position in the config, CloudWatch Logs groups by a hash of their name' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l log-format -d 'Log format on stderr' -r -f -a "text\t''

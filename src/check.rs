@@ -16,7 +16,9 @@ use crate::devo::tls::{
     CLIENT_CERT_WARN_DAYS, ClientCertificateExpired, DevoEndpoint, close_cleanly, not_after,
 };
 use crate::outcome::{Failure, Outcome};
+use crate::sources::replay;
 use crate::state::StateStore;
+use crate::window::Backfill;
 
 /// One line of the table.
 struct Row {
@@ -25,7 +27,11 @@ struct Row {
 }
 
 /// Runs every check, prints the table to stdout, returns the worst outcome.
-pub async fn run(loaded: &Loaded, endpoints: Vec<Result<DevoEndpoint, String>>) -> Outcome {
+pub async fn run(
+    loaded: &Loaded,
+    endpoints: Vec<Result<DevoEndpoint, String>>,
+    replay: Option<Backfill>,
+) -> Outcome {
     let mut rows = config_rows(loaded);
     for endpoint in endpoints {
         rows.extend(devo_rows(endpoint).await);
@@ -47,6 +53,9 @@ pub async fn run(loaded: &Loaded, endpoints: Vec<Result<DevoEndpoint, String>>) 
             .map_err(Failure::from),
     });
     rows.extend(service_rows(loaded, &aws).await);
+    if let Some(window) = replay {
+        rows.extend(replay_rows(loaded, &aws, window).await);
+    }
     let text = format!(
         "{}\n{}",
         table(&rows),
@@ -176,6 +185,24 @@ async fn service_rows(loaded: &Loaded, aws: &Aws) -> Vec<Row> {
                 check: check.clone(),
                 result,
             }));
+        }
+    }
+    rows
+}
+
+/// With `--start-time`: where the replay of each S3 service would list, and whether it may.
+async fn replay_rows(loaded: &Loaded, aws: &Aws, window: Backfill) -> Vec<Row> {
+    let services = &loaded.config.inputs.aws.services;
+    let mut rows = Vec::new();
+    for kind in services.configured_kinds() {
+        let Some(svc) = kind.configured(services) else {
+            continue;
+        };
+        if kind.object_format().is_none() {
+            continue;
+        }
+        for (check, result) in replay::plan(aws, kind, svc, window).await {
+            rows.push(Row { check, result });
         }
     }
     rows

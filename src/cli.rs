@@ -60,7 +60,8 @@ pub struct GlobalArgs {
     pub deadline: Duration,
 
     /// Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved
-    /// cursors do not move
+    /// cursors do not move. S3 services replay the window from their buckets (s3_buckets), not
+    /// their queues; with check, says where a replay would list
     #[arg(long, global = true, value_name = "TIME", value_parser = parse_time)]
     pub start_time: Option<DateTime<Utc>>,
 

@@ -56,7 +56,11 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
             Ok(e) => e.into_iter().map(|(endpoint, _)| endpoint).collect(),
             Err(e) => vec![Err(e)],
         };
-        return check::run(&loaded, endpoints).await;
+        let replay = cli.global.start_time.map(|start| Backfill {
+            start,
+            end: cli.global.end_time,
+        });
+        return check::run(&loaded, endpoints, replay).await;
     }
     let selected = match select(&loaded, &cli.command) {
         Ok(s) => s,

@@ -171,7 +171,8 @@ pub struct ServiceRow {
     pub default_delay_secs: u64,
     /// How `check` proves it reachable.
     pub reach: Reach,
-    /// The IAM actions a run of it calls (on the queue, the bucket, the API), beside
+    /// The IAM actions a run of it calls (on the queue, the bucket, the API; `s3:ListBucket` for
+    /// replays, `--start-time`), beside
     /// `sts:GetCallerIdentity` which every run calls; `kms:Decrypt` is needed too when its
     /// queue or bucket is encrypted with a customer managed key.
     pub iam_actions: &'static [&'static str],
@@ -192,6 +193,7 @@ const OBJECT_ACTIONS: &[&str] = &[
     "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibility",
     "s3:GetObject",
+    "s3:ListBucket",
 ];
 /// GuardDuty encrypts what it exports with a KMS key, always.
 const KMS_OBJECT_ACTIONS: &[&str] = &[
@@ -201,6 +203,7 @@ const KMS_OBJECT_ACTIONS: &[&str] = &[
     "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibility",
     "s3:GetObject",
+    "s3:ListBucket",
     "kms:Decrypt",
 ];
 

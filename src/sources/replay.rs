@@ -24,6 +24,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+
+use crate::aws::Aws;
 use crate::config::{S3Root, Service, ServiceKind};
 use crate::cycle::{Counters, RunContext};
 use crate::devo::shipper::Shipped;
@@ -127,7 +130,7 @@ pub async fn run(
         .unwrap_or_else(|| ctx.aws.region());
     let mut buckets = Vec::new();
     for root in &roots {
-        buckets.push(bucket(ctx, &root.bucket, &region).await?);
+        buckets.push(bucket(&ctx.aws, &root.bucket, &region).await?);
     }
     let done: BTreeMap<String, PrefixProgress> = saved.prefixes;
     tracing::info!(
@@ -217,8 +220,8 @@ fn roots_of(kind: ServiceKind, svc: &Service) -> Result<Vec<S3Root>, Failure> {
 
 /// The bucket `name` and its region (HeadBucket, which needs s3:ListBucket, tells it even from
 /// another region).
-async fn bucket(ctx: &RunContext, name: &str, region: &str) -> Result<Bucket, Failure> {
-    let head = ctx.aws.s3(region).head_bucket().bucket(name).send().await;
+async fn bucket(aws: &Aws, name: &str, region: &str) -> Result<Bucket, Failure> {
+    let head = aws.s3(region).head_bucket().bucket(name).send().await;
     let found = match &head {
         Ok(out) => out.bucket_region().map(String::from),
         Err(e) => e
@@ -227,7 +230,7 @@ async fn bucket(ctx: &RunContext, name: &str, region: &str) -> Result<Bucket, Fa
             .map(String::from),
     };
     if let (Err(e), None) = (&head, &found) {
-        let mut f = ctx.aws.failure(&format!("S3 HeadBucket {name}"), e);
+        let mut f = aws.failure(&format!("S3 HeadBucket {name}"), e);
         f.reason
             .push_str(" (a replay needs s3:ListBucket on the bucket)");
         return Err(f);
@@ -235,10 +238,126 @@ async fn bucket(ctx: &RunContext, name: &str, region: &str) -> Result<Bucket, Fa
     let region = found.unwrap_or_else(|| region.to_string());
     Ok(Bucket {
         name: name.to_string(),
-        s3: ctx.aws.s3(&region),
+        s3: aws.s3(&region),
         region,
     })
 }
+
+impl Bucket {
+    /// One page of the listing of `prefix`, `/` as delimiter.
+    async fn list(
+        &self,
+        aws: &Aws,
+        prefix: &str,
+        token: Option<String>,
+    ) -> Result<ListObjectsV2Output, Failure> {
+        self.s3
+            .list_objects_v2()
+            .bucket(&self.name)
+            .prefix(prefix)
+            .delimiter("/")
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| {
+                let what = format!("S3 ListObjectsV2 s3://{}/{prefix}", self.name);
+                let mut f = aws.failure(&what, &e);
+                f.reason
+                    .push_str(" (a replay needs s3:ListBucket on the bucket)");
+                f
+            })
+    }
+}
+
+/// What a replay of `kind` over `window` would list, for `devo-aws check --start-time`: per root,
+/// the bucket's region, that the credentials may list it, and the directories whose children
+/// are dated (each account and region of an AWS layout), found by listing down to them. Reads
+/// no object and writes no state.
+pub async fn plan(
+    aws: &Aws,
+    kind: ServiceKind,
+    svc: &Service,
+    window: Backfill,
+) -> Vec<(String, Result<String, Failure>)> {
+    let check = |root: &str| format!("replay {} {root}", kind.name());
+    let roots = match roots_of(kind, svc) {
+        Ok(roots) => roots,
+        Err(f) => return vec![(check(""), Err(f))],
+    };
+    let region = svc
+        .regions()
+        .first()
+        .cloned()
+        .unwrap_or_else(|| aws.region());
+    let end = window.end.unwrap_or_else(|| aws.now());
+    let mut rows = Vec::new();
+    for root in roots {
+        let result = match bucket(aws, &root.bucket, &region).await {
+            Ok(b) => dated_dirs(aws, &b, &root.prefix).await.map(|dirs| {
+                let shown: Vec<&str> = dirs.iter().take(4).map(String::as_str).collect();
+                let more = dirs.len().saturating_sub(shown.len());
+                format!(
+                    "bucket in {}, s3:ListBucket granted; {} {} to list from {} to {}: {}{}",
+                    b.region,
+                    dirs.len(),
+                    if dirs.len() == 1 {
+                        "prefix"
+                    } else {
+                        "prefixes"
+                    },
+                    rfc3339(window.start),
+                    rfc3339(end),
+                    shown.join(" "),
+                    if more > 0 {
+                        format!(" (+{more} more)")
+                    } else {
+                        String::new()
+                    }
+                )
+            }),
+            Err(f) => Err(f),
+        };
+        rows.push((check(&root.to_string()), result));
+    }
+    rows
+}
+
+/// Directories below `prefix` whose children are dated (or that hold objects), listing no
+/// deeper than them and at most [`PLAN_LISTINGS`] times.
+async fn dated_dirs(aws: &Aws, bucket: &Bucket, prefix: &str) -> Result<Vec<String>, Failure> {
+    let mut waiting = vec![prefix.to_string()];
+    let mut found = Vec::new();
+    let mut listings = 0;
+    while let Some(dir) = waiting.pop() {
+        if listings == PLAN_LISTINGS {
+            found.push(format!("{dir}..."));
+            break;
+        }
+        listings += 1;
+        let page = bucket.list(aws, &dir, None).await?;
+        let subs: Vec<&str> = page
+            .common_prefixes()
+            .iter()
+            .filter_map(|p| p.prefix())
+            .collect();
+        let dated = subs.iter().any(|sub| {
+            let part = sub
+                .strip_prefix(dir.as_str())
+                .unwrap_or(sub)
+                .trim_end_matches('/');
+            DirDate::default().extend(part).is_some()
+        });
+        if dated || !page.contents().is_empty() {
+            found.push(dir);
+        } else {
+            waiting.extend(subs.into_iter().rev().map(String::from));
+        }
+    }
+    Ok(found)
+}
+
+/// Listings `check` makes at most per root.
+const PLAN_LISTINGS: usize = 200;
 
 /// The listing of every root, sending each object to read.
 struct Walk<'a> {

@@ -354,3 +354,43 @@ fn a_replay_without_its_bucket_says_where_to_name_it() {
         .expect_code(3)
         .expect_stderr("inputs.aws.services.audit-events-all.s3_buckets.audits_s3");
 }
+
+#[test]
+fn check_says_where_a_replay_would_list() {
+    let r = replay_setup();
+    let at = Utc::now() - Span::hours(5);
+    for account in ACCOUNTS {
+        for region in REGIONS {
+            r.put(
+                &trail_key(account, region, at, 1),
+                account,
+                region,
+                &["c".into()],
+            );
+        }
+    }
+    let run = r.wd.run(&["check", "--start-time", "1d"]);
+    run.expect_code(0);
+    let row = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("replay audit-events-all.s3"))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(
+        row.contains(&format!("s3://{}/AWSLogs/", r.bucket)),
+        "{row}"
+    );
+    assert!(
+        row.contains("s3:ListBucket granted; 4 prefixes to list"),
+        "{row}"
+    );
+    assert!(
+        row.contains("AWSLogs/111122223333/CloudTrail/eu-west-1/"),
+        "{row}"
+    );
+    assert!(
+        run.stdout.contains("s3:ListBucket"),
+        "the IAM actions say it"
+    );
+    assert_eq!(r.receiver.records().len(), 0, "check ships nothing");
+}
