@@ -17,7 +17,10 @@
 //! 9. the built binary (`s3logs TYPE`) on one object of each format at 8 MB and at 128 MB: peak
 //!    RSS of each (memory flat in object size).
 //!
-//! `DEVO_AWS_BENCH=latency make bench` runs case 7 alone; `DEVO_AWS_BENCH=formats` cases 8 and 9.
+//! 10. a replay from the bucket (`audit --start-time --end-time`): 10,000 CloudTrail objects of
+//!     two accounts and two regions over ten days, listed and read from the stand-in at 25 ms.
+//!
+//! `DEVO_AWS_BENCH=latency make bench` runs cases 7 and 10 alone, `DEVO_AWS_BENCH=replay` case 10; `DEVO_AWS_BENCH=formats` cases 8 and 9.
 //!
 //! Wall and CPU seconds and peak RSS of the binary come from GNU time. Run through
 //! tests/support/with-moto.sh (the Makefile does), which starts moto.
@@ -116,6 +119,14 @@ fn main() {
         return;
     }
     let mut calls = Vec::new();
+    if std::env::var("DEVO_AWS_BENCH").as_deref() == Ok("replay") {
+        replay_standin(&standin::StandIn::start(), &mut calls);
+        println!("\n| case | AWS calls by operation |\n|---|---|");
+        for (case, c) in calls {
+            println!("| {case} | {c} |");
+        }
+        return;
+    }
     if std::env::var("DEVO_AWS_BENCH").as_deref() != Ok("latency") {
         against_moto(&objects, raw_bytes, &mut calls);
         format_memory_rows();
@@ -389,6 +400,101 @@ fn at_aws_latency(calls: &mut Vec<(&'static str, String)>) {
         "up to 16",
         100_000,
     );
+    replay_standin(&standin, calls);
+}
+
+/// Case 10: a replay of 10,000 objects from the stand-in's bucket at 25 ms.
+fn replay_standin(standin: &standin::StandIn, calls: &mut Vec<(&'static str, String)>) {
+    const DAYS: i64 = 10;
+    const PER_DAY: usize = 250;
+    const RECORDS_EACH: usize = 10;
+    let bucket = unique_name("standin-replay").to_lowercase();
+    let start = chrono::DateTime::parse_from_rfc3339("2024-05-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let mut o = 0;
+    let mut inside = 0;
+    for account in ["111122223333", "444455556666"] {
+        for region in ["us-east-1", "eu-west-1"] {
+            // A day before and a day after the window: listed by neither.
+            for day in -1..=DAYS {
+                for i in 0..PER_DAY {
+                    let at = start
+                        + chrono::Duration::days(day)
+                        + chrono::Duration::minutes(5 * i as i64);
+                    let key = format!(
+                        "AWSLogs/{account}/CloudTrail/{region}/{}/{account}_CloudTrail_{region}_{}_{o:05}.json.gz",
+                        at.format("%Y/%m/%d"),
+                        at.format("%Y%m%dT%H%MZ")
+                    );
+                    let records: Vec<String> = (0..RECORDS_EACH)
+                        .map(|r| {
+                            let id = format!("replay-{o:05}-{r:02}");
+                            trail_record(&id, "GetObject", "s3.amazonaws.com", account, region)
+                        })
+                        .collect();
+                    standin.put_object(&bucket, &key, samples::trail_file(&records));
+                    o += 1;
+                    if (0..DAYS).contains(&day) {
+                        inside += 1;
+                    }
+                }
+            }
+        }
+    }
+    let (_pki, receiver, wd) = bench_dir();
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!("audit-events-all:\n  types: [audits_s3]\n  audit_sqs_queue_name: unused\n  regions: [us-east-1]\n  s3_buckets:\n    audits_s3: s3://{bucket}/AWSLogs/\n"),
+    ));
+    let end = start + chrono::Duration::days(DAYS);
+    let extra = vec![("AWS_ENDPOINT_URL".to_string(), standin.endpoint.clone())];
+    standin.take_most_gets_at_once();
+    standin.set_latency(25);
+    let m = timed_with(
+        &wd,
+        &[
+            "audit",
+            "--start-time",
+            &start.to_rfc3339(),
+            "--end-time",
+            &end.to_rfc3339(),
+            "--deadline",
+            "10m",
+        ],
+        &receiver,
+        &extra,
+    );
+    standin.set_latency(0);
+    let at_once = standin.take_most_gets_at_once();
+    assert_eq!(
+        m.events as usize,
+        inside * RECORDS_EACH,
+        "every record of the window: {}\n{}",
+        m.calls,
+        m.summary
+    );
+    let lists = m
+        .calls
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("S3.ListObjectsV2="))
+        .unwrap_or("0")
+        .to_string();
+    println!(
+        "\n| replay from the bucket (stand-in at 25 ms) | objects | events | wall s | CPU s | objects/s | events/s | GetObject at once | ListObjectsV2 | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|"
+    );
+    println!(
+        "| audit --start-time, 10 days × 2 accounts × 2 regions | {inside} | {} | {:.2} | {:.2} | {:.0} | {:.0} | {at_once} | {lists} | {:.1} |",
+        m.events,
+        m.wall,
+        m.cpu,
+        inside as f64 / m.wall,
+        m.events as f64 / m.wall,
+        m.rss_kib as f64 / 1024.0
+    );
+    assert!(at_once >= 8, "at least 8 objects read at once: {at_once}");
+    assert!(m.rss_kib <= 64 << 10, "peak RSS {} KiB", m.rss_kib);
+    calls.push(("replay at the stand-in", m.calls.clone()));
 }
 
 /// The round trip to Devo of the far rows.
@@ -643,6 +749,8 @@ struct Measured {
     events: u64,
     /// The run's "aws calls" summary line.
     calls: String,
+    /// The run's summary lines of its services.
+    summary: String,
 }
 
 impl Measured {
@@ -736,12 +844,18 @@ fn timed_with(
         .lines()
         .find_map(|l| l.split_once("calls=").map(|(_, c)| c.to_string()))
         .unwrap_or_default();
+    let summary = stderr
+        .lines()
+        .filter(|l| l.contains(" summary service="))
+        .collect::<Vec<_>>()
+        .join("\n");
     Measured {
         wall: f[0],
         cpu: f[1] + f[2],
         rss_kib: f[3] as u64,
         events: received(receiver) - before,
         calls,
+        summary,
     }
 }
 

@@ -1,12 +1,13 @@
 //! A fast AWS stand-in for `make bench`: SQS (JSON protocol: GetQueueUrl, GetQueueAttributes,
 //! ReceiveMessage with visibility and receive counts, DeleteMessageBatch,
-//! ChangeMessageVisibilityBatch, SendMessageBatch), S3 GetObject (path-style) and STS
-//! GetCallerIdentity, served from memory by a tokio server that answers requests concurrently,
+//! ChangeMessageVisibilityBatch, SendMessageBatch), S3 GetObject, HeadBucket and ListObjectsV2
+//! (path-style; prefix, delimiter, continuation, 1,000 keys a page) and STS GetCallerIdentity, served from memory by a tokio server that answers requests concurrently,
 //! each after a set latency. moto answers one call at a time in 10-20 ms, so it measures itself;
 //! this one lets a benchmark see what devo-aws does at the latency real AWS has. moto stays the
 //! reference for behaviour in `make test`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,7 +28,7 @@ struct Queue {
 #[derive(Default)]
 struct State {
     queues: HashMap<String, Queue>,
-    objects: HashMap<(String, String), Arc<Vec<u8>>>,
+    objects: BTreeMap<(String, String), Arc<Vec<u8>>>,
     next_id: u64,
 }
 
@@ -37,6 +38,8 @@ pub struct StandIn {
     pub endpoint: String,
     state: Arc<Mutex<State>>,
     latency_ms: Arc<std::sync::atomic::AtomicU64>,
+    /// GetObject requests being answered now, and the most there were at once.
+    gets: Arc<(AtomicUsize, AtomicUsize)>,
 }
 
 impl StandIn {
@@ -48,6 +51,7 @@ impl StandIn {
             endpoint,
             state: Arc::default(),
             latency_ms: Arc::default(),
+            gets: Arc::default(),
         };
         let serving = standin.clone();
         std::thread::spawn(move || {
@@ -106,6 +110,12 @@ impl StandIn {
             .insert((bucket.to_string(), key.to_string()), Arc::new(body));
     }
 
+    /// The most GetObject requests answered at once since the last call (and starts counting
+    /// again).
+    pub fn take_most_gets_at_once(&self) -> usize {
+        self.gets.1.swap(0, Ordering::Relaxed)
+    }
+
     /// (visible, in flight) messages of a queue.
     pub fn depth(&self, queue: &str) -> (usize, usize) {
         let state = self.state.lock().unwrap();
@@ -143,19 +153,31 @@ impl StandIn {
             if read.read_exact(&mut body).await.is_err() {
                 return;
             }
-            let latency = self.latency_ms.load(std::sync::atomic::Ordering::Relaxed);
+            let mut parts = request_line.split_whitespace();
+            let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+            let object_get = method == "GET"
+                && !path.contains("list-type=")
+                && path.trim_start_matches('/').contains('/');
+            if object_get {
+                let now = self.gets.0.fetch_add(1, Ordering::Relaxed) + 1;
+                self.gets.1.fetch_max(now, Ordering::Relaxed);
+            }
+            let latency = self.latency_ms.load(Ordering::Relaxed);
             if latency > 0 {
                 tokio::time::sleep(Duration::from_millis(latency)).await;
             }
-            let mut parts = request_line.split_whitespace();
-            let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
             let (status, content_type, answer) = self.answer(method, path, &headers, &body);
+            if object_get {
+                self.gets.0.fetch_sub(1, Ordering::Relaxed);
+            }
             let head = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nx-amzn-requestid: standin\r\n\r\n",
+                "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nx-amz-bucket-region: us-east-1\r\nx-amzn-requestid: standin\r\n\r\n",
                 answer.len()
             );
+            // A HEAD answer has a length and no body.
+            let body: &[u8] = if method == "HEAD" { &[] } else { &answer };
             if write.write_all(head.as_bytes()).await.is_err()
-                || write.write_all(&answer).await.is_err()
+                || write.write_all(body).await.is_err()
             {
                 return;
             }
@@ -189,6 +211,12 @@ impl StandIn {
             );
             return ("200 OK", "text/xml", xml.into_bytes());
         }
+        if method == "HEAD" {
+            return ("200 OK", "application/xml", Vec::new());
+        }
+        if method == "GET" && path.contains("list-type=2") {
+            return ("200 OK", "application/xml", self.list(path).into_bytes());
+        }
         if method == "GET" {
             let path = path.split('?').next().unwrap_or("");
             let mut parts = path.trim_start_matches('/').splitn(2, '/');
@@ -205,6 +233,79 @@ impl StandIn {
             );
         }
         ("400 Bad Request", "text/plain", b"not served".to_vec())
+    }
+
+    /// ListObjectsV2 of `/bucket?list-type=2&prefix=..&delimiter=..&continuation-token=..`: up to
+    /// 1,000 keys and common prefixes, the token being the last one given.
+    fn list(&self, path: &str) -> String {
+        let (bucket, query) = path.split_once('?').unwrap_or((path, ""));
+        let bucket = bucket.trim_matches('/').to_string();
+        let param = |name: &str| {
+            query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                .map(percent_decode)
+                .unwrap_or_default()
+        };
+        let (prefix, delimiter, after) = (
+            param("prefix"),
+            param("delimiter"),
+            param("continuation-token"),
+        );
+        let state = self.state.lock().unwrap();
+        let mut contents = String::new();
+        let mut prefixes: Vec<String> = Vec::new();
+        let (mut count, mut last, mut truncated) = (0, String::new(), false);
+        let from = (bucket.clone(), prefix.clone());
+        for ((b, key), body) in state.objects.range(from..) {
+            if *b != bucket || !key.starts_with(&prefix) {
+                break;
+            }
+            if !after.is_empty()
+                && (key.as_str() <= after.as_str()
+                    || (after.ends_with(&delimiter)
+                        && !delimiter.is_empty()
+                        && key.starts_with(&after)))
+            {
+                continue;
+            }
+            let rest = &key[prefix.len()..];
+            let common = (!delimiter.is_empty())
+                .then(|| rest.find(&delimiter))
+                .flatten()
+                .map(|i| format!("{prefix}{}", &rest[..i + delimiter.len()]));
+            if count == 1000 {
+                truncated = true;
+                break;
+            }
+            match common {
+                Some(p) if prefixes.last() == Some(&p) => continue,
+                Some(p) => {
+                    last = p.clone();
+                    prefixes.push(p);
+                }
+                None => {
+                    last = key.clone();
+                    contents.push_str(&format!(
+                        "<Contents><Key>{key}</Key><LastModified>2024-05-01T10:00:00.000Z</LastModified><ETag>\"standin\"</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
+                        body.len()
+                    ));
+                }
+            }
+            count += 1;
+        }
+        let common: String = prefixes
+            .iter()
+            .map(|p| format!("<CommonPrefixes><Prefix>{p}</Prefix></CommonPrefixes>"))
+            .collect();
+        let next = if truncated {
+            format!("<NextContinuationToken>{last}</NextContinuationToken>")
+        } else {
+            String::new()
+        };
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>{bucket}</Name><Prefix>{prefix}</Prefix><KeyCount>{count}</KeyCount><MaxKeys>1000</MaxKeys><Delimiter>{delimiter}</Delimiter><IsTruncated>{truncated}</IsTruncated>{contents}{common}{next}</ListBucketResult>"
+        )
     }
 
     fn sqs(&self, op: &str, r: &Value) -> Option<Value> {

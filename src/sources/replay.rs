@@ -156,6 +156,7 @@ pub async fn run(
         counters: &counters,
         stop: &stop,
         cut: &cut,
+        failure: std::sync::Mutex::default(),
     };
     let keeper = keep(
         state.clone(),
@@ -167,16 +168,16 @@ pub async fn run(
     let reading = read_all(handler, objects_rx, steps_tx.clone(), &walk);
     let (walked, (), kept) = tokio::join!(walk.run(objects_tx, steps_tx), reading, keeper);
     let kept = kept?;
-    walked?;
     let resume = format!(
         "resume with --start-time {} --end-time {}",
         rfc3339(span.start),
         rfc3339(span.end)
     );
-    if let Some(f) = kept.failure {
+    let object_failure = crate::lock(&walk.failure).take();
+    if let Some(f) = kept.failure.or(walked.err()).or(object_failure) {
         return Err(Failure::new(
             f.outcome,
-            format!("{}; replay: {resume}", f.reason),
+            format!("{}; the replay stopped there: {resume}", f.reason),
         ));
     }
     if cut.load(Ordering::Relaxed) {
@@ -371,6 +372,8 @@ struct Walk<'a> {
     counters: &'a Counters,
     stop: &'a AtomicBool,
     cut: &'a AtomicBool,
+    /// The first object that failed for a reason other than its own (S3 unreachable, ...).
+    failure: std::sync::Mutex<Option<Failure>>,
 }
 
 impl Walk<'_> {
@@ -578,6 +581,7 @@ async fn read_all(
                             tracing::error!(message = "Object not read; the replay stops.", %bucket, %key, error = %f);
                             walk.stop.store(true, Ordering::Relaxed);
                             walk.cut.store(true, Ordering::Relaxed);
+                            crate::lock(&walk.failure).get_or_insert(f);
                             Step::Unread { dir }
                         }
                     };

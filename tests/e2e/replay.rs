@@ -345,7 +345,7 @@ fn an_object_delivered_late_into_a_listed_prefix_is_shipped_by_the_next_run() {
 }
 
 #[test]
-fn a_replay_without_its_bucket_says_where_to_name_it() {
+fn a_replay_without_its_bucket_or_with_a_bad_one_says_where_to_name_it() {
     let (moto, receiver, wd) = setup();
     let queue = crate::support::aws::unique_name("noreplay");
     moto.create_queue("us-east-1", &queue, 30);
@@ -353,6 +353,33 @@ fn a_replay_without_its_bucket_says_where_to_name_it() {
     wd.run(&["audit", "--start-time", "2d"])
         .expect_code(3)
         .expect_stderr("inputs.aws.services.audit-events-all.s3_buckets.audits_s3");
+    // Where it is named wrong, the config is refused with the key path.
+    for (buckets, path, why) in [
+        (
+            "audits_s3: my-trail",
+            "s3_buckets.audits_s3[0]",
+            "is not an S3 URL such as s3://my-bucket/AWSLogs/",
+        ),
+        (
+            "audits_s3: [s3://My_Trail/]",
+            "s3_buckets.audits_s3[0]",
+            "is not a bucket name",
+        ),
+        (
+            "flowlogs: s3://flows/",
+            "s3_buckets.flowlogs",
+            "not a type this block reads from S3 (its types: audits_s3)",
+        ),
+    ] {
+        wd.write_config(&config_yaml(
+            receiver.port,
+            &audit_s3_yaml(&queue, &format!("  s3_buckets:\n    {buckets}\n")),
+        ));
+        wd.run(&["audit", "--start-time", "2d"])
+            .expect_code(3)
+            .expect_stderr(&format!("inputs.aws.services.audit-events-all.{path}"))
+            .expect_stderr(why);
+    }
 }
 
 #[test]
