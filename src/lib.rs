@@ -4,6 +4,8 @@
 
 /// AWS SDK set-up: credentials and role chains, endpoints, retries, call counting.
 pub mod aws;
+/// What a run's AWS requests bill (units as AWS counts them) and the list prices: pure.
+pub mod bill;
 /// `devo-aws check`: every line a run depends on, proven without pulling data.
 pub mod check;
 /// The command line: subcommands and options; the source of the man page and completions.

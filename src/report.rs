@@ -10,6 +10,7 @@ use prometheus::{Encoder, GaugeVec, IntCounterVec, Opts, Registry, TextEncoder};
 use serde_json::json;
 
 use crate::aws::OperationFigures;
+use crate::bill::{Bill, PRICES_AS_OF, Unit};
 use crate::cycle::Summary;
 use crate::devo::shipper::ShipperStats;
 use crate::outcome::Outcome;
@@ -21,6 +22,9 @@ pub struct RunFigures<'a> {
     pub shard: Option<Shard>,
     pub summaries: &'a [Summary],
     pub operations: &'a BTreeMap<String, OperationFigures>,
+    /// The units AWS bills for the run's requests, and the prices that override the list ones.
+    pub bill: &'a Bill,
+    pub prices: &'a BTreeMap<String, f64>,
     pub devo: ShipperStats,
     pub outcome: Outcome,
     pub started: DateTime<Utc>,
@@ -208,6 +212,22 @@ impl RunFigures<'_> {
                 .with_label_values::<&str>(&[])
                 .inc_by(value);
         }
+        let billed = counter(
+            "devo_aws_aws_billed_units_total",
+            "Units AWS bills for the run's requests (SQS requests per 64 KB, S3 GET and LIST requests, CloudWatch metrics requested and API requests).",
+            &["unit"],
+        )?;
+        for unit in Unit::ALL {
+            let n = self.bill.units.get(&unit).copied().unwrap_or(0);
+            billed.with_label_values(&[unit.name()]).inc_by(n);
+        }
+        gauge(
+            "devo_aws_aws_estimated_cost_usd",
+            "What the run's AWS requests cost, estimated at us-east-1 list prices (or prices_usd_per_million).",
+            &[],
+        )?
+        .with_label_values::<&str>(&[])
+        .set(self.bill.usd(self.prices));
         let run = gauge("devo_aws_run_exit_code", "The run's exit code.", &[])?;
         run.with_label_values::<&str>(&[])
             .set(f64::from(self.outcome.exit_code()));
@@ -265,6 +285,17 @@ impl RunFigures<'_> {
                 .iter()
                 .map(|(op, f)| (op.clone(), json!({"attempts": f.attempts, "retries": f.retries, "throttled": f.throttled, "bytes": f.bytes})))
                 .collect::<serde_json::Map<_, _>>(),
+            "aws_bill": {
+                "units": self
+                    .bill
+                    .units
+                    .iter()
+                    .map(|(u, n)| (u.name().to_string(), json!(n)))
+                    .collect::<serde_json::Map<_, _>>(),
+                "estimated_usd": self.bill.usd(self.prices),
+                "prices": format!("us-east-1 list prices of {PRICES_AS_OF}"),
+                "prices_overridden": self.prices,
+            },
             "devo": {
                 "epochs": self.devo.epochs,
                 "connections": self.devo.connections,

@@ -2,6 +2,7 @@
 //! concurrently within the run's budget, report one summary line per service, and rank the
 //! outcomes into the exit code.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +16,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::aws::Aws;
+use crate::bill::PRICES_AS_OF;
 use crate::check;
 use crate::cli::{Cli, Command, config_path};
 use crate::config::{self, ConfigError, Loaded, ServiceKind};
@@ -91,6 +93,7 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
     .await;
     let aws = ctx.aws.clone();
     let input = ctx.input_id().to_string();
+    let prices = ctx.loaded.config.inputs.aws.prices_usd_per_million.clone();
     drop(ctx);
     let devo = shipper_done(shipper_task).await;
     for s in &summaries {
@@ -101,13 +104,16 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
         .map(|s| s.outcome)
         .max()
         .unwrap_or(Outcome::Done);
-    report_aws(&aws);
+    report_aws(&aws, &prices);
     let operations = aws.operation_figures();
+    let bill = aws.bill();
     let figures = RunFigures {
         input: &input,
         shard: watchers.shard,
         summaries: &summaries,
         operations: &operations,
+        bill: &bill,
+        prices: &prices,
         devo,
         outcome,
         started: started.0,
@@ -139,7 +145,7 @@ async fn shipper_done(task: JoinHandle<ShipperStats>) -> ShipperStats {
 }
 
 /// The AWS requests made, by operation, and a warning when the host's clock is off AWS's.
-fn report_aws(aws: &Aws) {
+fn report_aws(aws: &Aws, prices: &BTreeMap<String, f64>) {
     if let Some(ms) = aws.clock_offset()
         && ms.abs() > check::CLOCK_WARN_SECS * 1000
     {
@@ -158,6 +164,14 @@ fn report_aws(aws: &Aws) {
         })
         .collect();
     tracing::info!(target: "devo_aws::summary", calls = %listed.join(" "), "aws calls");
+    let bill = aws.bill();
+    tracing::info!(
+        target: "devo_aws::summary",
+        units = %bill.line(),
+        estimated_usd = format!("{:.6}", bill.usd(prices)),
+        prices = %if prices.is_empty() { format!("us-east-1 list prices of {PRICES_AS_OF}") } else { "prices_usd_per_million".to_string() },
+        "aws bill"
+    );
 }
 
 /// Where the run's figures go (`--metrics-file`, `--pushgateway`, `--report`). A failure to

@@ -24,6 +24,7 @@ use tokio::sync::OnceCell;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use crate::bill::{Bill, Unit};
 use crate::config::{AwsInput, Credentials};
 use crate::lock;
 use crate::outcome::{Failure, Outcome};
@@ -160,6 +161,17 @@ impl Aws {
             .collect()
     }
 
+    /// The units AWS bills for this run's requests so far.
+    pub fn bill(&self) -> Bill {
+        lock(&self.calls.bill).clone()
+    }
+
+    /// Counts `n` more billed `unit`s that no request's answer tells (GetMetricData's metrics
+    /// requested).
+    pub fn billed(&self, unit: Unit, n: u64) {
+        lock(&self.calls.bill).add(unit, n);
+    }
+
     /// Attempts, retries and throttled attempts of each operation so far.
     pub fn operation_figures(&self) -> BTreeMap<String, OperationFigures> {
         lock(&self.calls.tallies)
@@ -258,6 +270,8 @@ fn credentials_source(c: Option<&Credentials>) -> String {
 #[derive(Debug, Clone, Default)]
 struct CallCounter {
     tallies: Arc<Mutex<BTreeMap<String, Tally>>>,
+    /// The units AWS bills for the requests so far.
+    bill: Arc<Mutex<Bill>>,
     /// The least AWS's clock can be ahead of this host's, in milliseconds, as the last answer's
     /// Date header told (its second's start, against this host's clock on reading the answer);
     /// none before the first answer.
@@ -276,11 +290,16 @@ struct Tally {
 
 impl CallCounter {
     fn tally(&self, cfg: &ConfigBag, count: impl FnOnce(&mut Tally)) {
-        if let Some(m) = cfg.load::<Metadata>() {
-            let op = format!("{}.{}", m.service().replace(' ', ""), m.name());
+        if let Some(op) = operation(cfg) {
             count(lock(&self.tallies).entry(op).or_default());
         }
     }
+}
+
+/// `Service.Operation` of the request `cfg` is for.
+fn operation(cfg: &ConfigBag) -> Option<String> {
+    cfg.load::<Metadata>()
+        .map(|m| format!("{}.{}", m.service().replace(' ', ""), m.name()))
 }
 
 /// What the run's requests to one operation came to.
@@ -336,6 +355,9 @@ impl Intercept for CallCounter {
         let length = header("content-length").parse::<u64>().unwrap_or(0);
         if length > 0 {
             self.tally(cfg, |t| t.bytes += length);
+        }
+        if let Some((unit, n)) = operation(cfg).and_then(|op| Unit::of_request(&op, length)) {
+            lock(&self.bill).add(unit, n);
         }
         let date = response
             .headers()

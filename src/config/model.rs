@@ -175,6 +175,10 @@ pub struct AwsInput {
     #[serde(default)]
     pub credentials: Option<Credentials>,
     pub services: Services,
+    /// Ours: USD per million billed units, by unit (`s3_list_requests: 5.0`), for the run's cost
+    /// estimate instead of us-east-1's list prices (`crate::bill`).
+    #[serde(default)]
+    pub prices_usd_per_million: BTreeMap<String, f64>,
 }
 
 /// `inputs.aws.credentials`. Its Debug output never shows the secret.

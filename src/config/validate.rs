@@ -50,6 +50,22 @@ impl Config {
         if let Some(c) = &aws.credentials {
             validate_credentials(c)?;
         }
+        for (unit, price) in &aws.prices_usd_per_million {
+            let path = format!("inputs.aws.prices_usd_per_million.{unit}");
+            if crate::bill::Unit::from_name(unit).is_none() {
+                let names: Vec<&str> = crate::bill::Unit::ALL.iter().map(|u| u.name()).collect();
+                return Err(ParseError::invalid(
+                    path,
+                    format!("not a billed unit: expected one of {}", names.join(", ")),
+                ));
+            }
+            if !price.is_finite() || !(0.0..=1_000_000.0).contains(price) {
+                return Err(ParseError::invalid(
+                    path,
+                    format!("{price} is out of range: expected 0 to 1000000 (USD per million)"),
+                ));
+            }
+        }
         if SeedKey::ALL.iter().all(|k| aws.services.get(*k).is_none()) {
             let names: Vec<&str> = SeedKey::ALL.iter().map(|k| k.as_str()).collect();
             return Err(ParseError::invalid(

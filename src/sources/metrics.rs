@@ -22,6 +22,7 @@ use aws_sdk_cloudwatch::types::{
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
+use crate::bill::Unit;
 use crate::config::{Service, ServiceKind};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
@@ -344,6 +345,8 @@ impl RegionMetrics<'_> {
             .collect();
         let (start_ms, end_ms) = (slice.start.timestamp_millis(), slice.end.timestamp_millis());
         let mut points: BTreeMap<(usize, i64), Vec<Option<f64>>> = BTreeMap::new();
+        // GetMetricData bills each query of each call (each page) as a metric requested.
+        let requested = queries.len() as u64;
         let mut pages = self
             .at
             .client
@@ -359,6 +362,10 @@ impl RegionMetrics<'_> {
             .next_page(&mut more, || pages.next(), "CloudWatch GetMetricData")
             .await?
         {
+            self.at
+                .ctx
+                .aws
+                .billed(Unit::CloudWatchMetricsRequested, requested);
             for result in page.metric_data_results() {
                 check_status(result, self.at.region)?;
                 let Some((mi, si)) = result.id().and_then(parse_query_id) else {

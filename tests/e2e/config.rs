@@ -180,3 +180,26 @@ fn missing_config_file_says_which() {
     run.expect_code(3);
     run.expect_stderr("config.yaml: cannot read");
 }
+
+#[test]
+fn prices_of_the_cost_estimate_are_checked() {
+    let wd = Workdir::new();
+    let services = "service-events-all:\n  cloudwatch_sqs_queue_name: q\n  regions: [us-east-1]\n";
+    for (prices, want) in [
+        (
+            "{s3_gets: 0.4}",
+            "inputs.aws.prices_usd_per_million.s3_gets: not a billed unit: expected one of sqs_requests, s3_get_requests",
+        ),
+        (
+            "{s3_list_requests: -1}",
+            "inputs.aws.prices_usd_per_million.s3_list_requests: -1 is out of range",
+        ),
+    ] {
+        let yaml = config_yaml(closed_port(), services).replace(
+            "    services:\n",
+            &format!("    prices_usd_per_million: {prices}\n    services:\n"),
+        );
+        wd.write_config(&yaml);
+        wd.run(&["events"]).expect_code(3).expect_stderr(want);
+    }
+}

@@ -343,6 +343,8 @@ fn metrics_one_event_per_metric_and_timestamp_without_repeats() {
     run.expect_stderr("CloudWatch.GetMetricData=1");
     run.expect_stderr("CloudWatch.ListMetrics=1");
     run.expect_stderr("CloudWatch.GetMetricStatistics=2");
+    // What AWS bills: the 15 metrics requested, the 3 other CloudWatch requests.
+    run.expect_stderr("units=cloudwatch_metrics_requested=15 cloudwatch_requests=3");
 
     let before = receiver.records().len();
     let run = wd.run(&["metrics", "--force"]);

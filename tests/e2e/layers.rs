@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// Lowest first; a module may use the modules of any layer below its own.
 const LAYERS: &[&[&str]] = &[
-    &["outcome", "window"],
+    &["outcome", "window", "bill"],
     &["formats", "shard", "devo"],
     &["config"],
     &["cli", "aws"],

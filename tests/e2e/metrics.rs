@@ -74,6 +74,11 @@ fn a_run_reports_its_figures_three_ways() {
     assert!(text.contains("devo_aws_aws_retries_total{operation=\"SQS.ReceiveMessage\"} 0"));
     assert!(text.contains("devo_aws_aws_throttles_total{operation=\"SQS.ReceiveMessage\"} 0"));
     assert!(text.contains("devo_aws_devo_replays_total 0"), "{text}");
+    assert!(
+        text.contains("devo_aws_aws_billed_units_total{unit=\"sqs_requests\"}")
+            && text.contains("devo_aws_aws_estimated_cost_usd "),
+        "{text}"
+    );
 
     let pushed = gateway.metrics();
     let line = pushed
@@ -99,6 +104,18 @@ fn a_run_reports_its_figures_three_ways() {
         .unwrap();
     assert_eq!(events["events"], 7);
     assert_eq!(events["backlog"]["us-east-1"], 7);
+    let bill = &report["aws_bill"];
+    assert!(
+        bill["units"]["sqs_requests"].as_u64().unwrap() >= 3,
+        "{bill}"
+    );
+    assert!(bill["estimated_usd"].as_f64().unwrap() > 0.0, "{bill}");
+    assert!(
+        bill["prices"]
+            .as_str()
+            .unwrap()
+            .starts_with("us-east-1 list prices of")
+    );
 }
 
 /// Four workers (--shard i/4) keep four groups in the Pushgateway; an unreachable Pushgateway

@@ -185,6 +185,10 @@ fn a_three_day_window_over_two_accounts_and_two_regions_ships_only_its_objects()
     let lists = calls(&run, "S3.ListObjectsV2");
     let gets = calls(&run, "S3.GetObject");
     assert_eq!(gets, 32, "one GetObject per object inside: {}", run.stderr);
+    // What S3 bills: GET-class (GetObject, HeadBucket) and LIST-class requests.
+    run.expect_stderr(&format!(
+        "units=s3_get_requests=33 s3_list_requests={lists}"
+    ));
     eprintln!(
         "replay of 3 days, 2 accounts x 2 regions: {} events of 32 objects, {lists} ListObjectsV2, {gets} GetObject, {seconds:.2} s, peak RSS {} KiB",
         inside.len(),
