@@ -42,7 +42,7 @@ demo-dry: ## The dry run: EventBridge and Security Hub samples printed with thei
 	$(WITH_MOTO) tests/support/demo.sh dry
 
 bench: ## Measure the S3+SQS pipeline (results table; not part of make test)
-	$(WITH_MOTO) $(CARGO) bench --bench pipeline
+	$(WITH_MOTO) sh -c '.venv/bin/python -c "import devo.sender" 2>/dev/null || .venv/bin/pip install --quiet --disable-pip-version-check "devo-sdk==7.0.2"; $(CARGO) bench --bench pipeline'
 
 generate: ## Rewrite man/ and completions/ from the clap definitions
 	mkdir -p man completions

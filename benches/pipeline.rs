@@ -20,9 +20,16 @@
 //! 10. a replay from the bucket (`audit --start-time --end-time`): 10,000 CloudTrail objects of
 //!     two accounts and two regions over ten days, listed and read from the stand-in at 25 ms.
 //!
-//! `DEVO_AWS_BENCH=latency make bench` runs cases 7 and 10 alone, `DEVO_AWS_BENCH=replay` case 10; `DEVO_AWS_BENCH=formats` cases 8 and 9.
+//! 11. side by side with a Python collector written as such collectors are (boto3 and Devo's
+//!     devo-sdk Sender, benches/python_collector.py): 100 CloudTrail objects × 500 records through
+//!     S3+SQS (moto) into the TLS receiver, one event in seven dropped by eventName; CPU, wall,
+//!     peak RSS of each and the ratio.
 //!
-//! Wall and CPU seconds and peak RSS of the binary come from GNU time. Run through
+//! `DEVO_AWS_BENCH=latency make bench` runs cases 7 and 10 alone, `DEVO_AWS_BENCH=replay` case 10,
+//! `DEVO_AWS_BENCH=peer` case 11; `DEVO_AWS_BENCH=formats` cases 8 and 9.
+//!
+//! Wall and CPU seconds and peak RSS of the binary come from GNU time. `DEVO_AWS_BENCH_BIN` measures
+//! another build of devo-aws (`cargo build --profile profiling`, which keeps symbols for perf). Run through
 //! tests/support/with-moto.sh (the Makefile does), which starts moto.
 
 mod rtt;
@@ -119,6 +126,10 @@ fn main() {
         return;
     }
     let mut calls = Vec::new();
+    if std::env::var("DEVO_AWS_BENCH").as_deref() == Ok("peer") {
+        side_by_side();
+        return;
+    }
     if std::env::var("DEVO_AWS_BENCH").as_deref() == Ok("replay") {
         replay_standin(&standin::StandIn::start(), &mut calls);
         println!("\n| case | AWS calls by operation |\n|---|---|");
@@ -130,6 +141,7 @@ fn main() {
     if std::env::var("DEVO_AWS_BENCH").as_deref() != Ok("latency") {
         against_moto(&objects, raw_bytes, &mut calls);
         format_memory_rows();
+        side_by_side();
     }
     at_aws_latency(&mut calls);
     println!("\n| case | AWS calls by operation |\n|---|---|");
@@ -401,6 +413,123 @@ fn at_aws_latency(calls: &mut Vec<(&'static str, String)>) {
         100_000,
     );
     replay_standin(&standin, calls);
+}
+
+/// Case 11: devo-aws and the Python peer on the same data, the same emulator and the same kind of
+/// receiver, one after the other in one run.
+fn side_by_side() {
+    const SBS_OBJECTS: usize = 100;
+    let moto = Moto::new();
+    let object = |o: usize| {
+        let records: Vec<String> = (0..RECORDS)
+            .map(|r| {
+                let name = if r % 7 == 3 { "Decrypt" } else { "GetObject" };
+                trail_record(
+                    &format!("sbs-{o:03}-{r:05}"),
+                    name,
+                    "s3.amazonaws.com",
+                    "111122223333",
+                    "us-east-1",
+                )
+            })
+            .collect();
+        samples::trail_file(&records)
+    };
+    let expected = (SBS_OBJECTS * (0..RECORDS).filter(|r| r % 7 != 3).count()) as u64;
+    let fill = |prefix: &str| {
+        let (queue, url, bucket) = moto.announcing_bucket("us-east-1", prefix, 300);
+        for o in 0..SBS_OBJECTS {
+            let key = format!(
+                "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/111122223333_CloudTrail_us-east-1_20240501T10{:02}Z_{o:03}.json.gz",
+                o % 60
+            );
+            moto.put_object("us-east-1", &bucket, &key, object(o));
+        }
+        (queue, url)
+    };
+
+    let (pki, receiver, wd) = bench_dir();
+    let (queue, url) = fill("sbs-rust");
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!("audit-events-all:\n  types: [audits_s3]\n  audit_sqs_queue_name: {queue}\n  regions: [us-east-1]\n  auto_event_type: true\n  drop_event_names: [Decrypt]\n"),
+    ));
+    let ours = timed(&wd, &["audit", "--deadline", "10m"], &receiver);
+    assert_eq!(ours.events, expected, "devo-aws: every event once");
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+
+    let (queue, url) = fill("sbs-python");
+    let peer_receiver = Receiver::start_counting(&pki);
+    let times = wd.path().join("time-python.txt");
+    let certs = wd.path().join("certs");
+    let cert = |name: &str| certs.join(name).to_string_lossy().into_owned();
+    let mut time = Command::new("/usr/bin/time");
+    time.arg("-f")
+        .arg("%e %U %S %M")
+        .arg("-o")
+        .arg(&times)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/benches/python_collector.py"
+        ));
+    let port = peer_receiver.port.to_string();
+    let out = wd
+        .command(
+            time,
+            &[
+                &queue,
+                "us-east-1",
+                "127.0.0.1",
+                &port,
+                &cert("client.key"),
+                &cert("client.crt"),
+                &cert("chain.crt"),
+                "Decrypt",
+            ],
+        )
+        .output()
+        .expect("GNU time");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let f = gnu_time(&times);
+    // devo-sdk closes with a TCP shutdown, not a TLS close_notify: every line read counts.
+    let peer_events: u64 = lines_read(&peer_receiver, expected);
+    assert_eq!(peer_events, expected, "the Python peer: every event once");
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+    let (py_wall, py_cpu, py_rss) = (f[0], f[1] + f[2], f[3] / 1024.0);
+    println!(
+        "\n| side by side: 100 CloudTrail objects × 500 records, S3+SQS (moto) | CPU user+sys s | wall s | events | peak RSS MiB |\n|---|---|---|---|---|"
+    );
+    println!(
+        "| devo-aws (bench build) | {:.2} | {:.2} | {} | {:.1} |",
+        ours.cpu,
+        ours.wall,
+        ours.events,
+        ours.rss_kib as f64 / 1024.0
+    );
+    println!(
+        "| Python: boto3 + devo-sdk Sender | {py_cpu:.2} | {py_wall:.2} | {peer_events} | {py_rss:.1} |"
+    );
+    println!(
+        "| ratio (Python / devo-aws) | {:.1} × | {:.1} × | | {:.1} × |",
+        py_cpu / ours.cpu,
+        py_wall / ours.wall,
+        py_rss / (ours.rss_kib as f64 / 1024.0)
+    );
+}
+
+/// Lines read by `receiver` on any connection, waiting a little for the last to be counted.
+fn lines_read(receiver: &Receiver, want: u64) -> u64 {
+    let lines = || -> u64 { receiver.connections().iter().map(|c| c.newlines).sum() };
+    let started = Instant::now();
+    while lines() < want && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    lines()
 }
 
 /// Case 10: a replay of 10,000 objects from the stand-in's bucket at 25 ms.
@@ -823,7 +952,7 @@ fn timed_with(
         .arg("%e %U %S %M")
         .arg("-o")
         .arg(&times)
-        .arg(env!("CARGO_BIN_EXE_devo-aws"));
+        .arg(devo_aws_bin());
     let before: u64 = received(receiver);
     let out = wd
         .command(time, args)
@@ -832,14 +961,7 @@ fn timed_with(
         .expect("GNU time is needed: apt-get install time");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let text = std::fs::read_to_string(&times).unwrap();
-    let f: Vec<f64> = text
-        .lines()
-        .last()
-        .unwrap()
-        .split_whitespace()
-        .map(|v| v.parse().unwrap())
-        .collect();
+    let f = gnu_time(&times);
     let calls = stderr
         .lines()
         .find_map(|l| l.split_once("calls=").map(|(_, c)| c.to_string()))
@@ -857,6 +979,24 @@ fn timed_with(
         calls,
         summary,
     }
+}
+
+/// The binary measured: the bench build, or `DEVO_AWS_BENCH_BIN` (a build with symbols, for perf).
+fn devo_aws_bin() -> String {
+    std::env::var("DEVO_AWS_BENCH_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_devo-aws").to_string())
+}
+
+/// What GNU time wrote with `-f "%e %U %S %M"`: wall s, user s, system s, peak RSS KiB.
+fn gnu_time(file: &std::path::Path) -> Vec<f64> {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect()
 }
 
 /// Events received over cleanly closed connections (one per line: no record here has a break).
