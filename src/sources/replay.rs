@@ -9,18 +9,20 @@
 //!   account, region and day; accounts and regions are listed [`MAX_LISTS_IN_FLIGHT`] at once.
 //!   An object is in the window when the stamp of its file name (else its LastModified) is.
 //! - **Progress.** The replay has its own state (`<input>.<service>.replay-<start>[-<end>]`),
-//!   never the service's: per directory listed, the names of the objects delivered, written
-//!   after each receipt. Run again with the same window, it resumes and ships each object once.
+//!   never the service's: per directory listed (per hour of the stamps in a flat layout, such as
+//!   CloudFront's or S3 access logs' without partitions), the names of the objects delivered,
+//!   written after each receipt. Run again with the same window, it resumes and ships each object once.
 //! - **Late objects.** A directory is listed whole every time it is replayed, so an object AWS
 //!   delivered into it after an earlier listing is shipped by the next run of the replay. Once
-//!   every object of a directory was delivered and its day (or hour) ended [`LATE_OBJECTS`]
-//!   before the listing, it is settled: its names are forgotten and it is not listed again.
+//!   every object of a directory (or hour) was delivered and its day (or hour) ended
+//!   [`LATE_OBJECTS`] before the listing, it is settled: its names are forgotten, and a settled
+//!   directory is not listed again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, DurationRound, SecondsFormat, Utc};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 
@@ -439,32 +441,37 @@ impl Walk<'_> {
     ) -> Result<Vec<Dir>, Failure> {
         let bucket = &self.buckets[dir.root];
         let name = format!("s3://{}/{}", bucket.name, dir.prefix);
-        let done = self.done.get(&name);
+        // Progress is kept per directory that spells a day, else per hour of the objects'
+        // stamps (a flat layout holds years of objects in one directory).
+        let day_span = dir.date.span().filter(|_| dir.date.has_day());
+        let group_of = |at: DateTime<Utc>| -> (String, Option<DateTime<Utc>>) {
+            match day_span {
+                Some((_, to)) => (name.clone(), Some(to)),
+                None => {
+                    let hour = at.duration_trunc(chrono::Duration::hours(1)).ok();
+                    let label =
+                        hour.map_or_else(String::new, |h| h.format("@%Y-%m-%dT%H").to_string());
+                    (
+                        format!("{name}{label}"),
+                        hour.map(|h| h + chrono::Duration::hours(1)),
+                    )
+                }
+            }
+        };
+        // Each group's objects sent to be read, and when its time ends.
+        let mut groups: BTreeMap<String, (u64, Option<DateTime<Utc>>)> = BTreeMap::new();
+        if day_span.is_some() && self.done.contains_key(&name) {
+            groups.insert(name.clone(), (0, day_span.map(|(_, to)| to)));
+        }
         let mut children = Vec::new();
         let mut token = None;
-        let mut to_ship = 0u64;
         loop {
             if self.halted() {
                 return Ok(Vec::new());
             }
             let page = bucket
-                .s3
-                .list_objects_v2()
-                .bucket(&bucket.name)
-                .prefix(&dir.prefix)
-                .delimiter("/")
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(|e| {
-                    let mut f = self
-                        .ctx
-                        .aws
-                        .failure(&format!("S3 ListObjectsV2 {name}"), &e);
-                    f.reason
-                        .push_str(" (a replay needs s3:ListBucket on the bucket)");
-                    f
-                })?;
+                .list(&self.ctx.aws, &dir.prefix, token.take())
+                .await?;
             for sub in page.common_prefixes() {
                 let Some(prefix) = sub.prefix() else { continue };
                 let part = prefix
@@ -493,14 +500,14 @@ impl Walk<'_> {
             }
             for object in page.contents() {
                 let Some(key) = object.key() else { continue };
-                let at = key_stamp(key).or_else(|| {
+                let stamped = key_stamp(key).or_else(|| {
                     object
                         .last_modified()
                         .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
                 });
-                if !at.is_some_and(|at| self.span.contains(at)) {
+                let Some(at) = stamped.filter(|at| self.span.contains(*at)) else {
                     continue;
-                }
+                };
                 let file = key.strip_prefix(dir.prefix.as_str()).unwrap_or(key);
                 let object = ObjectRef {
                     bucket: bucket.name.clone(),
@@ -514,7 +521,10 @@ impl Walk<'_> {
                     Counters::add(&self.counters.skipped, 1);
                     continue;
                 }
-                if done.is_some_and(|p| p.done.contains(file)) {
+                let (group, ends) = group_of(at);
+                let progress = self.done.get(&group);
+                let tally = groups.entry(group.clone()).or_insert((0, ends));
+                if progress.is_some_and(|p| p.settled || p.done.contains(file)) {
                     tracing::debug!(
                         message = "Object delivered by an earlier run of the replay.",
                         key
@@ -522,9 +532,9 @@ impl Walk<'_> {
                     Counters::add(&self.counters.skipped, 1);
                     continue;
                 }
-                to_ship += 1;
+                tally.0 += 1;
                 if objects
-                    .send((name.clone(), object, file.to_string()))
+                    .send((group, object, file.to_string()))
                     .await
                     .is_err()
                 {
@@ -536,14 +546,10 @@ impl Walk<'_> {
                 break;
             }
         }
-        let settles = dir
-            .date
-            .span()
-            .is_some_and(|(_, to)| dir.date.has_day() && to <= self.settle_before);
-        // Only a directory with objects of the window has progress to keep.
-        if to_ship > 0 || done.is_some() {
+        for (group, (to_ship, ends)) in groups {
+            let settles = ends.is_some_and(|to| to <= self.settle_before);
             let _ = steps.send(Step::Listed {
-                dir: name,
+                dir: group,
                 to_ship,
                 settles,
             });
@@ -626,6 +632,8 @@ async fn keep(
     let mut kept = Kept::default();
     let mut tallies: HashMap<String, Tally> = HashMap::new();
     let mut dirty: Vec<String> = Vec::new();
+    // The state that could not be written, if it could not.
+    let mut unwritten: Option<Failure> = None;
     while let Some(step) = steps.recv().await {
         let dir = match step {
             Step::Shipped { dir, name, shipped } => {
@@ -683,12 +691,18 @@ async fn keep(
         if !dirty.contains(&dir) {
             dirty.push(dir);
         }
-        if steps.is_empty() {
-            write(&state, &progress, &mut dirty).await?;
+        if steps.is_empty() && unwritten.is_none() {
+            unwritten = write(&state, &progress, &mut dirty).await.err();
+            if unwritten.is_some() {
+                // What is delivered from now on could not be remembered: read no more.
+                stop.store(true, Ordering::Relaxed);
+            }
         }
     }
-    write(&state, &progress, &mut dirty).await?;
-    Ok(kept)
+    match unwritten {
+        Some(e) => Err(e),
+        None => write(&state, &progress, &mut dirty).await.map(|()| kept),
+    }
 }
 
 /// Writes the progress of the `dirty` directories.

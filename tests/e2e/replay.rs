@@ -425,3 +425,71 @@ fn check_says_where_a_replay_would_list() {
     );
     assert_eq!(r.receiver.records().len(), 0, "check ships nothing");
 }
+
+#[test]
+fn a_flat_layout_keeps_its_progress_per_hour_and_settles_it() {
+    let (moto, receiver, wd) = setup();
+    let queue = crate::support::aws::unique_name("flat");
+    moto.create_queue("us-east-1", &queue, 30);
+    let bucket = crate::support::aws::unique_name("flat").to_lowercase();
+    moto.create_bucket("us-east-1", &bucket);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!(
+            "non-cloudwatch-logs:\n  types: [s3accesslogs]\n  s3accesslogs_sqs_queue_name: {queue}\n  regions: [us-east-1]\n  s3_buckets:\n    s3accesslogs: s3://{bucket}/access/\n"
+        ),
+    ));
+    let sample = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/formats/s3access.log"
+    ))
+    .unwrap();
+    let lines = sample.iter().filter(|b| **b == b'\n').count();
+    let end = Utc::now().duration_trunc(Span::hours(1)).unwrap() - Span::hours(30);
+    let start = end - Span::hours(6);
+    // S3 server access logs without partitions: every key in one directory, named by its time.
+    let name =
+        |at: DateTime<Utc>, n: usize| format!("access/{}-{n:016X}", at.format("%Y-%m-%d-%H-%M-%S"));
+    let inside = [start, start + Span::minutes(90), end - Span::seconds(1)];
+    for (n, at) in inside.iter().enumerate() {
+        moto.put_object("us-east-1", &bucket, &name(*at, n), sample.clone());
+    }
+    for (n, at) in [start - Span::seconds(1), end].iter().enumerate() {
+        moto.put_object("us-east-1", &bucket, &name(*at, 10 + n), sample.clone());
+    }
+    let run = |wd: &Workdir| {
+        wd.run(&[
+            "s3logs",
+            "s3accesslogs",
+            "--start-time",
+            &rfc3339(start),
+            "--end-time",
+            &rfc3339(end),
+        ])
+    };
+    let first = run(&wd);
+    first.expect_code(0);
+    assert_eq!(calls(&first, "S3.GetObject"), 3, "{}", first.stderr);
+    receiver.wait_for(3 * lines, Duration::from_secs(10));
+    // The hours ended more than a day ago: settled, their names dropped.
+    let state_file = std::fs::read_dir(wd.path().join("state"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().contains(".replay-"))
+        .unwrap();
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(state_file.path()).unwrap()).unwrap();
+    let prefixes = state["prefixes"].as_object().unwrap();
+    assert_eq!(prefixes.len(), 3, "an hour each: {state}");
+    assert!(
+        prefixes.iter().all(|(k, v)| k.contains("/access/@")
+            && v["settled"] == true
+            && v.get("done").is_none()),
+        "{state}"
+    );
+    let again = run(&wd);
+    again.expect_code(0);
+    assert_eq!(calls(&again, "S3.GetObject"), 0, "{}", again.stderr);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(receiver.records().len(), 3 * lines, "each line once");
+}
