@@ -329,6 +329,12 @@ pub struct Service {
     pub statistics: Vec<String>,
     /// metrics: the period of each datapoint [default: [`DEFAULT_PERIOD_SECS`]].
     pub period_seconds: Option<u32>,
+    /// metrics (ours): the call that pulls datapoints. `get_metric_data` (the default: 500
+    /// queries a request, any statistic) bills each metric and statistic requested;
+    /// `get_metric_statistics` gives the five basic statistics of one metric per request,
+    /// billed as one request: a fifth of the bill for the default statistics.
+    #[serde(default)]
+    pub metrics_api: MetricsApi,
     /// audit (API), metrics, logs: how far behind now a window ends, for the source's own lag
     /// [default: the service's own, `ServiceKind::default_delay_secs`].
     pub delay_seconds: Option<u32>,
@@ -523,6 +529,7 @@ impl Service {
             ("namespaces", !self.namespaces.is_empty()),
             ("statistics", !self.statistics.is_empty()),
             ("period_seconds", self.period_seconds.is_some()),
+            ("metrics_api", self.metrics_api != MetricsApi::GetMetricData),
             ("delay_seconds", self.delay_seconds.is_some()),
             ("format", self.format != LineOutput::Raw),
             ("log_groups", self.log_groups.is_some()),
@@ -570,6 +577,18 @@ pub const DEFAULT_LATE_EVENTS_SECS: u64 = 86_400;
 pub const DEFAULT_PERIOD_SECS: u32 = 300;
 /// metrics: the statistics asked for when `statistics` is not given.
 pub const DEFAULT_STATISTICS: [&str; 5] = ["Average", "Sum", "Minimum", "Maximum", "SampleCount"];
+
+/// `metrics_api:` of `metrics-all`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricsApi {
+    #[default]
+    GetMetricData,
+    GetMetricStatistics,
+}
+
+/// The statistics GetMetricStatistics gives (the others, such as `p99`, need GetMetricData).
+pub const BASIC_STATISTICS: [&str; 5] = DEFAULT_STATISTICS;
 
 /// A value of `types:`, with the seed's spelling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]

@@ -75,7 +75,9 @@ impl SeedKey {
             "s3_file_type_filter" | "s3_buckets" => {
                 kinds().any(|k| k.queue_key().is_some() && k.selected_by().is_some())
             }
-            "namespaces" | "statistics" | "period_seconds" => self == Self::MetricsAll,
+            "namespaces" | "statistics" | "period_seconds" | "metrics_api" => {
+                self == Self::MetricsAll
+            }
             "delay_seconds" => kinds().any(|k| k.queue_key().is_none()),
             "format" => self == Self::NonCloudwatchLogs,
             "log_groups" | "late_events_seconds" => self == Self::CustomService,

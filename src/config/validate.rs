@@ -331,6 +331,20 @@ fn validate_kind(kind: ServiceKind, p: &str, svc: &Service) -> Result<(), ParseE
                     ));
                 }
             }
+            if svc.metrics_api == MetricsApi::GetMetricStatistics
+                && let Some(other) = svc
+                    .statistics()
+                    .into_iter()
+                    .find(|s| !BASIC_STATISTICS.contains(s))
+            {
+                return Err(ParseError::invalid(
+                    format!("{p}.metrics_api"),
+                    format!(
+                        "get_metric_statistics gives only {}: {other} needs get_metric_data",
+                        BASIC_STATISTICS.join(", ")
+                    ),
+                ));
+            }
             if let Some(period) = svc.period_seconds
                 && !(matches!(period, 1 | 5 | 10 | 30) || (period >= 60 && period % 60 == 0))
             {

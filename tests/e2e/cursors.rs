@@ -607,3 +607,82 @@ fn late_ingested_log_events_are_collected_once() {
     quiet.expect_code(0).expect_stderr("events=0");
     assert_eq!(messages(&receiver).len(), 650);
 }
+
+/// `metrics_api: get_metric_statistics`: the same events, byte for byte, as GetMetricData gives,
+/// billed per request instead of per metric and statistic; a percentile is refused with it.
+#[test]
+fn metrics_through_get_metric_statistics_are_the_same_events_for_less() {
+    let (moto, receiver, wd) = setup();
+    let (_, statistics_receiver, statistics_wd) = setup();
+    let namespace = unique_name("Devo/Stats");
+    let minute = Utc::now().timestamp() / 60 * 60;
+    let mut points = Vec::new();
+    // Names of its own: moto's CloudWatch mixes series of one name across namespaces.
+    for (name, dim) in [
+        ("StatLatency", "a"),
+        ("StatLatency", "b"),
+        ("StatErrors", "a"),
+    ] {
+        for k in 2..6 {
+            points.push((name, dim, minute - k * 60 + 7, k as f64 * 1.5));
+        }
+    }
+    moto.put_metrics(
+        "us-east-1",
+        &namespace,
+        &points,
+        &[("StatLatency", "Milliseconds"), ("StatErrors", "Count")],
+    );
+    let start = (Utc::now() - chrono::Duration::minutes(30)).to_rfc3339();
+    let yaml = |port: u16, extra: &str| {
+        config_yaml(
+            port,
+            &format!(
+                "metrics-all:\n  regions: [us-east-1]\n  namespaces: [\"{namespace}\"]\n  period_seconds: 60\n  delay_seconds: 0\n  start_time: {start}\n{extra}"
+            ),
+        )
+    };
+    wd.write_config(&yaml(receiver.port, ""));
+    statistics_wd.write_config(&yaml(
+        statistics_receiver.port,
+        "  metrics_api: get_metric_statistics\n",
+    ));
+    let data = wd.run(&["metrics"]);
+    data.expect_code(0);
+    let statistics = statistics_wd.run(&["metrics"]);
+    statistics.expect_code(0);
+    // moto's GetMetricData stamps a datapoint at its own second; AWS, like GetMetricStatistics
+    // (moto's too), at the start of its period. The rest is compared field by field.
+    let messages = |r: &crate::support::devo::Receiver| {
+        let mut m: Vec<String> = r
+            .records()
+            .into_iter()
+            .map(|r| {
+                let mut v: serde_json::Value = serde_json::from_str(&r.message).unwrap();
+                let at = v["timestamp"].as_str().unwrap().to_string();
+                v["timestamp"] = format!("{}00Z", &at[..17]).into();
+                v.to_string()
+            })
+            .collect();
+        m.sort();
+        m
+    };
+    let through_data = messages(&receiver);
+    assert_eq!(through_data.len(), points.len());
+    assert_eq!(messages(&statistics_receiver), through_data);
+    // 3 metrics: 3 GetMetricStatistics for the datapoints, 2 for the units of the 2 names.
+    statistics
+        .expect_stderr("CloudWatch.GetMetricStatistics=5")
+        .expect_stderr("units=cloudwatch_requests=6 ");
+    assert!(!statistics.stderr.contains("CloudWatch.GetMetricData"));
+    data.expect_stderr("units=cloudwatch_metrics_requested=15 cloudwatch_requests=3");
+
+    statistics_wd.write_config(&yaml(
+        statistics_receiver.port,
+        "  metrics_api: get_metric_statistics\n  statistics: [Average, p99]\n",
+    ));
+    statistics_wd
+        .run(&["metrics"])
+        .expect_code(3)
+        .expect_stderr("inputs.aws.services.metrics-all.metrics_api: get_metric_statistics gives only Average, Sum, Minimum, Maximum, SampleCount: p99 needs get_metric_data");
+}
