@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&split, doc)) = data.split_first() else { return };
     let mut scanner = RecordsScanner::new("Records");
     for chunk in doc.chunks(usize::from(split).max(1)) {
-        let fed = scanner.feed(chunk, |record| {
+        let fed = scanner.feed(chunk, |record, _compact| {
             if let Ok(text) = std::str::from_utf8(record) {
                 let _ = RecordFields::parse(text).map(|f| f.event_type().map(str::len));
             }

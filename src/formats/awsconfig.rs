@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use super::FormatError;
-use super::json::{Text, compact};
+use super::json::{Text, compacted};
 use super::objects::{Event, EventSink, Format, ObjectDecoder, Position, present};
 use super::records::RecordsScanner;
 
@@ -36,7 +36,7 @@ struct Fields<'a> {
     region: Option<Text<'a>>,
 }
 
-fn item(raw: &[u8], at: Position, out: &mut dyn EventSink) {
+fn item(raw: &[u8], is_compact: bool, at: Position, out: &mut dyn EventSink) {
     let parsed = std::str::from_utf8(raw)
         .map_err(|_| FormatError::Shape("a configuration item that is not UTF-8".into()))
         .and_then(|text| {
@@ -46,7 +46,7 @@ fn item(raw: &[u8], at: Position, out: &mut dyn EventSink) {
         });
     match parsed {
         Ok((text, f)) => out.event(Event {
-            message: &compact(text),
+            message: &compacted(text, is_compact),
             event_type: None,
             account: f.account.as_deref().and_then(present),
             region: f.region.as_deref().and_then(present),
@@ -58,9 +58,9 @@ fn item(raw: &[u8], at: Position, out: &mut dyn EventSink) {
 impl ObjectDecoder for Decoder {
     fn feed(&mut self, chunk: &[u8], out: &mut dyn EventSink) -> Result<(), FormatError> {
         let Self { scanner, items } = self;
-        scanner.feed(chunk, |raw| {
+        scanner.feed(chunk, |raw, is_compact| {
             *items += 1;
-            item(raw, Position::Record(*items), out);
+            item(raw, is_compact, Position::Record(*items), out);
             Ok(())
         })
     }

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 
 use super::FormatError;
-use super::json::{Text, compact};
+use super::json::{Text, compacted};
 use super::objects::{
     DecoderOptions, Event, EventSink, Format, ObjectDecoder, Position, key_account_region,
 };
@@ -50,7 +50,8 @@ impl Decoder {
 }
 
 impl Rules {
-    fn record(&self, raw: &[u8], at: Position, out: &mut dyn EventSink) {
+    /// One record's fate; `is_compact` is the scanner's word that it needs no compacting.
+    fn record(&self, raw: &[u8], is_compact: bool, at: Position, out: &mut dyn EventSink) {
         let parsed = std::str::from_utf8(raw)
             .map_err(|_| FormatError::Shape("a CloudTrail record that is not UTF-8".into()))
             .and_then(|text| RecordFields::parse(text).map(|f| (text, f)));
@@ -79,7 +80,7 @@ impl Rules {
             return out.dropped();
         }
         out.event(Event {
-            message: &compact(text),
+            message: &compacted(text, is_compact),
             event_type: fields.event_type(),
             account: fields.account.as_deref(),
             region: fields.region.as_deref(),
@@ -94,9 +95,9 @@ impl ObjectDecoder for Decoder {
             rules,
             records,
         } = self;
-        scanner.feed(chunk, |raw| {
+        scanner.feed(chunk, |raw, is_compact| {
             *records += 1;
-            rules.record(raw, Position::Record(*records), out);
+            rules.record(raw, is_compact, Position::Record(*records), out);
             Ok(())
         })
     }

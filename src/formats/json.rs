@@ -18,6 +18,16 @@ impl std::ops::Deref for Text<'_> {
     }
 }
 
+/// `raw` compacted, unless the scan that found it saw that it is compact already (see
+/// `records::RecordsScanner::feed`).
+pub fn compacted(raw: &str, known_compact: bool) -> Cow<'_, str> {
+    if known_compact {
+        Cow::Borrowed(raw)
+    } else {
+        compact(raw)
+    }
+}
+
 /// `raw` (valid JSON) without whitespace outside strings; borrowed when already compact.
 pub fn compact(raw: &str) -> Cow<'_, str> {
     let bytes = raw.as_bytes();

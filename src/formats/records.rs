@@ -43,6 +43,8 @@ pub struct RecordsScanner {
     record_depth: u32,
     record_in_string: bool,
     record_escaped: bool,
+    /// Whitespace was seen outside the record's strings (it is not compact JSON).
+    record_spaced: bool,
     partial: Vec<u8>,
 }
 
@@ -61,14 +63,16 @@ impl RecordsScanner {
             record_depth: 0,
             record_in_string: false,
             record_escaped: false,
+            record_spaced: false,
             partial: Vec::new(),
         }
     }
 
-    /// Feeds the next bytes; `on_record` gets each complete record's raw JSON.
+    /// Feeds the next bytes; `on_record` gets each complete record's raw JSON, and whether it
+    /// is compact (no whitespace outside its strings), which the scan sees on its way.
     pub fn feed<F>(&mut self, chunk: &[u8], mut on_record: F) -> Result<(), FormatError>
     where
-        F: FnMut(&[u8]) -> Result<(), FormatError>,
+        F: FnMut(&[u8], bool) -> Result<(), FormatError>,
     {
         let mut i = 0;
         while i < chunk.len() {
@@ -77,12 +81,13 @@ impl RecordsScanner {
                     let start = i;
                     match self.scan_record(chunk, &mut i) {
                         Some(end) => {
+                            let compact = !self.record_spaced;
                             if self.partial.is_empty() {
-                                on_record(&chunk[start..end])?;
+                                on_record(&chunk[start..end], compact)?;
                             } else {
                                 self.partial.extend_from_slice(&chunk[start..end]);
                                 let record = std::mem::take(&mut self.partial);
-                                on_record(&record)?;
+                                on_record(&record, compact)?;
                             }
                             self.place = Place::Between;
                         }
@@ -104,6 +109,7 @@ impl RecordsScanner {
                             self.record_depth = 0;
                             self.record_in_string = false;
                             self.record_escaped = false;
+                            self.record_spaced = false;
                             // scan_record counts this brace.
                             continue;
                         }
@@ -166,11 +172,14 @@ impl RecordsScanner {
             } else {
                 match memchr::memchr3(b'"', b'{', b'}', &chunk[*i..]) {
                     None => {
+                        self.note_spaces(&chunk[*i..]);
                         *i = chunk.len();
                         return None;
                     }
                     Some(off) => {
                         let at = *i + off;
+                        // Outside strings, between two of them or a brace: `:`, `,`, a number.
+                        self.note_spaces(&chunk[*i..at]);
                         *i = at + 1;
                         match chunk[at] {
                             b'"' => self.record_in_string = true,
@@ -187,6 +196,15 @@ impl RecordsScanner {
             }
         }
         None
+    }
+
+    /// Notes whitespace in `span`, a part of the record outside its strings.
+    fn note_spaces(&mut self, span: &[u8]) {
+        if !self.record_spaced {
+            self.record_spaced = span
+                .iter()
+                .any(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'));
+        }
     }
 
     /// One byte of the top-level object, outside the Records array.
@@ -274,7 +292,7 @@ mod tests {
         let mut s = RecordsScanner::new("Records");
         let mut out = Vec::new();
         for c in doc.as_bytes().chunks(chunk) {
-            s.feed(c, |r| {
+            s.feed(c, |r, _| {
                 out.push(String::from_utf8(r.to_vec()).unwrap());
                 Ok(())
             })?;
@@ -313,18 +331,20 @@ mod tests {
     fn endless_keys_strings_and_records_are_bounded() {
         let chunk = vec![b'a'; 64 << 10];
         let mut keys = RecordsScanner::new("Records");
-        keys.feed(b"{\"", |_| Ok(())).unwrap();
+        keys.feed(b"{\"", |_, _| Ok(())).unwrap();
         for _ in 0..64 {
-            keys.feed(&chunk, |_| Ok(())).unwrap();
+            keys.feed(&chunk, |_, _| Ok(())).unwrap();
         }
         assert!(keys.key.capacity() <= 64, "{}", keys.key.capacity());
         assert!(keys.finish().is_err(), "still truncated");
 
         let mut record = RecordsScanner::new("Records");
-        record.feed(b"{\"Records\":[{\"k\":\"", |_| Ok(())).unwrap();
+        record
+            .feed(b"{\"Records\":[{\"k\":\"", |_, _| Ok(()))
+            .unwrap();
         let mut fed = 0;
         let refused = loop {
-            match record.feed(&chunk, |_| Ok(())) {
+            match record.feed(&chunk, |_, _| Ok(())) {
                 Ok(()) => fed += chunk.len(),
                 Err(e) => break e,
             }
@@ -347,13 +367,38 @@ mod tests {
         let doc = r#"{"fileVersion":"1.0","configurationItems":[{"a":1},{"b":[2]}]}"#;
         let mut s = RecordsScanner::new("configurationItems");
         let mut out = Vec::new();
-        s.feed(doc.as_bytes(), |r| {
+        s.feed(doc.as_bytes(), |r, _| {
             out.push(String::from_utf8(r.to_vec()).unwrap());
             Ok(())
         })
         .unwrap();
         s.finish().unwrap();
         assert_eq!(out, [r#"{"a":1}"#, r#"{"b":[2]}"#]);
+    }
+
+    /// The scan says which records are compact, as `json::compact` would find, however the
+    /// bytes are chunked.
+    #[test]
+    fn the_scan_tells_compact_records() {
+        let doc = "{\"Records\":[{\"a\":\"b c\",\"n\":1},\n {\"a\": 1},{\"a\":{\"b\":[1, 2]}},{\"s\":\"x\\\\\"}]}";
+        for chunk in [1, 2, 5, 4096] {
+            let mut s = RecordsScanner::new("Records");
+            let mut out = Vec::new();
+            for c in doc.as_bytes().chunks(chunk) {
+                s.feed(c, |r, compact| {
+                    let text = String::from_utf8(r.to_vec()).unwrap();
+                    let found = matches!(
+                        super::super::json::compact(&text),
+                        std::borrow::Cow::Borrowed(_)
+                    );
+                    assert_eq!(compact, found, "{text}");
+                    out.push(compact);
+                    Ok(())
+                })
+                .unwrap();
+            }
+            assert_eq!(out, [true, false, false, true], "chunk {chunk}");
+        }
     }
 
     #[test]
