@@ -4,6 +4,8 @@
 // Only part of the module is fuzzed here.
 #![allow(dead_code, unused_imports)]
 
+#[path = "../../src/bill.rs"]
+mod bill;
 #[path = "../../src/config/mod.rs"]
 mod config;
 #[path = "../../src/formats/mod.rs"]
