@@ -166,12 +166,7 @@ impl RegionMetrics<'_> {
         let mut learnt = BTreeMap::new();
         for (key, m) in stale.take(MAX_UNITS_PER_RUN) {
             let asked = self
-                .at
-                .client
-                .get_metric_statistics()
-                .set_namespace(m.namespace().map(String::from))
-                .set_metric_name(m.metric_name().map(String::from))
-                .set_dimensions(Some(m.dimensions().to_vec()))
+                .statistics_of(m)
                 .start_time(aws_smithy_types::DateTime::from_secs(
                     (now - chrono::Duration::days(1)).timestamp(),
                 ))
@@ -206,6 +201,20 @@ impl RegionMetrics<'_> {
             .into_iter()
             .filter_map(|(key, memo)| memo.unit.map(|u| (key, u)))
             .collect()
+    }
+
+    /// A GetMetricStatistics request for metric `m` (its namespace, name and dimensions).
+    fn statistics_of(
+        &self,
+        m: &Metric,
+    ) -> aws_sdk_cloudwatch::operation::get_metric_statistics::builders::GetMetricStatisticsFluentBuilder
+    {
+        self.at
+            .client
+            .get_metric_statistics()
+            .set_namespace(m.namespace().map(String::from))
+            .set_metric_name(m.metric_name().map(String::from))
+            .set_dimensions(Some(m.dimensions().to_vec()))
     }
 
     /// How a metric's unit is remembered: by region, namespace and name.
@@ -419,12 +428,7 @@ impl RegionMetrics<'_> {
             stream::iter(group.iter().enumerate())
                 .map(|(mi, m)| {
                     let asked = self
-                        .at
-                        .client
-                        .get_metric_statistics()
-                        .set_namespace(m.namespace().map(String::from))
-                        .set_metric_name(m.metric_name().map(String::from))
-                        .set_dimensions(Some(m.dimensions().to_vec()))
+                        .statistics_of(m)
                         .start_time(aws_smithy_types::DateTime::from_millis(start_ms))
                         .end_time(aws_smithy_types::DateTime::from_millis(end_ms))
                         .period(i32::try_from(self.period).unwrap_or(300))
