@@ -475,7 +475,10 @@ fn a_flat_layout_keeps_its_progress_per_hour_and_settles_it() {
     let state_file = std::fs::read_dir(wd.path().join("state"))
         .unwrap()
         .flatten()
-        .find(|e| e.file_name().to_string_lossy().contains(".replay-"))
+        .find(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.contains(".replay-") && name.ends_with(".json")
+        })
         .unwrap();
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(state_file.path()).unwrap()).unwrap();
