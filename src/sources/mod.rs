@@ -27,7 +27,10 @@ use crate::shard::Shard;
 pub async fn run(ctx: &RunContext, kind: ServiceKind, svc: &Service) -> Summary {
     match kind.row().pull {
         Pull::QueueEvents => events::run(ctx, kind, svc).await,
-        Pull::Objects(format) => objects::run(ctx, kind, format, svc).await,
+        Pull::Objects(format) => match ctx.options.backfill {
+            Some(window) => replay::run(ctx, kind, format, svc, window).await,
+            None => objects::run(ctx, kind, format, svc).await,
+        },
         Pull::AuditApi => audit::run(ctx, svc).await,
         Pull::Metrics => metrics::run(ctx, svc).await,
         Pull::Logs => logs::run(ctx, svc).await,

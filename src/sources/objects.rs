@@ -151,8 +151,8 @@ impl ObjectSettings {
     }
 }
 
-/// One cycle of an S3+SQS service: the queue's announcements, or with `--start-time` a replay
-/// of the bucket's window (`sources::replay`).
+/// One cycle of an S3+SQS service: what its queue announces (a replay, `--start-time`, is
+/// `sources::replay`).
 pub async fn run(
     ctx: &RunContext,
     kind: ServiceKind,
@@ -160,14 +160,8 @@ pub async fn run(
     svc: &Service,
 ) -> Summary {
     run_service(ctx, kind, svc, |counters, state| async move {
-        let settings = ObjectSettings::for_service(format, svc);
-        let handler = ObjectHandler::new(ctx, settings, counters.clone(), state.clone());
-        match ctx.options.backfill {
-            Some(window) => {
-                crate::sources::replay::run(ctx, kind, svc, window, &handler, &state).await
-            }
-            None => consume(ctx, &QueueJob::new(kind, svc, &handler), &counters).await,
-        }
+        let handler = ObjectHandler::for_service(ctx, format, svc, counters.clone(), state);
+        consume(ctx, &QueueJob::new(kind, svc, &handler), &counters).await
     })
     .await
 }
@@ -200,6 +194,22 @@ impl<'a> ObjectHandler<'a> {
             state,
             slots: Arc::new(Semaphore::new(MAX_OBJECTS_IN_FLIGHT)),
         }
+    }
+
+    /// The handler of service `svc`'s objects of `format`.
+    pub fn for_service(
+        ctx: &'a RunContext,
+        format: &'static Format,
+        svc: &Service,
+        counters: Arc<Counters>,
+        state: Arc<ServiceHandle>,
+    ) -> Self {
+        Self::new(
+            ctx,
+            ObjectSettings::for_service(format, svc),
+            counters,
+            state,
+        )
     }
 
     /// Reads and ships one object in a task of its own (one of [`MAX_OBJECTS_IN_FLIGHT`]);

@@ -30,9 +30,10 @@ use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 
 use crate::aws::Aws;
 use crate::config::{S3Root, Service, ServiceKind};
-use crate::cycle::{Counters, RunContext};
+use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::Shipped;
 use crate::formats::layout::{DirDate, key_stamp};
+use crate::formats::objects::Format;
 use crate::formats::s3_notification::ObjectRef;
 use crate::outcome::{Failure, Outcome};
 use crate::sources::objects::ObjectHandler;
@@ -104,8 +105,24 @@ enum Step {
     },
 }
 
-/// The replay of service `kind` over `window`.
+/// One cycle of S3 service `kind` (its objects of `format`) run with `--start-time`: the
+/// replay of `window` from its buckets, under its own state.
 pub async fn run(
+    ctx: &RunContext,
+    kind: ServiceKind,
+    format: &'static Format,
+    svc: &Service,
+    window: Backfill,
+) -> Summary {
+    run_service(ctx, kind, svc, |counters, state| async move {
+        let handler = ObjectHandler::for_service(ctx, format, svc, counters, state.clone());
+        replay(ctx, kind, svc, window, &handler, &state).await
+    })
+    .await
+}
+
+/// The replay of service `kind` over `window`.
+async fn replay(
     ctx: &RunContext,
     kind: ServiceKind,
     svc: &Service,
