@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::config::{SeedKey, ServiceKind};
 use crate::outcome::exit_codes_help;
 use crate::shard::Shard;
+use crate::window::Backfill;
 
 /// `--version`: the version and the commit it was built from.
 const LONG_VERSION: &str = concat!(
@@ -113,6 +114,14 @@ impl GlobalArgs {
             )),
             _ => None,
         }
+    }
+
+    /// `--start-time` and `--end-time` as the window they give, if given.
+    pub fn backfill(&self) -> Option<Backfill> {
+        self.start_time.map(|start| Backfill {
+            start,
+            end: self.end_time,
+        })
     }
 
     /// A backfill that starts after `now`: refused like a config mistake, since every S3

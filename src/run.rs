@@ -15,8 +15,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::aws::Aws;
-use crate::bill::PRICES_AS_OF;
+use crate::aws::{Aws, OperationFigures};
+use crate::bill::{Bill, PRICES_AS_OF};
 use crate::check;
 use crate::cli::{Cli, Command, config_path};
 use crate::config::{self, ConfigError, Loaded, ServiceKind};
@@ -29,7 +29,7 @@ use crate::report::{self, RunFigures};
 use crate::sources;
 use crate::state::files::write_atomically;
 use crate::state::{StateStore, Worker};
-use crate::window::Backfill;
+use crate::window::rfc3339;
 
 /// What a cursor's lease adds to the run's deadline (the time to deliver and record the window
 /// in flight when the deadline comes): half the deadline, from 10 s to 2 minutes. A lease lasts
@@ -58,11 +58,7 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
             Ok(e) => e.into_iter().map(|(endpoint, _)| endpoint).collect(),
             Err(e) => vec![Err(e)],
         };
-        let replay = cli.global.start_time.map(|start| Backfill {
-            start,
-            end: cli.global.end_time,
-        });
-        return check::run(&loaded, endpoints, replay).await;
+        return check::run(&loaded, endpoints, cli.global.backfill()).await;
     }
     let selected = match select(&loaded, &cli.command) {
         Ok(s) => s,
@@ -104,9 +100,8 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
         .map(|s| s.outcome)
         .max()
         .unwrap_or(Outcome::Done);
-    report_aws(&aws, &prices);
-    let operations = aws.operation_figures();
-    let bill = aws.bill();
+    let (operations, bill) = (aws.operation_figures(), aws.bill());
+    report_aws(&aws, &operations, &bill, &prices);
     let figures = RunFigures {
         input: &input,
         shard: watchers.shard,
@@ -144,8 +139,14 @@ async fn shipper_done(task: JoinHandle<ShipperStats>) -> ShipperStats {
     }
 }
 
-/// The AWS requests made, by operation, and a warning when the host's clock is off AWS's.
-fn report_aws(aws: &Aws, prices: &BTreeMap<String, f64>) {
+/// The AWS requests made, by operation, what they bill, and a warning when the host's clock is
+/// off AWS's.
+fn report_aws(
+    aws: &Aws,
+    operations: &BTreeMap<String, OperationFigures>,
+    bill: &Bill,
+    prices: &BTreeMap<String, f64>,
+) {
     if let Some(ms) = aws.clock_offset()
         && ms.abs() > check::CLOCK_WARN_SECS * 1000
     {
@@ -155,8 +156,7 @@ fn report_aws(aws: &Aws, prices: &BTreeMap<String, f64>) {
         );
     }
     // Calls by operation; where S3 answered with objects, the bytes they came to.
-    let listed: Vec<String> = aws
-        .operation_figures()
+    let listed: Vec<String> = operations
         .iter()
         .map(|(op, f)| match op.as_str() {
             "S3.GetObject" => format!("{op}={} ({} bytes)", f.attempts, f.bytes),
@@ -164,7 +164,6 @@ fn report_aws(aws: &Aws, prices: &BTreeMap<String, f64>) {
         })
         .collect();
     tracing::info!(target: "devo_aws::summary", calls = %listed.join(" "), "aws calls");
-    let bill = aws.bill();
     tracing::info!(
         target: "devo_aws::summary",
         units = %bill.line(),
@@ -285,7 +284,7 @@ fn client_cert_in_date(endpoint: &DevoEndpoint) -> Result<(), String> {
             days_left,
             expires = %endpoint
                 .client_cert_not_after()
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .map(rfc3339)
                 .unwrap_or_default()
         );
     }
@@ -322,10 +321,7 @@ async fn context(
             force: cli.global.force,
             max_messages: cli.global.max_messages,
             slice_grace: grace,
-            backfill: cli.global.start_time.map(|start| Backfill {
-                start,
-                end: cli.global.end_time,
-            }),
+            backfill: cli.global.backfill(),
         },
         shipper,
         framing: if dry_run {

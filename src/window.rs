@@ -6,6 +6,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
+/// `t` as RFC 3339 to the second (`2026-11-03T05:00:00Z`), as messages and logs show times.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// `--start-time` / `--end-time`: a past window pulled for one run; saved cursors stay where
 /// they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -153,14 +153,6 @@ impl Aws {
         aws_sdk_cloudtrail
     );
 
-    /// AWS requests made so far, by `Service.Operation` (retries included).
-    pub fn calls(&self) -> BTreeMap<String, u64> {
-        self.operation_figures()
-            .into_iter()
-            .map(|(op, f)| (op, f.attempts))
-            .collect()
-    }
-
     /// The units AWS bills for this run's requests so far.
     pub fn bill(&self) -> Bill {
         lock(&self.calls.bill).clone()
@@ -289,17 +281,22 @@ struct Tally {
 }
 
 impl CallCounter {
-    fn tally(&self, cfg: &ConfigBag, count: impl FnOnce(&mut Tally)) {
-        if let Some(op) = operation(cfg) {
-            count(lock(&self.tallies).entry(op).or_default());
+    /// Counts on the tally of the operation `cfg` is for; `count` also gets its name
+    /// (`Service.Operation`).
+    fn tally(&self, cfg: &ConfigBag, count: impl FnOnce(&str, &mut Tally)) {
+        if let Some(m) = cfg.load::<Metadata>() {
+            let op = format!("{}.{}", m.service().replace(' ', ""), m.name());
+            let mut tallies = lock(&self.tallies);
+            match tallies.get_mut(&op) {
+                Some(tally) => count(&op, tally),
+                None => {
+                    let mut tally = Tally::default();
+                    count(&op, &mut tally);
+                    tallies.insert(op, tally);
+                }
+            }
         }
     }
-}
-
-/// `Service.Operation` of the request `cfg` is for.
-fn operation(cfg: &ConfigBag) -> Option<String> {
-    cfg.load::<Metadata>()
-        .map(|m| format!("{}.{}", m.service().replace(' ', ""), m.name()))
 }
 
 /// What the run's requests to one operation came to.
@@ -323,7 +320,7 @@ impl Intercept for CallCounter {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.tally(cfg, |t| t.calls += 1);
+        self.tally(cfg, |_, t| t.calls += 1);
         Ok(())
     }
 
@@ -333,7 +330,7 @@ impl Intercept for CallCounter {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.tally(cfg, |t| t.attempts += 1);
+        self.tally(cfg, |_, t| t.attempts += 1);
         Ok(())
     }
 
@@ -349,16 +346,14 @@ impl Intercept for CallCounter {
             || ["x-amzn-errortype", "x-amzn-query-error"]
                 .iter()
                 .any(|h| header(h).contains("Throttl") || header(h).contains("SlowDown"));
-        if throttled {
-            self.tally(cfg, |t| t.throttled += 1);
-        }
         let length = header("content-length").parse::<u64>().unwrap_or(0);
-        if length > 0 {
-            self.tally(cfg, |t| t.bytes += length);
-        }
-        if let Some((unit, n)) = operation(cfg).and_then(|op| Unit::of_request(&op, length)) {
-            lock(&self.bill).add(unit, n);
-        }
+        self.tally(cfg, |op, t| {
+            t.throttled += u64::from(throttled);
+            t.bytes += length;
+            if let Some((unit, n)) = Unit::of_request(op, length) {
+                lock(&self.bill).add(unit, n);
+            }
+        });
         let date = response
             .headers()
             .get("date")

@@ -27,7 +27,7 @@ use crate::devo::shipper::Shipped;
 use crate::outcome::{Failure, Outcome};
 use crate::sources::{Delivery, delivery};
 use crate::state::{Claim, Cursor, ServiceHandle};
-use crate::window::{Window, adapt_slice, grow_empty_slice, next_slice, plan, seconds};
+use crate::window::{Window, adapt_slice, grow_empty_slice, next_slice, plan, rfc3339, seconds};
 
 /// Spaces calls to stay under a quota (requests per second per account and region), and counts
 /// the answers (a holder's sign of progress).
@@ -412,9 +412,6 @@ impl CursorPull<'_> {
 /// How often a window's progress is logged when no bar is drawn (JSON logs, cron).
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
 
 impl CursorPull<'_> {
     /// The window to pull now (aligned when asked), whether delivering it moves the cursor, and

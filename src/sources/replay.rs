@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use chrono::{DateTime, DurationRound, SecondsFormat, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 
@@ -40,7 +40,7 @@ use crate::sources::objects::ObjectHandler;
 use crate::sources::queue::Rejection;
 use crate::sources::{Delivery, delivery};
 use crate::state::{PrefixProgress, ServiceHandle, ServiceState};
-use crate::window::Backfill;
+use crate::window::{Backfill, rfc3339};
 
 /// Directories listed at once per service.
 pub const MAX_LISTS_IN_FLIGHT: usize = 8;
@@ -65,10 +65,6 @@ impl Span {
     fn meets(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
         from < self.end && self.start < to
     }
-}
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// One directory to list.
