@@ -412,7 +412,6 @@ impl CursorPull<'_> {
 /// How often a window's progress is logged when no bar is drawn (JSON logs, cron).
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
-
 impl CursorPull<'_> {
     /// The window to pull now (aligned when asked), whether delivering it moves the cursor, and
     /// the late sweep due with it (logs: what was ingested since the last run with timestamps

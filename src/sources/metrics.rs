@@ -407,9 +407,7 @@ impl RegionMetrics<'_> {
         }
         Ok(points)
     }
-}
 
-impl RegionMetrics<'_> {
     /// The same datapoints as [`Self::get_metric_data`], through GetMetricStatistics: one
     /// request per metric with every statistic asked for (only the five basic ones, which
     /// validation made sure of), billed as one request instead of one metric per statistic.

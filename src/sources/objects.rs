@@ -181,21 +181,6 @@ pub struct ObjectHandler<'a> {
 }
 
 impl<'a> ObjectHandler<'a> {
-    pub fn new(
-        ctx: &'a RunContext,
-        settings: ObjectSettings,
-        counters: Arc<Counters>,
-        state: Arc<ServiceHandle>,
-    ) -> Self {
-        Self {
-            ctx,
-            settings: Arc::new(settings),
-            counters,
-            state,
-            slots: Arc::new(Semaphore::new(MAX_OBJECTS_IN_FLIGHT)),
-        }
-    }
-
     /// The handler of service `svc`'s objects of `format`.
     pub fn for_service(
         ctx: &'a RunContext,
@@ -204,12 +189,13 @@ impl<'a> ObjectHandler<'a> {
         counters: Arc<Counters>,
         state: Arc<ServiceHandle>,
     ) -> Self {
-        Self::new(
+        Self {
             ctx,
-            ObjectSettings::for_service(format, svc),
+            settings: Arc::new(ObjectSettings::for_service(format, svc)),
             counters,
             state,
-        )
+            slots: Arc::new(Semaphore::new(MAX_OBJECTS_IN_FLIGHT)),
+        }
     }
 
     /// Reads and ships one object in a task of its own (one of [`MAX_OBJECTS_IN_FLIGHT`]);

@@ -18,7 +18,7 @@
 //!   [`LATE_OBJECTS`] before the listing, it is settled: its names are forgotten, and a settled
 //!   directory is not listed again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -75,9 +75,10 @@ struct Dir {
     date: DirDate,
 }
 
-/// Where a root's bucket is, and its client.
-struct Bucket {
-    name: String,
+/// One root as found: its bucket, the prefix listed under it, the bucket's region and client.
+struct Root {
+    bucket: String,
+    prefix: String,
     region: String,
     s3: aws_sdk_s3::Client,
 }
@@ -138,14 +139,9 @@ async fn replay(
         start: window.start,
         end,
     };
-    let region = svc
-        .regions()
-        .first()
-        .cloned()
-        .unwrap_or_else(|| ctx.aws.region());
-    let mut buckets = Vec::new();
+    let mut found = Vec::new();
     for root in &roots {
-        buckets.push(bucket(&ctx.aws, &root.bucket, &region).await?);
+        found.push(Root::find(&ctx.aws, svc, root).await?);
     }
     let done: BTreeMap<String, PrefixProgress> = saved.prefixes;
     tracing::info!(
@@ -162,8 +158,7 @@ async fn replay(
     let (objects_tx, objects_rx) = mpsc::channel::<(String, ObjectRef, String)>(LISTED_AHEAD);
     let walk = Walk {
         ctx,
-        buckets: &buckets,
-        roots: &roots,
+        roots: &found,
         span,
         settle_before: now - LATE_OBJECTS,
         done: &done,
@@ -173,13 +168,7 @@ async fn replay(
         cut: &cut,
         failure: std::sync::Mutex::default(),
     };
-    let keeper = keep(
-        state.clone(),
-        done.clone(),
-        counters.clone(),
-        steps_rx,
-        &stop,
-    );
+    let keeper = keep(state, &done, &counters, steps_rx, &stop);
     let reading = read_all(handler, objects_rx, steps_tx.clone(), &walk);
     let (walked, (), kept) = tokio::join!(walk.run(objects_tx, steps_tx), reading, keeper);
     let kept = kept?;
@@ -234,32 +223,45 @@ fn roots_of(kind: ServiceKind, svc: &Service) -> Result<Vec<S3Root>, Failure> {
     Ok(roots)
 }
 
-/// The bucket `name` and its region (HeadBucket, which needs s3:ListBucket, tells it even from
-/// another region).
-async fn bucket(aws: &Aws, name: &str, region: &str) -> Result<Bucket, Failure> {
-    let head = aws.s3(region).head_bucket().bucket(name).send().await;
-    let found = match &head {
-        Ok(out) => out.bucket_region().map(String::from),
-        Err(e) => e
-            .raw_response()
-            .and_then(|r| r.headers().get("x-amz-bucket-region"))
-            .map(String::from),
-    };
-    if let (Err(e), None) = (&head, &found) {
-        let mut f = aws.failure(&format!("S3 HeadBucket {name}"), e);
-        f.reason
-            .push_str(" (a replay needs s3:ListBucket on the bucket)");
-        return Err(f);
-    }
-    let region = found.unwrap_or_else(|| region.to_string());
-    Ok(Bucket {
-        name: name.to_string(),
-        s3: aws.s3(&region),
-        region,
-    })
+/// An S3 failure of a replay's listing, with the permission it needs.
+fn needs_list_bucket(mut f: Failure) -> Failure {
+    f.reason
+        .push_str(" (a replay needs s3:ListBucket on the bucket)");
+    f
 }
 
-impl Bucket {
+impl Root {
+    /// `root`'s bucket and its region: HeadBucket (which needs s3:ListBucket) from the service's
+    /// first region tells it, even for a bucket of another region.
+    async fn find(aws: &Aws, svc: &Service, root: &S3Root) -> Result<Self, Failure> {
+        let asked_in = svc
+            .regions()
+            .first()
+            .cloned()
+            .unwrap_or_else(|| aws.region());
+        let name = &root.bucket;
+        let head = aws.s3(&asked_in).head_bucket().bucket(name).send().await;
+        let found = match &head {
+            Ok(out) => out.bucket_region().map(String::from),
+            Err(e) => e
+                .raw_response()
+                .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                .map(String::from),
+        };
+        if let (Err(e), None) = (&head, &found) {
+            return Err(needs_list_bucket(
+                aws.failure(&format!("S3 HeadBucket {name}"), e),
+            ));
+        }
+        let region = found.unwrap_or(asked_in);
+        Ok(Self {
+            bucket: name.clone(),
+            prefix: root.prefix.clone(),
+            s3: aws.s3(&region),
+            region,
+        })
+    }
+
     /// One page of the listing of `prefix`, `/` as delimiter.
     async fn list(
         &self,
@@ -269,18 +271,15 @@ impl Bucket {
     ) -> Result<ListObjectsV2Output, Failure> {
         self.s3
             .list_objects_v2()
-            .bucket(&self.name)
+            .bucket(&self.bucket)
             .prefix(prefix)
             .delimiter("/")
             .set_continuation_token(token)
             .send()
             .await
             .map_err(|e| {
-                let what = format!("S3 ListObjectsV2 s3://{}/{prefix}", self.name);
-                let mut f = aws.failure(&what, &e);
-                f.reason
-                    .push_str(" (a replay needs s3:ListBucket on the bucket)");
-                f
+                let what = format!("S3 ListObjectsV2 s3://{}/{prefix}", self.bucket);
+                needs_list_bucket(aws.failure(&what, &e))
             })
     }
 }
@@ -300,21 +299,16 @@ pub async fn plan(
         Ok(roots) => roots,
         Err(f) => return vec![(check(""), Err(f))],
     };
-    let region = svc
-        .regions()
-        .first()
-        .cloned()
-        .unwrap_or_else(|| aws.region());
     let end = window.end.unwrap_or_else(|| aws.now());
     let mut rows = Vec::new();
     for root in roots {
-        let result = match bucket(aws, &root.bucket, &region).await {
-            Ok(b) => dated_dirs(aws, &b, &root.prefix).await.map(|dirs| {
+        let result = match Root::find(aws, svc, &root).await {
+            Ok(found) => dated_dirs(aws, &found).await.map(|dirs| {
                 let shown: Vec<&str> = dirs.iter().take(4).map(String::as_str).collect();
                 let more = dirs.len().saturating_sub(shown.len());
                 format!(
                     "bucket in {}, s3:ListBucket granted; {} {} to list from {} to {}: {}{}",
-                    b.region,
+                    found.region,
                     dirs.len(),
                     if dirs.len() == 1 {
                         "prefix"
@@ -338,10 +332,10 @@ pub async fn plan(
     rows
 }
 
-/// Directories below `prefix` whose children are dated (or that hold objects), listing no
-/// deeper than them and at most [`PLAN_LISTINGS`] times.
-async fn dated_dirs(aws: &Aws, bucket: &Bucket, prefix: &str) -> Result<Vec<String>, Failure> {
-    let mut waiting = vec![prefix.to_string()];
+/// Directories below `root`'s prefix whose children are dated (or that hold objects), listing
+/// no deeper than them and at most [`PLAN_LISTINGS`] times.
+async fn dated_dirs(aws: &Aws, root: &Root) -> Result<Vec<String>, Failure> {
+    let mut waiting = vec![root.prefix.clone()];
     let mut found = Vec::new();
     let mut listings = 0;
     while let Some(dir) = waiting.pop() {
@@ -350,7 +344,7 @@ async fn dated_dirs(aws: &Aws, bucket: &Bucket, prefix: &str) -> Result<Vec<Stri
             break;
         }
         listings += 1;
-        let page = bucket.list(aws, &dir, None).await?;
+        let page = root.list(aws, &dir, None).await?;
         let subs: Vec<&str> = page
             .common_prefixes()
             .iter()
@@ -378,8 +372,7 @@ const PLAN_LISTINGS: usize = 200;
 /// The listing of every root, sending each object to read.
 struct Walk<'a> {
     ctx: &'a RunContext,
-    buckets: &'a [Bucket],
-    roots: &'a [S3Root],
+    roots: &'a [Root],
     span: Span,
     settle_before: DateTime<Utc>,
     done: &'a BTreeMap<String, PrefixProgress>,
@@ -452,8 +445,8 @@ impl Walk<'_> {
         objects: &mpsc::Sender<(String, ObjectRef, String)>,
         steps: &mpsc::UnboundedSender<Step>,
     ) -> Result<Vec<Dir>, Failure> {
-        let bucket = &self.buckets[dir.root];
-        let name = format!("s3://{}/{}", bucket.name, dir.prefix);
+        let root = &self.roots[dir.root];
+        let name = format!("s3://{}/{}", root.bucket, dir.prefix);
         // Progress is kept per directory that spells a day, else per hour of the objects'
         // stamps (a flat layout holds years of objects in one directory).
         let day_span = dir.date.span().filter(|_| dir.date.has_day());
@@ -482,9 +475,7 @@ impl Walk<'_> {
             if self.halted() {
                 return Ok(Vec::new());
             }
-            let page = bucket
-                .list(&self.ctx.aws, &dir.prefix, token.take())
-                .await?;
+            let page = root.list(&self.ctx.aws, &dir.prefix, token.take()).await?;
             for sub in page.common_prefixes() {
                 let Some(prefix) = sub.prefix() else { continue };
                 let part = prefix
@@ -500,7 +491,7 @@ impl Walk<'_> {
                 {
                     continue;
                 }
-                let sub_name = format!("s3://{}/{prefix}", bucket.name);
+                let sub_name = format!("s3://{}/{prefix}", root.bucket);
                 if self.done.get(&sub_name).is_some_and(|p| p.settled) {
                     tracing::debug!(message = "Prefix settled by an earlier run of the replay.", prefix = %sub_name);
                     continue;
@@ -523,11 +514,11 @@ impl Walk<'_> {
                 };
                 let file = key.strip_prefix(dir.prefix.as_str()).unwrap_or(key);
                 let object = ObjectRef {
-                    bucket: bucket.name.clone(),
+                    bucket: root.bucket.clone(),
                     key: key.to_string(),
                     size: object.size().and_then(|n| u64::try_from(n).ok()),
                     event_time: None,
-                    region: Some(bucket.region.clone()),
+                    region: Some(root.region.clone()),
                 };
                 if let Some(reason) = self.handler.skip_reason(&object) {
                     tracing::debug!(message = "Object skipped.", key, reason);
@@ -635,16 +626,20 @@ struct Tally {
 /// Waits for each object's receipt, in the order they were shipped, and writes what was
 /// delivered to the replay's state whenever no other receipt is waiting (so a burst of receipts
 /// at the end of an epoch is one write).
+///
+/// `done` is what earlier runs delivered; only the directories this run touches are copied
+/// from it, as they change.
 async fn keep(
-    state: Arc<ServiceHandle>,
-    mut progress: BTreeMap<String, PrefixProgress>,
-    counters: Arc<Counters>,
+    state: &ServiceHandle,
+    done: &BTreeMap<String, PrefixProgress>,
+    counters: &Counters,
     mut steps: mpsc::UnboundedReceiver<Step>,
     stop: &AtomicBool,
 ) -> Result<Kept, Failure> {
     let mut kept = Kept::default();
+    let mut progress: BTreeMap<String, PrefixProgress> = BTreeMap::new();
     let mut tallies: HashMap<String, Tally> = HashMap::new();
-    let mut dirty: Vec<String> = Vec::new();
+    let mut dirty: BTreeSet<String> = BTreeSet::new();
     // The state that could not be written, if it could not.
     let mut unwritten: Option<Failure> = None;
     while let Some(step) = steps.recv().await {
@@ -652,15 +647,16 @@ async fn keep(
             Step::Shipped { dir, name, shipped } => {
                 let (events, bytes) = (shipped.events, shipped.bytes);
                 match delivery(shipped).await {
-                    Ok(Delivery::Delivered) => {
-                        progress.entry(dir.clone()).or_default().done.insert(name);
-                        tallies.entry(dir.clone()).or_default().delivered += 1;
-                        kept.delivered += 1;
-                        Counters::add(&counters.objects, 1);
-                        Counters::add(&counters.events, events);
-                        Counters::add(&counters.bytes, bytes);
-                    }
-                    Ok(Delivery::Printed) => {
+                    Ok(delivered) => {
+                        if delivered == Delivery::Delivered {
+                            progress
+                                .entry(dir.clone())
+                                .or_insert_with(|| done.get(&dir).cloned().unwrap_or_default())
+                                .done
+                                .insert(name);
+                            tallies.entry(dir.clone()).or_default().delivered += 1;
+                            kept.delivered += 1;
+                        }
                         Counters::add(&counters.objects, 1);
                         Counters::add(&counters.events, events);
                         Counters::add(&counters.bytes, bytes);
@@ -701,11 +697,9 @@ async fn keep(
                 },
             );
         }
-        if !dirty.contains(&dir) {
-            dirty.push(dir);
-        }
+        dirty.insert(dir);
         if steps.is_empty() && unwritten.is_none() {
-            unwritten = write(&state, &progress, &mut dirty).await.err();
+            unwritten = write(state, &progress, &mut dirty).await.err();
             if unwritten.is_some() {
                 // What is delivered from now on could not be remembered: read no more.
                 stop.store(true, Ordering::Relaxed);
@@ -714,7 +708,7 @@ async fn keep(
     }
     match unwritten {
         Some(e) => Err(e),
-        None => write(&state, &progress, &mut dirty).await.map(|()| kept),
+        None => write(state, &progress, &mut dirty).await.map(|()| kept),
     }
 }
 
@@ -722,13 +716,13 @@ async fn keep(
 async fn write(
     state: &ServiceHandle,
     progress: &BTreeMap<String, PrefixProgress>,
-    dirty: &mut Vec<String>,
+    dirty: &mut BTreeSet<String>,
 ) -> Result<(), Failure> {
     if dirty.is_empty() {
         return Ok(());
     }
-    let changed: Vec<(String, PrefixProgress)> = dirty
-        .drain(..)
+    let changed: Vec<(String, PrefixProgress)> = std::mem::take(dirty)
+        .into_iter()
         .filter_map(|d| progress.get(&d).map(|p| (d, p.clone())))
         .collect();
     state
