@@ -466,16 +466,14 @@ fn side_by_side() {
         let times = wd.path().join("time-python.txt");
         let certs = wd.path().join("certs");
         let cert = |name: &str| certs.join(name).to_string_lossy().into_owned();
-        let mut time = Command::new("/usr/bin/time");
-        time.arg("-f")
-            .arg("%e %U %S %M")
-            .arg("-o")
-            .arg(&times)
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python"))
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/benches/python_collector.py"
-            ));
+        let mut time = under_gnu_time(
+            &times,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python"),
+        );
+        time.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/benches/python_collector.py"
+        ));
         let port = peer_receiver.port.to_string();
         let before = lines_read(&peer_receiver, 0);
         let out = wd
@@ -499,19 +497,11 @@ fn side_by_side() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let f = gnu_time(&times);
         // devo-sdk closes with a TCP shutdown, not a TLS close_notify: every line read counts.
         let events = lines_read(&peer_receiver, before + expected) - before;
         assert_eq!(events, expected, "the Python peer: every event once");
         assert_eq!(moto.depth("us-east-1", &url), (0, 0));
-        Measured {
-            wall: f[0],
-            cpu: f[1] + f[2],
-            rss_kib: f[3] as u64,
-            events,
-            calls: String::new(),
-            summary: String::new(),
-        }
+        Measured::timed(&times, events)
     };
     // Rounds taken in turn, so that the machine's drift touches both alike; the least CPU of each.
     let rounds: usize = std::env::var("DEVO_AWS_BENCH_ROUNDS")
@@ -985,12 +975,7 @@ fn timed_with(
     env: &[(String, String)],
 ) -> Measured {
     let times = wd.path().join("time.txt");
-    let mut time = Command::new("/usr/bin/time");
-    time.arg("-f")
-        .arg("%e %U %S %M")
-        .arg("-o")
-        .arg(&times)
-        .arg(devo_aws_bin());
+    let time = under_gnu_time(&times, &devo_aws_bin());
     let before: u64 = received(receiver);
     let out = wd
         .command(time, args)
@@ -999,7 +984,6 @@ fn timed_with(
         .expect("GNU time is needed: apt-get install time");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let f = gnu_time(&times);
     let calls = stderr
         .lines()
         .find_map(|l| l.split_once("calls=").map(|(_, c)| c.to_string()))
@@ -1010,12 +994,9 @@ fn timed_with(
         .collect::<Vec<_>>()
         .join("\n");
     Measured {
-        wall: f[0],
-        cpu: f[1] + f[2],
-        rss_kib: f[3] as u64,
-        events: received(receiver) - before,
         calls,
         summary,
+        ..Measured::timed(&times, received(receiver) - before)
     }
 }
 
@@ -1025,16 +1006,38 @@ fn devo_aws_bin() -> String {
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_devo-aws").to_string())
 }
 
-/// What GNU time wrote with `-f "%e %U %S %M"`: wall s, user s, system s, peak RSS KiB.
-fn gnu_time(file: &std::path::Path) -> Vec<f64> {
-    std::fs::read_to_string(file)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .split_whitespace()
-        .map(|v| v.parse().unwrap())
-        .collect()
+/// `program` run under GNU time, which writes its wall, user and system seconds and peak RSS
+/// to `times` (read by [`Measured::timed`]).
+fn under_gnu_time(times: &std::path::Path, program: &str) -> Command {
+    let mut time = Command::new("/usr/bin/time");
+    time.arg("-f")
+        .arg("%e %U %S %M")
+        .arg("-o")
+        .arg(times)
+        .arg(program);
+    time
+}
+
+impl Measured {
+    /// What GNU time wrote to `times` ([`under_gnu_time`]), for a run that delivered `events`.
+    fn timed(times: &std::path::Path, events: u64) -> Self {
+        let f: Vec<f64> = std::fs::read_to_string(times)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap()
+            .split_whitespace()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        Self {
+            wall: f[0],
+            cpu: f[1] + f[2],
+            rss_kib: f[3] as u64,
+            events,
+            calls: String::new(),
+            summary: String::new(),
+        }
+    }
 }
 
 /// Events received over cleanly closed connections (one per line: no record here has a break).

@@ -26,6 +26,20 @@ pub enum Unit {
 /// When the list prices below were read off AWS's pricing pages.
 pub const PRICES_AS_OF: &str = "2026-12-01";
 
+/// The list prices, as the summary and the report name them.
+pub fn list_prices() -> String {
+    format!("us-east-1 list prices of {PRICES_AS_OF}")
+}
+
+/// Which prices an estimate is at: the list prices, or `prices_usd_per_million` when it sets any.
+pub fn prices_label(overrides: &BTreeMap<String, f64>) -> String {
+    if overrides.is_empty() {
+        list_prices()
+    } else {
+        "prices_usd_per_million".to_string()
+    }
+}
+
 /// One SQS request per this many bytes of payload.
 pub const SQS_CHUNK_BYTES: u64 = 64 << 10;
 

@@ -10,7 +10,7 @@ use prometheus::{Encoder, GaugeVec, IntCounterVec, Opts, Registry, TextEncoder};
 use serde_json::json;
 
 use crate::aws::OperationFigures;
-use crate::bill::{Bill, PRICES_AS_OF, Unit};
+use crate::bill::{Bill, Unit, list_prices};
 use crate::cycle::Summary;
 use crate::devo::shipper::ShipperStats;
 use crate::outcome::Outcome;
@@ -293,7 +293,7 @@ impl RunFigures<'_> {
                     .map(|(u, n)| (u.name().to_string(), json!(n)))
                     .collect::<serde_json::Map<_, _>>(),
                 "estimated_usd": self.bill.usd(self.prices),
-                "prices": format!("us-east-1 list prices of {PRICES_AS_OF}"),
+                "prices": list_prices(),
                 "prices_overridden": self.prices,
             },
             "devo": {

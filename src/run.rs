@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::aws::{Aws, OperationFigures};
-use crate::bill::{Bill, PRICES_AS_OF};
+use crate::bill::{Bill, prices_label};
 use crate::check;
 use crate::cli::{Cli, Command, config_path};
 use crate::config::{self, ConfigError, Loaded, ServiceKind};
@@ -168,7 +168,7 @@ fn report_aws(
         target: "devo_aws::summary",
         units = %bill.line(),
         estimated_usd = format!("{:.6}", bill.usd(prices)),
-        prices = %if prices.is_empty() { format!("us-east-1 list prices of {PRICES_AS_OF}") } else { "prices_usd_per_million".to_string() },
+        prices = %prices_label(prices),
         "aws bill"
     );
 }
