@@ -13,11 +13,15 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&split, doc)) = data.split_first() else { return };
-    let mut scanner = RecordsScanner::new("Records");
+    let mut scanner = RecordsScanner::new("Records", &RecordFields::NAMES);
     for chunk in doc.chunks(usize::from(split).max(1)) {
-        let fed = scanner.feed(chunk, |record, _compact| {
-            if let Ok(text) = std::str::from_utf8(record) {
-                let _ = RecordFields::parse(text).map(|f| f.event_type().map(str::len));
+        let fed = scanner.feed(chunk, |found| {
+            if let Ok(record) = found {
+                // A record the scan read is one serde_json reads, whole and alone.
+                assert!(serde_json::from_str::<serde_json::de::IgnoredAny>(record.text).is_ok());
+                let fields = RecordFields::parse(record.text);
+                assert!(fields.is_ok(), "{fields:?}");
+                let _ = fields.map(|f| f.event_type().map(str::len));
             }
             Ok(())
         });

@@ -1,17 +1,16 @@
 //! CloudTrail log files (`{"Records":[{...},{...}]}`), streamed by [`RecordsScanner`]: each
-//! record is parsed for the few fields its fate and its tag need, and shipped as compact JSON.
-//! The record bytes are otherwise passed on as AWS wrote them.
+//! record is read in one pass for the few fields its fate and its tag need, and shipped as
+//! compact JSON. The record bytes are otherwise passed on as AWS wrote them.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
-use serde::Deserialize;
-
 use super::FormatError;
-use super::json::{Text, compacted};
+use super::json::{MAX_FIELDS, compacted, object_fields};
 use super::objects::{
     DecoderOptions, Event, EventSink, Format, ObjectDecoder, Position, key_account_region,
 };
-use super::records::RecordsScanner;
+use super::records::{Record, RecordsScanner};
 
 /// CloudTrail from S3 (`audit`, `types: [audits_s3]`).
 pub static FORMAT: Format = Format {
@@ -39,7 +38,7 @@ struct Rules {
 impl Decoder {
     fn new(options: &DecoderOptions, key: &str) -> Self {
         Self {
-            scanner: RecordsScanner::new("Records"),
+            scanner: RecordsScanner::new("Records", &RecordFields::NAMES),
             rules: Rules {
                 drop_event_names: options.drop_event_names.clone(),
                 path_account: key_account_region(key).0.map(String::from),
@@ -50,15 +49,18 @@ impl Decoder {
 }
 
 impl Rules {
-    /// One record's fate; `is_compact` is the scanner's word that it needs no compacting.
-    fn record(&self, raw: &[u8], is_compact: bool, at: Position, out: &mut dyn EventSink) {
-        let parsed = std::str::from_utf8(raw)
-            .map_err(|_| FormatError::Shape("a CloudTrail record that is not UTF-8".into()))
-            .and_then(|text| RecordFields::parse(text).map(|f| (text, f)));
-        let (text, fields) = match parsed {
-            Ok(p) => p,
+    /// One record's fate.
+    fn record(
+        &self,
+        found: Result<Record<'_>, FormatError>,
+        at: Position,
+        out: &mut dyn EventSink,
+    ) {
+        let record = match found {
+            Ok(r) => r,
             Err(e) => return out.bad_record(at, &e),
         };
+        let fields = RecordFields::from(record.fields);
         // A record filed under another account's path (AWSLogs/<account>/CloudTrail/...) than
         // the one it names was not written there by CloudTrail.
         if let (Some(path_account), Some(record_account)) =
@@ -80,7 +82,7 @@ impl Rules {
             return out.dropped();
         }
         out.event(Event {
-            message: &compacted(text, is_compact),
+            message: &compacted(record.text, record.compact),
             event_type: fields.event_type(),
             account: fields.account.as_deref(),
             region: fields.region.as_deref(),
@@ -95,9 +97,9 @@ impl ObjectDecoder for Decoder {
             rules,
             records,
         } = self;
-        scanner.feed(chunk, |raw, is_compact| {
+        scanner.feed(chunk, |found| {
             *records += 1;
-            rules.record(raw, is_compact, Position::Record(*records), out);
+            rules.record(found, Position::Record(*records), out);
             Ok(())
         })
     }
@@ -108,23 +110,41 @@ impl ObjectDecoder for Decoder {
 }
 
 /// The fields of a CloudTrail record that decide its fate and its tag.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct RecordFields<'a> {
-    #[serde(rename = "eventName", borrow)]
-    pub event_name: Option<Text<'a>>,
-    #[serde(rename = "eventSource", borrow)]
-    pub event_source: Option<Text<'a>>,
-    #[serde(rename = "recipientAccountId", borrow)]
-    pub account: Option<Text<'a>>,
-    #[serde(rename = "awsRegion", borrow)]
-    pub region: Option<Text<'a>>,
+    pub event_name: Option<Cow<'a, str>>,
+    pub event_source: Option<Cow<'a, str>>,
+    pub account: Option<Cow<'a, str>>,
+    pub region: Option<Cow<'a, str>>,
+}
+
+impl<'a> From<[Option<Cow<'a, str>>; MAX_FIELDS]> for RecordFields<'a> {
+    /// The fields a scan with [`RecordFields::NAMES`] found, in that order.
+    fn from(fields: [Option<Cow<'a, str>>; MAX_FIELDS]) -> Self {
+        let [event_name, event_source, account, region] = fields;
+        Self {
+            event_name,
+            event_source,
+            account,
+            region,
+        }
+    }
 }
 
 impl<'a> RecordFields<'a> {
-    /// Parses a record's raw JSON for its tag fields.
+    /// The names of the fields, as a record spells them.
+    pub const NAMES: [&'static str; MAX_FIELDS] = [
+        "eventName",
+        "eventSource",
+        "recipientAccountId",
+        "awsRegion",
+    ];
+
+    /// Reads a record's raw JSON (one record, nothing after it) for its tag fields.
     pub fn parse(record: &'a str) -> Result<Self, FormatError> {
-        serde_json::from_str(record)
-            .map_err(|e| FormatError::NotJson(format!("CloudTrail record: {e}")))
+        object_fields(record, &Self::NAMES)
+            .map(Self::from)
+            .map_err(|why| FormatError::NotJson(format!("CloudTrail record: {why}")))
     }
 
     /// The event type for `auto_event_type`: the first label of `eventSource`

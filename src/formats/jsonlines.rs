@@ -1,15 +1,13 @@
 //! Objects of JSON lines, one event per line (WAF, Route 53 Resolver query logs, GuardDuty
 //! findings, Network Firewall logs): each line is shipped as AWS wrote it (one line of JSON
-//! already), and parsed only for the fields its tag needs, by the format's own `tags` function,
+//! already), and read only for the fields its tag needs, by the format's own `tags` function,
 //! which also proves it is JSON. A line that is not is reported with its number; the others go
 //! on.
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
-
 use super::FormatError;
-use super::json::Text;
+use super::json::object_fields;
 use super::lines::{LineDecoder, LineRule};
 use super::objects::{Event, EventSink, ObjectDecoder, Position, present};
 
@@ -21,27 +19,20 @@ pub struct Tags<'a> {
     pub region: Option<Cow<'a, str>>,
 }
 
-/// How a format finds its tag fields in a line.
-pub type TagsOf = fn(&str) -> Result<Tags<'_>, serde_json::Error>;
+/// How a format finds its tag fields in a line (and proves it is JSON).
+pub type TagsOf = fn(&str) -> Result<Tags<'_>, FormatError>;
 
-/// The account and region a record names at its top level, under any of AWS's spellings
-/// (`account_id` / `accountId`, `region`).
-#[derive(Deserialize)]
-struct AccountRegion<'a> {
-    #[serde(rename = "accountId", alias = "account_id", borrow)]
-    account: Option<Text<'a>>,
-    #[serde(borrow)]
-    region: Option<Text<'a>>,
-}
-
-/// The tags of a record that names its account and region itself (Route 53 Resolver query
-/// logs, GuardDuty findings).
-pub fn own_account_region(line: &str) -> Result<Tags<'_>, serde_json::Error> {
-    let f: AccountRegion<'_> = serde_json::from_str(line)?;
+/// The tags of a record that names its account and region itself, at its top level, under any
+/// of AWS's spellings (`account_id` / `accountId`, `region`): Route 53 Resolver query logs,
+/// GuardDuty findings.
+pub fn own_account_region(line: &str) -> Result<Tags<'_>, FormatError> {
+    let [account, account_id, region, _] =
+        object_fields(line, &["accountId", "account_id", "region"])
+            .map_err(FormatError::NotJson)?;
     Ok(Tags {
         event_type: None,
-        account: f.account.map(|t| t.0),
-        region: f.region.map(|t| t.0),
+        account: account.or(account_id),
+        region,
     })
 }
 
@@ -62,10 +53,7 @@ impl LineRule for JsonLines {
         }
         let tags = match (self.tags_of)(text) {
             Ok(tags) => tags,
-            Err(e) => {
-                return out
-                    .bad_record(Position::Line(number), &FormatError::NotJson(e.to_string()));
-            }
+            Err(e) => return out.bad_record(Position::Line(number), &e),
         };
         out.event(Event {
             message: text,

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
+use super::FormatError;
 use super::json::Text;
 
 use super::jsonlines::{Tags, decoder};
@@ -42,8 +43,9 @@ fn zone_region(zone: &str) -> Option<&str> {
     is_region(region).then_some(region)
 }
 
-fn tags(line: &str) -> Result<Tags<'_>, serde_json::Error> {
-    let f: Fields<'_> = serde_json::from_str(line)?;
+fn tags(line: &str) -> Result<Tags<'_>, FormatError> {
+    let f: Fields<'_> =
+        serde_json::from_str(line).map_err(|e| FormatError::NotJson(e.to_string()))?;
     let region = match f.availability_zone {
         Some(Text(Cow::Borrowed(zone))) => zone_region(zone).map(Cow::Borrowed),
         Some(Text(Cow::Owned(zone))) => zone_region(&zone).map(|r| Cow::Owned(r.to_string())),

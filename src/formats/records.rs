@@ -3,14 +3,33 @@
 //! The scanner is fed the decompressed bytes chunk by chunk and hands out each element of the
 //! array as raw JSON, so a 1 GiB file needs memory for one record, not for the file.
 //!
-//! The scan only tracks strings and nesting (with memchr over the bytes that matter); each record
-//! is then parsed for the few fields a tag needs. Record bytes are passed on as AWS wrote them.
+//! Each record is read in one pass by [`scan_object`], which validates it, finds its end and picks
+//! up the few fields a tag needs; a record that is not JSON is skipped to its closing brace
+//! (strings and nesting tracked with memchr) and reported. Record bytes are passed on as AWS
+//! wrote them.
+
+use std::borrow::Cow;
 
 use super::FormatError;
+use super::json::{MAX_FIELDS, ScanError, Scanned, scan_object};
 
 /// Larger records are refused rather than buffered without bound. CloudTrail's own events stay
 /// under 256 KB; four times that leaves room and keeps 8 objects in flight within 8 MiB.
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
+/// A record carried over from one chunk to the next is completed this many bytes at a time at
+/// least (then as many as it holds already), each time read again from its start.
+const CARRY_STEP: usize = 4 << 10;
+
+/// One element of the array.
+#[derive(Debug)]
+pub struct Record<'a> {
+    pub text: &'a str,
+    /// The values of the scanner's names (top-level strings), in their order.
+    pub fields: [Option<Cow<'a, str>>; MAX_FIELDS],
+    /// No whitespace outside strings.
+    pub compact: bool,
+}
+
 /// Top-level keys are kept only one byte longer than the key looked for: enough to tell it from
 /// any other key, so an endless key costs no memory.
 
@@ -20,8 +39,10 @@ enum Place {
     Top,
     /// Inside the Records array, between elements.
     Between,
-    /// Inside one record.
+    /// At the start of a record, or inside one carried over from earlier chunks.
     InRecord,
+    /// Inside a record that is not JSON, looking for its closing brace.
+    Skipping,
     /// After the top-level object closed.
     Done,
 }
@@ -31,6 +52,8 @@ enum Place {
 pub struct RecordsScanner {
     /// The top-level key of the array of records.
     array: &'static str,
+    /// The fields picked up from each record.
+    names: &'static [&'static str],
     place: Place,
     // Outside records: generic nesting, and the key last seen at depth 1.
     depth: u32,
@@ -39,20 +62,23 @@ pub struct RecordsScanner {
     expect_key: bool,
     capturing_key: bool,
     key: Vec<u8>,
-    // Inside a record: brace depth, string state, bytes carried over from earlier chunks.
+    /// The bytes of a record carried over from earlier chunks.
+    partial: Vec<u8>,
+    // Skipping a record that is not JSON: brace depth, string state, bytes so far, and why.
     record_depth: u32,
     record_in_string: bool,
     record_escaped: bool,
-    /// Whitespace was seen outside the record's strings (it is not compact JSON).
-    record_spaced: bool,
-    partial: Vec<u8>,
+    skipped: usize,
+    skip_reason: String,
 }
 
 impl RecordsScanner {
-    /// A scanner of the records under the top-level key `array`.
-    pub fn new(array: &'static str) -> Self {
+    /// A scanner of the records under the top-level key `array`, picking up the top-level
+    /// string fields `names` (at most [`MAX_FIELDS`]) of each.
+    pub fn new(array: &'static str, names: &'static [&'static str]) -> Self {
         Self {
             array,
+            names,
             place: Place::Top,
             depth: 0,
             in_string: false,
@@ -60,43 +86,84 @@ impl RecordsScanner {
             expect_key: false,
             capturing_key: false,
             key: Vec::new(),
+            partial: Vec::new(),
             record_depth: 0,
             record_in_string: false,
             record_escaped: false,
-            record_spaced: false,
-            partial: Vec::new(),
+            skipped: 0,
+            skip_reason: String::new(),
         }
     }
 
-    /// Feeds the next bytes; `on_record` gets each complete record's raw JSON, and whether it
-    /// is compact (no whitespace outside its strings), which the scan sees on its way.
+    /// Feeds the next bytes; `on_record` gets each record, or why one could not be read (the
+    /// scan then goes on after it).
     pub fn feed<F>(&mut self, chunk: &[u8], mut on_record: F) -> Result<(), FormatError>
     where
-        F: FnMut(&[u8], bool) -> Result<(), FormatError>,
+        F: FnMut(Result<Record<'_>, FormatError>) -> Result<(), FormatError>,
     {
         let mut i = 0;
         while i < chunk.len() {
             match self.place {
-                Place::InRecord => {
-                    let start = i;
-                    match self.scan_record(chunk, &mut i) {
-                        Some(end) => {
-                            let compact = !self.record_spaced;
-                            if self.partial.is_empty() {
-                                on_record(&chunk[start..end], compact)?;
-                            } else {
-                                self.partial.extend_from_slice(&chunk[start..end]);
-                                let record = std::mem::take(&mut self.partial);
-                                on_record(&record, compact)?;
-                            }
+                Place::InRecord if self.partial.is_empty() => {
+                    match scan_object(&chunk[i..], self.names) {
+                        Ok(scanned) => {
+                            let end = i + scanned.end;
+                            on_record(record(&chunk[i..end], scanned))?;
+                            i = end;
                             self.place = Place::Between;
                         }
+                        Err(ScanError::Incomplete) => {
+                            self.partial.extend_from_slice(&chunk[i..]);
+                            self.check_carried()?;
+                            i = chunk.len();
+                        }
+                        // Skipped from its opening brace, at `i`.
+                        Err(ScanError::Invalid(why)) => self.start_skip(why),
+                    }
+                }
+                Place::InRecord => {
+                    let before = self.partial.len();
+                    let take = (chunk.len() - i).min(before.max(CARRY_STEP));
+                    self.partial.extend_from_slice(&chunk[i..i + take]);
+                    match scan_object(&self.partial, self.names) {
+                        Ok(scanned) => {
+                            // What was carried was incomplete: the record ends in this chunk.
+                            let used = scanned.end.saturating_sub(before);
+                            on_record(record(&self.partial[..scanned.end], scanned))?;
+                            self.partial.clear();
+                            i += used;
+                            self.place = Place::Between;
+                        }
+                        Err(ScanError::Incomplete) => {
+                            self.check_carried()?;
+                            i += take;
+                        }
+                        Err(ScanError::Invalid(why)) => {
+                            let carried = std::mem::take(&mut self.partial);
+                            self.start_skip(why);
+                            let mut at = 0;
+                            match self.scan_record(&carried, &mut at) {
+                                // (What was carried is valid so far, so it ends in this chunk.)
+                                Some(end) => {
+                                    self.end_skip(&mut on_record)?;
+                                    i += end.saturating_sub(before);
+                                }
+                                None => {
+                                    self.skipped = carried.len();
+                                    i += take;
+                                }
+                            }
+                        }
+                    }
+                }
+                Place::Skipping => {
+                    let start = i;
+                    match self.scan_record(chunk, &mut i) {
+                        Some(_) => self.end_skip(&mut on_record)?,
                         None => {
-                            self.partial.extend_from_slice(&chunk[start..]);
-                            if self.partial.len() > MAX_RECORD_BYTES {
-                                return Err(FormatError::Shape(format!(
-                                    "a record larger than {MAX_RECORD_BYTES} bytes"
-                                )));
+                            self.skipped += chunk.len() - start;
+                            if self.skipped > MAX_RECORD_BYTES {
+                                return Err(too_large());
                             }
                         }
                     }
@@ -106,11 +173,7 @@ impl RecordsScanner {
                         b' ' | b'\n' | b'\r' | b'\t' | b',' => {}
                         b'{' => {
                             self.place = Place::InRecord;
-                            self.record_depth = 0;
-                            self.record_in_string = false;
-                            self.record_escaped = false;
-                            self.record_spaced = false;
-                            // scan_record counts this brace.
+                            // The record is read from this brace.
                             continue;
                         }
                         b']' => {
@@ -145,7 +208,8 @@ impl RecordsScanner {
         Ok(())
     }
 
-    /// Advances through a record from `*i`; returns the end (exclusive) when it closes.
+    /// Advances through a record being skipped from `*i` (its braces outside strings counted);
+    /// returns the end (exclusive) when it closes.
     fn scan_record(&mut self, chunk: &[u8], i: &mut usize) -> Option<usize> {
         while *i < chunk.len() {
             if self.record_in_string {
@@ -172,14 +236,11 @@ impl RecordsScanner {
             } else {
                 match memchr::memchr3(b'"', b'{', b'}', &chunk[*i..]) {
                     None => {
-                        self.note_spaces(&chunk[*i..]);
                         *i = chunk.len();
                         return None;
                     }
                     Some(off) => {
                         let at = *i + off;
-                        // Outside strings, between two of them or a brace: `:`, `,`, a number.
-                        self.note_spaces(&chunk[*i..at]);
                         *i = at + 1;
                         match chunk[at] {
                             b'"' => self.record_in_string = true,
@@ -198,13 +259,32 @@ impl RecordsScanner {
         None
     }
 
-    /// Notes whitespace in `span`, a part of the record outside its strings.
-    fn note_spaces(&mut self, span: &[u8]) {
-        if !self.record_spaced {
-            self.record_spaced = span
-                .iter()
-                .any(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'));
+    /// A record that is not JSON: skipped from its opening brace to its closing one.
+    fn start_skip(&mut self, why: String) {
+        self.place = Place::Skipping;
+        self.record_depth = 0;
+        self.record_in_string = false;
+        self.record_escaped = false;
+        self.skipped = 0;
+        self.skip_reason = why;
+    }
+
+    /// The skipped record closed: it is reported, and the scan goes on after it.
+    fn end_skip<F>(&mut self, on_record: &mut F) -> Result<(), FormatError>
+    where
+        F: FnMut(Result<Record<'_>, FormatError>) -> Result<(), FormatError>,
+    {
+        self.place = Place::Between;
+        on_record(Err(FormatError::NotJson(std::mem::take(
+            &mut self.skip_reason,
+        ))))
+    }
+
+    fn check_carried(&self) -> Result<(), FormatError> {
+        if self.partial.len() > MAX_RECORD_BYTES {
+            return Err(too_large());
         }
+        Ok(())
     }
 
     /// One byte of the top-level object, outside the Records array.
@@ -284,16 +364,31 @@ impl RecordsScanner {
     }
 }
 
+fn too_large() -> FormatError {
+    FormatError::Shape(format!("a record larger than {MAX_RECORD_BYTES} bytes"))
+}
+
+/// A record as scanned, once its bytes are known to be UTF-8.
+fn record<'a>(raw: &'a [u8], scanned: Scanned<'a>) -> Result<Record<'a>, FormatError> {
+    let text = std::str::from_utf8(raw)
+        .map_err(|_| FormatError::Shape("a record that is not UTF-8".into()))?;
+    Ok(Record {
+        text,
+        fields: scanned.fields,
+        compact: scanned.compact,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn scan_in_chunks(doc: &str, chunk: usize) -> Result<Vec<String>, FormatError> {
-        let mut s = RecordsScanner::new("Records");
+        let mut s = RecordsScanner::new("Records", &[]);
         let mut out = Vec::new();
         for c in doc.as_bytes().chunks(chunk) {
-            s.feed(c, |r, _| {
-                out.push(String::from_utf8(r.to_vec()).unwrap());
+            s.feed(c, |r| {
+                out.push(r?.text.to_string());
                 Ok(())
             })?;
         }
@@ -330,21 +425,19 @@ mod tests {
     #[test]
     fn endless_keys_strings_and_records_are_bounded() {
         let chunk = vec![b'a'; 64 << 10];
-        let mut keys = RecordsScanner::new("Records");
-        keys.feed(b"{\"", |_, _| Ok(())).unwrap();
+        let mut keys = RecordsScanner::new("Records", &[]);
+        keys.feed(b"{\"", |_| Ok(())).unwrap();
         for _ in 0..64 {
-            keys.feed(&chunk, |_, _| Ok(())).unwrap();
+            keys.feed(&chunk, |_| Ok(())).unwrap();
         }
         assert!(keys.key.capacity() <= 64, "{}", keys.key.capacity());
         assert!(keys.finish().is_err(), "still truncated");
 
-        let mut record = RecordsScanner::new("Records");
-        record
-            .feed(b"{\"Records\":[{\"k\":\"", |_, _| Ok(()))
-            .unwrap();
+        let mut record = RecordsScanner::new("Records", &[]);
+        record.feed(b"{\"Records\":[{\"k\":\"", |_| Ok(())).unwrap();
         let mut fed = 0;
         let refused = loop {
-            match record.feed(&chunk, |_, _| Ok(())) {
+            match record.feed(&chunk, |_| Ok(())) {
                 Ok(()) => fed += chunk.len(),
                 Err(e) => break e,
             }
@@ -365,10 +458,10 @@ mod tests {
     #[test]
     fn the_array_key_is_the_scanners_own() {
         let doc = r#"{"fileVersion":"1.0","configurationItems":[{"a":1},{"b":[2]}]}"#;
-        let mut s = RecordsScanner::new("configurationItems");
+        let mut s = RecordsScanner::new("configurationItems", &[]);
         let mut out = Vec::new();
-        s.feed(doc.as_bytes(), |r, _| {
-            out.push(String::from_utf8(r.to_vec()).unwrap());
+        s.feed(doc.as_bytes(), |r| {
+            out.push(r?.text.to_string());
             Ok(())
         })
         .unwrap();
@@ -382,22 +475,58 @@ mod tests {
     fn the_scan_tells_compact_records() {
         let doc = "{\"Records\":[{\"a\":\"b c\",\"n\":1},\n {\"a\": 1},{\"a\":{\"b\":[1, 2]}},{\"s\":\"x\\\\\"}]}";
         for chunk in [1, 2, 5, 4096] {
-            let mut s = RecordsScanner::new("Records");
+            let mut s = RecordsScanner::new("Records", &[]);
             let mut out = Vec::new();
             for c in doc.as_bytes().chunks(chunk) {
-                s.feed(c, |r, compact| {
-                    let text = String::from_utf8(r.to_vec()).unwrap();
+                s.feed(c, |r| {
+                    let r = r?;
                     let found = matches!(
-                        super::super::json::compact(&text),
+                        super::super::json::compact(r.text),
                         std::borrow::Cow::Borrowed(_)
                     );
-                    assert_eq!(compact, found, "{text}");
-                    out.push(compact);
+                    assert_eq!(r.compact, found, "{}", r.text);
+                    out.push(r.compact);
                     Ok(())
                 })
                 .unwrap();
             }
             assert_eq!(out, [true, false, false, true], "chunk {chunk}");
+        }
+    }
+
+    /// A record that is not JSON is reported where it is, and the records after it come out
+    /// whole, with their fields, however the bytes are chunked.
+    #[test]
+    fn a_record_that_is_not_json_is_reported_and_the_rest_go_on() {
+        let doc = concat!(
+            r#"{"Records":[{"n":"1","x":[1,2]},{"n":"2","bad":tru,"s":"}"},"#,
+            r#"{"n":"3","big":""#,
+            "                                                                  ",
+            r#""},{"n":4},{"n":"5"}]}"#
+        );
+        for chunk in [1, 2, 3, 7, 16, 64, 4096] {
+            let mut s = RecordsScanner::new("Records", &["n"]);
+            let mut out = Vec::new();
+            for c in doc.as_bytes().chunks(chunk) {
+                s.feed(c, |r| {
+                    out.push(match r {
+                        Ok(r) => r.fields[0].as_deref().unwrap_or("?").to_string(),
+                        Err(e) => format!("bad: {e}"),
+                    });
+                    Ok(())
+                })
+                .unwrap();
+            }
+            s.finish().unwrap();
+            assert_eq!(out.len(), 5, "chunk {chunk}: {out:?}");
+            assert_eq!(out[0], "1");
+            assert!(
+                out[1].starts_with("bad: not JSON: expected a value"),
+                "{out:?}"
+            );
+            assert_eq!(out[2], "3");
+            assert!(out[3].contains("`n` is not a string"), "{out:?}");
+            assert_eq!(out[4], "5", "chunk {chunk}");
         }
     }
 

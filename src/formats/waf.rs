@@ -3,10 +3,8 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
-
-use super::json::Text;
-
+use super::FormatError;
+use super::json::object_fields;
 use super::jsonlines::{Tags, decoder};
 use super::lines::arn_region_account;
 use super::objects::{Format, any_key};
@@ -20,15 +18,9 @@ pub static FORMAT: Format = Format {
     decoder: |_, _| decoder(tags),
 };
 
-#[derive(Deserialize)]
-struct Fields<'a> {
-    #[serde(rename = "webaclId", borrow)]
-    web_acl: Option<Text<'a>>,
-}
-
-fn tags(line: &str) -> Result<Tags<'_>, serde_json::Error> {
-    let f: Fields<'_> = serde_json::from_str(line)?;
-    let Some(arn) = f.web_acl else {
+fn tags(line: &str) -> Result<Tags<'_>, FormatError> {
+    let [web_acl, ..] = object_fields(line, &["webaclId"]).map_err(FormatError::NotJson)?;
+    let Some(arn) = web_acl else {
         return Ok(Tags::default());
     };
     let (region, account) = arn_region_account(&arn);

@@ -13,6 +13,7 @@ use super::buffers::Buffers;
 use super::close::{EpochClose, write_within};
 use super::receipts::{Closing, InOrder, answer};
 use super::{Command, EPOCHS_CLOSING, EpochLimits, Health, Receipt, Shipment, ShipperStats};
+use crate::devo::frame::recycle;
 use crate::devo::tls::{DevoConnection, DevoEndpoint};
 
 /// The batches of the epoch in progress, kept until its receipt so it can be replayed.
@@ -166,6 +167,7 @@ impl DevoShipper {
             epoch.conn = None;
         }
         epoch.bytes.extend_from_slice(&s.bytes);
+        recycle(s.bytes);
         self.epoch = Some(epoch);
     }
 

@@ -49,7 +49,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{OnceCell, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::frame::{FrameBatch, Framing};
+use super::frame::{FrameBatch, Framing, recycle};
 use super::tls::{DevoEndpoint, is_certificate_rejection};
 use crate::outcome::{Failure, Outcome};
 use close::with_retries;
@@ -478,6 +478,7 @@ async fn print_all(mut rx: mpsc::Receiver<Command>) -> ShipperStats {
             })),
         };
         stats.bytes_delivered += s.bytes.len() as u64;
+        recycle(s.bytes);
         let _ = s.receipt.send(receipt);
     }
     let _ = out.flush().await;
