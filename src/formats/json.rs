@@ -140,15 +140,7 @@ pub fn scan_object<'a>(bytes: &'a [u8], names: &[&str]) -> Result<Scanned<'a>, S
         match want {
             Want::FirstKey | Want::Key => {
                 if c == b'}' && want == Want::FirstKey {
-                    p.i += 1;
-                    (kinds, depth) = (kinds >> 1, depth - 1);
-                    if depth == 0 {
-                        return Ok(Scanned {
-                            end: p.i,
-                            fields,
-                            compact: p.compact,
-                        });
-                    }
+                    // `{}`: closed as after a value.
                     want = Want::After;
                     continue;
                 }
@@ -182,11 +174,8 @@ pub fn scan_object<'a>(bytes: &'a [u8], names: &[&str]) -> Result<Scanned<'a>, S
                     p.invalid(&format!("`{}` is not a string", names[k]))
                 };
                 match c {
-                    b']' if want == Want::FirstValue => {
-                        p.i += 1;
-                        (kinds, depth) = (kinds >> 1, depth - 1);
-                        want = Want::After;
-                    }
+                    // `[]`: closed as after a value.
+                    b']' if want == Want::FirstValue => want = Want::After,
                     b'{' | b'[' => {
                         if let Some(k) = field {
                             return Err(not_text(&p, k));
