@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         let fed = scanner.feed(chunk, |found| {
             if let Ok(record) = found {
                 // A record the scan read is one serde_json reads, whole and alone.
-                assert!(serde_json::from_str::<serde_json::de::IgnoredAny>(record.text).is_ok());
+                assert!(serde_json::from_str::<serde_json::Value>(record.text).is_ok());
                 let fields = RecordFields::parse(record.text);
                 assert!(fields.is_ok(), "{fields:?}");
                 let _ = fields.map(|f| f.event_type().map(str::len));
