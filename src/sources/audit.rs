@@ -17,7 +17,7 @@ use crate::devo::shipper::{Outbox, Shipped};
 use crate::formats::cloudtrail::RecordFields;
 use crate::formats::json::compact;
 use crate::outcome::Failure;
-use crate::sources::cursor::{CursorPull, RegionPuller, latest_end};
+use crate::sources::cursor::{CursorPlan, CursorPull, RegionPuller};
 use crate::sources::{TagRule, each_region, puller_account};
 use crate::window::Window;
 
@@ -27,46 +27,66 @@ const LOOKUP_DAYS: i64 = 90;
 /// LookupEvents allows 2 requests per second per account and region.
 const REQUESTS_PER_SECOND: u32 = 2;
 
-fn tag_rule(svc: &Service) -> TagRule {
-    TagRule {
-        table: "cloud.aws.cloudtrail.events",
-        typed_family: svc.auto_event_type.then_some("cloud.aws.cloudtrail"),
-        from_event: svc.use_region_and_account_id_from_event,
+/// What `audit` from the API takes from its config block, resolved before its cycle.
+struct Plan {
+    cursor: CursorPlan,
+    /// `drop_event_names`.
+    drop: HashSet<String>,
+    tags: TagRule,
+}
+
+impl Plan {
+    fn resolve(svc: &Service) -> Self {
+        Self {
+            cursor: CursorPlan::resolve(KIND, svc),
+            drop: svc.drop_event_names.iter().cloned().collect(),
+            tags: TagRule {
+                table: "cloud.aws.cloudtrail.events",
+                typed_family: svc.auto_event_type.then_some("cloud.aws.cloudtrail"),
+                from_event: svc.use_region_and_account_id_from_event,
+            },
+        }
     }
 }
 
 /// One cycle of `audit` from the API (`types: [audits_api]`); `types: [audits_s3]` is the
 /// S3+SQS pipeline's (`objects`).
 pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
+    let plan = &Plan::resolve(svc);
     run_service(ctx, KIND, svc, |counters, state| async move {
         let account = puller_account(&ctx.aws).await?.to_string();
-        let drop: HashSet<&str> = svc.drop_event_names.iter().map(String::as_str).collect();
-        let tags = tag_rule(svc);
         // LookupEvents works to the second: so do the windows.
-        let latest = latest_end(ctx, svc, KIND).trunc_subsecs(0);
+        let latest = plan.cursor.latest_end(ctx).trunc_subsecs(0);
         // LookupEvents keeps 90 days: an older start_time (1970-01-01, as the seed's
         // documentation shows) starts there.
         let horizon = (ctx.aws.now() - chrono::Duration::days(LOOKUP_DAYS)).trunc_subsecs(0);
         let pull = CursorPull {
-            start_time: svc.start_time.map(|t| t.0.trunc_subsecs(0).max(horizon)),
-            ..CursorPull::new(ctx, &state, &counters, svc)
+            start_time: plan
+                .cursor
+                .start_time
+                .map(|t| t.trunc_subsecs(0).max(horizon)),
+            ..CursorPull::new(ctx, &state, &counters, &plan.cursor)
         };
-        each_region(KIND.name(), svc.regions(), ctx.worker.shard, |region| {
-            let lookup = Lookup {
-                at: RegionPuller::new(
-                    ctx,
-                    region,
-                    &account,
-                    ctx.aws.cloudtrail(region),
-                    REQUESTS_PER_SECOND,
-                    &counters,
-                ),
-                tags: &tags,
-                drop: &drop,
-            };
-            let pull = &pull;
-            async move { lookup.run(pull, latest).await }
-        })
+        each_region(
+            KIND.name(),
+            &plan.cursor.regions,
+            ctx.worker.shard,
+            |region| {
+                let lookup = Lookup {
+                    at: RegionPuller::new(
+                        ctx,
+                        region,
+                        &account,
+                        ctx.aws.cloudtrail(region),
+                        REQUESTS_PER_SECOND,
+                        &counters,
+                    ),
+                    plan,
+                };
+                let pull = &pull;
+                async move { lookup.run(pull, latest).await }
+            },
+        )
         .await
     })
     .await
@@ -74,8 +94,7 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
 
 struct Lookup<'a> {
     at: RegionPuller<'a, aws_sdk_cloudtrail::Client>,
-    tags: &'a TagRule,
-    drop: &'a HashSet<&'a str>,
+    plan: &'a Plan,
 }
 
 fn smithy_time(t: DateTime<Utc>) -> aws_smithy_types::DateTime {
@@ -136,7 +155,10 @@ impl Lookup<'_> {
                 if time == end {
                     ids_at_end.push(id.to_string());
                 }
-                if event.event_name().is_some_and(|n| self.drop.contains(n)) {
+                if event
+                    .event_name()
+                    .is_some_and(|n| self.plan.drop.contains(n))
+                {
                     Counters::add(&at.counters.dropped, 1);
                     continue;
                 }
@@ -148,7 +170,7 @@ impl Lookup<'_> {
                         continue;
                     }
                 };
-                let tag = self.tags.tag_fields(
+                let tag = self.plan.tags.tag_fields(
                     fields.event_type().or(event
                         .event_source()
                         .map(|s| s.split('.').next().unwrap_or(s))),

@@ -220,31 +220,56 @@ pub struct CursorPull<'a> {
     pub late_window: Option<Duration>,
 }
 
-/// Where a window may end now: AWS's clock less the service's `delay_seconds` (or `kind`'s
-/// default), the time CloudWatch and CloudTrail may take to have what happened.
-pub fn latest_end(ctx: &RunContext, svc: &Service, kind: ServiceKind) -> DateTime<Utc> {
-    let delay = svc.delay(kind.default_delay_secs());
-    ctx.aws.now() - chrono::Duration::from_std(delay).unwrap_or_default()
+/// What every service pulled by time takes from its config block, resolved once, before its
+/// cycle starts.
+#[derive(Debug, Clone)]
+pub struct CursorPlan {
+    /// The regions pulled (validated non-empty).
+    pub regions: Vec<String>,
+    /// Where a cursor never used starts (`start_time`); else `lookback` back.
+    pub start_time: Option<DateTime<Utc>>,
+    /// `request_period_in_seconds`.
+    pub lookback: Duration,
+    /// `delay_seconds`, or the kind's default: the time CloudWatch and CloudTrail may take to
+    /// have what happened.
+    pub delay: Duration,
+}
+
+impl CursorPlan {
+    /// The plan of `svc`, configured as a service of `kind`.
+    pub fn resolve(kind: ServiceKind, svc: &Service) -> Self {
+        Self {
+            regions: svc.regions().to_vec(),
+            start_time: svc.start_time.map(|t| t.0),
+            lookback: Duration::from_secs(svc.request_period_secs()),
+            delay: svc.delay(kind.default_delay_secs()),
+        }
+    }
+
+    /// Where a window may end now: AWS's clock less the delay.
+    pub fn latest_end(&self, ctx: &RunContext) -> DateTime<Utc> {
+        ctx.aws.now() - chrono::Duration::from_std(self.delay).unwrap_or_default()
+    }
 }
 
 /// The longest slice: an hour, so a long window commits its progress every hour of data.
 pub const MAX_SLICE: Duration = Duration::from_secs(3600);
 
 impl<'a> CursorPull<'a> {
-    /// The pull of service `svc`'s cursors: a cursor never used starts at `start_time`, or one
-    /// request period back; slices of at most [`MAX_SLICE`], not aligned.
+    /// The pull of a service's cursors: a cursor never used starts at the plan's `start_time`,
+    /// or one request period back; slices of at most [`MAX_SLICE`], not aligned.
     pub fn new(
         ctx: &'a RunContext,
         state: &'a ServiceHandle,
         counters: &'a Counters,
-        svc: &Service,
+        plan: &CursorPlan,
     ) -> Self {
         Self {
             ctx,
             state,
             counters,
-            start_time: svc.start_time.map(|t| t.0),
-            lookback: Duration::from_secs(svc.request_period_secs()),
+            start_time: plan.start_time,
+            lookback: plan.lookback,
             slice: MAX_SLICE,
             align: None,
             late_window: None,

@@ -16,7 +16,7 @@ use crate::config::{Service, ServiceKind};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
 use crate::outcome::Failure;
-use crate::sources::cursor::{CursorPull, RegionPuller, SliceJob, latest_end};
+use crate::sources::cursor::{CursorPlan, CursorPull, RegionPuller, SliceJob};
 use crate::sources::{TagRule, each_region, puller_account};
 use crate::state::ServiceHandle;
 
@@ -49,12 +49,37 @@ fn cursor_name(region: &str, group: &str) -> String {
     format!("{region}/{group}")
 }
 
+/// What `logs` takes from its config block, resolved before its cycle.
+struct Plan {
+    cursor: CursorPlan,
+    /// `log_groups`: names, and prefixes ending in `*`.
+    groups: Vec<String>,
+    /// `late_events_seconds` (None: no late sweep).
+    late_window: Option<Duration>,
+}
+
+impl Plan {
+    fn resolve(svc: &Service) -> Self {
+        let late_window = Duration::from_secs(svc.late_events_secs());
+        Self {
+            cursor: CursorPlan::resolve(KIND, svc),
+            groups: svc
+                .log_groups
+                .as_ref()
+                .map(|g| g.0.clone())
+                .unwrap_or_default(),
+            late_window: (!late_window.is_zero()).then_some(late_window),
+        }
+    }
+}
+
 /// One cycle of the service.
 pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
+    let plan = &Plan::resolve(svc);
     run_service(ctx, KIND, svc, |counters, state| async move {
         let account = puller_account(&ctx.aws).await?.to_string();
         // Shards split log groups, not regions.
-        each_region(KIND.name(), svc.regions(), None, |region| {
+        each_region(KIND.name(), &plan.cursor.regions, None, |region| {
             let puller = RegionLogs {
                 at: RegionPuller::new(
                     ctx,
@@ -64,7 +89,7 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
                     REQUESTS_PER_SECOND,
                     &counters,
                 ),
-                svc,
+                plan,
                 state: &state,
             };
             async move { puller.run().await }
@@ -76,7 +101,7 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
 
 struct RegionLogs<'a> {
     at: RegionPuller<'a, aws_sdk_cloudwatchlogs::Client>,
-    svc: &'a Service,
+    plan: &'a Plan,
     state: &'a ServiceHandle,
 }
 
@@ -106,13 +131,7 @@ impl RegionLogs<'_> {
     /// The configured groups, prefixes expanded.
     async fn groups(&self) -> Result<Vec<String>, Failure> {
         let mut out = Vec::new();
-        for name in self
-            .svc
-            .log_groups
-            .as_ref()
-            .map(|g| g.0.as_slice())
-            .unwrap_or_default()
-        {
+        for name in &self.plan.groups {
             let Some(prefix) = name.strip_suffix('*') else {
                 out.push(name.clone());
                 continue;
@@ -169,11 +188,10 @@ impl RegionLogs<'_> {
     }
 
     async fn pull_group(&self, group: &str) -> Result<(), Failure> {
-        let latest = latest_end(self.at.ctx, self.svc, KIND);
-        let late_window = Duration::from_secs(self.svc.late_events_secs());
+        let latest = self.plan.cursor.latest_end(self.at.ctx);
         let pull = CursorPull {
-            late_window: (!late_window.is_zero()).then_some(late_window),
-            ..CursorPull::new(self.at.ctx, self.state, self.at.counters, self.svc)
+            late_window: self.plan.late_window,
+            ..CursorPull::new(self.at.ctx, self.state, self.at.counters, &self.plan.cursor)
         };
         pull.run(
             &cursor_name(self.at.region, group),

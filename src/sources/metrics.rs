@@ -29,7 +29,7 @@ use crate::config::{MetricsApi, Service, ServiceKind};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
 use crate::outcome::{Failure, Outcome};
-use crate::sources::cursor::{CursorPull, Pacer, RegionPuller, latest_end};
+use crate::sources::cursor::{CursorPlan, CursorPull, Pacer, RegionPuller};
 use crate::sources::{TagRule, each_region, puller_account};
 use crate::state::{ServiceHandle, UnitMemo};
 use crate::window::{Window, align_down};
@@ -71,39 +71,67 @@ struct MetricEvent<'a> {
     account_id: &'a str,
 }
 
+/// What `metrics` takes from its config block, resolved before its cycle.
+struct Plan {
+    cursor: CursorPlan,
+    /// `period_seconds`.
+    period: u32,
+    /// `statistics`, or the default ones.
+    statistics: Vec<String>,
+    /// `namespaces` (empty: every namespace).
+    namespaces: Vec<String>,
+    api: MetricsApi,
+}
+
+impl Plan {
+    fn resolve(svc: &Service) -> Self {
+        Self {
+            cursor: CursorPlan::resolve(KIND, svc),
+            period: svc.period_secs(),
+            statistics: svc.statistics().into_iter().map(String::from).collect(),
+            namespaces: svc.namespaces.clone(),
+            api: svc.metrics_api,
+        }
+    }
+}
+
 /// One cycle of the service.
 pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
+    let plan = &Plan::resolve(svc);
     run_service(ctx, KIND, svc, |counters, state| async move {
         let account = puller_account(&ctx.aws).await?.to_string();
-        let period = svc.period_secs();
-        let period_len = Duration::from_secs(u64::from(period));
-        let latest = latest_end(ctx, svc, KIND);
-        let statistics = svc.statistics();
-        let usual = CursorPull::new(ctx, &state, &counters, svc);
+        let period_len = Duration::from_secs(u64::from(plan.period));
+        let latest = plan.cursor.latest_end(ctx);
+        let statistics: Vec<&str> = plan.statistics.iter().map(String::as_str).collect();
+        let usual = CursorPull::new(ctx, &state, &counters, &plan.cursor);
         let pull = CursorPull {
             lookback: usual.lookback.max(period_len),
             slice: period_len * PERIODS_PER_SLICE,
             align: Some(period_len),
             ..usual
         };
-        each_region(KIND.name(), svc.regions(), ctx.worker.shard, |region| {
-            let region_metrics = RegionMetrics {
-                at: RegionPuller::new(
-                    ctx,
-                    region,
-                    &account,
-                    ctx.aws.cloudwatch(region),
-                    REQUESTS_PER_SECOND,
-                    &counters,
-                ),
-                svc,
-                period,
-                statistics: &statistics,
-                statistics_pacer: Pacer::per_second(STATISTICS_REQUESTS_PER_SECOND),
-            };
-            let (pull, latest) = (&pull, align_down(latest, period_len));
-            async move { region_metrics.run(pull, latest).await }
-        })
+        each_region(
+            KIND.name(),
+            &plan.cursor.regions,
+            ctx.worker.shard,
+            |region| {
+                let region_metrics = RegionMetrics {
+                    at: RegionPuller::new(
+                        ctx,
+                        region,
+                        &account,
+                        ctx.aws.cloudwatch(region),
+                        REQUESTS_PER_SECOND,
+                        &counters,
+                    ),
+                    plan,
+                    statistics: &statistics,
+                    statistics_pacer: Pacer::per_second(STATISTICS_REQUESTS_PER_SECOND),
+                };
+                let (pull, latest) = (&pull, align_down(latest, period_len));
+                async move { region_metrics.run(pull, latest).await }
+            },
+        )
         .await
     })
     .await
@@ -111,8 +139,7 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
 
 struct RegionMetrics<'a> {
     at: RegionPuller<'a, aws_sdk_cloudwatch::Client>,
-    svc: &'a Service,
-    period: u32,
+    plan: &'a Plan,
     statistics: &'a [&'a str],
     /// Paces GetMetricStatistics (`metrics_api: get_metric_statistics`).
     statistics_pacer: Pacer,
@@ -229,10 +256,10 @@ impl RegionMetrics<'_> {
 
     /// Every metric of the configured namespaces (or of all), all pages.
     async fn list(&self) -> Result<Vec<Metric>, Failure> {
-        let namespaces: Vec<Option<&str>> = if self.svc.namespaces.is_empty() {
+        let namespaces: Vec<Option<&str>> = if self.plan.namespaces.is_empty() {
             vec![None]
         } else {
-            self.svc
+            self.plan
                 .namespaces
                 .iter()
                 .map(|n| Some(n.as_str()))
@@ -296,7 +323,7 @@ impl RegionMetrics<'_> {
         .tag_fields(None, None, None, self.at.account, self.at.region);
         let mut outbox = Outbox::new(&self.at.ctx.shipper, &self.at.ctx.framing);
         for group in self.groups(metrics) {
-            let points = match self.svc.metrics_api {
+            let points = match self.plan.api {
                 MetricsApi::GetMetricData => self.get_metric_data(group, slice).await?,
                 MetricsApi::GetMetricStatistics => self.get_metric_statistics(group, slice).await?,
             };
@@ -319,7 +346,7 @@ impl RegionMetrics<'_> {
                     timestamp: DateTime::from_timestamp_millis(*at)
                         .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
                         .unwrap_or_default(),
-                    period: self.period,
+                    period: self.plan.period,
                     unit: units.get(&self.unit_key(m)).map(String::as_str),
                     statistics,
                     region: self.at.region,
@@ -355,7 +382,7 @@ impl RegionMetrics<'_> {
                         .metric_stat(
                             MetricStat::builder()
                                 .metric(m.clone())
-                                .period(i32::try_from(self.period).unwrap_or(300))
+                                .period(i32::try_from(self.plan.period).unwrap_or(300))
                                 .stat(*stat)
                                 .build(),
                         )
@@ -429,7 +456,7 @@ impl RegionMetrics<'_> {
                         .statistics_of(m)
                         .start_time(aws_smithy_types::DateTime::from_millis(start_ms))
                         .end_time(aws_smithy_types::DateTime::from_millis(end_ms))
-                        .period(i32::try_from(self.period).unwrap_or(300))
+                        .period(i32::try_from(self.plan.period).unwrap_or(300))
                         .set_statistics(Some(statistics.clone()))
                         .send();
                     async move {
