@@ -7,17 +7,20 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
-/// Batch buffers the shipper is done with (their bytes copied into an epoch's), for the next
+/// Batch buffers the shipper is done with (their epoch settled, or printed), for the next
 /// batches. A fresh buffer costs a page fault per 4 KiB written into it: perf counted 70 % of a
 /// CloudTrail run's page faults there, and the kernel time they take.
 static SPARE_BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
-/// Spares kept at most: the batches of the objects in flight and of those queued to the shipper.
-const SPARES_KEPT: usize = 16;
+/// Spares kept at most: two epochs' worth of batches (an epoch of 4 MiB holds 16 of 256 KiB).
+const SPARES_KEPT: usize = 32;
+
+/// Buffers smaller than this are not kept (a batch of one queue event).
+const SPARE_MIN_BYTES: usize = 64 << 10;
 
 /// Hands a batch's buffer back once its bytes are written or copied.
 pub fn recycle(mut bytes: Vec<u8>) {
     let mut spares = crate::lock(&SPARE_BUFFERS);
-    if spares.len() < SPARES_KEPT && bytes.capacity() > 0 {
+    if spares.len() < SPARES_KEPT && bytes.capacity() >= SPARE_MIN_BYTES {
         bytes.clear();
         spares.push(bytes);
     }

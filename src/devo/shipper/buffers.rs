@@ -1,30 +1,42 @@
-//! Epoch buffers: an epoch keeps its bytes until its receipt (for a replay), so each needs a
-//! buffer of the epoch's size. A few big buffers are reused rather than one allocated per epoch,
-//! which fragments the heap of a multi-threaded process (glibc's arenas).
+//! An epoch's bytes: the batches written in it, kept as they came (not copied into one buffer)
+//! until its receipt, for a replay; then handed back to the producers' spare buffers
+//! (`frame::recycle`), so the next batches are written into memory already mapped.
 
-/// Buffers whose epoch's close is done, ready for the next epochs.
-#[derive(Default)]
-pub(super) struct Buffers {
-    free: Vec<Vec<u8>>,
+/// The batches of one epoch, in the order they were written.
+#[derive(Debug, Default)]
+pub(super) struct EpochBytes {
+    batches: Vec<Vec<u8>>,
+    len: usize,
 }
 
-impl Buffers {
-    /// More than this many are not kept: the epoch being written and those closing.
-    const KEPT: usize = 1 + super::EPOCHS_CLOSING;
-
-    /// An empty buffer with room for `bytes`, sized once: growing by doubling would hold twice
-    /// the epoch at its end.
-    pub fn take(&mut self, bytes: usize) -> Vec<u8> {
-        let mut buffer = self.free.pop().unwrap_or_default();
-        buffer.clear();
-        buffer.reserve(bytes);
-        buffer
+impl EpochBytes {
+    pub fn push(&mut self, batch: Vec<u8>) {
+        self.len += batch.len();
+        match self.batches.last_mut() {
+            // A batch that fits in the room left by the one before joins it (queue events come
+            // a message at a time): big batches are kept, not copied; small ones hold no
+            // buffer each.
+            Some(last) if batch.len() <= last.capacity() - last.len() => {
+                last.extend_from_slice(&batch);
+                crate::devo::frame::recycle(batch);
+            }
+            _ => self.batches.push(batch),
+        }
     }
 
-    /// A buffer whose epoch is settled.
-    pub fn give_back(&mut self, buffer: Vec<u8>) {
-        if buffer.capacity() > 0 && self.free.len() < Self::KEPT {
-            self.free.push(buffer);
-        }
+    /// Bytes in all.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn batches(&self) -> impl Iterator<Item = &[u8]> {
+        self.batches.iter().map(Vec::as_slice)
+    }
+
+    /// The epoch is settled: its buffers go back for the next batches.
+    pub fn recycle(self) {
+        self.batches
+            .into_iter()
+            .for_each(crate::devo::frame::recycle);
     }
 }

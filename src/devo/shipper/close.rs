@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
+use super::buffers::EpochBytes;
 use super::{EpochLimits, Health};
 use crate::devo::tls::{DevoConnection, DevoEndpoint, close_cleanly, is_certificate_rejection};
 
@@ -41,12 +42,12 @@ where
     }
 }
 
-/// How a close (with its replays) ended, and the epoch's buffer back for the next one.
+/// How a close (with its replays) ended, and the epoch's bytes back for the next batches.
 pub(super) struct Closed {
     pub result: io::Result<()>,
     pub connections: u64,
     pub replays: u64,
-    pub buffer: Vec<u8>,
+    pub bytes: EpochBytes,
 }
 
 impl Closed {
@@ -56,7 +57,7 @@ impl Closed {
             result: Err(io::Error::other("the epoch's close stopped")),
             connections: 0,
             replays: 0,
-            buffer: Vec::new(),
+            bytes: EpochBytes::default(),
         }
     }
 }
@@ -71,7 +72,7 @@ pub(super) struct EpochClose {
 impl EpochClose {
     /// The clean close of `conn`, or of a replay of `bytes` on a new connection when it is not
     /// clean (or there is none).
-    pub async fn run(self, conn: Option<DevoConnection>, bytes: Vec<u8>) -> Closed {
+    pub async fn run(self, conn: Option<DevoConnection>, bytes: EpochBytes) -> Closed {
         let replays = AtomicU64::new(0);
         let connections = AtomicU64::new(0);
         let mut first = conn;
@@ -87,7 +88,8 @@ impl EpochClose {
                             replays.fetch_add(1, Ordering::Relaxed);
                             let mut c = this.endpoint.connect().await?;
                             connections.fetch_add(1, Ordering::Relaxed);
-                            write_within(&mut c, bytes, this.limits.write_timeout).await?;
+                            write_within(&mut c, bytes.batches(), this.limits.write_timeout)
+                                .await?;
                             c
                         }
                     };
@@ -110,18 +112,24 @@ impl EpochClose {
             result,
             connections: connections.into_inner(),
             replays: replays.into_inner(),
-            buffer: bytes,
+            bytes,
         }
     }
 }
 
-/// Writes `bytes`, failing when the server does not take them within `timeout`.
-pub(super) async fn write_within(
+/// Writes `batches`, failing when the server does not take them all within `timeout`.
+pub(super) async fn write_within<'b>(
     conn: &mut DevoConnection,
-    bytes: &[u8],
+    batches: impl IntoIterator<Item = &'b [u8]>,
     timeout: Duration,
 ) -> io::Result<()> {
-    tokio::time::timeout(timeout, conn.stream.write_all(bytes))
+    let write = async {
+        for batch in batches {
+            conn.stream.write_all(batch).await?;
+        }
+        Ok(())
+    };
+    tokio::time::timeout(timeout, write)
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the server stopped reading"))?
 }

@@ -1,5 +1,5 @@
 //! Delivery epochs: the task of one Devo output. Batches are written, as they come, on the
-//! connection of the epoch in progress and kept in its buffer; the epoch ends when it is big
+//! connection of the epoch in progress and kept with it; the epoch ends when it is big
 //! enough, old enough, idle, or flushed, and its close (see `close`) goes on in a task of its
 //! own while the next epoch is written.
 
@@ -9,17 +9,16 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::ahead::Ahead;
-use super::buffers::Buffers;
+use super::buffers::EpochBytes;
 use super::close::{EpochClose, write_within};
 use super::receipts::{Closing, InOrder, answer};
 use super::{Command, EPOCHS_CLOSING, EpochLimits, Health, Receipt, Shipment, ShipperStats};
-use crate::devo::frame::recycle;
 use crate::devo::tls::{DevoConnection, DevoEndpoint};
 
 /// The batches of the epoch in progress, kept until its receipt so it can be replayed.
 struct Epoch {
     conn: Option<DevoConnection>,
-    bytes: Vec<u8>,
+    bytes: EpochBytes,
     events: u64,
     receipts: Vec<oneshot::Sender<Receipt>>,
     opened: Instant,
@@ -33,7 +32,6 @@ pub(super) struct DevoShipper {
     epoch: Option<Epoch>,
     /// Closes in flight, answered in order.
     receipts: InOrder,
-    buffers: Buffers,
     /// Connections for the next epochs, made in advance while epochs fill up (after one closed
     /// full).
     ahead: Ahead,
@@ -54,7 +52,6 @@ impl DevoShipper {
             endpoint,
             limits,
             epoch: None,
-            buffers: Buffers::default(),
             stats: ShipperStats::default(),
             health,
         }
@@ -114,14 +111,14 @@ impl DevoShipper {
     }
 
     fn settle_oldest(&mut self, closed: Option<super::close::Closed>) {
-        if let Some(buffer) = self.receipts.settle_oldest(closed, &mut self.stats) {
-            self.buffers.give_back(buffer);
+        if let Some(bytes) = self.receipts.settle_oldest(closed, &mut self.stats) {
+            bytes.recycle();
         }
     }
 
     async fn settle_oldest_when_done(&mut self) {
-        if let Some(buffer) = self.receipts.settle_oldest_when_done(&mut self.stats).await {
-            self.buffers.give_back(buffer);
+        if let Some(bytes) = self.receipts.settle_oldest_when_done(&mut self.stats).await {
+            bytes.recycle();
         }
     }
 
@@ -134,7 +131,7 @@ impl DevoShipper {
         let mut epoch = match self.epoch.take() {
             Some(e) => e,
             None => {
-                let bytes = self.buffers.take(self.limits.max_bytes + s.bytes.len());
+                let bytes = EpochBytes::default();
                 let conn = match self.ahead.take().await {
                     Ok(c) => {
                         self.stats.connections += 1;
@@ -161,13 +158,13 @@ impl DevoShipper {
         epoch.receipts.push(s.receipt);
         // Stream the batch right away; if the connection breaks, the epoch is replayed at close.
         if let Some(conn) = &mut epoch.conn
-            && let Err(e) = write_within(conn, &s.bytes, self.limits.write_timeout).await
+            && let Err(e) =
+                write_within(conn, [s.bytes.as_slice()], self.limits.write_timeout).await
         {
             tracing::debug!(message = "Write to Devo failed; the epoch will be replayed.", error = %e);
             epoch.conn = None;
         }
-        epoch.bytes.extend_from_slice(&s.bytes);
-        recycle(s.bytes);
+        epoch.bytes.push(s.bytes);
         self.epoch = Some(epoch);
     }
 

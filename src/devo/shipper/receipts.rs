@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
+use super::buffers::EpochBytes;
 use super::close::Closed;
 use super::{Health, Receipt, ShipError, ShipperStats};
 use crate::devo::tls::DevoEndpoint;
@@ -58,9 +59,12 @@ impl InOrder {
         self.closing.front_mut().map(|c| &mut c.task)
     }
 
-    /// Waits for the oldest close and answers its receipts; its buffer back, for the next
-    /// epochs.
-    pub async fn settle_oldest_when_done(&mut self, stats: &mut ShipperStats) -> Option<Vec<u8>> {
+    /// Waits for the oldest close and answers its receipts; its bytes back, for the next
+    /// batches.
+    pub async fn settle_oldest_when_done(
+        &mut self,
+        stats: &mut ShipperStats,
+    ) -> Option<EpochBytes> {
         let task = self.oldest()?;
         let closed = task.await.ok();
         self.settle_oldest(closed, stats)
@@ -68,12 +72,12 @@ impl InOrder {
 
     /// Answers the receipts of the oldest closing epoch with how its close ended (None: its task
     /// is gone). After a failure delivery is failed for good: later epochs fail too. The epoch's
-    /// buffer back.
+    /// bytes back.
     pub fn settle_oldest(
         &mut self,
         closed: Option<Closed>,
         stats: &mut ShipperStats,
-    ) -> Option<Vec<u8>> {
+    ) -> Option<EpochBytes> {
         let epoch = self.closing.pop_front()?;
         let closed = closed.unwrap_or_else(Closed::stopped);
         stats.connections += closed.connections;
@@ -107,7 +111,7 @@ impl InOrder {
             }
         };
         answer(epoch.receipts, &receipt);
-        Some(closed.buffer)
+        Some(closed.bytes)
     }
 }
 
