@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(serde_json::from_str::<serde_json::Value>(record.text).is_ok());
                 let fields = RecordFields::parse(record.text);
                 assert!(fields.is_ok(), "{fields:?}");
-                let _ = fields.map(|f| f.event_type().map(str::len));
+                let _ = fields.map(|(f, _)| f.event_type().map(str::len));
             }
             Ok(())
         });

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::FormatError;
-use super::json::{MAX_FIELDS, compacted, object_fields};
+use super::json::{MAX_FIELDS, compacted, scan_alone};
 use super::objects::{
     DecoderOptions, Event, EventSink, Format, ObjectDecoder, Position, key_account_region,
 };
@@ -140,10 +140,11 @@ impl<'a> RecordFields<'a> {
         "awsRegion",
     ];
 
-    /// Reads a record's raw JSON (one record, nothing after it) for its tag fields.
-    pub fn parse(record: &'a str) -> Result<Self, FormatError> {
-        object_fields(record, &Self::NAMES)
-            .map(Self::from)
+    /// Reads a record's raw JSON (one record, nothing after it) for its tag fields; with them,
+    /// whether the record is compact (for [`compacted`]).
+    pub fn parse(record: &'a str) -> Result<(Self, bool), FormatError> {
+        scan_alone(record, &Self::NAMES)
+            .map(|s| (Self::from(s.fields), s.compact))
             .map_err(|why| FormatError::NotJson(format!("CloudTrail record: {why}")))
     }
 
@@ -167,7 +168,7 @@ mod tests {
 
     #[test]
     fn tag_fields() {
-        let f = RecordFields::parse(
+        let (f, _) = RecordFields::parse(
             r#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject","recipientAccountId":"1","awsRegion":"eu-west-1"}"#,
         )
         .unwrap();

@@ -247,12 +247,9 @@ pub fn scan_object<'a>(bytes: &'a [u8], names: &[&str]) -> Result<Scanned<'a>, S
     }
 }
 
-/// The top-level string fields `names` of `text`, one JSON object and nothing after it but
-/// whitespace (a JSON line, a record on its own).
-pub fn object_fields<'a>(
-    text: &'a str,
-    names: &[&str],
-) -> Result<[Option<Cow<'a, str>>; MAX_FIELDS], String> {
+/// [`scan_object`] of `text` that is one JSON object and nothing after it but whitespace (a
+/// JSON line, a record on its own).
+pub fn scan_alone<'a>(text: &'a str, names: &[&str]) -> Result<Scanned<'a>, String> {
     let scanned = scan_object(text.as_bytes(), names).map_err(|e| match e {
         ScanError::Incomplete => "it ends before its JSON does".to_string(),
         ScanError::Invalid(why) => why,
@@ -263,7 +260,7 @@ pub fn object_fields<'a>(
             scanned.end + 1
         ));
     }
-    Ok(scanned.fields)
+    Ok(scanned)
 }
 
 /// What comes next in [`scan_object`].

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use super::FormatError;
-use super::json::object_fields;
+use super::json::scan_alone;
 use super::lines::{LineDecoder, LineRule};
 use super::objects::{Event, EventSink, ObjectDecoder, Position, present};
 
@@ -26,9 +26,9 @@ pub type TagsOf = fn(&str) -> Result<Tags<'_>, FormatError>;
 /// of AWS's spellings (`account_id` / `accountId`, `region`): Route 53 Resolver query logs,
 /// GuardDuty findings.
 pub fn own_account_region(line: &str) -> Result<Tags<'_>, FormatError> {
-    let [account, account_id, region, _] =
-        object_fields(line, &["accountId", "account_id", "region"])
-            .map_err(FormatError::NotJson)?;
+    let [account, account_id, region, _] = scan_alone(line, &["accountId", "account_id", "region"])
+        .map_err(FormatError::NotJson)?
+        .fields;
     Ok(Tags {
         event_type: None,
         account: account.or(account_id),

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use super::FormatError;
-use super::json::object_fields;
+use super::json::scan_alone;
 use super::jsonlines::{Tags, decoder};
 use super::lines::arn_region_account;
 use super::objects::{Format, any_key};
@@ -19,7 +19,9 @@ pub static FORMAT: Format = Format {
 };
 
 fn tags(line: &str) -> Result<Tags<'_>, FormatError> {
-    let [web_acl, ..] = object_fields(line, &["webaclId"]).map_err(FormatError::NotJson)?;
+    let [web_acl, ..] = scan_alone(line, &["webaclId"])
+        .map_err(FormatError::NotJson)?
+        .fields;
     let Some(arn) = web_acl else {
         return Ok(Tags::default());
     };

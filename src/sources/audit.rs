@@ -15,7 +15,7 @@ use crate::config::{Service, ServiceKind};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
 use crate::formats::cloudtrail::RecordFields;
-use crate::formats::json::compact;
+use crate::formats::json::compacted;
 use crate::outcome::Failure;
 use crate::sources::cursor::{CursorPlan, CursorPull, RegionPuller};
 use crate::sources::{TagRule, each_region, puller_account};
@@ -162,8 +162,8 @@ impl Lookup<'_> {
                     Counters::add(&at.counters.dropped, 1);
                     continue;
                 }
-                let fields = match RecordFields::parse(raw) {
-                    Ok(f) => f,
+                let (fields, is_compact) = match RecordFields::parse(raw) {
+                    Ok(parsed) => parsed,
                     Err(e) => {
                         tracing::warn!(message = "CloudTrail event skipped.", region = %at.region, event_id = %id, error = %e);
                         Counters::add(&at.counters.failed, 1);
@@ -179,7 +179,7 @@ impl Lookup<'_> {
                     at.account,
                     at.region,
                 );
-                outbox.push(&tag, &compact(raw)).await;
+                outbox.push(&tag, &compacted(raw, is_compact)).await;
             }
             at.stop_within_slice(more)?;
         }
