@@ -102,7 +102,6 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
         let account = puller_account(&ctx.aws).await?.to_string();
         let period_len = Duration::from_secs(u64::from(plan.period));
         let latest = plan.cursor.latest_end(ctx);
-        let statistics: Vec<&str> = plan.statistics.iter().map(String::as_str).collect();
         let usual = CursorPull::new(ctx, &state, &counters, &plan.cursor);
         let pull = CursorPull {
             lookback: usual.lookback.max(period_len),
@@ -125,7 +124,6 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
                         &counters,
                     ),
                     plan,
-                    statistics: &statistics,
                     statistics_pacer: Pacer::per_second(STATISTICS_REQUESTS_PER_SECOND),
                 };
                 let (pull, latest) = (&pull, align_down(latest, period_len));
@@ -140,7 +138,6 @@ pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
 struct RegionMetrics<'a> {
     at: RegionPuller<'a, aws_sdk_cloudwatch::Client>,
     plan: &'a Plan,
-    statistics: &'a [&'a str],
     /// Paces GetMetricStatistics (`metrics_api: get_metric_statistics`).
     statistics_pacer: Pacer,
 }
@@ -288,7 +285,7 @@ impl RegionMetrics<'_> {
 
     /// Groups of metrics whose queries fit one request.
     fn groups<'m>(&self, metrics: &'m [Metric]) -> Vec<&'m [Metric]> {
-        let per_metric = self.statistics.len().max(1);
+        let per_metric = self.plan.statistics.len().max(1);
         let mut groups = Vec::new();
         let (mut start, mut queries, mut bytes) = (0, 0, 0);
         for (i, m) in metrics.iter().enumerate() {
@@ -330,10 +327,11 @@ impl RegionMetrics<'_> {
             for ((metric_index, at), values) in &points {
                 let m = &group[*metric_index];
                 let statistics: BTreeMap<&str, f64> = self
+                    .plan
                     .statistics
                     .iter()
                     .zip(values)
-                    .filter_map(|(s, v)| v.map(|v| (*s, v)))
+                    .filter_map(|(s, v)| v.map(|v| (s.as_str(), v)))
                     .collect();
                 let event = MetricEvent {
                     namespace: m.namespace().unwrap_or_default(),
@@ -371,24 +369,28 @@ impl RegionMetrics<'_> {
         group: &[Metric],
         slice: Window,
     ) -> Result<BTreeMap<(usize, i64), Vec<Option<f64>>>, Failure> {
-        let per_metric = self.statistics.len();
+        let per_metric = self.plan.statistics.len();
         let queries: Vec<MetricDataQuery> = group
             .iter()
             .enumerate()
             .flat_map(|(mi, m)| {
-                self.statistics.iter().enumerate().map(move |(si, stat)| {
-                    MetricDataQuery::builder()
-                        .id(format!("m{mi}_{si}"))
-                        .metric_stat(
-                            MetricStat::builder()
-                                .metric(m.clone())
-                                .period(i32::try_from(self.plan.period).unwrap_or(300))
-                                .stat(*stat)
-                                .build(),
-                        )
-                        .return_data(true)
-                        .build()
-                })
+                self.plan
+                    .statistics
+                    .iter()
+                    .enumerate()
+                    .map(move |(si, stat)| {
+                        MetricDataQuery::builder()
+                            .id(format!("m{mi}_{si}"))
+                            .metric_stat(
+                                MetricStat::builder()
+                                    .metric(m.clone())
+                                    .period(i32::try_from(self.plan.period).unwrap_or(300))
+                                    .stat(stat)
+                                    .build(),
+                            )
+                            .return_data(true)
+                            .build()
+                    })
             })
             .collect();
         let (start_ms, end_ms) = (slice.start.timestamp_millis(), slice.end.timestamp_millis());
@@ -445,9 +447,10 @@ impl RegionMetrics<'_> {
     ) -> Result<BTreeMap<(usize, i64), Vec<Option<f64>>>, Failure> {
         let (start_ms, end_ms) = (slice.start.timestamp_millis(), slice.end.timestamp_millis());
         let statistics: Vec<Statistic> = self
+            .plan
             .statistics
             .iter()
-            .map(|s| Statistic::from(*s))
+            .map(|s| Statistic::from(s.as_str()))
             .collect();
         let answers: Vec<Result<(usize, Vec<Datapoint>), Failure>> =
             stream::iter(group.iter().enumerate())
@@ -482,9 +485,10 @@ impl RegionMetrics<'_> {
                     continue;
                 }
                 let values = self
+                    .plan
                     .statistics
                     .iter()
-                    .map(|s| match *s {
+                    .map(|s| match s.as_str() {
                         "Average" => d.average(),
                         "Sum" => d.sum(),
                         "Minimum" => d.minimum(),
