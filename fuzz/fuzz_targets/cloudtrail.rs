@@ -17,8 +17,10 @@ fuzz_target!(|data: &[u8]| {
     for chunk in doc.chunks(usize::from(split).max(1)) {
         let fed = scanner.feed(chunk, |found| {
             if let Ok(record) = found {
-                // A record the scan read is one serde_json reads, whole and alone.
-                assert!(serde_json::from_str::<serde_json::Value>(record.text).is_ok());
+                // A record the scan read is one serde_json reads, whole and alone. (Skipped as
+                // the old parser did, not into a Value, which refuses numbers out of f64's range
+                // such as 9999E999: valid JSON, and AWS's bytes are shipped as they are.)
+                assert!(serde_json::from_str::<serde::de::IgnoredAny>(record.text).is_ok());
                 let fields = RecordFields::parse(record.text);
                 assert!(fields.is_ok(), "{fields:?}");
                 let _ = fields.map(|(f, _)| f.event_type().map(str::len));
