@@ -302,6 +302,11 @@ impl RunFigures<'_> {
                 "replays": self.devo.replays,
                 "events": self.devo.events_delivered,
                 "bytes": self.devo.bytes_delivered,
+                "slow_reads": self.devo.slow_reads.map(|s| serde_json::json!({
+                    "read_bytes_per_sec": s.bytes_per_sec,
+                    "epochs_cut_to_bytes": s.epoch_bytes,
+                    "closes_timed_out": s.timeouts,
+                })),
             },
         })
     }

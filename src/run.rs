@@ -12,6 +12,7 @@ use chrono::Utc;
 use futures_util::future::join_all;
 use indicatif::MultiProgress;
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -22,7 +23,7 @@ use crate::cli::{Cli, Command, config_path};
 use crate::config::{self, ConfigError, Loaded, ServiceKind};
 use crate::cycle::{RunContext, RunOptions, Stop, Summary};
 use crate::devo::frame::Framing;
-use crate::devo::shipper::{Destination, EpochLimits, Shipper, ShipperStats};
+use crate::devo::shipper::{Destination, EpochLimits, GiveUp, Shipper, ShipperStats};
 use crate::devo::tls::{CLIENT_CERT_WARN_DAYS, DevoEndpoint, EndpointSpec};
 use crate::outcome::Outcome;
 use crate::report::{self, RunFigures};
@@ -36,6 +37,28 @@ use crate::window::rfc3339;
 /// the deadline plus this from each renewal.
 fn lease_grace(deadline: Duration) -> Duration {
     (deadline / 2).clamp(Duration::from_secs(10), Duration::from_secs(120))
+}
+
+/// How long after a stop signal the run still waits for Devo's receipts: within Kubernetes'
+/// default `terminationGracePeriodSeconds` (30 s), leaving time to give back what was not
+/// confirmed and to save the state.
+pub const STOP_GRACE: Duration = Duration::from_secs(20);
+
+/// When the run's time for delivery ends (the shipper's [`GiveUp`]): the deadline and its grace,
+/// brought forward to [`STOP_GRACE`] after a stop signal.
+struct DeliveryTime {
+    deadline: Instant,
+    give_up: watch::Sender<Instant>,
+}
+
+impl DeliveryTime {
+    fn new(deadline: Duration) -> Self {
+        let now = Instant::now();
+        Self {
+            deadline: now + deadline,
+            give_up: watch::Sender::new(now + deadline + lease_grace(deadline)),
+        }
+    }
 }
 
 /// Runs the command and returns the worst outcome. Errors that stop the run before any service
@@ -68,7 +91,8 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
         tracing::warn!(message = "inputs.aws.enabled is false: nothing to do.");
         return Outcome::Done;
     }
-    let (shipper, shipper_task) = match start_shipper(&loaded, cli.global.dry_run) {
+    let time = DeliveryTime::new(cli.global.deadline);
+    let (shipper, shipper_task) = match start_shipper(&loaded, cli.global.dry_run, time.give_up.subscribe()) {
         Ok(s) => s,
         Err(e) => return fail(Outcome::Config, &*e),
     };
@@ -80,7 +104,7 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
         shard: cli.global.shard,
         dry_run: cli.global.dry_run,
     };
-    let ctx = context(cli, loaded, shipper, progress).await;
+    let ctx = context(cli, loaded, shipper, progress, time).await;
     let services = &ctx.loaded.config.inputs.aws.services;
     let summaries: Vec<Summary> = join_all(selected.iter().filter_map(|kind| {
         kind.configured(services)
@@ -130,6 +154,14 @@ async fn shipper_done(task: JoinHandle<ShipperStats>) -> ShipperStats {
                 events = stats.events_delivered,
                 bytes = stats.bytes_delivered
             );
+            if let Some(slow) = stats.slow_reads {
+                tracing::warn!(
+                    message = "Devo read our data slowly in this run; delivery epochs were cut so that each close fits the close timeout, and acknowledgements came later. If it persists, relieve the relay (or the network to it), or raise timeout_seconds on the output.",
+                    read_kb_per_sec = slow.bytes_per_sec / 1000,
+                    epochs_cut_to_kib = slow.epoch_bytes / 1024,
+                    closes_timed_out = slow.timeouts
+                );
+            }
             stats
         }
         Err(e) => {
@@ -244,6 +276,7 @@ fn select(loaded: &Loaded, command: &Command) -> Result<Vec<ServiceKind>, Config
 fn start_shipper(
     loaded: &Loaded,
     dry_run: bool,
+    give_up: GiveUp,
 ) -> Result<(Shipper, JoinHandle<ShipperStats>), Box<dyn std::error::Error>> {
     // A dry run builds the endpoints as a real run does (certificates read and matched, the
     // address checked), so a config that would fail is not reported fine; it only does not
@@ -260,7 +293,13 @@ fn start_shipper(
     } else {
         endpoints
             .into_iter()
-            .map(|(endpoint, limits)| (Destination::Devo(Arc::new(endpoint)), limits))
+            .map(|(endpoint, limits)| {
+                let limits = EpochLimits {
+                    give_up: Some(give_up.clone()),
+                    ..limits
+                };
+                (Destination::Devo(Arc::new(endpoint)), limits)
+            })
             .collect()
     };
     Ok(Shipper::start(destinations))
@@ -297,6 +336,7 @@ async fn context(
     loaded: Arc<Loaded>,
     shipper: Shipper,
     progress: MultiProgress,
+    time: DeliveryTime,
 ) -> RunContext {
     let aws = Arc::new(Aws::for_input(&loaded.config.inputs.aws).await);
     let dry_run = cli.global.dry_run;
@@ -329,17 +369,14 @@ async fn context(
         } else {
             Framing::syslog_for_this_host(octet_counting)
         },
-        stop: Stop::new(
-            Instant::now() + cli.global.deadline,
-            watch_for_stop_signals(),
-        ),
+        stop: Stop::new(time.deadline, watch_for_stop_signals(time.give_up)),
         progress,
     }
 }
 
 /// A flag raised by SIGINT or SIGTERM (a Kubernetes pod being stopped, Ctrl-C): the run stops
-/// pulling, delivers and acknowledges what it holds, and releases the rest.
-fn watch_for_stop_signals() -> Arc<AtomicBool> {
+/// pulling, delivers and acknowledges what it holds within [`STOP_GRACE`], and releases the rest.
+fn watch_for_stop_signals(give_up: watch::Sender<Instant>) -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let raised = flag.clone();
     tokio::spawn(async move {
@@ -354,8 +391,12 @@ fn watch_for_stop_signals() -> Arc<AtomicBool> {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
-        tracing::warn!(message = "Stop requested: finishing delivery of what was pulled.");
+        tracing::warn!(
+            message = "Stop requested: finishing delivery of what was pulled.",
+            at_most_seconds = STOP_GRACE.as_secs()
+        );
         raised.store(true, Ordering::Relaxed);
+        give_up.send_modify(|at| *at = (*at).min(Instant::now() + STOP_GRACE));
     });
     flag
 }

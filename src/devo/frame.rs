@@ -1,6 +1,10 @@
 //! One event on the wire (see devo-wire.md): `<14>Mmm dd hh:mm:ss host tag: message\n`, or,
 //! when the message holds a line break, the same record octet-counted (RFC 6587) so the break
 //! cannot start a new, untagged event. Dry runs frame events as `tag: message` lines instead.
+//!
+//! A batch also knows where its frames end, so that the shipper can make every TLS record end on
+//! a frame (see [`Framed`]): a receiver hands on what it could decrypt, and a record that ended
+//! inside a frame would leave a torn event at the server when the connection dies after it.
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -23,6 +27,60 @@ pub fn recycle(mut bytes: Vec<u8>) {
     if spares.len() < SPARES_KEPT && bytes.capacity() >= SPARE_MIN_BYTES {
         bytes.clear();
         spares.push(bytes);
+    }
+}
+
+/// The most plaintext one TLS record carries (RFC 8446 5.1): the shipper writes each chunk of a
+/// [`Framed`] batch up to this long as one record.
+pub const TLS_RECORD_BYTES: usize = 16 << 10;
+
+/// Framed bytes and where they may be cut into TLS records: each chunk between two cuts is whole
+/// frames, at most [`TLS_RECORD_BYTES`] long unless it is one frame longer than that (which then
+/// spans several records, and alone may be torn by a connection that dies while it is written).
+#[derive(Debug, Default, Clone)]
+pub struct Framed {
+    pub bytes: Vec<u8>,
+    /// Offsets (ascending, inside the bytes) where a chunk ends and the next begins.
+    pub cuts: Vec<usize>,
+}
+
+impl Framed {
+    /// The chunks to write as records, in order.
+    pub fn chunks(&self) -> impl Iterator<Item = &[u8]> {
+        let ends = self.cuts.iter().copied().chain([self.bytes.len()]);
+        let mut start = 0;
+        ends.filter_map(move |end| {
+            let chunk = self.bytes.get(start..end).filter(|c| !c.is_empty());
+            start = end;
+            chunk
+        })
+    }
+
+    /// Where the last chunk starts.
+    fn last_chunk_start(&self) -> usize {
+        self.cuts.last().copied().unwrap_or(0)
+    }
+
+    /// Appends `next`'s frames, keeping the chunks whole and within a record: the two chunks
+    /// that meet are joined when they fit in one.
+    pub fn append(&mut self, next: &Framed) {
+        let offset = self.bytes.len();
+        let first_next = next.cuts.first().copied().unwrap_or(next.bytes.len());
+        if offset > self.last_chunk_start()
+            && offset - self.last_chunk_start() + first_next > TLS_RECORD_BYTES
+        {
+            self.cuts.push(offset);
+        }
+        self.cuts.extend(next.cuts.iter().map(|c| c + offset));
+        self.bytes.extend_from_slice(&next.bytes);
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
     }
 }
 
@@ -60,7 +118,7 @@ impl Framing {
     /// A batch with room for `bytes` reserved up front.
     pub fn batch_with_capacity(&self, bytes: usize) -> FrameBatch {
         let mut batch = self.batch();
-        batch.bytes.reserve_exact(bytes);
+        batch.framed.bytes.reserve_exact(bytes);
         batch
     }
 
@@ -79,7 +137,10 @@ impl Framing {
         FrameBatch {
             prefix,
             octet_counting,
-            bytes: crate::lock(&SPARE_BUFFERS).pop().unwrap_or_default(),
+            framed: Framed {
+                bytes: crate::lock(&SPARE_BUFFERS).pop().unwrap_or_default(),
+                cuts: Vec::new(),
+            },
             events: 0,
         }
     }
@@ -91,7 +152,7 @@ pub struct FrameBatch {
     prefix: Option<String>,
     /// Every record octet-counted, not only multi-line ones.
     octet_counting: bool,
-    bytes: Vec<u8>,
+    framed: Framed,
     events: u64,
 }
 
@@ -99,24 +160,46 @@ impl FrameBatch {
     /// Appends one event.
     pub fn push(&mut self, tag: &str, message: &str) {
         self.events += 1;
-        let Some(prefix) = &self.prefix else {
-            self.bytes.extend_from_slice(tag.as_bytes());
-            self.bytes.extend_from_slice(b": ");
-            self.bytes
-                .extend_from_slice(message.replace('\n', "\\n").as_bytes());
-            self.bytes.push(b'\n');
-            return;
-        };
-        if self.octet_counting || memchr::memchr(b'\n', message.as_bytes()).is_some() {
-            let len = prefix.len() + tag.len() + 2 + message.len() + 1;
-            // Writing into a Vec cannot fail.
-            let _ = write!(self.bytes, "{len} ");
+        let start = self.framed.bytes.len();
+        let bytes = &mut self.framed.bytes;
+        match &self.prefix {
+            None => {
+                bytes.extend_from_slice(tag.as_bytes());
+                bytes.extend_from_slice(b": ");
+                bytes.extend_from_slice(message.replace('\n', "\\n").as_bytes());
+            }
+            Some(prefix) => {
+                if self.octet_counting || memchr::memchr(b'\n', message.as_bytes()).is_some() {
+                    let len = prefix.len() + tag.len() + 2 + message.len() + 1;
+                    // Writing into a Vec cannot fail.
+                    let _ = write!(bytes, "{len} ");
+                }
+                bytes.extend_from_slice(prefix.as_bytes());
+                bytes.extend_from_slice(tag.as_bytes());
+                bytes.extend_from_slice(b": ");
+                bytes.extend_from_slice(message.as_bytes());
+            }
         }
-        self.bytes.extend_from_slice(prefix.as_bytes());
-        self.bytes.extend_from_slice(tag.as_bytes());
-        self.bytes.extend_from_slice(b": ");
-        self.bytes.extend_from_slice(message.as_bytes());
-        self.bytes.push(b'\n');
+        bytes.push(b'\n');
+        self.cut_records(start);
+    }
+
+    /// Keeps the chunk being filled within one TLS record: the frame that began at `start` goes
+    /// to a new chunk when it does not fit in the current one, and a frame longer than a record
+    /// is a chunk of its own.
+    fn cut_records(&mut self, start: usize) {
+        let framed = &mut self.framed;
+        let end = framed.bytes.len();
+        let chunk_start = framed.last_chunk_start();
+        if end - chunk_start <= TLS_RECORD_BYTES {
+            return;
+        }
+        if start > chunk_start {
+            framed.cuts.push(start);
+        }
+        if end - start > TLS_RECORD_BYTES {
+            framed.cuts.push(end);
+        }
     }
 
     pub fn events(&self) -> u64 {
@@ -125,7 +208,7 @@ impl FrameBatch {
 
     /// Bytes framed so far.
     pub fn len(&self) -> usize {
-        self.bytes.len()
+        self.framed.bytes.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -133,7 +216,12 @@ impl FrameBatch {
     }
 
     pub fn into_bytes(self) -> Vec<u8> {
-        self.bytes
+        self.framed.bytes
+    }
+
+    /// The bytes with their record cuts, for the shipper.
+    pub fn into_framed(self) -> Framed {
+        self.framed
     }
 }
 
@@ -197,6 +285,44 @@ mod tests {
         let text = String::from_utf8(bytes).unwrap();
         let (len, record) = text.split_once(' ').unwrap();
         assert_eq!(len.parse::<usize>().unwrap(), record.len());
+    }
+
+    /// Every chunk is whole frames within one record, but for a frame longer than a record,
+    /// which is a chunk of its own; appending keeps that and joins chunks that fit together.
+    #[test]
+    fn chunks_end_on_frames_and_fit_in_a_record() {
+        let mut b = syslog("h", false).batch_at(at());
+        let big = "b".repeat(TLS_RECORD_BYTES + 5);
+        for i in 0..300 {
+            b.push("a.b", &format!("{i:03}{}", "x".repeat(i % 97)));
+            if i == 150 {
+                b.push("a.b", &big);
+            }
+        }
+        let framed = b.into_framed();
+        let check = |framed: &Framed| {
+            let chunks: Vec<&[u8]> = framed.chunks().collect();
+            assert_eq!(chunks.concat(), framed.bytes);
+            for c in &chunks {
+                assert!(c.ends_with(b"\n") && c.starts_with(b"<14>"));
+                assert!(c.len() <= TLS_RECORD_BYTES || !c[..c.len() - 1].contains(&b'\n'));
+            }
+            chunks.len()
+        };
+        let n = check(&framed);
+        assert!(n >= 3, "{n} chunks");
+        let one = |m: &str| {
+            let mut b = syslog("h", false).batch_at(at());
+            b.push("a.b", m);
+            b.into_framed()
+        };
+        let mut joined = one("one");
+        joined.append(&one("two"));
+        assert_eq!(check(&joined), 1, "small frames share a record");
+        joined.append(&framed);
+        joined.append(&Framed::default());
+        joined.append(&one("three"));
+        assert!(check(&joined) <= n + 2);
     }
 
     #[test]

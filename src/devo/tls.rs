@@ -161,9 +161,12 @@ impl DevoEndpoint {
             tcp.set_nodelay(true)?;
             self.connector.connect(self.server_name.clone(), tcp).await
         };
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, attempt)
+        let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, attempt)
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connection timed out"))??;
+        // rustls then takes each write whole, as records of its own: the shipper writes chunks
+        // that end on frames (`frame::Framed`) and bounds what waits by flushing each batch.
+        stream.get_mut().1.set_buffer_limit(None);
         let handshake = started.elapsed();
         Ok(DevoConnection {
             stream,
@@ -453,12 +456,30 @@ pub async fn close_cleanly(conn: DevoConnection, timeout: Duration) -> io::Resul
         conn.shutdown().await?;
         await_answer(&mut conn).await
     };
-    tokio::time::timeout(timeout, close).await.map_err(|_| {
+    let closed = tokio::time::timeout(timeout, close).await.map_err(|_| {
         io::Error::new(
             io::ErrorKind::TimedOut,
             "the server did not close the connection in time",
         )
-    })?
+    });
+    if !matches!(closed, Ok(Ok(()))) {
+        reset(&conn);
+    }
+    closed?
+}
+
+/// Makes the connection end with a reset (SO_LINGER 0) when dropped, not a FIN: what the kernel
+/// still holds of ours is discarded rather than sent after we stopped counting on it, so a server
+/// that reads slowly does not go on receiving an epoch that will be written again.
+fn reset(conn: &TlsStream<TcpStream>) {
+    let _ = conn.get_ref().0.set_zero_linger();
+}
+
+impl DevoConnection {
+    /// Gives the connection up: dropped with a reset (see [`reset`]).
+    pub fn abort(self) {
+        reset(&self.stream);
+    }
 }
 
 /// Ends a connection that carried no data: close_notify, then the server's close, within

@@ -10,7 +10,8 @@ use tokio::time::Instant;
 
 use super::ahead::Ahead;
 use super::buffers::EpochBytes;
-use super::close::{EpochClose, write_within};
+use super::close::{EpochClose, write_chunks};
+use super::pace::{Pace, within};
 use super::receipts::{Closing, InOrder, answer};
 use super::{Command, EPOCHS_CLOSING, EpochLimits, Health, Receipt, Shipment, ShipperStats};
 use crate::devo::tls::{DevoConnection, DevoEndpoint};
@@ -35,6 +36,8 @@ pub(super) struct DevoShipper {
     /// Connections for the next epochs, made in advance while epochs fill up (after one closed
     /// full).
     ahead: Ahead,
+    /// How big an epoch may be now.
+    pace: Arc<Pace>,
     stats: ShipperStats,
     health: Arc<watch::Sender<Health>>,
 }
@@ -49,6 +52,7 @@ impl DevoShipper {
         Self {
             receipts: InOrder::new(endpoint.clone(), health.clone()),
             ahead: Ahead::new(endpoint.clone(), limits.close_timeout),
+            pace: Arc::new(Pace::new(&limits)),
             endpoint,
             limits,
             epoch: None,
@@ -81,7 +85,7 @@ impl DevoShipper {
                     };
                     self.accept(shipment).await;
                     let Some(epoch) = &self.epoch else { continue };
-                    if epoch.bytes.len() >= self.limits.max_bytes {
+                    if epoch.bytes.len() >= self.pace.epoch_bytes() {
                         // Under load: the next epochs' connections are made meanwhile.
                         self.close_epoch().await;
                         if self.receipts.failed().is_none() {
@@ -104,9 +108,13 @@ impl DevoShipper {
             self.settle_oldest_when_done().await;
         }
         let DevoShipper {
-            ahead, mut stats, ..
+            ahead,
+            mut stats,
+            pace,
+            ..
         } = self;
         stats.connections += ahead.finish().await;
+        stats.slow_reads = pace.slow_reads();
         stats
     }
 
@@ -157,12 +165,14 @@ impl DevoShipper {
         epoch.events += s.events;
         epoch.receipts.push(s.receipt);
         // Stream the batch right away; if the connection breaks, the epoch is replayed at close.
-        if let Some(conn) = &mut epoch.conn
-            && let Err(e) =
-                write_within(conn, [s.bytes.as_slice()], self.limits.write_timeout).await
-        {
-            tracing::debug!(message = "Write to Devo failed; the epoch will be replayed.", error = %e);
-            epoch.conn = None;
+        if let Some(conn) = &mut epoch.conn {
+            let timeout = within(self.limits.give_up.as_ref(), self.limits.write_timeout);
+            if let Err(e) = write_chunks(conn, &s.bytes.chunks().collect::<Vec<_>>(), timeout).await {
+                tracing::debug!(message = "Write to Devo failed; the epoch will be replayed.", error = %e);
+                if let Some(conn) = epoch.conn.take() {
+                    conn.abort();
+                }
+            }
         }
         epoch.bytes.push(s.bytes);
         self.epoch = Some(epoch);
@@ -192,6 +202,7 @@ impl DevoShipper {
                 endpoint: self.endpoint.clone(),
                 limits: self.limits.clone(),
                 health: self.health.clone(),
+                pace: self.pace.clone(),
             }
             .run(epoch.conn.take(), epoch.bytes),
         );

@@ -39,6 +39,7 @@ mod ahead;
 mod buffers;
 mod close;
 mod epochs;
+mod pace;
 mod receipts;
 
 use std::io;
@@ -49,11 +50,12 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{OnceCell, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::frame::{FrameBatch, Framing, recycle};
+use super::frame::{FrameBatch, Framed, Framing, recycle};
 use super::tls::{DevoEndpoint, is_certificate_rejection};
 use crate::outcome::{Failure, Outcome};
 use close::with_retries;
 use epochs::DevoShipper;
+pub use pace::{FIRST_EPOCH_BYTES, GiveUp, SlowReads};
 
 /// Batches waiting for the shipper: enough to keep it busy while producers decode, few enough
 /// that memory stays flat (a batch is up to 256 KiB).
@@ -76,6 +78,9 @@ pub struct EpochLimits {
     pub attempts: u32,
     /// Pause before the first retry, doubled for each next one.
     pub backoff: Duration,
+    /// When the run stops waiting for Devo (none: never): writes, closes and retries end then,
+    /// and what is not confirmed by then fails (its source is given back).
+    pub give_up: Option<GiveUp>,
 }
 
 impl Default for EpochLimits {
@@ -88,6 +93,7 @@ impl Default for EpochLimits {
             write_timeout: Duration::from_secs(30),
             attempts: 3,
             backoff: Duration::from_millis(500),
+            give_up: None,
         }
     }
 }
@@ -149,6 +155,8 @@ pub struct ShipperStats {
     pub replays: u64,
     pub events_delivered: u64,
     pub bytes_delivered: u64,
+    /// A server that read slowly: how slowly, and what epochs were cut to.
+    pub slow_reads: Option<SlowReads>,
 }
 
 /// What was handed to the shipper for one unit of work (a message, an object).
@@ -218,7 +226,7 @@ impl<'a> Outbox<'a> {
 }
 
 struct Shipment {
-    bytes: Vec<u8>,
+    bytes: Framed,
     events: u64,
     receipt: oneshot::Sender<Receipt>,
 }
@@ -312,6 +320,10 @@ impl Shipper {
                     total.replays += s.replays;
                     total.events_delivered += s.events_delivered;
                     total.bytes_delivered += s.bytes_delivered;
+                    total.slow_reads = match (total.slow_reads, s.slow_reads) {
+                        (Some(a), Some(b)) if b.bytes_per_sec > a.bytes_per_sec => Some(a),
+                        (a, b) => b.or(a),
+                    };
                 }
             }
             total
@@ -375,7 +387,7 @@ impl Shipper {
     /// Queues a batch for every output; the receiver resolves once its fate is known at each.
     pub async fn ship(&self, batch: FrameBatch) -> oneshot::Receiver<Receipt> {
         let events = batch.events();
-        let bytes = batch.into_bytes();
+        let bytes = batch.into_framed();
         if let [only] = self.outputs.as_slice() {
             return only.ship(bytes, events).await;
         }
@@ -437,7 +449,7 @@ fn start_output(
 }
 
 impl Output {
-    async fn ship(&self, bytes: Vec<u8>, events: u64) -> oneshot::Receiver<Receipt> {
+    async fn ship(&self, bytes: Framed, events: u64) -> oneshot::Receiver<Receipt> {
         let (receipt, rx) = oneshot::channel();
         let shipment = Shipment {
             bytes,
@@ -464,7 +476,7 @@ async fn print_all(mut rx: mpsc::Receiver<Command>) -> ShipperStats {
         let written = if reader_gone {
             Ok(())
         } else {
-            out.write_all(&s.bytes).await
+            out.write_all(&s.bytes.bytes).await
         };
         let receipt = match written {
             Ok(()) => Receipt::Printed,
@@ -478,7 +490,7 @@ async fn print_all(mut rx: mpsc::Receiver<Command>) -> ShipperStats {
             })),
         };
         stats.bytes_delivered += s.bytes.len() as u64;
-        recycle(s.bytes);
+        recycle(s.bytes.bytes);
         let _ = s.receipt.send(receipt);
     }
     let _ = out.flush().await;
