@@ -465,3 +465,95 @@ fn kill_9_during_audit_from_s3_loses_nothing() {
     });
     report_kills(&receiver, "audit from S3", "eventID", events, (runs, kills));
 }
+
+/// The size of the slow-relay test: `make test-faults` runs the issue's (12 objects of 1,000
+/// CloudTrail records into a relay reading 50 KB/s a connection, `--deadline 30s`, the default
+/// timeouts), `make test` a quicker one (200 KB/s, an 8 s close timeout).
+fn slow_relay_size() -> (usize, u64, Option<u64>) {
+    let get = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<usize>().ok());
+    match get("DEVO_AWS_SLOW_EVENTS") {
+        Some(events) => (events, 50_000, None),
+        None => (3_000, 200_000, Some(8)),
+    }
+}
+
+/// A relay that reads slowly but reads everything: epochs shrink to what it reads within the
+/// close timeout, so every run acknowledges what it shipped within its deadline and grace, and
+/// what the relay received twice stays within the README's bound for the runs that ended with
+/// epochs unconfirmed.
+#[test]
+fn a_relay_that_reads_slowly_gets_everything_acknowledged_within_the_deadline() {
+    let (events, rate, timeout) = slow_relay_size();
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let receiver = Receiver::start_with(&pki, Behaviour::ReadRate(rate));
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    let visibility = 20;
+    let (queue, url, bucket) = moto.announcing_bucket("us-east-1", "slow", visibility);
+    let ids: Vec<String> = (0..events).map(|i| format!("k-{i:05}")).collect();
+    for (object, ids) in ids.chunks(1_000).enumerate() {
+        moto.put_object(
+            "us-east-1",
+            &bucket,
+            &format!("AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/111122223333_CloudTrail_us-east-1_20240501T1000Z_slow{object:02}.json.gz"),
+            trail_object(ids.iter().cloned()),
+        );
+    }
+    let mut yaml = config_yaml(receiver.port, &audit_s3_yaml(&queue, ""));
+    if let Some(secs) = timeout {
+        yaml = yaml.replace(
+            "      key: client.key\n",
+            &format!("      key: client.key\n      timeout_seconds: {secs}\n"),
+        );
+    }
+    wd.write_config(&yaml);
+    let (deadline, grace) = (30, 15);
+    let mut runs = 0;
+    let mut said_slow = false;
+    while moto.depth("us-east-1", &url) != (0, 0) && runs < 8 {
+        runs += 1;
+        let started = std::time::Instant::now();
+        let run = wd.run(&["audit", "--deadline", &format!("{deadline}s")]);
+        let took = started.elapsed().as_secs_f64();
+        eprintln!("slow relay: run {runs} exit {} in {took:.1} s", run.code);
+        assert!(
+            took < f64::from(deadline + grace + 5),
+            "run {runs} took {took:.1} s: {}",
+            run.stderr
+        );
+        assert!(matches!(run.code, 0 | 4), "{}", run.stderr);
+        said_slow |= run.stderr.contains("Devo read our data slowly");
+        if moto.depth("us-east-1", &url).0 == 0 && moto.depth("us-east-1", &url).1 > 0 {
+            // What a run that gave up held comes back after its visibility timeout.
+            std::thread::sleep(std::time::Duration::from_secs(u64::from(visibility) + 1));
+        }
+    }
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0), "everything acknowledged");
+    assert!(said_slow, "the run says Devo read slowly");
+    let copies = String::from_utf8_lossy(&receiver.bytes())
+        .matches("\"eventID\":\"k-")
+        .count();
+    let distinct: HashSet<String> = receiver
+        .every_record()
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<serde_json::Value>(&r.message).unwrap()["eventID"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(distinct.len(), events, "every event");
+    let duplicates = copies - events;
+    let per_event = receiver.bytes().len() / copies;
+    eprintln!(
+        "slow relay ({} KB/s): {events} events in {runs} runs, {duplicates} duplicates ({} KB)",
+        rate / 1000,
+        duplicates * per_event / 1000
+    );
+    assert!(
+        duplicates * per_event <= (runs - 1).max(1) * MOST_BYTES_UNCONFIRMED,
+        "{duplicates} duplicates of {per_event} bytes in {runs} runs"
+    );
+}

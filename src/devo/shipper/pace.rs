@@ -84,6 +84,7 @@ impl Pace {
         if timed_out || took > self.target {
             let rate = (bytes as f64 / took.as_secs_f64().max(1e-3)) as u64;
             let mut slow = crate::lock(&self.slow);
+            let first = slow.is_none();
             let seen = slow.get_or_insert(SlowReads {
                 bytes_per_sec: rate,
                 epoch_bytes: next,
@@ -92,14 +93,25 @@ impl Pace {
             seen.bytes_per_sec = seen.bytes_per_sec.min(rate);
             seen.epoch_bytes = seen.epoch_bytes.min(next);
             seen.timeouts += u64::from(timed_out);
-            tracing::warn!(
-                message = "Devo reads slowly: delivery epochs are cut to fit the close timeout.",
-                read_kb_per_sec = rate / 1000,
-                epoch_bytes = bytes,
-                close_seconds = took.as_secs_f64(),
-                timed_out,
-                next_epoch_bytes = next
-            );
+            // Said once at WARN (the run's end sums it up); each further cut at DEBUG.
+            if first {
+                tracing::warn!(
+                    message = "Devo reads slowly: delivery epochs are cut to fit the close timeout.",
+                    read_kb_per_sec = rate / 1000,
+                    epoch_bytes = bytes,
+                    close_seconds = took.as_secs_f64(),
+                    timed_out,
+                    next_epoch_bytes = next
+                );
+            } else {
+                tracing::debug!(
+                    message = "Delivery epochs cut again.",
+                    read_kb_per_sec = rate / 1000,
+                    close_seconds = took.as_secs_f64(),
+                    timed_out,
+                    next_epoch_bytes = next
+                );
+            }
         }
     }
 

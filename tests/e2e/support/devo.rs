@@ -211,6 +211,10 @@ pub enum Behaviour {
     /// the connection check) reads a number of bytes drawn from `seed` and `i`, below `within`,
     /// then closes without reading on, unless the draw says it is a sound one (one in `sound`).
     ResetAtRandom { seed: u64, within: u64, sound: u64 },
+    /// A relay under load: reads every connection at this many bytes a second, keeps all it
+    /// read (and forwards it, as a relay does, whether or not the connection then closes
+    /// cleanly), and answers close_notify with its own.
+    ReadRate(u64),
 }
 
 impl Behaviour {
@@ -391,8 +395,18 @@ fn serve(
     let mut buf = vec![0u8; 256 << 10];
     let mut total = 0u64;
     let reset_after = behaviour.reset_after(index);
+    let started = std::time::Instant::now();
     loop {
-        match tls.read(&mut buf) {
+        let room = match behaviour {
+            Behaviour::ReadRate(rate) => {
+                // Read 4 KiB at a time, no sooner than the rate allows.
+                let due = Duration::from_secs_f64(total as f64 / rate as f64);
+                std::thread::sleep(due.saturating_sub(started.elapsed()));
+                4096
+            }
+            _ => buf.len(),
+        };
+        match tls.read(&mut buf[..room]) {
             Ok(0) => {
                 let fails = behaviour == Behaviour::CloseWithoutNotify
                     || (behaviour == Behaviour::FirstFailsLate && index == 0);
