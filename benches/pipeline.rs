@@ -792,7 +792,7 @@ struct Count {
 }
 
 impl BatchSink for Count {
-    async fn send(&mut self, batch: FrameBatch) {
+    async fn send(&mut self, batch: FrameBatch, _through: u64) {
         self.events += batch.events();
     }
 }
@@ -860,6 +860,7 @@ fn decode_in_process(settings: ObjectSettings, key: &str, objects: &[Vec<u8>]) -
                     region: None,
                 },
                 stop: Stop::never(),
+                skip: 0,
             };
             let body = tokio::io::BufReader::new(std::io::Cursor::new(o.clone()));
             if reader

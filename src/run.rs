@@ -92,10 +92,11 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
         return Outcome::Done;
     }
     let time = DeliveryTime::new(cli.global.deadline);
-    let (shipper, shipper_task) = match start_shipper(&loaded, cli.global.dry_run, time.give_up.subscribe()) {
-        Ok(s) => s,
-        Err(e) => return fail(Outcome::Config, &*e),
-    };
+    let (shipper, shipper_task) =
+        match start_shipper(&loaded, cli.global.dry_run, time.give_up.subscribe()) {
+            Ok(s) => s,
+            Err(e) => return fail(Outcome::Config, &*e),
+        };
     let started = (Utc::now(), std::time::Instant::now());
     let watchers = Watchers {
         metrics_file: cli.global.metrics_file.clone(),

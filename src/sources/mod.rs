@@ -7,6 +7,7 @@ pub mod events;
 pub mod logs;
 pub mod metrics;
 pub mod objects;
+pub mod partial;
 pub mod queue;
 pub mod replay;
 

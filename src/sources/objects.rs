@@ -32,9 +32,10 @@ use crate::formats::objects::{
 };
 use crate::formats::s3_notification::{self, Notification, ObjectRef};
 use crate::outcome::{Failure, Outcome};
+use crate::sources::partial::{ObjectSink, PartialNotes, Track};
 use crate::sources::queue::{Incoming, MessageHandler, QueueJob, Rejection, consume};
 use crate::sources::{Delivery, TagRule, delivery, puller_account};
-use crate::state::ServiceHandle;
+use crate::state::{PartialObject, ServiceHandle};
 
 /// Objects read at once per service.
 pub const MAX_OBJECTS_IN_FLIGHT: usize = 8;
@@ -177,7 +178,16 @@ pub struct ObjectHandler<'a> {
     settings: Arc<ObjectSettings>,
     pub counters: Arc<Counters>,
     state: Arc<ServiceHandle>,
+    /// How far objects left in the middle were delivered, kept in the state.
+    notes: Arc<PartialNotes>,
     slots: Arc<Semaphore>,
+}
+
+/// Where reading an object announced by a message starts: what earlier runs delivered of it, and
+/// until when its message is kept (a note of progress is useless after).
+pub struct Resume {
+    pub earlier: Option<PartialObject>,
+    pub expires: DateTime<Utc>,
 }
 
 impl<'a> ObjectHandler<'a> {
@@ -193,6 +203,7 @@ impl<'a> ObjectHandler<'a> {
             ctx,
             settings: Arc::new(ObjectSettings::for_service(format, svc)),
             counters,
+            notes: Arc::new(PartialNotes::new(state.clone())),
             state,
             slots: Arc::new(Semaphore::new(MAX_OBJECTS_IN_FLIGHT)),
         }
@@ -200,17 +211,27 @@ impl<'a> ObjectHandler<'a> {
 
     /// Reads and ships one object in a task of its own (one of [`MAX_OBJECTS_IN_FLIGHT`]);
     /// `region` is the bucket's, `origin` what announced it (an SQS message id), for reports.
+    /// With `resume` (an object a message announced), how far it gets is noted in the state
+    /// when the run leaves it in the middle, and reading passes over what earlier runs
+    /// delivered of it.
     pub async fn ship(
         &self,
         object: ObjectRef,
         region: String,
         origin: &str,
+        resume: Option<Resume>,
     ) -> Result<Shipped, Rejection> {
         let job = ObjectJob {
-            aws: self.ctx.aws.clone(),
-            s3: self.ctx.aws.s3(&region),
+            fetch: Fetch {
+                aws: self.ctx.aws.clone(),
+                s3: self.ctx.aws.s3(&region),
+                settings: self.settings.clone(),
+                bucket: object.bucket.clone(),
+                key: object.key.clone(),
+            },
             shipper: self.ctx.shipper.clone(),
             framing: self.ctx.framing.clone(),
+            resume: resume.map(|r| (self.notes.clone(), r)),
             reader: ObjectReader {
                 settings: self.settings.clone(),
                 counters: self.counters.clone(),
@@ -222,6 +243,7 @@ impl<'a> ObjectHandler<'a> {
                 message_id: origin.to_string(),
                 object,
                 stop: self.ctx.stop.clone(),
+                skip: 0,
             },
         };
         let slot = self.slots.clone().acquire_owned().await.map_err(|_| {
@@ -286,15 +308,19 @@ impl MessageHandler for ObjectHandler<'_> {
             Ok(Notification::Objects(objects)) => objects,
             Err(e) => return Err(Rejection::Poison(e.to_string())),
         };
-        // Only a message of several objects can have been delivered in part.
-        let done = if objects.len() > 1 {
+        // A message received for the first time has no progress to resume.
+        let earlier = if message.receive_count.is_none_or(|n| n > 1) {
             self.state
-                .delivered_objects(message.id)
+                .message_progress(message.id)
                 .await
                 .map_err(|e| Rejection::Failed(e.into()))?
         } else {
-            Vec::new()
+            None
         };
+        let (done, mut partial) = earlier.map_or_else(Default::default, |p| (p.objects, p.partial));
+        let expires = Utc::now()
+            + chrono::Duration::from_std(message.retention)
+                .unwrap_or_else(|_| chrono::Duration::days(14));
         let mut shipped: Vec<(String, Shipped)> = Vec::new();
         let mut unreadable: Vec<String> = Vec::new();
         let mut failure: Option<Failure> = None;
@@ -315,7 +341,11 @@ impl MessageHandler for ObjectHandler<'_> {
                 .region
                 .clone()
                 .unwrap_or_else(|| message.region.to_string());
-            match self.ship(object, region, message.id).await {
+            let resume = Resume {
+                earlier: partial.remove(&name),
+                expires,
+            };
+            match self.ship(object, region, message.id, Some(resume)).await {
                 Ok(s) => {
                     Counters::add(&self.counters.objects, 1);
                     shipped.push((name, s));
@@ -353,38 +383,79 @@ impl MessageHandler for ObjectHandler<'_> {
 
 /// One object to fetch and ship, with everything its task needs.
 struct ObjectJob {
-    aws: Arc<Aws>,
-    s3: aws_sdk_s3::Client,
+    fetch: Fetch,
     shipper: Shipper,
     framing: Framing,
+    /// For an object a message announced: where its notes go, and what earlier runs delivered.
+    resume: Option<(Arc<PartialNotes>, Resume)>,
     reader: ObjectReader,
 }
 
 impl ObjectJob {
-    async fn run(self) -> Result<Shipped, Rejection> {
-        let got = self.get_object().await?;
-        let body = tokio::io::BufReader::with_capacity(READ_BYTES, got.body.into_async_read());
-        let mut sink = ShipperSink {
-            shipper: self.shipper,
-            shipped: Shipped::NOTHING,
-        };
+    async fn run(mut self) -> Result<Shipped, Rejection> {
+        let got = self.fetch.get(None).await?;
+        let etag = got.e_tag.clone();
         let stored = got.content_length.and_then(|n| u64::try_from(n).ok());
-        self.reader
+        let track = self.resume.take().map(|(notes, resume)| {
+            self.reader.skip = self.reader.resume_from(resume.earlier, etag.as_deref());
+            Track {
+                notes,
+                message_id: self.reader.message_id.clone(),
+                object: object_name(&self.reader.object),
+                etag: etag.clone(),
+                expires: resume.expires,
+            }
+        });
+        let body = Resuming {
+            fetch: self.fetch,
+            body: Some(got.body),
+            etag,
+            offset: 0,
+            length: stored,
+            retries_left: BODY_RETRIES,
+        }
+        .into_reader();
+        let mut sink = ObjectSink::new(self.shipper, track, self.reader.skip);
+        match self
+            .reader
             .read(body, stored, &self.framing, &mut sink)
-            .await?;
-        Ok(sink.shipped)
+            .await
+        {
+            Ok(()) => Ok(sink.finish().await),
+            Err(e) => {
+                sink.leave(&self.reader.counters).await;
+                Err(e)
+            }
+        }
     }
 }
 
-impl ObjectJob {
+/// How often a body that broke off is fetched again from where it stopped, per object.
+const BODY_RETRIES: u32 = 3;
+
+/// GetObject of one object.
+struct Fetch {
+    aws: Arc<Aws>,
+    s3: aws_sdk_s3::Client,
+    settings: Arc<ObjectSettings>,
+    bucket: String,
+    key: String,
+}
+
+impl Fetch {
+    fn poison(&self, reason: impl std::fmt::Display) -> Rejection {
+        Rejection::Poison(format!("s3://{}/{}: {reason}", self.bucket, self.key))
+    }
+
     /// GetObject, with the bucket's owner expected to be one of `expected_bucket_owner` when
-    /// that is set (the owner found is remembered per bucket).
-    async fn get_object(
+    /// that is set (the owner found is remembered per bucket); `from` (an offset and the ETag
+    /// the object must still have) asks for the rest of a body that broke off.
+    async fn get(
         &self,
+        from: Option<(u64, Option<&str>)>,
     ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, Rejection> {
-        let object = &self.reader.object;
-        let settings = &self.reader.settings;
-        let owners: Vec<Option<String>> = match settings.known_owner(&object.bucket) {
+        let settings = &self.settings;
+        let owners: Vec<Option<String>> = match settings.known_owner(&self.bucket) {
             Some(owner) => vec![Some(owner)],
             None if settings.expected_owners.is_empty() => vec![None],
             None => settings.expected_owners.iter().cloned().map(Some).collect(),
@@ -393,15 +464,17 @@ impl ObjectJob {
             let got = self
                 .s3
                 .get_object()
-                .bucket(&object.bucket)
-                .key(&object.key)
+                .bucket(&self.bucket)
+                .key(&self.key)
                 .set_expected_bucket_owner(owner.clone())
+                .set_range(from.map(|(offset, _)| format!("bytes={offset}-")))
+                .set_if_match(from.and_then(|(_, etag)| etag.map(String::from)))
                 .send()
                 .await;
             let e = match got {
                 Ok(got) => {
                     if let Some(owner) = owner {
-                        settings.remember_owner(&object.bucket, owner);
+                        settings.remember_owner(&self.bucket, owner);
                     }
                     return Ok(got);
                 }
@@ -430,35 +503,114 @@ impl ObjectJob {
                 _ => None,
             };
             return Err(match object_fault {
-                Some(reason) => self.reader.poison(reason),
+                Some(reason) => self.poison(reason),
                 None => {
-                    let what = format!("S3 GetObject s3://{}/{}", object.bucket, object.key);
+                    let what = format!("S3 GetObject s3://{}/{}", self.bucket, self.key);
                     Rejection::Failed(self.aws.failure(&what, &e))
                 }
             });
         }
-        Err(self.reader.poison(format!(
+        Err(self.poison(format!(
             "the bucket is owned by none of expected_bucket_owner ({}), or access is denied",
             settings.expected_owners.join(", ")
         )))
     }
 }
 
-/// Where an object's framed batches go.
+/// An object's body that, when the connection to S3 breaks in its middle (a reset, or a close
+/// short of its length), is fetched again from where it stopped (a ranged GetObject of the same
+/// ETag), up to [`BODY_RETRIES`] times: the bytes read so far are not read again, and the
+/// decoder goes on as if nothing happened.
+struct Resuming {
+    fetch: Fetch,
+    body: Option<aws_sdk_s3::primitives::ByteStream>,
+    etag: Option<String>,
+    /// Bytes of the body read so far.
+    offset: u64,
+    length: Option<u64>,
+    retries_left: u32,
+}
+
+impl Resuming {
+    fn into_reader(self) -> impl AsyncBufRead + Send + Unpin + 'static {
+        let chunks = futures_util::stream::unfold(self, |mut body| async move {
+            let chunk = body.next_chunk().await?;
+            Some((chunk, body))
+        });
+        tokio::io::BufReader::with_capacity(
+            READ_BYTES,
+            tokio_util::io::StreamReader::new(Box::pin(chunks)),
+        )
+    }
+
+    async fn next_chunk(&mut self) -> Option<io::Result<bytes::Bytes>> {
+        loop {
+            let body = self.body.as_mut()?;
+            let broke = match body.next().await {
+                Some(Ok(chunk)) => {
+                    self.offset += chunk.len() as u64;
+                    return Some(Ok(chunk));
+                }
+                None if self.length.is_none_or(|n| self.offset >= n) => return None,
+                None => "the body ended short of its length".to_string(),
+                Some(Err(e)) => {
+                    aws_smithy_types::error::display::DisplayErrorContext(e).to_string()
+                }
+            };
+            let object = format!("s3://{}/{}", self.fetch.bucket, self.fetch.key);
+            let read = match self.length {
+                Some(n) => format!("{} of {n} bytes", self.offset),
+                None => format!("{} bytes", self.offset),
+            };
+            if self.retries_left == 0 {
+                self.body = None;
+                return Some(Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    format!(
+                        "reading {object} broke off after {read} ({BODY_RETRIES} times): {broke}"
+                    ),
+                )));
+            }
+            self.retries_left -= 1;
+            tracing::warn!(
+                message = "Reading an object broke off; fetching the rest from where it stopped.",
+                object,
+                read,
+                error = broke
+            );
+            match self
+                .fetch
+                .get(Some((self.offset, self.etag.as_deref())))
+                .await
+            {
+                Ok(rest) => self.body = Some(rest.body),
+                Err(e) => {
+                    self.body = None;
+                    let why = match e {
+                        Rejection::Poison(why) => why,
+                        Rejection::Failed(f) => f.reason,
+                    };
+                    return Some(Err(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        format!(
+                            "reading {object} broke off after {read}, and fetching the rest failed: {why}"
+                        ),
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// Where an object's framed batches go, each with the records read from the start of the
+/// object through it.
 pub trait BatchSink {
-    fn send(&mut self, batch: FrameBatch) -> impl Future<Output = ()> + Send;
+    fn send(&mut self, batch: FrameBatch, through: u64) -> impl Future<Output = ()> + Send;
 }
 
-/// Ships batches, remembering the last receipt and the totals.
-struct ShipperSink {
-    shipper: Shipper,
-    shipped: Shipped,
-}
-
-impl BatchSink for ShipperSink {
-    async fn send(&mut self, batch: FrameBatch) {
-        let shipped = self.shipper.ship_counted(batch).await;
-        self.shipped = std::mem::replace(&mut self.shipped, Shipped::NOTHING).then(shipped);
+impl BatchSink for ObjectSink {
+    async fn send(&mut self, batch: FrameBatch, through: u64) {
+        self.ship(batch, through).await;
     }
 }
 
@@ -476,6 +628,8 @@ pub struct ObjectReader {
     pub object: ObjectRef,
     /// The run's stop: reading ends within one 64 KiB chunk of it.
     pub stop: Stop,
+    /// Records delivered by earlier runs: read, and passed over.
+    pub skip: u64,
 }
 
 impl ObjectReader {
@@ -486,15 +640,65 @@ impl ObjectReader {
         ))
     }
 
+    /// How many records to pass over, given what earlier runs delivered of the object and the
+    /// ETag it has now: none when the object was replaced since.
+    fn resume_from(&self, earlier: Option<PartialObject>, etag: Option<&str>) -> u64 {
+        let Some(earlier) = earlier else { return 0 };
+        let object = object_name(&self.object);
+        if earlier.etag.is_some() && earlier.etag.as_deref() != etag {
+            tracing::warn!(
+                message = "An object partly delivered by an earlier run was replaced since; it is read whole.",
+                %object,
+                records_delivered = earlier.records
+            );
+            return 0;
+        }
+        tracing::info!(
+            message = "Resuming an object partly delivered by an earlier run.",
+            %object,
+            records_passed_over = earlier.records,
+            message_id = %self.message_id
+        );
+        earlier.records
+    }
+
     /// Reads the object (gzip, multi-member, when it starts with the gzip magic; else plain
-    /// text), handing batches of about [`BATCH_BYTES`] to `sink` as they fill. `stored_bytes`
-    /// (the object's size in S3) sets how far a gzip object may inflate.
+    /// text), handing batches of about [`BATCH_BYTES`] to `sink` as they fill, passing over its
+    /// first [`ObjectReader::skip`] records. `stored_bytes` (the object's size in S3) sets how
+    /// far a gzip object may inflate. When reading stops early (the run's stop, a read error, a
+    /// corrupt part), what was framed before is still handed to `sink`.
     pub async fn read<R, S>(
+        &self,
+        body: R,
+        stored_bytes: Option<u64>,
+        framing: &Framing,
+        sink: &mut S,
+    ) -> Result<(), Rejection>
+    where
+        R: AsyncBufRead + Unpin + Send + 'static,
+        S: BatchSink,
+    {
+        let mut out = Out {
+            batch: framing.batch_with_capacity(BATCH_CAPACITY),
+            records: 0,
+            tags: TagCache::default(),
+        };
+        let read = self
+            .read_into(body, stored_bytes, framing, sink, &mut out)
+            .await;
+        if !out.batch.is_empty() {
+            sink.send(out.batch, out.records).await;
+        }
+        read
+    }
+
+    async fn read_into<R, S>(
         &self,
         mut body: R,
         stored_bytes: Option<u64>,
         framing: &Framing,
         sink: &mut S,
+        out: &mut Out,
     ) -> Result<(), Rejection>
     where
         R: AsyncBufRead + Unpin + Send + 'static,
@@ -510,9 +714,7 @@ impl ObjectReader {
             Box::pin(body)
         };
         let mut decoder = (self.settings.format.decoder)(&self.settings.decoding, &self.object.key);
-        let mut tags = TagCache::default();
         let mut buf = vec![0u8; READ_BYTES];
-        let mut batch = framing.batch_with_capacity(BATCH_CAPACITY);
         let mut first = true;
         let cap = stored_bytes
             .map_or(MIN_DECOMPRESSED_CAP, |n| n.saturating_mul(MAX_INFLATION))
@@ -524,7 +726,7 @@ impl ObjectReader {
                 return Err(Rejection::Failed(Failure::new(
                     Outcome::Temporary,
                     format!(
-                        "s3://{}/{}: the run's deadline came in the middle of the object; it is read again next run",
+                        "s3://{}/{}: the run's deadline (or a stop signal) came in the middle of the object; the next run reads the rest",
                         self.object.bucket, self.object.key
                     ),
                 )));
@@ -547,23 +749,17 @@ impl ObjectReader {
                 return Err(self.poison("neither gzip nor text"));
             }
             decoder
-                .feed(chunk, &mut self.tagging(&mut tags, &mut batch))
+                .feed(chunk, &mut self.tagging(out))
                 .map_err(|e| self.poison(e))?;
-            if batch.len() >= BATCH_BYTES {
-                sink.send(std::mem::replace(
-                    &mut batch,
-                    framing.batch_with_capacity(BATCH_CAPACITY),
-                ))
-                .await;
+            if out.batch.len() >= BATCH_BYTES {
+                let full =
+                    std::mem::replace(&mut out.batch, framing.batch_with_capacity(BATCH_CAPACITY));
+                sink.send(full, out.records).await;
             }
         }
         decoder
-            .finish(&mut self.tagging(&mut tags, &mut batch))
-            .map_err(|e| self.poison(e))?;
-        if !batch.is_empty() {
-            sink.send(batch).await;
-        }
-        Ok(())
+            .finish(&mut self.tagging(out))
+            .map_err(|e| self.poison(e))
     }
 
     /// A corrupt or truncated compressed stream is the object's fault; anything else (the
@@ -583,35 +779,52 @@ impl ObjectReader {
         }
     }
 
-    /// Where the decoder's events go: tagged and framed into `batch`.
-    fn tagging<'b>(&'b self, tags: &'b mut TagCache, batch: &'b mut FrameBatch) -> Tagging<'b> {
-        Tagging {
-            reader: self,
-            tags,
-            batch,
-        }
+    /// Where the decoder's events go: tagged and framed into the batch.
+    fn tagging<'b>(&'b self, out: &'b mut Out) -> Tagging<'b> {
+        Tagging { reader: self, out }
     }
 }
 
+/// What reading an object has made so far: the batch being filled, and the records read.
+struct Out {
+    batch: FrameBatch,
+    /// Records read from the start of the object (events, dropped and bad records).
+    records: u64,
+    tags: TagCache,
+}
+
 /// The [`EventSink`] of an object: each event tagged and framed into the batch; bad records
-/// reported with their place and counted.
+/// reported with their place and counted. The records an earlier run delivered are passed over.
 struct Tagging<'b> {
     reader: &'b ObjectReader,
-    tags: &'b mut TagCache,
-    batch: &'b mut FrameBatch,
+    out: &'b mut Out,
+}
+
+impl Tagging<'_> {
+    /// Counts one more record; whether it is new (not delivered by an earlier run).
+    fn new_record(&mut self) -> bool {
+        self.out.records += 1;
+        self.out.records > self.reader.skip
+    }
 }
 
 impl EventSink for Tagging<'_> {
     fn event(&mut self, event: Event<'_>) {
-        let tag = self.tags.get(
+        if !self.new_record() {
+            return;
+        }
+        let tag = self.out.tags.get(
             &self.reader.settings.tags,
             self.reader,
             (event.event_type, event.account, event.region),
         );
-        self.batch.push(tag, event.message);
+        self.out.batch.push(tag, event.message);
     }
 
     fn bad_record(&mut self, at: Position, error: &FormatError) {
+        if !self.new_record() {
+            return;
+        }
         let r = self.reader;
         tracing::warn!(
             message = "Record skipped.",
@@ -625,7 +838,9 @@ impl EventSink for Tagging<'_> {
     }
 
     fn dropped(&mut self) {
-        Counters::add(&self.reader.counters.dropped, 1);
+        if self.new_record() {
+            Counters::add(&self.reader.counters.dropped, 1);
+        }
     }
 
     fn notice(&mut self, what: &str, detail: &str) {

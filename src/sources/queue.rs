@@ -33,7 +33,7 @@ use std::time::Duration;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
-    QueueAttributeName,
+    MessageSystemAttributeName, QueueAttributeName,
 };
 use futures_util::StreamExt;
 use futures_util::future::join_all;
@@ -81,6 +81,9 @@ pub struct Incoming<'a> {
     pub region: &'a str,
     /// How long the queue keeps a message: what is remembered of it need not outlive this.
     pub retention: Duration,
+    /// How many times SQS has handed it out, this time included (when SQS says): a message
+    /// received for the first time has no progress from an earlier run.
+    pub receive_count: Option<u32>,
 }
 
 /// Why a message was not shipped.
@@ -406,6 +409,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             .queue_url(url)
             .max_number_of_messages(i32::try_from(want).unwrap_or(10))
             .wait_time_seconds(wait)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
             .await;
         match received {
@@ -430,6 +434,11 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             let mut held = lock(&self.held);
             for (seq, m) in (first_seq..).zip(messages) {
                 let id = m.message_id.unwrap_or_default();
+                let count = m
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|n| n.parse::<u32>().ok());
                 let (Some(handle), Some(body)) = (m.receipt_handle, m.body) else {
                     tracing::warn!(message = "Message without body or receipt handle, skipped.", message_id = %id);
                     Counters::add(&self.counters.failed, 1);
@@ -445,12 +454,12 @@ impl<H: MessageHandler> RegionRun<'_, H> {
                         now,
                     ),
                 );
-                entries.push((seq, id, body));
+                entries.push((seq, id, body, count));
             }
         }
         self.shipping.fetch_add(entries.len(), Ordering::Relaxed);
-        let verdicts = join_all(entries.iter().map(|(seq, id, body)| async move {
-            (*seq, self.handle_message(queue, id, body).await)
+        let verdicts = join_all(entries.iter().map(|(seq, id, body, count)| async move {
+            (*seq, self.handle_message(queue, id, body, *count).await)
         }))
         .await;
         let mut to_delete = Vec::new();
@@ -481,7 +490,13 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         }
     }
 
-    async fn handle_message(&self, queue: &OpenQueue, id: &str, body: &str) -> Verdict {
+    async fn handle_message(
+        &self,
+        queue: &OpenQueue,
+        id: &str,
+        body: &str,
+        receive_count: Option<u32>,
+    ) -> Verdict {
         if self.ctx.should_stop() {
             self.shipped_one().await;
             return Verdict::Hold;
@@ -491,6 +506,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             body,
             region: self.region,
             retention: queue.retention,
+            receive_count,
         };
         let handled = self.job.handler.handle(incoming).await;
         self.shipped_one().await;

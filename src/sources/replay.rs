@@ -581,7 +581,7 @@ async fn read_all(
                     }
                     let (bucket, key) = (object.bucket.clone(), object.key.clone());
                     let region = object.region.clone().unwrap_or_default();
-                    let step = match handler.ship(object, region, "replay").await {
+                    let step = match handler.ship(object, region, "replay", None).await {
                         Ok(shipped) => Step::Shipped { dir, name, shipped },
                         Err(Rejection::Poison(reason)) => {
                             tracing::warn!(message = "Object cannot be read; the replay goes on without it.", %bucket, %key, error = %reason);

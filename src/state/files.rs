@@ -8,7 +8,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::{STATE_VERSION, ServiceState, StateError, check_version};
+use super::{STATE_VERSION, ServiceState, StateError, parse_versioned};
 use crate::shard::Shard;
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> StateError + '_ {
@@ -100,14 +100,7 @@ impl FileStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(ServiceState::default()),
             Err(e) => return Err(io_error(&path)(e)),
         };
-        let location = path.display().to_string();
-        let state: ServiceState =
-            serde_json::from_slice(&text).map_err(|e| StateError::Corrupt {
-                location: location.clone(),
-                reason: e.to_string(),
-            })?;
-        check_version(&location, state.version)?;
-        Ok(state)
+        parse_versioned(&path.display().to_string(), &text)
     }
 
     /// Changes the saved state of `key` with `change`: under the write lock, the file is read

@@ -73,20 +73,38 @@ impl From<StateError> for Failure {
     }
 }
 
-/// Refuses state written by a newer version.
-fn check_version(location: &str, found: u32) -> Result<(), StateError> {
-    if found > STATE_VERSION {
+/// The version a state object says it was written by (all its other keys ignored).
+#[derive(Deserialize)]
+struct VersionOnly {
+    #[serde(default)]
+    version: u32,
+}
+
+/// Parses state read from `location`: state written by a newer version is refused as such;
+/// then every key must be one this version knows (a key it does not know would otherwise be
+/// dropped, and what it held, such as cursors, silently restarted).
+fn parse_versioned<T: serde::de::DeserializeOwned>(
+    location: &str,
+    bytes: &[u8],
+) -> Result<T, StateError> {
+    let corrupt = |e: serde_json::Error| StateError::Corrupt {
+        location: location.to_string(),
+        reason: e.to_string(),
+    };
+    let VersionOnly { version } = serde_json::from_slice(bytes).map_err(corrupt)?;
+    if version > STATE_VERSION {
         return Err(StateError::Newer {
             location: location.to_string(),
-            found,
+            found: version,
         });
     }
-    Ok(())
+    serde_json::from_slice(bytes).map_err(corrupt)
 }
 
 /// What is remembered of one service between runs: the whole state file of the filesystem
 /// backend; in S3 the service object, whose cursors live in objects of their own.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct ServiceState {
     pub version: u32,
     /// When the last successful pull started (for `request_period_in_seconds`).
@@ -116,6 +134,7 @@ pub struct ServiceState {
 
 /// What a replay delivered of one prefix.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct PrefixProgress {
     /// The names (after the prefix) of the objects delivered, while the prefix may still get
     /// objects delivered late.
@@ -129,6 +148,7 @@ pub struct PrefixProgress {
 
 /// A metric's unit as last learnt; `None` when it had no datapoint to tell.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct UnitMemo {
     pub unit: Option<String>,
     pub learnt: DateTime<Utc>,
@@ -151,24 +171,107 @@ fn forget_oldest(units: &mut BTreeMap<String, UnitMemo>, keep: usize) {
     }
 }
 
-/// What was delivered of one message that announces several objects.
+/// What was delivered of the objects of one message: those delivered whole (of a message that
+/// announces several), and how far each object was delivered that a run left in the middle.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct MessageProgress {
     /// `s3://bucket/key` of each object delivered.
+    #[serde(default)]
     pub objects: Vec<String>,
     /// When the queue drops the message anyway (its retention period): forgotten then.
     pub expires: DateTime<Utc>,
+    /// Objects delivered in part, by `s3://bucket/key`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub partial: BTreeMap<String, PartialObject>,
+}
+
+/// How far one object was delivered: its first `records` records (events, and the records
+/// dropped or skipped as bad among them, in the order its decoder reads them) reached Devo. The
+/// next read of the same object (the same ETag) passes over them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PartialObject {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    pub records: u64,
+}
+
+/// A change to what is remembered of a message's objects.
+#[derive(Debug, Clone)]
+pub enum ObjectNote {
+    /// `object` was delivered up to here.
+    Partial {
+        object: String,
+        progress: PartialObject,
+        expires: DateTime<Utc>,
+    },
+    /// `object` was delivered whole: what was noted of it in part is forgotten.
+    Whole { object: String },
 }
 
 /// Messages remembered at most per service: the oldest go first past it.
 pub const MAX_MESSAGES_REMEMBERED: usize = 10_000;
 
 impl ServiceState {
-    /// Records `progress` of `message_id`, dropping what expired (and the soonest to expire past
+    /// Records that `objects` of `message_id` were delivered whole (what was noted of them in
+    /// part is forgotten), dropping what expired (and the soonest to expire past
     /// [`MAX_MESSAGES_REMEMBERED`]).
-    fn remember(&mut self, message_id: &str, progress: MessageProgress, now: DateTime<Utc>) {
+    fn remember(
+        &mut self,
+        message_id: &str,
+        objects: Vec<String>,
+        expires: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) {
+        let progress = self
+            .messages
+            .entry(message_id.to_string())
+            .or_insert_with(|| MessageProgress {
+                objects: Vec::new(),
+                expires,
+                partial: BTreeMap::new(),
+            });
+        progress.partial.retain(|name, _| !objects.contains(name));
+        progress.objects = objects;
+        progress.expires = expires;
+        self.bound_messages(now);
+    }
+
+    /// Applies `note` to what is remembered of `message_id`'s objects.
+    fn note_object(&mut self, message_id: &str, note: ObjectNote, now: DateTime<Utc>) {
+        match note {
+            ObjectNote::Partial {
+                object,
+                progress,
+                expires,
+            } => {
+                let entry = self
+                    .messages
+                    .entry(message_id.to_string())
+                    .or_insert_with(|| MessageProgress {
+                        objects: Vec::new(),
+                        expires,
+                        partial: BTreeMap::new(),
+                    });
+                entry.expires = entry.expires.max(expires);
+                entry.partial.insert(object, progress);
+            }
+            ObjectNote::Whole { object } => {
+                if let Some(entry) = self.messages.get_mut(message_id) {
+                    entry.partial.remove(&object);
+                    if entry.partial.is_empty() && entry.objects.is_empty() {
+                        self.messages.remove(message_id);
+                    }
+                }
+            }
+        }
+        self.bound_messages(now);
+    }
+
+    /// Drops what expired, and the soonest to expire past [`MAX_MESSAGES_REMEMBERED`].
+    fn bound_messages(&mut self, now: DateTime<Utc>) {
         self.messages.retain(|_, p| p.expires > now);
-        self.messages.insert(message_id.to_string(), progress);
         while self.messages.len() > MAX_MESSAGES_REMEMBERED {
             let soonest = self
                 .messages
@@ -204,6 +307,7 @@ impl ServiceState {
 
 /// How far one cursor has been delivered.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct Cursor {
     /// Everything up to and including this instant was delivered.
     pub until: DateTime<Utc>,
@@ -477,20 +581,22 @@ impl ServiceHandle {
         }
     }
 
-    /// The objects of message `message_id` delivered by earlier runs (none when unknown).
-    pub async fn delivered_objects(&self, message_id: &str) -> Result<Vec<String>, StateError> {
+    /// What earlier runs delivered of message `message_id`'s objects (none when unknown).
+    pub async fn message_progress(
+        &self,
+        message_id: &str,
+    ) -> Result<Option<MessageProgress>, StateError> {
         let state = self.saved().await?;
         let now = Utc::now();
         Ok(state
             .messages
             .get(message_id)
             .filter(|p| p.expires > now)
-            .map(|p| p.objects.clone())
-            .unwrap_or_default())
+            .cloned())
     }
 
-    /// Remembers which objects of message `message_id` were delivered, until `expires` (a dry
-    /// run records nothing).
+    /// Remembers which objects of message `message_id` were delivered whole, until `expires` (a
+    /// dry run records nothing).
     pub async fn record_objects(
         &self,
         message_id: &str,
@@ -498,9 +604,22 @@ impl ServiceHandle {
         expires: DateTime<Utc>,
     ) -> Result<(), StateError> {
         let now = Utc::now();
-        let progress = MessageProgress { objects, expires };
-        self.update(|state| state.remember(message_id, progress.clone(), now))
+        self.update(|state| state.remember(message_id, objects.clone(), expires, now))
             .await
+    }
+
+    /// Applies `notes` (by message id) to what is remembered of objects, in one write.
+    pub async fn note_objects(&self, notes: &[(String, ObjectNote)]) -> Result<(), StateError> {
+        if notes.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        self.update(|state| {
+            for (message_id, note) in notes {
+                state.note_object(message_id, note.clone(), now);
+            }
+        })
+        .await
     }
 
     /// Changes the saved state with `change` (a dry run changes nothing).
@@ -557,6 +676,64 @@ impl ServiceHandle {
 mod tests {
     use super::*;
 
+    /// An object noted in part is forgotten once noted whole, or once its message records it
+    /// among the objects delivered; a message with nothing left is dropped.
+    #[test]
+    fn partial_objects_are_kept_until_delivered_whole() {
+        let now = Utc::now();
+        let expires = now + chrono::Duration::hours(1);
+        let partial = |object: &str, records| ObjectNote::Partial {
+            object: object.into(),
+            progress: PartialObject {
+                etag: Some("\"e\"".into()),
+                records,
+            },
+            expires,
+        };
+        let mut state = ServiceState::default();
+        state.note_object("m", partial("s3://b/a", 10), now);
+        state.note_object("m", partial("s3://b/b", 20), now);
+        state.note_object("m", partial("s3://b/a", 30), now);
+        assert_eq!(state.messages["m"].partial["s3://b/a"].records, 30);
+        state.remember("m", vec!["s3://b/a".into()], expires, now);
+        assert_eq!(
+            state.messages["m"].partial.keys().collect::<Vec<_>>(),
+            ["s3://b/b"]
+        );
+        state.note_object(
+            "m",
+            ObjectNote::Whole {
+                object: "s3://b/b".into(),
+            },
+            now,
+        );
+        assert!(state.messages["m"].partial.is_empty());
+        state.note_object("n", partial("s3://b/c", 1), now);
+        state.note_object(
+            "n",
+            ObjectNote::Whole {
+                object: "s3://b/c".into(),
+            },
+            now,
+        );
+        assert!(!state.messages.contains_key("n"));
+    }
+
+    /// A key this version does not know is refused, not dropped with what it held.
+    #[test]
+    fn unknown_keys_are_refused() {
+        let unknown = parse_versioned::<ServiceState>(
+            "here",
+            br#"{"version":1,"cursor":{"us-east-1":{"until":"2026-01-01T00:00:00Z"}}}"#,
+        );
+        assert!(
+            matches!(&unknown, Err(StateError::Corrupt { reason, .. }) if reason.contains("unknown field `cursor`")),
+            "{unknown:?}"
+        );
+        let newer = parse_versioned::<ServiceState>("here", br#"{"version":2,"news":1}"#);
+        assert!(matches!(newer, Err(StateError::Newer { found: 2, .. })));
+    }
+
     #[test]
     fn units_past_the_bound_forget_the_oldest() {
         let now = Utc::now();
@@ -577,21 +754,19 @@ mod tests {
     #[test]
     fn remembered_messages_expire_and_stay_bounded() {
         let now = Utc::now();
-        let progress = |secs: i64| MessageProgress {
-            objects: vec!["s3://b/k".into()],
-            expires: now + chrono::Duration::seconds(secs),
-        };
+        let objects = || vec!["s3://b/k".to_string()];
+        let progress = |secs: i64| now + chrono::Duration::seconds(secs);
         let mut state = ServiceState::default();
-        state.remember("old", progress(-1), now);
-        state.remember("new", progress(60), now);
+        state.remember("old", objects(), progress(-1), now);
+        state.remember("new", objects(), progress(60), now);
         assert!(
             !state.messages.contains_key("old"),
             "expired ones go at the next write"
         );
-        state.remember("newer", progress(120), now);
+        state.remember("newer", objects(), progress(120), now);
         assert_eq!(state.messages.len(), 2);
         for i in 0..MAX_MESSAGES_REMEMBERED {
-            state.remember(&format!("m{i}"), progress(1_000), now);
+            state.remember(&format!("m{i}"), objects(), progress(1_000), now);
         }
         assert_eq!(state.messages.len(), MAX_MESSAGES_REMEMBERED);
         assert!(

@@ -20,7 +20,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{Claim, Cursor, STATE_VERSION, ServiceState, StateError, Worker, check_version};
+use super::{Claim, Cursor, STATE_VERSION, ServiceState, StateError, Worker, parse_versioned};
 use crate::aws::Aws;
 use crate::outcome::{Failure, Outcome};
 
@@ -42,6 +42,7 @@ pub struct S3Store {
 
 /// A cursor's object.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CursorObject {
     version: u32,
     /// None until the cursor's first window is delivered.
@@ -55,6 +56,7 @@ struct CursorObject {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Lease {
     owner: String,
     expires: DateTime<Utc>,
@@ -81,12 +83,6 @@ enum Written {
     },
     /// Another worker wrote first.
     Conflict,
-}
-
-#[derive(Deserialize)]
-struct VersionOnly {
-    #[serde(default)]
-    version: u32,
 }
 
 impl S3Store {
@@ -174,14 +170,7 @@ impl S3Store {
                 ))
             })?
             .into_bytes();
-        let corrupt = |e: serde_json::Error| StateError::Corrupt {
-            location: location.clone(),
-            reason: e.to_string(),
-        };
-        let VersionOnly { version } = serde_json::from_slice(&bytes).map_err(corrupt)?;
-        check_version(&location, version)?;
-        let value = serde_json::from_slice(&bytes).map_err(corrupt)?;
-        Ok(Some((value, etag)))
+        Ok(Some((parse_versioned(&location, &bytes)?, etag)))
     }
 
     /// Writes `value` if `condition` holds.

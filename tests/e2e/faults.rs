@@ -163,12 +163,9 @@ fn aws_errors_dropped_connections_and_slow_answers_are_retried() {
     );
 }
 
-/// A GetObject body cut half way: the message goes back to the queue (not to its redrive
-/// policy) and the next run delivers every line.
-#[test]
-fn object_body_cut_half_way_is_read_again_next_run() {
-    let (moto, receiver, wd) = setup();
-    let (queue, url, bucket) = moto.announcing_bucket("us-east-1", "cut", 30);
+/// A flow-log object of 2,000 unique lines, announced on a new queue.
+fn flow_object_of_unique_lines(moto: &Moto, name: &str) -> (String, String, String, Vec<String>) {
+    let (queue, url, bucket) = moto.announcing_bucket("us-east-1", name, 30);
     let lines: Vec<String> = (0..2000)
         .map(|i| format!("2 111122223333 eni-1 10.0.{}.{} 10.0.1.5 443 {} 6 10 840 1714557600 1714557660 ACCEPT OK", i / 250, i % 250, 40000 + i))
         .collect();
@@ -178,20 +175,81 @@ fn object_body_cut_half_way_is_read_again_next_run() {
         "AWSLogs/111122223333/vpcflowlogs/us-east-1/2024/05/01/cut.log",
         format!("{FLOW_V2_HEADER}\n{}\n", lines.join("\n")).into_bytes(),
     );
+    (queue, url, bucket, lines)
+}
+
+/// Every line delivered exactly once.
+fn each_line_once(receiver: &Receiver, lines: &[String]) {
+    let mut got: Vec<String> = receiver.records().into_iter().map(|r| r.message).collect();
+    got.sort();
+    let mut want = lines.to_vec();
+    want.sort();
+    assert_eq!(got.len(), want.len(), "every line, and none twice");
+    assert!(got == want);
+}
+
+/// A GetObject body that breaks off half way (a clean close short of its length, then a reset):
+/// the rest is fetched from where it stopped (a ranged GetObject of the same ETag), in the same
+/// run; every line arrives once and the message is acknowledged.
+#[test]
+fn a_body_cut_half_way_is_fetched_again_from_where_it_stopped() {
+    let (moto, receiver, wd) = setup();
+    let (queue, url, bucket, lines) = flow_object_of_unique_lines(&moto, "cut");
     wd.write_config(&config_yaml(receiver.port, &flowlogs_yaml(&queue, "")));
     moto.fault(serde_json::json!({"op": "GetObject", "match": bucket, "cut": true, "times": 1}));
+    moto.fault(serde_json::json!({"op": "GetObject", "match": bucket, "cut": true, "reset": true, "times": 1}));
+    let run = wd.run(&["flowlogs"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stderr
+            .matches("Reading an object broke off; fetching the rest from where it stopped")
+            .count(),
+        2,
+        "{}",
+        run.stderr
+    );
+    each_line_once(&receiver, &lines);
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+}
+
+/// A body that keeps breaking off: the run gives the message back, having noted how far the
+/// object was delivered; the next run passes over that part. Nothing is shipped twice.
+#[test]
+fn a_body_that_keeps_breaking_is_resumed_by_the_next_run_without_repeats() {
+    let (moto, receiver, wd) = setup();
+    let (queue, url, bucket, lines) = flow_object_of_unique_lines(&moto, "cuts");
+    wd.write_config(&config_yaml(receiver.port, &flowlogs_yaml(&queue, "")));
+    moto.fault(serde_json::json!({"op": "GetObject", "match": bucket, "cut": true, "times": 4}));
     let first = wd.run(&["flowlogs"]);
     assert_eq!(first.code, 4, "a temporary failure: {}", first.stderr);
+    assert!(
+        first.stderr.contains("cut.log broke off after")
+            && first.stderr.contains("bytes (3 times)"),
+        "{}",
+        first.stderr
+    );
     assert_eq!(
         moto.depth("us-east-1", &url),
         (1, 0),
         "released for the next run"
     );
-    let second = wd.run(&["flowlogs"]);
+    let delivered_first = receiver.records().len();
+    assert!(
+        delivered_first > 0,
+        "what was read before the last break was delivered"
+    );
+    let second = wd.run(&["-v", "flowlogs"]);
     second.expect_code(0);
-    let got: HashSet<String> = receiver.records().into_iter().map(|r| r.message).collect();
-    assert_eq!(got.len(), lines.len(), "every line at least once");
+    second.expect_stderr("Resuming an object partly delivered by an earlier run");
+    each_line_once(&receiver, &lines);
     assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+    let state =
+        std::fs::read_to_string(wd.path().join("state/7.non-cloudwatch-logs.flowlogs.json"))
+            .unwrap_or_default();
+    assert!(
+        !state.contains("partial"),
+        "the note is forgotten once delivered: {state}"
+    );
 }
 
 /// Poison messages of every kind are reported with their id; the good ones go through.
@@ -470,7 +528,11 @@ fn kill_9_during_audit_from_s3_loses_nothing() {
 /// CloudTrail records into a relay reading 50 KB/s a connection, `--deadline 30s`, the default
 /// timeouts), `make test` a quicker one (200 KB/s, an 8 s close timeout).
 fn slow_relay_size() -> (usize, u64, Option<u64>) {
-    let get = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<usize>().ok());
+    let get = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+    };
     match get("DEVO_AWS_SLOW_EVENTS") {
         Some(events) => (events, 50_000, None),
         None => (3_000, 200_000, Some(8)),
@@ -529,7 +591,11 @@ fn a_relay_that_reads_slowly_gets_everything_acknowledged_within_the_deadline() 
             std::thread::sleep(std::time::Duration::from_secs(u64::from(visibility) + 1));
         }
     }
-    assert_eq!(moto.depth("us-east-1", &url), (0, 0), "everything acknowledged");
+    assert_eq!(
+        moto.depth("us-east-1", &url),
+        (0, 0),
+        "everything acknowledged"
+    );
     assert!(said_slow, "the run says Devo read slowly");
     let copies = String::from_utf8_lossy(&receiver.bytes())
         .matches("\"eventID\":\"k-")
@@ -556,4 +622,83 @@ fn a_relay_that_reads_slowly_gets_everything_acknowledged_within_the_deadline() 
         duplicates * per_event <= (runs - 1).max(1) * MOST_BYTES_UNCONFIRMED,
         "{duplicates} duplicates of {per_event} bytes in {runs} runs"
     );
+}
+
+/// Every copy of an event id `k-…` (field `field`) that reached the receiver, on any connection,
+/// and the distinct ids among them.
+fn copies_and_distinct(receiver: &Receiver, field: &str) -> (usize, HashSet<String>) {
+    let copies = String::from_utf8_lossy(&receiver.bytes())
+        .matches(&format!("\"{field}\":\"k-"))
+        .count();
+    let distinct = receiver
+        .every_record()
+        .iter()
+        .filter_map(|r| {
+            serde_json::from_str::<serde_json::Value>(&r.message).ok()?[field]
+                .as_str()
+                .map(String::from)
+        })
+        .collect();
+    (copies, distinct)
+}
+
+/// A Kubernetes stop (SIGTERM) in the middle of a backlog of CloudTrail objects: the run ships
+/// what it read, notes how far each object was delivered, and gives the messages back; the next
+/// run passes over what was delivered. Nothing that had a receipt is shipped again.
+#[test]
+fn a_stop_signal_in_the_middle_of_objects_ships_nothing_twice() {
+    let (moto, receiver, wd) = setup();
+    let (queue, url, bucket) = moto.announcing_bucket("us-east-1", "sigterm", 30);
+    let (objects, per_object) = (12, 1_000);
+    let ids: Vec<String> = (0..objects * per_object)
+        .map(|i| format!("k-{i:05}"))
+        .collect();
+    for (object, ids) in ids.chunks(per_object).enumerate() {
+        moto.put_object(
+            "us-east-1",
+            &bucket,
+            &format!("AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/111122223333_CloudTrail_us-east-1_20240501T1000Z_stop{object:02}.json.gz"),
+            trail_object(ids.iter().cloned()),
+        );
+    }
+    // Each object trickles in, so that the stop finds several half read.
+    moto.fault(serde_json::json!({"op": "GetObject", "match": bucket, "trickle_ms": 60, "piece": 4096, "times": objects}));
+    wd.write_config(&config_yaml(receiver.port, &audit_s3_yaml(&queue, "")));
+    let child = wd
+        .command(
+            std::process::Command::new(env!("CARGO_BIN_EXE_devo-aws")),
+            &["audit"],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    receiver.wait_for(per_object, std::time::Duration::from_secs(20));
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let stopped = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stopped.elapsed().as_secs() < 20,
+        "winds down within its stop grace"
+    );
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    let (copies, distinct) = copies_and_distinct(&receiver, "eventID");
+    assert!(
+        distinct.len() < ids.len(),
+        "the stop came in the middle: {copies} copies"
+    );
+    for _ in 0..3 {
+        if moto.depth("us-east-1", &url) == (0, 0) {
+            break;
+        }
+        wd.run(&["audit", "--force"]).expect_code(0);
+    }
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+    let (copies, distinct) = copies_and_distinct(&receiver, "eventID");
+    assert_eq!(distinct.len(), ids.len(), "every event");
+    eprintln!("SIGTERM run: {stderr}");
+    assert_eq!(copies, ids.len(), "nothing shipped twice: {stderr}");
 }

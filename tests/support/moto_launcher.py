@@ -13,7 +13,7 @@ moto_server's own arguments (-H HOST -p PORT), plus what moto lacks for our serv
    (the end of their X-Amz-Target, or GetObject for S3 object reads; with "match", only calls
    whose path or body contain that text, such as a test's own queue or bucket) wait `delay_ms`,
    then answer the error (with "message" as its text, if given); with `cut` send only half of the body moto answered before closing the
-   connection; with `drop` close the connection without answering; with "trickle_ms" send the
+   connection (with `"reset": true`, resetting it); with `drop` close the connection without answering; with "trickle_ms" send the
    body in pieces of "piece" bytes (8 KiB) that far apart.
 4. Conditional S3 writes (PutObject with If-Match or If-None-Match) made atomic as in S3: moto
    checks the condition, then stores, with nothing between to keep two writers apart.
@@ -41,6 +41,7 @@ import io
 import json
 import os
 import socket
+import struct
 import threading
 import time
 import urllib.parse
@@ -272,7 +273,14 @@ class Extensions:
 
             body = b"".join(self.app(environ, capture))
             headers = [(k, v) for k, v in captured["headers"] if k.lower() not in ("content-length", "connection")]
-            start_response(captured["status"], headers + [("Content-Length", str(len(body))), ("Connection", "close")])
+            write = start_response(captured["status"], headers + [("Content-Length", str(len(body))), ("Connection", "close")])
+            if fault.get("reset"):
+                # Half the body, then a reset (SO_LINGER 0) instead of a clean close.
+                write(body[: len(body) // 2])
+                sock = environ["werkzeug.socket"]
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()
+                return []
             return [body[: len(body) // 2]]
         if fault.get("trickle_ms"):
             # The body in pieces (8 KiB unless "piece" says), `trickle_ms` apart: an object that

@@ -122,7 +122,12 @@ impl EpochClose {
     /// Writes the epoch again, piece by piece, each on a connection of its own closed cleanly;
     /// a piece that fails is tried again after a pause that doubles, until `attempts` failures
     /// in a row or the run's time for delivery is up.
-    async fn replay(&self, bytes: &EpochBytes, mut failures: u32, tally: &mut Tally) -> io::Result<()> {
+    async fn replay(
+        &self,
+        bytes: &EpochBytes,
+        mut failures: u32,
+        tally: &mut Tally,
+    ) -> io::Result<()> {
         let chunks: Vec<&[u8]> = bytes.batches().flat_map(Framed::chunks).collect();
         let mut done = 0;
         let mut backoff = self.limits.backoff;

@@ -167,7 +167,8 @@ impl DevoShipper {
         // Stream the batch right away; if the connection breaks, the epoch is replayed at close.
         if let Some(conn) = &mut epoch.conn {
             let timeout = within(self.limits.give_up.as_ref(), self.limits.write_timeout);
-            if let Err(e) = write_chunks(conn, &s.bytes.chunks().collect::<Vec<_>>(), timeout).await {
+            if let Err(e) = write_chunks(conn, &s.bytes.chunks().collect::<Vec<_>>(), timeout).await
+            {
                 tracing::debug!(message = "Write to Devo failed; the epoch will be replayed.", error = %e);
                 if let Some(conn) = epoch.conn.take() {
                     conn.abort();

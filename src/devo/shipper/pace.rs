@@ -72,8 +72,8 @@ impl Pace {
     pub fn closed(&self, bytes: usize, took: Duration, timed_out: bool) {
         let now = self.epoch_bytes();
         let next = if timed_out || took > self.target {
-            let fit = (bytes as f64 * self.target.as_secs_f64() / took.as_secs_f64().max(1e-3))
-                as usize;
+            let fit =
+                (bytes as f64 * self.target.as_secs_f64() / took.as_secs_f64().max(1e-3)) as usize;
             fit.min(now).max(LEAST_EPOCH_BYTES.min(self.max))
         } else if took < self.target / 4 && bytes * 2 >= now {
             (now * 2).min(self.max)
@@ -96,7 +96,8 @@ impl Pace {
             // Said once at WARN (the run's end sums it up); each further cut at DEBUG.
             if first {
                 tracing::warn!(
-                    message = "Devo reads slowly: delivery epochs are cut to fit the close timeout.",
+                    message =
+                        "Devo reads slowly: delivery epochs are cut to fit the close timeout.",
                     read_kb_per_sec = rate / 1000,
                     epoch_bytes = bytes,
                     close_seconds = took.as_secs_f64(),

@@ -1,0 +1,313 @@
+//! Objects delivered in part: how far each object being read has reached Devo, kept in the state
+//! as it grows, so that a run that leaves an object in the middle (a stop signal, the deadline,
+//! a read that broke off, a kill) does not make the next run ship that part again.
+//!
+//! An object's [`ObjectSink`] ships its batches and sees their receipts come back in order. Each
+//! time the delivered prefix of an object still being read grows, it notes it with
+//! [`PartialNotes`], which writes the latest notes in one state update at a time (notes made
+//! during a write go with the next). Small objects, delivered in one epoch, never write. An
+//! object left in the middle waits for the receipts of what it shipped and writes how far they
+//! reach; one delivered whole has its note forgotten before its message is deleted.
+//!
+//! The position is counted in records (events, and the records dropped or skipped as bad among
+//! them, in the order the decoder reads them): decoding is deterministic, so the next read of the
+//! same object (the same ETag) passes over exactly those.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
+
+use crate::cycle::Counters;
+use crate::devo::frame::FrameBatch;
+use crate::devo::shipper::{Receipt, Shipped, Shipper};
+use crate::state::{ObjectNote, PartialObject, ServiceHandle};
+
+/// Notes on objects delivered in part, written to the state one update at a time.
+pub struct PartialNotes {
+    state: Arc<ServiceHandle>,
+    /// The latest note of each (message, object) not written yet.
+    pending: Mutex<BTreeMap<(String, String), ObjectNote>>,
+    writing: tokio::sync::Mutex<()>,
+}
+
+impl PartialNotes {
+    pub fn new(state: Arc<ServiceHandle>) -> Self {
+        Self {
+            state,
+            pending: Mutex::default(),
+            writing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn push(&self, message_id: &str, note: ObjectNote) {
+        let object = match &note {
+            ObjectNote::Partial { object, .. } | ObjectNote::Whole { object } => object.clone(),
+        };
+        crate::lock(&self.pending).insert((message_id.to_string(), object), note);
+    }
+
+    /// Notes progress as it goes: written now, or by the write in progress (or the next), so an
+    /// object's reading never waits for another's write. A write that fails is reported; the
+    /// note stays for the next.
+    async fn note(&self, message_id: &str, note: ObjectNote) {
+        self.push(message_id, note);
+        let Ok(_writing) = self.writing.try_lock() else {
+            return;
+        };
+        if let Err(e) = self.write_pending().await {
+            tracing::warn!(message = "Could not save how far an object was delivered; a run that dies now ships that part again.", error = %e);
+        }
+    }
+
+    /// Notes and writes before returning: what a run that leaves an object says of it.
+    async fn note_now(
+        &self,
+        message_id: &str,
+        note: ObjectNote,
+    ) -> Result<(), crate::state::StateError> {
+        self.push(message_id, note);
+        let _writing = self.writing.lock().await;
+        self.write_pending().await
+    }
+
+    async fn write_pending(&self) -> Result<(), crate::state::StateError> {
+        loop {
+            let notes: Vec<(String, ObjectNote)> = std::mem::take(&mut *crate::lock(&self.pending))
+                .into_iter()
+                .map(|((message_id, _), note)| (message_id, note))
+                .collect();
+            if notes.is_empty() {
+                return Ok(());
+            }
+            if let Err(e) = self.state.note_objects(&notes).await {
+                // Kept for the next write, unless a newer note came meanwhile.
+                let mut pending = crate::lock(&self.pending);
+                for (message_id, note) in notes {
+                    let object = match &note {
+                        ObjectNote::Partial { object, .. } | ObjectNote::Whole { object } => {
+                            object.clone()
+                        }
+                    };
+                    pending.entry((message_id, object)).or_insert(note);
+                }
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// Whose notes an object's sink writes: the object's message, name and ETag.
+pub struct Track {
+    pub notes: Arc<PartialNotes>,
+    pub message_id: String,
+    pub object: String,
+    pub etag: Option<String>,
+    /// When the message's queue drops it anyway: the note is useless after.
+    pub expires: DateTime<Utc>,
+}
+
+/// A batch shipped and not yet seen delivered.
+struct Unconfirmed {
+    receipt: oneshot::Receiver<Receipt>,
+    /// Records read from the start of the object through this batch.
+    through: u64,
+    events: u64,
+    bytes: u64,
+}
+
+/// Where an object's framed batches go: the shipper, with their receipts watched in order.
+pub struct ObjectSink {
+    shipper: Shipper,
+    unconfirmed: VecDeque<Unconfirmed>,
+    /// A receipt seen failed (every later one fails too).
+    failed: Option<Receipt>,
+    /// Records delivered from the start of the object, as far as receipts have told.
+    delivered: u64,
+    /// What was shipped.
+    events: u64,
+    bytes: u64,
+    track: Option<Track>,
+    /// A note of this object was made, in this run or an earlier one: to be forgotten once it
+    /// is delivered whole.
+    noted: bool,
+}
+
+impl ObjectSink {
+    /// The sink of an object whose first `delivered` records reached Devo in earlier runs.
+    pub fn new(shipper: Shipper, track: Option<Track>, delivered: u64) -> Self {
+        Self {
+            shipper,
+            unconfirmed: VecDeque::new(),
+            failed: None,
+            delivered,
+            events: 0,
+            bytes: 0,
+            track,
+            noted: delivered > 0,
+        }
+    }
+
+    /// Ships a batch holding the records read through `through`.
+    pub async fn ship(&mut self, batch: FrameBatch, through: u64) {
+        let shipped = self.shipper.ship_counted(batch).await;
+        self.events += shipped.events;
+        self.bytes += shipped.bytes;
+        if let Some(receipt) = shipped.receipt {
+            self.unconfirmed.push_back(Unconfirmed {
+                receipt,
+                through,
+                events: shipped.events,
+                bytes: shipped.bytes,
+            });
+        }
+        let before = self.delivered;
+        self.take_answered_receipts();
+        if self.delivered > before
+            && let Some(track) = &self.track
+        {
+            self.noted = true;
+            track
+                .notes
+                .note(&track.message_id, partial(track, self.delivered))
+                .await;
+        }
+    }
+
+    /// Takes in the receipts already answered, oldest first.
+    fn take_answered_receipts(&mut self) {
+        while self.failed.is_none()
+            && let Some(front) = self.unconfirmed.front_mut()
+        {
+            match front.receipt.try_recv() {
+                Ok(Receipt::Delivered) => {
+                    self.delivered = front.through;
+                    self.unconfirmed.pop_front();
+                }
+                Ok(Receipt::Printed) => {
+                    self.unconfirmed.pop_front();
+                }
+                Ok(failed @ Receipt::Failed(_)) => self.failed = Some(failed),
+                Err(oneshot::error::TryRecvError::Empty) => break,
+                Err(oneshot::error::TryRecvError::Closed) => {
+                    self.failed = Some(Receipt::Failed(stopped()));
+                }
+            }
+        }
+    }
+
+    /// The object was read to its end: what was shipped, with the receipt of its last batch
+    /// (which speaks for all). When a note was made of it, the receipt is answered only once the
+    /// note is forgotten, so its message is deleted after.
+    pub async fn finish(mut self) -> Shipped {
+        let receipt = match (self.failed.take(), self.unconfirmed.pop_back()) {
+            (Some(failed), _) => Some(answered(failed)),
+            (None, Some(last)) => Some(last.receipt),
+            (None, None) => None,
+        };
+        let receipt = match (receipt, self.track) {
+            (Some(receipt), Some(track)) if self.noted => {
+                Some(forget_when_delivered(receipt, track))
+            }
+            (None, Some(track)) if self.noted => {
+                // Everything was delivered before: nothing to wait for.
+                forget(&track).await;
+                None
+            }
+            (receipt, _) => receipt,
+        };
+        Shipped {
+            receipt,
+            events: self.events,
+            bytes: self.bytes,
+        }
+    }
+
+    /// The object was left in the middle: waits for the receipts of what was shipped, notes how
+    /// far they reach (before returning), and counts what was delivered.
+    pub async fn leave(mut self, counters: &Counters) {
+        let before = self.delivered;
+        let (mut events, mut bytes) = (0, 0);
+        if self.failed.is_none() {
+            for batch in self.unconfirmed.drain(..) {
+                match batch.receipt.await {
+                    Ok(Receipt::Delivered) => {
+                        self.delivered = batch.through;
+                        events += batch.events;
+                        bytes += batch.bytes;
+                    }
+                    Ok(Receipt::Printed) => {}
+                    _ => break,
+                }
+            }
+        }
+        Counters::add(&counters.events, events);
+        Counters::add(&counters.bytes, bytes);
+        if let Some(track) = &self.track
+            && self.delivered > before
+        {
+            let note = partial(track, self.delivered);
+            if let Err(e) = track.notes.note_now(&track.message_id, note).await {
+                tracing::warn!(message = "Could not save how far an object was delivered; the next run ships that part again.", object = %track.object, error = %e);
+            } else {
+                tracing::info!(
+                    message = "Object left in the middle; the next run resumes it.",
+                    object = %track.object,
+                    records_delivered = self.delivered
+                );
+            }
+        }
+    }
+}
+
+fn partial(track: &Track, records: u64) -> ObjectNote {
+    ObjectNote::Partial {
+        object: track.object.clone(),
+        progress: PartialObject {
+            etag: track.etag.clone(),
+            records,
+        },
+        expires: track.expires,
+    }
+}
+
+/// A receipt already known.
+fn answered(receipt: Receipt) -> oneshot::Receiver<Receipt> {
+    let (tx, rx) = oneshot::channel();
+    let _ = tx.send(receipt);
+    rx
+}
+
+/// `receipt`, answered once the note of `track`'s object is forgotten (when it says Delivered).
+fn forget_when_delivered(
+    receipt: oneshot::Receiver<Receipt>,
+    track: Track,
+) -> oneshot::Receiver<Receipt> {
+    let (tx, rx) = oneshot::channel();
+    tokio::spawn(async move {
+        let answer = receipt.await.unwrap_or_else(|_| Receipt::Failed(stopped()));
+        if matches!(answer, Receipt::Delivered) {
+            forget(&track).await;
+        }
+        let _ = tx.send(answer);
+    });
+    rx
+}
+
+/// Forgets the note of `track`'s object, delivered whole.
+async fn forget(track: &Track) {
+    let whole = ObjectNote::Whole {
+        object: track.object.clone(),
+    };
+    if let Err(e) = track.notes.note_now(&track.message_id, whole).await {
+        tracing::warn!(message = "Could not forget how far an object was delivered; it is dropped with its message's retention.", object = %track.object, error = %e);
+    }
+}
+
+fn stopped() -> Arc<crate::devo::shipper::ShipError> {
+    Arc::new(crate::devo::shipper::ShipError {
+        message: "the shipper stopped before answering".into(),
+        certificate_rejected: false,
+    })
+}
