@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod cursor;
 pub mod events;
+pub mod held;
 pub mod logs;
 pub mod metrics;
 pub mod objects;

@@ -23,17 +23,15 @@
 //! (none at all when Devo is down from the start: the run checks it before receiving).
 //! A dry run takes at most [`DRY_RUN_MESSAGES`] per queue unless `--max-messages` says otherwise.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{
-    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
-    MessageSystemAttributeName, QueueAttributeName,
+    DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName,
 };
 use futures_util::StreamExt;
 use futures_util::future::join_all;
@@ -46,10 +44,9 @@ use crate::cycle::{Counters, RunContext};
 use crate::devo::shipper::Shipped;
 use crate::lock;
 use crate::outcome::{Failure, Outcome};
+use crate::sources::held::{Held, HeldMessage, SQS_BATCH, keep_visible, release};
 use crate::sources::{Delivery, delivery, devo_ready, each_region};
 
-/// SQS's own limit of messages per ReceiveMessage and per batch call.
-const SQS_BATCH: usize = 10;
 /// Long-poll wait of a receive: short, but long enough to ask every SQS server. After a receive
 /// that came back short the queue is nearly drained, and the next one does not wait: an empty
 /// answer then ends the region without a second spent waiting.
@@ -68,6 +65,8 @@ fn receives_in_flight() -> usize {
             n.clamp(1, MAX_RECEIVES_IN_FLIGHT)
         })
 }
+/// A visibility timeout shorter than this is warned about (see `warn_of_short_visibility`).
+const SHORT_VISIBILITY: Duration = Duration::from_secs(30);
 /// Messages a dry run takes from each queue when `--max-messages` is not given.
 pub const DRY_RUN_MESSAGES: u64 = 10;
 /// SQS's default retention, when the queue does not say.
@@ -175,7 +174,7 @@ pub async fn consume<H: MessageHandler>(
             sqs: ctx.aws.sqs(region),
             counters: counters.clone(),
             budget,
-            held: Arc::default(),
+            held: OnceLock::new(),
             failure: Mutex::default(),
             shipping: AtomicUsize::new(0),
             receiving: AtomicBool::new(true),
@@ -184,16 +183,6 @@ pub async fn consume<H: MessageHandler>(
     })
     .await
 }
-
-/// A received message we still hold: its id (for reports) and receipt handle.
-#[derive(Clone)]
-struct HeldMessage {
-    id: String,
-    handle: String,
-}
-
-/// Messages of one region still held, by receive order, with when their visibility was set.
-type HeldMap = Arc<Mutex<HashMap<u64, (HeldMessage, Instant)>>>;
 
 /// What becomes of one message once it was handled.
 enum Verdict {
@@ -211,7 +200,8 @@ struct RegionRun<'a, H> {
     sqs: Client,
     counters: Arc<Counters>,
     budget: Arc<MessageBudget>,
-    held: HeldMap,
+    /// The messages held (once the queue is open).
+    held: OnceLock<Arc<Held>>,
     /// The first failure of this region; receiving stops once there is one.
     failure: Mutex<Option<Failure>>,
     /// Messages of received batches not shipped yet (not yet waiting for their receipts).
@@ -237,12 +227,12 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             return Ok(());
         }
         devo_ready(self.ctx).await?;
-        let keeper = tokio::spawn(keep_visible(
-            self.sqs.clone(),
-            url.clone(),
-            visibility,
-            self.held.clone(),
-        ));
+        let held = self
+            .held
+            .get_or_init(|| Arc::new(Held::new(visibility)))
+            .clone();
+        self.warn_of_short_visibility(visibility, &held);
+        let keeper = tokio::spawn(keep_visible(self.sqs.clone(), url.clone(), held.clone()));
         let mut batches = FuturesUnordered::new();
         let mut receiving: FuturesUnordered<Receiving<'_>> = FuturesUnordered::new();
         // Receives in flight: grows while batches come back full (AWS answers in tens of
@@ -263,6 +253,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
                     && !health.failing
                     && (proven || (batches.is_empty() && receiving.is_empty()))
                     && batches.len() + receiving.len() < MAX_BATCHES_IN_FLIGHT
+                    && held.count() + (receiving.len() + 1) * SQS_BATCH <= held.most()
                     && receiving.len() < if proven { target } else { 1 };
                 if !may_receive {
                     // Until a receive comes back, what is shipped is all there is: its epoch
@@ -312,16 +303,39 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             }
         }
         keeper.abort();
-        let still_held: Vec<HeldMessage> = lock(&self.held).drain().map(|(_, (m, _))| m).collect();
-        release(&self.sqs, &url, &still_held).await;
+        let still_held = held.drain();
+        let released = still_held.len();
+        release(&self.sqs, &url, still_held, &held).await;
         if !drained && self.ctx.should_stop() && !self.ctx.options.dry_run {
             self.counters.note(format!(
-                "the deadline (or a stop signal) ended the run in {} with the queue not drained: {} received messages went back to the queue, and the next run takes them with what is still waiting",
+                "the deadline (or a stop signal) ended the run in {} with the queue not drained: {released} received messages went back to the queue, and the next run takes them with what is still waiting",
                 self.region,
-                still_held.len()
+            ));
+        }
+        if held.lost() > 0 {
+            self.counters.note(format!(
+                "{} messages in {} ran out of visibility while held (see the warnings): raise the queue's visibility timeout",
+                held.lost(),
+                self.region
             ));
         }
         lock(&self.failure).take().map_or(Ok(()), Err)
+    }
+
+    /// Says when the queue's visibility timeout is shorter than a message may wait for Devo's
+    /// receipt: every message held is then extended, at a cost in calls, and a region holds
+    /// fewer at once.
+    fn warn_of_short_visibility(&self, visibility: Duration, held: &Held) {
+        if visibility >= SHORT_VISIBILITY {
+            return;
+        }
+        tracing::warn!(
+            message = "The queue's visibility timeout is shorter than a message may wait for Devo's receipt (an epoch of up to 10 s and its close): each message held is extended every third of it, and fewer are held at once. A visibility timeout of 60 s or more needs no extension in the normal course.",
+            queue = self.job.queue_name(),
+            region = %self.region,
+            visibility_seconds = visibility.as_secs(),
+            held_at_most = held.most()
+        );
     }
 
     /// The queue's URL and the attributes the run needs (a dry run warns of its redrive policy).
@@ -403,6 +417,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
     /// One ReceiveMessage of up to `want` messages, waiting up to `wait` seconds for them;
     /// unused budget goes back.
     async fn receive(&self, url: &str, want: u64, wait: i32) -> Result<Vec<Message>, Failure> {
+        let started = Instant::now();
         let received = self
             .sqs
             .receive_message()
@@ -415,6 +430,12 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         match received {
             Ok(out) => {
                 let messages = out.messages.unwrap_or_default();
+                // A receive that waited for messages says nothing of the latency.
+                if let Some(held) = self.held.get()
+                    && (wait == 0 || messages.len() == SQS_BATCH)
+                {
+                    held.timed(started.elapsed());
+                }
                 self.budget.give_back(want - messages.len() as u64);
                 Ok(messages)
             }
@@ -428,55 +449,60 @@ impl<H: MessageHandler> RegionRun<'_, H> {
     /// Handles a received batch message by message, then deletes what was delivered with one
     /// DeleteMessageBatch.
     async fn handle_batch(&self, queue: &OpenQueue, first_seq: u64, messages: Vec<Message>) {
+        let Some(held) = self.held.get() else { return };
         let now = Instant::now();
         let mut entries = Vec::with_capacity(messages.len());
-        {
-            let mut held = lock(&self.held);
-            for (seq, m) in (first_seq..).zip(messages) {
-                let id = m.message_id.unwrap_or_default();
-                let count = m
-                    .attributes
-                    .as_ref()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-                    .and_then(|n| n.parse::<u32>().ok());
-                let (Some(handle), Some(body)) = (m.receipt_handle, m.body) else {
-                    tracing::warn!(message = "Message without body or receipt handle, skipped.", message_id = %id);
-                    Counters::add(&self.counters.failed, 1);
-                    continue;
-                };
-                held.insert(
-                    seq,
-                    (
-                        HeldMessage {
-                            id: id.clone(),
-                            handle,
-                        },
-                        now,
-                    ),
-                );
-                entries.push((seq, id, body, count));
-            }
+        for (seq, m) in (first_seq..).zip(messages) {
+            let id = m.message_id.unwrap_or_default();
+            let count = m
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                .and_then(|n| n.parse::<u32>().ok());
+            let (Some(handle), Some(body)) = (m.receipt_handle, m.body) else {
+                tracing::warn!(message = "Message without body or receipt handle, skipped.", message_id = %id);
+                Counters::add(&self.counters.failed, 1);
+                continue;
+            };
+            held.insert(
+                seq,
+                HeldMessage {
+                    id: id.clone(),
+                    handle,
+                },
+                now,
+            );
+            entries.push((seq, id, body, count));
         }
         self.shipping.fetch_add(entries.len(), Ordering::Relaxed);
         let verdicts = join_all(entries.iter().map(|(seq, id, body, count)| async move {
-            (*seq, self.handle_message(queue, id, body, *count).await)
+            let message = Received {
+                seq: *seq,
+                id,
+                body,
+                receive_count: *count,
+            };
+            (*seq, self.handle_message(queue, held, message).await)
         }))
         .await;
+        // Messages to delete stay held (kept invisible) until SQS has answered the delete.
         let mut to_delete = Vec::new();
-        {
-            let mut held = lock(&self.held);
-            for (seq, verdict) in verdicts {
-                match verdict {
-                    Verdict::Delete => to_delete.extend(held.remove(&seq).map(|(m, _)| m)),
-                    Verdict::Forget => {
-                        held.remove(&seq);
-                    }
-                    Verdict::Hold => {}
+        for (seq, verdict) in verdicts {
+            match verdict {
+                // A message lost meanwhile is not ours to delete.
+                Verdict::Delete => to_delete.extend(held.get(seq).map(|m| (seq, m))),
+                Verdict::Forget => {
+                    held.remove(seq);
                 }
+                Verdict::Hold => {}
             }
         }
         if !to_delete.is_empty() {
-            delete(&self.sqs, &queue.url, &to_delete).await;
+            let messages: Vec<HeldMessage> = to_delete.iter().map(|(_, m)| m.clone()).collect();
+            delete(&self.sqs, &queue.url, &messages).await;
+            for (seq, _) in to_delete {
+                held.remove(seq);
+            }
         }
     }
 
@@ -490,23 +516,23 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         }
     }
 
-    async fn handle_message(
-        &self,
-        queue: &OpenQueue,
-        id: &str,
-        body: &str,
-        receive_count: Option<u32>,
-    ) -> Verdict {
+    async fn handle_message(&self, queue: &OpenQueue, held: &Held, m: Received<'_>) -> Verdict {
         if self.ctx.should_stop() {
             self.shipped_one().await;
             return Verdict::Hold;
         }
+        if held.is_lost(m.seq) {
+            // Its visibility ran out before its turn: another receiver may be shipping it.
+            self.shipped_one().await;
+            return Verdict::Forget;
+        }
+        let id = m.id;
         let incoming = Incoming {
             id,
-            body,
+            body: m.body,
             region: self.region,
             retention: queue.retention,
-            receive_count,
+            receive_count: m.receive_count,
         };
         let handled = self.job.handler.handle(incoming).await;
         self.shipped_one().await;
@@ -553,6 +579,15 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             }
         }
     }
+}
+
+/// One received message, as the consumer hands it to its handler.
+struct Received<'a> {
+    /// Its place in the region's receive order (the key of what is held).
+    seq: u64,
+    id: &'a str,
+    body: &'a str,
+    receive_count: Option<u32>,
 }
 
 /// What the run needs to know of a queue.
@@ -617,84 +652,6 @@ async fn delete(sqs: &Client, url: &str, messages: &[HeldMessage]) {
             count = messages.len(),
             error = %aws_error(&e)
         ),
-    }
-}
-
-/// Sets the visibility of `messages` to `seconds`, 10 at a time.
-async fn set_visibility(sqs: &Client, url: &str, messages: &[HeldMessage], seconds: i32) {
-    for chunk in messages.chunks(SQS_BATCH) {
-        let entries: Vec<_> = chunk
-            .iter()
-            .enumerate()
-            .filter_map(|(i, m)| {
-                ChangeMessageVisibilityBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(&m.handle)
-                    .visibility_timeout(seconds)
-                    .build()
-                    .ok()
-            })
-            .collect();
-        if let Err(e) = sqs
-            .change_message_visibility_batch()
-            .queue_url(url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-        {
-            tracing::warn!(
-                message = "ChangeMessageVisibilityBatch failed.",
-                count = chunk.len(),
-                visibility_seconds = seconds,
-                error = %aws_error(&e)
-            );
-        }
-    }
-}
-
-/// Gives held messages back to the queue at once.
-async fn release(sqs: &Client, url: &str, messages: &[HeldMessage]) {
-    if !messages.is_empty() {
-        tracing::info!(
-            message = "Releasing messages not acknowledged.",
-            count = messages.len()
-        );
-        set_visibility(sqs, url, messages, 0).await;
-    }
-}
-
-/// Extends the visibility of messages held for more than half of it, until aborted.
-async fn keep_visible(sqs: Client, url: String, visibility: Duration, held: HeldMap) {
-    let half = visibility / 2;
-    let mut tick = tokio::time::interval(
-        (visibility / 4).clamp(Duration::from_millis(250), Duration::from_secs(5)),
-    );
-    loop {
-        tick.tick().await;
-        let due: Vec<HeldMessage> = {
-            let mut map = lock(&held);
-            let now = Instant::now();
-            map.values_mut()
-                .filter(|(_, since)| now.duration_since(*since) >= half)
-                .map(|(message, since)| {
-                    *since = now;
-                    message.clone()
-                })
-                .collect()
-        };
-        if !due.is_empty() {
-            tracing::debug!(
-                message = "Extending visibility of held messages.",
-                count = due.len()
-            );
-            set_visibility(
-                &sqs,
-                &url,
-                &due,
-                i32::try_from(visibility.as_secs()).unwrap_or(i32::MAX),
-            )
-            .await;
-        }
     }
 }
 

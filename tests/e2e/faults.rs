@@ -702,3 +702,69 @@ fn a_stop_signal_in_the_middle_of_objects_ships_nothing_twice() {
     eprintln!("SIGTERM run: {stderr}");
     assert_eq!(copies, ids.len(), "nothing shipped twice: {stderr}");
 }
+
+/// Hundreds of messages held under a 5 s visibility timeout, by two workers at once, with a
+/// Devo that reads 40 KB/s a connection (so messages wait seconds for their receipts): the keepers extend
+/// every held message in time, concurrently, so each is shipped once.
+#[test]
+fn held_messages_stay_invisible_under_a_short_visibility_with_two_workers() {
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let receiver = Receiver::start_with(&pki, Behaviour::ReadRate(40_000));
+    let queue = unique_name("held");
+    let url = moto.create_queue("us-east-1", &queue, 5);
+    let messages = 400;
+    let bodies: Vec<String> = (0..messages)
+        .map(|i| format!(r#"{{"id":"k-{i:05}","source":"aws.ec2","account":"1","region":"us-east-1","detail":{{"pad":"{}"}}}}"#, "x".repeat(8000)))
+        .collect();
+    moto.send("us-east-1", &url, &bodies);
+    let workers: Vec<Workdir> = (0..2)
+        .map(|_| {
+            let wd = Workdir::new();
+            wd.write_certs(&pki, &pki);
+            wd.write_config(&config_yaml(
+                receiver.port,
+                &events_yaml(&queue, &["us-east-1"]),
+            ));
+            wd
+        })
+        .collect();
+    let runs: Vec<std::process::Child> = workers
+        .iter()
+        .map(|wd| {
+            wd.command(
+                std::process::Command::new(env!("CARGO_BIN_EXE_devo-aws")),
+                &["events", "--deadline", "60s"],
+            )
+            // moto serves one SQS call at a time and copies the queue's messages on each
+            // receive (a quarter of a second at 400 messages): sixteen long polls in flight per
+            // worker would keep every delete and extension waiting for seconds, which SQS,
+            // answering all at once in tens of milliseconds, never does.
+            .env("DEVO_AWS_RECEIVES_IN_FLIGHT", "2")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let mut extended = false;
+    for run in runs {
+        let out = run.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        extended |= stderr.contains("SQS.ChangeMessageVisibilityBatch=");
+        assert!(
+            stderr.contains("visibility timeout is shorter"),
+            "the short visibility is said: {stderr}"
+        );
+        assert!(!stderr.contains("ran out"), "{stderr}");
+    }
+    assert!(
+        extended,
+        "messages were held past a third of their visibility, and extended"
+    );
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+    let (copies, distinct) = copies_and_distinct(&receiver, "id");
+    assert_eq!(distinct.len(), messages);
+    assert_eq!(copies, messages, "each message shipped once");
+}

@@ -23,7 +23,7 @@ moto_server's own arguments (-H HOST -p PORT), plus what moto lacks for our serv
    DeleteMessage rebuilds the queue's message list and assigns it back, so two deletes at once
    can each undo the other's (a delivered message left in flight, then delivered again; seen as
    "10 messages still in flight after a clean run"). Receives, deletes, sends and visibility
-   changes run under a lock per queue, each long poll turned into short polls.
+   changes run under a lock per queue, taken in turn, each long poll turned into short polls.
 6. CloudWatch over Smithy RPC v2 CBOR (what aws-sdk-cloudwatch speaks): each request is
    decoded, replayed to moto over its JSON protocol, and the answer encoded back to CBOR, its
    timestamps typed by botocore's model of the service.
@@ -135,6 +135,29 @@ def respond(start_response, status, body, content_type, extra=()):
     return [body]
 
 
+class FairLock:
+    """A lock taken in the order it was asked for. Python's own lock is not fair: a queue's
+    receivers, polling in a loop, could keep a delete or a visibility change waiting for seconds,
+    which SQS (serving every call at once) never does."""
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.next_ticket = 0
+        self.serving = 0
+
+    def __enter__(self):
+        with self.cond:
+            ticket = self.next_ticket
+            self.next_ticket += 1
+            while ticket != self.serving:
+                self.cond.wait()
+
+    def __exit__(self, *exc):
+        with self.cond:
+            self.serving += 1
+            self.cond.notify_all()
+
+
 class Extensions:
     def __init__(self, app):
         self.app = app
@@ -206,7 +229,7 @@ class Extensions:
         """The lock of the queue at `url` (its last path part: the URL's host varies)."""
         name = url.rstrip("/").rsplit("/", 1)[-1]
         with self.lock:
-            return self.queue_locks.setdefault(name, threading.Lock())
+            return self.queue_locks.setdefault(name, FairLock())
 
     def receive_one_at_a_time(self, environ, start_response):
         """ReceiveMessage under the receive lock; a long poll becomes short polls until a message
