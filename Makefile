@@ -19,8 +19,8 @@ peers: ## Install the test peers from Debian's packages when missing (rsyslog; n
 test: peers ## Run unit and end-to-end tests against moto, rsyslog and an in-test TLS server
 	$(WITH_MOTO) $(CARGO) test
 
-test-faults: ## The fault suite at full size (kill -9 in 50 runs over 5,000 events, ...)
-	DEVO_AWS_KILL_RUNS=50 DEVO_AWS_KILL_EVENTS=5000 $(WITH_MOTO) $(CARGO) test --test e2e faults -- --nocapture
+test-faults: ## The fault suite at full size (kill -9 in 50 runs over 5,000 events, a 50 KB/s relay, 400 messages held under a 5 s visibility, ...)
+	DEVO_AWS_FAULTS=full DEVO_AWS_KILL_RUNS=50 DEVO_AWS_KILL_EVENTS=5000 DEVO_AWS_SLOW_EVENTS=12000 $(WITH_MOTO) $(CARGO) test --test e2e faults -- --nocapture
 
 test-workers: ## 4 workers, then 1, on one config with S3 state over 20,000 events: exactly once, events/s
 	DEVO_AWS_WORKERS=4 DEVO_AWS_WORKER_EVENTS=20000 $(WITH_MOTO) $(CARGO) test --release --test e2e workers_share -- --nocapture

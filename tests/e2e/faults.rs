@@ -706,8 +706,16 @@ fn a_stop_signal_in_the_middle_of_objects_ships_nothing_twice() {
 /// Hundreds of messages held under a 5 s visibility timeout, by two workers at once, with a
 /// Devo that reads 40 KB/s a connection (so messages wait seconds for their receipts): the keepers extend
 /// every held message in time, concurrently, so each is shipped once.
+///
+/// `make test-faults` runs it (`DEVO_AWS_FAULTS=full`): it takes half a minute, and under the
+/// load of the whole suite moto (one Python process for every test) answers too slowly for any
+/// keeper to beat a 5 s visibility.
 #[test]
 fn held_messages_stay_invisible_under_a_short_visibility_with_two_workers() {
+    if std::env::var("DEVO_AWS_FAULTS").as_deref() != Ok("full") {
+        eprintln!("skipped: make test-faults runs it");
+        return;
+    }
     let moto = Moto::new();
     let pki = Pki::new("devo");
     let receiver = Receiver::start_with(&pki, Behaviour::ReadRate(40_000));

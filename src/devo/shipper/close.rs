@@ -206,7 +206,7 @@ fn piece_end(chunks: &[&[u8]], from: usize, max: usize) -> usize {
 }
 
 /// The run's time for delivery ran out before Devo confirmed.
-fn time_is_up() -> io::Error {
+pub(super) fn time_is_up() -> io::Error {
     io::Error::new(
         io::ErrorKind::TimedOut,
         "the run's time for delivery is up (--deadline and its grace, or a stop signal) before Devo confirmed the epoch",

@@ -10,10 +10,12 @@ use tokio::time::Instant;
 
 use super::ahead::Ahead;
 use super::buffers::EpochBytes;
-use super::close::{EpochClose, write_chunks};
-use super::pace::{Pace, within};
+use super::close::{EpochClose, time_is_up, write_chunks};
+use super::pace::{Pace, time_left, within};
 use super::receipts::{Closing, InOrder, answer};
-use super::{Command, EPOCHS_CLOSING, EpochLimits, Health, Receipt, Shipment, ShipperStats};
+use super::{
+    Command, EPOCHS_CLOSING, EpochLimits, Health, Receipt, ShipError, Shipment, ShipperStats,
+};
 use crate::devo::tls::{DevoConnection, DevoEndpoint};
 
 /// The batches of the epoch in progress, kept until its receipt so it can be replayed.
@@ -133,6 +135,12 @@ impl DevoShipper {
     async fn accept(&mut self, s: Shipment) {
         if let Some(err) = self.receipts.failed() {
             let _ = s.receipt.send(Receipt::Failed(err.clone()));
+            return;
+        }
+        if time_left(self.limits.give_up.as_ref()).is_some_and(|left| left.is_zero()) {
+            // The run's time for delivery is up: no new epoch is begun.
+            let late = ShipError::at(&self.endpoint, &time_is_up());
+            let _ = s.receipt.send(Receipt::Failed(Arc::new(late)));
             return;
         }
         let now = Instant::now();
