@@ -224,18 +224,25 @@ impl ObjectSink {
         }
     }
 
-    /// The object was left in the middle: waits for the receipts of what was shipped, notes how
-    /// far they reach (before returning), and counts what was delivered.
+    /// The object was left in the middle: waits for the receipts of what was shipped, noting
+    /// how far they reach as they come (so a kill during the wait loses little) and once more
+    /// before returning, and counts what was delivered.
     pub async fn leave(mut self, counters: &Counters) {
         let before = self.delivered;
         let (mut events, mut bytes) = (0, 0);
         if self.failed.is_none() {
-            for batch in self.unconfirmed.drain(..) {
+            for batch in std::mem::take(&mut self.unconfirmed) {
                 match batch.receipt.await {
                     Ok(Receipt::Delivered) => {
                         self.delivered = batch.through;
                         events += batch.events;
                         bytes += batch.bytes;
+                        if let Some(track) = &self.track {
+                            track
+                                .notes
+                                .note(&track.message_id, partial(track, self.delivered))
+                                .await;
+                        }
                     }
                     Ok(Receipt::Printed) => {}
                     _ => break,
@@ -244,18 +251,19 @@ impl ObjectSink {
         }
         Counters::add(&counters.events, events);
         Counters::add(&counters.bytes, bytes);
-        if let Some(track) = &self.track
-            && self.delivered > before
-        {
-            let note = partial(track, self.delivered);
-            if let Err(e) = track.notes.note_now(&track.message_id, note).await {
-                tracing::warn!(message = "Could not save how far an object was delivered; the next run ships that part again.", object = %track.object, error = %e);
-            } else {
-                tracing::info!(
-                    message = "Object left in the middle; the next run resumes it.",
-                    object = %track.object,
-                    records_delivered = self.delivered
-                );
+        let Some(track) = &self.track else { return };
+        if self.delivered == before {
+            return;
+        }
+        let note = partial(track, self.delivered);
+        match track.notes.note_now(&track.message_id, note).await {
+            Ok(()) => tracing::info!(
+                message = "Object left in the middle; the next run resumes it.",
+                object = %track.object,
+                records_delivered = self.delivered
+            ),
+            Err(e) => {
+                tracing::warn!(message = "Could not save how far an object was delivered; the next run ships that part again.", object = %track.object, error = %e)
             }
         }
     }
