@@ -65,10 +65,11 @@ impl DevoShipper {
 
     pub async fn run(mut self, mut rx: mpsc::Receiver<Command>) -> ShipperStats {
         loop {
+            let max_age = self.pace.epoch_age(self.limits.max_age);
             let close_at = self
                 .epoch
                 .as_ref()
-                .map(|e| (e.last_batch + self.limits.idle).min(e.opened + self.limits.max_age));
+                .map(|e| (e.last_batch + self.limits.idle).min(e.opened + max_age));
             let oldest = self.receipts.oldest();
             let any_closing = oldest.is_some();
             tokio::select! {
@@ -93,7 +94,7 @@ impl DevoShipper {
                         if self.receipts.failed().is_none() {
                             self.ahead.fill();
                         }
-                    } else if epoch.opened.elapsed() >= self.limits.max_age {
+                    } else if epoch.opened.elapsed() >= max_age {
                         self.close_epoch().await;
                     }
                 }

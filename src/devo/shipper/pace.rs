@@ -67,6 +67,20 @@ impl Pace {
         self.size.load(Ordering::Relaxed)
     }
 
+    /// How old the epoch in progress may grow: `max_age`, cut in proportion when epochs were cut
+    /// below the configured size (at least a second), so that receipts of a trickle of events
+    /// come as often as the server can give them.
+    pub fn epoch_age(&self, max_age: Duration) -> Duration {
+        let share = self.epoch_bytes() as f64 / self.max.max(1) as f64;
+        if share >= 1.0 {
+            return max_age;
+        }
+        max_age
+            .mul_f64(share)
+            .max(Duration::from_secs(1))
+            .min(max_age)
+    }
+
     /// A close of an epoch of `bytes` took `took` (or timed out after it): the next epochs are
     /// sized to close within the target, or grow while closes are quick.
     pub fn closed(&self, bytes: usize, took: Duration, timed_out: bool) {
@@ -167,6 +181,16 @@ mod tests {
             p.closed(p.epoch_bytes(), Duration::from_millis(20), false);
         }
         assert_eq!(p.epoch_bytes(), 4 << 20, "back to the configured size");
+        assert_eq!(
+            p.epoch_age(Duration::from_secs(10)),
+            Duration::from_secs(10)
+        );
+        p.closed(4 << 20, Duration::from_secs(30), true);
+        assert_eq!(
+            p.epoch_age(Duration::from_secs(10)),
+            Duration::from_millis(2500),
+            "a quarter of the size, a quarter of the age"
+        );
     }
 
     /// An epoch flushed small (a queue drained) does not make the next ones grow.
