@@ -125,6 +125,8 @@ pub struct ObjectSink {
     failed: Option<Receipt>,
     /// Records delivered from the start of the object, as far as receipts have told.
     delivered: u64,
+    /// Records delivered by earlier runs.
+    start: u64,
     /// What was shipped.
     events: u64,
     bytes: u64,
@@ -142,6 +144,7 @@ impl ObjectSink {
             unconfirmed: VecDeque::new(),
             failed: None,
             delivered,
+            start: delivered,
             events: 0,
             bytes: 0,
             track,
@@ -197,62 +200,112 @@ impl ObjectSink {
         }
     }
 
-    /// The object was read to its end: what was shipped, with the receipt of its last batch
-    /// (which speaks for all). When a note was made of it, the receipt is answered only once the
-    /// note is forgotten, so its message is deleted after.
+    /// The object was read to its end: what was shipped, with a receipt for all of it. An object
+    /// a message announced is settled in a task of its own: its receipts are awaited in order
+    /// and how far they reach is noted as they come, so that a run that dies, or fails later
+    /// (its time for delivery, a Devo failure), does not lose what was delivered of it; once all
+    /// of it is delivered its note is forgotten, and only then is the receipt answered (so its
+    /// message is deleted after). Otherwise the receipt is that of the last batch (which speaks
+    /// for all).
     pub async fn finish(mut self) -> Shipped {
-        let receipt = match (self.failed.take(), self.unconfirmed.pop_back()) {
-            (Some(failed), _) => Some(answered(failed)),
-            (None, Some(last)) => Some(last.receipt),
-            (None, None) => None,
-        };
-        let receipt = match (receipt, self.track) {
-            (Some(receipt), Some(track)) if self.noted => {
-                Some(forget_when_delivered(receipt, track))
+        let (events, bytes) = (self.events, self.bytes);
+        let receipt = if self.track.is_none() {
+            match (self.failed.take(), self.unconfirmed.pop_back()) {
+                (Some(failed), _) => Some(answered(failed)),
+                (None, Some(last)) => Some(last.receipt),
+                (None, None) => None,
             }
-            (None, Some(track)) if self.noted => {
-                // Everything was delivered before: nothing to wait for.
-                forget(&track).await;
-                None
+        } else if self.unconfirmed.is_empty() && self.failed.is_none() {
+            // Nothing left to wait for (what there was, earlier runs delivered).
+            if let Some(track) = self.track.as_ref().filter(|_| self.noted) {
+                forget(track).await;
             }
-            (receipt, _) => receipt,
+            None
+        } else {
+            let (tx, rx) = oneshot::channel();
+            tokio::spawn(async move {
+                let answer = self.settle().await;
+                let _ = tx.send(answer);
+            });
+            Some(rx)
         };
         Shipped {
             receipt,
-            events: self.events,
-            bytes: self.bytes,
+            events,
+            bytes,
         }
+    }
+
+    /// Waits for the receipts of an object read to its end; the answer for all of it.
+    async fn settle(mut self) -> Receipt {
+        let (answer, _, _) = self.await_receipts().await;
+        let Some(track) = &self.track else {
+            return answer;
+        };
+        match &answer {
+            Receipt::Delivered if self.noted => forget(track).await,
+            Receipt::Failed(_) if self.delivered > self.start => {
+                let note = partial(track, self.delivered);
+                match track.notes.note_now(&track.message_id, note).await {
+                    Ok(()) => tracing::info!(
+                        message = "Object delivered in part before delivery failed; the next run resumes it.",
+                        object = %track.object,
+                        records_delivered = self.delivered
+                    ),
+                    Err(e) => {
+                        tracing::warn!(message = "Could not save how far an object was delivered; the next run ships that part again.", object = %track.object, error = %e)
+                    }
+                }
+            }
+            _ => {}
+        }
+        answer
+    }
+
+    /// Waits for the receipts of what was shipped, oldest first, noting how far they reach as
+    /// they come (all but the last: the caller decides what the end means). The answer of the
+    /// last (or of the first that failed), and the events and bytes delivered.
+    async fn await_receipts(&mut self) -> (Receipt, u64, u64) {
+        if let Some(failed) = self.failed.take() {
+            return (failed, 0, 0);
+        }
+        let (mut events, mut bytes) = (0, 0);
+        let mut answer = Receipt::Delivered;
+        let pending = std::mem::take(&mut self.unconfirmed);
+        let last = pending.len();
+        for (i, batch) in pending.into_iter().enumerate() {
+            match batch.receipt.await {
+                Ok(Receipt::Delivered) => {
+                    self.delivered = batch.through;
+                    events += batch.events;
+                    bytes += batch.bytes;
+                    if i + 1 < last
+                        && let Some(track) = &self.track
+                    {
+                        self.noted = true;
+                        track
+                            .notes
+                            .note(&track.message_id, partial(track, self.delivered))
+                            .await;
+                    }
+                }
+                Ok(Receipt::Printed) => answer = Receipt::Printed,
+                Ok(failed @ Receipt::Failed(_)) => return (failed, events, bytes),
+                Err(_) => return (Receipt::Failed(stopped()), events, bytes),
+            }
+        }
+        (answer, events, bytes)
     }
 
     /// The object was left in the middle: waits for the receipts of what was shipped, noting
     /// how far they reach as they come (so a kill during the wait loses little) and once more
     /// before returning, and counts what was delivered.
     pub async fn leave(mut self, counters: &Counters) {
-        let before = self.delivered;
-        let (mut events, mut bytes) = (0, 0);
-        if self.failed.is_none() {
-            for batch in std::mem::take(&mut self.unconfirmed) {
-                match batch.receipt.await {
-                    Ok(Receipt::Delivered) => {
-                        self.delivered = batch.through;
-                        events += batch.events;
-                        bytes += batch.bytes;
-                        if let Some(track) = &self.track {
-                            track
-                                .notes
-                                .note(&track.message_id, partial(track, self.delivered))
-                                .await;
-                        }
-                    }
-                    Ok(Receipt::Printed) => {}
-                    _ => break,
-                }
-            }
-        }
+        let (_, events, bytes) = self.await_receipts().await;
         Counters::add(&counters.events, events);
         Counters::add(&counters.bytes, bytes);
         let Some(track) = &self.track else { return };
-        if self.delivered == before {
+        if self.delivered == self.start {
             return;
         }
         let note = partial(track, self.delivered);
@@ -284,22 +337,6 @@ fn partial(track: &Track, records: u64) -> ObjectNote {
 fn answered(receipt: Receipt) -> oneshot::Receiver<Receipt> {
     let (tx, rx) = oneshot::channel();
     let _ = tx.send(receipt);
-    rx
-}
-
-/// `receipt`, answered once the note of `track`'s object is forgotten (when it says Delivered).
-fn forget_when_delivered(
-    receipt: oneshot::Receiver<Receipt>,
-    track: Track,
-) -> oneshot::Receiver<Receipt> {
-    let (tx, rx) = oneshot::channel();
-    tokio::spawn(async move {
-        let answer = receipt.await.unwrap_or_else(|_| Receipt::Failed(stopped()));
-        if matches!(answer, Receipt::Delivered) {
-            forget(&track).await;
-        }
-        let _ = tx.send(answer);
-    });
     rx
 }
 
