@@ -119,7 +119,8 @@ impl Bill {
                     .unwrap_or(unit.list_price_per_million());
                 *n as f64 * price / 1e6
             })
-            .sum()
+            // Not `sum()`: the sum of no floats is -0.0, printed "-0.000000".
+            .fold(0.0, |total, usd| total + usd)
     }
 
     /// `sqs_requests=12 s3_get_requests=40`: the units billed, for the summary.

@@ -115,6 +115,9 @@ fn config_rows(loaded: &Loaded) -> Vec<Row> {
             "this service does not read this key: a run ignores it".into(),
         ));
     }
+    for advice in &loaded.advice {
+        rows.push(warn(format!("config {}", advice.path), advice.says.clone()));
+    }
     for (key, types) in loaded.config.inputs.aws.services.defaulted_types() {
         let names = types
             .iter()

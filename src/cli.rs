@@ -52,8 +52,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub force: bool,
 
-    /// Stop receiving after N messages per service
-    #[arg(long, global = true, value_name = "N")]
+    /// Stop receiving after N messages per service (1 or more; leave it out for no limit)
+    #[arg(long, global = true, value_name = "N", value_parser = parse_max_messages, allow_hyphen_values = true)]
     pub max_messages: Option<u64>,
 
     /// The run's time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)
@@ -63,11 +63,11 @@ pub struct GlobalArgs {
     /// Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved
     /// cursors do not move. S3 services replay the window from their buckets (s3_buckets), not
     /// their queues; with check, says where a replay would list
-    #[arg(long, global = true, value_name = "TIME", value_parser = parse_time)]
+    #[arg(long, global = true, value_name = "TIME", value_parser = parse_time, allow_hyphen_values = true)]
     pub start_time: Option<DateTime<Utc>>,
 
     /// Backfill up to TIME (RFC 3339, or a duration ago) [default: now]
-    #[arg(long, global = true, value_name = "TIME", value_parser = parse_time, requires = "start_time")]
+    #[arg(long, global = true, value_name = "TIME", value_parser = parse_time, requires = "start_time", allow_hyphen_values = true)]
     pub end_time: Option<DateTime<Utc>>,
 
     /// Pull only this worker's share of the work, worker I of N (from 1): regions by their
@@ -148,7 +148,29 @@ fn parse_deadline(s: &str) -> Result<Duration, String> {
 
 const MAX_DEADLINE: Duration = Duration::from_secs(24 * 3600);
 
-/// RFC 3339 (or a date and time without zone, taken as UTC), or a duration ago (`90m`, `2h`).
+/// The most messages `--max-messages` takes.
+const MAX_MESSAGES: u64 = 100_000_000;
+
+/// `--max-messages`: 1 to [`MAX_MESSAGES`]. 0 ("no limit" in many tools) would receive nothing
+/// and still record the pull, so it is refused, as is a negative number.
+fn parse_max_messages(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<i64>() {
+        Ok(0) => Err(
+            "0 would receive nothing (and the next run would be \"not due\"): leave --max-messages out for no limit".into(),
+        ),
+        Ok(n) if n < 0 => Err(format!(
+            "{n} is not a number of messages: give 1 or more, or leave --max-messages out for no limit"
+        )),
+        Ok(n) if n.unsigned_abs() > MAX_MESSAGES => Err(format!(
+            "{n} is more than {MAX_MESSAGES}: leave --max-messages out for no limit"
+        )),
+        Ok(n) => Ok(n.unsigned_abs()),
+        Err(_) => Err(format!("expected a number of messages such as 1000, got {s:?}")),
+    }
+}
+
+/// RFC 3339 (or a date and time without zone, taken as UTC), or a duration ago (`90m`, `2h`,
+/// also written `-2h`).
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     crate::window::parse_time_or_ago(s, Utc::now())
 }

@@ -60,8 +60,10 @@ fn main() -> ExitCode {
 fn init_logging(cli: &Cli, progress: MultiProgress) -> impl Fn() + use<> {
     let level = match (cli.global.quiet, cli.global.verbose) {
         (true, _) => "error",
-        (false, 0) => "warn,devo_aws::summary=info",
-        (false, 1) => "info,devo_aws=info",
+        // aws-config says an AssumeRole refusal in its own words (the SDK's debug text): the
+        // run says it in ours (`aws::RoleRefused`).
+        (false, 0) => "warn,devo_aws::summary=info,aws_config::sts::assume_role=error",
+        (false, 1) => "info,devo_aws=info,aws_config::sts::assume_role=error",
         (false, 2) => DEBUG_LEVEL,
         _ => "debug,devo_aws=trace",
     };

@@ -145,7 +145,8 @@ pub fn parse_time_or_ago(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, S
     if let Some(t) = parse_datetime(s) {
         return Ok(t);
     }
-    let ago = humantime::parse_duration(s).map_err(|_| {
+    // `-2h` is how many write "two hours ago".
+    let ago = humantime::parse_duration(s.strip_prefix('-').unwrap_or(s)).map_err(|_| {
         format!(
             "expected a time such as 2024-05-01T00:00:00Z or a duration ago such as 2h, got {s:?}"
         )
@@ -164,6 +165,7 @@ mod tests {
     fn times_and_durations_ago() {
         let now = t("2024-05-01T12:00:00Z");
         assert_eq!(parse_time_or_ago("2h", now), Ok(t("2024-05-01T10:00:00Z")));
+        assert_eq!(parse_time_or_ago("-2h", now), Ok(t("2024-05-01T10:00:00Z")));
         assert_eq!(
             parse_time_or_ago("2024-04-01", now),
             Ok(t("2024-04-01T00:00:00Z"))

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use aws_config::sts::AssumeRoleProvider;
+use aws_credential_types::provider::{self, ProvideCredentials, error::CredentialsError};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sts::config::{Credentials as StaticCredentials, SharedCredentialsProvider};
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -382,13 +383,77 @@ async fn chain_roles(mut config: SdkConfig, c: &Credentials) -> SdkConfig {
         if let Some(id) = external_id {
             builder = builder.external_id(id.clone());
         }
-        let provider = builder.build().await;
+        let provider = NamedRole {
+            role: role.clone(),
+            inner: builder.build().await,
+        };
         config = config
             .into_builder()
             .credentials_provider(SharedCredentialsProvider::new(provider))
             .build();
     }
     config
+}
+
+/// An assumed role's credentials provider whose failures name the role: STS's refusal reaches
+/// the run as [`RoleRefused`], with AWS's code and message, rather than as the SDK's debug text.
+#[derive(Debug)]
+struct NamedRole {
+    role: String,
+    inner: AssumeRoleProvider,
+}
+
+impl ProvideCredentials for NamedRole {
+    fn provide_credentials<'a>(&'a self) -> provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        provider::future::ProvideCredentials::new(async move {
+            self.inner.provide_credentials().await.map_err(|e| {
+                let (code, message) = sts_code_and_message(&e);
+                CredentialsError::provider_error(RoleRefused {
+                    role: self.role.clone(),
+                    code,
+                    message,
+                })
+            })
+        })
+    }
+}
+
+/// STS would not give a role's credentials.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot assume role {role}: {}{message}", code.as_deref().map(|c| format!("{c}: ")).unwrap_or_default())]
+pub struct RoleRefused {
+    pub role: String,
+    /// AWS's error code, when STS answered (none: it could not be reached).
+    pub code: Option<String>,
+    pub message: String,
+}
+
+/// AWS's code and message in a credentials error from AssumeRole, else its chain of causes.
+fn sts_code_and_message(e: &CredentialsError) -> (Option<String>, String) {
+    type AssumeRoleSdkError = SdkError<
+        aws_sdk_sts::operation::assume_role::AssumeRoleError,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >;
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(sdk) = s.downcast_ref::<AssumeRoleSdkError>()
+            && let Some(code) = sdk.as_service_error().and_then(ProvideErrorMetadata::code)
+        {
+            let message = sdk
+                .as_service_error()
+                .and_then(ProvideErrorMetadata::message)
+                .unwrap_or_default();
+            return (Some(code.to_string()), message.to_string());
+        }
+        source = s.source();
+    }
+    (
+        None,
+        aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
+    )
 }
 
 /// Where the standard chain looks, in its order, for the messages of a run without credentials.
@@ -408,6 +473,34 @@ const CREDENTIALS_CODES: &[&str] = &[
     "ExpiredTokenException",
     "InvalidAccessKeyId",
 ];
+/// STS's answers to AssumeRole that a human must act on: a trust policy that does not name the
+/// caller, a wrong external id, a role in another partition, a malformed ARN, a region where STS
+/// is off.
+const ROLE_REFUSED_CODES: &[&str] = &[
+    "AccessDenied",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "ValidationError",
+    "InvalidParameterValue",
+    "MalformedPolicyDocument",
+    "RegionDisabledException",
+    "PackedPolicyTooLarge",
+];
+
+/// The [`RoleRefused`] among an error's causes (from `source` down), if credentials failed for it.
+fn role_refused<'e>(
+    mut source: Option<&'e (dyn std::error::Error + 'static)>,
+) -> Option<&'e RoleRefused> {
+    while let Some(s) = source {
+        if let Some(refused) = s.downcast_ref::<RoleRefused>() {
+            return Some(refused);
+        }
+        source = s.source();
+    }
+    None
+}
+
 /// Error codes that mean a configured resource does not exist: a human must act.
 const MISSING_CODES: &[&str] = &[
     "AWS.SimpleQueueService.NonExistentQueue",
@@ -427,6 +520,17 @@ impl Aws {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
+        if let Some(refused) = role_refused(std::error::Error::source(e)) {
+            // The credentials, not the call: said the same whatever the call was.
+            let outcome = match refused.code.as_deref() {
+                Some(code) if ROLE_REFUSED_CODES.contains(&code) => Outcome::Config,
+                _ => Outcome::Temporary,
+            };
+            return Failure::new(
+                outcome,
+                format!("{refused} (credentials from {})", self.credentials_source),
+            );
+        }
         let code = e.as_service_error().and_then(ProvideErrorMetadata::code);
         let reason = format!("{what}: {}", aws_error(e));
         match code {

@@ -7,10 +7,12 @@
 //! [`Config::validate`] checks ranges and cross-field rules the parameter table sets. Every error
 //! names the file, the key path and the reason, and is raised before anything is pulled.
 
+mod advice;
 mod model;
 mod services;
 mod validate;
 
+pub use advice::Advice;
 pub use model::*;
 pub use services::{Pull, Reach, SeedKey, ServiceKind, ServiceRow};
 pub use validate::{RANGES, Ranges, is_safe_id};
@@ -52,6 +54,8 @@ pub struct Loaded {
     /// Keys the model does not know, by key path (warned about; `check` fails on a service key
     /// among them, a typo that would leave the service out).
     pub unknown_keys: Vec<String>,
+    /// What the config may still get wrong (warned about; shown by `check`).
+    pub advice: Vec<advice::Advice>,
 }
 
 impl Loaded {
@@ -85,9 +89,13 @@ fn resolve(base: &Path, name: &str) -> PathBuf {
 
 /// Reads, parses and validates `file`. Unknown keys are returned (and logged) by name.
 pub fn load(file: &Path) -> Result<Loaded, ConfigError> {
-    let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+    let bytes = std::fs::read(file).map_err(|source| ConfigError::Read {
         file: file.to_path_buf(),
         source,
+    })?;
+    let text = utf8_text(bytes).map_err(|reason| ConfigError::Syntax {
+        file: file.to_path_buf(),
+        reason,
     })?;
     let (config, unknown_keys) = parse(&text).map_err(|e| e.in_file(file))?;
     config.validate().map_err(|e| e.in_file(file))?;
@@ -97,12 +105,40 @@ pub fn load(file: &Path) -> Result<Loaded, ConfigError> {
     for key in config.misplaced_keys() {
         tracing::warn!(message = "Key not read by this service, ignored.", key = %key, file = %file.display());
     }
+    let advice = advice::advise(&config, file, &text);
+    for a in &advice {
+        tracing::warn!(message = "Config: check this.", key = %a.path, advice = %a.says);
+    }
     let product_dir = product_dir_of(file);
     Ok(Loaded {
         file: file.to_path_buf(),
         product_dir,
         config,
         unknown_keys,
+        advice,
+    })
+}
+
+/// The file's text: UTF-8 (a byte-order mark dropped). UTF-16, as some Windows editors save
+/// YAML, is named as such, with what to do.
+fn utf8_text(bytes: Vec<u8>) -> Result<String, String> {
+    let utf16 = bytes.starts_with(&[0xFF, 0xFE])
+        || bytes.starts_with(&[0xFE, 0xFF])
+        || bytes.iter().take(64).filter(|b| **b == 0).count() > 8;
+    if utf16 {
+        return Err(
+            "the file is UTF-16 (as some Windows editors save text): save it as UTF-8".into(),
+        );
+    }
+    let bytes = match bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
+        Some(rest) => rest.to_vec(),
+        None => bytes,
+    };
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "not UTF-8 at byte {} (saved in another encoding, such as Latin-1?): save it as UTF-8",
+            e.utf8_error().valid_up_to()
+        )
     })
 }
 

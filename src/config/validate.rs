@@ -173,6 +173,22 @@ fn validate_credentials(c: &Credentials) -> Result<(), ParseError> {
             check_len(&format!("{p}.{key}"), v, 1, 2048)?;
         }
     }
+    for (key, role) in [
+        ("base_assume_role", &c.base_assume_role),
+        ("target_assume_role", &c.target_assume_role),
+    ] {
+        if let Some(role) = role
+            && !is_role_arn(role)
+        {
+            let name = role.rsplit('/').next().unwrap_or(role);
+            return Err(ParseError::invalid(
+                format!("{p}.{key}"),
+                format!(
+                    "{role:?} is not a role ARN: write the whole ARN, such as arn:aws:iam::111122223333:role/{name} (arn:aws-us-gov: or arn:aws-cn: in those partitions)"
+                ),
+            ));
+        }
+    }
     match (&c.access_key, &c.access_secret) {
         (Some(_), None) => Err(ParseError::invalid(
             format!("{p}.access_secret"),
@@ -190,6 +206,27 @@ fn validate_credentials(c: &Credentials) -> Result<(), ParseError> {
         }
         _ => Ok(()),
     }
+}
+
+/// `arn:<partition>:iam::<12 digits>:role/<path and name>`.
+fn is_role_arn(s: &str) -> bool {
+    let mut parts = s.splitn(6, ':');
+    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    partition.starts_with("aws")
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && resource
+            .strip_prefix("role/")
+            .is_some_and(|name| !name.is_empty() && !name.ends_with('/'))
 }
 
 /// Checks one service block's keys against what its services need.
@@ -221,12 +258,23 @@ fn validate_block(key: SeedKey, svc: &Service) -> Result<(), ParseError> {
     }
     check_buckets(&p, svc)?;
     if let Some(re) = &svc.s3_file_type_filter {
-        regex::Regex::new(re).map_err(|e| {
-            ParseError::invalid(format!("{p}.s3_file_type_filter"), regex_reason(re, &e))
-        })?;
+        let path = format!("{p}.s3_file_type_filter");
+        if let Some(quote) = re.chars().find(|c| TYPOGRAPHIC_QUOTES.contains(c)) {
+            let bare: String = re.chars().filter(|c| !TYPOGRAPHIC_QUOTES.contains(c)).collect();
+            return Err(ParseError::invalid(
+                path,
+                format!(
+                    "{re:?} holds a typographic quote ({quote}), as text pasted from a web page or a word processor does: no key holds one, so nothing would be read. Write the pattern with straight quotes or none: s3_file_type_filter: '{bare}'"
+                ),
+            ));
+        }
+        regex::Regex::new(re).map_err(|e| ParseError::invalid(path, regex_reason(re, &e)))?;
     }
     Ok(())
 }
+
+/// Quotes a word processor or a web page puts for straight ones.
+const TYPOGRAPHIC_QUOTES: [char; 6] = ['‘', '’', '“', '”', '‚', '„'];
 
 /// `s3_buckets`: keyed by a type this block reads from S3, each value an S3 URL.
 fn check_buckets(p: &str, svc: &Service) -> Result<(), ParseError> {

@@ -111,7 +111,7 @@ pub const MAX_CONCURRENT_REGIONS: usize = 4;
 
 /// Runs `pull` for every region (of this `--shard`'s share, when given), a bounded number at
 /// once; a failing region does not stop the others. The failure returned (the worst outcome)
-/// names every region that failed and why.
+/// names every region that failed and why (the summary line says it).
 pub async fn each_region<'a, F, Fut>(
     service: &str,
     regions: &'a [String],
@@ -140,9 +140,8 @@ where
         return Ok(());
     }
     failed.sort_by(|a, b| a.0.cmp(b.0));
-    for (region, f) in &failed {
-        tracing::error!(message = "Region failed.", service, region = %region, error = %f);
-    }
+    // Each region's failure is said once, in the service's summary line (its note).
+    tracing::debug!(message = "Regions failed.", service, count = failed.len());
     let outcome = failed
         .iter()
         .map(|(_, f)| f.outcome)

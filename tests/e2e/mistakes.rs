@@ -315,3 +315,34 @@ fn check_shows_what_runs_warn_about() {
         run.stdout
     );
 }
+
+/// STS refusing AssumeRole (a wrong trust policy or external id) is a credentials error a human
+/// must fix: exit 3, said once, with the role, where the credentials came from and AWS's own
+/// code and message, in our words (not the SDK's Debug text).
+#[test]
+fn an_assume_role_refused_by_sts_exits_3_naming_the_role() {
+    let (moto, receiver, wd) = setup();
+    let queue = unique_name("refused");
+    moto.create_queue("us-east-1", &queue, 30);
+    let name = unique_name("devo");
+    let role = format!("arn:aws:iam::222233334444:role/{name}");
+    let yaml = config_yaml(receiver.port, &events_yaml(&queue, &["us-east-1"])).replace(
+        "    enabled: true\n",
+        &format!("    enabled: true\n    credentials:\n      access_key: AKIAEXAMPLE\n      access_secret: not-a-real-secret\n      target_assume_role: {role}\n      assume_role_external_id: wrong-id\n"),
+    );
+    wd.write_config(&yaml);
+    moto.fault(serde_json::json!({"op": "AssumeRole", "match": name, "status": 403, "code": "AccessDenied", "message": "User: arn:aws:iam::111122223333:user/devo is not authorized to perform: sts:AssumeRole on resource: the role", "times": 20}));
+    let run = wd.run(&["events"]);
+    run.expect_code(3);
+    run.expect_stderr(&format!("cannot assume role {role}"))
+        .expect_stderr("AccessDenied: User: arn:aws:iam::111122223333:user/devo is not authorized")
+        .expect_stderr("credentials from inputs.aws.credentials: access key AKIAEXAMPLE");
+    assert!(!run.stderr.contains("ErrorMetadata"), "{}", run.stderr);
+    assert!(!run.stderr.contains("not-a-real-secret") && !run.stderr.contains("wrong-id"));
+    assert_eq!(
+        run.stderr.matches("AccessDenied: User").count(),
+        1,
+        "said once: {}",
+        run.stderr
+    );
+}

@@ -10,7 +10,8 @@ moto_server's own arguments (-H HOST -p PORT), plus what moto lacks for our serv
 3. Faults on demand for the fault tests: POST /moto-api/devo-aws/faults
    {"op": "ReceiveMessage", "status": 500, "code": "InternalFailure", "times": 2,
     "delay_ms": 0, "cut": false, "drop": false} makes the next `times` calls of that operation
-   (the end of their X-Amz-Target, or GetObject for S3 object reads; with "match", only calls
+   (the end of their X-Amz-Target, the Action of a query-protocol call such as STS AssumeRole,
+   or GetObject for S3 object reads; with "match", only calls
    whose path or body contain that text, such as a test's own queue or bucket) wait `delay_ms`,
    then answer the error (with "message" as its text, if given); with `cut` send only half of the body moto answered before closing the
    connection (with `"reset": true`, resetting it); with `drop` close the connection without answering; with "trickle_ms" send the
@@ -273,8 +274,10 @@ class Extensions:
             for rule in self.faults:
                 op = rule["op"]
                 matches = rule.get("match", "") in text
+                query_action = ("Action=" + op + "&") in text + "&"
                 if rule.get("times", 1) > 0 and matches and (
-                        target.endswith("." + op) or (op == "GetObject" and is_get_object)):
+                        target.endswith("." + op) or (op == "GetObject" and is_get_object)
+                        or query_action):
                     rule["times"] = rule.get("times", 1) - 1
                     return dict(rule)
         return None
@@ -326,6 +329,12 @@ class Extensions:
             body = json.dumps({"__type": code, "message": message}).encode()
             return respond(start_response, status, body, "application/x-amz-json-1.0",
                            [("x-amzn-query-error", f"{code};Sender")])
+        if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            # The query protocol (STS): its errors come wrapped.
+            body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+                    f"<Message>{message}</Message></Error>"
+                    "<RequestId>devo-aws-test</RequestId></ErrorResponse>").encode()
+            return respond(start_response, status, body, "text/xml")
         body = (f"<Error><Code>{code}</Code><Message>{message}</Message>"
                 "<RequestId>devo-aws-test</RequestId></Error>").encode()
         return respond(start_response, status, body, "application/xml")
