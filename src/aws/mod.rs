@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use aws_config::sts::AssumeRoleProvider;
-use aws_credential_types::provider::{self, ProvideCredentials, error::CredentialsError};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::{self, ProvideCredentials, error::CredentialsError};
 use aws_sdk_sts::config::{Credentials as StaticCredentials, SharedCredentialsProvider};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;

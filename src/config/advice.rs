@@ -228,7 +228,9 @@ fn cut_at_comment(text: &str, key: &str) -> bool {
         let value = value.trim_start();
         k.trim() == key
             && !value.starts_with(['\'', '"'])
-            && value.split_once(" #").is_some_and(|(v, _)| !v.trim().is_empty())
+            && value
+                .split_once(" #")
+                .is_some_and(|(v, _)| !v.trim().is_empty())
     })
 }
 

@@ -260,7 +260,10 @@ fn validate_block(key: SeedKey, svc: &Service) -> Result<(), ParseError> {
     if let Some(re) = &svc.s3_file_type_filter {
         let path = format!("{p}.s3_file_type_filter");
         if let Some(quote) = re.chars().find(|c| TYPOGRAPHIC_QUOTES.contains(c)) {
-            let bare: String = re.chars().filter(|c| !TYPOGRAPHIC_QUOTES.contains(c)).collect();
+            let bare: String = re
+                .chars()
+                .filter(|c| !TYPOGRAPHIC_QUOTES.contains(c))
+                .collect();
             return Err(ParseError::invalid(
                 path,
                 format!(

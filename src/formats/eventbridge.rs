@@ -102,12 +102,44 @@ struct FindingsDetail<'a> {
     findings: Option<Vec<&'a RawValue>>,
 }
 
+/// Where a finding names its account and region: ASFF's `AwsAccountId` and `Region`, or OCSF's
+/// `cloud.account.uid` (`cloud.account_uid` in OCSF 1.0) and `cloud.region` (Security Hub's
+/// "Findings Imported V2"). A finding aggregated into a delegated administrator's account names
+/// the account it is about, not the one whose EventBridge sent it.
 #[derive(Deserialize)]
 struct FindingFields<'a> {
     #[serde(rename = "AwsAccountId", borrow)]
     account: Option<Cow<'a, str>>,
     #[serde(rename = "Region", borrow)]
     region: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    cloud: Option<OcsfCloud<'a>>,
+}
+
+#[derive(Deserialize)]
+struct OcsfCloud<'a> {
+    #[serde(borrow)]
+    account: Option<OcsfAccount<'a>>,
+    #[serde(borrow)]
+    account_uid: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    region: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct OcsfAccount<'a> {
+    #[serde(borrow)]
+    uid: Option<Cow<'a, str>>,
+}
+
+impl<'a> FindingFields<'a> {
+    /// The finding's own account and region, ASFF's first.
+    fn account_region(self) -> (Option<Cow<'a, str>>, Option<Cow<'a, str>>) {
+        let (ocsf_account, ocsf_region) = self.cloud.map_or((None, None), |c| {
+            (c.account.and_then(|a| a.uid).or(c.account_uid), c.region)
+        });
+        (self.account.or(ocsf_account), self.region.or(ocsf_region))
+    }
 }
 
 /// A `securityhub` message: one event per element of `detail.findings`.
@@ -121,17 +153,14 @@ pub fn findings_from_body(body: &str) -> Result<Vec<AwsEvent>, FormatError> {
         .into_iter()
         .map(|raw| {
             let fields: FindingFields<'_> = parse_object(raw.get())?;
+            let (account, region) = fields.account_region();
             Ok(AwsEvent {
                 message: compact(raw.get()).into_owned(),
                 event_type: None,
-                account: fields
-                    .account
+                account: account
                     .or_else(|| event.account.clone())
                     .map(Cow::into_owned),
-                region: fields
-                    .region
-                    .or_else(|| event.region.clone())
-                    .map(Cow::into_owned),
+                region: region.or_else(|| event.region.clone()).map(Cow::into_owned),
             })
         })
         .collect()
@@ -170,6 +199,18 @@ mod tests {
         let e = event_from_body(pretty).unwrap();
         assert_eq!(e.message, r#"{"source":"custom.app","detail":{"a":"x y"}}"#);
         assert_eq!(e.event_type.as_deref(), Some("custom.app"));
+    }
+
+    /// "Findings Imported V2" (OCSF): the account and region of the finding, not of the
+    /// delegated administrator whose EventBridge sent it.
+    #[test]
+    fn ocsf_findings_name_their_own_account_and_region() {
+        let body = r#"{"source":"aws.securityhub","account":"999988887777","region":"us-east-1","detail-type":"Findings Imported V2","detail":{"findings":[{"finding_info":{"uid":"f1"},"cloud":{"account":{"uid":"222233334444"},"region":"eu-west-1","provider":"AWS"}},{"finding_info":{"uid":"f2"},"cloud":{"account_uid":"333344445555"}}]}}"#;
+        let found = findings_from_body(body).unwrap();
+        assert_eq!(found[0].account.as_deref(), Some("222233334444"));
+        assert_eq!(found[0].region.as_deref(), Some("eu-west-1"));
+        assert_eq!(found[1].account.as_deref(), Some("333344445555"));
+        assert_eq!(found[1].region.as_deref(), Some("us-east-1"));
     }
 
     #[test]

@@ -38,11 +38,20 @@ pub fn own_account_region(line: &str) -> Result<Tags<'_>, FormatError> {
 
 /// A decoder of JSON lines whose tags `tags_of` finds.
 pub fn decoder(tags_of: TagsOf) -> Box<dyn ObjectDecoder> {
-    LineDecoder::boxed(JsonLines { tags_of })
+    decoder_typed(tags_of, None)
+}
+
+/// The same, with the event type of a line that names none (taken from the object's key).
+pub fn decoder_typed(tags_of: TagsOf, default_type: Option<String>) -> Box<dyn ObjectDecoder> {
+    LineDecoder::boxed(JsonLines {
+        tags_of,
+        default_type,
+    })
 }
 
 struct JsonLines {
     tags_of: TagsOf,
+    default_type: Option<String>,
 }
 
 impl LineRule for JsonLines {
@@ -57,7 +66,11 @@ impl LineRule for JsonLines {
         };
         out.event(Event {
             message: text,
-            event_type: tags.event_type.as_deref().and_then(present),
+            event_type: tags
+                .event_type
+                .as_deref()
+                .and_then(present)
+                .or(self.default_type.as_deref()),
             account: tags.account.as_deref().and_then(present),
             region: tags.region.as_deref().and_then(present),
         });

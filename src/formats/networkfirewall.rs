@@ -1,6 +1,7 @@
 //! AWS Network Firewall logs in S3 (gzip JSON lines: alert, flow and TLS logs). The region is
 //! that of the line's `availability_zone` (`us-east-1a` → `us-east-1`), the event type that of
-//! its `event.event_type` (`alert`, `netflow`, `tls`), and the account comes from the key
+//! its `event.event_type` (`alert`, `netflow`, `tls`), else that of the key's log type (TLS
+//! engine events, as AWS documents them, name none), and the account comes from the key
 //! (`AWSLogs/<account>/network-firewall/<log type>/<region>/...`). Devo has no table of its own
 //! for these: `cloud.aws.networkfirewall.logs`, or by type with `auto_event_type`.
 
@@ -11,7 +12,7 @@ use serde::Deserialize;
 use super::FormatError;
 use super::json::Text;
 
-use super::jsonlines::{Tags, decoder};
+use super::jsonlines::{Tags, decoder_typed};
 use super::objects::{Format, any_key, is_region};
 
 /// Network Firewall logs (`networkfirewalllogs`).
@@ -20,8 +21,21 @@ pub static FORMAT: Format = Format {
     table: "cloud.aws.networkfirewall.logs",
     typed_family: Some("cloud.aws.networkfirewall"),
     reads_key: any_key,
-    decoder: |_, _| decoder(tags),
+    decoder: |_, key| decoder_typed(tags, key_event_type(key).map(String::from)),
 };
+
+/// The event type a key's log type stands for: `network-firewall/alert/` → `alert`,
+/// `network-firewall/flow/` → `netflow` (as flow events name themselves), `network-firewall/tls/`
+/// → `tls`.
+fn key_event_type(key: &str) -> Option<&'static str> {
+    let after = key.split("/network-firewall/").nth(1)?;
+    match after.split('/').next()? {
+        "alert" => Some("alert"),
+        "flow" => Some("netflow"),
+        "tls" => Some("tls"),
+        _ => None,
+    }
+}
 
 #[derive(Deserialize)]
 struct Fields<'a> {
@@ -61,6 +75,17 @@ fn tags(line: &str) -> Result<Tags<'_>, FormatError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_type_of_a_key() {
+        let key = |t: &str| {
+            format!("AWSLogs/111122223333/network-firewall/{t}/us-east-1/fw/2026/11/03/10/x.log.gz")
+        };
+        assert_eq!(key_event_type(&key("tls")), Some("tls"));
+        assert_eq!(key_event_type(&key("flow")), Some("netflow"));
+        assert_eq!(key_event_type(&key("alert")), Some("alert"));
+        assert_eq!(key_event_type("logs/x.log.gz"), None);
+    }
 
     #[test]
     fn region_of_a_zone() {
