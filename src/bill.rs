@@ -138,6 +138,13 @@ impl Bill {
 mod tests {
     use super::*;
 
+    /// A run of free calls only costs 0.000000, not -0.000000 (the sum of no floats is -0.0).
+    #[test]
+    fn nothing_billed_is_zero_not_minus_zero() {
+        let usd = Bill::default().usd(&BTreeMap::new());
+        assert_eq!(format!("{usd:.6}"), "0.000000");
+    }
+
     #[test]
     fn requests_bill_as_aws_counts_them() {
         assert_eq!(

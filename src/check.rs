@@ -172,10 +172,18 @@ async fn service_rows(loaded: &Loaded, aws: &Aws) -> Vec<Row> {
             let groups = svc.log_groups.as_ref().map(|g| g.0.as_slice());
             let results = match kind.reach() {
                 Reach::Queue => {
-                    vec![check_queue(aws, region, kind.queue(svc).unwrap_or_default()).await]
+                    let queue = kind.queue(svc).unwrap_or_default();
+                    let mut results = vec![check_queue(aws, region, queue).await];
+                    if let (Some(filter), Some(format)) =
+                        (&svc.s3_file_type_filter, kind.object_format())
+                        && results.iter().all(Result::is_ok)
+                    {
+                        results.push(check_filter(aws, region, queue, filter, format).await);
+                    }
+                    results
                 }
                 Reach::CloudTrailApi => vec![check_lookup(aws, region).await],
-                Reach::CloudWatchMetrics => vec![check_metrics(aws, region).await],
+                Reach::CloudWatchMetrics => vec![check_metrics(aws, region, &svc.namespaces).await],
                 Reach::LogGroups => {
                     let mut results = Vec::new();
                     for group in groups.unwrap_or_default() {
@@ -380,6 +388,72 @@ async fn check_queue(aws: &Aws, region: &str, queue: &str) -> Result<String, Fai
     ))
 }
 
+/// `s3_file_type_filter` against the keys of up to ten messages waiting in the queue, peeked at
+/// (received with visibility 0: they stay in the queue, and each peek counts as a receive
+/// toward its redrive policy). A filter that matches none of them, or of the objects this
+/// format reads, is a warning: a run would read nothing of them.
+async fn check_filter(
+    aws: &Aws,
+    region: &str,
+    queue: &str,
+    filter: &str,
+    format: &crate::formats::objects::Format,
+) -> Result<String, Failure> {
+    use crate::formats::s3_notification::{Notification, parse};
+    let regex = regex::Regex::new(filter)
+        .map_err(|e| Failure::new(Outcome::Config, format!("s3_file_type_filter: {e}")))?;
+    let sqs = aws.sqs(region);
+    let what = format!("SQS queue {queue} in {region}");
+    let url = sqs
+        .get_queue_url()
+        .queue_name(queue)
+        .send()
+        .await
+        .map_err(|e| aws.failure(&what, &e))?
+        .queue_url
+        .unwrap_or_default();
+    let peeked = sqs
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .visibility_timeout(0)
+        .wait_time_seconds(0)
+        .send()
+        .await
+        .map_err(|e| aws.failure(&what, &e))?;
+    let keys: Vec<String> = peeked
+        .messages()
+        .iter()
+        .filter_map(|m| match parse(m.body()?) {
+            Ok(Notification::Objects(objects)) => Some(objects),
+            _ => None,
+        })
+        .flatten()
+        .map(|o| o.key)
+        .filter(|key| (format.reads_key)(key))
+        .collect();
+    let Some(sample) = keys.first() else {
+        return Ok(format!(
+            "s3_file_type_filter '{filter}': no object waiting in the queue to try it on (peeked at {} messages)",
+            peeked.messages().len()
+        ));
+    };
+    let matched = keys.iter().filter(|k| regex.is_match(k)).count();
+    if matched == 0 {
+        return Err(Failure::new(
+            Outcome::Config,
+            format!(
+                "s3_file_type_filter '{filter}' matches none of the {} keys waiting in the queue (such as {sample}): a run would read none of them and give their messages back. Fix the pattern: it is matched against the whole key",
+                keys.len()
+            ),
+        ));
+    }
+    Ok(format!(
+        "s3_file_type_filter '{filter}' matches {matched} of the {} keys waiting in the queue (peeked at with visibility 0: counted as a receive)",
+        keys.len()
+    ))
+}
+
 async fn check_lookup(aws: &Aws, region: &str) -> Result<String, Failure> {
     aws.cloudtrail(region)
         .lookup_events()
@@ -390,13 +464,49 @@ async fn check_lookup(aws: &Aws, region: &str) -> Result<String, Failure> {
     Ok("CloudTrail LookupEvents reachable".into())
 }
 
-async fn check_metrics(aws: &Aws, region: &str) -> Result<String, Failure> {
-    aws.cloudwatch(region)
-        .list_metrics()
-        .send()
-        .await
-        .map_err(|e| aws.failure(&format!("CloudWatch ListMetrics in {region}"), &e))?;
-    Ok("CloudWatch ListMetrics reachable".into())
+/// ListMetrics reachable, and each configured namespace listing some metric (one that lists
+/// none is a warning: a run pulls nothing from it).
+async fn check_metrics(aws: &Aws, region: &str, namespaces: &[String]) -> Result<String, Failure> {
+    let what = format!("CloudWatch ListMetrics in {region}");
+    let client = aws.cloudwatch(region);
+    if namespaces.is_empty() {
+        client
+            .list_metrics()
+            .send()
+            .await
+            .map_err(|e| aws.failure(&what, &e))?;
+        return Ok("CloudWatch ListMetrics reachable".into());
+    }
+    let mut empty = Vec::new();
+    for ns in namespaces {
+        let page = client
+            .list_metrics()
+            .namespace(ns)
+            .send()
+            .await
+            .map_err(|e| aws.failure(&what, &e))?;
+        if page.metrics().is_empty() {
+            empty.push(ns.as_str());
+        }
+    }
+    if empty.is_empty() {
+        return Ok(format!(
+            "CloudWatch ListMetrics reachable; each of the {} namespaces lists metrics",
+            namespaces.len()
+        ));
+    }
+    let hint = if empty.iter().any(|ns| !ns.contains('/')) {
+        " (AWS's own namespaces are under AWS/, such as AWS/EC2)"
+    } else {
+        ""
+    };
+    Err(Failure::new(
+        Outcome::Done,
+        format!(
+            "CloudWatch ListMetrics reachable, but these namespaces list no metric, so a run pulls nothing from them: {}{hint}",
+            empty.join(", ")
+        ),
+    ))
 }
 
 async fn check_log_group(aws: &Aws, region: &str, group: &str) -> Result<String, Failure> {

@@ -264,6 +264,7 @@ impl RegionMetrics<'_> {
         };
         let mut out = Vec::new();
         for namespace in namespaces {
+            let before = out.len();
             let mut pages = self
                 .at
                 .client
@@ -278,6 +279,25 @@ impl RegionMetrics<'_> {
                 .await?
             {
                 out.extend(page.metrics().iter().cloned());
+            }
+            if let Some(ns) = namespace.filter(|_| out.len() == before) {
+                // A namespace that lists nothing is a mistake often enough to say every run.
+                let hint = if ns.contains('/') {
+                    String::new()
+                } else {
+                    format!(" (AWS's own namespaces are under AWS/, such as AWS/{ns})")
+                };
+                tracing::warn!(
+                    message = "A configured namespace lists no metric.",
+                    namespace = ns,
+                    region = %self.at.region,
+                    key = "inputs.aws.services.metrics-all.namespaces",
+                    hint = %hint
+                );
+                self.at.counters.note(format!(
+                    "namespace {ns:?} lists no metric in {}{hint}",
+                    self.at.region
+                ));
             }
         }
         Ok(out)

@@ -11,6 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_compression::tokio::bufread::GzipDecoder;
@@ -57,7 +58,7 @@ pub struct ObjectSettings {
     /// What the config asks of the decoder (`format: json`, `drop_event_names`).
     pub decoding: DecoderOptions,
     /// `s3_file_type_filter`: only keys matching it are read.
-    pub key_filter: Option<Regex>,
+    pub key_filter: Option<KeyFilter>,
     /// Objects announced before this are acknowledged without being read.
     pub start_time: Option<DateTime<Utc>>,
     /// `expected_bucket_owner`: the accounts that may own the buckets read (none: any).
@@ -97,15 +98,16 @@ impl ObjectSettings {
         crate::lock(&self.owners_found).insert(bucket.to_string(), owner.to_string());
     }
 
-    /// Why an object is not to be read, if it is not.
+    /// Why an object is not to be read, if it is not (what the key filter let through or held
+    /// back is counted).
     fn skip_reason(&self, object: &ObjectRef) -> Option<&'static str> {
         if !(self.format.reads_key)(&object.key) {
             return Some("not a file of this format");
         }
         if let Some(filter) = &self.key_filter
-            && !filter.is_match(&object.key)
+            && !filter.lets_through(&object.key)
         {
-            return Some("does not match s3_file_type_filter");
+            return Some(FILTERED);
         }
         if let (Some(start), Some(at)) = (self.start_time, object.event_time)
             && at < start
@@ -113,6 +115,59 @@ impl ObjectSettings {
             return Some("older than start_time");
         }
         None
+    }
+}
+
+/// Why an object `s3_file_type_filter` held back is not read.
+const FILTERED: &str = "does not match s3_file_type_filter";
+
+/// `s3_file_type_filter`, and what it did in this run.
+#[derive(Debug)]
+pub struct KeyFilter {
+    regex: Regex,
+    /// Its key path, for what is said of it.
+    path: String,
+    passed: AtomicU64,
+    held_back: AtomicU64,
+    /// A key it held back.
+    sample: Mutex<Option<String>>,
+}
+
+impl KeyFilter {
+    /// The filter at `path` (checked when the config was loaded: none when it does not compile).
+    fn new(path: String, pattern: &str) -> Option<Self> {
+        Some(Self {
+            regex: Regex::new(pattern).ok()?,
+            path,
+            passed: AtomicU64::new(0),
+            held_back: AtomicU64::new(0),
+            sample: Mutex::default(),
+        })
+    }
+
+    fn lets_through(&self, key: &str) -> bool {
+        let through = self.regex.is_match(key);
+        if through {
+            self.passed.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.held_back.fetch_add(1, Ordering::Relaxed);
+            crate::lock(&self.sample).get_or_insert_with(|| key.to_string());
+        }
+        through
+    }
+
+    /// The mistake, when the filter let no object of this run through and held some back.
+    fn matched_nothing(&self) -> Option<String> {
+        let held_back = self.held_back.load(Ordering::Relaxed);
+        if self.passed.load(Ordering::Relaxed) > 0 || held_back == 0 {
+            return None;
+        }
+        let sample = crate::lock(&self.sample).clone().unwrap_or_default();
+        Some(format!(
+            "{} '{}' matched none of the {held_back} objects of this run (such as {sample}), so none was read (from a queue, their messages went back unread). Fix the pattern: it is matched against the whole key",
+            self.path,
+            self.regex.as_str()
+        ))
     }
 }
 
@@ -126,8 +181,8 @@ fn tag_rule(format: &Format, svc: &Service) -> TagRule {
 }
 
 impl ObjectSettings {
-    /// How service `svc` reads objects of `format`.
-    fn for_service(format: &'static Format, svc: &Service) -> Self {
+    /// How service `kind` (configured by `svc`) reads objects of `format`.
+    fn for_service(kind: ServiceKind, format: &'static Format, svc: &Service) -> Self {
         Self {
             format,
             tags: tag_rule(format, svc),
@@ -135,11 +190,13 @@ impl ObjectSettings {
                 json: ServiceKind::json_lines(svc),
                 drop_event_names: svc.drop_event_names.iter().cloned().collect(),
             },
-            // The filter was checked when the config was loaded.
-            key_filter: svc
-                .s3_file_type_filter
-                .as_deref()
-                .and_then(|re| Regex::new(re).ok()),
+            key_filter: svc.s3_file_type_filter.as_deref().and_then(|re| {
+                let path = format!(
+                    "inputs.aws.services.{}.s3_file_type_filter",
+                    kind.seed_key().as_str()
+                );
+                KeyFilter::new(path, re)
+            }),
             start_time: svc.start_time.map(|t| t.0),
             expected_owners: svc
                 .expected_bucket_owner
@@ -161,7 +218,7 @@ pub async fn run(
     svc: &Service,
 ) -> Summary {
     run_service(ctx, kind, svc, |counters, state| async move {
-        let handler = ObjectHandler::for_service(ctx, format, svc, counters.clone(), state);
+        let handler = ObjectHandler::for_service(ctx, kind, format, svc, counters.clone(), state);
         consume(ctx, &QueueJob::new(kind, svc, &handler), &counters).await
     })
     .await
@@ -191,9 +248,10 @@ pub struct Resume {
 }
 
 impl<'a> ObjectHandler<'a> {
-    /// The handler of service `svc`'s objects of `format`.
+    /// The handler of service `kind`'s objects of `format`, as `svc` configures it.
     pub fn for_service(
         ctx: &'a RunContext,
+        kind: ServiceKind,
         format: &'static Format,
         svc: &Service,
         counters: Arc<Counters>,
@@ -201,7 +259,7 @@ impl<'a> ObjectHandler<'a> {
     ) -> Self {
         Self {
             ctx,
-            settings: Arc::new(ObjectSettings::for_service(format, svc)),
+            settings: Arc::new(ObjectSettings::for_service(kind, format, svc)),
             counters,
             notes: Arc::new(PartialNotes::new(state.clone())),
             state,
@@ -299,6 +357,13 @@ fn object_name(object: &ObjectRef) -> String {
 }
 
 impl MessageHandler for ObjectHandler<'_> {
+    fn filtered_verdict(&self) -> Option<Failure> {
+        let filter = self.settings.key_filter.as_ref()?;
+        filter
+            .matched_nothing()
+            .map(|why| Failure::new(Outcome::Config, why))
+    }
+
     async fn handle(&self, message: Incoming<'_>) -> Result<Shipped, Rejection> {
         let objects = match s3_notification::parse(message.body) {
             Ok(Notification::Test) => {
@@ -324,12 +389,15 @@ impl MessageHandler for ObjectHandler<'_> {
         let mut shipped: Vec<(String, Shipped)> = Vec::new();
         let mut unreadable: Vec<String> = Vec::new();
         let mut failure: Option<Failure> = None;
+        let (mut filtered, mut attempted) = (0, 0);
         for object in objects {
             if let Some(reason) = self.settings.skip_reason(&object) {
                 tracing::debug!(message = "Object skipped.", bucket = %object.bucket, key = %object.key, reason);
                 Counters::add(&self.counters.skipped, 1);
+                filtered += usize::from(reason == FILTERED);
                 continue;
             }
+            attempted += 1;
             let name = object_name(&object);
             if done.contains(&name) {
                 tracing::debug!(message = "Object delivered by an earlier run, not shipped again.", object = %name, message_id = %message.id);
@@ -364,7 +432,13 @@ impl MessageHandler for ObjectHandler<'_> {
                 Err(Rejection::Failed(f)) => {
                     failure.get_or_insert(f);
                 }
+                // (An object alone is never held back by the filter here.)
+                Err(Rejection::Filtered) => filtered += 1,
             }
+        }
+        if attempted == 0 && filtered > 0 {
+            // Decided when the region is done, by what the filter did in the whole run.
+            return Err(Rejection::Filtered);
         }
         if failure.is_none() && unreadable.is_empty() {
             return Ok(shipped
@@ -586,10 +660,7 @@ impl Resuming {
                 Ok(rest) => self.body = Some(rest.body),
                 Err(e) => {
                     self.body = None;
-                    let why = match e {
-                        Rejection::Poison(why) => why,
-                        Rejection::Failed(f) => f.reason,
-                    };
+                    let why = e.reason();
                     return Some(Err(io::Error::new(
                         io::ErrorKind::ConnectionAborted,
                         format!(

@@ -92,6 +92,20 @@ pub enum Rejection {
     Poison(String),
     /// Something else failed (S3 unreachable, ...): the message goes back to the queue.
     Failed(Failure),
+    /// Its every object was held back by `s3_file_type_filter`: decided when the region is
+    /// done ([`MessageHandler::filtered_verdict`]).
+    Filtered,
+}
+
+impl Rejection {
+    /// What went wrong, in words.
+    pub fn reason(self) -> String {
+        match self {
+            Self::Poison(why) => why,
+            Self::Failed(f) => f.reason,
+            Self::Filtered => "every object was held back by s3_file_type_filter".into(),
+        }
+    }
 }
 
 /// A service's way of turning one message into shipped events.
@@ -100,6 +114,14 @@ pub trait MessageHandler: Sync {
         &'a self,
         message: Incoming<'a>,
     ) -> impl Future<Output = Result<Shipped, Rejection>> + 'a;
+
+    /// What becomes of the messages whose every object the key filter held back: deleted (none:
+    /// the filter let objects of this run through, it is doing its job), or given back to the
+    /// queue unread because the filter matched nothing in the run (a mistake: the failure says
+    /// so, and the run exits 3).
+    fn filtered_verdict(&self) -> Option<Failure> {
+        None
+    }
 }
 
 /// What to consume, resolved from the config once: the queue of service `kind` in each of its
@@ -178,6 +200,7 @@ pub async fn consume<H: MessageHandler>(
             failure: Mutex::default(),
             shipping: AtomicUsize::new(0),
             receiving: AtomicBool::new(true),
+            filtered: Mutex::default(),
         };
         async move { region_run.run().await }
     })
@@ -209,6 +232,8 @@ struct RegionRun<'a, H> {
     /// Whether more messages will be received soon: if not, the last message shipped closes the
     /// delivery epoch at once rather than after the shipper's idle wait.
     receiving: AtomicBool,
+    /// Messages whose every object the key filter held back, decided when the region is done.
+    filtered: Mutex<Vec<u64>>,
 }
 
 type Receiving<'a> = Pin<Box<dyn Future<Output = Result<Vec<Message>, Failure>> + 'a>>;
@@ -302,6 +327,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
                 Some(()) = batches.next() => {}
             }
         }
+        self.settle_filtered(&url, &held).await;
         keeper.abort();
         let still_held = held.drain();
         let released = still_held.len();
@@ -320,6 +346,31 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             ));
         }
         lock(&self.failure).take().map_or(Ok(()), Err)
+    }
+
+    /// The messages whose every object the key filter held back: deleted when the filter let
+    /// objects of this run through (it is doing its job); else given back unread with the
+    /// others held, and the region fails with the handler's word (a filter that matches
+    /// nothing is a mistake, and losing the data to it is not an option).
+    async fn settle_filtered(&self, url: &str, held: &Held) {
+        let seqs = std::mem::take(&mut *lock(&self.filtered));
+        if seqs.is_empty() {
+            return;
+        }
+        if let Some(mistake) = self.job.handler.filtered_verdict() {
+            lock(&self.failure).get_or_insert(mistake);
+            return;
+        }
+        if self.ctx.options.dry_run {
+            return;
+        }
+        let messages: Vec<HeldMessage> = seqs.iter().filter_map(|seq| held.get(*seq)).collect();
+        if !messages.is_empty() {
+            delete(&self.sqs, url, &messages).await;
+        }
+        for seq in seqs {
+            held.remove(seq);
+        }
     }
 
     /// Says when the queue's visibility timeout is shorter than a message may wait for Devo's
@@ -553,6 +604,10 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             Err(Rejection::Failed(f)) => {
                 Counters::add(&self.counters.failed, 1);
                 lock(&self.failure).get_or_insert(f);
+                return Verdict::Hold;
+            }
+            Err(Rejection::Filtered) => {
+                lock(&self.filtered).push(m.seq);
                 return Verdict::Hold;
             }
         };

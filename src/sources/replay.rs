@@ -37,6 +37,7 @@ use crate::formats::objects::Format;
 use crate::formats::s3_notification::ObjectRef;
 use crate::outcome::{Failure, Outcome};
 use crate::sources::objects::ObjectHandler;
+use crate::sources::queue::MessageHandler;
 use crate::sources::queue::Rejection;
 use crate::sources::{Delivery, delivery};
 use crate::state::{PrefixProgress, ServiceHandle, ServiceState};
@@ -93,6 +94,9 @@ enum Step {
     },
     /// An object of `dir` could not be read (reported): the directory cannot settle.
     Unread { dir: String },
+    /// An object of `dir` was left for a later run (the deadline or a stop signal came): no
+    /// failure, but the directory cannot settle in this run.
+    Left { dir: String },
     /// `dir` was listed to its end: `to_ship` of its objects went to be read, and it may settle
     /// once they are delivered, if its time ended before `settle_before`.
     Listed {
@@ -112,7 +116,7 @@ pub async fn run(
     window: Backfill,
 ) -> Summary {
     run_service(ctx, kind, svc, |counters, state| async move {
-        let handler = ObjectHandler::for_service(ctx, format, svc, counters, state.clone());
+        let handler = ObjectHandler::for_service(ctx, kind, format, svc, counters, state.clone());
         replay(ctx, kind, svc, window, &handler, &state).await
     })
     .await
@@ -198,6 +202,9 @@ async fn replay(
             "{} objects could not be read (reported above); {resume} once they are mended",
             kept.unread
         ));
+    }
+    if let Some(mistake) = handler.filtered_verdict() {
+        return Err(mistake);
     }
     Ok(())
 }
@@ -520,14 +527,16 @@ impl Walk<'_> {
                     event_time: None,
                     region: Some(root.region.clone()),
                 };
+                // Its group is counted even when nothing of it is to be shipped (digests,
+                // filtered keys), so that it settles.
+                let (group, ends) = group_of(at);
+                let tally = groups.entry(group.clone()).or_insert((0, ends));
                 if let Some(reason) = self.handler.skip_reason(&object) {
                     tracing::debug!(message = "Object skipped.", key, reason);
                     Counters::add(&self.counters.skipped, 1);
                     continue;
                 }
-                let (group, ends) = group_of(at);
                 let progress = self.done.get(&group);
-                let tally = groups.entry(group.clone()).or_insert((0, ends));
                 if progress.is_some_and(|p| p.settled || p.done.contains(file)) {
                     tracing::debug!(
                         message = "Object delivered by an earlier run of the replay.",
@@ -587,6 +596,14 @@ async fn read_all(
                             tracing::warn!(message = "Object cannot be read; the replay goes on without it.", %bucket, %key, error = %reason);
                             Step::Unread { dir }
                         }
+                        Err(Rejection::Failed(_)) if walk.ctx.should_stop() => {
+                            // The run's time is up: the object is for the next run of the
+                            // replay, which resumes; nothing failed.
+                            tracing::debug!(message = "Object left for the next run of the replay.", %bucket, %key);
+                            walk.stop.store(true, Ordering::Relaxed);
+                            walk.cut.store(true, Ordering::Relaxed);
+                            Step::Left { dir }
+                        }
                         Err(Rejection::Failed(f)) => {
                             tracing::error!(message = "Object not read; the replay stops.", %bucket, %key, error = %f);
                             walk.stop.store(true, Ordering::Relaxed);
@@ -594,6 +611,9 @@ async fn read_all(
                             crate::lock(&walk.failure).get_or_insert(f);
                             Step::Unread { dir }
                         }
+                        // (An object alone is never held back by the filter here: the walk
+                        // asked `skip_reason` before.)
+                        Err(Rejection::Filtered) => Step::Left { dir },
                     };
                     let _ = steps.send(step);
                 }
@@ -671,6 +691,10 @@ async fn keep(
             Step::Unread { dir } => {
                 kept.unread += 1;
                 Counters::add(&counters.failed, 1);
+                tallies.entry(dir.clone()).or_default().unread = true;
+                dir
+            }
+            Step::Left { dir } => {
                 tallies.entry(dir.clone()).or_default().unread = true;
                 dir
             }

@@ -3,6 +3,7 @@
 
 use crate::support::aws::unique_name;
 use crate::support::devo::closed_port;
+use crate::support::samples::trail_object;
 use crate::support::{
     Workdir, audit_s3_yaml, config_yaml, events_yaml, let_aws_clock_pass, logs_yaml, setup,
 };
@@ -344,5 +345,202 @@ fn an_assume_role_refused_by_sts_exits_3_naming_the_role() {
         1,
         "said once: {}",
         run.stderr
+    );
+}
+
+/// A key filter that selects nothing (`\.json$` for CloudTrail's `.json.gz`) is a mistake, not
+/// a reason to acknowledge every object unread: the run gives the messages back and exits 3,
+/// naming the key, the pattern, the count and a key it held back; `check` tries the filter on
+/// the keys waiting in the queue. Once fixed, everything is delivered.
+#[test]
+fn a_key_filter_that_selects_nothing_acknowledges_nothing() {
+    let (moto, receiver, wd) = setup();
+    let (queue, url, bucket) = moto.announcing_bucket("us-east-1", "filter", 30);
+    for n in 0..3 {
+        moto.put_object(
+            "us-east-1",
+            &bucket,
+            &format!("AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/111122223333_CloudTrail_us-east-1_20240501T1000Z_f{n}.json.gz"),
+            trail_object([format!("f-{n}")]),
+        );
+    }
+    let with_filter = |filter: &str| {
+        config_yaml(
+            receiver.port,
+            &audit_s3_yaml(&queue, &format!("  s3_file_type_filter: '{filter}'\n")),
+        )
+    };
+    wd.write_config(&with_filter(r"\.json$"));
+    wd.run(&["check"]).expect_code(3).expect_stdout(
+        r"s3_file_type_filter '\.json$' matches none of the 3 keys waiting in the queue",
+    );
+    let run = wd.run(&["audit"]);
+    run.expect_code(3)
+        .expect_stderr("inputs.aws.services.audit-events-all.s3_file_type_filter '")
+        .expect_stderr(
+            "matched none of the 3 objects of this run (such as AWSLogs/111122223333/CloudTrail/",
+        )
+        .expect_stderr("none was read");
+    assert_eq!(
+        moto.depth("us-east-1", &url),
+        (3, 0),
+        "every message back, unread"
+    );
+    assert!(receiver.records().is_empty());
+
+    // Pasted from a web page: typographic quotes, refused at load with the fix.
+    wd.write_config(&with_filter(r"‘.*\.json\.gz$’"));
+    wd.run(&["audit"])
+        .expect_code(3)
+        .expect_stderr("inputs.aws.services.audit-events-all.s3_file_type_filter: ")
+        .expect_stderr("holds a typographic quote (‘)");
+    assert_eq!(moto.depth("us-east-1", &url), (3, 0));
+
+    wd.write_config(&with_filter(r".*\.json\.gz$"));
+    wd.run(&["check"])
+        .expect_code(0)
+        .expect_stdout("matches 3 of the 3 keys waiting in the queue");
+    wd.run(&["audit", "--force"]).expect_code(0);
+    assert_eq!(receiver.records().len(), 3);
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+}
+
+/// `--max-messages 0` (no limit in many tools) and negative counts are refused in our words;
+/// `--start-time -2h` is two hours ago.
+#[test]
+fn command_line_numbers_and_times_in_our_words() {
+    let wd = Workdir::new();
+    wd.write_config(&config_yaml(closed_port(), EVENTS));
+    wd.run(&["events", "--max-messages", "0"])
+        .expect_code(2)
+        .expect_stderr("0 would receive nothing")
+        .expect_stderr("leave --max-messages out for no limit");
+    wd.run(&["events", "--max-messages", "-1"])
+        .expect_code(2)
+        .expect_stderr("-1 is not a number of messages: give 1 or more");
+    let dry = wd.run(&[
+        "logs",
+        "--dry-run",
+        "--start-time",
+        "-2h",
+        "--end-time",
+        "-1h",
+    ]);
+    assert!(
+        !dry.stderr.contains("unexpected argument") && dry.code != 2,
+        "{}",
+        dry.stderr
+    );
+}
+
+/// What a valid config may still get wrong is said by every run and by `check`, with its key
+/// path: lowercase event names, a queue no listed type reads, an AWS namespace without AWS/, a
+/// secret in a file others may read, an external id YAML cut at " #", keys in both the config
+/// and the environment. A role name where an ARN belongs, and a UTF-16 file, are refused.
+#[test]
+fn config_advice_is_said_by_runs_and_check() {
+    let wd = Workdir::new();
+    let services = "audit-events-all:\n  types: [audits_api]\n  audit_sqs_queue_name: trail-queue\n  regions: [us-east-1]\n  drop_event_names: [decrypt, assumerole, GetObject, lookupevent]\nmetrics-all:\n  regions: [us-east-1]\n  namespaces: [EC2, AWS/RDS, MyApp]\n";
+    let credentials = "    enabled: true\n    credentials:\n      access_key: AKIAEXAMPLE\n      access_secret: not-a-real-secret\n      target_assume_role: arn:aws:iam::222233334444:role/devo\n      assume_role_external_id: acme #42\n";
+    let yaml = config_yaml(closed_port(), services).replace("    enabled: true\n", credentials);
+    wd.write_config(&yaml);
+    let advice = [
+        "inputs.aws.services.audit-events-all.audit_sqs_queue_name advice=not read: types does not list audits_s3",
+        "inputs.aws.services.audit-events-all.drop_event_names[0] advice=\"decrypt\" drops nothing: CloudTrail's event names are CamelCase and matched exactly; did you mean Decrypt?",
+        "drop_event_names[1] advice=\"assumerole\" drops nothing",
+        "did you mean AssumeRole?",
+        "drop_event_names[3] advice=\"lookupevent\" drops nothing",
+        "inputs.aws.services.metrics-all.namespaces[0] advice=\"EC2\" is a custom namespace, and AWS's own are under AWS/: did you mean AWS/EC2?",
+        "config.yaml advice=mode 0644 lets group or others read the access_secret it holds: chmod 600",
+        "inputs.aws.credentials.assume_role_external_id advice=YAML takes what follows",
+        "inputs.aws.credentials.access_key advice=AWS_ACCESS_KEY_ID is set in the environment too",
+    ];
+    let run = wd.run(&["audit", "--dry-run", "--deadline", "1s"]);
+    for says in advice {
+        run.expect_stderr(says);
+    }
+    assert!(
+        !run.stderr.contains("drop_event_names[2]"),
+        "GetObject is right"
+    );
+    assert!(!run.stderr.contains("namespaces[1]") && !run.stderr.contains("namespaces[2]"));
+    assert!(!run.stderr.contains("not-a-real-secret") && !run.stderr.contains("acme"));
+    let check = wd.run(&["check"]);
+    check
+        .expect_stdout("config inputs.aws.services.audit-events-all.audit_sqs_queue_name")
+        .expect_stdout("did you mean AWS/EC2?");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(wd.config_file(), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let run = wd.run(&["audit", "--dry-run", "--deadline", "1s"]);
+    assert!(!run.stderr.contains("mode 0644"), "{}", run.stderr);
+
+    // A role name is not an ARN.
+    wd.write_config(&yaml.replace(
+        "      target_assume_role: arn:aws:iam::222233334444:role/devo\n",
+        "      base_assume_role: devo-base\n      target_assume_role: arn:aws:iam::222233334444:role/devo\n",
+    ));
+    wd.run(&["audit", "--dry-run"])
+        .expect_code(3)
+        .expect_stderr("inputs.aws.credentials.base_assume_role: \"devo-base\" is not a role ARN: write the whole ARN, such as arn:aws:iam::111122223333:role/devo-base");
+
+    // Saved as UTF-16 by a Windows editor.
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(yaml.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    std::fs::write(wd.config_file(), utf16).unwrap();
+    wd.run(&["audit", "--dry-run"])
+        .expect_code(3)
+        .expect_stderr("the file is UTF-16 (as some Windows editors save text): save it as UTF-8");
+}
+
+/// A namespace that lists no metric is said by the run (and its summary), every time.
+#[test]
+fn a_namespace_that_lists_nothing_is_said() {
+    let (_moto, receiver, wd) = setup();
+    wd.write_config(&config_yaml(
+        receiver.port,
+        "metrics-all:\n  regions: [us-east-1]\n  namespaces: [EC2]\n  delay_seconds: 0\n",
+    ));
+    wd.run(&["metrics", "--force"])
+        .expect_code(0)
+        .expect_stderr("A configured namespace lists no metric.")
+        .expect_stderr("note=\"namespace \\\"EC2\\\" lists no metric in us-east-1 (AWS's own namespaces are under AWS/, such as AWS/EC2)");
+}
+
+/// A Network Firewall TLS event (AWS documents them without `event.event_type`) is typed by
+/// its key's log type; a Security Hub finding in OCSF ("Findings Imported V2") is tagged with
+/// the account and region it names, not its delegated administrator's.
+#[test]
+fn events_that_name_their_type_or_account_elsewhere_are_tagged_by_it() {
+    let (moto, receiver, wd) = setup();
+    let (queue, _, bucket) = moto.announcing_bucket("us-east-1", "nfwtls", 30);
+    let tls = r#"{"firewall_name":"fw","availability_zone":"us-east-1a","event_timestamp":"1729000000","event":{"timestamp":"2024-10-15T13:46:40Z","src_ip":"10.0.0.5","src_port":50000,"dest_ip":"203.0.113.7","dest_port":443,"sni":"example.com","tls_error":{"error_message":"revoked"}}}"#;
+    moto.put_object(
+        "us-east-1",
+        &bucket,
+        "AWSLogs/123456789012/network-firewall/tls/us-east-1/fw/2024/10/15/13/123456789012_network-firewall_tls_us-east-1_fw_202410151345_a1.log.gz",
+        crate::support::gzip(format!("{tls}\n").as_bytes()),
+    );
+    let hub = unique_name("hubv2");
+    let hub_url = moto.create_queue("us-east-1", &hub, 30);
+    let finding = r#"{"finding_info":{"uid":"v2-1"},"cloud":{"account":{"uid":"222233334444"},"region":"eu-west-1","provider":"AWS"}}"#;
+    let body = format!(
+        r#"{{"version":"0","id":"h2","detail-type":"Findings Imported V2","source":"aws.securityhub","account":"999988887777","region":"us-east-1","detail":{{"findings":[{finding}]}}}}"#
+    );
+    moto.send("us-east-1", &hub_url, &[body]);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!("non-cloudwatch-logs:\n  types: [networkfirewalllogs]\n  networkfirewalllogs_sqs_queue_name: {queue}\n  regions: [us-east-1]\n  auto_event_type: true\nsqs-cloudwatch-consumer:\n  cloudwatch_sqs_queue_name: {hub}\n  regions: [us-east-1]\n"),
+    ));
+    wd.run(&["all"]).expect_code(0);
+    let mut tags: Vec<String> = receiver.records().into_iter().map(|r| r.tag).collect();
+    tags.sort();
+    assert_eq!(
+        tags,
+        [
+            "cloud.aws.networkfirewall.tls.123456789012.us-east-1",
+            "cloud.aws.securityhub.findings.222233334444.eu-west-1",
+        ]
     );
 }

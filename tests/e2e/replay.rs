@@ -496,3 +496,88 @@ fn a_flat_layout_keeps_its_progress_per_hour_and_settles_it() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(receiver.records().len(), 3 * lines, "each line once");
 }
+
+/// A replay the deadline cuts says so once, as what it is (not "Object not read" for every
+/// object in flight, nor `failed=`), exits 4 with the resume command, and the command resumes.
+#[test]
+fn a_replay_cut_by_the_deadline_says_so_once_and_fails_nothing() {
+    let r = replay_setup();
+    let end = Utc::now().duration_trunc(Span::hours(1)).unwrap() - Span::hours(30);
+    let start = end - Span::hours(6);
+    let mut ids = BTreeSet::new();
+    for n in 0..24 {
+        let at = start + Span::minutes(10 * n as i64);
+        let these: Vec<String> = (0..3).map(|i| format!("d-{n}-{i}")).collect();
+        ids.extend(these.iter().cloned());
+        r.put(
+            &trail_key(ACCOUNTS[0], REGIONS[0], at, n),
+            ACCOUNTS[0],
+            REGIONS[0],
+            &these,
+        );
+    }
+    // Each object trickles in for about 3 s: a 1 s deadline cuts the eight in flight.
+    r.moto.fault(serde_json::json!({"op": "GetObject", "match": r.bucket, "trickle_ms": 300, "piece": 64, "times": 8}));
+    let cut = r.wd.run(&[
+        "audit",
+        "--deadline",
+        "1s",
+        "--start-time",
+        &rfc3339(start),
+        "--end-time",
+        &rfc3339(end),
+    ]);
+    cut.expect_code(4)
+        .expect_stderr("replay stopped by the run's deadline")
+        .expect_stderr(&format!("resume with --start-time {}", rfc3339(start)))
+        .expect_stderr(" failed=0 ");
+    assert!(!cut.stderr.contains("Object not read"), "{}", cut.stderr);
+    let (run, _) = r.replay(start, end);
+    run.expect_code(0);
+    let counts = counted(&r.receiver.wait_for(ids.len(), Duration::from_secs(10)));
+    assert_eq!(counts.keys().cloned().collect::<BTreeSet<_>>(), ids);
+}
+
+/// A day with nothing to ship (CloudTrail's digests only) settles like any other: the next run
+/// of the replay does not list it again.
+#[test]
+fn a_day_with_nothing_to_ship_settles() {
+    let r = replay_setup();
+    let day = Utc::now().duration_trunc(Span::days(1)).unwrap() - Span::days(3);
+    let (start, end) = (day, day + Span::days(1));
+    let digest = format!(
+        "AWSLogs/{a}/CloudTrail-Digest/{g}/{d}/{a}_CloudTrail-Digest_{g}_trail_{g}_{t}.json.gz",
+        a = ACCOUNTS[0],
+        g = REGIONS[0],
+        d = (day + Span::hours(5)).format("%Y/%m/%d"),
+        t = (day + Span::hours(5)).format("%Y%m%dT%H%M%SZ"),
+    );
+    r.moto.put_object(
+        "us-east-1",
+        &r.bucket,
+        &digest,
+        crate::support::gzip(b"{\"digestStartTime\":\"x\"}"),
+    );
+    let (first, _) = r.replay(start, end);
+    first.expect_code(0);
+    let state = r.state(start, end).unwrap();
+    let settled: Vec<&String> = state["prefixes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, p)| p["settled"] == true)
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        settled.iter().any(|k| k.contains("CloudTrail-Digest")),
+        "{state}"
+    );
+    let (second, _) = r.replay(start, end);
+    second.expect_code(0);
+    assert!(
+        calls(&second, "S3.ListObjectsV2") < calls(&first, "S3.ListObjectsV2"),
+        "the settled day is not listed again: {} then {}",
+        calls(&first, "S3.ListObjectsV2"),
+        calls(&second, "S3.ListObjectsV2")
+    );
+}

@@ -38,6 +38,17 @@ impl Run {
         self
     }
 
+    /// Fails the test unless standard output contains `text`.
+    #[track_caller]
+    pub fn expect_stdout(&self, text: &str) -> &Self {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}:\n{}",
+            self.stdout
+        );
+        self
+    }
+
     /// Fails the test unless standard error contains `text`.
     #[track_caller]
     pub fn expect_stderr(&self, text: &str) -> &Self {
