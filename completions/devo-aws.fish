@@ -25,7 +25,7 @@ function __fish_devo_aws_using_subcommand
 end
 
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
-complete -c devo-aws -n "__fish_devo_aws_needs_command" -l max-messages -d 'Stop receiving after N messages per service' -r
+complete -c devo-aws -n "__fish_devo_aws_needs_command" -l max-messages -d 'Stop receiving after N messages per service (1 or more; leave it out for no limit)' -r
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
@@ -53,7 +53,7 @@ complete -c devo-aws -n "__fish_devo_aws_needs_command" -f -a "all" -d 'Every se
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -f -a "check" -d 'Check the config, credentials, queues, log groups and the Devo connection; pull nothing'
 complete -c devo-aws -n "__fish_devo_aws_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l max-messages -d 'Stop receiving after N messages per service' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l max-messages -d 'Stop receiving after N messages per service (1 or more; leave it out for no limit)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
@@ -69,7 +69,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -s v -l verbos
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -s q -l quiet -d 'Errors only, no summary'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand events" -s h -l help -d 'Print help'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l max-messages -d 'Stop receiving after N messages per service' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l max-messages -d 'Stop receiving after N messages per service (1 or more; leave it out for no limit)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
@@ -85,7 +85,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -s v -l v
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -s q -l quiet -d 'Errors only, no summary'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand securityhub" -s h -l help -d 'Print help'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l max-messages -d 'Stop receiving after N messages per service' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l max-messages -d 'Stop receiving after N messages per service (1 or more; leave it out for no limit)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
@@ -101,7 +101,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -s v -l verbose
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -s q -l quiet -d 'Errors only, no summary'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand audit" -s h -l help -d 'Print help'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l max-messages -d 'Stop receiving after N messages per service' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l max-messages -d 'Stop receiving after N messages per service (1 or more; leave it out for no limit)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
@@ -117,7 +117,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -s v -l verbo
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -s q -l quiet -d 'Errors only, no summary'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand metrics" -s h -l help -d 'Print help'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l max-messages -d 'Stop receiving after N messages per service' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l max-messages -d 'Stop receiving after N messages per service (1 or more; leave it out for no limit)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
@@ -133,7 +133,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -s v -l verb
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -s q -l quiet -d 'Errors only, no summary'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand flowlogs" -s h -l help -d 'Print help'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l max-messages -d 'Stop receiving after N messages per service' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l max-messages -d 'Stop receiving after N messages per service (1 or more; leave it out for no limit)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
@@ -149,7 +149,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -s v -l ve
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -s q -l quiet -d 'Errors only, no summary'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand cloudfront" -s h -l help -d 'Print help'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l max-messages -d 'Stop receiving after N messages per service' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l max-messages -d 'Stop receiving after N messages per service (1 or more; leave it out for no limit)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
@@ -165,7 +165,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -s v -l verbose 
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -s q -l quiet -d 'Errors only, no summary'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l max-messages -d 'Stop receiving after N messages per service' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l max-messages -d 'Stop receiving after N messages per service (1 or more; leave it out for no limit)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
@@ -181,7 +181,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -s v -l verbos
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -s q -l quiet -d 'Errors only, no summary'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand s3logs" -s h -l help -d 'Print help'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l max-messages -d 'Stop receiving after N messages per service' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l max-messages -d 'Stop receiving after N messages per service (1 or more; leave it out for no limit)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
@@ -197,7 +197,7 @@ complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -s v -l verbose -
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -s q -l quiet -d 'Errors only, no summary'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand all" -s h -l help -d 'Print help'
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l config -d 'The config file [default: config/config.yaml, or config/$CONFIG_FILE when set]' -r -F
-complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l max-messages -d 'Stop receiving after N messages per service' -r
+complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l max-messages -d 'Stop receiving after N messages per service (1 or more; leave it out for no limit)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l deadline -d 'The run\'s time budget: stop pulling then, deliver, acknowledge and exit (e.g. 90s, 4m)' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l start-time -d 'Backfill from TIME (RFC 3339, or a duration ago such as 2h) for this run only; saved cursors do not move. S3 services replay the window from their buckets (s3_buckets), not their queues; with check, says where a replay would list' -r
 complete -c devo-aws -n "__fish_devo_aws_using_subcommand check" -l end-time -d 'Backfill up to TIME (RFC 3339, or a duration ago) [default: now]' -r
