@@ -339,6 +339,8 @@ fn an_assume_role_refused_by_sts_exits_3_naming_the_role() {
         .expect_stderr("AccessDenied: User: arn:aws:iam::111122223333:user/devo is not authorized")
         .expect_stderr("credentials from inputs.aws.credentials: access key AKIAEXAMPLE");
     assert!(!run.stderr.contains("ErrorMetadata"), "{}", run.stderr);
+    // Nothing billed is nothing, not minus nothing.
+    run.expect_stderr("estimated_usd=\"0.000000\"");
     assert!(!run.stderr.contains("not-a-real-secret") && !run.stderr.contains("wrong-id"));
     assert_eq!(
         run.stderr.matches("AccessDenied: User").count(),
