@@ -359,11 +359,11 @@ fn tls_failure(endpoint: &DevoEndpoint, e: &std::io::Error) -> Failure {
     ShipError::at(endpoint, e).failure()
 }
 
-async fn check_queue(aws: &Aws, region: &str, queue: &str) -> Result<String, Failure> {
-    use aws_sdk_sqs::types::QueueAttributeName;
-    let sqs = aws.sqs(region);
+/// The URL of `queue` in `region`, with what to call it in messages.
+async fn queue_url(aws: &Aws, region: &str, queue: &str) -> Result<(String, String), Failure> {
     let what = format!("SQS queue {queue} in {region}");
-    let url = sqs
+    let url = aws
+        .sqs(region)
         .get_queue_url()
         .queue_name(queue)
         .send()
@@ -371,6 +371,13 @@ async fn check_queue(aws: &Aws, region: &str, queue: &str) -> Result<String, Fai
         .map_err(|e| aws.failure(&what, &e))?
         .queue_url
         .unwrap_or_default();
+    Ok((url, what))
+}
+
+async fn check_queue(aws: &Aws, region: &str, queue: &str) -> Result<String, Failure> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let sqs = aws.sqs(region);
+    let (url, what) = queue_url(aws, region, queue).await?;
     let attrs = sqs
         .get_queue_attributes()
         .queue_url(&url)
@@ -402,17 +409,9 @@ async fn check_filter(
     use crate::formats::s3_notification::{Notification, parse};
     let regex = regex::Regex::new(filter)
         .map_err(|e| Failure::new(Outcome::Config, format!("s3_file_type_filter: {e}")))?;
-    let sqs = aws.sqs(region);
-    let what = format!("SQS queue {queue} in {region}");
-    let url = sqs
-        .get_queue_url()
-        .queue_name(queue)
-        .send()
-        .await
-        .map_err(|e| aws.failure(&what, &e))?
-        .queue_url
-        .unwrap_or_default();
-    let peeked = sqs
+    let (url, what) = queue_url(aws, region, queue).await?;
+    let peeked = aws
+        .sqs(region)
         .receive_message()
         .queue_url(&url)
         .max_number_of_messages(10)

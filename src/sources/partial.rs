@@ -167,9 +167,14 @@ impl ObjectSink {
         }
         let before = self.delivered;
         self.take_answered_receipts();
-        if self.delivered > before
-            && let Some(track) = &self.track
-        {
+        if self.delivered > before {
+            self.note_progress().await;
+        }
+    }
+
+    /// Notes how far the object was delivered, as it goes (see [`PartialNotes::note`]).
+    async fn note_progress(&mut self) {
+        if let Some(track) = &self.track {
             self.noted = true;
             track
                 .notes
@@ -245,17 +250,12 @@ impl ObjectSink {
         match &answer {
             Receipt::Delivered if self.noted => forget(track).await,
             Receipt::Failed(_) if self.delivered > self.start => {
-                let note = partial(track, self.delivered);
-                match track.notes.note_now(&track.message_id, note).await {
-                    Ok(()) => tracing::info!(
-                        message = "Object delivered in part before delivery failed; the next run resumes it.",
-                        object = %track.object,
-                        records_delivered = self.delivered
-                    ),
-                    Err(e) => {
-                        tracing::warn!(message = "Could not save how far an object was delivered; the next run ships that part again.", object = %track.object, error = %e)
-                    }
-                }
+                save_part(
+                    track,
+                    self.delivered,
+                    "Object delivered in part before delivery failed; the next run resumes it.",
+                )
+                .await;
             }
             _ => {}
         }
@@ -279,14 +279,8 @@ impl ObjectSink {
                     self.delivered = batch.through;
                     events += batch.events;
                     bytes += batch.bytes;
-                    if i + 1 < last
-                        && let Some(track) = &self.track
-                    {
-                        self.noted = true;
-                        track
-                            .notes
-                            .note(&track.message_id, partial(track, self.delivered))
-                            .await;
+                    if i + 1 < last {
+                        self.note_progress().await;
                     }
                 }
                 Ok(Receipt::Printed) => answer = Receipt::Printed,
@@ -304,20 +298,30 @@ impl ObjectSink {
         let (_, events, bytes) = self.await_receipts().await;
         Counters::add(&counters.events, events);
         Counters::add(&counters.bytes, bytes);
-        let Some(track) = &self.track else { return };
-        if self.delivered == self.start {
-            return;
+        if let Some(track) = &self.track
+            && self.delivered > self.start
+        {
+            let said = "Object left in the middle; the next run resumes it.";
+            save_part(track, self.delivered, said).await;
         }
-        let note = partial(track, self.delivered);
-        match track.notes.note_now(&track.message_id, note).await {
-            Ok(()) => tracing::info!(
-                message = "Object left in the middle; the next run resumes it.",
-                object = %track.object,
-                records_delivered = self.delivered
-            ),
-            Err(e) => {
-                tracing::warn!(message = "Could not save how far an object was delivered; the next run ships that part again.", object = %track.object, error = %e)
-            }
+    }
+}
+
+/// Notes, before returning, that `track`'s object was delivered up to `records`, saying `said`
+/// (or that it could not be noted).
+async fn save_part(track: &Track, records: u64, said: &str) {
+    match track
+        .notes
+        .note_now(&track.message_id, partial(track, records))
+        .await
+    {
+        Ok(()) => tracing::info!(
+            message = said,
+            object = %track.object,
+            records_delivered = records
+        ),
+        Err(e) => {
+            tracing::warn!(message = "Could not save how far an object was delivered; the next run ships that part again.", object = %track.object, error = %e)
         }
     }
 }

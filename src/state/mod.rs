@@ -224,18 +224,22 @@ impl ServiceState {
         expires: DateTime<Utc>,
         now: DateTime<Utc>,
     ) {
-        let progress = self
-            .messages
+        let progress = self.progress_of(message_id, expires);
+        progress.partial.retain(|name, _| !objects.contains(name));
+        progress.objects = objects;
+        progress.expires = expires;
+        self.bound_messages(now);
+    }
+
+    /// What is remembered of `message_id`, begun (to expire at `expires`) when nothing is.
+    fn progress_of(&mut self, message_id: &str, expires: DateTime<Utc>) -> &mut MessageProgress {
+        self.messages
             .entry(message_id.to_string())
             .or_insert_with(|| MessageProgress {
                 objects: Vec::new(),
                 expires,
                 partial: BTreeMap::new(),
-            });
-        progress.partial.retain(|name, _| !objects.contains(name));
-        progress.objects = objects;
-        progress.expires = expires;
-        self.bound_messages(now);
+            })
     }
 
     /// Applies `note` to what is remembered of `message_id`'s objects.
@@ -246,14 +250,7 @@ impl ServiceState {
                 progress,
                 expires,
             } => {
-                let entry = self
-                    .messages
-                    .entry(message_id.to_string())
-                    .or_insert_with(|| MessageProgress {
-                        objects: Vec::new(),
-                        expires,
-                        partial: BTreeMap::new(),
-                    });
+                let entry = self.progress_of(message_id, expires);
                 entry.expires = entry.expires.max(expires);
                 entry.partial.insert(object, progress);
             }

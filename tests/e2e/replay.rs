@@ -54,6 +54,26 @@ fn replay_setup() -> Replay {
 }
 
 impl Replay {
+    /// Puts `objects` trail files of three records each (ids `<prefix>-<n>-<i>`), `every`
+    /// apart from `start`, of the first account and region; their ids.
+    fn put_spread(
+        &self,
+        prefix: &str,
+        objects: usize,
+        start: DateTime<Utc>,
+        every: Span,
+    ) -> BTreeSet<String> {
+        let mut ids = BTreeSet::new();
+        for n in 0..objects {
+            let at = start + every * n as i32;
+            let these: Vec<String> = (0..3).map(|i| format!("{prefix}-{n}-{i}")).collect();
+            ids.extend(these.iter().cloned());
+            let key = trail_key(ACCOUNTS[0], REGIONS[0], at, n);
+            self.put(&key, ACCOUNTS[0], REGIONS[0], &these);
+        }
+        ids
+    }
+
     /// Puts a trail file of `records` ids at `key`.
     fn put(&self, key: &str, account: &str, region: &str, ids: &[String]) {
         let records: Vec<String> = ids
@@ -229,18 +249,7 @@ fn a_replay_killed_half_way_resumes_and_ships_every_event_once() {
     let r = replay_setup();
     let end = Utc::now().duration_trunc(Span::hours(1)).unwrap() - Span::hours(30);
     let start = end - Span::hours(6);
-    let mut ids = BTreeSet::new();
-    for n in 0..40 {
-        let at = start + Span::minutes(5 * n as i64);
-        let these: Vec<String> = (0..3).map(|i| format!("k-{n}-{i}")).collect();
-        ids.extend(these.iter().cloned());
-        r.put(
-            &trail_key(ACCOUNTS[0], REGIONS[0], at, n),
-            ACCOUNTS[0],
-            REGIONS[0],
-            &these,
-        );
-    }
+    let ids = r.put_spread("k", 40, start, Span::minutes(5));
     // Each object answers after a second: the objects come in waves of eight.
     r.moto.fault(
         serde_json::json!({"op": "GetObject", "match": r.bucket, "delay_ms": 1000, "times": 40}),
@@ -504,18 +513,7 @@ fn a_replay_cut_by_the_deadline_says_so_once_and_fails_nothing() {
     let r = replay_setup();
     let end = Utc::now().duration_trunc(Span::hours(1)).unwrap() - Span::hours(30);
     let start = end - Span::hours(6);
-    let mut ids = BTreeSet::new();
-    for n in 0..24 {
-        let at = start + Span::minutes(10 * n as i64);
-        let these: Vec<String> = (0..3).map(|i| format!("d-{n}-{i}")).collect();
-        ids.extend(these.iter().cloned());
-        r.put(
-            &trail_key(ACCOUNTS[0], REGIONS[0], at, n),
-            ACCOUNTS[0],
-            REGIONS[0],
-            &these,
-        );
-    }
+    let ids = r.put_spread("d", 24, start, Span::minutes(10));
     // Each object trickles in for about 3 s: a 1 s deadline cuts the eight in flight.
     r.moto.fault(serde_json::json!({"op": "GetObject", "match": r.bucket, "trickle_ms": 300, "piece": 64, "times": 8}));
     let cut = r.wd.run(&[
