@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use crate::aws::Aws;
-use crate::config::{Loaded, Reach, SeedKey, ServiceKind};
+use crate::config::{Loaded, Pulls, SeedKey, ServiceKind};
 use crate::devo::shipper::ShipError;
 use crate::devo::tls::{
     CLIENT_CERT_WARN_DAYS, ClientCertificateExpired, DevoEndpoint, close_cleanly, not_after,
@@ -163,30 +163,28 @@ async fn devo_rows(endpoint: Result<DevoEndpoint, String>) -> Vec<Row> {
 /// Each configured service in each region: its queue, API or log groups reachable.
 async fn service_rows(loaded: &Loaded, aws: &Aws) -> Vec<Row> {
     let mut rows = Vec::new();
-    for kind in loaded.config.inputs.aws.services.configured_kinds() {
-        let Some(svc) = kind.configured(&loaded.config.inputs.aws.services) else {
-            continue;
-        };
-        for region in svc.regions() {
-            let check = format!("{} {region}", kind.name());
-            let groups = svc.log_groups.as_ref().map(|g| g.0.as_slice());
-            let results = match kind.reach() {
-                Reach::Queue => {
-                    let queue = kind.queue(svc).unwrap_or_default();
+    for plan in &loaded.plans {
+        for region in &plan.regions {
+            let check = format!("{} {region}", plan.kind.name());
+            let results = match &plan.pulls {
+                Pulls::Events { queue } => vec![check_queue(aws, region, queue).await],
+                Pulls::Objects { queue, objects } => {
                     let mut results = vec![check_queue(aws, region, queue).await];
-                    if let (Some(filter), Some(format)) =
-                        (&svc.s3_file_type_filter, kind.object_format())
+                    if let Some(filter) = &objects.key_filter
                         && results.iter().all(Result::is_ok)
                     {
-                        results.push(check_filter(aws, region, queue, filter, format).await);
+                        let (regex, format) = (&filter.regex, objects.format);
+                        results.push(check_filter(aws, region, queue, regex, format).await);
                     }
                     results
                 }
-                Reach::CloudTrailApi => vec![check_lookup(aws, region).await],
-                Reach::CloudWatchMetrics => vec![check_metrics(aws, region, &svc.namespaces).await],
-                Reach::LogGroups => {
+                Pulls::Audit(_) => vec![check_lookup(aws, region).await],
+                Pulls::Metrics(metrics) => {
+                    vec![check_metrics(aws, region, &metrics.namespaces).await]
+                }
+                Pulls::Logs(logs) => {
                     let mut results = Vec::new();
-                    for group in groups.unwrap_or_default() {
+                    for group in &logs.groups {
                         results.push(check_log_group(aws, region, group).await);
                     }
                     results
@@ -203,16 +201,12 @@ async fn service_rows(loaded: &Loaded, aws: &Aws) -> Vec<Row> {
 
 /// With `--start-time`: where the replay of each S3 service would list, and whether it may.
 async fn replay_rows(loaded: &Loaded, aws: &Aws, window: Backfill) -> Vec<Row> {
-    let services = &loaded.config.inputs.aws.services;
     let mut rows = Vec::new();
-    for kind in services.configured_kinds() {
-        let Some(svc) = kind.configured(services) else {
+    for plan in &loaded.plans {
+        let Some(objects) = plan.objects() else {
             continue;
         };
-        if kind.object_format().is_none() {
-            continue;
-        }
-        for (check, result) in replay::plan(aws, kind, svc, window).await {
+        for (check, result) in replay::preview(aws, plan, objects, window).await {
             rows.push(Row { check, result });
         }
     }
@@ -403,12 +397,11 @@ async fn check_filter(
     aws: &Aws,
     region: &str,
     queue: &str,
-    filter: &str,
+    regex: &regex::Regex,
     format: &crate::formats::objects::Format,
 ) -> Result<String, Failure> {
     use crate::formats::s3_notification::{Notification, parse};
-    let regex = regex::Regex::new(filter)
-        .map_err(|e| Failure::new(Outcome::Config, format!("s3_file_type_filter: {e}")))?;
+    let filter = regex.as_str();
     let (url, what) = queue_url(aws, region, queue).await?;
     let peeked = aws
         .sqs(region)

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 use crate::aws::Aws;
-use crate::config::{Loaded, Service, ServiceKind};
+use crate::config::{Loaded, ServiceKind, ServicePlan};
 use crate::devo::frame::Framing;
 use crate::devo::shipper::Shipper;
 use crate::outcome::{Failure, Outcome};
@@ -216,19 +216,16 @@ fn due_at(last: DateTime<Utc>, request_period_secs: u64) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-/// Runs `pull` as service `kind` under its lock and request period, then saves its state.
-/// `pull` fills the counters, may advance cursors, and returns the worst failure of its parts.
-pub async fn run_service<F, Fut>(
-    ctx: &RunContext,
-    kind: ServiceKind,
-    svc: &Service,
-    pull: F,
-) -> Summary
+/// Runs `pull` as the service of `plan` under its lock and request period, then saves its
+/// state. `pull` fills the counters, may advance cursors, and returns the worst failure of its
+/// parts.
+pub async fn run_service<F, Fut>(ctx: &RunContext, plan: &ServicePlan, pull: F) -> Summary
 where
     F: FnOnce(Arc<Counters>, Arc<ServiceHandle>) -> Fut,
     Fut: Future<Output = Result<(), Failure>>,
 {
-    let (name, request_period_secs) = (kind.name(), svc.request_period_secs());
+    let kind = plan.kind;
+    let (name, request_period_secs) = (kind.name(), plan.request_period.as_secs());
     let started = std::time::Instant::now();
     let counters = Arc::new(Counters::default());
     let finish = |outcome, note: Option<String>, counters: Arc<Counters>| {

@@ -34,7 +34,7 @@ pub const EXIT_CODES: [(u8, &str); 6] = [
     (USAGE_EXIT_CODE, "usage error"),
     (
         3,
-        "config, certificate or credentials error: a human must fix something",
+        "config, certificate or credentials error: a human must fix something (also: STS refused AssumeRole; a key filter matched none of a run's objects)",
     ),
     (
         4,

@@ -77,10 +77,10 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
         debug_logging();
     }
     if cli.command == Command::Check {
-        let endpoints = match devo_endpoints(&loaded) {
-            Ok(e) => e.into_iter().map(|(endpoint, _)| endpoint).collect(),
-            Err(e) => vec![Err(e)],
-        };
+        let endpoints = devo_endpoints(&loaded)
+            .into_iter()
+            .map(|(endpoint, _)| endpoint)
+            .collect();
         return check::run(&loaded, endpoints, cli.global.backfill()).await;
     }
     let selected = match select(&loaded, &cli.command) {
@@ -106,11 +106,13 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
         dry_run: cli.global.dry_run,
     };
     let ctx = context(cli, loaded, shipper, progress, time).await;
-    let services = &ctx.loaded.config.inputs.aws.services;
-    let summaries: Vec<Summary> = join_all(selected.iter().filter_map(|kind| {
-        kind.configured(services)
-            .map(|svc| sources::run(&ctx, *kind, svc))
-    }))
+    let summaries: Vec<Summary> = join_all(
+        ctx.loaded
+            .plans
+            .iter()
+            .filter(|plan| selected.contains(&plan.kind))
+            .map(|plan| sources::run(&ctx, plan)),
+    )
     .await;
     let aws = ctx.aws.clone();
     let input = ctx.input_id().to_string();
@@ -254,12 +256,11 @@ impl Watchers {
 
 /// The configured services of the subcommand; naming one the config lacks is an error.
 fn select(loaded: &Loaded, command: &Command) -> Result<Vec<ServiceKind>, ConfigError> {
-    let services = &loaded.config.inputs.aws.services;
     let wanted = command.services();
     let selected: Vec<ServiceKind> = wanted
         .iter()
         .copied()
-        .filter(|k| k.configured(services).is_some())
+        .filter(|k| loaded.plans.iter().any(|p| p.kind == *k))
         .collect();
     match wanted.as_slice() {
         [first, ..] if selected.is_empty() && *command != Command::All => {
@@ -282,7 +283,7 @@ fn start_shipper(
     // A dry run builds the endpoints as a real run does (certificates read and matched, the
     // address checked), so a config that would fail is not reported fine; it only does not
     // connect.
-    let endpoints = devo_endpoints(loaded)?
+    let endpoints = devo_endpoints(loaded)
         .into_iter()
         .map(|(endpoint, limits)| endpoint.map(|e| (e, limits)))
         .collect::<Result<Vec<_>, String>>()?;
@@ -343,10 +344,7 @@ async fn context(
     let dry_run = cli.global.dry_run;
     let grace = lease_grace(cli.global.deadline);
     // Devo takes both framings: one output that wants every record octet-counted gets it for all.
-    let octet_counting = loaded
-        .config
-        .devo_outputs()
-        .is_ok_and(|outputs| outputs.iter().any(|(_, output)| output.octet_counting));
+    let octet_counting = loaded.outputs.iter().any(|output| output.octet_counting);
     RunContext {
         state: StateStore::from_config(&loaded, &aws),
         worker: Worker {
@@ -411,39 +409,27 @@ fn fail(outcome: Outcome, e: &dyn std::error::Error) -> Outcome {
 type OutputSetup = (Result<DevoEndpoint, String>, EpochLimits);
 
 /// Each Devo output's endpoint and limits.
-fn devo_endpoints(loaded: &Loaded) -> Result<Vec<OutputSetup>, String> {
-    let outputs = loaded
-        .config
-        .devo_outputs()
-        .map_err(|e| format!("{}: {e:?}", loaded.file().display()))?;
-    Ok(outputs
-        .into_iter()
-        .map(|(name, out)| {
-            let (chain, cert, key) = (
-                loaded.cert_path(&out.chain),
-                loaded.cert_path(&out.cert),
-                loaded.cert_path(&out.key),
-            );
+fn devo_endpoints(loaded: &Loaded) -> Vec<OutputSetup> {
+    loaded
+        .outputs
+        .iter()
+        .map(|out| {
             let endpoint = DevoEndpoint::new(&EndpointSpec {
                 address: &out.address,
                 port: out.port,
-                chain: &chain,
-                cert: &cert,
-                key: &key,
+                chain: &out.chain,
+                cert: &out.cert,
+                key: &out.key,
                 verify_hostname: out.verify_hostname,
-                // Checked when the config was loaded.
-                server_fingerprint: out
-                    .server_fingerprint
-                    .as_deref()
-                    .and_then(config::parse_fingerprint),
+                server_fingerprint: out.server_fingerprint,
             })
-            .map_err(|e| format!("outputs.{name}: {e}"));
+            .map_err(|e| format!("outputs.{}: {e}", out.name));
             let mut limits = EpochLimits::default();
-            if let Some(secs) = out.timeout_seconds {
-                limits.write_timeout = Duration::from_secs(secs);
-                limits.close_timeout = Duration::from_secs(secs);
+            if let Some(timeout) = out.timeout {
+                limits.write_timeout = timeout;
+                limits.close_timeout = timeout;
             }
             (endpoint, limits)
         })
-        .collect())
+        .collect()
 }

@@ -9,12 +9,17 @@
 
 mod advice;
 mod model;
+mod plan;
 mod services;
 mod validate;
 
 pub use advice::Advice;
 pub use model::*;
-pub use services::{Pull, Reach, SeedKey, ServiceKind, ServiceRow};
+pub use plan::{
+    AuditPlan, CursorSettings, KeyFilterPlan, LogsPlan, MetricsPlan, ObjectPlan, OutputPlan, Pulls,
+    ServicePlan, TagChoice,
+};
+pub use services::{Pull, SeedKey, ServiceKind, ServiceRow};
 pub use validate::{RANGES, Ranges, is_safe_id};
 
 use std::path::{Path, PathBuf};
@@ -56,14 +61,13 @@ pub struct Loaded {
     pub unknown_keys: Vec<String>,
     /// What the config may still get wrong (warned about; shown by `check`).
     pub advice: Vec<advice::Advice>,
+    /// Each configured service, resolved: what the run and `check` read.
+    pub plans: Vec<ServicePlan>,
+    /// Each Devo output, resolved.
+    pub outputs: Vec<OutputPlan>,
 }
 
 impl Loaded {
-    /// Where a certificate named in an output lives: relative names resolve in `<product>/certs/`.
-    pub fn cert_path(&self, name: &str) -> PathBuf {
-        resolve(&self.product_dir.join("certs"), name)
-    }
-
     /// The state directory: `persistence.config.directory_name` under `<product>/`.
     pub fn state_dir(&self) -> PathBuf {
         resolve(
@@ -99,6 +103,11 @@ pub fn load(file: &Path) -> Result<Loaded, ConfigError> {
     })?;
     let (config, unknown_keys) = parse(&text).map_err(|e| e.in_file(file))?;
     config.validate().map_err(|e| e.in_file(file))?;
+    let plans = plan::build(&config).map_err(|e| e.in_file(file))?;
+    let product_dir = product_dir_of(file);
+    let certs = product_dir.join("certs");
+    let outputs =
+        plan::outputs(&config, |name| resolve(&certs, name)).map_err(|e| e.in_file(file))?;
     for key in &unknown_keys {
         tracing::warn!(message = "Unknown key in config, ignored.", key = %key, file = %file.display());
     }
@@ -109,13 +118,14 @@ pub fn load(file: &Path) -> Result<Loaded, ConfigError> {
     for a in &advice {
         tracing::warn!(message = "Config: check this.", key = %a.path, advice = %a.says);
     }
-    let product_dir = product_dir_of(file);
     Ok(Loaded {
         file: file.to_path_buf(),
         product_dir,
         config,
         unknown_keys,
         advice,
+        plans,
+        outputs,
     })
 }
 

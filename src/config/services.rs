@@ -3,7 +3,7 @@
 //! `run`, `check` and the command line all iterate over [`ServiceKind::ALL`]; adding a service
 //! starts here.
 
-use super::model::{LineOutput, Service, ServiceType, Services};
+use super::model::{Service, ServiceType, Services};
 use crate::formats;
 use crate::formats::objects::Format;
 
@@ -133,16 +133,6 @@ pub enum ServiceKind {
     Config,
 }
 
-/// How `devo-aws check` proves a service reachable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reach {
-    /// The queue it consumes.
-    Queue,
-    CloudTrailApi,
-    CloudWatchMetrics,
-    LogGroups,
-}
-
 /// How a service pulls.
 #[derive(Debug, Clone, Copy)]
 pub enum Pull {
@@ -171,8 +161,6 @@ pub struct ServiceRow {
     /// time end (CloudTrail makes events searchable within about 15 minutes; CloudWatch may
     /// ingest a log event or a datapoint a few minutes late).
     pub default_delay_secs: u64,
-    /// How `check` proves it reachable.
-    pub reach: Reach,
     /// The IAM actions a run of it calls (on the queue, the bucket, the API; `s3:ListBucket` for
     /// replays, `--start-time`), beside
     /// `sts:GetCallerIdentity` which every run calls; `kms:Decrypt` is needed too when its
@@ -225,7 +213,6 @@ const fn s3_logs(
         name,
         queue_key: Some(queue_key),
         default_delay_secs: 300,
-        reach: Reach::Queue,
         iam_actions: OBJECT_ACTIONS,
         pull: Pull::Objects(format),
     }
@@ -240,7 +227,6 @@ pub static ROWS: [ServiceRow; ServiceKind::ALL.len()] = [
         name: "service-events-all",
         queue_key: Some("cloudwatch_sqs_queue_name"),
         default_delay_secs: 300,
-        reach: Reach::Queue,
         iam_actions: QUEUE_ACTIONS,
         pull: Pull::QueueEvents,
     },
@@ -251,7 +237,6 @@ pub static ROWS: [ServiceRow; ServiceKind::ALL.len()] = [
         name: "sqs-cloudwatch-consumer",
         queue_key: Some("cloudwatch_sqs_queue_name"),
         default_delay_secs: 300,
-        reach: Reach::Queue,
         iam_actions: QUEUE_ACTIONS,
         pull: Pull::QueueEvents,
     },
@@ -262,7 +247,6 @@ pub static ROWS: [ServiceRow; ServiceKind::ALL.len()] = [
         name: "audit-events-all.s3",
         queue_key: Some("audit_sqs_queue_name"),
         default_delay_secs: 300,
-        reach: Reach::Queue,
         iam_actions: OBJECT_ACTIONS,
         pull: Pull::Objects(&formats::cloudtrail::FORMAT),
     },
@@ -273,7 +257,6 @@ pub static ROWS: [ServiceRow; ServiceKind::ALL.len()] = [
         name: "audit-events-all.api",
         queue_key: None,
         default_delay_secs: 900,
-        reach: Reach::CloudTrailApi,
         iam_actions: &["cloudtrail:LookupEvents"],
         pull: Pull::AuditApi,
     },
@@ -284,7 +267,6 @@ pub static ROWS: [ServiceRow; ServiceKind::ALL.len()] = [
         name: "metrics-all",
         queue_key: None,
         default_delay_secs: 300,
-        reach: Reach::CloudWatchMetrics,
         iam_actions: &[
             "cloudwatch:ListMetrics",
             "cloudwatch:GetMetricData",
@@ -313,7 +295,6 @@ pub static ROWS: [ServiceRow; ServiceKind::ALL.len()] = [
         name: "custom_service.logs",
         queue_key: None,
         default_delay_secs: 120,
-        reach: Reach::LogGroups,
         iam_actions: &["logs:DescribeLogGroups", "logs:FilterLogEvents"],
         pull: Pull::Logs,
     },
@@ -428,10 +409,6 @@ impl ServiceKind {
         self.row().default_delay_secs
     }
 
-    pub fn reach(self) -> Reach {
-        self.row().reach
-    }
-
     pub fn iam_actions(self) -> &'static [&'static str] {
         self.row().iam_actions
     }
@@ -452,11 +429,6 @@ impl ServiceKind {
             Some(t) => svc.has_type(t).then_some(svc),
             None => Some(svc),
         }
-    }
-
-    /// Line events as JSON objects (`format: json`) rather than as they stand.
-    pub fn json_lines(svc: &Service) -> bool {
-        svc.format == LineOutput::Json
     }
 }
 

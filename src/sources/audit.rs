@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
-use crate::config::{Service, ServiceKind};
+use crate::config::{AuditPlan, ServiceKind, ServicePlan};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
 use crate::formats::cloudtrail::RecordFields;
@@ -36,24 +36,24 @@ struct Plan {
 }
 
 impl Plan {
-    fn resolve(svc: &Service) -> Self {
+    fn resolve(plan: &ServicePlan, audit: &AuditPlan) -> Self {
         Self {
-            cursor: CursorPlan::resolve(KIND, svc),
-            drop: svc.drop_event_names.iter().cloned().collect(),
-            tags: TagRule {
-                table: "cloud.aws.cloudtrail.events",
-                typed_family: svc.auto_event_type.then_some("cloud.aws.cloudtrail"),
-                from_event: svc.use_region_and_account_id_from_event,
-            },
+            cursor: CursorPlan::planned(plan, &audit.cursor),
+            drop: audit.drop_event_names.clone(),
+            tags: TagRule::new(
+                "cloud.aws.cloudtrail.events",
+                Some("cloud.aws.cloudtrail"),
+                plan.tags,
+            ),
         }
     }
 }
 
 /// One cycle of `audit` from the API (`types: [audits_api]`); `types: [audits_s3]` is the
 /// S3+SQS pipeline's (`objects`).
-pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
-    let plan = &Plan::resolve(svc);
-    run_service(ctx, KIND, svc, |counters, state| async move {
+pub async fn run(ctx: &RunContext, service: &ServicePlan, audit: &AuditPlan) -> Summary {
+    let plan = &Plan::resolve(service, audit);
+    run_service(ctx, service, |counters, state| async move {
         let account = puller_account(&ctx.aws).await?.to_string();
         // LookupEvents works to the second: so do the windows.
         let latest = plan.cursor.latest_end(ctx).trunc_subsecs(0);

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::config::{Service, ServiceKind};
+use crate::config::{CursorSettings, ServicePlan};
 use crate::cycle::{Counters, RunContext};
 use crate::devo::shipper::Shipped;
 use crate::outcome::{Failure, Outcome};
@@ -236,13 +236,13 @@ pub struct CursorPlan {
 }
 
 impl CursorPlan {
-    /// The plan of `svc`, configured as a service of `kind`.
-    pub fn resolve(kind: ServiceKind, svc: &Service) -> Self {
+    /// The cursor part of the plan of a service pulled by time (`settings`, its own part).
+    pub fn planned(plan: &ServicePlan, settings: &CursorSettings) -> Self {
         Self {
-            regions: svc.regions().to_vec(),
-            start_time: svc.start_time.map(|t| t.0),
-            lookback: Duration::from_secs(svc.request_period_secs()),
-            delay: svc.delay(kind.default_delay_secs()),
+            regions: plan.regions.clone(),
+            start_time: plan.start_time,
+            lookback: plan.request_period,
+            delay: settings.delay,
         }
     }
 

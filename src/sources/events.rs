@@ -1,7 +1,7 @@
 //! `events` (service-events-all) and `securityhub` (sqs-cloudwatch-consumer): EventBridge events
 //! from an SQS queue per region. Security Hub events are split into one event per finding.
 
-use crate::config::{Service, ServiceKind};
+use crate::config::{ServiceKind, ServicePlan};
 use crate::cycle::{RunContext, Summary, run_service};
 use crate::devo::shipper::Shipped;
 use crate::formats::FormatError;
@@ -10,18 +10,14 @@ use crate::sources::TagRule;
 use crate::sources::queue::{Incoming, MessageHandler, QueueJob, Rejection, consume};
 
 /// How the two EventBridge services tag their events.
-fn tag_rule(kind: ServiceKind, svc: &Service) -> TagRule {
-    let (table, typed_family) = match kind {
-        ServiceKind::SecurityHub => ("cloud.aws.securityhub.findings", None),
-        _ => (
+fn tag_rule(plan: &ServicePlan) -> TagRule {
+    match plan.kind {
+        ServiceKind::SecurityHub => TagRule::new("cloud.aws.securityhub.findings", None, plan.tags),
+        _ => TagRule::new(
             "cloud.aws.cloudwatch.events",
-            svc.auto_event_type.then_some("cloud.aws.cloudwatch"),
+            Some("cloud.aws.cloudwatch"),
+            plan.tags,
         ),
-    };
-    TagRule {
-        table,
-        typed_family,
-        from_event: svc.use_region_and_account_id_from_event,
     }
 }
 
@@ -60,14 +56,14 @@ impl MessageHandler for Handler<'_> {
 }
 
 /// One cycle of `events` or `securityhub`.
-pub async fn run(ctx: &RunContext, kind: ServiceKind, svc: &Service) -> Summary {
+pub async fn run(ctx: &RunContext, plan: &ServicePlan, queue: &str) -> Summary {
     let handler = Handler {
         ctx,
-        kind,
-        tags: tag_rule(kind, svc),
+        kind: plan.kind,
+        tags: tag_rule(plan),
     };
-    let job = QueueJob::new(kind, svc, &handler);
-    run_service(ctx, kind, svc, |counters, _state| async move {
+    let job = QueueJob::new(plan, queue, &handler);
+    run_service(ctx, plan, |counters, _state| async move {
         consume(ctx, &job, &counters).await
     })
     .await

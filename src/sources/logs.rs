@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{SecondsFormat, TimeZone, Utc};
 use serde::Serialize;
 
-use crate::config::{Service, ServiceKind};
+use crate::config::{LogsPlan, ServiceKind, ServicePlan};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
 use crate::outcome::Failure;
@@ -59,24 +59,19 @@ struct Plan {
 }
 
 impl Plan {
-    fn resolve(svc: &Service) -> Self {
-        let late_window = Duration::from_secs(svc.late_events_secs());
+    fn resolve(plan: &ServicePlan, logs: &LogsPlan) -> Self {
         Self {
-            cursor: CursorPlan::resolve(KIND, svc),
-            groups: svc
-                .log_groups
-                .as_ref()
-                .map(|g| g.0.clone())
-                .unwrap_or_default(),
-            late_window: (!late_window.is_zero()).then_some(late_window),
+            cursor: CursorPlan::planned(plan, &logs.cursor),
+            groups: logs.groups.clone(),
+            late_window: logs.late_window,
         }
     }
 }
 
 /// One cycle of the service.
-pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
-    let plan = &Plan::resolve(svc);
-    run_service(ctx, KIND, svc, |counters, state| async move {
+pub async fn run(ctx: &RunContext, service: &ServicePlan, logs: &LogsPlan) -> Summary {
+    let plan = &Plan::resolve(service, logs);
+    run_service(ctx, service, |counters, state| async move {
         let account = puller_account(&ctx.aws).await?.to_string();
         // Shards split log groups, not regions.
         each_region(KIND.name(), &plan.cursor.regions, None, |region| {

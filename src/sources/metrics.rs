@@ -25,7 +25,7 @@ use futures_util::{StreamExt, stream};
 use serde::Serialize;
 
 use crate::bill::Unit;
-use crate::config::{MetricsApi, Service, ServiceKind};
+use crate::config::{MetricsApi, MetricsPlan, ServiceKind, ServicePlan};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
 use crate::outcome::{Failure, Outcome};
@@ -84,21 +84,21 @@ struct Plan {
 }
 
 impl Plan {
-    fn resolve(svc: &Service) -> Self {
+    fn resolve(plan: &ServicePlan, metrics: &MetricsPlan) -> Self {
         Self {
-            cursor: CursorPlan::resolve(KIND, svc),
-            period: svc.period_secs(),
-            statistics: svc.statistics().into_iter().map(String::from).collect(),
-            namespaces: svc.namespaces.clone(),
-            api: svc.metrics_api,
+            cursor: CursorPlan::planned(plan, &metrics.cursor),
+            period: metrics.period,
+            statistics: metrics.statistics.clone(),
+            namespaces: metrics.namespaces.clone(),
+            api: metrics.api,
         }
     }
 }
 
 /// One cycle of the service.
-pub async fn run(ctx: &RunContext, svc: &Service) -> Summary {
-    let plan = &Plan::resolve(svc);
-    run_service(ctx, KIND, svc, |counters, state| async move {
+pub async fn run(ctx: &RunContext, service: &ServicePlan, metrics: &MetricsPlan) -> Summary {
+    let plan = &Plan::resolve(service, metrics);
+    run_service(ctx, service, |counters, state| async move {
         let account = puller_account(&ctx.aws).await?.to_string();
         let period_len = Duration::from_secs(u64::from(plan.period));
         let latest = plan.cursor.latest_end(ctx);

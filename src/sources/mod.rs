@@ -13,7 +13,7 @@ pub mod queue;
 pub mod replay;
 
 use crate::aws::Aws;
-use crate::config::{Pull, Service, ServiceKind};
+use crate::config::{Pulls, ServicePlan, TagChoice};
 use crate::cycle::{RunContext, Summary};
 use std::future::Future;
 
@@ -25,17 +25,17 @@ use crate::formats::eventbridge::AwsEvent;
 use crate::outcome::{Failure, Outcome};
 use crate::shard::Shard;
 
-/// One cycle of service `kind` (configured by `svc`): how each service of the registry runs.
-pub async fn run(ctx: &RunContext, kind: ServiceKind, svc: &Service) -> Summary {
-    match kind.row().pull {
-        Pull::QueueEvents => events::run(ctx, kind, svc).await,
-        Pull::Objects(format) => match ctx.options.backfill {
-            Some(window) => replay::run(ctx, kind, format, svc, window).await,
-            None => objects::run(ctx, kind, format, svc).await,
+/// One cycle of the service of `plan`: how each service of the registry runs.
+pub async fn run(ctx: &RunContext, plan: &ServicePlan) -> Summary {
+    match &plan.pulls {
+        Pulls::Events { queue } => events::run(ctx, plan, queue).await,
+        Pulls::Objects { queue, objects } => match ctx.options.backfill {
+            Some(window) => replay::run(ctx, plan, objects, window).await,
+            None => objects::run(ctx, plan, queue, objects).await,
         },
-        Pull::AuditApi => audit::run(ctx, svc).await,
-        Pull::Metrics => metrics::run(ctx, svc).await,
-        Pull::Logs => logs::run(ctx, svc).await,
+        Pulls::Audit(audit) => audit::run(ctx, plan, audit).await,
+        Pulls::Metrics(metrics) => metrics::run(ctx, plan, metrics).await,
+        Pulls::Logs(logs) => logs::run(ctx, plan, logs).await,
     }
 }
 
@@ -52,6 +52,15 @@ pub struct TagRule {
 }
 
 impl TagRule {
+    /// Events of `table`, typed under `typed_family` when the config asks for it (`auto_event_type`).
+    pub fn new(table: &'static str, typed_family: Option<&'static str>, choice: TagChoice) -> Self {
+        Self {
+            table,
+            typed_family: typed_family.filter(|_| choice.by_event_type),
+            from_event: choice.from_event,
+        }
+    }
+
     /// `TABLE.ACCOUNT_ID.REGION` for `event`, pulled in `region`. The puller's account is looked
     /// up (once a run) only when the event does not carry one or is not to be trusted for it.
     pub async fn tag(&self, event: &AwsEvent, region: &str, aws: &Aws) -> Result<String, Failure> {

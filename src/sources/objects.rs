@@ -23,7 +23,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt};
 use tokio::sync::Semaphore;
 
 use crate::aws::Aws;
-use crate::config::{Service, ServiceKind};
+use crate::config::{KeyFilterPlan, ObjectPlan, ServicePlan};
 use crate::cycle::{Counters, RunContext, Stop, Summary, run_service};
 use crate::devo::frame::{FrameBatch, Framing};
 use crate::devo::shipper::{BATCH_BYTES, Shipped, Shipper};
@@ -134,15 +134,15 @@ pub struct KeyFilter {
 }
 
 impl KeyFilter {
-    /// The filter at `path` (checked when the config was loaded: none when it does not compile).
-    fn new(path: String, pattern: &str) -> Option<Self> {
-        Some(Self {
-            regex: Regex::new(pattern).ok()?,
-            path,
+    /// The filter the plan compiled.
+    fn new(plan: &KeyFilterPlan) -> Self {
+        Self {
+            regex: plan.regex.clone(),
+            path: plan.path.clone(),
             passed: AtomicU64::new(0),
             held_back: AtomicU64::new(0),
             sample: Mutex::default(),
-        })
+        }
     }
 
     fn lets_through(&self, key: &str) -> bool {
@@ -171,38 +171,20 @@ impl KeyFilter {
     }
 }
 
-/// The tag rule of `format`'s events, as `svc` configures it.
-fn tag_rule(format: &Format, svc: &Service) -> TagRule {
-    TagRule {
-        table: format.table,
-        typed_family: format.typed_family.filter(|_| svc.auto_event_type),
-        from_event: svc.use_region_and_account_id_from_event,
-    }
-}
-
 impl ObjectSettings {
-    /// How service `kind` (configured by `svc`) reads objects of `format`.
-    fn for_service(kind: ServiceKind, format: &'static Format, svc: &Service) -> Self {
+    /// How the service of `plan` reads objects (`objects`, its part of the plan).
+    fn planned(plan: &ServicePlan, objects: &ObjectPlan) -> Self {
+        let format = objects.format;
         Self {
             format,
-            tags: tag_rule(format, svc),
+            tags: TagRule::new(format.table, format.typed_family, plan.tags),
             decoding: DecoderOptions {
-                json: ServiceKind::json_lines(svc),
-                drop_event_names: svc.drop_event_names.iter().cloned().collect(),
+                json: objects.json,
+                drop_event_names: objects.drop_event_names.clone(),
             },
-            key_filter: svc.s3_file_type_filter.as_deref().and_then(|re| {
-                let path = format!(
-                    "inputs.aws.services.{}.s3_file_type_filter",
-                    kind.seed_key().as_str()
-                );
-                KeyFilter::new(path, re)
-            }),
-            start_time: svc.start_time.map(|t| t.0),
-            expected_owners: svc
-                .expected_bucket_owner
-                .as_ref()
-                .map(|o| o.0.clone())
-                .unwrap_or_default(),
+            key_filter: objects.key_filter.as_ref().map(KeyFilter::new),
+            start_time: plan.start_time,
+            expected_owners: objects.expected_owners.clone(),
             owners_found: Mutex::default(),
             noticed: Mutex::default(),
         }
@@ -213,13 +195,13 @@ impl ObjectSettings {
 /// `sources::replay`).
 pub async fn run(
     ctx: &RunContext,
-    kind: ServiceKind,
-    format: &'static Format,
-    svc: &Service,
+    plan: &ServicePlan,
+    queue: &str,
+    objects: &ObjectPlan,
 ) -> Summary {
-    run_service(ctx, kind, svc, |counters, state| async move {
-        let handler = ObjectHandler::for_service(ctx, kind, format, svc, counters.clone(), state);
-        consume(ctx, &QueueJob::new(kind, svc, &handler), &counters).await
+    run_service(ctx, plan, |counters, state| async move {
+        let handler = ObjectHandler::planned(ctx, plan, objects, counters.clone(), state);
+        consume(ctx, &QueueJob::new(plan, queue, &handler), &counters).await
     })
     .await
 }
@@ -248,18 +230,17 @@ pub struct Resume {
 }
 
 impl<'a> ObjectHandler<'a> {
-    /// The handler of service `kind`'s objects of `format`, as `svc` configures it.
-    pub fn for_service(
+    /// The handler of the objects of the service of `plan`.
+    pub fn planned(
         ctx: &'a RunContext,
-        kind: ServiceKind,
-        format: &'static Format,
-        svc: &Service,
+        plan: &ServicePlan,
+        objects: &ObjectPlan,
         counters: Arc<Counters>,
         state: Arc<ServiceHandle>,
     ) -> Self {
         Self {
             ctx,
-            settings: Arc::new(ObjectSettings::for_service(kind, format, svc)),
+            settings: Arc::new(ObjectSettings::planned(plan, objects)),
             counters,
             notes: Arc::new(PartialNotes::new(state.clone())),
             state,

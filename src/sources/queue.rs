@@ -39,7 +39,7 @@ use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
 
 use crate::aws::aws_error;
-use crate::config::{Service, ServiceKind};
+use crate::config::{ServiceKind, ServicePlan};
 use crate::cycle::{Counters, RunContext};
 use crate::devo::shipper::Shipped;
 use crate::lock;
@@ -124,8 +124,8 @@ pub trait MessageHandler: Sync {
     }
 }
 
-/// What to consume, resolved from the config once: the queue of service `kind` in each of its
-/// regions, and the handler of its messages.
+/// What to consume: the queue of a service in each of its regions, and the handler of its
+/// messages.
 pub struct QueueJob<'a, H> {
     pub kind: ServiceKind,
     queue: &'a str,
@@ -134,13 +134,12 @@ pub struct QueueJob<'a, H> {
 }
 
 impl<'a, H> QueueJob<'a, H> {
-    /// The job of service `kind` as `svc` configures it (validation made sure a service that
-    /// consumes a queue names one).
-    pub fn new(kind: ServiceKind, svc: &'a Service, handler: &'a H) -> Self {
+    /// The job of the service of `plan`, on its `queue`.
+    pub fn new(plan: &'a ServicePlan, queue: &'a str, handler: &'a H) -> Self {
         Self {
-            kind,
-            queue: kind.queue(svc).unwrap_or_default(),
-            regions: svc.regions(),
+            kind: plan.kind,
+            queue,
+            regions: &plan.regions,
             handler,
         }
     }

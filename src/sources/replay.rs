@@ -29,11 +29,10 @@ use tokio::sync::mpsc;
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 
 use crate::aws::Aws;
-use crate::config::{S3Root, Service, ServiceKind};
+use crate::config::{ObjectPlan, S3Root, ServicePlan};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::Shipped;
 use crate::formats::layout::{DirDate, key_stamp};
-use crate::formats::objects::Format;
 use crate::formats::s3_notification::ObjectRef;
 use crate::outcome::{Failure, Outcome};
 use crate::sources::objects::ObjectHandler;
@@ -106,33 +105,32 @@ enum Step {
     },
 }
 
-/// One cycle of S3 service `kind` (its objects of `format`) run with `--start-time`: the
+/// One cycle of the S3 service of `plan` (reading with `objects`) run with `--start-time`: the
 /// replay of `window` from its buckets, under its own state.
 pub async fn run(
     ctx: &RunContext,
-    kind: ServiceKind,
-    format: &'static Format,
-    svc: &Service,
+    plan: &ServicePlan,
+    objects: &ObjectPlan,
     window: Backfill,
 ) -> Summary {
-    run_service(ctx, kind, svc, |counters, state| async move {
-        let handler = ObjectHandler::for_service(ctx, kind, format, svc, counters, state.clone());
-        replay(ctx, kind, svc, window, &handler, &state).await
+    run_service(ctx, plan, |counters, state| async move {
+        let handler = ObjectHandler::planned(ctx, plan, objects, counters, state.clone());
+        replay(ctx, plan, objects, window, &handler, &state).await
     })
     .await
 }
 
-/// The replay of service `kind` over `window`.
+/// The replay of the service of `plan` over `window`.
 async fn replay(
     ctx: &RunContext,
-    kind: ServiceKind,
-    svc: &Service,
+    plan: &ServicePlan,
+    objects: &ObjectPlan,
     window: Backfill,
     handler: &ObjectHandler<'_>,
     state: &Arc<ServiceHandle>,
 ) -> Result<(), Failure> {
-    let counters = handler.counters.clone();
-    let roots = roots_of(kind, svc)?;
+    let (kind, counters) = (plan.kind, handler.counters.clone());
+    let roots = roots_of(plan, objects)?;
     let saved = state.saved().await?;
     let now = ctx.aws.now();
     let end = window.end.or(saved.replay_end).unwrap_or(now).min(now);
@@ -144,8 +142,8 @@ async fn replay(
         end,
     };
     let mut found = Vec::new();
-    for root in &roots {
-        found.push(Root::find(&ctx.aws, svc, root).await?);
+    for root in roots {
+        found.push(Root::find(&ctx.aws, plan, root).await?);
     }
     let done: BTreeMap<String, PrefixProgress> = saved.prefixes;
     tracing::info!(
@@ -209,25 +207,19 @@ async fn replay(
     Ok(())
 }
 
-/// The roots `svc` names for `kind`, or the config error that says where to name them.
-fn roots_of(kind: ServiceKind, svc: &Service) -> Result<Vec<S3Root>, Failure> {
-    let t = kind.selected_by();
-    let roots = t.map(|t| svc.replay_roots(t)).unwrap_or_default();
-    if roots.is_empty() {
-        let path = format!(
-            "inputs.aws.services.{}.s3_buckets.{}",
-            kind.seed_key().as_str(),
-            t.map_or("", |t| t.as_str())
-        );
+/// The roots the plan names, or the config error that says where to name them.
+fn roots_of<'p>(plan: &ServicePlan, objects: &'p ObjectPlan) -> Result<&'p [S3Root], Failure> {
+    if objects.replay_roots.is_empty() {
         return Err(Failure::new(
             Outcome::Config,
             format!(
-                "--start-time replays {} from its bucket, not its queue: set {path} (s3://bucket/prefix) to where AWS writes them",
-                kind.name()
+                "--start-time replays {} from its bucket, not its queue: set {} (s3://bucket/prefix) to where AWS writes them",
+                plan.kind.name(),
+                objects.replay_roots_path
             ),
         ));
     }
-    Ok(roots)
+    Ok(&objects.replay_roots)
 }
 
 /// An S3 failure of a replay's listing, with the permission it needs.
@@ -240,9 +232,9 @@ fn needs_list_bucket(mut f: Failure) -> Failure {
 impl Root {
     /// `root`'s bucket and its region: HeadBucket (which needs s3:ListBucket) from the service's
     /// first region tells it, even for a bucket of another region.
-    async fn find(aws: &Aws, svc: &Service, root: &S3Root) -> Result<Self, Failure> {
-        let asked_in = svc
-            .regions()
+    async fn find(aws: &Aws, plan: &ServicePlan, root: &S3Root) -> Result<Self, Failure> {
+        let asked_in = plan
+            .regions
             .first()
             .cloned()
             .unwrap_or_else(|| aws.region());
@@ -295,21 +287,21 @@ impl Root {
 /// the bucket's region, that the credentials may list it, and the directories whose children
 /// are dated (each account and region of an AWS layout), found by listing down to them. Reads
 /// no object and writes no state.
-pub async fn plan(
+pub async fn preview(
     aws: &Aws,
-    kind: ServiceKind,
-    svc: &Service,
+    plan: &ServicePlan,
+    objects: &ObjectPlan,
     window: Backfill,
 ) -> Vec<(String, Result<String, Failure>)> {
-    let check = |root: &str| format!("replay {} {root}", kind.name());
-    let roots = match roots_of(kind, svc) {
+    let check = |root: &str| format!("replay {} {root}", plan.kind.name());
+    let roots = match roots_of(plan, objects) {
         Ok(roots) => roots,
         Err(f) => return vec![(check(""), Err(f))],
     };
     let end = window.end.unwrap_or_else(|| aws.now());
     let mut rows = Vec::new();
     for root in roots {
-        let result = match Root::find(aws, svc, &root).await {
+        let result = match Root::find(aws, plan, root).await {
             Ok(found) => dated_dirs(aws, &found).await.map(|dirs| {
                 let shown: Vec<&str> = dirs.iter().take(4).map(String::as_str).collect();
                 let more = dirs.len().saturating_sub(shown.len());

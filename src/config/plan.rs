@@ -1,0 +1,292 @@
+//! The plan of each configured service: its config block resolved once, at load, into what the
+//! run, `check` and the sources read. Nothing below the config reads a service's YAML block:
+//! what is compiled (the key filter) or derived (defaults, the queue of the kind, the statistics,
+//! the replay's roots) is done here, once, and a value that cannot be resolved is refused here
+//! with its key path.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+
+use super::ParseError;
+use super::model::{Config, LineOutput, MetricsApi, S3Root, Service, parse_fingerprint};
+use super::services::{Pull, ServiceKind};
+use super::validate::SERVICES_PATH;
+use super::validate::regex_reason;
+use crate::formats::objects::Format;
+
+/// One configured service.
+#[derive(Debug)]
+pub struct ServicePlan {
+    pub kind: ServiceKind,
+    /// The regions pulled (never empty).
+    pub regions: Vec<String>,
+    /// `request_period_in_seconds`: the least spacing between two pulls.
+    pub request_period: Duration,
+    /// `start_time`: where a service with no saved state starts.
+    pub start_time: Option<DateTime<Utc>>,
+    /// How events are tagged.
+    pub tags: TagChoice,
+    /// How it pulls, with what only that way reads.
+    pub pulls: Pulls,
+}
+
+/// What the config says of a service's tags.
+#[derive(Debug, Clone, Copy)]
+pub struct TagChoice {
+    /// `auto_event_type`: the table by the event's own type.
+    pub by_event_type: bool,
+    /// `use_region_and_account_id_from_event`.
+    pub from_event: bool,
+}
+
+/// How a service pulls.
+#[derive(Debug)]
+pub enum Pulls {
+    /// EventBridge events (Security Hub findings) from a queue.
+    Events { queue: String },
+    /// S3 objects announced on a queue, and listed in buckets by a replay.
+    Objects { queue: String, objects: ObjectPlan },
+    /// CloudTrail's LookupEvents.
+    Audit(AuditPlan),
+    /// CloudWatch metrics.
+    Metrics(MetricsPlan),
+    /// CloudWatch Logs groups.
+    Logs(LogsPlan),
+}
+
+/// What an S3 service reads objects with.
+#[derive(Debug)]
+pub struct ObjectPlan {
+    pub format: &'static Format,
+    /// `format: json`: line events as JSON objects.
+    pub json: bool,
+    /// `drop_event_names`.
+    pub drop_event_names: HashSet<String>,
+    /// `s3_file_type_filter`, compiled.
+    pub key_filter: Option<KeyFilterPlan>,
+    /// `expected_bucket_owner` (none: any).
+    pub expected_owners: Vec<String>,
+    /// `s3_buckets` of its type: where a replay lists (none: a replay is refused).
+    pub replay_roots: Vec<S3Root>,
+    /// Their key path, for the refusal.
+    pub replay_roots_path: String,
+}
+
+/// `s3_file_type_filter`, compiled, with its key path.
+#[derive(Debug)]
+pub struct KeyFilterPlan {
+    pub path: String,
+    pub regex: Regex,
+}
+
+/// What a service pulled by time reads.
+#[derive(Debug, Clone)]
+pub struct CursorSettings {
+    /// `delay_seconds`, or the kind's default.
+    pub delay: Duration,
+}
+
+/// `audit` from the API.
+#[derive(Debug)]
+pub struct AuditPlan {
+    pub cursor: CursorSettings,
+    /// `drop_event_names`.
+    pub drop_event_names: HashSet<String>,
+}
+
+/// `metrics`.
+#[derive(Debug)]
+pub struct MetricsPlan {
+    pub cursor: CursorSettings,
+    /// `period_seconds`.
+    pub period: u32,
+    /// `statistics`, or the default ones.
+    pub statistics: Vec<String>,
+    /// `namespaces` (empty: every namespace).
+    pub namespaces: Vec<String>,
+    pub api: MetricsApi,
+}
+
+/// `logs`.
+#[derive(Debug)]
+pub struct LogsPlan {
+    pub cursor: CursorSettings,
+    /// `log_groups`: names, and prefixes ending in `*`.
+    pub groups: Vec<String>,
+    /// `late_events_seconds` (None: no late sweep).
+    pub late_window: Option<Duration>,
+}
+
+impl ServicePlan {
+    /// The queue it consumes, if it consumes one.
+    pub fn queue(&self) -> Option<&str> {
+        match &self.pulls {
+            Pulls::Events { queue } | Pulls::Objects { queue, .. } => Some(queue),
+            _ => None,
+        }
+    }
+
+    /// What it reads objects with, if it reads S3 objects.
+    pub fn objects(&self) -> Option<&ObjectPlan> {
+        match &self.pulls {
+            Pulls::Objects { objects, .. } => Some(objects),
+            _ => None,
+        }
+    }
+}
+
+/// One Devo output, resolved: its files where they are, its pin parsed.
+#[derive(Debug)]
+pub struct OutputPlan {
+    /// Its name under `outputs`.
+    pub name: String,
+    pub address: String,
+    pub port: u16,
+    pub chain: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub verify_hostname: bool,
+    /// `server_fingerprint`, parsed.
+    pub server_fingerprint: Option<[u8; 32]>,
+    /// `timeout_seconds`.
+    pub timeout: Option<Duration>,
+    /// `octet_counting`.
+    pub octet_counting: bool,
+}
+
+/// The plan of every Devo output of `config` (validated); certificate names resolve with
+/// `cert_path`.
+pub fn outputs(
+    config: &Config,
+    cert_path: impl Fn(&str) -> PathBuf,
+) -> Result<Vec<OutputPlan>, ParseError> {
+    config
+        .devo_outputs()?
+        .into_iter()
+        .map(|(name, out)| {
+            let server_fingerprint = match &out.server_fingerprint {
+                None => None,
+                Some(pin) => Some(parse_fingerprint(pin).ok_or_else(|| {
+                    ParseError::invalid(
+                        format!("outputs.{name}.config.server_fingerprint"),
+                        "expected a SHA-256 fingerprint: 64 hex digits, colons allowed",
+                    )
+                })?),
+            };
+            Ok(OutputPlan {
+                name: name.to_string(),
+                address: out.address.clone(),
+                port: out.port,
+                chain: cert_path(&out.chain),
+                cert: cert_path(&out.cert),
+                key: cert_path(&out.key),
+                verify_hostname: out.verify_hostname,
+                server_fingerprint,
+                timeout: out.timeout_seconds.map(Duration::from_secs),
+                octet_counting: out.octet_counting,
+            })
+        })
+        .collect()
+}
+
+/// The plan of every service `config` defines (validated), in the registry's order.
+pub fn build(config: &Config) -> Result<Vec<ServicePlan>, ParseError> {
+    let services = &config.inputs.aws.services;
+    ServiceKind::ALL
+        .into_iter()
+        .filter_map(|kind| kind.configured(services).map(|svc| (kind, svc)))
+        .map(|(kind, svc)| plan(kind, svc))
+        .collect()
+}
+
+fn plan(kind: ServiceKind, svc: &Service) -> Result<ServicePlan, ParseError> {
+    let path = format!("{SERVICES_PATH}.{}", kind.seed_key().as_str());
+    let cursor = || CursorSettings {
+        delay: svc.delay(kind.default_delay_secs()),
+    };
+    let queue = || {
+        kind.queue(svc).map(String::from).ok_or_else(|| {
+            ParseError::invalid(
+                format!("{path}.{}", kind.queue_key().unwrap_or("queue")),
+                "expected a queue name",
+            )
+        })
+    };
+    let drop_event_names = || svc.drop_event_names.iter().cloned().collect();
+    let pulls = match kind.row().pull {
+        Pull::QueueEvents => Pulls::Events { queue: queue()? },
+        Pull::Objects(format) => Pulls::Objects {
+            queue: queue()?,
+            objects: object_plan(kind, format, svc, &path)?,
+        },
+        Pull::AuditApi => Pulls::Audit(AuditPlan {
+            cursor: cursor(),
+            drop_event_names: drop_event_names(),
+        }),
+        Pull::Metrics => Pulls::Metrics(MetricsPlan {
+            cursor: cursor(),
+            period: svc.period_secs(),
+            statistics: svc.statistics().into_iter().map(String::from).collect(),
+            namespaces: svc.namespaces.clone(),
+            api: svc.metrics_api,
+        }),
+        Pull::Logs => {
+            let late = Duration::from_secs(svc.late_events_secs());
+            Pulls::Logs(LogsPlan {
+                cursor: cursor(),
+                groups: svc
+                    .log_groups
+                    .as_ref()
+                    .map(|g| g.0.clone())
+                    .unwrap_or_default(),
+                late_window: (!late.is_zero()).then_some(late),
+            })
+        }
+    };
+    Ok(ServicePlan {
+        kind,
+        regions: svc.regions().to_vec(),
+        request_period: Duration::from_secs(svc.request_period_secs()),
+        start_time: svc.start_time.map(|t| t.0),
+        tags: TagChoice {
+            by_event_type: svc.auto_event_type,
+            from_event: svc.use_region_and_account_id_from_event,
+        },
+        pulls,
+    })
+}
+
+fn object_plan(
+    kind: ServiceKind,
+    format: &'static Format,
+    svc: &Service,
+    path: &str,
+) -> Result<ObjectPlan, ParseError> {
+    let key_filter = match &svc.s3_file_type_filter {
+        None => None,
+        Some(pattern) => {
+            let path = format!("{path}.s3_file_type_filter");
+            let regex = Regex::new(pattern)
+                .map_err(|e| ParseError::invalid(&path, regex_reason(pattern, &e)))?;
+            Some(KeyFilterPlan { path, regex })
+        }
+    };
+    let t = kind.selected_by();
+    Ok(ObjectPlan {
+        format,
+        json: svc.format == LineOutput::Json,
+        drop_event_names: svc.drop_event_names.iter().cloned().collect(),
+        key_filter,
+        expected_owners: svc
+            .expected_bucket_owner
+            .as_ref()
+            .map(|o| o.0.clone())
+            .unwrap_or_default(),
+        replay_roots: t.map(|t| svc.replay_roots(t)).unwrap_or_default(),
+        replay_roots_path: format!("{path}.s3_buckets.{}", t.map_or("", |t| t.as_str())),
+    })
+}
