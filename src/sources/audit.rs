@@ -118,7 +118,7 @@ impl Lookup<'_> {
     ) -> Result<(Shipped, Vec<String>), Failure> {
         let at = &self.at;
         let (start, end) = (slice.start.timestamp(), slice.end.timestamp());
-        let mut outbox = Outbox::new(&at.ctx.shipper, &at.ctx.framing);
+        let mut outbox: Outbox = Outbox::new(&at.ctx.shipper, &at.ctx.framing);
         let mut ids_at_end = Vec::new();
         let mut pages = at
             .client

@@ -25,7 +25,6 @@ use crate::config::{CursorSettings, ServicePlan};
 use crate::cycle::{Counters, RunContext};
 use crate::devo::shipper::Shipped;
 use crate::outcome::{Failure, Outcome};
-use crate::sources::{Delivery, delivery};
 use crate::state::{Claim, Cursor, ServiceHandle};
 use crate::window::{Window, adapt_slice, grow_empty_slice, next_slice, plan, rfc3339, seconds};
 
@@ -377,7 +376,7 @@ impl CursorPull<'_> {
                 if shipped.receipt.is_some() {
                     self.ctx.shipper.flush().await;
                 }
-                let delivered = delivery(shipped).await?;
+                let delivered = shipped.answer().await.outcome()?.is_delivered();
                 Ok::<_, Failure>((events, bytes, delivered, ids_at_end))
             };
             let (events, bytes, delivered, ids_at_end) =
@@ -391,7 +390,7 @@ impl CursorPull<'_> {
                 };
             Counters::add(&self.counters.events, events);
             Counters::add(&self.counters.bytes, bytes);
-            if advances && delivered == Delivery::Delivered {
+            if advances && delivered {
                 let cursor = Cursor {
                     until: slice.end,
                     ids_at_until: ids_at_end.clone(),
@@ -499,7 +498,7 @@ impl CursorPull<'_> {
         pacer: &Pacer,
         work: impl Future<Output = Result<T, Failure>>,
     ) -> Result<T, Failure> {
-        let progress = || (pacer.answers(), self.ctx.shipper.health().epochs_delivered);
+        let progress = || (pacer.answers(), self.ctx.shipper.epochs_delivered());
         let mut seen = progress();
         let mut beat = tokio::time::interval(self.state.lease_length() / 3);
         beat.tick().await;

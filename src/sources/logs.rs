@@ -211,7 +211,7 @@ impl RegionLogs<'_> {
             from_event: false,
         }
         .tag_fields(None, None, None, at.account, at.region);
-        let mut outbox = Outbox::new(&at.ctx.shipper, &at.ctx.framing);
+        let mut outbox: Outbox = Outbox::new(&at.ctx.shipper, &at.ctx.framing);
         if let Some(late) = job.late {
             let (start, end) = (
                 late.events.start.timestamp_millis(),
@@ -253,7 +253,7 @@ impl RegionLogs<'_> {
         group: &str,
         (start_ms, end_ms): (i64, i64),
         tag: &str,
-        outbox: &mut Outbox<'_>,
+        outbox: &mut Outbox,
         wanted: &dyn Fn(i64, &str, Option<i64>) -> bool,
     ) -> Result<Vec<(i64, String)>, Failure> {
         let at = &self.at;

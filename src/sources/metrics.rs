@@ -338,7 +338,7 @@ impl RegionMetrics<'_> {
             from_event: false,
         }
         .tag_fields(None, None, None, self.at.account, self.at.region);
-        let mut outbox = Outbox::new(&self.at.ctx.shipper, &self.at.ctx.framing);
+        let mut outbox: Outbox = Outbox::new(&self.at.ctx.shipper, &self.at.ctx.framing);
         for group in self.groups(metrics) {
             let points = match self.plan.api {
                 MetricsApi::GetMetricData => self.get_metric_data(group, slice).await?,

@@ -19,7 +19,6 @@ use std::future::Future;
 
 use futures_util::{StreamExt, stream};
 
-use crate::devo::shipper::{Receipt, Shipped};
 use crate::devo::tag::{event_type_level, tag};
 use crate::formats::eventbridge::AwsEvent;
 use crate::outcome::{Failure, Outcome};
@@ -172,30 +171,4 @@ where
 /// Devo's word before anything is received (see [`crate::devo::shipper::Shipper::ready`]).
 pub async fn devo_ready(ctx: &RunContext) -> Result<(), Failure> {
     ctx.shipper.ready().await.map_err(|e| e.failure())
-}
-
-/// How a shipment ended.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Delivery {
-    /// Devo has every event: the cursor may move.
-    Delivered,
-    /// Dry run: printed only.
-    Printed,
-}
-
-/// Waits for the receipt of a shipment's last batch (the shipper answers in order, so it speaks
-/// for every batch before it); nothing shipped counts as delivered.
-pub async fn delivery(shipped: Shipped) -> Result<Delivery, Failure> {
-    let Some(receipt) = shipped.receipt else {
-        return Ok(Delivery::Delivered);
-    };
-    match receipt.await {
-        Ok(Receipt::Delivered) => Ok(Delivery::Delivered),
-        Ok(Receipt::Printed) => Ok(Delivery::Printed),
-        Ok(Receipt::Failed(e)) => Err(e.failure()),
-        Err(_) => Err(Failure::new(
-            Outcome::Temporary,
-            "the shipper stopped before answering",
-        )),
-    }
 }

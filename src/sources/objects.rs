@@ -26,7 +26,7 @@ use crate::aws::Aws;
 use crate::config::{KeyFilterPlan, ObjectPlan, ServicePlan};
 use crate::cycle::{Counters, RunContext, Stop, Summary, run_service};
 use crate::devo::frame::{FrameBatch, Framing};
-use crate::devo::shipper::{BATCH_BYTES, Shipped, Shipper};
+use crate::devo::shipper::{BATCH_BYTES, Outbox, Shipped, Shipper};
 use crate::formats::FormatError;
 use crate::formats::objects::{
     DecoderOptions, Event, EventSink, Format, Position, key_account_region,
@@ -35,7 +35,7 @@ use crate::formats::s3_notification::{self, Notification, ObjectRef};
 use crate::outcome::{Failure, Outcome};
 use crate::sources::partial::{ObjectSink, PartialNotes, Track};
 use crate::sources::queue::{Incoming, MessageHandler, QueueJob, Rejection, consume};
-use crate::sources::{Delivery, TagRule, delivery, puller_account};
+use crate::sources::{TagRule, puller_account};
 use crate::state::{PartialObject, ServiceHandle};
 
 /// Objects read at once per service.
@@ -315,7 +315,7 @@ impl<'a> ObjectHandler<'a> {
         let before = delivered.len();
         for (name, shipped) in shipped {
             let (events, bytes) = (shipped.events, shipped.bytes);
-            if delivery(shipped).await? == Delivery::Delivered {
+            if shipped.answer().await.outcome()?.is_delivered() {
                 delivered.push(name);
             }
             Counters::add(&self.counters.events, events);
@@ -470,7 +470,8 @@ impl ObjectJob {
             retries_left: BODY_RETRIES,
         }
         .into_reader();
-        let mut sink = ObjectSink::new(self.shipper, track, self.reader.skip);
+        let outbox = Outbox::new(&self.shipper, &self.framing);
+        let mut sink = ObjectSink::new(outbox, track, self.reader.skip);
         match self
             .reader
             .read(body, stored, &self.framing, &mut sink)

@@ -13,15 +13,14 @@
 //! them, in the order the decoder reads them): decoding is deterministic, so the next read of the
 //! same object (the same ETag) passes over exactly those.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::oneshot;
 
 use crate::cycle::Counters;
 use crate::devo::frame::FrameBatch;
-use crate::devo::shipper::{Receipt, Shipped, Shipper};
+use crate::devo::shipper::{Outbox, Pending, Receipt, Shipped};
 use crate::state::{ObjectNote, PartialObject, ServiceHandle};
 
 /// Notes on objects delivered in part, written to the state one update at a time.
@@ -108,28 +107,16 @@ pub struct Track {
     pub expires: DateTime<Utc>,
 }
 
-/// A batch shipped and not yet seen delivered.
-struct Unconfirmed {
-    receipt: oneshot::Receiver<Receipt>,
-    /// Records read from the start of the object through this batch.
-    through: u64,
-    events: u64,
-    bytes: u64,
-}
-
-/// Where an object's framed batches go: the shipper, with their receipts watched in order.
+/// Where an object's framed batches go: the run's [`Outbox`], each batch marked with the records
+/// read from the start of the object through it, their answers watched in order.
 pub struct ObjectSink {
-    shipper: Shipper,
-    unconfirmed: VecDeque<Unconfirmed>,
+    outbox: Outbox<u64>,
     /// A receipt seen failed (every later one fails too).
     failed: Option<Receipt>,
     /// Records delivered from the start of the object, as far as receipts have told.
     delivered: u64,
     /// Records delivered by earlier runs.
     start: u64,
-    /// What was shipped.
-    events: u64,
-    bytes: u64,
     track: Option<Track>,
     /// A note of this object was made, in this run or an earlier one: to be forgotten once it
     /// is delivered whole.
@@ -138,15 +125,12 @@ pub struct ObjectSink {
 
 impl ObjectSink {
     /// The sink of an object whose first `delivered` records reached Devo in earlier runs.
-    pub fn new(shipper: Shipper, track: Option<Track>, delivered: u64) -> Self {
+    pub fn new(outbox: Outbox<u64>, track: Option<Track>, delivered: u64) -> Self {
         Self {
-            shipper,
-            unconfirmed: VecDeque::new(),
+            outbox,
             failed: None,
             delivered,
             start: delivered,
-            events: 0,
-            bytes: 0,
             track,
             noted: delivered > 0,
         }
@@ -154,17 +138,7 @@ impl ObjectSink {
 
     /// Ships a batch holding the records read through `through`.
     pub async fn ship(&mut self, batch: FrameBatch, through: u64) {
-        let shipped = self.shipper.ship_counted(batch).await;
-        self.events += shipped.events;
-        self.bytes += shipped.bytes;
-        if let Some(receipt) = shipped.receipt {
-            self.unconfirmed.push_back(Unconfirmed {
-                receipt,
-                through,
-                events: shipped.events,
-                bytes: shipped.bytes,
-            });
-        }
+        self.outbox.ship(batch, through).await;
         let before = self.delivered;
         self.take_answered_receipts();
         if self.delivered > before {
@@ -186,21 +160,12 @@ impl ObjectSink {
     /// Takes in the receipts already answered, oldest first.
     fn take_answered_receipts(&mut self) {
         while self.failed.is_none()
-            && let Some(front) = self.unconfirmed.front_mut()
+            && let Some((batch, answer)) = self.outbox.answered()
         {
-            match front.receipt.try_recv() {
-                Ok(Receipt::Delivered) => {
-                    self.delivered = front.through;
-                    self.unconfirmed.pop_front();
-                }
-                Ok(Receipt::Printed) => {
-                    self.unconfirmed.pop_front();
-                }
-                Ok(failed @ Receipt::Failed(_)) => self.failed = Some(failed),
-                Err(oneshot::error::TryRecvError::Empty) => break,
-                Err(oneshot::error::TryRecvError::Closed) => {
-                    self.failed = Some(Receipt::Failed(stopped()));
-                }
+            match answer {
+                Receipt::Delivered => self.delivered = batch.mark,
+                Receipt::Printed => {}
+                failed @ Receipt::Failed(_) => self.failed = Some(failed),
             }
         }
     }
@@ -213,26 +178,27 @@ impl ObjectSink {
     /// message is deleted after). Otherwise the receipt is that of the last batch (which speaks
     /// for all).
     pub async fn finish(mut self) -> Shipped {
-        let (events, bytes) = (self.events, self.bytes);
-        let receipt = if self.track.is_none() {
-            match (self.failed.take(), self.unconfirmed.pop_back()) {
-                (Some(failed), _) => Some(answered(failed)),
-                (None, Some(last)) => Some(last.receipt),
-                (None, None) => None,
+        if self.track.is_none() {
+            let failed = self.failed.take();
+            let mut shipped = self.outbox.finish().await;
+            if let Some(failed) = failed {
+                shipped.receipt = Some(Pending::ready(failed));
             }
-        } else if self.unconfirmed.is_empty() && self.failed.is_none() {
+            return shipped;
+        }
+        let (events, bytes) = self.outbox.shipped();
+        let receipt = if !self.outbox.waiting() && self.failed.is_none() {
             // Nothing left to wait for (what there was, earlier runs delivered).
             if let Some(track) = self.track.as_ref().filter(|_| self.noted) {
                 forget(track).await;
             }
             None
         } else {
-            let (tx, rx) = oneshot::channel();
+            let (tx, answer) = Pending::channel();
             tokio::spawn(async move {
-                let answer = self.settle().await;
-                let _ = tx.send(answer);
+                let _ = tx.send(self.settle().await);
             });
-            Some(rx)
+            Some(answer)
         };
         Shipped {
             receipt,
@@ -271,21 +237,18 @@ impl ObjectSink {
         }
         let (mut events, mut bytes) = (0, 0);
         let mut answer = Receipt::Delivered;
-        let pending = std::mem::take(&mut self.unconfirmed);
-        let last = pending.len();
-        for (i, batch) in pending.into_iter().enumerate() {
-            match batch.receipt.await {
-                Ok(Receipt::Delivered) => {
-                    self.delivered = batch.through;
+        while let Some((batch, receipt)) = self.outbox.next_answer().await {
+            match receipt {
+                Receipt::Delivered => {
+                    self.delivered = batch.mark;
                     events += batch.events;
                     bytes += batch.bytes;
-                    if i + 1 < last {
+                    if self.outbox.waiting() {
                         self.note_progress().await;
                     }
                 }
-                Ok(Receipt::Printed) => answer = Receipt::Printed,
-                Ok(failed @ Receipt::Failed(_)) => return (failed, events, bytes),
-                Err(_) => return (Receipt::Failed(stopped()), events, bytes),
+                Receipt::Printed => answer = Receipt::Printed,
+                failed @ Receipt::Failed(_) => return (failed, events, bytes),
             }
         }
         (answer, events, bytes)
@@ -337,13 +300,6 @@ fn partial(track: &Track, records: u64) -> ObjectNote {
     }
 }
 
-/// A receipt already known.
-fn answered(receipt: Receipt) -> oneshot::Receiver<Receipt> {
-    let (tx, rx) = oneshot::channel();
-    let _ = tx.send(receipt);
-    rx
-}
-
 /// Forgets the note of `track`'s object, delivered whole.
 async fn forget(track: &Track) {
     let whole = ObjectNote::Whole {
@@ -352,11 +308,4 @@ async fn forget(track: &Track) {
     if let Err(e) = track.notes.note_now(&track.message_id, whole).await {
         tracing::warn!(message = "Could not forget how far an object was delivered; it is dropped with its message's retention.", object = %track.object, error = %e);
     }
-}
-
-fn stopped() -> Arc<crate::devo::shipper::ShipError> {
-    Arc::new(crate::devo::shipper::ShipError {
-        message: "the shipper stopped before answering".into(),
-        certificate_rejected: false,
-    })
 }

@@ -41,11 +41,11 @@ use tokio::time::Instant;
 use crate::aws::aws_error;
 use crate::config::{ServiceKind, ServicePlan};
 use crate::cycle::{Counters, RunContext};
-use crate::devo::shipper::Shipped;
+use crate::devo::shipper::{PullGate, Shipped};
 use crate::lock;
 use crate::outcome::{Failure, Outcome};
 use crate::sources::held::{Held, HeldMessage, SQS_BATCH, keep_visible, release};
-use crate::sources::{Delivery, delivery, devo_ready, each_region};
+use crate::sources::{devo_ready, each_region};
 
 /// Long-poll wait of a receive: short, but long enough to ask every SQS server. After a receive
 /// that came back short the queue is nearly drained, and the next one does not wait: an empty
@@ -237,6 +237,49 @@ struct RegionRun<'a, H> {
 
 type Receiving<'a> = Pin<Box<dyn Future<Output = Result<Vec<Message>, Failure>> + 'a>>;
 
+/// How many receives a region keeps in flight: growing while batches come back full (AWS answers
+/// in tens of milliseconds, so one at a time would bound a queue to 10 messages a round trip),
+/// back to one as the queue empties, so an idle tick stays as cheap as ever.
+struct ReceivePace {
+    target: usize,
+    most: usize,
+    /// A receive came back empty, or the budget is spent.
+    drained: bool,
+    /// A receive came back short: the next ones do not wait.
+    nearly_drained: bool,
+    /// The receive order of the next message.
+    next_seq: u64,
+}
+
+impl ReceivePace {
+    fn new() -> Self {
+        Self {
+            target: 1,
+            most: receives_in_flight(),
+            drained: false,
+            nearly_drained: false,
+            next_seq: 0,
+        }
+    }
+
+    /// A receive brought `n` messages: the receive order of the first, if any came.
+    fn received(&mut self, n: usize) -> Option<u64> {
+        if n == 0 {
+            self.drained = true;
+            return None;
+        }
+        if n < SQS_BATCH {
+            self.nearly_drained = true;
+            self.target = 1;
+        } else {
+            self.target = (self.target * 2).min(self.most);
+        }
+        let first = self.next_seq;
+        self.next_seq += n as u64;
+        Some(first)
+    }
+}
+
 impl<H: MessageHandler> RegionRun<'_, H> {
     async fn run(&self) -> Result<(), Failure> {
         let queue = self.open_queue().await?;
@@ -257,75 +300,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             .clone();
         self.warn_of_short_visibility(visibility, &held);
         let keeper = tokio::spawn(keep_visible(self.sqs.clone(), url.clone(), held.clone()));
-        let mut batches = FuturesUnordered::new();
-        let mut receiving: FuturesUnordered<Receiving<'_>> = FuturesUnordered::new();
-        // Receives in flight: grows while batches come back full (AWS answers in tens of
-        // milliseconds, so one at a time would bound a queue to 10 messages a round trip),
-        // falls back to one as the queue empties, so an idle tick stays as cheap as ever.
-        let mut target = 1usize;
-        let most = receives_in_flight();
-        let mut drained = false;
-        let mut nearly_drained = false;
-        let mut next_seq = 0u64;
-        loop {
-            loop {
-                let health = self.ctx.shipper.health();
-                let proven = health.epochs_delivered > 0;
-                let may_receive = !drained
-                    && !self.ctx.should_stop()
-                    && lock(&self.failure).is_none()
-                    && !health.failing
-                    && (proven || (batches.is_empty() && receiving.is_empty()))
-                    && batches.len() + receiving.len() < MAX_BATCHES_IN_FLIGHT
-                    && held.count() + (receiving.len() + 1) * SQS_BATCH <= held.most()
-                    && receiving.len() < if proven { target } else { 1 };
-                if !may_receive {
-                    // Until a receive comes back, what is shipped is all there is: its epoch
-                    // need not wait to be idle.
-                    let more = !drained && proven && !self.ctx.should_stop();
-                    if self.receiving.swap(more, Ordering::Relaxed)
-                        && !more
-                        && self.shipping.load(Ordering::Relaxed) == 0
-                    {
-                        self.ctx.shipper.flush().await;
-                    }
-                    break;
-                }
-                let want = self.budget.take(SQS_BATCH as u64);
-                if want == 0 {
-                    drained = true;
-                    break;
-                }
-                let wait = if nearly_drained { 0 } else { RECEIVE_WAIT_SECS };
-                receiving.push(Box::pin(self.receive(&url, want, wait)));
-            }
-            if receiving.is_empty() && batches.is_empty() {
-                break;
-            }
-            tokio::select! {
-                Some(received) = receiving.next() => {
-                    match received {
-                        Ok(messages) if messages.is_empty() => drained = true,
-                        Ok(messages) => {
-                            if messages.len() < SQS_BATCH {
-                                nearly_drained = true;
-                                target = 1;
-                            } else {
-                                target = (target * 2).min(most);
-                            }
-                            Counters::add(&self.counters.messages, messages.len() as u64);
-                            let first = next_seq;
-                            next_seq += messages.len() as u64;
-                            batches.push(self.handle_batch(&queue, first, messages));
-                        }
-                        Err(f) => {
-                            lock(&self.failure).get_or_insert(f);
-                        }
-                    }
-                }
-                Some(()) = batches.next() => {}
-            }
-        }
+        let drained = self.pump(&queue, &held).await;
         self.settle_filtered(&url, &held).await;
         keeper.abort();
         let still_held = held.drain();
@@ -386,6 +361,82 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             visibility_seconds = visibility.as_secs(),
             held_at_most = held.most()
         );
+    }
+
+    /// Receives and handles batches until the queue is drained, the budget is spent, the run
+    /// must stop or receiving is no longer allowed; then waits for the batches in hand. Whether
+    /// the queue was drained.
+    async fn pump(&self, queue: &OpenQueue, held: &Held) -> bool {
+        let mut batches = FuturesUnordered::new();
+        let mut receiving: FuturesUnordered<Receiving<'_>> = FuturesUnordered::new();
+        let mut pace = ReceivePace::new();
+        loop {
+            loop {
+                let gate = self.ctx.shipper.gate();
+                let in_flight = (batches.len(), receiving.len());
+                if pace.drained || !self.may_receive(gate, in_flight, held, pace.target) {
+                    // Until a receive comes back, what is shipped is all there is: its epoch
+                    // need not wait to be idle.
+                    let more = !pace.drained && gate == PullGate::Open && !self.ctx.should_stop();
+                    if self.receiving.swap(more, Ordering::Relaxed)
+                        && !more
+                        && self.shipping.load(Ordering::Relaxed) == 0
+                    {
+                        self.ctx.shipper.flush().await;
+                    }
+                    break;
+                }
+                let want = self.budget.take(SQS_BATCH as u64);
+                if want == 0 {
+                    pace.drained = true;
+                    break;
+                }
+                let wait = if pace.nearly_drained {
+                    0
+                } else {
+                    RECEIVE_WAIT_SECS
+                };
+                receiving.push(Box::pin(self.receive(&queue.url, want, wait)));
+            }
+            if receiving.is_empty() && batches.is_empty() {
+                return pace.drained;
+            }
+            tokio::select! {
+                Some(received) = receiving.next() => match received {
+                    Ok(messages) => {
+                        if let Some(first) = pace.received(messages.len()) {
+                            Counters::add(&self.counters.messages, messages.len() as u64);
+                            batches.push(self.handle_batch(queue, first, messages));
+                        }
+                    }
+                    Err(f) => {
+                        lock(&self.failure).get_or_insert(f);
+                    }
+                },
+                Some(()) = batches.next() => {}
+            }
+        }
+    }
+
+    /// Whether another receive may go out now: the run goes on, nothing failed, delivery
+    /// allows it (one batch at a time until an epoch reached Devo), and the batches in hand
+    /// (`in_flight`: handled, receiving) and the messages held leave room.
+    fn may_receive(
+        &self,
+        gate: PullGate,
+        (batches, receiving): (usize, usize),
+        held: &Held,
+        target: usize,
+    ) -> bool {
+        let room = match gate {
+            PullGate::Closed => false,
+            PullGate::Proving => batches == 0 && receiving == 0,
+            PullGate::Open => receiving < target,
+        };
+        room && !self.ctx.should_stop()
+            && lock(&self.failure).is_none()
+            && batches + receiving < MAX_BATCHES_IN_FLIGHT
+            && held.count() + (receiving + 1) * SQS_BATCH <= held.most()
     }
 
     /// The queue's URL and the attributes the run needs (a dry run warns of its redrive policy).
@@ -612,15 +663,15 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         };
         let (events, bytes) = (shipped.events, shipped.bytes);
         let nothing_shipped = shipped.receipt.is_none();
-        match delivery(shipped).await {
+        match shipped.answer().await.outcome() {
             // Nothing to ship; a dry run still acknowledges nothing.
             Ok(_) if nothing_shipped && self.ctx.options.dry_run => Verdict::Hold,
             Ok(_) if nothing_shipped => Verdict::Delete,
-            Ok(delivered) => {
+            Ok(answer) => {
                 Counters::add(&self.counters.events, events);
                 Counters::add(&self.counters.bytes, bytes);
                 // Dry run: printed, held until the region ends, then released.
-                if delivered == Delivery::Delivered {
+                if answer.is_delivered() {
                     Verdict::Delete
                 } else {
                     Verdict::Hold

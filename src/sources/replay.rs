@@ -38,7 +38,6 @@ use crate::outcome::{Failure, Outcome};
 use crate::sources::objects::ObjectHandler;
 use crate::sources::queue::MessageHandler;
 use crate::sources::queue::Rejection;
-use crate::sources::{Delivery, delivery};
 use crate::state::{PrefixProgress, ServiceHandle, ServiceState};
 use crate::window::{Backfill, rfc3339};
 
@@ -658,9 +657,9 @@ async fn keep(
         let dir = match step {
             Step::Shipped { dir, name, shipped } => {
                 let (events, bytes) = (shipped.events, shipped.bytes);
-                match delivery(shipped).await {
-                    Ok(delivered) => {
-                        if delivered == Delivery::Delivered {
+                match shipped.answer().await.outcome() {
+                    Ok(answer) => {
+                        if answer.is_delivered() {
                             progress
                                 .entry(dir.clone())
                                 .or_insert_with(|| done.get(&dir).cloned().unwrap_or_default())

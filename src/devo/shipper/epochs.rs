@@ -12,7 +12,7 @@ use super::ahead::Ahead;
 use super::buffers::EpochBytes;
 use super::close::{EpochClose, time_is_up, write_chunks};
 use super::pace::{Pace, time_left, within};
-use super::receipts::{Closing, InOrder, answer};
+use super::receipts::{ClosesInOrder, Closing, answer};
 use super::{
     Command, EPOCHS_CLOSING, EpochLimits, Health, Receipt, ShipError, Shipment, ShipperStats,
 };
@@ -34,7 +34,7 @@ pub(super) struct DevoShipper {
     limits: EpochLimits,
     epoch: Option<Epoch>,
     /// Closes in flight, answered in order.
-    receipts: InOrder,
+    receipts: ClosesInOrder,
     /// Connections for the next epochs, made in advance while epochs fill up (after one closed
     /// full).
     ahead: Ahead,
@@ -52,7 +52,7 @@ impl DevoShipper {
     ) -> Self {
         let health = Arc::new(health);
         Self {
-            receipts: InOrder::new(endpoint.clone(), health.clone()),
+            receipts: ClosesInOrder::new(endpoint.clone(), health.clone()),
             ahead: Ahead::new(endpoint.clone(), limits.close_timeout),
             pace: Arc::new(Pace::new(&limits)),
             endpoint,

@@ -40,6 +40,7 @@ mod buffers;
 mod close;
 mod epochs;
 mod pace;
+mod pending;
 mod receipts;
 
 use std::io;
@@ -56,6 +57,8 @@ use crate::outcome::{Failure, Outcome};
 use close::with_retries;
 use epochs::DevoShipper;
 pub use pace::{FIRST_EPOCH_BYTES, GiveUp, SlowReads};
+use pending::stopped;
+pub use pending::{InOrder, Pending};
 
 /// Batches waiting for the shipper: enough to keep it busy while producers decode, few enough
 /// that memory stays flat (a batch is up to 256 KiB).
@@ -161,9 +164,9 @@ pub struct ShipperStats {
 
 /// What was handed to the shipper for one unit of work (a message, an object).
 pub struct Shipped {
-    /// The receipt of the message's last shipment (the shipper answers in order, so this one
-    /// speaks for all of them); None when there was nothing to ship.
-    pub receipt: Option<oneshot::Receiver<Receipt>>,
+    /// The answer for the last shipment (the shipper answers in order, so this one speaks for
+    /// all of them); None when there was nothing to ship.
+    pub receipt: Option<Pending>,
     pub events: u64,
     pub bytes: u64,
 }
@@ -185,43 +188,116 @@ impl Shipped {
             bytes: self.bytes + next.bytes,
         }
     }
+
+    /// The answer for all of it (nothing shipped is delivered).
+    pub async fn answer(self) -> Receipt {
+        match self.receipt {
+            Some(answer) => answer.await,
+            None => Receipt::Delivered,
+        }
+    }
 }
 
 /// Framed bytes per shipment: big enough to keep the connection busy, small enough that the
 /// queue to the shipper stays a few MiB.
 pub const BATCH_BYTES: usize = 256 << 10;
 
-/// Events on their way out: framed into a batch, handed to the shipper whenever the batch
-/// reaches [`BATCH_BYTES`]; [`Outbox::finish`] ships the rest and says what was shipped.
-pub struct Outbox<'a> {
-    shipper: &'a Shipper,
-    framing: &'a Framing,
+/// The one way out for events, shared by every source: events are framed into a batch handed
+/// to the shipper whenever it reaches [`BATCH_BYTES`] ([`Outbox::push`]), or whole batches are
+/// handed over ([`Outbox::ship`]), each with a mark of the source's (how far into an object it
+/// reaches; nothing, for the services pulled by time). What was shipped waits in order for its
+/// answers ([`Outbox::answered`]); [`Outbox::finish`] ships the rest and says what was shipped.
+pub struct Outbox<M = ()> {
+    shipper: Shipper,
+    framing: Framing,
     batch: FrameBatch,
-    shipped: Shipped,
+    sent: InOrder<Sent<M>>,
+    /// What was shipped, in all.
+    events: u64,
+    bytes: u64,
 }
 
-impl<'a> Outbox<'a> {
-    pub fn new(shipper: &'a Shipper, framing: &'a Framing) -> Self {
+/// A batch shipped and not yet answered.
+#[derive(Debug)]
+pub struct Sent<M> {
+    pub mark: M,
+    pub events: u64,
+    pub bytes: u64,
+}
+
+impl<M> Outbox<M> {
+    pub fn new(shipper: &Shipper, framing: &Framing) -> Self {
         Self {
-            shipper,
-            framing,
+            shipper: shipper.clone(),
+            framing: framing.clone(),
             batch: framing.batch(),
-            shipped: Shipped::NOTHING,
+            sent: InOrder::default(),
+            events: 0,
+            bytes: 0,
         }
     }
 
-    pub async fn push(&mut self, tag: &str, message: &str) {
+    /// Frames one event, shipping the batch once it is full (sources that push events mark
+    /// nothing).
+    pub async fn push(&mut self, tag: &str, message: &str)
+    where
+        M: Default,
+    {
         self.batch.push(tag, message);
         if self.batch.len() >= BATCH_BYTES {
             let full = std::mem::replace(&mut self.batch, self.framing.batch());
-            let so_far = std::mem::replace(&mut self.shipped, Shipped::NOTHING);
-            self.shipped = so_far.then(self.shipper.ship_counted(full).await);
+            self.ship(full, M::default()).await;
         }
     }
 
-    pub async fn finish(self) -> Shipped {
-        self.shipped
-            .then(self.shipper.ship_counted(self.batch).await)
+    /// Ships a batch framed elsewhere, marked `mark`.
+    pub async fn ship(&mut self, batch: FrameBatch, mark: M) {
+        let shipped = self.shipper.ship_counted(batch).await;
+        self.events += shipped.events;
+        self.bytes += shipped.bytes;
+        if let Some(answer) = shipped.receipt {
+            let sent = Sent {
+                mark,
+                events: shipped.events,
+                bytes: shipped.bytes,
+            };
+            self.sent.push(sent, answer);
+        }
+    }
+
+    /// The oldest batch whose answer has come, without waiting.
+    pub fn answered(&mut self) -> Option<(Sent<M>, Receipt)> {
+        self.sent.try_next()
+    }
+
+    /// The oldest batch and its answer, waiting for it.
+    pub async fn next_answer(&mut self) -> Option<(Sent<M>, Receipt)> {
+        self.sent.next().await
+    }
+
+    /// Batches shipped and not answered yet.
+    pub fn waiting(&self) -> bool {
+        !self.sent.is_empty()
+    }
+
+    /// The events and bytes shipped so far.
+    pub fn shipped(&self) -> (u64, u64) {
+        (self.events, self.bytes)
+    }
+
+    /// Ships what is framed and says what was shipped in all, with the answer of the last batch
+    /// (which speaks for all).
+    pub async fn finish(mut self) -> Shipped
+    where
+        M: Default,
+    {
+        let rest = std::mem::replace(&mut self.batch, self.framing.batch());
+        self.ship(rest, M::default()).await;
+        Shipped {
+            receipt: self.sent.into_last(),
+            events: self.events,
+            bytes: self.bytes,
+        }
     }
 }
 
@@ -246,6 +322,17 @@ pub struct Health {
     pub epochs_delivered: u64,
     /// The last delivery attempt failed, or the shipper gave up: receive nothing more.
     pub failing: bool,
+}
+
+/// Whether a source may pull more, as delivery stands (see [`Shipper::gate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullGate {
+    /// An epoch with data reached Devo in this run, and delivery is not failing: pull freely.
+    Open,
+    /// Nothing was delivered yet in this run: pull one batch at a time, until it is.
+    Proving,
+    /// Delivery is failing: pull nothing more (each receive raises a message's receive count).
+    Closed,
 }
 
 /// The producers' handle: cheap to clone; the shipper ends when every handle is dropped.
@@ -345,9 +432,27 @@ impl Shipper {
         Ok(())
     }
 
+    /// The one question a source asks before it pulls more: may it, and how much?
+    pub fn gate(&self) -> PullGate {
+        let health = self.health();
+        if health.failing {
+            PullGate::Closed
+        } else if health.epochs_delivered > 0 {
+            PullGate::Open
+        } else {
+            PullGate::Proving
+        }
+    }
+
+    /// Epochs with data delivered in this run at every output: a sign of progress (a lease
+    /// renewed while epochs keep arriving).
+    pub fn epochs_delivered(&self) -> u64 {
+        self.health().epochs_delivered
+    }
+
     /// Delivery as it stands now, over every output: proven when each has delivered an epoch,
     /// failing when any is.
-    pub fn health(&self) -> Health {
+    fn health(&self) -> Health {
         self.outputs.iter().fold(
             Health {
                 epochs_delivered: u64::MAX,
@@ -384,8 +489,8 @@ impl Shipper {
         }
     }
 
-    /// Queues a batch for every output; the receiver resolves once its fate is known at each.
-    pub async fn ship(&self, batch: FrameBatch) -> oneshot::Receiver<Receipt> {
+    /// Queues a batch for every output; the answer comes once its fate is known at each.
+    pub async fn ship(&self, batch: FrameBatch) -> Pending {
         let events = batch.events();
         let bytes = batch.into_framed();
         if let [only] = self.outputs.as_slice() {
@@ -399,7 +504,7 @@ impl Shipper {
         tokio::spawn(async move {
             let mut combined = Receipt::Delivered;
             for answer in answers {
-                match answer.await.unwrap_or_else(|_| Receipt::Failed(stopped())) {
+                match answer.await {
                     failed @ Receipt::Failed(_) => {
                         combined = failed;
                         break;
@@ -410,15 +515,8 @@ impl Shipper {
             }
             let _ = receipt.send(combined);
         });
-        rx
+        Pending::new(rx)
     }
-}
-
-fn stopped() -> Arc<ShipError> {
-    Arc::new(ShipError {
-        message: "the shipper has stopped".into(),
-        certificate_rejected: false,
-    })
 }
 
 /// Starts the task of one destination.
@@ -449,7 +547,7 @@ fn start_output(
 }
 
 impl Output {
-    async fn ship(&self, bytes: Framed, events: u64) -> oneshot::Receiver<Receipt> {
+    async fn ship(&self, bytes: Framed, events: u64) -> Pending {
         let (receipt, rx) = oneshot::channel();
         let shipment = Shipment {
             bytes,
@@ -461,7 +559,7 @@ impl Output {
         {
             let _ = s.receipt.send(Receipt::Failed(stopped()));
         }
-        rx
+        Pending::new(rx)
     }
 }
 

@@ -24,14 +24,14 @@ pub(super) struct Closing {
 }
 
 /// The closes in flight, oldest first, and whether delivery failed for good.
-pub(super) struct InOrder {
+pub(super) struct ClosesInOrder {
     endpoint: Arc<DevoEndpoint>,
     health: Arc<watch::Sender<Health>>,
     closing: VecDeque<Closing>,
     failed: Option<Arc<ShipError>>,
 }
 
-impl InOrder {
+impl ClosesInOrder {
     pub fn new(endpoint: Arc<DevoEndpoint>, health: Arc<watch::Sender<Health>>) -> Self {
         Self {
             endpoint,

@@ -579,7 +579,7 @@ fn ship_with(
         drop(shipper);
         let mut receipts = Vec::new();
         for p in pending {
-            receipts.push(p.await.unwrap());
+            receipts.push(p.await);
         }
         task.await.unwrap();
         receipts
