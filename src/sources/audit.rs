@@ -11,14 +11,15 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
+use crate::aws::Aws;
 use crate::config::{AuditPlan, ServiceKind, ServicePlan};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
 use crate::formats::cloudtrail::RecordFields;
 use crate::formats::json::compacted;
 use crate::outcome::Failure;
-use crate::sources::cursor::{CursorPlan, CursorPull, RegionPuller};
-use crate::sources::{TagRule, each_region, puller_account};
+use crate::sources::cursor::{CursorPlan, CursorPull, RegionPuller, each_puller};
+use crate::sources::{TagRule, puller_account};
 use crate::window::Window;
 
 const KIND: ServiceKind = ServiceKind::AuditApi;
@@ -67,26 +68,12 @@ pub async fn run(ctx: &RunContext, service: &ServicePlan, audit: &AuditPlan) -> 
                 .map(|t| t.trunc_subsecs(0).max(horizon)),
             ..CursorPull::new(ctx, &state, &counters, &plan.cursor)
         };
-        each_region(
-            KIND.name(),
-            &plan.cursor.regions,
-            ctx.worker.shard,
-            |region| {
-                let lookup = Lookup {
-                    at: RegionPuller::new(
-                        ctx,
-                        region,
-                        &account,
-                        ctx.aws.cloudtrail(region),
-                        REQUESTS_PER_SECOND,
-                        &counters,
-                    ),
-                    plan,
-                };
-                let pull = &pull;
-                async move { lookup.run(pull, latest).await }
-            },
-        )
+        let regions = (plan.cursor.regions.as_slice(), ctx.worker.shard);
+        let client = (Aws::cloudtrail as fn(&Aws, &str) -> _, REQUESTS_PER_SECOND);
+        each_puller(ctx, KIND, regions, &account, &counters, client, |at| {
+            let (lookup, pull) = (Lookup { at, plan }, &pull);
+            async move { lookup.run(pull, latest).await }
+        })
         .await
     })
     .await

@@ -21,10 +21,13 @@ use tokio::time::Instant;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::config::{CursorSettings, ServicePlan};
+use crate::aws::Aws;
+use crate::config::{CursorSettings, ServiceKind, ServicePlan};
 use crate::cycle::{Counters, RunContext};
 use crate::devo::shipper::Shipped;
 use crate::outcome::{Failure, Outcome};
+use crate::shard::Shard;
+use crate::sources::each_region;
 use crate::state::{Claim, Cursor, ServiceHandle};
 use crate::window::{Window, adapt_slice, grow_empty_slice, next_slice, plan, rfc3339, seconds};
 
@@ -87,6 +90,37 @@ pages_by_next_token!(
     aws_sdk_cloudwatchlogs::operation::describe_log_groups::DescribeLogGroupsOutput,
     aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsOutput
 );
+
+/// Runs `pull` with the puller of each region of service `kind` (of this `--shard`'s share when
+/// `shard` is given; see [`each_region`]), its client made by `client`, paced at
+/// `requests_per_second`, the puller's `account` the tags' fallback: the one place a service
+/// pulled by time goes from its regions to its pullers.
+pub async fn each_puller<'a, C, F, Fut>(
+    ctx: &'a RunContext,
+    kind: ServiceKind,
+    (regions, shard): (&'a [String], Option<Shard>),
+    account: &'a str,
+    counters: &'a Counters,
+    (client, requests_per_second): (fn(&Aws, &str) -> C, u32),
+    pull: F,
+) -> Result<(), Failure>
+where
+    F: Fn(RegionPuller<'a, C>) -> Fut,
+    Fut: Future<Output = Result<(), Failure>>,
+{
+    each_region(kind.name(), regions, shard, |region| {
+        let client = client(&ctx.aws, region);
+        pull(RegionPuller::new(
+            ctx,
+            region,
+            account,
+            client,
+            requests_per_second,
+            counters,
+        ))
+    })
+    .await
+}
 
 /// One region of a service pulled by time: what each such puller holds and does alike.
 pub struct RegionPuller<'a, C> {

@@ -12,12 +12,13 @@ use std::time::Duration;
 use chrono::{SecondsFormat, TimeZone, Utc};
 use serde::Serialize;
 
+use crate::aws::Aws;
 use crate::config::{LogsPlan, ServiceKind, ServicePlan};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
 use crate::outcome::Failure;
-use crate::sources::cursor::{CursorPlan, CursorPull, RegionPuller, SliceJob};
-use crate::sources::{TagRule, each_region, puller_account};
+use crate::sources::cursor::{CursorPlan, CursorPull, RegionPuller, SliceJob, each_puller};
+use crate::sources::{TagRule, puller_account};
 use crate::state::ServiceHandle;
 
 const KIND: ServiceKind = ServiceKind::Logs;
@@ -74,16 +75,11 @@ pub async fn run(ctx: &RunContext, service: &ServicePlan, logs: &LogsPlan) -> Su
     run_service(ctx, service, |counters, state| async move {
         let account = puller_account(&ctx.aws).await?.to_string();
         // Shards split log groups, not regions.
-        each_region(KIND.name(), &plan.cursor.regions, None, |region| {
+        let regions = (plan.cursor.regions.as_slice(), None);
+        let client = (Aws::logs as fn(&Aws, &str) -> _, REQUESTS_PER_SECOND);
+        each_puller(ctx, KIND, regions, &account, &counters, client, |at| {
             let puller = RegionLogs {
-                at: RegionPuller::new(
-                    ctx,
-                    region,
-                    &account,
-                    ctx.aws.logs(region),
-                    REQUESTS_PER_SECOND,
-                    &counters,
-                ),
+                at,
                 plan,
                 state: &state,
             };

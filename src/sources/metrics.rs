@@ -24,13 +24,14 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::{StreamExt, stream};
 use serde::Serialize;
 
+use crate::aws::Aws;
 use crate::bill::Unit;
 use crate::config::{MetricsApi, MetricsPlan, ServiceKind, ServicePlan};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
 use crate::outcome::{Failure, Outcome};
-use crate::sources::cursor::{CursorPlan, CursorPull, Pacer, RegionPuller};
-use crate::sources::{TagRule, each_region, puller_account};
+use crate::sources::cursor::{CursorPlan, CursorPull, Pacer, RegionPuller, each_puller};
+use crate::sources::{TagRule, puller_account};
 use crate::state::{ServiceHandle, UnitMemo};
 use crate::window::{Window, align_down};
 
@@ -109,27 +110,17 @@ pub async fn run(ctx: &RunContext, service: &ServicePlan, metrics: &MetricsPlan)
             align: Some(period_len),
             ..usual
         };
-        each_region(
-            KIND.name(),
-            &plan.cursor.regions,
-            ctx.worker.shard,
-            |region| {
-                let region_metrics = RegionMetrics {
-                    at: RegionPuller::new(
-                        ctx,
-                        region,
-                        &account,
-                        ctx.aws.cloudwatch(region),
-                        REQUESTS_PER_SECOND,
-                        &counters,
-                    ),
-                    plan,
-                    statistics_pacer: Pacer::per_second(STATISTICS_REQUESTS_PER_SECOND),
-                };
-                let (pull, latest) = (&pull, align_down(latest, period_len));
-                async move { region_metrics.run(pull, latest).await }
-            },
-        )
+        let regions = (plan.cursor.regions.as_slice(), ctx.worker.shard);
+        let client = (Aws::cloudwatch as fn(&Aws, &str) -> _, REQUESTS_PER_SECOND);
+        each_puller(ctx, KIND, regions, &account, &counters, client, |at| {
+            let region_metrics = RegionMetrics {
+                at,
+                plan,
+                statistics_pacer: Pacer::per_second(STATISTICS_REQUESTS_PER_SECOND),
+            };
+            let (pull, latest) = (&pull, align_down(latest, period_len));
+            async move { region_metrics.run(pull, latest).await }
+        })
         .await
     })
     .await

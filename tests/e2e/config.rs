@@ -1,3 +1,5 @@
+//! Config errors refused with their key path and file, before anything is pulled.
+
 use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::{Pki, closed_port};
 use crate::support::{Workdir, config_yaml};

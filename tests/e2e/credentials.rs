@@ -1,3 +1,5 @@
+//! Credentials: role chains into the target account, bad keys, and what `devo-aws check` says.
+
 use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::{Pki, Receiver, closed_port};
 use crate::support::{Workdir, config_yaml, events_yaml, setup};

@@ -1,3 +1,6 @@
+//! The services pulled by time (logs, audit from the API, metrics): windows, resumption,
+//! backfill, pacing, late events.
+
 use std::time::{Duration, Instant};
 
 use chrono::Utc;

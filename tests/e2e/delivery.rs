@@ -1,3 +1,6 @@
+//! The Devo side: an endpoint down, a foreign client certificate, framing through the real
+//! shipper.
+
 use std::time::Duration;
 
 use devo_aws::devo::shipper::{EpochLimits, Receipt};

@@ -1,3 +1,5 @@
+//! events and securityhub through SQS: exact bytes, exactly once, acknowledgement.
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 

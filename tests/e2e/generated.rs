@@ -1,3 +1,6 @@
+//! What is generated from the code stays in step: man page, completions, the README's exit
+//! codes.
+
 use std::process::Command;
 
 /// man/ and completions/ are committed; this fails when they no longer match the clap

@@ -26,6 +26,7 @@ mod config;
 mod mistakes;
 // Operating it: exit codes, `all`, logs, secrets, the example config, deploy/.
 mod operations;
+// Several workers on one config: S3 state, leases, shards; exactly once, throughput.
 mod workers;
 // Hostile objects: capped, reported, skipped; memory measured.
 mod hostile;

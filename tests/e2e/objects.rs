@@ -1,3 +1,5 @@
+//! The S3+SQS pipeline: CloudTrail, VPC Flow Logs and CloudFront objects announced on SQS.
+
 use std::collections::HashMap;
 
 use crate::support::aws::Moto;

@@ -1,3 +1,5 @@
+//! Operating it: exit codes, `all`, logs, secrets, the example config, deploy/.
+
 use std::process::Command;
 
 use crate::support::aws::{Moto, unique_name};

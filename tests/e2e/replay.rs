@@ -1,3 +1,6 @@
+//! Replays from the bucket (`--start-time` on S3 services): windows, resumption, late objects,
+//! settling.
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
