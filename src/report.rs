@@ -36,6 +36,49 @@ pub struct RunFigures<'a> {
 /// How long a push may take.
 const PUSH_TIMEOUT_SECS: u64 = 10;
 
+/// The counters of each service, in the order of its summary's figures.
+const SERVICE_COUNTERS: [(&str, &str); 7] = [
+    (
+        "devo_aws_messages_total",
+        "SQS messages received in the run.",
+    ),
+    ("devo_aws_objects_total", "S3 objects read in the run."),
+    (
+        "devo_aws_skipped_objects_total",
+        "S3 objects announced but not read.",
+    ),
+    (
+        "devo_aws_events_total",
+        "Events delivered to Devo in the run.",
+    ),
+    (
+        "devo_aws_dropped_events_total",
+        "Events dropped by drop_event_names.",
+    ),
+    (
+        "devo_aws_failed_total",
+        "Messages, objects, records or lines that could not be understood.",
+    ),
+    ("devo_aws_bytes_total", "Bytes framed for Devo in the run."),
+];
+
+/// The gauges of each service: cursors held by another worker, seconds, exit code, last success.
+const SERVICE_GAUGES: [(&str, &str); 4] = [
+    ("devo_aws_held_cursors", "Cursors leased by another worker."),
+    (
+        "devo_aws_service_duration_seconds",
+        "Seconds the service took.",
+    ),
+    (
+        "devo_aws_service_exit_code",
+        "The service's outcome as an exit code (0 is done).",
+    ),
+    (
+        "devo_aws_last_success_timestamp_seconds",
+        "When the service last ended well (start of the run, Unix time).",
+    ),
+];
+
 impl RunFigures<'_> {
     /// The metrics in Prometheus' text format (0.0.4).
     pub fn prometheus_text(&self) -> Result<String, prometheus::Error> {
@@ -49,68 +92,14 @@ impl RunFigures<'_> {
 
     /// Each service's figures, its backlog and its cursors' lag.
     fn service_metrics(&self, registry: &Registry) -> Result<(), prometheus::Error> {
-        let counter =
-            |name: &str, help: &str, labels: &[&str]| counter(registry, name, help, labels);
-        let gauge = |name: &str, help: &str, labels: &[&str]| gauge(registry, name, help, labels);
-        let per_service = [
-            (
-                "devo_aws_messages_total",
-                "SQS messages received in the run.",
-            ),
-            ("devo_aws_objects_total", "S3 objects read in the run."),
-            (
-                "devo_aws_skipped_objects_total",
-                "S3 objects announced but not read.",
-            ),
-            (
-                "devo_aws_events_total",
-                "Events delivered to Devo in the run.",
-            ),
-            (
-                "devo_aws_dropped_events_total",
-                "Events dropped by drop_event_names.",
-            ),
-            (
-                "devo_aws_failed_total",
-                "Messages, objects, records or lines that could not be understood.",
-            ),
-            ("devo_aws_bytes_total", "Bytes framed for Devo in the run."),
-        ];
-        let counters: Vec<IntCounterVec> = per_service
+        let counters: Vec<IntCounterVec> = SERVICE_COUNTERS
             .iter()
-            .map(|(name, help)| counter(name, help, &["service"]))
+            .map(|(name, help)| counter(registry, name, help, &["service"]))
             .collect::<Result<_, _>>()?;
-        let held = gauge(
-            "devo_aws_held_cursors",
-            "Cursors leased by another worker.",
-            &["service"],
-        )?;
-        let duration = gauge(
-            "devo_aws_service_duration_seconds",
-            "Seconds the service took.",
-            &["service"],
-        )?;
-        let exit_code = gauge(
-            "devo_aws_service_exit_code",
-            "The service's outcome as an exit code (0 is done).",
-            &["service"],
-        )?;
-        let last_success = gauge(
-            "devo_aws_last_success_timestamp_seconds",
-            "When the service last ended well (start of the run, Unix time).",
-            &["service"],
-        )?;
-        let backlog = gauge(
-            "devo_aws_queue_backlog_messages",
-            "Messages waiting in the queue when the run opened it.",
-            &["service", "region"],
-        )?;
-        let lag = gauge(
-            "devo_aws_lag_seconds",
-            "How far behind now a cursor's delivered data ends.",
-            &["service", "cursor"],
-        )?;
-        let now = Utc::now();
+        let [held, duration, exit_code, last_success] =
+            SERVICE_GAUGES.map(|(name, help)| gauge(registry, name, help, &["service"]));
+        let (held, duration, exit_code, last_success) =
+            (held?, duration?, exit_code?, last_success?);
         for s in self.summaries {
             let name = s.kind.name();
             let c = &s.counters;
@@ -139,6 +128,27 @@ impl RunFigures<'_> {
                     .with_label_values(&[name])
                     .set(self.started.timestamp() as f64);
             }
+        }
+        self.backlog_and_lag(registry)
+    }
+
+    /// Each queue's backlog, and how far behind now each cursor's delivered data ends.
+    fn backlog_and_lag(&self, registry: &Registry) -> Result<(), prometheus::Error> {
+        let backlog = gauge(
+            registry,
+            "devo_aws_queue_backlog_messages",
+            "Messages waiting in the queue when the run opened it.",
+            &["service", "region"],
+        )?;
+        let lag = gauge(
+            registry,
+            "devo_aws_lag_seconds",
+            "How far behind now a cursor's delivered data ends.",
+            &["service", "cursor"],
+        )?;
+        let now = Utc::now();
+        for s in self.summaries {
+            let (name, c) = (s.kind.name(), &s.counters);
             for (region, waiting) in crate::lock(&c.backlog).iter() {
                 backlog
                     .with_label_values(&[name, region])

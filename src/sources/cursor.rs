@@ -354,44 +354,18 @@ impl CursorPull<'_> {
         let Some((window, advances, mut late)) = self.window(cursor.as_ref(), latest_end) else {
             return Ok(());
         };
-        let total = seconds(window.start, window.end);
-        let bar = self.ctx.progress.add(ProgressBar::new(total.max(1)));
-        bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {percent:>3}% up to {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar.set_prefix(format!(
-            "{}: {key}",
-            if advances { "pull" } else { "backfill" }
-        ));
+        let mut progress = WindowProgress::new(self.ctx, key, window, advances);
         let mut skip = if advances {
             cursor.map(|c| c.ids_at_until).unwrap_or_default()
         } else {
             Vec::new()
         };
-        let lease = self.state.lease_length();
         let mut len = self.slice;
         let mut start = window.start;
-        let mut reported = Instant::now();
-        let percent_done = |at: DateTime<Utc>| seconds(window.start, at) * 100 / total.max(1);
-        // A backfill that ends before its window does says where to resume.
-        let cut_short = |at: DateTime<Utc>, why: &str| {
-            Failure::new(
-                Outcome::Temporary,
-                format!(
-                    "backfill of {key} stopped at {} ({why}): {}% of the window done; resume with --start-time {} --end-time {}",
-                    rfc3339(at),
-                    percent_done(at),
-                    rfc3339(at),
-                    rfc3339(window.end)
-                ),
-            )
-        };
         while start < window.end || late.is_some() {
             if self.ctx.should_stop() {
                 if !advances {
-                    bar.abandon();
-                    return Err(cut_short(start, "the run's deadline"));
+                    return Err(progress.cut_short(start, "the run's deadline"));
                 }
                 break;
             }
@@ -403,67 +377,150 @@ impl CursorPull<'_> {
                 ingested_until,
                 late: late.take(),
             };
-            let work = async {
-                let (shipped, ids_at_end) = pull(job).await?;
-                let (events, bytes) = (shipped.events, shipped.bytes);
-                // The slice is all shipped and its receipt awaited: no idle wait for it.
-                if shipped.receipt.is_some() {
-                    self.ctx.shipper.flush().await;
-                }
-                let delivered = shipped.answer().await.outcome()?.is_delivered();
-                Ok::<_, Failure>((events, bytes, delivered, ids_at_end))
-            };
-            let (events, bytes, delivered, ids_at_end) =
-                match self.keeping_lease(key, pacer, work).await {
+            let (events, delivered, ids_at_end) =
+                match self.keeping_lease(key, pacer, self.ship(pull(job))).await {
                     Ok(done) => done,
                     Err(f) if !advances => {
-                        bar.abandon();
-                        return Err(cut_short(start, &f.reason).with_outcome(f.outcome));
+                        return Err(progress.cut_short(start, &f.reason).with_outcome(f.outcome));
                     }
                     Err(f) => return Err(f),
                 };
-            Counters::add(&self.counters.events, events);
-            Counters::add(&self.counters.bytes, bytes);
             if advances && delivered {
-                let cursor = Cursor {
-                    until: slice.end,
-                    ids_at_until: ids_at_end.clone(),
-                    ingested_until: self.late_window.map(|_| ingested_until),
-                };
-                self.state
-                    .advance(key, cursor)
-                    .await
-                    .map_err(Failure::from)?;
-                self.counters.note_cursor(key, slice.end);
+                self.commit(key, slice.end, ids_at_end.clone(), ingested_until)
+                    .await?;
             }
             skip = ids_at_end;
-            bar.set_position(seconds(window.start, slice.end));
-            bar.set_message(rfc3339(slice.end));
-            if bar.is_hidden() && reported.elapsed() >= PROGRESS_EVERY {
-                reported = Instant::now();
-                tracing::info!(
-                    message = "Progress.",
-                    cursor = key,
-                    backfill = !advances,
-                    up_to = %rfc3339(slice.end),
-                    percent = percent_done(slice.end)
-                );
-            }
+            progress.slice_done(slice.end);
             // (Aligned slices, metrics', stay as they are: a request's datapoints are bounded.)
             len = if events == 0 && self.align.is_none() && !self.ctx.should_stop() {
                 grow_empty_slice(len)
             } else {
+                let lease = self.state.lease_length();
                 adapt_slice(len.min(self.slice), began.elapsed(), lease, self.slice)
             };
             start = slice.end;
         }
-        if start >= window.end {
-            bar.set_position(total.max(1));
-            bar.finish();
-        } else {
-            bar.abandon();
-        }
+        progress.finish(start);
         Ok(())
+    }
+
+    /// A slice pulled: its epoch closed at once (its receipt is awaited), its events and bytes
+    /// counted; how many events, whether they were delivered, and the ids at its end.
+    async fn ship(
+        &self,
+        pulled: impl Future<Output = Result<(Shipped, Vec<String>), Failure>>,
+    ) -> Result<(u64, bool, Vec<String>), Failure> {
+        let (shipped, ids_at_end) = pulled.await?;
+        let (events, bytes) = (shipped.events, shipped.bytes);
+        // The slice is all shipped and its receipt awaited: no idle wait for it.
+        if shipped.receipt.is_some() {
+            self.ctx.shipper.flush().await;
+        }
+        let delivered = shipped.answer().await.outcome()?.is_delivered();
+        Counters::add(&self.counters.events, events);
+        Counters::add(&self.counters.bytes, bytes);
+        Ok((events, delivered, ids_at_end))
+    }
+
+    /// Records that `key` was delivered up to `until`.
+    async fn commit(
+        &self,
+        key: &str,
+        until: DateTime<Utc>,
+        ids_at_until: Vec<String>,
+        ingested_until: i64,
+    ) -> Result<(), Failure> {
+        let cursor = Cursor {
+            until,
+            ids_at_until,
+            ingested_until: self.late_window.map(|_| ingested_until),
+        };
+        self.state
+            .advance(key, cursor)
+            .await
+            .map_err(Failure::from)?;
+        self.counters.note_cursor(key, until);
+        Ok(())
+    }
+}
+
+/// How far the window of one cursor has come: a bar on a terminal, else a log line every
+/// [`PROGRESS_EVERY`]; and, for a backfill cut short, where to resume.
+struct WindowProgress<'a> {
+    key: &'a str,
+    window: Window,
+    advances: bool,
+    bar: ProgressBar,
+    reported: Instant,
+}
+
+impl<'a> WindowProgress<'a> {
+    fn new(ctx: &RunContext, key: &'a str, window: Window, advances: bool) -> Self {
+        let total = seconds(window.start, window.end);
+        let bar = ctx.progress.add(ProgressBar::new(total.max(1)));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {percent:>3}% up to {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_prefix(format!(
+            "{}: {key}",
+            if advances { "pull" } else { "backfill" }
+        ));
+        Self {
+            key,
+            window,
+            advances,
+            bar,
+            reported: Instant::now(),
+        }
+    }
+
+    fn percent_done(&self, at: DateTime<Utc>) -> u64 {
+        let total = seconds(self.window.start, self.window.end);
+        seconds(self.window.start, at) * 100 / total.max(1)
+    }
+
+    /// A slice up to `end` is done.
+    fn slice_done(&mut self, end: DateTime<Utc>) {
+        self.bar.set_position(seconds(self.window.start, end));
+        self.bar.set_message(rfc3339(end));
+        if self.bar.is_hidden() && self.reported.elapsed() >= PROGRESS_EVERY {
+            self.reported = Instant::now();
+            tracing::info!(
+                message = "Progress.",
+                cursor = self.key,
+                backfill = !self.advances,
+                up_to = %rfc3339(end),
+                percent = self.percent_done(end)
+            );
+        }
+    }
+
+    /// A backfill that ends before its window does: where to resume.
+    fn cut_short(self, at: DateTime<Utc>, why: &str) -> Failure {
+        self.bar.abandon();
+        Failure::new(
+            Outcome::Temporary,
+            format!(
+                "backfill of {} stopped at {} ({why}): {}% of the window done; resume with --start-time {} --end-time {}",
+                self.key,
+                rfc3339(at),
+                self.percent_done(at),
+                rfc3339(at),
+                rfc3339(self.window.end)
+            ),
+        )
+    }
+
+    /// The pull ended at `start`: the bar finished, or left where it stopped.
+    fn finish(self, start: DateTime<Utc>) {
+        if start >= self.window.end {
+            self.bar
+                .set_position(seconds(self.window.start, self.window.end).max(1));
+            self.bar.finish();
+        } else {
+            self.bar.abandon();
+        }
     }
 }
 

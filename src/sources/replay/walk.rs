@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use chrono::{DateTime, DurationRound, Utc};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
@@ -87,7 +88,8 @@ impl Walk<'_> {
     }
 
     /// Lists `dir` to its end: its subdirectories in the window are returned, its objects in the
-    /// window not yet delivered go to be read.
+    /// window not yet delivered go to be read, and each of its groups (the directory, or an hour
+    /// of a flat layout) is told to the keeper, to settle when it may.
     async fn list(
         &self,
         dir: Dir,
@@ -95,121 +97,169 @@ impl Walk<'_> {
         steps: &mpsc::UnboundedSender<Step>,
     ) -> Result<Vec<Dir>, Failure> {
         let root = &self.roots[dir.root];
-        let name = format!("s3://{}/{}", root.bucket, dir.prefix);
-        // Progress is kept per directory that spells a day, else per hour of the objects'
-        // stamps (a flat layout holds years of objects in one directory).
-        let day_span = dir.date.span().filter(|_| dir.date.has_day());
-        let group_of = |at: DateTime<Utc>| -> (String, Option<DateTime<Utc>>) {
-            match day_span {
-                Some((_, to)) => (name.clone(), Some(to)),
-                None => {
-                    let hour = at.duration_trunc(chrono::Duration::hours(1)).ok();
-                    let label =
-                        hour.map_or_else(String::new, |h| h.format("@%Y-%m-%dT%H").to_string());
-                    (
-                        format!("{name}{label}"),
-                        hour.map(|h| h + chrono::Duration::hours(1)),
-                    )
-                }
-            }
-        };
-        // Each group's objects sent to be read, and when its time ends.
-        let mut groups: BTreeMap<String, (u64, Option<DateTime<Utc>>)> = BTreeMap::new();
-        if day_span.is_some() && self.done.contains_key(&name) {
-            groups.insert(name.clone(), (0, day_span.map(|(_, to)| to)));
-        }
-        let mut children = Vec::new();
+        let mut listing = Listing::new(self, &dir, root);
         let mut token = None;
         loop {
             if self.halted() {
                 return Ok(Vec::new());
             }
             let page = root.list(&self.ctx.aws, &dir.prefix, token.take()).await?;
-            for sub in page.common_prefixes() {
-                let Some(prefix) = sub.prefix() else { continue };
-                let part = prefix
-                    .strip_prefix(dir.prefix.as_str())
-                    .unwrap_or(prefix)
-                    .trim_end_matches('/');
-                let date = match dir.date.extend(part) {
-                    Some(date) => date,
-                    None => dir.date,
-                };
-                if let Some((from, to)) = date.span()
-                    && !self.span.meets(from, to)
-                {
-                    continue;
-                }
-                let sub_name = format!("s3://{}/{prefix}", root.bucket);
-                if self.done.get(&sub_name).is_some_and(|p| p.settled) {
-                    tracing::debug!(message = "Prefix settled by an earlier run of the replay.", prefix = %sub_name);
-                    continue;
-                }
-                children.push(Dir {
-                    root: dir.root,
-                    prefix: prefix.to_string(),
-                    date,
-                });
-            }
-            for object in page.contents() {
-                let Some(key) = object.key() else { continue };
-                let stamped = key_stamp(key).or_else(|| {
-                    object
-                        .last_modified()
-                        .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
-                });
-                let Some(at) = stamped.filter(|at| self.span.contains(*at)) else {
-                    continue;
-                };
-                let file = key.strip_prefix(dir.prefix.as_str()).unwrap_or(key);
-                let object = ObjectRef {
-                    bucket: root.bucket.clone(),
-                    key: key.to_string(),
-                    size: object.size().and_then(|n| u64::try_from(n).ok()),
-                    event_time: None,
-                    region: Some(root.region.clone()),
-                };
-                // Its group is counted even when nothing of it is to be shipped (digests,
-                // filtered keys), so that it settles.
-                let (group, ends) = group_of(at);
-                let tally = groups.entry(group.clone()).or_insert((0, ends));
-                if let Some(reason) = self.handler.skip_reason(&object) {
-                    tracing::debug!(message = "Object skipped.", key, reason);
-                    Counters::add(&self.counters.skipped, 1);
-                    continue;
-                }
-                let progress = self.done.get(&group);
-                if progress.is_some_and(|p| p.settled || p.done.contains(file)) {
-                    tracing::debug!(
-                        message = "Object delivered by an earlier run of the replay.",
-                        key
-                    );
-                    Counters::add(&self.counters.skipped, 1);
-                    continue;
-                }
-                tally.0 += 1;
-                if objects
-                    .send((group, object, file.to_string()))
-                    .await
-                    .is_err()
-                {
-                    return Ok(Vec::new());
-                }
+            listing.subdirs(self, &page);
+            if !listing.objects(self, &page, objects).await {
+                return Ok(Vec::new());
             }
             token = page.next_continuation_token().map(String::from);
             if token.is_none() || page.is_truncated() != Some(true) {
                 break;
             }
         }
-        for (group, (to_ship, ends)) in groups {
-            let settles = ends.is_some_and(|to| to <= self.settle_before);
+        Ok(listing.finish(self, steps))
+    }
+}
+
+/// What the listing of one directory found so far.
+struct Listing<'d> {
+    dir: &'d Dir,
+    root: &'d Root,
+    /// `s3://bucket/prefix`.
+    name: String,
+    /// The day the directory spells, if it spells one.
+    day_span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Each group's objects sent to be read, and when its time ends.
+    groups: BTreeMap<String, (u64, Option<DateTime<Utc>>)>,
+    children: Vec<Dir>,
+}
+
+impl<'d> Listing<'d> {
+    fn new(walk: &Walk<'_>, dir: &'d Dir, root: &'d Root) -> Self {
+        let name = format!("s3://{}/{}", root.bucket, dir.prefix);
+        let day_span = dir.date.span().filter(|_| dir.date.has_day());
+        let mut groups = BTreeMap::new();
+        if day_span.is_some() && walk.done.contains_key(&name) {
+            groups.insert(name.clone(), (0, day_span.map(|(_, to)| to)));
+        }
+        Self {
+            dir,
+            root,
+            name,
+            day_span,
+            groups,
+            children: Vec::new(),
+        }
+    }
+
+    /// The group of an object stamped `at`, and when its time ends: progress is kept per
+    /// directory that spells a day, else per hour of the objects' stamps (a flat layout holds
+    /// years of objects in one directory).
+    fn group_of(&self, at: DateTime<Utc>) -> (String, Option<DateTime<Utc>>) {
+        match self.day_span {
+            Some((_, to)) => (self.name.clone(), Some(to)),
+            None => {
+                let hour = at.duration_trunc(chrono::Duration::hours(1)).ok();
+                let label = hour.map_or_else(String::new, |h| h.format("@%Y-%m-%dT%H").to_string());
+                (
+                    format!("{}{label}", self.name),
+                    hour.map(|h| h + chrono::Duration::hours(1)),
+                )
+            }
+        }
+    }
+
+    /// The page's subdirectories to list: in the window, and not settled by an earlier run.
+    fn subdirs(&mut self, walk: &Walk<'_>, page: &ListObjectsV2Output) {
+        for sub in page.common_prefixes() {
+            let Some(prefix) = sub.prefix() else { continue };
+            let part = prefix
+                .strip_prefix(self.dir.prefix.as_str())
+                .unwrap_or(prefix)
+                .trim_end_matches('/');
+            let date = self.dir.date.extend(part).unwrap_or(self.dir.date);
+            if let Some((from, to)) = date.span()
+                && !walk.span.meets(from, to)
+            {
+                continue;
+            }
+            let sub_name = format!("s3://{}/{prefix}", self.root.bucket);
+            if walk.done.get(&sub_name).is_some_and(|p| p.settled) {
+                tracing::debug!(message = "Prefix settled by an earlier run of the replay.", prefix = %sub_name);
+                continue;
+            }
+            self.children.push(Dir {
+                root: self.dir.root,
+                prefix: prefix.to_string(),
+                date,
+            });
+        }
+    }
+
+    /// Sends the page's objects in the window, not delivered yet, to be read (false: reading
+    /// has stopped).
+    async fn objects(
+        &mut self,
+        walk: &Walk<'_>,
+        page: &ListObjectsV2Output,
+        objects: &mpsc::Sender<(String, ObjectRef, String)>,
+    ) -> bool {
+        for listed in page.contents() {
+            let Some(key) = listed.key() else { continue };
+            let stamped = key_stamp(key).or_else(|| {
+                listed
+                    .last_modified()
+                    .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+            });
+            let Some(at) = stamped.filter(|at| walk.span.contains(*at)) else {
+                continue;
+            };
+            let file = key.strip_prefix(self.dir.prefix.as_str()).unwrap_or(key);
+            let object = ObjectRef {
+                bucket: self.root.bucket.clone(),
+                key: key.to_string(),
+                size: listed.size().and_then(|n| u64::try_from(n).ok()),
+                event_time: None,
+                region: Some(self.root.region.clone()),
+            };
+            // Its group is counted even when nothing of it is to be shipped (digests, filtered
+            // keys), so that it settles.
+            let (group, ends) = self.group_of(at);
+            let tally = self.groups.entry(group.clone()).or_insert((0, ends));
+            if let Some(reason) = walk.handler.skip_reason(&object) {
+                tracing::debug!(message = "Object skipped.", key, reason);
+                Counters::add(&walk.counters.skipped, 1);
+                continue;
+            }
+            let progress = walk.done.get(&group);
+            if progress.is_some_and(|p| p.settled || p.done.contains(file)) {
+                tracing::debug!(
+                    message = "Object delivered by an earlier run of the replay.",
+                    key
+                );
+                Counters::add(&walk.counters.skipped, 1);
+                continue;
+            }
+            tally.0 += 1;
+            if objects
+                .send((group, object, file.to_string()))
+                .await
+                .is_err()
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Tells the keeper of each group listed to its end (and whether its time ended long
+    /// enough ago for it to settle); the subdirectories to list.
+    fn finish(self, walk: &Walk<'_>, steps: &mpsc::UnboundedSender<Step>) -> Vec<Dir> {
+        for (group, (to_ship, ends)) in self.groups {
+            let settles = ends.is_some_and(|to| to <= walk.settle_before);
             let _ = steps.send(Step::Listed {
                 dir: group,
                 to_ship,
                 settles,
             });
         }
-        Ok(children)
+        self.children
     }
 }
 
