@@ -9,7 +9,7 @@
 //! [`MAX_OBJECTS_IN_FLIGHT`] at once per service. Memory stays flat in the object's size: the
 //! body is read 64 KiB at a time and events leave in batches of [`BATCH_BYTES`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -354,38 +354,26 @@ impl MessageHandler for ObjectHandler<'_> {
             Ok(Notification::Objects(objects)) => objects,
             Err(e) => return Err(Rejection::Poison(e.to_string())),
         };
-        // A message received for the first time has no progress to resume.
-        let earlier = if message.receive_count.is_none_or(|n| n > 1) {
-            self.state
-                .message_progress(message.id)
-                .await
-                .map_err(|e| Rejection::Failed(e.into()))?
-        } else {
-            None
-        };
-        let (done, mut partial) = earlier.map_or_else(Default::default, |p| (p.objects, p.partial));
+        let (done, mut partial) = self.earlier_progress(&message).await?;
         let expires = Utc::now()
             + chrono::Duration::from_std(message.retention)
                 .unwrap_or_else(|_| chrono::Duration::days(14));
-        let mut shipped: Vec<(String, Shipped)> = Vec::new();
-        let mut unreadable: Vec<String> = Vec::new();
-        let mut failure: Option<Failure> = None;
-        let (mut filtered, mut attempted) = (0, 0);
+        let mut tally = ObjectTally::default();
         for object in objects {
             if let Some(reason) = self.settings.skip_reason(&object) {
                 tracing::debug!(message = "Object skipped.", bucket = %object.bucket, key = %object.key, reason);
                 Counters::add(&self.counters.skipped, 1);
-                filtered += usize::from(reason == FILTERED);
+                tally.filtered += usize::from(reason == FILTERED);
                 continue;
             }
-            attempted += 1;
+            tally.attempted += 1;
             let name = object_name(&object);
             if done.contains(&name) {
                 tracing::debug!(message = "Object delivered by an earlier run, not shipped again.", object = %name, message_id = %message.id);
                 Counters::add(&self.counters.skipped, 1);
                 continue;
             }
-            let (bucket, key) = (object.bucket.clone(), object.key.clone());
+            let where_ = format!("s3://{}/{}", object.bucket, object.key);
             let region = object
                 .region
                 .clone()
@@ -394,44 +382,92 @@ impl MessageHandler for ObjectHandler<'_> {
                 earlier: partial.remove(&name),
                 expires,
             };
-            match self.ship(object, region, message.id, Some(resume)).await {
-                Ok(s) => {
-                    Counters::add(&self.counters.objects, 1);
-                    shipped.push((name, s));
-                }
-                Err(Rejection::Poison(reason)) => {
-                    tracing::warn!(
-                        message = "Object cannot be read; its message is left to the queue's redrive policy.",
-                        %bucket,
-                        %key,
-                        message_id = %message.id,
-                        error = %reason
-                    );
-                    Counters::add(&self.counters.failed, 1);
-                    unreadable.push(reason);
-                }
-                Err(Rejection::Failed(f)) => {
-                    failure.get_or_insert(f);
-                }
-                // (An object alone is never held back by the filter here.)
-                Err(Rejection::Filtered) => filtered += 1,
-            }
+            let shipped = self.ship(object, region, message.id, Some(resume)).await;
+            tally.add(name, shipped, &where_, message.id, &self.counters);
         }
-        if attempted == 0 && filtered > 0 {
+        if tally.attempted == 0 && tally.filtered > 0 {
             // Decided when the region is done, by what the filter did in the whole run.
             return Err(Rejection::Filtered);
         }
-        if failure.is_none() && unreadable.is_empty() {
-            return Ok(shipped
+        if tally.failure.is_none() && tally.unreadable.is_empty() {
+            return Ok(tally
+                .shipped
                 .into_iter()
                 .fold(Shipped::NOTHING, |all, (_, s)| all.then(s)));
         }
-        self.keep_progress(&message, done, shipped)
+        self.keep_progress(&message, done, tally.shipped)
             .await
             .map_err(Rejection::Failed)?;
-        match failure {
+        match tally.failure {
             Some(f) => Err(Rejection::Failed(f)),
-            None => Err(Rejection::Poison(unreadable.join("; "))),
+            None => Err(Rejection::Poison(tally.unreadable.join("; "))),
+        }
+    }
+}
+
+impl ObjectHandler<'_> {
+    /// What earlier runs delivered of `message`'s objects: those delivered whole, and how far
+    /// others were (a message received for the first time has none, and the state is not read).
+    async fn earlier_progress(
+        &self,
+        message: &Incoming<'_>,
+    ) -> Result<(Vec<String>, BTreeMap<String, PartialObject>), Rejection> {
+        if message.receive_count.is_some_and(|n| n <= 1) {
+            return Ok(Default::default());
+        }
+        let earlier = self
+            .state
+            .message_progress(message.id)
+            .await
+            .map_err(|e| Rejection::Failed(e.into()))?;
+        Ok(earlier.map_or_else(Default::default, |p| (p.objects, p.partial)))
+    }
+}
+
+/// What became of the objects of one message.
+#[derive(Default)]
+struct ObjectTally {
+    /// Objects shipped, by name, waiting for their receipts.
+    shipped: Vec<(String, Shipped)>,
+    /// Why objects could not be read (their own fault).
+    unreadable: Vec<String>,
+    /// The first failure not of an object's own (S3 unreachable, the deadline).
+    failure: Option<Failure>,
+    /// Objects the key filter held back, and objects it let through.
+    filtered: usize,
+    attempted: usize,
+}
+
+impl ObjectTally {
+    /// Counts how shipping the object `name` (at `where_`) of message `message_id` went.
+    fn add(
+        &mut self,
+        name: String,
+        shipped: Result<Shipped, Rejection>,
+        where_: &str,
+        message_id: &str,
+        counters: &Counters,
+    ) {
+        match shipped {
+            Ok(s) => {
+                Counters::add(&counters.objects, 1);
+                self.shipped.push((name, s));
+            }
+            Err(Rejection::Poison(reason)) => {
+                tracing::warn!(
+                    message = "Object cannot be read; its message is left to the queue's redrive policy.",
+                    object = where_,
+                    message_id,
+                    error = %reason
+                );
+                Counters::add(&counters.failed, 1);
+                self.unreadable.push(reason);
+            }
+            Err(Rejection::Failed(f)) => {
+                self.failure.get_or_insert(f);
+            }
+            // (An object alone is never held back by the filter here.)
+            Err(Rejection::Filtered) => self.filtered += 1,
         }
     }
 }

@@ -41,74 +41,22 @@ pub(super) async fn keep(
     mut steps: mpsc::UnboundedReceiver<Step>,
     stop: &AtomicBool,
 ) -> Result<Kept, Failure> {
-    let mut kept = Kept::default();
-    let mut progress: BTreeMap<String, PrefixProgress> = BTreeMap::new();
-    let mut tallies: HashMap<String, Tally> = HashMap::new();
+    let mut keeper = Keeper {
+        done,
+        counters,
+        kept: Kept::default(),
+        progress: BTreeMap::new(),
+        tallies: HashMap::new(),
+    };
     let mut dirty: BTreeSet<String> = BTreeSet::new();
     // The state that could not be written, if it could not.
     let mut unwritten: Option<Failure> = None;
     while let Some(step) = steps.recv().await {
-        let dir = match step {
-            Step::Shipped { dir, name, shipped } => {
-                let (events, bytes) = (shipped.events, shipped.bytes);
-                match shipped.answer().await.outcome() {
-                    Ok(answer) => {
-                        if answer.is_delivered() {
-                            progress
-                                .entry(dir.clone())
-                                .or_insert_with(|| done.get(&dir).cloned().unwrap_or_default())
-                                .done
-                                .insert(name);
-                            tallies.entry(dir.clone()).or_default().delivered += 1;
-                            kept.delivered += 1;
-                        }
-                        Counters::add(&counters.objects, 1);
-                        Counters::add(&counters.events, events);
-                        Counters::add(&counters.bytes, bytes);
-                    }
-                    Err(f) => {
-                        stop.store(true, Ordering::Relaxed);
-                        kept.failure.get_or_insert(f);
-                    }
-                }
-                dir
-            }
-            Step::Unread { dir } => {
-                kept.unread += 1;
-                Counters::add(&counters.failed, 1);
-                tallies.entry(dir.clone()).or_default().unread = true;
-                dir
-            }
-            Step::Left { dir } => {
-                tallies.entry(dir.clone()).or_default().unread = true;
-                dir
-            }
-            Step::Listed {
-                dir,
-                to_ship,
-                settles,
-            } => {
-                tallies.entry(dir.clone()).or_default().listed = Some((to_ship, settles));
-                dir
-            }
-        };
-        if let Some(t) = tallies.get(&dir)
-            && let Some((to_ship, true)) = t.listed
-            && !t.unread
-            && t.delivered == to_ship
-        {
-            // Every object of a directory past its late deliveries: forget their names.
-            progress.insert(
-                dir.clone(),
-                PrefixProgress {
-                    done: Default::default(),
-                    settled: true,
-                },
-            );
-        }
+        let dir = keeper.take(step, stop).await;
+        keeper.settle(&dir);
         dirty.insert(dir);
         if steps.is_empty() && unwritten.is_none() {
-            unwritten = write(state, &progress, &mut dirty).await.err();
+            unwritten = write(state, &keeper.progress, &mut dirty).await.err();
             if unwritten.is_some() {
                 // What is delivered from now on could not be remembered: read no more.
                 stop.store(true, Ordering::Relaxed);
@@ -117,7 +65,93 @@ pub(super) async fn keep(
     }
     match unwritten {
         Some(e) => Err(e),
-        None => write(state, &progress, &mut dirty).await.map(|()| kept),
+        None => write(state, &keeper.progress, &mut dirty)
+            .await
+            .map(|()| keeper.kept),
+    }
+}
+
+/// What the keeper holds while steps come.
+struct Keeper<'a> {
+    /// What earlier runs delivered.
+    done: &'a BTreeMap<String, PrefixProgress>,
+    counters: &'a Counters,
+    kept: Kept,
+    /// The directories this run touched, as they stand now.
+    progress: BTreeMap<String, PrefixProgress>,
+    tallies: HashMap<String, Tally>,
+}
+
+impl Keeper<'_> {
+    /// Takes in one step (waiting for a shipped object's receipt); the directory it is about.
+    async fn take(&mut self, step: Step, stop: &AtomicBool) -> String {
+        match step {
+            Step::Shipped { dir, name, shipped } => {
+                let (events, bytes) = (shipped.events, shipped.bytes);
+                match shipped.answer().await.outcome() {
+                    Ok(answer) => {
+                        if answer.is_delivered() {
+                            let done = self.done;
+                            self.progress
+                                .entry(dir.clone())
+                                .or_insert_with(|| done.get(&dir).cloned().unwrap_or_default())
+                                .done
+                                .insert(name);
+                            self.tally(&dir).delivered += 1;
+                            self.kept.delivered += 1;
+                        }
+                        Counters::add(&self.counters.objects, 1);
+                        Counters::add(&self.counters.events, events);
+                        Counters::add(&self.counters.bytes, bytes);
+                    }
+                    Err(f) => {
+                        stop.store(true, Ordering::Relaxed);
+                        self.kept.failure.get_or_insert(f);
+                    }
+                }
+                dir
+            }
+            Step::Unread { dir } => {
+                self.kept.unread += 1;
+                Counters::add(&self.counters.failed, 1);
+                self.tally(&dir).unread = true;
+                dir
+            }
+            Step::Left { dir } => {
+                self.tally(&dir).unread = true;
+                dir
+            }
+            Step::Listed {
+                dir,
+                to_ship,
+                settles,
+            } => {
+                self.tally(&dir).listed = Some((to_ship, settles));
+                dir
+            }
+        }
+    }
+
+    fn tally(&mut self, dir: &str) -> &mut Tally {
+        self.tallies.entry(dir.to_string()).or_default()
+    }
+
+    /// Settles `dir` when every object of it was delivered past its late deliveries: its names
+    /// are forgotten.
+    fn settle(&mut self, dir: &str) {
+        if let Some(t) = self.tallies.get(dir)
+            && let Some((to_ship, true)) = t.listed
+            && !t.unread
+            && t.delivered == to_ship
+        {
+            self.progress.insert(
+                dir.to_string(),
+                PrefixProgress {
+                    done: Default::default(),
+                    settled: true,
+                },
+            );
+        }
     }
 }
 

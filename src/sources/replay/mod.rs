@@ -35,7 +35,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use crate::config::{ObjectPlan, S3Root, ServicePlan};
-use crate::cycle::{RunContext, Summary, run_service};
+use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::Shipped;
 use crate::formats::layout::DirDate;
 use crate::formats::s3_notification::ObjectRef;
@@ -44,7 +44,7 @@ use crate::sources::objects::ObjectHandler;
 use crate::sources::queue::MessageHandler;
 use crate::state::{PrefixProgress, ServiceHandle};
 use crate::window::{Backfill, rfc3339};
-use keep::keep;
+use keep::{Kept, keep};
 pub use preview::preview;
 use walk::{Walk, read_all};
 
@@ -135,18 +135,11 @@ async fn replay(
     handler: &ObjectHandler<'_>,
     state: &Arc<ServiceHandle>,
 ) -> Result<(), Failure> {
-    let (kind, counters) = (plan.kind, handler.counters.clone());
+    let counters = handler.counters.clone();
     let roots = roots_of(plan, objects)?;
     let saved = state.saved().await?;
     let now = ctx.aws.now();
-    let end = window.end.or(saved.replay_end).unwrap_or(now).min(now);
-    if window.end.is_none() && saved.replay_end.is_none() {
-        state.update(|s| s.replay_end = Some(end)).await?;
-    }
-    let span = Span {
-        start: window.start,
-        end,
-    };
+    let span = span_of(window, saved.replay_end, now, state).await?;
     let mut found = Vec::new();
     for root in roots {
         found.push(Root::find(&ctx.aws, plan, root).await?);
@@ -154,7 +147,7 @@ async fn replay(
     let done: BTreeMap<String, PrefixProgress> = saved.prefixes;
     tracing::info!(
         message = "Replaying from the bucket, not the queue.",
-        service = kind.name(),
+        service = plan.kind.name(),
         start = %rfc3339(span.start),
         end = %rfc3339(span.end),
         roots = %roots.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "),
@@ -179,20 +172,45 @@ async fn replay(
     let keeper = keep(state, &done, &counters, steps_rx, &stop);
     let reading = read_all(handler, objects_rx, steps_tx.clone(), &walk);
     let (walked, (), kept) = tokio::join!(walk.run(objects_tx, steps_tx), reading, keeper);
-    let kept = kept?;
+    let mut kept = kept?;
     let resume = format!(
         "resume with --start-time {} --end-time {}",
         rfc3339(span.start),
         rfc3339(span.end)
     );
     let object_failure = crate::lock(&walk.failure).take();
-    if let Some(f) = kept.failure.or(walked.err()).or(object_failure) {
+    if let Some(f) = kept.failure.take().or(walked.err()).or(object_failure) {
         return Err(Failure::new(
             f.outcome,
             format!("{}; the replay stopped there: {resume}", f.reason),
         ));
     }
-    if cut.load(Ordering::Relaxed) {
+    ended(&kept, cut.load(Ordering::Relaxed), &resume, &counters)?;
+    handler.filtered_verdict().map_or(Ok(()), Err)
+}
+
+/// The window a replay ships: from its start to `--end-time`, else to the end its first run
+/// fixed (written now, on the first run, so that running it again resumes it), never past now.
+async fn span_of(
+    window: Backfill,
+    saved_end: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    state: &ServiceHandle,
+) -> Result<Span, Failure> {
+    let end = window.end.or(saved_end).unwrap_or(now).min(now);
+    if window.end.is_none() && saved_end.is_none() {
+        state.update(|s| s.replay_end = Some(end)).await?;
+    }
+    Ok(Span {
+        start: window.start,
+        end,
+    })
+}
+
+/// How a replay that did not fail ended: cut by the run's deadline (exit 4, with how to
+/// resume), or whole, with the objects that could not be read said in the summary.
+fn ended(kept: &Kept, cut: bool, resume: &str, counters: &Counters) -> Result<(), Failure> {
+    if cut {
         return Err(Failure::new(
             Outcome::Temporary,
             format!(
@@ -206,9 +224,6 @@ async fn replay(
             "{} objects could not be read (reported above); {resume} once they are mended",
             kept.unread
         ));
-    }
-    if let Some(mistake) = handler.filtered_verdict() {
-        return Err(mistake);
     }
     Ok(())
 }
