@@ -162,11 +162,10 @@ impl RunFigures<'_> {
         Ok(())
     }
 
-    /// The AWS requests, the delivery to Devo, and the run itself.
+    /// The AWS requests by operation, then the rest of the run's own figures.
     fn run_metrics(&self, registry: &Registry) -> Result<(), prometheus::Error> {
         let counter =
             |name: &str, help: &str, labels: &[&str]| counter(registry, name, help, labels);
-        let gauge = |name: &str, help: &str, labels: &[&str]| gauge(registry, name, help, labels);
         let requests = counter(
             "devo_aws_aws_requests_total",
             "AWS requests made (each attempt), by operation.",
@@ -195,6 +194,14 @@ impl RunFigures<'_> {
                 .with_label_values(&[operation])
                 .inc_by(f.throttled);
         }
+        self.devo_and_bill_metrics(registry)
+    }
+
+    /// The delivery to Devo, what AWS bills, and the run itself.
+    fn devo_and_bill_metrics(&self, registry: &Registry) -> Result<(), prometheus::Error> {
+        let counter =
+            |name: &str, help: &str, labels: &[&str]| counter(registry, name, help, labels);
+        let gauge = |name: &str, help: &str, labels: &[&str]| gauge(registry, name, help, labels);
         let devo = [
             (
                 "devo_aws_devo_epochs_total",

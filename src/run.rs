@@ -119,31 +119,55 @@ pub async fn run(cli: Cli, debug_logging: &dyn Fn(), progress: MultiProgress) ->
     let prices = ctx.loaded.config.inputs.aws.prices_usd_per_million.clone();
     drop(ctx);
     let devo = shipper_done(shipper_task).await;
-    for s in &summaries {
-        s.report();
-    }
-    let outcome = summaries
-        .iter()
-        .map(|s| s.outcome)
-        .max()
-        .unwrap_or(Outcome::Done);
-    let (operations, bill) = (aws.operation_figures(), aws.bill());
-    report_aws(&aws, &operations, &bill, &prices);
-    let figures = RunFigures {
-        input: &input,
-        shard: watchers.shard,
+    let ended = Ended {
         summaries: &summaries,
-        operations: &operations,
-        bill: &bill,
+        aws: &aws,
+        input: &input,
         prices: &prices,
-        devo,
-        outcome,
-        started: started.0,
-        seconds: started.1.elapsed().as_secs_f64(),
-        dry_run: watchers.dry_run,
+        started,
     };
-    watchers.tell(&figures).await;
-    outcome
+    ended.tell(devo, &watchers).await
+}
+
+/// What a run ended with, once every service is done and the shipper has delivered.
+struct Ended<'a> {
+    summaries: &'a [Summary],
+    aws: &'a Aws,
+    input: &'a str,
+    prices: &'a BTreeMap<String, f64>,
+    started: (chrono::DateTime<Utc>, std::time::Instant),
+}
+
+impl Ended<'_> {
+    /// Says each summary, the AWS calls and their bill, tells the watchers; the worst outcome.
+    async fn tell(&self, devo: ShipperStats, watchers: &Watchers) -> Outcome {
+        for s in self.summaries {
+            s.report();
+        }
+        let outcome = self
+            .summaries
+            .iter()
+            .map(|s| s.outcome)
+            .max()
+            .unwrap_or(Outcome::Done);
+        let (operations, bill) = (self.aws.operation_figures(), self.aws.bill());
+        report_aws(self.aws, &operations, &bill, self.prices);
+        let figures = RunFigures {
+            input: self.input,
+            shard: watchers.shard,
+            summaries: self.summaries,
+            operations: &operations,
+            bill: &bill,
+            prices: self.prices,
+            devo,
+            outcome,
+            started: self.started.0,
+            seconds: self.started.1.elapsed().as_secs_f64(),
+            dry_run: watchers.dry_run,
+        };
+        watchers.tell(&figures).await;
+        outcome
+    }
 }
 
 /// The shipper's figures, once it has delivered what it held.

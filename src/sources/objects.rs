@@ -373,7 +373,6 @@ impl MessageHandler for ObjectHandler<'_> {
                 Counters::add(&self.counters.skipped, 1);
                 continue;
             }
-            let where_ = format!("s3://{}/{}", object.bucket, object.key);
             let region = object
                 .region
                 .clone()
@@ -383,7 +382,7 @@ impl MessageHandler for ObjectHandler<'_> {
                 expires,
             };
             let shipped = self.ship(object, region, message.id, Some(resume)).await;
-            tally.add(name, shipped, &where_, message.id, &self.counters);
+            tally.add(name, shipped, message.id, &self.counters);
         }
         if tally.attempted == 0 && tally.filtered > 0 {
             // Decided when the region is done, by what the filter did in the whole run.
@@ -439,12 +438,11 @@ struct ObjectTally {
 }
 
 impl ObjectTally {
-    /// Counts how shipping the object `name` (at `where_`) of message `message_id` went.
+    /// Counts how shipping the object `name` (`s3://bucket/key`) of message `message_id` went.
     fn add(
         &mut self,
         name: String,
         shipped: Result<Shipped, Rejection>,
-        where_: &str,
         message_id: &str,
         counters: &Counters,
     ) {
@@ -456,7 +454,7 @@ impl ObjectTally {
             Err(Rejection::Poison(reason)) => {
                 tracing::warn!(
                     message = "Object cannot be read; its message is left to the queue's redrive policy.",
-                    object = where_,
+                    object = %name,
                     message_id,
                     error = %reason
                 );
