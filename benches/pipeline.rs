@@ -51,7 +51,7 @@ use devo_aws::formats::s3_notification::ObjectRef;
 use devo_aws::formats::{
     alb, awsconfig, cloudtrail, elb, flowlogs, guardduty, networkfirewall, route53, s3access, waf,
 };
-use devo_aws::sources::objects::{BatchSink, ObjectReader, ObjectSettings};
+use devo_aws::sources::objects::{BatchSink, ObjectReader, ObjectSettings, Stored};
 
 use support::aws::{Moto, unique_name};
 use support::devo::{Pki, Receiver};
@@ -863,8 +863,12 @@ fn decode_in_process(settings: ObjectSettings, key: &str, objects: &[Vec<u8>]) -
                 skip: 0,
             };
             let body = tokio::io::BufReader::new(std::io::Cursor::new(o.clone()));
+            let stored = Stored {
+                bytes: Some(o.len() as u64),
+                encoding: None,
+            };
             if reader
-                .read(body, Some(o.len() as u64), &framing, &mut sink)
+                .read(body, &stored, &framing, &mut sink)
                 .await
                 .is_err()
             {

@@ -8,6 +8,7 @@ pub mod alb;
 pub mod awsconfig;
 pub mod cloudfront;
 pub mod cloudtrail;
+pub mod compression;
 pub mod elb;
 pub mod eventbridge;
 pub mod flowlogs;

@@ -1,7 +1,7 @@
 //! The S3+SQS pipeline shared by every service that reads S3 objects (`audit` with
 //! `types: [audits_s3]`, `flowlogs`, `cloudfront` and the kinds of `s3logs`): an SQS message
-//! announces objects; each object is streamed from GetObject, gunzipped when it starts with the
-//! gzip magic (multi-member), decoded by its format's plug-in (`formats::objects`), tagged,
+//! announces objects; each object is streamed from GetObject, decompressed as its first bytes say
+//! (gzip or zstd, `formats::compression`), decoded by its format's plug-in (`formats::objects`), tagged,
 //! framed and shipped in chunks. The message is acknowledged once the last chunk of its last
 //! object is delivered.
 //!
@@ -14,7 +14,7 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use async_compression::tokio::bufread::GzipDecoder;
+use async_compression::tokio::bufread::{GzipDecoder, ZstdDecoder};
 use chrono::{DateTime, Utc};
 use regex::Regex;
 use std::future::Future;
@@ -28,6 +28,7 @@ use crate::cycle::{Counters, RunContext, Stop, Summary, run_service};
 use crate::devo::frame::{FrameBatch, Framing};
 use crate::devo::shipper::{BATCH_BYTES, Outbox, Shipped, Shipper};
 use crate::formats::FormatError;
+use crate::formats::compression::Compression;
 use crate::formats::objects::{
     DecoderOptions, Event, EventSink, Format, Position, key_account_region,
 };
@@ -40,9 +41,9 @@ use crate::state::{PartialObject, ServiceHandle};
 
 /// Objects read at once per service.
 pub const MAX_OBJECTS_IN_FLIGHT: usize = 8;
-/// A gzip object may inflate to this many times its stored size (CloudTrail, flow logs and
+/// A compressed object may inflate to this many times its stored size (CloudTrail, flow logs and
 /// CloudFront logs compress 10 to 30 times), and always to [`MIN_DECOMPRESSED_CAP`]: past that
-/// it is a gzip bomb, reported and skipped. Memory does not grow with it either way; the cap
+/// it is a bomb, reported and skipped. Memory does not grow with it either way; the cap
 /// bounds the time a planted object costs every run.
 pub const MAX_INFLATION: u64 = 400;
 pub const MIN_DECOMPRESSED_CAP: u64 = 64 << 20;
@@ -470,6 +471,13 @@ impl ObjectTally {
     }
 }
 
+/// What S3 says of an object as stored: its size and its `Content-Encoding`.
+#[derive(Debug, Default)]
+pub struct Stored {
+    pub bytes: Option<u64>,
+    pub encoding: Option<String>,
+}
+
 /// One object to fetch and ship, with everything its task needs.
 struct ObjectJob {
     fetch: Fetch,
@@ -484,7 +492,10 @@ impl ObjectJob {
     async fn run(mut self) -> Result<Shipped, Rejection> {
         let got = self.fetch.get(None).await?;
         let etag = got.e_tag.clone();
-        let stored = got.content_length.and_then(|n| u64::try_from(n).ok());
+        let stored = Stored {
+            bytes: got.content_length.and_then(|n| u64::try_from(n).ok()),
+            encoding: got.content_encoding.clone(),
+        };
         let track = self.resume.take().map(|(notes, resume)| {
             self.reader.skip = self.reader.resume_from(resume.earlier, etag.as_deref());
             Track {
@@ -500,7 +511,7 @@ impl ObjectJob {
             body: Some(got.body),
             etag,
             offset: 0,
-            length: stored,
+            length: stored.bytes,
             retries_left: BODY_RETRIES,
         }
         .into_reader();
@@ -508,7 +519,7 @@ impl ObjectJob {
         let mut sink = ObjectSink::new(outbox, track, self.reader.skip);
         match self
             .reader
-            .read(body, stored, &self.framing, &mut sink)
+            .read(body, &stored, &self.framing, &mut sink)
             .await
         {
             Ok(()) => Ok(sink.finish().await),
@@ -749,15 +760,15 @@ impl ObjectReader {
         earlier.records
     }
 
-    /// Reads the object (gzip, multi-member, when it starts with the gzip magic; else plain
-    /// text), handing batches of about [`BATCH_BYTES`] to `sink` as they fill, passing over its
-    /// first [`ObjectReader::skip`] records. `stored_bytes` (the object's size in S3) sets how
-    /// far a gzip object may inflate. When reading stops early (the run's stop, a read error, a
+    /// Reads the object (gzip or zstd, multi-member or multi-frame, as its first bytes and its
+    /// `Content-Encoding` say; else plain text), handing batches of about [`BATCH_BYTES`] to
+    /// `sink` as they fill, passing over its first [`ObjectReader::skip`] records. The object's
+    /// size in S3 sets how far a compressed object may inflate. When reading stops early (the run's stop, a read error, a
     /// corrupt part), what was framed before is still handed to `sink`.
     pub async fn read<R, S>(
         &self,
         body: R,
-        stored_bytes: Option<u64>,
+        stored: &Stored,
         framing: &Framing,
         sink: &mut S,
     ) -> Result<(), Rejection>
@@ -770,9 +781,7 @@ impl ObjectReader {
             records: 0,
             tags: TagCache::default(),
         };
-        let read = self
-            .read_into(body, stored_bytes, framing, sink, &mut out)
-            .await;
+        let read = self.read_into(body, stored, framing, sink, &mut out).await;
         if !out.batch.is_empty() {
             sink.send(out.batch, out.records).await;
         }
@@ -782,7 +791,7 @@ impl ObjectReader {
     async fn read_into<R, S>(
         &self,
         mut body: R,
-        stored_bytes: Option<u64>,
+        stored: &Stored,
         framing: &Framing,
         sink: &mut S,
         out: &mut Out,
@@ -792,18 +801,26 @@ impl ObjectReader {
         S: BatchSink,
     {
         let head = body.fill_buf().await.map_err(|e| self.read_error(&e))?;
-        let gzip = head.starts_with(&[0x1f, 0x8b]);
-        let mut source: std::pin::Pin<Box<dyn AsyncRead + Send>> = if gzip {
-            let mut decoder = GzipDecoder::new(body);
-            decoder.multiple_members(true);
-            Box::pin(decoder)
-        } else {
-            Box::pin(body)
+        let compression =
+            Compression::of(head, stored.encoding.as_deref()).map_err(|e| self.poison(e))?;
+        let mut source: std::pin::Pin<Box<dyn AsyncRead + Send>> = match compression {
+            Compression::Gzip => {
+                let mut decoder = GzipDecoder::new(body);
+                decoder.multiple_members(true);
+                Box::pin(decoder)
+            }
+            Compression::Zstd => {
+                let mut decoder = ZstdDecoder::new(body);
+                decoder.multiple_members(true);
+                Box::pin(decoder)
+            }
+            Compression::None => Box::pin(body),
         };
         let mut decoder = (self.settings.format.decoder)(&self.settings.decoding, &self.object.key);
         let mut buf = vec![0u8; READ_BYTES];
         let mut first = true;
-        let cap = stored_bytes
+        let cap = stored
+            .bytes
             .map_or(MIN_DECOMPRESSED_CAP, |n| n.saturating_mul(MAX_INFLATION))
             .max(MIN_DECOMPRESSED_CAP);
         let mut read = 0u64;
@@ -826,14 +843,14 @@ impl ObjectReader {
                 break;
             }
             read += n as u64;
-            if gzip && read > cap {
+            if compression.compressed() && read > cap {
                 return Err(self.poison(format!(
-                    "inflates past {cap} bytes ({MAX_INFLATION} times its stored size, at least {MIN_DECOMPRESSED_CAP}): a gzip bomb?"
+                    "inflates past {cap} bytes ({MAX_INFLATION} times its stored size, at least {MIN_DECOMPRESSED_CAP}): a {compression} bomb?"
                 )));
             }
             let chunk = &buf[..n];
             if std::mem::take(&mut first) && chunk.contains(&0) {
-                return Err(self.poison("neither gzip nor text"));
+                return Err(self.poison("neither gzip, zstd nor text"));
             }
             decoder
                 .feed(chunk, &mut self.tagging(out))

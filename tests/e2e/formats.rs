@@ -323,3 +323,58 @@ fn a_guardduty_export_the_role_cannot_decrypt_says_kms_decrypt() {
         .expect_stderr(key);
     assert!(receiver.records().is_empty());
 }
+
+/// An object is decompressed as its bytes say (zstd in two frames, as CloudWatch Logs delivers
+/// vended logs, beside gzip), honouring the `Content-Encoding` it was stored with; one whose
+/// `Content-Encoding` its bytes contradict is reported with both and its message left to the
+/// redrive policy, while the others' are acknowledged.
+#[test]
+fn each_object_is_decompressed_as_its_bytes_say() {
+    let (moto, receiver, wd) = setup();
+    let (queue, url, bucket) = moto.announcing_bucket("us-east-1", "packed", 30);
+    let text = String::from_utf8(sample("route53.log")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let (first, second) = lines.split_at(2);
+    let mut zst = zstd::encode_all(format!("{}\n", first.join("\n")).as_bytes(), 3).unwrap();
+    zst.extend(zstd::encode_all(second.join("\n").as_bytes(), 3).unwrap());
+    let dir = "AWSLogs/626345947581/vpcdnsquerylogs/vpc-01e31a7c/2021/12/11";
+    moto.put_encoded(
+        "us-east-1",
+        &bucket,
+        &format!("{dir}/a.log.zst"),
+        zst,
+        Some("zstd"),
+    );
+    moto.put_object(
+        "us-east-1",
+        &bucket,
+        &format!("{dir}/b.log.gz"),
+        gzip(&sample("route53.log")),
+    );
+    let liar = format!("{dir}/c.log.gz");
+    moto.put_encoded(
+        "us-east-1",
+        &bucket,
+        &liar,
+        sample("route53.log"),
+        Some("gzip"),
+    );
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!("non-cloudwatch-logs:\n  types: [route53logs]\n  route53logs_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
+    ));
+    let run = wd.run(&["s3logs"]);
+    run.expect_code(0)
+        .expect_stderr("objects=2 skipped=0 events=8")
+        .expect_stderr(&liar)
+        .expect_stderr("gzip\", but its first bytes are not compressed");
+    let records = receiver.wait_for(8, std::time::Duration::from_secs(10));
+    let mut got: Vec<&str> = records.iter().map(|r| r.message.as_str()).collect();
+    got.sort_unstable();
+    let mut want: Vec<&str> = lines.iter().chain(lines.iter()).copied().collect();
+    want.sort_unstable();
+    assert_eq!(got, want);
+    // The liar's message stays in the queue (invisible until its redrive); the others' were
+    // deleted.
+    assert_eq!(moto.depth("us-east-1", &url), (0, 1));
+}

@@ -204,12 +204,25 @@ impl Moto {
     }
 
     pub fn put_object(&self, region: &str, bucket: &str, key: &str, body: Vec<u8>) {
+        self.put_encoded(region, bucket, key, body, None);
+    }
+
+    /// [`Moto::put_object`] stored with a `Content-Encoding`.
+    pub fn put_encoded(
+        &self,
+        region: &str,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        encoding: Option<&str>,
+    ) {
         self.rt.block_on(async {
             self.s3(region)
                 .put_object()
                 .bucket(bucket)
                 .key(key)
                 .body(body.into())
+                .set_content_encoding(encoding.map(String::from))
                 .send()
                 .await
                 .unwrap();
