@@ -10,13 +10,13 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use crate::aws::Aws;
-use crate::config::{Loaded, Pulls, SeedKey, ServiceKind};
+use crate::config::{Loaded, Pulls, QueuePlan, SeedKey, ServiceKind};
 use crate::devo::shipper::ShipError;
 use crate::devo::tls::{
     CLIENT_CERT_WARN_DAYS, ClientCertificateExpired, DevoEndpoint, close_cleanly, not_after,
 };
 use crate::outcome::{Failure, Outcome};
-use crate::sources::replay;
+use crate::sources::{queue, replay};
 use crate::state::StateStore;
 use crate::window::Backfill;
 
@@ -170,6 +170,7 @@ async fn service_rows(loaded: &Loaded, aws: &Aws) -> Vec<Row> {
                 Pulls::Events { queue } => vec![check_queue(aws, region, queue).await],
                 Pulls::Objects { queue, objects } => {
                     let mut results = vec![check_queue(aws, region, queue).await];
+                    let queue = &queue.name;
                     if let Some(filter) = &objects.key_filter
                         && results.iter().all(Result::is_ok)
                     {
@@ -368,25 +369,37 @@ async fn queue_url(aws: &Aws, region: &str, queue: &str) -> Result<(String, Stri
     Ok((url, what))
 }
 
-async fn check_queue(aws: &Aws, region: &str, queue: &str) -> Result<String, Failure> {
+/// The queue reachable, with how many messages wait in it; one without a redrive policy (and no
+/// `max_receive_count`) is a warning: a message devo-aws cannot understand would come back
+/// until its retention ends.
+async fn check_queue(aws: &Aws, region: &str, queue: &QueuePlan) -> Result<String, Failure> {
     use aws_sdk_sqs::types::QueueAttributeName;
     let sqs = aws.sqs(region);
-    let (url, what) = queue_url(aws, region, queue).await?;
+    let (url, what) = queue_url(aws, region, &queue.name).await?;
     let attrs = sqs
         .get_queue_attributes()
         .queue_url(&url)
         .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::RedrivePolicy)
         .send()
         .await
         .map_err(|e| aws.failure(&what, &e))?;
-    let waiting = attrs
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
+    let attribute = |name: &QueueAttributeName| attrs.attributes().and_then(|a| a.get(name));
+    let waiting = attribute(&QueueAttributeName::ApproximateNumberOfMessages)
         .map_or("?", String::as_str)
         .to_string();
-    Ok(format!(
-        "queue {queue} reachable, about {waiting} messages waiting"
-    ))
+    let reachable = format!(
+        "queue {} reachable, about {waiting} messages waiting",
+        queue.name
+    );
+    let redrive = attribute(&QueueAttributeName::RedrivePolicy).map(String::as_str);
+    match queue::unguarded(redrive, queue.max_receive_count) {
+        Some(warning) => Err(Failure::new(
+            Outcome::Done,
+            format!("{reachable}; but {warning}"),
+        )),
+        None => Ok(reachable),
+    }
 }
 
 /// `s3_file_type_filter` against the keys of up to ten messages waiting in the queue, peeked at

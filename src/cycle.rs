@@ -116,6 +116,9 @@ pub struct Counters {
     pub dropped: AtomicU64,
     pub failed: AtomicU64,
     pub bytes: AtomicU64,
+    /// Queue-fed services: messages that could not be understood, deleted once received
+    /// `max_receive_count` times.
+    pub discarded: AtomicU64,
     /// Queue-fed services: messages waiting in each region's queue when the run opened it.
     pub backlog: std::sync::Mutex<BTreeMap<String, u64>>,
     /// Services pulled by time: how far each cursor has been delivered.
@@ -185,6 +188,7 @@ impl Summary {
                     dropped = when(drops, &c.dropped),
                     failed = get(&c.failed),
                     bytes = get(&c.bytes),
+                    discarded = when(queue && get(&c.discarded) > 0, &c.discarded),
                     seconds,
                     note = self.note.as_deref(),
                     "summary"

@@ -37,7 +37,7 @@ pub struct RunFigures<'a> {
 const PUSH_TIMEOUT_SECS: u64 = 10;
 
 /// The counters of each service, in the order of its summary's figures.
-const SERVICE_COUNTERS: [(&str, &str); 7] = [
+const SERVICE_COUNTERS: [(&str, &str); 8] = [
     (
         "devo_aws_messages_total",
         "SQS messages received in the run.",
@@ -60,6 +60,10 @@ const SERVICE_COUNTERS: [(&str, &str); 7] = [
         "Messages, objects, records or lines that could not be understood.",
     ),
     ("devo_aws_bytes_total", "Bytes framed for Devo in the run."),
+    (
+        "devo_aws_discarded_messages_total",
+        "Messages that could not be understood, deleted after max_receive_count receives.",
+    ),
 ];
 
 /// The gauges of each service: cursors held by another worker, seconds, exit code, last success.
@@ -111,6 +115,7 @@ impl RunFigures<'_> {
                 &c.dropped,
                 &c.failed,
                 &c.bytes,
+                &c.discarded,
             ];
             for (counter, value) in counters.iter().zip(values) {
                 counter
@@ -282,6 +287,7 @@ impl RunFigures<'_> {
                     "dropped": get(&c.dropped),
                     "failed": get(&c.failed),
                     "bytes": get(&c.bytes),
+                    "discarded": get(&c.discarded),
                     "seconds": s.seconds,
                     "note": s.note,
                     "backlog": *crate::lock(&c.backlog),

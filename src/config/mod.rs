@@ -17,7 +17,7 @@ pub use advice::Advice;
 pub use model::*;
 pub use plan::{
     AuditPlan, CursorSettings, KeyFilterPlan, LogsPlan, MetricsPlan, ObjectPlan, OutputPlan, Pulls,
-    ServicePlan, TagChoice,
+    QueuePlan, ServicePlan, TagChoice,
 };
 pub use services::{Pull, SeedKey, ServiceKind, ServiceRow};
 pub use validate::{RANGES, Ranges, is_safe_id};

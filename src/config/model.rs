@@ -372,6 +372,11 @@ pub struct Service {
     /// Objects of buckets owned by anyone else are reported and not read (S3 refuses them by
     /// ExpectedBucketOwner), so whoever can write to the queue cannot make us ship their data.
     pub expected_bucket_owner: Option<OneOrMany>,
+    /// Queue-fed services: a message that cannot be understood is deleted once SQS has handed
+    /// it out this many times (its id, keys and reason logged, counted as dropped). None: it is
+    /// left to the queue's redrive policy. A message that failed for a passing reason (Devo or
+    /// S3 unreachable) is never deleted by this.
+    pub max_receive_count: Option<u32>,
     /// S3+SQS services: where a replay (`--start-time`) lists each type's objects, by type:
     /// `s3://bucket[/prefix]` or a list of them (`audits_s3: s3://my-trail-bucket`).
     #[serde(default)]
@@ -539,6 +544,7 @@ impl Service {
                 self.expected_bucket_owner.is_some(),
             ),
             ("s3_buckets", !self.s3_buckets.is_empty()),
+            ("max_receive_count", self.max_receive_count.is_some()),
         ]
         .into_iter()
         .filter_map(|(key, set)| set.then_some(key))

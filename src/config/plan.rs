@@ -47,15 +47,27 @@ pub struct TagChoice {
 #[derive(Debug)]
 pub enum Pulls {
     /// EventBridge events (Security Hub findings) from a queue.
-    Events { queue: String },
+    Events { queue: QueuePlan },
     /// S3 objects announced on a queue, and listed in buckets by a replay.
-    Objects { queue: String, objects: ObjectPlan },
+    Objects {
+        queue: QueuePlan,
+        objects: ObjectPlan,
+    },
     /// CloudTrail's LookupEvents.
     Audit(AuditPlan),
     /// CloudWatch metrics.
     Metrics(MetricsPlan),
     /// CloudWatch Logs groups.
     Logs(LogsPlan),
+}
+
+/// The queue a service consumes.
+#[derive(Debug)]
+pub struct QueuePlan {
+    pub name: String,
+    /// `max_receive_count`: a message that cannot be understood is deleted once received this
+    /// many times (none: left to the queue's redrive policy).
+    pub max_receive_count: Option<u32>,
 }
 
 /// What an S3 service reads objects with.
@@ -125,7 +137,7 @@ impl ServicePlan {
     /// The queue it consumes, if it consumes one.
     pub fn queue(&self) -> Option<&str> {
         match &self.pulls {
-            Pulls::Events { queue } | Pulls::Objects { queue, .. } => Some(queue),
+            Pulls::Events { queue } | Pulls::Objects { queue, .. } => Some(&queue.name),
             _ => None,
         }
     }
@@ -209,11 +221,15 @@ fn plan(kind: ServiceKind, svc: &Service) -> Result<ServicePlan, ParseError> {
         delay: svc.delay(kind.default_delay_secs()),
     };
     let queue = || {
-        kind.queue(svc).map(String::from).ok_or_else(|| {
+        let name = kind.queue(svc).map(String::from).ok_or_else(|| {
             ParseError::invalid(
                 format!("{path}.{}", kind.queue_key().unwrap_or("queue")),
                 "expected a queue name",
             )
+        })?;
+        Ok::<_, ParseError>(QueuePlan {
+            name,
+            max_receive_count: svc.max_receive_count,
         })
     };
     let drop_event_names = || svc.drop_event_names.iter().cloned().collect();

@@ -72,6 +72,7 @@ impl SeedKey {
         match key {
             "types" => !self.allowed_types().is_empty(),
             "drop_event_names" => self == Self::AuditEventsAll,
+            "max_receive_count" => kinds().any(|k| k.queue_key().is_some()),
             "s3_file_type_filter" | "s3_buckets" => {
                 kinds().any(|k| k.queue_key().is_some() && k.selected_by().is_some())
             }

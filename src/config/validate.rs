@@ -481,10 +481,15 @@ fn validate_common(p: &str, c: &Service) -> Result<(), ParseError> {
         c.late_events_seconds,
         RANGES.late_events_seconds,
     )?;
+    check_range(
+        &format!("{p}.max_receive_count"),
+        c.max_receive_count.map(u64::from),
+        RANGES.max_receive_count,
+    )?;
     Ok(())
 }
 
-/// The range of every number in the config, in seconds. The README's table repeats it.
+/// The range of every number in the config, in seconds (but counts). The README's table repeats it.
 pub struct Ranges {
     pub request_period_in_seconds: (u64, u64),
     pub delay_seconds: (u64, u64),
@@ -492,6 +497,7 @@ pub struct Ranges {
     pub timeout_seconds: (u64, u64),
     pub port: (u64, u64),
     pub late_events_seconds: (u64, u64),
+    pub max_receive_count: (u64, u64),
 }
 
 pub const RANGES: Ranges = Ranges {
@@ -506,6 +512,8 @@ pub const RANGES: Ranges = Ranges {
     port: (1, 65_535),
     // CloudWatch Logs takes timestamps up to 14 days old.
     late_events_seconds: (0, 14 * 86_400),
+    // SQS's own maxReceiveCount: 1 to 1,000 (a count, not seconds).
+    max_receive_count: (1, 1_000),
 };
 
 /// `value`, when given, within `range` (both ends included).

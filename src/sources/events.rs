@@ -1,7 +1,7 @@
 //! `events` (service-events-all) and `securityhub` (sqs-cloudwatch-consumer): EventBridge events
 //! from an SQS queue per region. Security Hub events are split into one event per finding.
 
-use crate::config::{ServiceKind, ServicePlan};
+use crate::config::{QueuePlan, ServiceKind, ServicePlan};
 use crate::cycle::{RunContext, Summary, run_service};
 use crate::devo::shipper::Shipped;
 use crate::formats::FormatError;
@@ -56,7 +56,7 @@ impl MessageHandler for Handler<'_> {
 }
 
 /// One cycle of `events` or `securityhub`.
-pub async fn run(ctx: &RunContext, plan: &ServicePlan, queue: &str) -> Summary {
+pub async fn run(ctx: &RunContext, plan: &ServicePlan, queue: &QueuePlan) -> Summary {
     let handler = Handler {
         ctx,
         kind: plan.kind,

@@ -23,7 +23,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt};
 use tokio::sync::Semaphore;
 
 use crate::aws::Aws;
-use crate::config::{KeyFilterPlan, ObjectPlan, ServicePlan};
+use crate::config::{KeyFilterPlan, ObjectPlan, QueuePlan, ServicePlan};
 use crate::cycle::{Counters, RunContext, Stop, Summary, run_service};
 use crate::devo::frame::{FrameBatch, Framing};
 use crate::devo::shipper::{BATCH_BYTES, Outbox, Shipped, Shipper};
@@ -197,7 +197,7 @@ impl ObjectSettings {
 pub async fn run(
     ctx: &RunContext,
     plan: &ServicePlan,
-    queue: &str,
+    queue: &QueuePlan,
     objects: &ObjectPlan,
 ) -> Summary {
     run_service(ctx, plan, |counters, state| async move {

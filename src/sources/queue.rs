@@ -39,7 +39,7 @@ use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
 
 use crate::aws::aws_error;
-use crate::config::{ServiceKind, ServicePlan};
+use crate::config::{QueuePlan, ServiceKind, ServicePlan};
 use crate::cycle::{Counters, RunContext};
 use crate::devo::shipper::{PullGate, Shipped};
 use crate::lock;
@@ -128,14 +128,14 @@ pub trait MessageHandler: Sync {
 /// messages.
 pub struct QueueJob<'a, H> {
     pub kind: ServiceKind,
-    queue: &'a str,
+    queue: &'a QueuePlan,
     regions: &'a [String],
     handler: &'a H,
 }
 
 impl<'a, H> QueueJob<'a, H> {
     /// The job of the service of `plan`, on its `queue`.
-    pub fn new(plan: &'a ServicePlan, queue: &'a str, handler: &'a H) -> Self {
+    pub fn new(plan: &'a ServicePlan, queue: &'a QueuePlan, handler: &'a H) -> Self {
         Self {
             kind: plan.kind,
             queue,
@@ -149,7 +149,7 @@ impl<'a, H> QueueJob<'a, H> {
     }
 
     fn queue_name(&self) -> &str {
-        self.queue
+        &self.queue.name
     }
 }
 
@@ -478,10 +478,19 @@ impl<H: MessageHandler> RegionRun<'_, H> {
                 .and_then(|v| v.parse::<u64>().ok())
         };
         let secs = number(&QueueAttributeName::VisibilityTimeout).unwrap_or(30);
-        let redrive = attrs
+        let policy = attrs
             .attributes()
             .and_then(|a| a.get(&QueueAttributeName::RedrivePolicy))
-            .and_then(|p| max_receive_count(p));
+            .map(String::as_str);
+        if let Some(warning) = unguarded(policy, self.job.queue.max_receive_count) {
+            tracing::warn!(
+                message = "Queue without a redrive policy.",
+                queue = name,
+                region = %self.region,
+                warning
+            );
+        }
+        let redrive = policy.and_then(max_receive_count);
         if self.ctx.options.dry_run
             && let Some(max_receive_count) = redrive
         {
@@ -640,6 +649,24 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         let shipped = match handled {
             Ok(s) => s,
             Err(Rejection::Poison(reason)) => {
+                if let Some(most) = self.job.queue.max_receive_count
+                    && m.receive_count.is_some_and(|n| n >= most)
+                    && !self.ctx.options.dry_run
+                {
+                    tracing::error!(
+                        message = "Message cannot be understood and was received max_receive_count times: deleted.",
+                        service = self.job.service(),
+                        queue = self.job.queue_name(),
+                        region = %self.region,
+                        message_id = %id,
+                        received = m.receive_count,
+                        max_receive_count = most,
+                        error = %reason
+                    );
+                    Counters::add(&self.counters.failed, 1);
+                    Counters::add(&self.counters.discarded, 1);
+                    return Verdict::Delete;
+                }
                 tracing::warn!(
                     message = "Message cannot be understood; left to the queue's redrive policy.",
                     service = self.job.service(),
@@ -702,6 +729,19 @@ struct OpenQueue {
     /// About how many messages wait in it.
     waiting: Option<u64>,
     retention: Duration,
+}
+
+/// What to say of a queue whose `RedrivePolicy` is `policy` when the service's
+/// `max_receive_count` is `ours`: nothing when a message that cannot be understood ends
+/// somewhere (a dead-letter queue, or our own count); else that it would come back until the
+/// queue's retention ends.
+pub fn unguarded(policy: Option<&str>, ours: Option<u32>) -> Option<String> {
+    if ours.is_some() || policy.and_then(max_receive_count).is_some() {
+        return None;
+    }
+    Some(
+        "it has no redrive policy: a message devo-aws cannot understand comes back every run until the queue's retention ends. Give it a dead-letter queue, or set max_receive_count".into(),
+    )
 }
 
 /// `maxReceiveCount` of a queue's `RedrivePolicy` attribute (JSON; SQS writes the number as a

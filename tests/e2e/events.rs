@@ -280,11 +280,14 @@ fn securityhub_ships_one_event_per_finding() {
     assert_eq!(moto.depth("eu-west-1", &url), (0, 0));
 }
 
+/// A poison message is left to the redrive policy, and a queue that has none is warned about
+/// (by the run and by `check`); with `max_receive_count`, the message is deleted once received
+/// that many times, with its id and reason, and counted.
 #[test]
 fn poison_message_is_reported_and_the_rest_delivered() {
     let (moto, receiver, wd) = setup();
     let queue = unique_name("poison");
-    let url = moto.create_queue("us-east-1", &queue, 30);
+    let url = moto.create_queue("us-east-1", &queue, 2);
     let good: Vec<String> = (0..5)
         .map(|i| event(&format!("g-{i}"), "aws.ec2", "1", "us-east-1", "{}"))
         .collect();
@@ -299,6 +302,7 @@ fn poison_message_is_reported_and_the_rest_delivered() {
     run.expect_code(0);
     run.expect_stderr("cannot be understood");
     run.expect_stderr("message_id");
+    run.expect_stderr("Queue without a redrive policy");
     let mut messages: Vec<String> = receiver.records().into_iter().map(|r| r.message).collect();
     messages.sort();
     assert_eq!(messages, good);
@@ -306,6 +310,28 @@ fn poison_message_is_reported_and_the_rest_delivered() {
         moto.depth("us-east-1", &url),
         (0, 1),
         "the poison message is left in flight for the redrive policy"
+    );
+    wd.run(&["check"])
+        .expect_code(0)
+        .expect_stdout("WARN")
+        .expect_stdout("it has no redrive policy");
+
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &events_service(&queue, &["us-east-1"], "  max_receive_count: 2\n"),
+    ));
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let run = wd.run(&["events", "--force"]);
+    run.expect_code(0)
+        .expect_stderr("received max_receive_count times: deleted")
+        .expect_stderr("received=2")
+        .expect_stderr("discarded=1");
+    assert!(!run.stderr.contains("Queue without a redrive policy"));
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0), "deleted");
+    assert_eq!(
+        receiver.records().len(),
+        good.len(),
+        "nothing shipped twice"
     );
 }
 

@@ -398,7 +398,8 @@ fn workers_cronjob_runs_four_pods_on_s3_state() {
 fn permanent_aws_errors_are_config_errors_and_the_sdk_stays_quiet() {
     let (moto, receiver, wd) = setup();
     let queue = unique_name("operator");
-    moto.create_queue("eu-west-1", &queue, 30);
+    // With a dead-letter queue: no warning is due.
+    moto.create_queue_with_dlq("eu-west-1", &queue, 30, 5);
     wd.write_config(&config_yaml(
         receiver.port,
         &events_yaml(&queue, &["eu-west-1"]),
