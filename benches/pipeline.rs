@@ -861,6 +861,7 @@ fn decode_in_process(settings: ObjectSettings, key: &str, objects: &[Vec<u8>]) -
                 },
                 stop: Stop::never(),
                 skip: 0,
+                route: 0,
             };
             let body = tokio::io::BufReader::new(std::io::Cursor::new(o.clone()));
             let stored = Stored {

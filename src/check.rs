@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use crate::aws::Aws;
-use crate::config::{Loaded, Pulls, QueuePlan, SeedKey, ServiceKind};
+use crate::config::{Loaded, ObjectPlan, Pulls, QueuePlan, SeedKey, ServiceKind};
 use crate::devo::shipper::ShipError;
 use crate::devo::tls::{
     CLIENT_CERT_WARN_DAYS, ClientCertificateExpired, DevoEndpoint, close_cleanly, not_after,
@@ -171,11 +171,14 @@ async fn service_rows(loaded: &Loaded, aws: &Aws) -> Vec<Row> {
                 Pulls::Objects { queue, objects } => {
                     let mut results = vec![check_queue(aws, region, queue).await];
                     let queue = &queue.name;
+                    // (A warning, such as a queue without a redrive policy, does not stop it.)
                     if let Some(filter) = &objects.key_filter
-                        && results.iter().all(Result::is_ok)
+                        && results
+                            .iter()
+                            .all(|r| r.as_ref().err().is_none_or(|f| f.outcome == Outcome::Done))
                     {
-                        let (regex, format) = (&filter.regex, objects.format);
-                        results.push(check_filter(aws, region, queue, regex, format).await);
+                        results
+                            .push(check_filter(aws, region, queue, &filter.regex, objects).await);
                     }
                     results
                 }
@@ -411,7 +414,7 @@ async fn check_filter(
     region: &str,
     queue: &str,
     regex: &regex::Regex,
-    format: &crate::formats::objects::Format,
+    objects: &ObjectPlan,
 ) -> Result<String, Failure> {
     use crate::formats::s3_notification::{Notification, parse};
     let filter = regex.as_str();
@@ -435,7 +438,7 @@ async fn check_filter(
         })
         .flatten()
         .map(|o| o.key)
-        .filter(|key| (format.reads_key)(key))
+        .filter(|key| objects.reads(key))
         .collect();
     let Some(sample) = keys.first() else {
         return Ok(format!(

@@ -358,6 +358,13 @@ pub struct Service {
     pub networkfirewalllogs_sqs_queue_name: Option<String>,
     /// configlogs: the queue announcing AWS Config snapshot and history files.
     pub configlogs_sqs_queue_name: Option<String>,
+    /// archive: the queue announcing a log archive's objects of every kind (a Control Tower
+    /// log-archive bucket); each object is read as the kind its key's layout says.
+    pub archive_sqs_queue_name: Option<String>,
+    /// archive: the kinds read from it, by their `types` spelling (default: every kind read
+    /// from S3). An object of another kind is acknowledged unread, with a warning.
+    #[serde(default)]
+    pub archive_kinds: Vec<ServiceType>,
     /// flowlogs, cloudfront, alblogs, elblogs, s3accesslogs: `raw` (each line as it stands, the
     /// default) or `json`.
     #[serde(default)]
@@ -458,7 +465,7 @@ impl Service {
     }
 
     /// Every queue key, with the queue it names.
-    fn queue_names(&self) -> [(&'static str, Option<&String>); 12] {
+    fn queue_names(&self) -> [(&'static str, Option<&String>); 13] {
         [
             (
                 "cloudwatch_sqs_queue_name",
@@ -505,6 +512,10 @@ impl Service {
                 "configlogs_sqs_queue_name",
                 self.configlogs_sqs_queue_name.as_ref(),
             ),
+            (
+                "archive_sqs_queue_name",
+                self.archive_sqs_queue_name.as_ref(),
+            ),
         ]
     }
 
@@ -545,6 +556,7 @@ impl Service {
             ),
             ("s3_buckets", !self.s3_buckets.is_empty()),
             ("max_receive_count", self.max_receive_count.is_some()),
+            ("archive_kinds", !self.archive_kinds.is_empty()),
         ]
         .into_iter()
         .filter_map(|(key, set)| set.then_some(key))
@@ -625,6 +637,8 @@ pub enum ServiceType {
     NetworkFirewallLogs,
     #[serde(rename = "configlogs")]
     ConfigLogs,
+    #[serde(rename = "archive")]
+    Archive,
 }
 
 impl ServiceType {
@@ -644,6 +658,7 @@ impl ServiceType {
             Self::GuardDutyFindings => "guarddutyfindings",
             Self::NetworkFirewallLogs => "networkfirewalllogs",
             Self::ConfigLogs => "configlogs",
+            Self::Archive => "archive",
         }
     }
 }

@@ -73,7 +73,11 @@ pub struct QueuePlan {
 /// What an S3 service reads objects with.
 #[derive(Debug)]
 pub struct ObjectPlan {
-    pub format: &'static Format,
+    /// The kinds it reads, by their `types` spelling: one, or for an archive each kind whose
+    /// format claims a key by its layout ([`ObjectPlan::kind_of`]).
+    pub kinds: Vec<(&'static str, &'static Format)>,
+    /// An archive: each object's kind is chosen by its key.
+    pub by_key: bool,
     /// `format: json`: line events as JSON objects.
     pub json: bool,
     /// `drop_event_names`.
@@ -86,6 +90,23 @@ pub struct ObjectPlan {
     pub replay_roots: Vec<S3Root>,
     /// Their key path, for the refusal.
     pub replay_roots_path: String,
+}
+
+impl ObjectPlan {
+    /// The kind (`types` spelling, format) of the object at `key`: the one kind of a service,
+    /// or the archive's kind whose format claims the key (none: no kind of the archive does).
+    pub fn kind_of(&self, key: &str) -> Option<(&'static str, &'static Format)> {
+        if self.by_key {
+            self.kinds.iter().copied().find(|(_, f)| (f.claims)(key))
+        } else {
+            self.kinds.first().copied()
+        }
+    }
+
+    /// Whether the object at `key` is read (of a kind read, and a file of its format).
+    pub fn reads(&self, key: &str) -> bool {
+        self.kind_of(key).is_some_and(|(_, f)| (f.reads_key)(key))
+    }
 }
 
 /// `s3_file_type_filter`, compiled, with its key path.
@@ -235,9 +256,16 @@ fn plan(kind: ServiceKind, svc: &Service) -> Result<ServicePlan, ParseError> {
     let drop_event_names = || svc.drop_event_names.iter().cloned().collect();
     let pulls = match kind.row().pull {
         Pull::QueueEvents => Pulls::Events { queue: queue()? },
-        Pull::Objects(format) => Pulls::Objects {
+        Pull::Objects(format) => {
+            let t = kind.selected_by().map_or("", |t| t.as_str());
+            Pulls::Objects {
+                queue: queue()?,
+                objects: object_plan(kind, vec![(t, format)], svc, &path)?,
+            }
+        }
+        Pull::Archive => Pulls::Objects {
             queue: queue()?,
-            objects: object_plan(kind, format, svc, &path)?,
+            objects: object_plan(kind, archive_kinds(svc), svc, &path)?,
         },
         Pull::AuditApi => Pulls::Audit(AuditPlan {
             cursor: cursor(),
@@ -276,9 +304,19 @@ fn plan(kind: ServiceKind, svc: &Service) -> Result<ServicePlan, ParseError> {
     })
 }
 
+/// The kinds an archive reads: `archive_kinds`, else every kind read from S3.
+fn archive_kinds(svc: &Service) -> Vec<(&'static str, &'static Format)> {
+    ServiceKind::ALL
+        .into_iter()
+        .filter_map(|k| Some((k.selected_by()?, k.object_format()?)))
+        .filter(|(t, _)| svc.archive_kinds.is_empty() || svc.archive_kinds.contains(t))
+        .map(|(t, format)| (t.as_str(), format))
+        .collect()
+}
+
 fn object_plan(
     kind: ServiceKind,
-    format: &'static Format,
+    kinds: Vec<(&'static str, &'static Format)>,
     svc: &Service,
     path: &str,
 ) -> Result<ObjectPlan, ParseError> {
@@ -293,7 +331,8 @@ fn object_plan(
     };
     let t = kind.selected_by();
     Ok(ObjectPlan {
-        format,
+        by_key: kind.row().pull.routes_by_key(),
+        kinds,
         json: svc.format == LineOutput::Json,
         drop_event_names: svc.drop_event_names.iter().cloned().collect(),
         key_filter,

@@ -71,7 +71,8 @@ impl SeedKey {
         };
         match key {
             "types" => !self.allowed_types().is_empty(),
-            "drop_event_names" => self == Self::AuditEventsAll,
+            "drop_event_names" => matches!(self, Self::AuditEventsAll | Self::NonCloudwatchLogs),
+            "archive_kinds" => self == Self::NonCloudwatchLogs,
             "max_receive_count" => kinds().any(|k| k.queue_key().is_some()),
             "s3_file_type_filter" | "s3_buckets" => {
                 kinds().any(|k| k.queue_key().is_some() && k.selected_by().is_some())
@@ -132,6 +133,8 @@ pub enum ServiceKind {
     NetworkFirewall,
     /// AWS Config snapshots and history from S3.
     Config,
+    /// A log archive: objects of every kind on one queue, each read as its key's layout says.
+    Archive,
 }
 
 /// How a service pulls.
@@ -141,9 +144,19 @@ pub enum Pull {
     QueueEvents,
     /// S3 objects of this format, announced on its queue.
     Objects(&'static Format),
+    /// S3 objects of every format, announced on one queue: each read by the format whose
+    /// layout claims its key (`Format::claims`), among the kinds `archive_kinds` names.
+    Archive,
     AuditApi,
     Metrics,
     Logs,
+}
+
+impl Pull {
+    /// Whether each object's kind is chosen by its key (an archive).
+    pub fn routes_by_key(self) -> bool {
+        matches!(self, Self::Archive)
+    }
 }
 
 /// Everything that sets one service apart.
@@ -358,10 +371,21 @@ pub static ROWS: [ServiceRow; ServiceKind::ALL.len()] = [
         "configlogs_sqs_queue_name",
         &formats::awsconfig::FORMAT,
     ),
+    // GuardDuty's exports (and trails with SSE-KMS) in the archive are encrypted with a key.
+    ServiceRow {
+        kind: ServiceKind::Archive,
+        seed_key: SeedKey::NonCloudwatchLogs,
+        selected_by: Some(ServiceType::Archive),
+        name: "non-cloudwatch-logs.archive",
+        queue_key: Some("archive_sqs_queue_name"),
+        default_delay_secs: 300,
+        iam_actions: KMS_OBJECT_ACTIONS,
+        pull: Pull::Archive,
+    },
 ];
 
 impl ServiceKind {
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::Events,
         Self::SecurityHub,
         Self::AuditS3,
@@ -378,6 +402,7 @@ impl ServiceKind {
         Self::GuardDuty,
         Self::NetworkFirewall,
         Self::Config,
+        Self::Archive,
     ];
 
     /// Its row: every fact about it.
@@ -414,12 +439,17 @@ impl ServiceKind {
         self.row().iam_actions
     }
 
-    /// The S3 object format it reads, for S3+SQS services.
+    /// The S3 object format it reads, for S3+SQS services of one kind.
     pub fn object_format(self) -> Option<&'static Format> {
         match self.row().pull {
             Pull::Objects(format) => Some(format),
             _ => None,
         }
+    }
+
+    /// Whether it reads S3 objects (of one kind, or of every kind: an archive).
+    pub fn reads_objects(self) -> bool {
+        matches!(self.row().pull, Pull::Objects(_) | Pull::Archive)
     }
 
     /// Its config block, when the config defines it (and, in a block shared by several

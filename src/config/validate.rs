@@ -250,6 +250,7 @@ fn validate_block(key: SeedKey, svc: &Service) -> Result<(), ParseError> {
         }
     }
     check_buckets(&p, svc)?;
+    check_archive_kinds(&p, svc)?;
     if let Some(re) = &svc.s3_file_type_filter {
         let path = format!("{p}.s3_file_type_filter");
         if let Some(quote) = re.chars().find(|c| TYPOGRAPHIC_QUOTES.contains(c)) {
@@ -269,6 +270,29 @@ fn validate_block(key: SeedKey, svc: &Service) -> Result<(), ParseError> {
     Ok(())
 }
 
+/// `archive_kinds`: each a kind read from S3 (one an archive can route to).
+fn check_archive_kinds(p: &str, svc: &Service) -> Result<(), ParseError> {
+    let routable: Vec<&str> = ServiceKind::ALL
+        .into_iter()
+        .filter(|k| k.object_format().is_some())
+        .filter_map(ServiceKind::selected_by)
+        .map(|t| t.as_str())
+        .collect();
+    for (i, t) in svc.archive_kinds.iter().enumerate() {
+        if !routable.contains(&t.as_str()) {
+            return Err(ParseError::invalid(
+                format!("{p}.archive_kinds[{i}]"),
+                format!(
+                    "{} is not a kind an archive reads (kinds: {})",
+                    t.as_str(),
+                    routable.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Quotes a word processor or a web page puts for straight ones.
 const TYPOGRAPHIC_QUOTES: [char; 6] = ['‘', '’', '“', '”', '‚', '„'];
 
@@ -278,7 +302,7 @@ fn check_buckets(p: &str, svc: &Service) -> Result<(), ParseError> {
         let path = format!("{p}.s3_buckets.{}", t.as_str());
         let reads_objects = ServiceKind::ALL
             .into_iter()
-            .any(|k| k.selected_by() == Some(*t) && k.object_format().is_some());
+            .any(|k| k.selected_by() == Some(*t) && k.reads_objects());
         if !reads_objects || !svc.has_type(*t) {
             return Err(ParseError::invalid(
                 path,
@@ -351,7 +375,7 @@ fn check_queues_unshared(services: &Services) -> Result<(), ParseError> {
                 return Err(ParseError::invalid(
                     path,
                     format!(
-                        "queue {queue:?} in {region} is also named by {first}: a queue feeds one service (give each its own queue; EventBridge rules and S3 notifications can target several)"
+                        "queue {queue:?} in {region} is also named by {first}: a queue feeds one service (give each its own queue, EventBridge rules and S3 notifications can target several; or read a queue carrying several kinds of S3 logs, such as a log archive, with types: [archive] and archive_sqs_queue_name)"
                     ),
                 ));
             }

@@ -5,7 +5,7 @@
 //! (`AWSLogs/<account>/elasticloadbalancing/<region>/...`).
 
 use super::lines::{FixedFields, QuotedLines};
-use super::objects::{Format, any_key};
+use super::objects::{Format, any_key, aws_logs_service, file_name};
 
 /// ALB access logs (`alblogs`).
 pub static FORMAT: Format = Format {
@@ -13,6 +13,9 @@ pub static FORMAT: Format = Format {
     table: "web.aws.alb.access",
     typed_family: None,
     reads_key: any_key,
+    claims: |key| {
+        aws_logs_service(key) == Some("elasticloadbalancing") && file_name(key).contains("_app.")
+    },
     decoder: |options, _key| {
         QuotedLines::boxed(
             FixedFields {

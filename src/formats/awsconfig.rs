@@ -4,7 +4,9 @@
 
 use super::FormatError;
 use super::json::compacted;
-use super::objects::{Event, EventSink, Format, ObjectDecoder, Position, present};
+use super::objects::{
+    Event, EventSink, Format, ObjectDecoder, Position, aws_logs_service, present,
+};
 use super::records::{Record, RecordsScanner};
 
 /// AWS Config files (`configlogs`).
@@ -13,6 +15,7 @@ pub static FORMAT: Format = Format {
     table: "cloud.aws.configlogs.events",
     typed_family: None,
     reads_key: |key| !key.contains("ConfigWritabilityCheckFile"),
+    claims: |key| aws_logs_service(key) == Some("Config"),
     decoder: |_, _| {
         Box::new(Decoder {
             scanner: RecordsScanner::new("configurationItems", &["awsAccountId", "awsRegion"]),

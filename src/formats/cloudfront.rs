@@ -4,7 +4,31 @@
 //! nor region: the key and the puller give them.
 
 use super::lines::{JsonKeys, LineDecoder, LineRule};
-use super::objects::{Event, EventSink, Format, any_key};
+use super::objects::{
+    Event, EventSink, Format, any_key, aws_logs_service, digits_shaped, file_name,
+};
+
+/// A CloudFront standard log file, by its name: `<distribution id>.<YYYY-MM-DD-HH>.<unique id>`
+/// (then `.gz`), outside `AWSLogs/`.
+fn is_cloudfront_key(key: &str) -> bool {
+    if aws_logs_service(key).is_some() {
+        return false;
+    }
+    let name = file_name(key);
+    let name = name.strip_suffix(".gz").unwrap_or(name);
+    let mut parts = name.split('.');
+    let (Some(distribution), Some(hour), Some(unique), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let id = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    };
+    id(distribution) && digits_shaped(hour, "dddd-dd-dd-dd") && !unique.is_empty()
+}
 
 /// CloudFront standard logs from S3 (`cloudfront`).
 pub static FORMAT: Format = Format {
@@ -12,6 +36,7 @@ pub static FORMAT: Format = Format {
     table: "cloud.aws.cloudfront.unknown",
     typed_family: Some("cloud.aws.cloudfront"),
     reads_key: any_key,
+    claims: is_cloudfront_key,
     decoder: |options, _key| {
         LineDecoder::boxed(Rule {
             fields: None,

@@ -8,7 +8,8 @@ use std::collections::HashSet;
 use super::FormatError;
 use super::json::{MAX_FIELDS, compacted, scan_alone};
 use super::objects::{
-    DecoderOptions, Event, EventSink, Format, ObjectDecoder, Position, key_account_region,
+    DecoderOptions, Event, EventSink, Format, ObjectDecoder, Position, aws_logs_service,
+    key_account_region,
 };
 use super::records::{Record, RecordsScanner};
 
@@ -18,6 +19,12 @@ pub static FORMAT: Format = Format {
     table: "cloud.aws.cloudtrail.events",
     typed_family: Some("cloud.aws.cloudtrail"),
     reads_key: is_log_key,
+    claims: |key| {
+        matches!(
+            aws_logs_service(key),
+            Some("CloudTrail" | "CloudTrail-Digest" | "CloudTrail-Insight")
+        )
+    },
     decoder: |options, key| Box::new(Decoder::new(options, key)),
 };
 

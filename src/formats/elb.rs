@@ -5,7 +5,7 @@
 //! on NLB lines that have one, else from the key (`AWSLogs/<account>/elasticloadbalancing/<region>/`).
 
 use super::lines::{Layout, QuotedLines, account_region_of_arn_at};
-use super::objects::{Format, any_key};
+use super::objects::{Format, any_key, aws_logs_service, file_name};
 
 /// Classic and Network Load Balancer access logs (`elblogs`).
 pub static FORMAT: Format = Format {
@@ -13,6 +13,9 @@ pub static FORMAT: Format = Format {
     table: "web.aws.elb.access",
     typed_family: None,
     reads_key: any_key,
+    claims: |key| {
+        aws_logs_service(key) == Some("elasticloadbalancing") && !file_name(key).contains("_app.")
+    },
     decoder: |options, _key| QuotedLines::boxed(Elb, options.json),
 };
 

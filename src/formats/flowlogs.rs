@@ -10,7 +10,7 @@
 //! come from its `account-id` and `region` fields when they have a value.
 
 use super::lines::{JsonKeys, LineDecoder, LineRule};
-use super::objects::{Event, EventSink, Format, any_key, present};
+use super::objects::{Event, EventSink, Format, any_key, aws_logs_service, present};
 
 /// VPC Flow Logs from S3 (`flowlogs`).
 pub static FORMAT: Format = Format {
@@ -18,6 +18,7 @@ pub static FORMAT: Format = Format {
     table: "cloud.aws.vpc.unknown",
     typed_family: Some("cloud.aws.vpc"),
     reads_key: any_key,
+    claims: |key| aws_logs_service(key) == Some("vpcflowlogs"),
     decoder: |options, _key| {
         LineDecoder::boxed(Rule {
             header: None,

@@ -3,7 +3,7 @@
 //! its `accountId` and `region`.
 
 use super::jsonlines::{decoder, own_account_region};
-use super::objects::{Format, any_key};
+use super::objects::{Format, any_key, aws_logs_service};
 
 /// GuardDuty findings (`guarddutyfindings`).
 pub static FORMAT: Format = Format {
@@ -11,5 +11,6 @@ pub static FORMAT: Format = Format {
     table: "cloud.aws.guardduty.findings",
     typed_family: None,
     reads_key: any_key,
+    claims: |key| aws_logs_service(key) == Some("GuardDuty"),
     decoder: |_, _| decoder(own_account_region),
 };

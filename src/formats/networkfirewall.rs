@@ -13,7 +13,7 @@ use super::FormatError;
 use super::json::Text;
 
 use super::jsonlines::{Tags, decoder_typed};
-use super::objects::{Format, any_key, is_region};
+use super::objects::{Format, any_key, aws_logs_service, is_region};
 
 /// Network Firewall logs (`networkfirewalllogs`).
 pub static FORMAT: Format = Format {
@@ -21,6 +21,7 @@ pub static FORMAT: Format = Format {
     table: "cloud.aws.networkfirewall.logs",
     typed_family: Some("cloud.aws.networkfirewall"),
     reads_key: any_key,
+    claims: |key| aws_logs_service(key) == Some("network-firewall"),
     decoder: |_, key| decoder_typed(tags, key_event_type(key).map(String::from)),
 };
 

@@ -79,6 +79,10 @@ pub struct Format {
     pub typed_family: Option<&'static str>,
     /// Whether an announced key holds this format's objects (CloudTrail: not its digests).
     pub reads_key: fn(&str) -> bool,
+    /// Whether a key, in a log archive holding every kind (`types: [archive]`), is this
+    /// format's by AWS's documented layout (`AWSLogs/<account>/vpcflowlogs/...`). The claims of
+    /// the formats never overlap; an object may be claimed and still not read (a digest).
+    pub claims: fn(&str) -> bool,
     /// A decoder for the object at `key`.
     pub decoder: fn(&DecoderOptions, &str) -> Box<dyn ObjectDecoder>,
 }
@@ -97,6 +101,39 @@ pub fn any_key(_: &str) -> bool {
 /// A value that is there: AWS writes `-` for a field that does not apply.
 pub fn present(value: &str) -> Option<&str> {
     (!value.is_empty() && value != "-").then_some(value)
+}
+
+/// The service part of a key in AWS's layout `[<prefix>/][o-org/]AWSLogs/[o-org/]<account>/
+/// <service>/...` (`CloudTrail`, `vpcflowlogs`, `elasticloadbalancing`): Control Tower's
+/// log-archive bucket (`o-org/AWSLogs/...`) and organisation trails (`AWSLogs/o-org/...`)
+/// alike.
+pub fn aws_logs_service(key: &str) -> Option<&str> {
+    let rest = key
+        .strip_prefix("AWSLogs/")
+        .or_else(|| key.split_once("/AWSLogs/").map(|(_, r)| r))?;
+    let mut parts = rest.split('/').peekable();
+    if parts.peek().is_some_and(|p| p.starts_with("o-")) {
+        parts.next();
+    }
+    let account = parts.next()?;
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    parts.next().filter(|s| !s.is_empty())
+}
+
+/// Whether `text` is digits and dashes where `shape` has `d` and `-` (`dddd-dd-dd`).
+pub fn digits_shaped(text: &str, shape: &str) -> bool {
+    text.len() == shape.len()
+        && text.bytes().zip(shape.bytes()).all(|(t, s)| match s {
+            b'd' => t.is_ascii_digit(),
+            other => t == other,
+        })
+}
+
+/// The file name of a key (after its last `/`).
+pub fn file_name(key: &str) -> &str {
+    key.rsplit('/').next().unwrap_or(key)
 }
 
 /// The account and region in a key under `AWSLogs/` (`AWSLogs/[o-org/]ACCOUNT/SERVICE/REGION/`,

@@ -2,7 +2,7 @@
 //! and region of each query in its own `account_id` and `region` fields.
 
 use super::jsonlines::{decoder, own_account_region};
-use super::objects::{Format, any_key};
+use super::objects::{Format, any_key, aws_logs_service};
 
 /// Route 53 Resolver query logs (`route53logs`).
 pub static FORMAT: Format = Format {
@@ -10,5 +10,6 @@ pub static FORMAT: Format = Format {
     table: "dns.aws.route53",
     typed_family: None,
     reads_key: any_key,
+    claims: |key| aws_logs_service(key) == Some("vpcdnsquerylogs"),
     decoder: |_, _| decoder(own_account_region),
 };

@@ -6,7 +6,23 @@
 //! (`<prefix><account>/<region>/<bucket>/YYYY/MM/DD/...`), else from the puller.
 
 use super::lines::{FixedFields, QuotedLines};
-use super::objects::{Format, any_key};
+use super::objects::{Format, any_key, aws_logs_service, digits_shaped, file_name};
+
+/// An S3 server access log file, by its name: `[prefix]YYYY-mm-DD-HH-MM-SS-<16 upper-case
+/// letters and digits>`, outside `AWSLogs/`.
+fn is_access_log_key(key: &str) -> bool {
+    let name = file_name(key);
+    if aws_logs_service(key).is_some() || name.len() < 36 || !name.is_ascii() {
+        return false;
+    }
+    let (stamp, unique) = name[name.len() - 36..].split_at(19);
+    digits_shaped(stamp, "dddd-dd-dd-dd-dd-dd")
+        && unique.len() == 17
+        && unique.starts_with('-')
+        && unique[1..]
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
 
 /// S3 server access logs (`s3accesslogs`).
 pub static FORMAT: Format = Format {
@@ -14,6 +30,7 @@ pub static FORMAT: Format = Format {
     table: "web.aws.s3.access",
     typed_family: None,
     reads_key: any_key,
+    claims: is_access_log_key,
     decoder: |options, _key| {
         QuotedLines::boxed(
             FixedFields {

@@ -7,7 +7,7 @@ use super::FormatError;
 use super::json::scan_alone;
 use super::jsonlines::{Tags, decoder};
 use super::lines::arn_region_account;
-use super::objects::{Format, any_key};
+use super::objects::{Format, any_key, aws_logs_service};
 
 /// WAF logs (`waflogs`).
 pub static FORMAT: Format = Format {
@@ -15,6 +15,7 @@ pub static FORMAT: Format = Format {
     table: "cloud.aws.waf.logs",
     typed_family: None,
     reads_key: any_key,
+    claims: |key| aws_logs_service(key) == Some("WAFLogs"),
     decoder: |_, _| decoder(tags),
 };
 

@@ -52,10 +52,33 @@ const READ_BYTES: usize = 64 << 10;
 /// Room reserved per batch: a full batch plus what one read's events may add on top.
 const BATCH_CAPACITY: usize = BATCH_BYTES + 2 * READ_BYTES;
 
-/// How one service reads its objects; shared with the object tasks.
-pub struct ObjectSettings {
+/// One kind a service reads: its format, and how its events are tagged.
+pub struct Route {
+    /// Its `types` spelling.
+    pub kind: &'static str,
     pub format: &'static Format,
     pub tags: TagRule,
+    /// Objects of it read in this run (shown by an archive's summary).
+    objects: AtomicU64,
+}
+
+impl Route {
+    fn new(kind: &'static str, format: &'static Format, tags: TagRule) -> Self {
+        Self {
+            kind,
+            format,
+            tags,
+            objects: AtomicU64::new(0),
+        }
+    }
+}
+
+/// How one service reads its objects; shared with the object tasks.
+pub struct ObjectSettings {
+    /// The kinds it reads: one, or an archive's.
+    pub routes: Vec<Route>,
+    /// An archive: each object's kind is the one whose format claims its key.
+    pub by_key: bool,
     /// What the config asks of the decoder (`format: json`, `drop_event_names`).
     pub decoding: DecoderOptions,
     /// `s3_file_type_filter`: only keys matching it are read.
@@ -75,13 +98,14 @@ impl ObjectSettings {
     /// `format` decoded with `decoding`, tagged from each event, every object read: how the
     /// benchmark and the tests read objects.
     pub fn plain(format: &'static Format, decoding: DecoderOptions) -> Self {
+        let tags = TagRule {
+            table: format.table,
+            typed_family: None,
+            from_event: true,
+        };
         Self {
-            format,
-            tags: TagRule {
-                table: format.table,
-                typed_family: None,
-                from_event: true,
-            },
+            routes: vec![Route::new(format.name, format, tags)],
+            by_key: false,
             decoding,
             key_filter: None,
             start_time: None,
@@ -99,10 +123,23 @@ impl ObjectSettings {
         crate::lock(&self.owners_found).insert(bucket.to_string(), owner.to_string());
     }
 
+    /// The kind of the object at `key` (its index in `routes`): an archive's by the key's
+    /// layout; none when no kind of the archive claims it.
+    fn route_of(&self, key: &str) -> Option<usize> {
+        if self.by_key {
+            self.routes.iter().position(|r| (r.format.claims)(key))
+        } else {
+            Some(0)
+        }
+    }
+
     /// Why an object is not to be read, if it is not (what the key filter let through or held
     /// back is counted).
     fn skip_reason(&self, object: &ObjectRef) -> Option<&'static str> {
-        if !(self.format.reads_key)(&object.key) {
+        let Some(route) = self.route_of(&object.key) else {
+            return Some(UNCLAIMED);
+        };
+        if !(self.routes[route].format.reads_key)(&object.key) {
             return Some("not a file of this format");
         }
         if let Some(filter) = &self.key_filter
@@ -121,6 +158,8 @@ impl ObjectSettings {
 
 /// Why an object `s3_file_type_filter` held back is not read.
 const FILTERED: &str = "does not match s3_file_type_filter";
+/// Why an object of an archive whose key no kind claims is not read.
+const UNCLAIMED: &str = "its key is of no kind this archive reads";
 
 /// `s3_file_type_filter`, and what it did in this run.
 #[derive(Debug)]
@@ -175,10 +214,17 @@ impl KeyFilter {
 impl ObjectSettings {
     /// How the service of `plan` reads objects (`objects`, its part of the plan).
     fn planned(plan: &ServicePlan, objects: &ObjectPlan) -> Self {
-        let format = objects.format;
+        let routes = objects
+            .kinds
+            .iter()
+            .map(|(kind, format)| {
+                let tags = TagRule::new(format.table, format.typed_family, plan.tags);
+                Route::new(kind, format, tags)
+            })
+            .collect();
         Self {
-            format,
-            tags: TagRule::new(format.table, format.typed_family, plan.tags),
+            routes,
+            by_key: objects.by_key,
             decoding: DecoderOptions {
                 json: objects.json,
                 drop_event_names: objects.drop_event_names.clone(),
@@ -202,7 +248,11 @@ pub async fn run(
 ) -> Summary {
     run_service(ctx, plan, |counters, state| async move {
         let handler = ObjectHandler::planned(ctx, plan, objects, counters.clone(), state);
-        consume(ctx, &QueueJob::new(plan, queue, &handler), &counters).await
+        let consumed = consume(ctx, &QueueJob::new(plan, queue, &handler), &counters).await;
+        if let Some(kinds) = handler.kinds_read() {
+            counters.note(kinds);
+        }
+        consumed
     })
     .await
 }
@@ -261,6 +311,10 @@ impl<'a> ObjectHandler<'a> {
         origin: &str,
         resume: Option<Resume>,
     ) -> Result<Shipped, Rejection> {
+        let route = self.settings.route_of(&object.key).unwrap_or_default();
+        if let Some(r) = self.settings.routes.get(route) {
+            r.objects.fetch_add(1, Ordering::Relaxed);
+        }
         let job = ObjectJob {
             fetch: Fetch {
                 aws: self.ctx.aws.clone(),
@@ -284,6 +338,7 @@ impl<'a> ObjectHandler<'a> {
                 object,
                 stop: self.ctx.stop.clone(),
                 skip: 0,
+                route,
             },
         };
         let slot = self.slots.clone().acquire_owned().await.map_err(|_| {
@@ -302,7 +357,36 @@ impl<'a> ObjectHandler<'a> {
     /// Why `object` is not to be read, if it is not (its key is not of this format, or does
     /// not match `s3_file_type_filter`, ...).
     pub fn skip_reason(&self, object: &ObjectRef) -> Option<&'static str> {
-        self.settings.skip_reason(object)
+        let reason = self.settings.skip_reason(object)?;
+        if reason == UNCLAIMED {
+            let kinds: Vec<&str> = self.settings.routes.iter().map(|r| r.kind).collect();
+            tracing::warn!(
+                message = "Object of no kind this archive reads, by its key: acknowledged unread.",
+                bucket = %object.bucket,
+                key = %object.key,
+                kinds = %kinds.join(",")
+            );
+            self.counters.note(
+                "objects of no kind this archive reads were acknowledged unread (each named in a warning)".into(),
+            );
+        }
+        Some(reason)
+    }
+
+    /// What an archive read of each kind, for its summary (none for a service of one kind).
+    pub fn kinds_read(&self) -> Option<String> {
+        if !self.settings.by_key {
+            return None;
+        }
+        let read: Vec<String> = self
+            .settings
+            .routes
+            .iter()
+            .map(|r| (r.kind, r.objects.load(Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .map(|(kind, n)| format!("{kind}={n}"))
+            .collect();
+        (!read.is_empty()).then(|| format!("objects read by kind: {}", read.join(" ")))
     }
 
     /// After an object failed: waits for the receipts of those shipped, counts them, and
@@ -361,7 +445,7 @@ impl MessageHandler for ObjectHandler<'_> {
                 .unwrap_or_else(|_| chrono::Duration::days(14));
         let mut tally = ObjectTally::default();
         for object in objects {
-            if let Some(reason) = self.settings.skip_reason(&object) {
+            if let Some(reason) = self.skip_reason(&object) {
                 tracing::debug!(message = "Object skipped.", bucket = %object.bucket, key = %object.key, reason);
                 Counters::add(&self.counters.skipped, 1);
                 tally.filtered += usize::from(reason == FILTERED);
@@ -728,9 +812,15 @@ pub struct ObjectReader {
     pub stop: Stop,
     /// Records delivered by earlier runs: read, and passed over.
     pub skip: u64,
+    /// Its kind: its index in the settings' routes.
+    pub route: usize,
 }
 
 impl ObjectReader {
+    fn route(&self) -> &Route {
+        &self.settings.routes[self.route]
+    }
+
     fn poison(&self, reason: impl std::fmt::Display) -> Rejection {
         Rejection::Poison(format!(
             "s3://{}/{}: {reason}",
@@ -816,7 +906,7 @@ impl ObjectReader {
             }
             Compression::None => Box::pin(body),
         };
-        let mut decoder = (self.settings.format.decoder)(&self.settings.decoding, &self.object.key);
+        let mut decoder = (self.route().format.decoder)(&self.settings.decoding, &self.object.key);
         let mut buf = vec![0u8; READ_BYTES];
         let mut first = true;
         let cap = stored
@@ -918,7 +1008,7 @@ impl EventSink for Tagging<'_> {
             return;
         }
         let tag = self.out.tags.get(
-            &self.reader.settings.tags,
+            &self.reader.route().tags,
             self.reader,
             (event.event_type, event.account, event.region),
         );

@@ -142,7 +142,7 @@ fn check_reports_each_part_and_fails_on_any() {
     let pki = Pki::new("devo");
     let receiver = Receiver::start(&pki);
     let queue = unique_name("check");
-    let url = moto.create_queue("us-east-1", &queue, 30);
+    let (url, _) = moto.create_queue_with_dlq("us-east-1", &queue, 30, 5);
     moto.send("us-east-1", &url, &["{}".to_string()]);
     let services = events_yaml(&queue, &["us-east-1"]);
 

@@ -378,3 +378,127 @@ fn each_object_is_decompressed_as_its_bytes_say() {
     // deleted.
     assert_eq!(moto.depth("us-east-1", &url), (0, 1));
 }
+
+/// A Control Tower log-archive bucket announced on one queue (`types: [archive]`): each object
+/// is read as its key's layout says (CloudTrail of an organisation, AWS Config, VPC flow logs,
+/// ALB, under `o-<org>/AWSLogs/...` as Control Tower writes them), each event under its own
+/// kind's tag; a CloudTrail digest and Config's writability check are acknowledged unread, and
+/// an object of no kind is named in a warning and acknowledged.
+#[test]
+fn a_log_archive_queue_reads_each_object_as_its_key_says() {
+    use crate::support::samples::{trail_file, trail_record};
+    let (moto, receiver, wd) = setup();
+    let (queue, url, bucket) = moto.announcing_bucket("us-east-1", "archive", 30);
+    let org = "o-abc123def4/AWSLogs";
+    let trail = vec![
+        trail_record(
+            "ct-1",
+            "GetObject",
+            "s3.amazonaws.com",
+            "111122223333",
+            "eu-west-1",
+        ),
+        trail_record(
+            "ct-2",
+            "PutObject",
+            "s3.amazonaws.com",
+            "111122223333",
+            "eu-central-1",
+        ),
+    ];
+    let objects: Vec<(String, Vec<u8>)> = vec![
+        (
+            format!(
+                "{org}/111122223333/CloudTrail/eu-west-1/2024/05/01/111122223333_CloudTrail_eu-west-1_20240501T1005Z_a1b2c3.json.gz"
+            ),
+            trail_file(&trail),
+        ),
+        (
+            format!(
+                "{org}/111122223333/CloudTrail-Digest/eu-west-1/2024/05/01/111122223333_CloudTrail-Digest_eu-west-1_trail_eu-west-1_20240501T1105Z.json.gz"
+            ),
+            gzip(br#"{"awsAccountId":"111122223333","digestStartTime":"2024-05-01T10:05:00Z"}"#),
+        ),
+        (
+            format!(
+                "{org}/123456789012/Config/us-east-2/2016/9/27/ConfigSnapshot/123456789012_Config_us-east-2_ConfigSnapshot_20160927T183939Z_16da64e4.json.gz"
+            ),
+            gzip(&sample("awsconfig-snapshot.json")),
+        ),
+        (
+            format!("{org}/123456789012/Config/ConfigWritabilityCheckFile"),
+            b"check".to_vec(),
+        ),
+        (
+            format!(
+                "{org}/123456789012/vpcflowlogs/us-east-1/2023/11/14/123456789012_vpcflowlogs_us-east-1_tgw_20231114T2215Z_d4e5f6.log.gz"
+            ),
+            gzip(&sample("tgw-flow-otel.log")),
+        ),
+        (
+            format!(
+                "{org}/123456789012/elasticloadbalancing/us-east-2/2018/07/02/123456789012_elasticloadbalancing_us-east-2_app.my-loadbalancer.50dc6c495c0c9188_20180702T2225Z_10.0.0.1_a1b2c3.log.gz"
+            ),
+            gzip(&sample("alb.log")),
+        ),
+        (
+            format!("{org}/123456789012/SSM/run-command/i-0abc/stdout"),
+            b"hello\n".to_vec(),
+        ),
+    ];
+    for (key, body) in &objects {
+        moto.put_object("us-east-1", &bucket, key, body.clone());
+    }
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!("non-cloudwatch-logs:\n  types: [archive]\n  archive_sqs_queue_name: {queue}\n  regions: [us-east-1]\n  max_receive_count: 5\n"),
+    ));
+    let run = wd.run(&["s3logs", "archive"]);
+    run.expect_code(0)
+        .expect_stderr("messages=8 objects=4 skipped=3")
+        .expect_stderr("failed=0")
+        .expect_stderr("objects read by kind: audits_s3=1 flowlogs=1 alblogs=1 configlogs=1")
+        .expect_stderr("Object of no kind this archive reads")
+        .expect_stderr("SSM/run-command/i-0abc/stdout");
+    let case = |file: &str| CASES.iter().find(|c| c.file == file).unwrap();
+    let mut want: Vec<(String, String)> = vec![
+        (
+            "cloud.aws.cloudtrail.events.111122223333.eu-west-1".into(),
+            trail[0].clone(),
+        ),
+        (
+            "cloud.aws.cloudtrail.events.111122223333.eu-central-1".into(),
+            trail[1].clone(),
+        ),
+    ];
+    for file in ["awsconfig-snapshot.json", "alb.log"] {
+        let c = case(file);
+        want.extend(c.tags.iter().map(|t| t.to_string()).zip(messages(c)));
+    }
+    // Flow logs without auto_event_type: the table of every flow log.
+    want.extend(messages(case("tgw-flow-otel.log")).into_iter().map(|m| {
+        (
+            "cloud.aws.vpc.unknown.123456789012.us-east-1".to_string(),
+            m,
+        )
+    }));
+    let records = receiver.wait_for(want.len(), std::time::Duration::from_secs(10));
+    let mut got: Vec<(String, String)> = records
+        .iter()
+        .map(|r| (r.tag.clone(), r.message.clone()))
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(
+        moto.depth("us-east-1", &url),
+        (0, 0),
+        "every message acknowledged"
+    );
+    let mut per_table = std::collections::BTreeMap::new();
+    for (tag, _) in &got {
+        let table: Vec<&str> = tag.split('.').take(4).collect();
+        *per_table.entry(table.join(".")).or_insert(0) += 1;
+    }
+    eprintln!("archive delivered per kind: {per_table:?}");
+}

@@ -592,10 +592,16 @@ fn the_demo_delivers_every_service() {
         "cloud.aws.guardduty.findings.973743533182.us-east-2",
         "cloud.aws.networkfirewall.alert.123456789012.us-east-1",
         "cloud.aws.configlogs.events.123456789012.us-east-2",
+        // From the log archive's one queue.
+        "cloud.aws.cloudtrail.sts.210987654321.eu-west-1",
     ] {
         assert!(stdout.contains(tag), "{tag} in {stdout}");
     }
-    assert_eq!(stderr.matches("status=\"ok\"").count(), 16, "{stderr}");
+    assert_eq!(stderr.matches("status=\"ok\"").count(), 17, "{stderr}");
+    assert!(
+        stderr.contains("objects read by kind: audits_s3=1 flowlogs=1 configlogs=1"),
+        "{stderr}"
+    );
     assert!(!stderr.contains(" WARN "), "{stderr}");
 }
 

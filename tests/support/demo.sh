@@ -60,7 +60,8 @@ else
         start_time: $start
         regions: [us-east-1]
       non-cloudwatch-logs:
-        types: [flowlogs, cloudfrontlogs, alblogs, elblogs, waflogs, s3accesslogs, route53logs, guarddutyfindings, networkfirewalllogs, configlogs]
+        types: [flowlogs, cloudfrontlogs, alblogs, elblogs, waflogs, s3accesslogs, route53logs, guarddutyfindings, networkfirewalllogs, configlogs, archive]
+        archive_sqs_queue_name: demo-archive
         vpcflowlogs_sqs_queue_name: demo-flowlogs
         cloudfrontlogs_sqs_queue_name: demo-cloudfront
         alblogs_sqs_queue_name: demo-alb

@@ -51,9 +51,18 @@ def event(eid, source, detail_type, region, detail, time="2026-11-28T09:00:00Z")
     }
 
 
+def create_queue(client, queue):
+    """`queue`, with a dead-letter queue that takes a message received 5 times (as production
+    queues should have: devo-aws warns of a queue without one)."""
+    dlq = client.create_queue(QueueName=f"{queue}-dlq")["QueueUrl"]
+    dlq_arn = client.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5})
+    return client.create_queue(QueueName=queue, Attributes={"RedrivePolicy": policy})["QueueUrl"]
+
+
 def send(region, queue, bodies):
     client = sqs(region)
-    url = client.create_queue(QueueName=queue)["QueueUrl"]
+    url = create_queue(client, queue)
     client.send_message_batch(
         QueueUrl=url,
         Entries=[{"Id": str(i), "MessageBody": json.dumps(b)} for i, b in enumerate(bodies)],
@@ -109,7 +118,7 @@ S3_KINDS = [
 
 def announcing_bucket(queue):
     """A bucket named after `queue` that announces each object created in it on `queue`."""
-    url = sqs("us-east-1").create_queue(QueueName=queue)["QueueUrl"]
+    url = create_queue(sqs("us-east-1"), queue)
     arn = sqs("us-east-1").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     s3 = client("s3")
     s3.create_bucket(Bucket=queue)
@@ -118,7 +127,35 @@ def announcing_bucket(queue):
     return s3
 
 
+# A Control Tower log-archive bucket: CloudTrail, AWS Config and VPC flow logs of an organisation's
+# accounts, all announced on one queue (`types: [archive]`).
+ARCHIVE = [
+    ("VPC flow logs", "tgw-flow-otel.log",
+     "o-demo123456/AWSLogs/123456789012/vpcflowlogs/us-east-1/2023/11/14/123456789012_vpcflowlogs_us-east-1_tgw_20231114T2215Z_d4e5f6.log.gz"),
+    ("AWS Config", "awsconfig-snapshot.json",
+     "o-demo123456/AWSLogs/123456789012/Config/us-east-2/2016/9/27/ConfigSnapshot/123456789012_Config_us-east-2_ConfigSnapshot_20160927T183939Z_16da64e4.json.gz"),
+]
+
+
+def put_archive(now):
+    s3 = announcing_bucket("demo-archive")
+    for what, file, key in ARCHIVE:
+        s3.put_object(Bucket="demo-archive", Key=key, Body=gzip.compress((FORMATS / file).read_bytes()))
+        print(f"demo: archive: {what} at s3://demo-archive/{key.split('/AWSLogs/')[0]}/AWSLogs/...", file=sys.stderr)
+    account = "210987654321"
+    records = [{"eventVersion": "1.09", "eventTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "eventSource": "sts.amazonaws.com", "eventName": "AssumeRole", "awsRegion": "eu-west-1",
+                "eventID": f"org-{i}", "recipientAccountId": account} for i in range(2)]
+    key = (f"o-demo123456/AWSLogs/{account}/CloudTrail/eu-west-1/{now:%Y/%m/%d}/"
+           f"{account}_CloudTrail_eu-west-1_{now:%Y%m%dT%H%MZ}_org.json.gz")
+    s3.put_object(Bucket="demo-archive", Key=key, Body=gzip.compress(json.dumps({"Records": records}).encode()))
+    s3.put_object(Bucket="demo-archive", Key=key.replace("/CloudTrail/", "/CloudTrail-Digest/"),
+                  Body=gzip.compress(b'{"awsAccountId":"210987654321"}'))
+    print("demo: archive: an organisation trail's file and its digest at s3://demo-archive/o-demo123456/AWSLogs/...", file=sys.stderr)
+
+
 def put_objects(now):
+    put_archive(now)
     for kind, queue, file, key, gzipped in S3_KINDS:
         body = (FORMATS / file).read_bytes()
         announcing_bucket(queue).put_object(Bucket=queue, Key=key, Body=gzip.compress(body) if gzipped else body)
