@@ -170,7 +170,6 @@ async fn service_rows(loaded: &Loaded, aws: &Aws) -> Vec<Row> {
                 Pulls::Events { queue } => vec![check_queue(aws, region, queue).await],
                 Pulls::Objects { queue, objects } => {
                     let mut results = vec![check_queue(aws, region, queue).await];
-                    let queue = &queue.name;
                     // (A warning, such as a queue without a redrive policy, does not stop it.)
                     if let Some(filter) = &objects.key_filter
                         && results
@@ -357,13 +356,21 @@ fn tls_failure(endpoint: &DevoEndpoint, e: &std::io::Error) -> Failure {
     ShipError::at(endpoint, e).failure()
 }
 
-/// The URL of `queue` in `region`, with what to call it in messages.
-async fn queue_url(aws: &Aws, region: &str, queue: &str) -> Result<(String, String), Failure> {
-    let what = format!("SQS queue {queue} in {region}");
+/// The URL of `queue` in `region` (the config's, when it gave one), with what to call it in
+/// messages.
+async fn queue_url(
+    aws: &Aws,
+    region: &str,
+    queue: &QueuePlan,
+) -> Result<(String, String), Failure> {
+    let what = format!("SQS queue {} in {region}", queue.name);
+    if let Some(url) = &queue.url {
+        return Ok((url.clone(), what));
+    }
     let url = aws
         .sqs(region)
         .get_queue_url()
-        .queue_name(queue)
+        .queue_name(&queue.name)
         .send()
         .await
         .map_err(|e| aws.failure(&what, &e))?
@@ -378,7 +385,7 @@ async fn queue_url(aws: &Aws, region: &str, queue: &str) -> Result<(String, Stri
 async fn check_queue(aws: &Aws, region: &str, queue: &QueuePlan) -> Result<String, Failure> {
     use aws_sdk_sqs::types::QueueAttributeName;
     let sqs = aws.sqs(region);
-    let (url, what) = queue_url(aws, region, &queue.name).await?;
+    let (url, what) = queue_url(aws, region, queue).await?;
     let attrs = sqs
         .get_queue_attributes()
         .queue_url(&url)
@@ -412,7 +419,7 @@ async fn check_queue(aws: &Aws, region: &str, queue: &QueuePlan) -> Result<Strin
 async fn check_filter(
     aws: &Aws,
     region: &str,
-    queue: &str,
+    queue: &QueuePlan,
     regex: &regex::Regex,
     objects: &ObjectPlan,
 ) -> Result<String, Failure> {

@@ -384,10 +384,54 @@ pub struct Service {
     /// left to the queue's redrive policy. A message that failed for a passing reason (Devo or
     /// S3 unreachable) is never deleted by this.
     pub max_receive_count: Option<u32>,
+    /// Blocks of several types: the regions of a type, when not the block's `regions` (`waflogs:
+    /// [us-east-1]`). A queue given by its URL brings its region instead.
+    #[serde(default)]
+    pub regions_by_type: BTreeMap<ServiceType, Regions>,
     /// S3+SQS services: where a replay (`--start-time`) lists each type's objects, by type:
     /// `s3://bucket[/prefix]` or a list of them (`audits_s3: s3://my-trail-bucket`).
     #[serde(default)]
     pub s3_buckets: BTreeMap<ServiceType, OneOrMany>,
+}
+
+/// A queue given by its URL (`https://sqs.eu-west-1.amazonaws.com/111122223333/name`): no
+/// GetQueueUrl is needed, and its region comes with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueUrl {
+    pub url: String,
+    /// Its region, when the host names one (`sqs.<region>.amazonaws.com`, the legacy
+    /// `<region>.queue.amazonaws.com`, a VPC endpoint's `...sqs.<region>.vpce.amazonaws.com`);
+    /// none for another endpoint (a local emulator): the block's regions are used.
+    pub region: Option<String>,
+    pub account: String,
+    pub name: String,
+}
+
+impl QueueUrl {
+    /// `value` as a queue URL; none when it is not one (a queue name).
+    pub fn parse(value: &str) -> Option<Self> {
+        let rest = value
+            .strip_prefix("https://")
+            .or_else(|| value.strip_prefix("http://"))?;
+        let (host, path) = rest.split_once('/')?;
+        let (account, name) = path.trim_end_matches('/').split_once('/')?;
+        let labels: Vec<&str> = host.split('.').collect();
+        let region = labels
+            .iter()
+            .position(|l| *l == "sqs" || *l == "queue")
+            .and_then(|at| match labels[at] {
+                "sqs" => labels.get(at + 1),
+                _ => at.checked_sub(1).and_then(|b| labels.get(b)),
+            })
+            .filter(|r| crate::formats::objects::is_region(r))
+            .map(|r| (*r).to_string());
+        Some(Self {
+            url: value.to_string(),
+            region,
+            account: account.to_string(),
+            name: name.to_string(),
+        })
+    }
 }
 
 /// One place a replay lists: a bucket and the prefix under it (empty: the whole bucket).
@@ -459,9 +503,19 @@ impl Service {
         std::time::Duration::from_secs(self.delay_seconds.map_or(default_secs, u64::from))
     }
 
-    /// The regions to pull (validated non-empty).
+    /// The block's `regions` (may be empty when each type has its own).
     pub fn regions(&self) -> &[String] {
         self.regions.as_ref().map_or(&[], |r| r.0.as_slice())
+    }
+
+    /// The regions a service of this block is pulled in: those of its queue when given by a URL
+    /// that names one, else `regions_by_type` of its type, else the block's `regions`.
+    pub fn regions_for(&self, t: Option<ServiceType>, queue: Option<&str>) -> Vec<String> {
+        if let Some(region) = queue.and_then(QueueUrl::parse).and_then(|u| u.region) {
+            return vec![region];
+        }
+        t.and_then(|t| self.regions_by_type.get(&t))
+            .map_or_else(|| self.regions().to_vec(), |r| r.0.clone())
     }
 
     /// Every queue key, with the queue it names.
@@ -557,6 +611,7 @@ impl Service {
             ("s3_buckets", !self.s3_buckets.is_empty()),
             ("max_receive_count", self.max_receive_count.is_some()),
             ("archive_kinds", !self.archive_kinds.is_empty()),
+            ("regions_by_type", !self.regions_by_type.is_empty()),
         ]
         .into_iter()
         .filter_map(|(key, set)| set.then_some(key))
@@ -788,4 +843,38 @@ pub fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
         out[i] = u8::from_str_radix(text, 16).ok()?;
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::QueueUrl;
+
+    #[test]
+    fn queue_urls_bring_their_region() {
+        let region = |u: &str| QueueUrl::parse(u).and_then(|q| q.region);
+        assert_eq!(
+            region("https://sqs.eu-west-1.amazonaws.com/111122223333/flow"),
+            Some("eu-west-1".into())
+        );
+        assert_eq!(
+            region("https://us-gov-west-1.queue.amazonaws.com/111122223333/flow"),
+            Some("us-gov-west-1".into())
+        );
+        assert_eq!(
+            region("https://vpce-0abc-xyz.sqs.ap-southeast-2.vpce.amazonaws.com/111122223333/q"),
+            Some("ap-southeast-2".into())
+        );
+        assert_eq!(
+            region("https://sqs.cn-north-1.amazonaws.com.cn/111122223333/q"),
+            Some("cn-north-1".into())
+        );
+        assert_eq!(region("http://localhost:5000/123456789012/q"), None);
+        let q = QueueUrl::parse("https://sqs.eu-west-1.amazonaws.com/111122223333/flow/").unwrap();
+        assert_eq!(
+            (q.account.as_str(), q.name.as_str()),
+            ("111122223333", "flow")
+        );
+        assert!(QueueUrl::parse("flow-logs").is_none());
+        assert!(QueueUrl::parse("https://sqs.eu-west-1.amazonaws.com/").is_none());
+    }
 }

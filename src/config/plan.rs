@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use regex::Regex;
 
 use super::ParseError;
-use super::model::{Config, LineOutput, MetricsApi, S3Root, Service, parse_fingerprint};
+use super::model::{Config, LineOutput, MetricsApi, QueueUrl, S3Root, Service, parse_fingerprint};
 use super::services::{Pull, ServiceKind};
 use super::validate::SERVICES_PATH;
 use super::validate::regex_reason;
@@ -65,6 +65,8 @@ pub enum Pulls {
 #[derive(Debug)]
 pub struct QueuePlan {
     pub name: String,
+    /// Its URL, when the config gave one (no GetQueueUrl then).
+    pub url: Option<String>,
     /// `max_receive_count`: a message that cannot be understood is deleted once received this
     /// many times (none: left to the queue's redrive policy).
     pub max_receive_count: Option<u32>,
@@ -248,8 +250,10 @@ fn plan(kind: ServiceKind, svc: &Service) -> Result<ServicePlan, ParseError> {
                 "expected a queue name",
             )
         })?;
+        let url = QueueUrl::parse(&name);
         Ok::<_, ParseError>(QueuePlan {
-            name,
+            name: url.as_ref().map_or(name.clone(), |u| u.name.clone()),
+            url: url.map(|u| u.url),
             max_receive_count: svc.max_receive_count,
         })
     };
@@ -293,7 +297,7 @@ fn plan(kind: ServiceKind, svc: &Service) -> Result<ServicePlan, ParseError> {
     };
     Ok(ServicePlan {
         kind,
-        regions: svc.regions().to_vec(),
+        regions: svc.regions_for(kind.selected_by(), kind.queue(svc)),
         request_period: Duration::from_secs(svc.request_period_secs()),
         start_time: svc.start_time.map(|t| t.0),
         tags: TagChoice {

@@ -70,7 +70,7 @@ impl SeedKey {
                 .filter(|k| k.seed_key() == self)
         };
         match key {
-            "types" => !self.allowed_types().is_empty(),
+            "types" | "regions_by_type" => !self.allowed_types().is_empty(),
             "drop_event_names" => matches!(self, Self::AuditEventsAll | Self::NonCloudwatchLogs),
             "archive_kinds" => self == Self::NonCloudwatchLogs,
             "max_receive_count" => kinds().any(|k| k.queue_key().is_some()),

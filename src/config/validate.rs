@@ -237,8 +237,18 @@ fn validate_block(key: SeedKey, svc: &Service) -> Result<(), ParseError> {
         if let Some(queue_key) = kind.queue_key() {
             require_name(&p, queue_key, kind.queue(svc))?;
         }
+        if svc
+            .regions_for(kind.selected_by(), kind.queue(svc))
+            .is_empty()
+        {
+            return Err(ParseError::invalid(
+                format!("{p}.regions"),
+                "expected a list of region names",
+            ));
+        }
         validate_kind(kind, &p, svc)?;
     }
+    check_regions_by_type(&p, svc)?;
     if let Some(owners) = &svc.expected_bucket_owner {
         for (i, account) in owners.0.iter().enumerate() {
             if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
@@ -266,6 +276,31 @@ fn validate_block(key: SeedKey, svc: &Service) -> Result<(), ParseError> {
             ));
         }
         regex::Regex::new(re).map_err(|e| ParseError::invalid(path, regex_reason(re, &e)))?;
+    }
+    Ok(())
+}
+
+/// `regions_by_type`: keyed by a type this block lists, each a list of region names.
+fn check_regions_by_type(p: &str, svc: &Service) -> Result<(), ParseError> {
+    for (t, regions) in &svc.regions_by_type {
+        let path = format!("{p}.regions_by_type.{}", t.as_str());
+        if !svc.has_type(*t) {
+            return Err(ParseError::invalid(
+                path,
+                format!("{} is not among this block's types", t.as_str()),
+            ));
+        }
+        if regions.0.is_empty() {
+            return Err(ParseError::invalid(path, "expected a list of region names"));
+        }
+        for (i, r) in regions.0.iter().enumerate() {
+            if !is_region_name(r) {
+                return Err(ParseError::invalid(
+                    format!("{path}[{i}]"),
+                    format!("{r:?} is not a region name such as us-east-1"),
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -358,7 +393,7 @@ pub(super) fn regex_reason(pattern: &str, e: &regex::Error) -> String {
 /// other's notifications and read them with its own decoder and tags, so one service gets
 /// nothing and the other ships what is not its own. Refused with both key paths.
 fn check_queues_unshared(services: &Services) -> Result<(), ParseError> {
-    let mut seen: Vec<(&str, &str, String)> = Vec::new();
+    let mut seen: Vec<(String, String, String)> = Vec::new();
     for kind in ServiceKind::ALL {
         let (Some(svc), Some(key)) = (kind.configured(services), kind.queue_key()) else {
             continue;
@@ -367,10 +402,12 @@ fn check_queues_unshared(services: &Services) -> Result<(), ParseError> {
             continue;
         };
         let path = format!("{SERVICES_PATH}.{}.{key}", kind.seed_key().as_str());
-        for region in svc.regions() {
+        let regions = svc.regions_for(kind.selected_by(), Some(queue));
+        let queue = QueueUrl::parse(queue).map_or_else(|| queue.to_string(), |u| u.name);
+        for region in regions {
             if let Some((_, _, first)) = seen
                 .iter()
-                .find(|(q, r, p)| *q == queue && *r == region.as_str() && *p != path)
+                .find(|(q, r, p)| *q == queue && *r == region && *p != path)
             {
                 return Err(ParseError::invalid(
                     path,
@@ -379,7 +416,7 @@ fn check_queues_unshared(services: &Services) -> Result<(), ParseError> {
                     ),
                 ));
             }
-            seen.push((queue, region.as_str(), path.clone()));
+            seen.push((queue.clone(), region, path.clone()));
         }
     }
     Ok(())
@@ -458,12 +495,6 @@ fn is_statistic(s: &str) -> bool {
 }
 
 fn validate_common(p: &str, c: &Service) -> Result<(), ParseError> {
-    if c.regions().is_empty() {
-        return Err(ParseError::invalid(
-            format!("{p}.regions"),
-            "expected a list of region names",
-        ));
-    }
     if let Some(StartTime(at)) = c.start_time {
         let now = chrono::Utc::now();
         if at > now {
@@ -647,6 +678,17 @@ fn require_name(p: &str, key: &str, v: Option<&str>) -> Result<(), ParseError> {
 
 /// SQS queue names: 1 to 80 letters, digits, `-` and `_`, optionally ending in `.fifo`.
 fn check_queue_name(path: &str, v: &str) -> Result<(), ParseError> {
+    if let Some(url) = QueueUrl::parse(v) {
+        if url.account.len() != 12 || !url.account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ParseError::invalid(
+                path,
+                format!(
+                    "{v:?} is not a queue URL such as https://sqs.eu-west-1.amazonaws.com/111122223333/my-queue (the account after the host: 12 digits)"
+                ),
+            ));
+        }
+        return check_queue_name(path, &url.name);
+    }
     let base = v.strip_suffix(".fifo").unwrap_or(v);
     if base.is_empty()
         || v.len() > 80

@@ -442,24 +442,27 @@ impl<H: MessageHandler> RegionRun<'_, H> {
     /// The queue's URL and the attributes the run needs (a dry run warns of its redrive policy).
     async fn open_queue(&self) -> Result<OpenQueue, Failure> {
         let name = self.job.queue_name();
-        let url = self
-            .sqs
-            .get_queue_url()
-            .queue_name(name)
-            .send()
-            .await
-            .map_err(|e| {
-                self.ctx
-                    .aws
-                    .failure(&format!("SQS queue {name} in {}", self.region), &e)
-            })?
-            .queue_url
-            .ok_or_else(|| {
-                Failure::new(
-                    Outcome::Temporary,
-                    format!("SQS returned no URL for queue {name}"),
-                )
-            })?;
+        let url = match &self.job.queue.url {
+            Some(url) => url.clone(),
+            None => self
+                .sqs
+                .get_queue_url()
+                .queue_name(name)
+                .send()
+                .await
+                .map_err(|e| {
+                    self.ctx
+                        .aws
+                        .failure(&format!("SQS queue {name} in {}", self.region), &e)
+                })?
+                .queue_url
+                .ok_or_else(|| {
+                    Failure::new(
+                        Outcome::Temporary,
+                        format!("SQS returned no URL for queue {name}"),
+                    )
+                })?,
+        };
         let attrs = self
             .sqs
             .get_queue_attributes()

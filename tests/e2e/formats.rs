@@ -502,3 +502,95 @@ fn a_log_archive_queue_reads_each_object_as_its_key_says() {
     }
     eprintln!("archive delivered per kind: {per_table:?}");
 }
+
+/// A real estate's queues where they are, in one block: ALB queues of one name in two regions,
+/// a central flow-log queue given by its URL (its region comes with it), WAF in us-east-1 only
+/// (`regions_by_type`). `check` proves each queue in its own region, and a run reads each.
+#[test]
+fn each_type_is_read_in_its_own_regions() {
+    use crate::support::aws::unique_name;
+    let (moto, receiver, wd) = setup();
+    let alb = unique_name("alb");
+    for region in ["us-east-1", "eu-west-1"] {
+        let url = moto.create_queue(region, &alb, 30);
+        let bucket = unique_name("alb").to_lowercase();
+        moto.bucket_notifying(region, &bucket, &url);
+        let case = CASES.iter().find(|c| c.file == "alb.log").unwrap();
+        moto.put_object(region, &bucket, case.key, gzip(&sample(case.file)));
+    }
+    let (flow, flow_url, flow_bucket) = moto.announcing_bucket("eu-west-1", "flow", 30);
+    let flow_case = CASES
+        .iter()
+        .find(|c| c.file == "tgw-flow-otel.log")
+        .unwrap();
+    moto.put_object(
+        "eu-west-1",
+        &flow_bucket,
+        flow_case.key,
+        gzip(&sample(flow_case.file)),
+    );
+    let (waf, waf_url, waf_bucket) = moto.announcing_bucket("us-east-1", "waf", 30);
+    let waf_case = CASES.iter().find(|c| c.file == "waf.log").unwrap();
+    moto.put_object(
+        "us-east-1",
+        &waf_bucket,
+        waf_case.key,
+        gzip(&sample(waf_case.file)),
+    );
+    // The URL as AWS gives it (moto reads the queue's name and account from it).
+    let flow_by_url = format!("https://sqs.eu-west-1.amazonaws.com/123456789012/{flow}");
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!(
+            "non-cloudwatch-logs:\n  types: [alblogs, flowlogs, waflogs]\n  alblogs_sqs_queue_name: {alb}\n  vpcflowlogs_sqs_queue_name: {flow_by_url}\n  waflogs_sqs_queue_name: {waf}\n  regions: [us-east-1, eu-west-1]\n  regions_by_type:\n    waflogs: [us-east-1]\n  max_receive_count: 5\n"
+        ),
+    ));
+    let check = wd.run(&["check"]);
+    check.expect_code(0);
+    let rows: Vec<&str> = check
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("non-cloudwatch-logs."))
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(2)
+                .is_some_and(|r| ["ok", "WARN", "FAIL"].contains(&r))
+        })
+        .collect();
+    let names: Vec<String> = rows
+        .iter()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "non-cloudwatch-logs.flowlogs eu-west-1 ok",
+            "non-cloudwatch-logs.alblogs us-east-1 ok",
+            "non-cloudwatch-logs.alblogs eu-west-1 ok",
+            "non-cloudwatch-logs.waflogs us-east-1 ok",
+        ],
+        "{}",
+        check.stdout
+    );
+    let run = wd.run(&["s3logs"]);
+    // The queue given by its URL is not looked up.
+    run.expect_code(0)
+        .expect_stderr("failed=0")
+        .expect_stderr("SQS.GetQueueUrl=3 ");
+    let records = receiver.wait_for(2 + 2 + 1 + 1, std::time::Duration::from_secs(10));
+    let mut tags: Vec<&str> = records.iter().map(|r| r.tag.as_str()).collect();
+    tags.sort_unstable();
+    assert_eq!(
+        tags,
+        [
+            "cloud.aws.vpc.unknown.123456789012.us-east-1",
+            "cloud.aws.waf.logs.111122223333.ap-southeast-2",
+            "web.aws.alb.access.123456789012.us-east-2",
+            "web.aws.alb.access.123456789012.us-east-2",
+            "web.aws.alb.access.123456789012.us-east-2",
+            "web.aws.alb.access.123456789012.us-east-2",
+        ]
+    );
+    assert_eq!(moto.depth("eu-west-1", &flow_url), (0, 0));
+    assert_eq!(moto.depth("us-east-1", &waf_url), (0, 0));
+}

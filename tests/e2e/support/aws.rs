@@ -178,7 +178,7 @@ impl Moto {
 
     /// A bucket that announces every created object on the queue `queue_url` (moto sends the
     /// notifications itself, starting with an s3:TestEvent).
-    fn bucket_notifying(&self, region: &str, bucket: &str, queue_url: &str) {
+    pub fn bucket_notifying(&self, region: &str, bucket: &str, queue_url: &str) {
         use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
         self.create_bucket(region, bucket);
         self.rt.block_on(async {
