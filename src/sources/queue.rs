@@ -629,6 +629,29 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         }
     }
 
+    /// A message that cannot be understood: reported and left to the queue's redrive policy, or,
+    /// once received `max_receive_count` times (a real run), deleted.
+    fn poison(&self, id: &str, received: Option<u32>, reason: &str) -> Verdict {
+        Counters::add(&self.counters.failed, 1);
+        let most = self.job.queue.max_receive_count;
+        let spent = most.is_some_and(|most| received.is_some_and(|n| n >= most));
+        let (service, queue) = (self.job.service(), self.job.queue_name());
+        if spent && !self.ctx.options.dry_run {
+            tracing::error!(
+                message = "Message cannot be understood and was received max_receive_count times: deleted.",
+                service, queue, region = %self.region, message_id = %id,
+                received, max_receive_count = most, error = %reason
+            );
+            Counters::add(&self.counters.discarded, 1);
+            return Verdict::Delete;
+        }
+        tracing::warn!(
+            message = "Message cannot be understood; left to the queue's redrive policy.",
+            service, queue, region = %self.region, message_id = %id, error = %reason
+        );
+        Verdict::Forget
+    }
+
     async fn handle_message(&self, queue: &OpenQueue, held: &Held, m: Received<'_>) -> Verdict {
         if self.ctx.should_stop() {
             self.shipped_one().await;
@@ -651,36 +674,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         self.shipped_one().await;
         let shipped = match handled {
             Ok(s) => s,
-            Err(Rejection::Poison(reason)) => {
-                if let Some(most) = self.job.queue.max_receive_count
-                    && m.receive_count.is_some_and(|n| n >= most)
-                    && !self.ctx.options.dry_run
-                {
-                    tracing::error!(
-                        message = "Message cannot be understood and was received max_receive_count times: deleted.",
-                        service = self.job.service(),
-                        queue = self.job.queue_name(),
-                        region = %self.region,
-                        message_id = %id,
-                        received = m.receive_count,
-                        max_receive_count = most,
-                        error = %reason
-                    );
-                    Counters::add(&self.counters.failed, 1);
-                    Counters::add(&self.counters.discarded, 1);
-                    return Verdict::Delete;
-                }
-                tracing::warn!(
-                    message = "Message cannot be understood; left to the queue's redrive policy.",
-                    service = self.job.service(),
-                    queue = self.job.queue_name(),
-                    region = %self.region,
-                    message_id = %id,
-                    error = %reason
-                );
-                Counters::add(&self.counters.failed, 1);
-                return Verdict::Forget;
-            }
+            Err(Rejection::Poison(reason)) => return self.poison(id, m.receive_count, &reason),
             Err(Rejection::Failed(f)) => {
                 Counters::add(&self.counters.failed, 1);
                 lock(&self.failure).get_or_insert(f);
