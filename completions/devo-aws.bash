@@ -743,7 +743,7 @@ _devo__aws() {
             return 0
             ;;
         devo__aws__subcmd__s3logs)
-            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --metrics-file --pushgateway --report --verbose --quiet --help flowlogs cloudfrontlogs alblogs elblogs waflogs s3accesslogs route53logs guarddutyfindings networkfirewalllogs configlogs archive"
+            opts="-v -q -h --config --dry-run --force --max-messages --deadline --start-time --end-time --shard --log-format --metrics-file --pushgateway --report --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

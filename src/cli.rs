@@ -199,10 +199,13 @@ pub enum Command {
     Logs,
     /// Logs AWS writes to S3, announced on SQS (non-cloudwatch-logs): ALB, ELB and NLB access
     /// logs, WAF, S3 server access, Route 53 Resolver, GuardDuty findings, Network Firewall, AWS
-    /// Config; and VPC Flow Logs and CloudFront
+    /// Config; VPC Flow Logs and CloudFront; a log archive of every kind on one queue; and the
+    /// kinds the config defines
     S3logs {
-        /// The types to pull [default: every type non-cloudwatch-logs lists]
-        #[arg(value_name = "TYPE", value_parser = s3_log_types())]
+        /// The types to pull: alblogs, elblogs, waflogs, s3accesslogs, route53logs,
+        /// guarddutyfindings, networkfirewalllogs, configlogs, flowlogs, cloudfrontlogs, archive,
+        /// or a kind the config defines [default: every type non-cloudwatch-logs lists]
+        #[arg(value_name = "TYPE")]
         types: Vec<String>,
     },
     /// Every service the config defines, concurrently
@@ -211,42 +214,44 @@ pub enum Command {
     Check,
 }
 
-/// The S3 log services: those of `non-cloudwatch-logs`.
-fn s3_log_kinds() -> impl Iterator<Item = ServiceKind> {
-    ServiceKind::ALL
-        .into_iter()
-        .filter(|k| k.seed_key() == SeedKey::NonCloudwatchLogs)
-}
-
-/// The `types` values of the S3 log services, for `s3logs TYPE`.
-fn s3_log_types() -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(
-        s3_log_kinds().filter_map(|k| k.selected_by().map(|t| t.as_str())),
-    )
-}
-
 impl Command {
-    /// The services a subcommand runs (every one for `all`; none for `check`).
-    pub fn services(&self) -> Vec<ServiceKind> {
+    /// The services a subcommand runs among `kinds` (every service there is with the config):
+    /// every one for `all`, none for `check`.
+    pub fn services(&self, kinds: &[ServiceKind]) -> Vec<ServiceKind> {
         use ServiceKind as K;
         match self {
-            Self::Events => vec![K::Events],
-            Self::Securityhub => vec![K::SecurityHub],
-            Self::Audit => vec![K::AuditS3, K::AuditApi],
-            Self::Metrics => vec![K::Metrics],
-            Self::Flowlogs => vec![K::FlowLogs],
-            Self::Cloudfront => vec![K::CloudFront],
-            Self::Logs => vec![K::Logs],
-            Self::S3logs { types } => s3_log_kinds()
+            Self::Events => vec![K::EVENTS],
+            Self::Securityhub => vec![K::SECURITY_HUB],
+            Self::Audit => vec![K::AUDIT_S3, K::AUDIT_API],
+            Self::Metrics => vec![K::METRICS],
+            Self::Flowlogs => vec![K::FLOW_LOGS],
+            Self::Cloudfront => vec![K::CLOUDFRONT],
+            Self::Logs => vec![K::LOGS],
+            Self::S3logs { types } => kinds
+                .iter()
+                .copied()
+                .filter(|k| k.seed_key() == SeedKey::NonCloudwatchLogs)
                 .filter(|k| {
                     types.is_empty()
                         || k.selected_by()
-                            .is_some_and(|t| types.iter().any(|n| n == t.as_str()))
+                            .is_some_and(|t| types.iter().any(|n| n == t))
                 })
                 .collect(),
-            Self::All => ServiceKind::ALL.to_vec(),
+            Self::All => kinds.to_vec(),
             Self::Check => Vec::new(),
         }
+    }
+
+    /// The TYPEs of `s3logs` that are no type there is with the config (`kinds`).
+    pub fn unknown_types(&self, kinds: &[ServiceKind]) -> Vec<String> {
+        let Self::S3logs { types } = self else {
+            return Vec::new();
+        };
+        types
+            .iter()
+            .filter(|t| !kinds.iter().any(|k| k.selected_by() == Some(t.as_str())))
+            .cloned()
+            .collect()
     }
 }
 

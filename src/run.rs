@@ -280,7 +280,23 @@ impl Watchers {
 
 /// The configured services of the subcommand; naming one the config lacks is an error.
 fn select(loaded: &Loaded, command: &Command) -> Result<Vec<ServiceKind>, ConfigError> {
-    let wanted = command.services();
+    let kinds = loaded.config.inputs.aws.services.kinds();
+    if let [unknown, ..] = command.unknown_types(&kinds).as_slice() {
+        let known: Vec<&str> = kinds
+            .iter()
+            .filter(|k| k.seed_key() == config::SeedKey::NonCloudwatchLogs)
+            .filter_map(|k| k.selected_by())
+            .collect();
+        return Err(ConfigError::Invalid {
+            file: loaded.file().to_path_buf(),
+            path: "s3logs TYPE".into(),
+            reason: format!(
+                "{unknown:?} is no type of S3 logs (types: {})",
+                known.join(", ")
+            ),
+        });
+    }
+    let wanted = command.services(&kinds);
     let selected: Vec<ServiceKind> = wanted
         .iter()
         .copied()

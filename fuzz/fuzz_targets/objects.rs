@@ -1,6 +1,6 @@
-//! Every S3 object format's decoder (chosen by the first byte, with `format: json` by its high
-//! bit), fed in chunks split where the second byte says: no panic, every message of a JSON
-//! format valid JSON, no `-` in a tag field.
+//! Every S3 object format's decoder, and every splitter of the kinds a config defines (chosen by
+//! the first byte, with `format: json` by its high bit), fed in chunks split where the second
+//! byte says: no panic, every message of a JSON format valid JSON, no `-` in a tag field.
 #![no_main]
 // Only part of the module is fuzzed here.
 #![allow(dead_code)]
@@ -10,7 +10,8 @@ mod formats;
 
 use crate::formats::FormatError;
 use crate::formats::OBJECT_FORMATS;
-use crate::formats::objects::{DecoderOptions, Event, EventSink, Position};
+use crate::formats::defined::{Defined, Split};
+use crate::formats::objects::{DecoderOptions, Event, EventSink, ObjectKind, Position};
 use libfuzzer_sys::fuzz_target;
 
 /// Checks what the decoder hands out.
@@ -37,23 +38,49 @@ impl EventSink for Check {
     fn notice(&mut self, _what: &str, _detail: &str) {}
 }
 
+/// Every splitter of a kind the config defines.
+const SPLITS: [Split; 6] = [
+    Split::Lines,
+    Split::JsonLines,
+    Split::JsonArray,
+    Split::Records,
+    Split::JsonObject,
+    Split::JsonStream,
+];
+
+/// One defined kind per splitter, made once.
+static DEFINED: std::sync::OnceLock<[&'static Defined; 6]> = std::sync::OnceLock::new();
+
 fuzz_target!(|data: &[u8]| {
     let [kind, split, body @ ..] = data else { return };
-    let format = OBJECT_FORMATS[usize::from(*kind) % OBJECT_FORMATS.len()];
+    let defined = DEFINED.get_or_init(|| {
+        SPLITS.map(|s| {
+            let d = Defined::new("fuzz", s, "my.app.fuzz", None, Some("acct"), Some("region"), None);
+            &*Box::leak(Box::new(d))
+        })
+    });
+    let choice = usize::from(*kind & 0x7f) % (OBJECT_FORMATS.len() + SPLITS.len());
+    let read = match OBJECT_FORMATS.get(choice) {
+        Some(format) => ObjectKind::Format(format),
+        None => ObjectKind::Defined(defined[choice - OBJECT_FORMATS.len()]),
+    };
     let json = kind & 0x80 != 0;
     let options = DecoderOptions {
         json,
         ..DecoderOptions::default()
     };
-    let mut decoder = (format.decoder)(&options, "AWSLogs/111122223333/x/us-east-1/k");
-    let json_format = !matches!(
-        format.name,
-        "VPC Flow Logs"
-            | "CloudFront standard logs"
-            | "ALB access logs"
-            | "Classic and Network Load Balancer access logs"
-            | "S3 server access logs"
-    );
+    let mut decoder = read.decoder(&options, "AWSLogs/111122223333/x/us-east-1/k");
+    let json_format = match read {
+        ObjectKind::Format(format) => !matches!(
+            format.name,
+            "VPC Flow Logs"
+                | "CloudFront standard logs"
+                | "ALB access logs"
+                | "Classic and Network Load Balancer access logs"
+                | "S3 server access logs"
+        ),
+        ObjectKind::Defined(d) => d.split != Split::Lines,
+    };
     let mut check = Check { json_format };
     for chunk in body.chunks(usize::from(*split).max(1)) {
         if decoder.feed(chunk, &mut check).is_err() {

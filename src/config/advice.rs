@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
+use super::SeedKey;
 use super::model::{Config, Credentials, Service};
 use super::validate::SERVICES_PATH;
-use super::{SeedKey, ServiceKind};
 
 /// One piece of advice: the key path (or file) it is about, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,12 +48,9 @@ pub fn advise(config: &Config, file: &Path, text: &str) -> Vec<Advice> {
 /// Keys of a type the block's `types` does not list: the queue is never read.
 fn unselected_keys(key: SeedKey, p: &str, svc: &Service, out: &mut Vec<Advice>) {
     let mut reads_s3 = false;
-    for kind in ServiceKind::ALL {
-        if kind.seed_key() != key {
-            continue;
-        }
+    for kind in key.kinds(Some(svc)) {
         let selected = kind.selected_by().is_none_or(|t| svc.has_type(t));
-        reads_s3 |= selected && kind.object_format().is_some();
+        reads_s3 |= selected && kind.reads_objects();
         let (Some(t), Some(queue_key), Some(_)) =
             (kind.selected_by(), kind.queue_key(), kind.queue(svc))
         else {
@@ -63,8 +60,7 @@ fn unselected_keys(key: SeedKey, p: &str, svc: &Service, out: &mut Vec<Advice>) 
             out.push(Advice::new(
                 format!("{p}.{queue_key}"),
                 format!(
-                    "not read: types does not list {t} (add {t} to types to read this queue, or remove the key)",
-                    t = t.as_str()
+                    "not read: types does not list {t} (add {t} to types to read this queue, or remove the key)"
                 ),
             ));
         }

@@ -216,7 +216,10 @@ pub fn parse(text: &str) -> Result<(Config, Vec<String>), ParseError> {
     });
     match result {
         Ok(mut config) => {
-            config.inputs.aws.services.fill_default_types();
+            let services = &mut config.inputs.aws.services;
+            services.register_defined();
+            unknown.extend(services.unknown_keys());
+            services.fill_default_types();
             for (key, types) in config.inputs.aws.services.defaulted_types() {
                 let names: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
                 tracing::info!(
@@ -477,12 +480,12 @@ inputs:
         let api = with("      audit-events-all:\n        regions: [us-east-1]\n").unwrap();
         assert_eq!(
             api.inputs.aws.services.audit.unwrap().types,
-            [ServiceType::AuditsApi]
+            [TypeName::from("audits_api")]
         );
         let s3 = with("      audit-events-all:\n        audit_sqs_queue_name: trail\n        regions: [us-east-1]\n").unwrap();
         assert_eq!(
             s3.inputs.aws.services.audit.unwrap().types,
-            [ServiceType::AuditsS3]
+            [TypeName::from("audits_s3")]
         );
         let none = with("      non-cloudwatch-logs:\n        regions: [us-east-1]\n");
         assert_eq!(

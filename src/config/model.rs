@@ -221,12 +221,55 @@ impl Services {
         }
     }
 
+    /// Every service there is with this config: the built-in ones, then the kinds of S3
+    /// objects it defines.
+    pub fn kinds(&self) -> Vec<super::ServiceKind> {
+        let defined = self
+            .non_cloudwatch_logs
+            .iter()
+            .flat_map(|svc| svc.defined.iter().copied());
+        super::ServiceKind::builtin().chain(defined).collect()
+    }
+
     /// The services the config defines, in the registry's order.
     pub fn configured_kinds(&self) -> Vec<super::ServiceKind> {
-        super::ServiceKind::ALL
+        self.kinds()
             .into_iter()
             .filter(|k| k.configured(self).is_some())
             .collect()
+    }
+
+    /// The queue key of every service there is with this config.
+    pub fn queue_keys(&self) -> Vec<&'static str> {
+        self.kinds()
+            .into_iter()
+            .filter_map(super::ServiceKind::queue_key)
+            .collect()
+    }
+
+    /// The keys of the service blocks that no service reads, by key path.
+    pub fn unknown_keys(&self) -> Vec<String> {
+        let queue_keys = self.queue_keys();
+        super::SeedKey::ALL
+            .into_iter()
+            .filter_map(|key| self.get(key).map(|svc| (key, svc)))
+            .flat_map(|(key, svc)| {
+                svc.unknown_keys(&queue_keys)
+                    .map(move |k| format!("inputs.aws.services.{}.{k}", key.as_str()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Makes the service of each kind of S3 objects the config defines (`kinds:`), once.
+    pub fn register_defined(&mut self) {
+        if let Some(svc) = &mut self.non_cloudwatch_logs {
+            svc.defined = svc
+                .kinds
+                .keys()
+                .map(|t| super::ServiceKind::defined(t))
+                .collect();
+        }
     }
 
     /// The first region the config names (the run's own region when the environment has none).
@@ -264,7 +307,7 @@ impl Services {
     }
 
     /// The blocks whose `types` was not written, with the default they took.
-    pub fn defaulted_types(&self) -> impl Iterator<Item = (super::SeedKey, &[ServiceType])> {
+    pub fn defaulted_types(&self) -> impl Iterator<Item = (super::SeedKey, &[TypeName])> {
         super::SeedKey::ALL.into_iter().filter_map(|key| {
             self.get(key)
                 .filter(|svc| svc.types_defaulted)
@@ -305,20 +348,16 @@ pub struct Service {
     pub use_region_and_account_id_from_event: bool,
     /// Where a service with no saved state starts (ISO 8601).
     pub start_time: Option<StartTime>,
-    /// events, securityhub: the queue EventBridge delivers to.
-    pub cloudwatch_sqs_queue_name: Option<String>,
     /// audit: `audits_api` / `audits_s3`; non-cloudwatch-logs: `flowlogs` / `cloudfrontlogs`;
     /// custom_service: `logs`.
     #[serde(default)]
-    pub types: Vec<ServiceType>,
+    pub types: Vec<TypeName>,
     /// `types` was not written: the block's default was taken (for `check` to show).
     #[serde(skip)]
     pub types_defaulted: bool,
     /// audit: events whose `eventName` is listed are dropped.
     #[serde(default)]
     pub drop_event_names: Vec<String>,
-    /// audit (audits_s3): the queue announcing CloudTrail objects.
-    pub audit_sqs_queue_name: Option<String>,
     /// S3+SQS services: a regex on the object key; only matching objects are read.
     pub s3_file_type_filter: Option<String>,
     /// metrics: namespaces to pull (default: every namespace ListMetrics returns).
@@ -338,33 +377,17 @@ pub struct Service {
     /// audit (API), metrics, logs: how far behind now a window ends, for the source's own lag
     /// [default: the service's own, `ServiceKind::default_delay_secs`].
     pub delay_seconds: Option<u32>,
-    /// flowlogs: the queue announcing VPC Flow Log objects.
-    pub vpcflowlogs_sqs_queue_name: Option<String>,
-    /// cloudfront: the queue announcing CloudFront log objects.
-    pub cloudfrontlogs_sqs_queue_name: Option<String>,
-    /// alblogs: the queue announcing ALB access log objects.
-    pub alblogs_sqs_queue_name: Option<String>,
-    /// elblogs: the queue announcing Classic and Network Load Balancer access log objects.
-    pub elblogs_sqs_queue_name: Option<String>,
-    /// waflogs: the queue announcing WAF log objects.
-    pub waflogs_sqs_queue_name: Option<String>,
-    /// s3accesslogs: the queue announcing S3 server access log objects.
-    pub s3accesslogs_sqs_queue_name: Option<String>,
-    /// route53logs: the queue announcing Route 53 Resolver query log objects.
-    pub route53logs_sqs_queue_name: Option<String>,
-    /// guarddutyfindings: the queue announcing GuardDuty finding exports.
-    pub guarddutyfindings_sqs_queue_name: Option<String>,
-    /// networkfirewalllogs: the queue announcing Network Firewall log objects.
-    pub networkfirewalllogs_sqs_queue_name: Option<String>,
-    /// configlogs: the queue announcing AWS Config snapshot and history files.
-    pub configlogs_sqs_queue_name: Option<String>,
-    /// archive: the queue announcing a log archive's objects of every kind (a Control Tower
-    /// log-archive bucket); each object is read as the kind its key's layout says.
-    pub archive_sqs_queue_name: Option<String>,
     /// archive: the kinds read from it, by their `types` spelling (default: every kind read
     /// from S3). An object of another kind is acknowledged unread, with a warning.
     #[serde(default)]
-    pub archive_kinds: Vec<ServiceType>,
+    pub archive_kinds: Vec<TypeName>,
+    /// non-cloudwatch-logs: kinds of S3 objects the config defines, by their `types` name:
+    /// each is then a type of the block, fed by `<name>_sqs_queue_name`.
+    #[serde(default)]
+    pub kinds: BTreeMap<String, KindDef>,
+    /// The services of `kinds` (made when the config is loaded).
+    #[serde(skip)]
+    pub defined: Vec<super::ServiceKind>,
     /// flowlogs, cloudfront, alblogs, elblogs, s3accesslogs: `raw` (each line as it stands, the
     /// default) or `json`.
     #[serde(default)]
@@ -387,11 +410,16 @@ pub struct Service {
     /// Blocks of several types: the regions of a type, when not the block's `regions` (`waflogs:
     /// [us-east-1]`). A queue given by its URL brings its region instead.
     #[serde(default)]
-    pub regions_by_type: BTreeMap<ServiceType, Regions>,
+    pub regions_by_type: BTreeMap<TypeName, Regions>,
     /// S3+SQS services: where a replay (`--start-time`) lists each type's objects, by type:
     /// `s3://bucket[/prefix]` or a list of them (`audits_s3: s3://my-trail-bucket`).
     #[serde(default)]
-    pub s3_buckets: BTreeMap<ServiceType, OneOrMany>,
+    pub s3_buckets: BTreeMap<TypeName, OneOrMany>,
+    /// Every other key: the queue keys (`cloudwatch_sqs_queue_name`, `audit_sqs_queue_name`,
+    /// `<type>_sqs_queue_name`, named by the registry's rows), and keys no service reads
+    /// (warned about: [`Service::unknown_keys`]).
+    #[serde(flatten)]
+    pub rest: BTreeMap<String, Loose>,
 }
 
 /// A queue given by its URL (`https://sqs.eu-west-1.amazonaws.com/111122223333/name`): no
@@ -481,9 +509,9 @@ impl fmt::Display for S3Root {
 
 impl Service {
     /// Where a replay of `t` lists (validated when the config was loaded; none: not configured).
-    pub fn replay_roots(&self, t: ServiceType) -> Vec<S3Root> {
+    pub fn replay_roots(&self, t: &str) -> Vec<S3Root> {
         self.s3_buckets
-            .get(&t)
+            .get(t)
             .map(|urls| {
                 urls.0
                     .iter()
@@ -510,88 +538,33 @@ impl Service {
 
     /// The regions a service of this block is pulled in: those of its queue when given by a URL
     /// that names one, else `regions_by_type` of its type, else the block's `regions`.
-    pub fn regions_for(&self, t: Option<ServiceType>, queue: Option<&str>) -> Vec<String> {
+    pub fn regions_for(&self, t: Option<&str>, queue: Option<&str>) -> Vec<String> {
         if let Some(region) = queue.and_then(QueueUrl::parse).and_then(|u| u.region) {
             return vec![region];
         }
-        t.and_then(|t| self.regions_by_type.get(&t))
+        t.and_then(|t| self.regions_by_type.get(t))
             .map_or_else(|| self.regions().to_vec(), |r| r.0.clone())
-    }
-
-    /// Every queue key, with the queue it names.
-    fn queue_names(&self) -> [(&'static str, Option<&String>); 13] {
-        [
-            (
-                "cloudwatch_sqs_queue_name",
-                self.cloudwatch_sqs_queue_name.as_ref(),
-            ),
-            ("audit_sqs_queue_name", self.audit_sqs_queue_name.as_ref()),
-            (
-                "vpcflowlogs_sqs_queue_name",
-                self.vpcflowlogs_sqs_queue_name.as_ref(),
-            ),
-            (
-                "cloudfrontlogs_sqs_queue_name",
-                self.cloudfrontlogs_sqs_queue_name.as_ref(),
-            ),
-            (
-                "alblogs_sqs_queue_name",
-                self.alblogs_sqs_queue_name.as_ref(),
-            ),
-            (
-                "elblogs_sqs_queue_name",
-                self.elblogs_sqs_queue_name.as_ref(),
-            ),
-            (
-                "waflogs_sqs_queue_name",
-                self.waflogs_sqs_queue_name.as_ref(),
-            ),
-            (
-                "s3accesslogs_sqs_queue_name",
-                self.s3accesslogs_sqs_queue_name.as_ref(),
-            ),
-            (
-                "route53logs_sqs_queue_name",
-                self.route53logs_sqs_queue_name.as_ref(),
-            ),
-            (
-                "guarddutyfindings_sqs_queue_name",
-                self.guarddutyfindings_sqs_queue_name.as_ref(),
-            ),
-            (
-                "networkfirewalllogs_sqs_queue_name",
-                self.networkfirewalllogs_sqs_queue_name.as_ref(),
-            ),
-            (
-                "configlogs_sqs_queue_name",
-                self.configlogs_sqs_queue_name.as_ref(),
-            ),
-            (
-                "archive_sqs_queue_name",
-                self.archive_sqs_queue_name.as_ref(),
-            ),
-        ]
-    }
-
-    /// Whether `key` is one of the queue keys.
-    pub fn is_queue_key(key: &str) -> bool {
-        Self::default().queue_names().iter().any(|(k, _)| *k == key)
     }
 
     /// The queue that queue key `key` names here.
     pub fn queue_named(&self, key: &str) -> Option<&str> {
-        self.queue_names()
-            .into_iter()
-            .find(|(k, _)| *k == key)
-            .and_then(|(_, q)| q.map(String::as_str))
+        match self.rest.get(key)? {
+            Loose::Text(name) => Some(name),
+            Loose::Other(_) => None,
+        }
+    }
+
+    /// The keys of this block no service reads (not a queue key of any service of the
+    /// config): warned about by key path.
+    pub fn unknown_keys<'a>(&'a self, queue_keys: &'a [&str]) -> impl Iterator<Item = &'a str> {
+        self.rest
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !queue_keys.contains(k))
     }
 
     /// The service-specific keys this block sets (those that only some blocks read).
     pub fn specific_keys(&self) -> Vec<&'static str> {
-        let queues = self
-            .queue_names()
-            .into_iter()
-            .filter_map(|(key, queue)| queue.is_some().then_some(key));
         [
             ("types", !self.types.is_empty()),
             ("drop_event_names", !self.drop_event_names.is_empty()),
@@ -612,15 +585,15 @@ impl Service {
             ("max_receive_count", self.max_receive_count.is_some()),
             ("archive_kinds", !self.archive_kinds.is_empty()),
             ("regions_by_type", !self.regions_by_type.is_empty()),
+            ("kinds", !self.kinds.is_empty()),
         ]
         .into_iter()
         .filter_map(|(key, set)| set.then_some(key))
-        .chain(queues)
         .collect()
     }
 
-    pub fn has_type(&self, t: ServiceType) -> bool {
-        self.types.contains(&t)
+    pub fn has_type(&self, t: &str) -> bool {
+        self.types.iter().any(|have| have.as_str() == t)
     }
 
     /// `late_events_seconds`, or its default.
@@ -663,59 +636,101 @@ pub enum MetricsApi {
 /// The statistics GetMetricStatistics gives (the others, such as `p99`, need GetMetricData).
 pub const BASIC_STATISTICS: [&str; 5] = DEFAULT_STATISTICS;
 
-/// A value of `types:`, with the seed's spelling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-pub enum ServiceType {
-    #[serde(rename = "audits_api")]
-    AuditsApi,
-    #[serde(rename = "audits_s3")]
-    AuditsS3,
-    #[serde(rename = "flowlogs")]
-    FlowLogs,
-    #[serde(rename = "cloudfrontlogs")]
-    CloudFrontLogs,
-    #[serde(rename = "logs")]
-    Logs,
-    #[serde(rename = "alblogs")]
-    AlbLogs,
-    #[serde(rename = "elblogs")]
-    ElbLogs,
-    #[serde(rename = "waflogs")]
-    WafLogs,
-    #[serde(rename = "s3accesslogs")]
-    S3AccessLogs,
-    #[serde(rename = "route53logs")]
-    Route53Logs,
-    #[serde(rename = "guarddutyfindings")]
-    GuardDutyFindings,
-    #[serde(rename = "networkfirewalllogs")]
-    NetworkFirewallLogs,
-    #[serde(rename = "configlogs")]
-    ConfigLogs,
-    #[serde(rename = "archive")]
-    Archive,
+/// A value of `types:` (`audits_s3`, `flowlogs`, a kind the config defines), checked against
+/// the block's services when the config is validated.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(transparent)]
+pub struct TypeName(pub String);
+
+impl TypeName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
-impl ServiceType {
-    /// As written in `config.yaml`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::AuditsApi => "audits_api",
-            Self::AuditsS3 => "audits_s3",
-            Self::FlowLogs => "flowlogs",
-            Self::CloudFrontLogs => "cloudfrontlogs",
-            Self::Logs => "logs",
-            Self::AlbLogs => "alblogs",
-            Self::ElbLogs => "elblogs",
-            Self::WafLogs => "waflogs",
-            Self::S3AccessLogs => "s3accesslogs",
-            Self::Route53Logs => "route53logs",
-            Self::GuardDutyFindings => "guarddutyfindings",
-            Self::NetworkFirewallLogs => "networkfirewalllogs",
-            Self::ConfigLogs => "configlogs",
-            Self::Archive => "archive",
-        }
+impl std::borrow::Borrow<str> for TypeName {
+    fn borrow(&self) -> &str {
+        &self.0
     }
+}
+
+impl From<&str> for TypeName {
+    fn from(t: &str) -> Self {
+        Self(t.to_string())
+    }
+}
+
+/// A key of a service block that is not one of its fields: a queue key's value (a queue name or
+/// URL, a number taken as its digits), or anything else, told by what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loose {
+    Text(String),
+    Other(&'static str),
+}
+
+impl<'de> Deserialize<'de> for Loose {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Loose;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Loose, E> {
+                Ok(Loose::Text(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Loose, E> {
+                Ok(Loose::Text(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Loose, E> {
+                Ok(Loose::Text(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Loose, E> {
+                Ok(Loose::Other("a number"))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Loose, E> {
+                Ok(Loose::Other("true or false"))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Loose, E> {
+                Ok(Loose::Other("empty"))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Loose, E> {
+                Ok(Loose::Other("empty"))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Loose::Other("a list"))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Loose, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Loose::Other("a map"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A kind of S3 objects the config defines (`kinds: {NAME: ...}` of `non-cloudwatch-logs`):
+/// third-party logs landed in S3 (CrowdStrike, Umbrella, Cloudflare, Okta, ...).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindDef {
+    /// How an object splits into events.
+    pub split: crate::formats::defined::Split,
+    /// `split: records`: the top-level field holding the array of records [default: `Records`].
+    pub records_field: Option<String>,
+    /// The Devo table of its events; the account and region are appended, as for every kind.
+    pub tag: String,
+    /// A regex on the object key: this kind's objects (others announced on its queue are
+    /// skipped; in an archive, the keys it claims). Named groups `account` and `region` give
+    /// the tag's when records do not.
+    pub keys: Option<String>,
+    /// JSON splits: the top-level string field holding a record's account (and region).
+    pub account_field: Option<String>,
+    pub region_field: Option<String>,
 }
 
 /// `format:` of the line services: each line as it stands, or a JSON object keyed by the

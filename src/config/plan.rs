@@ -16,7 +16,8 @@ use super::model::{Config, LineOutput, MetricsApi, QueueUrl, S3Root, Service, pa
 use super::services::{Pull, ServiceKind};
 use super::validate::SERVICES_PATH;
 use super::validate::regex_reason;
-use crate::formats::objects::Format;
+use crate::formats::defined::Defined;
+use crate::formats::objects::ObjectKind;
 
 /// One configured service.
 #[derive(Debug)]
@@ -77,7 +78,7 @@ pub struct QueuePlan {
 pub struct ObjectPlan {
     /// The kinds it reads, by their `types` spelling: one, or for an archive each kind whose
     /// format claims a key by its layout ([`ObjectPlan::kind_of`]).
-    pub kinds: Vec<(&'static str, &'static Format)>,
+    pub kinds: Vec<(&'static str, ObjectKind)>,
     /// An archive: each object's kind is chosen by its key.
     pub by_key: bool,
     /// `format: json`: line events as JSON objects.
@@ -97,9 +98,9 @@ pub struct ObjectPlan {
 impl ObjectPlan {
     /// The kind (`types` spelling, format) of the object at `key`: the one kind of a service,
     /// or the archive's kind whose format claims the key (none: no kind of the archive does).
-    pub fn kind_of(&self, key: &str) -> Option<(&'static str, &'static Format)> {
+    pub fn kind_of(&self, key: &str) -> Option<(&'static str, ObjectKind)> {
         if self.by_key {
-            self.kinds.iter().copied().find(|(_, f)| (f.claims)(key))
+            self.kinds.iter().copied().find(|(_, k)| k.claims(key))
         } else {
             self.kinds.first().copied()
         }
@@ -107,7 +108,7 @@ impl ObjectPlan {
 
     /// Whether the object at `key` is read (of a kind read, and a file of its format).
     pub fn reads(&self, key: &str) -> bool {
-        self.kind_of(key).is_some_and(|(_, f)| (f.reads_key)(key))
+        self.kind_of(key).is_some_and(|(_, k)| k.reads_key(key))
     }
 }
 
@@ -231,7 +232,8 @@ pub fn outputs(
 /// The plan of every service `config` defines (validated), in the registry's order.
 pub fn build(config: &Config) -> Result<Vec<ServicePlan>, ParseError> {
     let services = &config.inputs.aws.services;
-    ServiceKind::ALL
+    services
+        .kinds()
         .into_iter()
         .filter_map(|kind| kind.configured(services).map(|svc| (kind, svc)))
         .map(|(kind, svc)| plan(kind, svc))
@@ -258,18 +260,20 @@ fn plan(kind: ServiceKind, svc: &Service) -> Result<ServicePlan, ParseError> {
         })
     };
     let drop_event_names = || svc.drop_event_names.iter().cloned().collect();
+    let t = kind.selected_by().unwrap_or_default();
     let pulls = match kind.row().pull {
-        Pull::QueueEvents => Pulls::Events { queue: queue()? },
-        Pull::Objects(format) => {
-            let t = kind.selected_by().map_or("", |t| t.as_str());
-            Pulls::Objects {
-                queue: queue()?,
-                objects: object_plan(kind, vec![(t, format)], svc, &path)?,
-            }
-        }
+        Pull::QueueEvents | Pull::QueueFindings => Pulls::Events { queue: queue()? },
+        Pull::Objects(format) => Pulls::Objects {
+            queue: queue()?,
+            objects: object_plan(kind, vec![(t, ObjectKind::Format(format))], svc, &path)?,
+        },
+        Pull::Defined => Pulls::Objects {
+            queue: queue()?,
+            objects: object_plan(kind, vec![(t, defined(svc, t, &path)?)], svc, &path)?,
+        },
         Pull::Archive => Pulls::Objects {
             queue: queue()?,
-            objects: object_plan(kind, archive_kinds(svc), svc, &path)?,
+            objects: object_plan(kind, archive_kinds(svc, &path)?, svc, &path)?,
         },
         Pull::AuditApi => Pulls::Audit(AuditPlan {
             cursor: cursor(),
@@ -308,19 +312,58 @@ fn plan(kind: ServiceKind, svc: &Service) -> Result<ServicePlan, ParseError> {
     })
 }
 
-/// The kinds an archive reads: `archive_kinds`, else every kind read from S3.
-fn archive_kinds(svc: &Service) -> Vec<(&'static str, &'static Format)> {
-    ServiceKind::ALL
-        .into_iter()
-        .filter_map(|k| Some((k.selected_by()?, k.object_format()?)))
-        .filter(|(t, _)| svc.archive_kinds.is_empty() || svc.archive_kinds.contains(t))
-        .map(|(t, format)| (t.as_str(), format))
-        .collect()
+/// The kinds an archive reads: `archive_kinds`, else every built-in kind read from S3 and every
+/// kind the block defines with `keys` (how its objects are found among the others).
+fn archive_kinds(svc: &Service, path: &str) -> Result<Vec<(&'static str, ObjectKind)>, ParseError> {
+    let mut kinds = Vec::new();
+    for kind in ServiceKind::builtin().chain(svc.defined.iter().copied()) {
+        let Some(t) = kind.selected_by().filter(|_| kind.archivable()) else {
+            continue;
+        };
+        let listed = svc.archive_kinds.iter().any(|a| a.as_str() == t);
+        let by_default =
+            svc.archive_kinds.is_empty() && svc.kinds.get(t).is_none_or(|def| def.keys.is_some());
+        if !(listed || by_default) {
+            continue;
+        }
+        let read = match kind.object_format() {
+            Some(format) => ObjectKind::Format(format),
+            None => defined(svc, t, path)?,
+        };
+        kinds.push((t, read));
+    }
+    Ok(kinds)
+}
+
+/// The kind `name` the block defines, resolved for the run (its `keys` compiled).
+fn defined(svc: &Service, name: &str, path: &str) -> Result<ObjectKind, ParseError> {
+    let path = format!("{path}.kinds.{name}");
+    let def = svc
+        .kinds
+        .get(name)
+        .ok_or_else(|| ParseError::invalid(&path, "no such kind is defined"))?;
+    let keys =
+        match &def.keys {
+            Some(pattern) => Some(Regex::new(pattern).map_err(|e| {
+                ParseError::invalid(format!("{path}.keys"), regex_reason(pattern, &e))
+            })?),
+            None => None,
+        };
+    let resolved = Defined::new(
+        name,
+        def.split,
+        &def.tag,
+        def.records_field.as_deref(),
+        def.account_field.as_deref(),
+        def.region_field.as_deref(),
+        keys,
+    );
+    Ok(ObjectKind::Defined(Box::leak(Box::new(resolved))))
 }
 
 fn object_plan(
     kind: ServiceKind,
-    kinds: Vec<(&'static str, &'static Format)>,
+    kinds: Vec<(&'static str, ObjectKind)>,
     svc: &Service,
     path: &str,
 ) -> Result<ObjectPlan, ParseError> {
@@ -346,6 +389,6 @@ fn object_plan(
             .map(|o| o.0.clone())
             .unwrap_or_default(),
         replay_roots: t.map(|t| svc.replay_roots(t)).unwrap_or_default(),
-        replay_roots_path: format!("{path}.s3_buckets.{}", t.map_or("", |t| t.as_str())),
+        replay_roots_path: format!("{path}.s3_buckets.{}", t.unwrap_or_default()),
     })
 }

@@ -1,9 +1,11 @@
 //! The registry of services: what the seed's config calls each one, how it is selected, what it
-//! is called in state and summaries, which queue it reads, and its own defaults. Validation,
-//! `run`, `check` and the command line all iterate over [`ServiceKind::ALL`]; adding a service
-//! starts here.
+//! is called in state and summaries, which queue it reads, and its own defaults. A service is a
+//! row of data ([`ServiceRow`]); [`ServiceKind`] is a handle on one. The built-in rows are
+//! [`ROWS`]; a kind of S3 objects the config defines (`kinds:` of `non-cloudwatch-logs`) gets a
+//! row of the same shape when the config is loaded ([`ServiceKind::defined`]). Validation, `run`,
+//! `check` and the command line iterate over [`Services::kinds`]; adding a service starts here.
 
-use super::model::{Service, ServiceType, Services};
+use super::model::{Service, Services, TypeName};
 use crate::formats;
 use crate::formats::objects::Format;
 
@@ -40,43 +42,40 @@ impl SeedKey {
         }
     }
 
+    /// The services of this block: the built-in ones, and those `svc` defines.
+    pub fn kinds(self, svc: Option<&Service>) -> impl Iterator<Item = ServiceKind> + '_ {
+        ServiceKind::builtin()
+            .chain(svc.into_iter().flat_map(|s| s.defined.iter().copied()))
+            .filter(move |k| k.seed_key() == self)
+    }
+
     /// The `types` of this block when it lists none: those whose queue is named, else those
     /// that need no queue.
-    pub fn default_types(self, svc: &Service) -> Vec<ServiceType> {
-        let kinds = || {
-            ServiceKind::ALL
-                .into_iter()
-                .filter(move |k| k.seed_key() == self && k.selected_by().is_some())
-        };
-        let with_queue: Vec<ServiceType> = kinds()
+    pub fn default_types(self, svc: &Service) -> Vec<TypeName> {
+        let typed = || self.kinds(Some(svc)).filter(|k| k.selected_by().is_some());
+        let with_queue: Vec<TypeName> = typed()
             .filter(|k| k.queue(svc).is_some())
-            .filter_map(ServiceKind::selected_by)
+            .filter_map(ServiceKind::type_name)
             .collect();
         if !with_queue.is_empty() {
             return with_queue;
         }
-        kinds()
+        typed()
             .filter(|k| k.queue_key().is_none())
-            .filter_map(ServiceKind::selected_by)
+            .filter_map(ServiceKind::type_name)
             .collect()
     }
 
-    /// Whether this block reads `key` (one of a service block's own keys: the keys every block
-    /// takes, such as `regions`, are not asked about).
-    pub fn reads(self, key: &str) -> bool {
-        let kinds = || {
-            ServiceKind::ALL
-                .into_iter()
-                .filter(|k| k.seed_key() == self)
-        };
+    /// Whether this block (`svc`) reads `key` (one of a service block's own keys: the keys
+    /// every block takes, such as `regions`, are not asked about).
+    pub fn reads(self, svc: &Service, key: &str) -> bool {
+        let kinds = || self.kinds(Some(svc));
         match key {
-            "types" | "regions_by_type" => !self.allowed_types().is_empty(),
+            "types" | "regions_by_type" => !self.allowed_types(svc).is_empty(),
             "drop_event_names" => matches!(self, Self::AuditEventsAll | Self::NonCloudwatchLogs),
-            "archive_kinds" => self == Self::NonCloudwatchLogs,
+            "archive_kinds" | "kinds" => self == Self::NonCloudwatchLogs,
             "max_receive_count" => kinds().any(|k| k.queue_key().is_some()),
-            "s3_file_type_filter" | "s3_buckets" => {
-                kinds().any(|k| k.queue_key().is_some() && k.selected_by().is_some())
-            }
+            "s3_file_type_filter" | "s3_buckets" => kinds().any(ServiceKind::reads_objects),
             "namespaces" | "statistics" | "period_seconds" | "metrics_api" => {
                 self == Self::MetricsAll
             }
@@ -87,63 +86,25 @@ impl SeedKey {
         }
     }
 
-    /// The `types` this block may list (none: the block has no `types`).
-    pub fn allowed_types(self) -> Vec<ServiceType> {
-        ServiceKind::ALL
-            .iter()
-            .filter(|k| k.seed_key() == self)
-            .filter_map(|k| k.selected_by())
+    /// The `types` this block (`svc`) may list (none: the block has no `types`).
+    pub fn allowed_types(self, svc: &Service) -> Vec<&'static str> {
+        self.kinds(Some(svc))
+            .filter_map(ServiceKind::selected_by)
             .collect()
     }
-}
-
-/// Every service devo-aws runs, one per summary line, in the order `all` runs them. Its facts
-/// are its row in [`ROWS`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ServiceKind {
-    /// EventBridge events from SQS.
-    Events,
-    /// Security Hub findings from SQS.
-    SecurityHub,
-    /// CloudTrail log files from S3, announced on SQS.
-    AuditS3,
-    /// CloudTrail LookupEvents.
-    AuditApi,
-    /// CloudWatch metrics (ListMetrics, GetMetricData).
-    Metrics,
-    /// VPC Flow Logs from S3, announced on SQS.
-    FlowLogs,
-    /// CloudFront standard logs from S3, announced on SQS.
-    CloudFront,
-    /// CloudWatch Logs groups.
-    Logs,
-    /// ALB access logs from S3.
-    Alb,
-    /// Classic and Network Load Balancer access logs from S3.
-    Elb,
-    /// WAF logs from S3.
-    Waf,
-    /// S3 server access logs from S3.
-    S3Access,
-    /// Route 53 Resolver query logs from S3.
-    Route53,
-    /// GuardDuty findings exported to S3.
-    GuardDuty,
-    /// Network Firewall logs from S3.
-    NetworkFirewall,
-    /// AWS Config snapshots and history from S3.
-    Config,
-    /// A log archive: objects of every kind on one queue, each read as its key's layout says.
-    Archive,
 }
 
 /// How a service pulls.
 #[derive(Debug, Clone, Copy)]
 pub enum Pull {
-    /// EventBridge events from its queue (Security Hub findings split out of theirs).
+    /// EventBridge events from its queue.
     QueueEvents,
+    /// Security Hub findings, split out of the EventBridge events of its queue.
+    QueueFindings,
     /// S3 objects of this format, announced on its queue.
     Objects(&'static Format),
+    /// S3 objects of a kind the config defines, announced on its queue.
+    Defined,
     /// S3 objects of every format, announced on one queue: each read by the format whose
     /// layout claims its key (`Format::claims`), among the kinds `archive_kinds` names.
     Archive,
@@ -162,11 +123,10 @@ impl Pull {
 /// Everything that sets one service apart.
 #[derive(Debug)]
 pub struct ServiceRow {
-    pub kind: ServiceKind,
     /// The config block it reads.
     pub seed_key: SeedKey,
     /// The value of `types` that selects it in its block, for blocks with `types`.
-    pub selected_by: Option<ServiceType>,
+    pub selected_by: Option<&'static str>,
     /// Its name in state files, locks and the summary line.
     pub name: &'static str,
     /// The config key of the queue it consumes, if it consumes one.
@@ -211,219 +171,189 @@ const KMS_OBJECT_ACTIONS: &[&str] = &[
     "kms:Decrypt",
 ];
 
-/// An S3+SQS service of `non-cloudwatch-logs`, selected by `types: [TYPE]` and fed by
-/// `<TYPE>_sqs_queue_name`.
-const fn s3_logs(
-    kind: ServiceKind,
-    selected_by: ServiceType,
-    name: &'static str,
-    queue_key: &'static str,
-    format: &'static Format,
-) -> ServiceRow {
-    ServiceRow {
-        kind,
-        seed_key: SeedKey::NonCloudwatchLogs,
-        selected_by: Some(selected_by),
-        name,
-        queue_key: Some(queue_key),
-        default_delay_secs: 300,
-        iam_actions: OBJECT_ACTIONS,
-        pull: Pull::Objects(format),
+/// The row of an S3 kind of `non-cloudwatch-logs`: selected by `types: [TYPE]`, fed by
+/// `TYPE_sqs_queue_name`, read with `FORMAT` (or pulling as given), named
+/// `non-cloudwatch-logs.TYPE` (its one spelling, written once), with the IAM actions of S3+SQS
+/// (or those given).
+macro_rules! s3_kind {
+    ($types:literal, $format:expr) => {
+        s3_kind!($types, Pull::Objects($format), OBJECT_ACTIONS)
+    };
+    ($types:literal, $pull:expr, $actions:expr) => {
+        ServiceRow {
+            seed_key: SeedKey::NonCloudwatchLogs,
+            selected_by: Some($types),
+            name: concat!("non-cloudwatch-logs.", $types),
+            queue_key: Some(concat!($types, "_sqs_queue_name")),
+            default_delay_secs: 300,
+            iam_actions: $actions,
+            pull: $pull,
+        }
+    };
+}
+
+const EVENTS_ROW: ServiceRow = ServiceRow {
+    seed_key: SeedKey::EventsAll,
+    selected_by: None,
+    name: "service-events-all",
+    queue_key: Some("cloudwatch_sqs_queue_name"),
+    default_delay_secs: 300,
+    iam_actions: QUEUE_ACTIONS,
+    pull: Pull::QueueEvents,
+};
+const SECURITY_HUB_ROW: ServiceRow = ServiceRow {
+    seed_key: SeedKey::CloudwatchConsumer,
+    name: "sqs-cloudwatch-consumer",
+    pull: Pull::QueueFindings,
+    ..EVENTS_ROW
+};
+const AUDIT_S3_ROW: ServiceRow = ServiceRow {
+    seed_key: SeedKey::AuditEventsAll,
+    selected_by: Some("audits_s3"),
+    name: "audit-events-all.s3",
+    queue_key: Some("audit_sqs_queue_name"),
+    default_delay_secs: 300,
+    iam_actions: OBJECT_ACTIONS,
+    pull: Pull::Objects(&formats::cloudtrail::FORMAT),
+};
+const AUDIT_API_ROW: ServiceRow = ServiceRow {
+    seed_key: SeedKey::AuditEventsAll,
+    selected_by: Some("audits_api"),
+    name: "audit-events-all.api",
+    queue_key: None,
+    default_delay_secs: 900,
+    iam_actions: &["cloudtrail:LookupEvents"],
+    pull: Pull::AuditApi,
+};
+const METRICS_ROW: ServiceRow = ServiceRow {
+    seed_key: SeedKey::MetricsAll,
+    selected_by: None,
+    name: "metrics-all",
+    queue_key: None,
+    default_delay_secs: 300,
+    iam_actions: &[
+        "cloudwatch:ListMetrics",
+        "cloudwatch:GetMetricData",
+        "cloudwatch:GetMetricStatistics",
+    ],
+    pull: Pull::Metrics,
+};
+/// The seed names the flow logs' queue key after the service (`vpcflowlogs_`), not the type.
+const FLOW_LOGS_ROW: ServiceRow = ServiceRow {
+    queue_key: Some("vpcflowlogs_sqs_queue_name"),
+    ..s3_kind!("flowlogs", &formats::flowlogs::FORMAT)
+};
+const CLOUDFRONT_ROW: ServiceRow = s3_kind!("cloudfrontlogs", &formats::cloudfront::FORMAT);
+const LOGS_ROW: ServiceRow = ServiceRow {
+    seed_key: SeedKey::CustomService,
+    selected_by: Some("logs"),
+    name: "custom_service.logs",
+    queue_key: None,
+    default_delay_secs: 120,
+    iam_actions: &["logs:DescribeLogGroups", "logs:FilterLogEvents"],
+    pull: Pull::Logs,
+};
+
+/// The row of every built-in service, in the order `all` runs them.
+pub static ROWS: [ServiceRow; 17] = [
+    EVENTS_ROW,
+    SECURITY_HUB_ROW,
+    AUDIT_S3_ROW,
+    AUDIT_API_ROW,
+    METRICS_ROW,
+    FLOW_LOGS_ROW,
+    CLOUDFRONT_ROW,
+    LOGS_ROW,
+    s3_kind!("alblogs", &formats::alb::FORMAT),
+    s3_kind!("elblogs", &formats::elb::FORMAT),
+    s3_kind!("waflogs", &formats::waf::FORMAT),
+    s3_kind!("s3accesslogs", &formats::s3access::FORMAT),
+    s3_kind!("route53logs", &formats::route53::FORMAT),
+    s3_kind!(
+        "guarddutyfindings",
+        Pull::Objects(&formats::guardduty::FORMAT),
+        KMS_OBJECT_ACTIONS
+    ),
+    s3_kind!("networkfirewalllogs", &formats::networkfirewall::FORMAT),
+    s3_kind!("configlogs", &formats::awsconfig::FORMAT),
+    // GuardDuty's exports (and trails with SSE-KMS) in the archive are encrypted with a key.
+    s3_kind!("archive", Pull::Archive, KMS_OBJECT_ACTIONS),
+];
+
+/// A service: a handle on its row (rows live as long as the run).
+#[derive(Clone, Copy)]
+pub struct ServiceKind(&'static ServiceRow);
+
+impl PartialEq for ServiceKind {
+    /// Names are unique (a defined kind may not take a built-in one's).
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name == other.0.name
     }
 }
 
-/// The row of every service, in the order of [`ServiceKind::ALL`].
-pub static ROWS: [ServiceRow; ServiceKind::ALL.len()] = [
-    ServiceRow {
-        kind: ServiceKind::Events,
-        seed_key: SeedKey::EventsAll,
-        selected_by: None,
-        name: "service-events-all",
-        queue_key: Some("cloudwatch_sqs_queue_name"),
-        default_delay_secs: 300,
-        iam_actions: QUEUE_ACTIONS,
-        pull: Pull::QueueEvents,
-    },
-    ServiceRow {
-        kind: ServiceKind::SecurityHub,
-        seed_key: SeedKey::CloudwatchConsumer,
-        selected_by: None,
-        name: "sqs-cloudwatch-consumer",
-        queue_key: Some("cloudwatch_sqs_queue_name"),
-        default_delay_secs: 300,
-        iam_actions: QUEUE_ACTIONS,
-        pull: Pull::QueueEvents,
-    },
-    ServiceRow {
-        kind: ServiceKind::AuditS3,
-        seed_key: SeedKey::AuditEventsAll,
-        selected_by: Some(ServiceType::AuditsS3),
-        name: "audit-events-all.s3",
-        queue_key: Some("audit_sqs_queue_name"),
-        default_delay_secs: 300,
-        iam_actions: OBJECT_ACTIONS,
-        pull: Pull::Objects(&formats::cloudtrail::FORMAT),
-    },
-    ServiceRow {
-        kind: ServiceKind::AuditApi,
-        seed_key: SeedKey::AuditEventsAll,
-        selected_by: Some(ServiceType::AuditsApi),
-        name: "audit-events-all.api",
-        queue_key: None,
-        default_delay_secs: 900,
-        iam_actions: &["cloudtrail:LookupEvents"],
-        pull: Pull::AuditApi,
-    },
-    ServiceRow {
-        kind: ServiceKind::Metrics,
-        seed_key: SeedKey::MetricsAll,
-        selected_by: None,
-        name: "metrics-all",
-        queue_key: None,
-        default_delay_secs: 300,
-        iam_actions: &[
-            "cloudwatch:ListMetrics",
-            "cloudwatch:GetMetricData",
-            "cloudwatch:GetMetricStatistics",
-        ],
-        pull: Pull::Metrics,
-    },
-    s3_logs(
-        ServiceKind::FlowLogs,
-        ServiceType::FlowLogs,
-        "non-cloudwatch-logs.flowlogs",
-        "vpcflowlogs_sqs_queue_name",
-        &formats::flowlogs::FORMAT,
-    ),
-    s3_logs(
-        ServiceKind::CloudFront,
-        ServiceType::CloudFrontLogs,
-        "non-cloudwatch-logs.cloudfrontlogs",
-        "cloudfrontlogs_sqs_queue_name",
-        &formats::cloudfront::FORMAT,
-    ),
-    ServiceRow {
-        kind: ServiceKind::Logs,
-        seed_key: SeedKey::CustomService,
-        selected_by: Some(ServiceType::Logs),
-        name: "custom_service.logs",
-        queue_key: None,
-        default_delay_secs: 120,
-        iam_actions: &["logs:DescribeLogGroups", "logs:FilterLogEvents"],
-        pull: Pull::Logs,
-    },
-    s3_logs(
-        ServiceKind::Alb,
-        ServiceType::AlbLogs,
-        "non-cloudwatch-logs.alblogs",
-        "alblogs_sqs_queue_name",
-        &formats::alb::FORMAT,
-    ),
-    s3_logs(
-        ServiceKind::Elb,
-        ServiceType::ElbLogs,
-        "non-cloudwatch-logs.elblogs",
-        "elblogs_sqs_queue_name",
-        &formats::elb::FORMAT,
-    ),
-    s3_logs(
-        ServiceKind::Waf,
-        ServiceType::WafLogs,
-        "non-cloudwatch-logs.waflogs",
-        "waflogs_sqs_queue_name",
-        &formats::waf::FORMAT,
-    ),
-    s3_logs(
-        ServiceKind::S3Access,
-        ServiceType::S3AccessLogs,
-        "non-cloudwatch-logs.s3accesslogs",
-        "s3accesslogs_sqs_queue_name",
-        &formats::s3access::FORMAT,
-    ),
-    s3_logs(
-        ServiceKind::Route53,
-        ServiceType::Route53Logs,
-        "non-cloudwatch-logs.route53logs",
-        "route53logs_sqs_queue_name",
-        &formats::route53::FORMAT,
-    ),
-    ServiceRow {
-        iam_actions: KMS_OBJECT_ACTIONS,
-        ..s3_logs(
-            ServiceKind::GuardDuty,
-            ServiceType::GuardDutyFindings,
-            "non-cloudwatch-logs.guarddutyfindings",
-            "guarddutyfindings_sqs_queue_name",
-            &formats::guardduty::FORMAT,
-        )
-    },
-    s3_logs(
-        ServiceKind::NetworkFirewall,
-        ServiceType::NetworkFirewallLogs,
-        "non-cloudwatch-logs.networkfirewalllogs",
-        "networkfirewalllogs_sqs_queue_name",
-        &formats::networkfirewall::FORMAT,
-    ),
-    s3_logs(
-        ServiceKind::Config,
-        ServiceType::ConfigLogs,
-        "non-cloudwatch-logs.configlogs",
-        "configlogs_sqs_queue_name",
-        &formats::awsconfig::FORMAT,
-    ),
-    // GuardDuty's exports (and trails with SSE-KMS) in the archive are encrypted with a key.
-    ServiceRow {
-        kind: ServiceKind::Archive,
-        seed_key: SeedKey::NonCloudwatchLogs,
-        selected_by: Some(ServiceType::Archive),
-        name: "non-cloudwatch-logs.archive",
-        queue_key: Some("archive_sqs_queue_name"),
-        default_delay_secs: 300,
-        iam_actions: KMS_OBJECT_ACTIONS,
-        pull: Pull::Archive,
-    },
-];
+impl Eq for ServiceKind {}
+
+impl std::fmt::Debug for ServiceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.name)
+    }
+}
 
 impl ServiceKind {
-    pub const ALL: [Self; 17] = [
-        Self::Events,
-        Self::SecurityHub,
-        Self::AuditS3,
-        Self::AuditApi,
-        Self::Metrics,
-        Self::FlowLogs,
-        Self::CloudFront,
-        Self::Logs,
-        Self::Alb,
-        Self::Elb,
-        Self::Waf,
-        Self::S3Access,
-        Self::Route53,
-        Self::GuardDuty,
-        Self::NetworkFirewall,
-        Self::Config,
-        Self::Archive,
-    ];
+    pub const EVENTS: Self = Self(&EVENTS_ROW);
+    pub const SECURITY_HUB: Self = Self(&SECURITY_HUB_ROW);
+    pub const AUDIT_S3: Self = Self(&AUDIT_S3_ROW);
+    pub const AUDIT_API: Self = Self(&AUDIT_API_ROW);
+    pub const METRICS: Self = Self(&METRICS_ROW);
+    pub const FLOW_LOGS: Self = Self(&FLOW_LOGS_ROW);
+    pub const CLOUDFRONT: Self = Self(&CLOUDFRONT_ROW);
+    pub const LOGS: Self = Self(&LOGS_ROW);
+
+    /// The built-in services, in the order `all` runs them.
+    pub fn builtin() -> impl Iterator<Item = Self> {
+        ROWS.iter().map(Self)
+    }
+
+    /// The service of a kind of S3 objects the config defines as `types` (`kinds:` of
+    /// `non-cloudwatch-logs`): a row of the built-in kinds' shape, made once when the config is
+    /// loaded and kept for the run.
+    pub fn defined(types: &str) -> Self {
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        Self(Box::leak(Box::new(ServiceRow {
+            seed_key: SeedKey::NonCloudwatchLogs,
+            selected_by: Some(leak(types.to_string())),
+            name: leak(format!("non-cloudwatch-logs.{types}")),
+            queue_key: Some(leak(format!("{types}_sqs_queue_name"))),
+            default_delay_secs: 300,
+            iam_actions: OBJECT_ACTIONS,
+            pull: Pull::Defined,
+        })))
+    }
 
     /// Its row: every fact about it.
     pub fn row(self) -> &'static ServiceRow {
-        &ROWS[self as usize]
+        self.0
     }
 
     pub fn seed_key(self) -> SeedKey {
-        self.row().seed_key
+        self.0.seed_key
     }
 
-    pub fn selected_by(self) -> Option<ServiceType> {
-        self.row().selected_by
+    pub fn selected_by(self) -> Option<&'static str> {
+        self.0.selected_by
+    }
+
+    /// Its `types` value, owned.
+    fn type_name(self) -> Option<TypeName> {
+        self.selected_by().map(TypeName::from)
     }
 
     pub fn name(self) -> &'static str {
-        self.row().name
+        self.0.name
     }
 
     pub fn queue_key(self) -> Option<&'static str> {
-        self.row().queue_key
+        self.0.queue_key
     }
 
     /// The queue it consumes, as configured.
@@ -432,16 +362,16 @@ impl ServiceKind {
     }
 
     pub fn default_delay_secs(self) -> u64 {
-        self.row().default_delay_secs
+        self.0.default_delay_secs
     }
 
     pub fn iam_actions(self) -> &'static [&'static str] {
-        self.row().iam_actions
+        self.0.iam_actions
     }
 
-    /// The S3 object format it reads, for S3+SQS services of one kind.
+    /// The S3 object format it reads, for built-in S3+SQS services of one kind.
     pub fn object_format(self) -> Option<&'static Format> {
-        match self.row().pull {
+        match self.0.pull {
             Pull::Objects(format) => Some(format),
             _ => None,
         }
@@ -449,7 +379,15 @@ impl ServiceKind {
 
     /// Whether it reads S3 objects (of one kind, or of every kind: an archive).
     pub fn reads_objects(self) -> bool {
-        matches!(self.row().pull, Pull::Objects(_) | Pull::Archive)
+        matches!(
+            self.0.pull,
+            Pull::Objects(_) | Pull::Defined | Pull::Archive
+        )
+    }
+
+    /// Whether an archive can read its objects (an S3 kind of its own format or definition).
+    pub fn archivable(self) -> bool {
+        matches!(self.0.pull, Pull::Objects(_) | Pull::Defined)
     }
 
     /// Its config block, when the config defines it (and, in a block shared by several
@@ -469,31 +407,39 @@ mod tests {
 
     #[test]
     fn every_shared_block_lists_its_types() {
+        let none = Service::default();
         assert_eq!(
-            SeedKey::AuditEventsAll.allowed_types(),
-            [ServiceType::AuditsS3, ServiceType::AuditsApi]
+            SeedKey::AuditEventsAll.allowed_types(&none),
+            ["audits_s3", "audits_api"]
         );
-        assert!(SeedKey::EventsAll.allowed_types().is_empty());
+        assert!(SeedKey::EventsAll.allowed_types(&none).is_empty());
         let names: std::collections::HashSet<_> =
-            ServiceKind::ALL.iter().map(|k| k.name()).collect();
-        assert_eq!(names.len(), ServiceKind::ALL.len(), "names are unique");
+            ServiceKind::builtin().map(|k| k.name()).collect();
+        assert_eq!(names.len(), ROWS.len(), "names are unique");
     }
 
+    /// Each S3 kind's spelling is written once: its name and queue key are made of it (but
+    /// the seed's flow logs queue key).
     #[test]
-    fn every_queue_key_is_read_from_the_config() {
-        for kind in ServiceKind::ALL {
-            if let Some(key) = kind.queue_key() {
-                assert!(
-                    Service::is_queue_key(key),
-                    "{key}: add it to Service::queue_names"
+    fn each_s3_kind_is_named_by_its_type() {
+        for kind in ServiceKind::builtin().filter(|k| k.seed_key() == SeedKey::NonCloudwatchLogs) {
+            let t = kind.selected_by().unwrap_or_default();
+            assert_eq!(kind.name(), format!("non-cloudwatch-logs.{t}"));
+            if kind != ServiceKind::FLOW_LOGS {
+                assert_eq!(
+                    kind.queue_key(),
+                    Some(format!("{t}_sqs_queue_name").as_str())
                 );
             }
         }
+        let defined = ServiceKind::defined("umbrella_dns");
+        assert_eq!(defined.name(), "non-cloudwatch-logs.umbrella_dns");
+        assert_eq!(defined.queue_key(), Some("umbrella_dns_sqs_queue_name"));
     }
 
     #[test]
     fn every_object_format_is_listed() {
-        for kind in ServiceKind::ALL {
+        for kind in ServiceKind::builtin() {
             if let Some(format) = kind.object_format() {
                 assert!(
                     formats::OBJECT_FORMATS
@@ -502,14 +448,6 @@ mod tests {
                     "{format:?}: add it to formats::OBJECT_FORMATS"
                 );
             }
-        }
-    }
-
-    #[test]
-    fn each_row_is_its_kinds() {
-        for (i, kind) in ServiceKind::ALL.into_iter().enumerate() {
-            assert_eq!(ROWS[i].kind, kind);
-            assert_eq!(kind as usize, i);
         }
     }
 }

@@ -2,7 +2,7 @@
 //! what each service needs, driven by the registry of services.
 
 use super::model::*;
-use super::{ParseError, SeedKey, ServiceKind};
+use super::{ParseError, Pull, SeedKey, ServiceKind};
 
 pub(crate) const SERVICES_PATH: &str = "inputs.aws.services";
 
@@ -85,12 +85,19 @@ impl Config {
     /// `service-events-all`), by key path: warned about like unknown keys.
     pub fn misplaced_keys(&self) -> Vec<String> {
         let mut out = Vec::new();
+        let services = &self.inputs.aws.services;
+        let queue_keys = services.queue_keys();
         for key in SeedKey::ALL {
-            let Some(svc) = self.inputs.aws.services.get(key) else {
+            let Some(svc) = services.get(key) else {
                 continue;
             };
-            for k in svc.specific_keys() {
-                if !key.reads(k) {
+            let queues = svc.rest.keys().map(String::as_str);
+            let set = svc
+                .specific_keys()
+                .into_iter()
+                .chain(queues.filter(|k| queue_keys.contains(k)));
+            for k in set {
+                if !key.reads(svc, k) {
                     out.push(format!("{SERVICES_PATH}.{}.{k}", key.as_str()));
                 }
             }
@@ -226,12 +233,13 @@ fn is_role_arn(s: &str) -> bool {
 fn validate_block(key: SeedKey, svc: &Service) -> Result<(), ParseError> {
     let p = format!("{SERVICES_PATH}.{}", key.as_str());
     validate_common(&p, svc)?;
-    let allowed = key.allowed_types();
+    check_defined_kinds(&p, svc)?;
+    let allowed = key.allowed_types(svc);
     if !allowed.is_empty() {
         check_types(&p, &svc.types, &allowed)?;
     }
-    for kind in ServiceKind::ALL {
-        if kind.seed_key() != key || kind.selected_by().is_some_and(|t| !svc.has_type(t)) {
+    for kind in key.kinds(Some(svc)) {
+        if kind.selected_by().is_some_and(|t| !svc.has_type(t)) {
             continue;
         }
         if let Some(queue_key) = kind.queue_key() {
@@ -284,7 +292,7 @@ fn validate_block(key: SeedKey, svc: &Service) -> Result<(), ParseError> {
 fn check_regions_by_type(p: &str, svc: &Service) -> Result<(), ParseError> {
     for (t, regions) in &svc.regions_by_type {
         let path = format!("{p}.regions_by_type.{}", t.as_str());
-        if !svc.has_type(*t) {
+        if !svc.has_type(t.as_str()) {
             return Err(ParseError::invalid(
                 path,
                 format!("{} is not among this block's types", t.as_str()),
@@ -307,13 +315,26 @@ fn check_regions_by_type(p: &str, svc: &Service) -> Result<(), ParseError> {
 
 /// `archive_kinds`: each a kind read from S3 (one an archive can route to).
 fn check_archive_kinds(p: &str, svc: &Service) -> Result<(), ParseError> {
-    let routable: Vec<&str> = ServiceKind::ALL
-        .into_iter()
-        .filter(|k| k.object_format().is_some())
+    let routable: Vec<&str> = SeedKey::NonCloudwatchLogs
+        .kinds(Some(svc))
+        .chain([ServiceKind::AUDIT_S3])
+        .filter(|k| k.archivable())
         .filter_map(ServiceKind::selected_by)
-        .map(|t| t.as_str())
         .collect();
     for (i, t) in svc.archive_kinds.iter().enumerate() {
+        if svc
+            .kinds
+            .get(t.as_str())
+            .is_some_and(|def| def.keys.is_none())
+        {
+            return Err(ParseError::invalid(
+                format!("{p}.archive_kinds[{i}]"),
+                format!(
+                    "{} has no keys: an archive finds a kind's objects by its keys (a regex on the object key)",
+                    t.as_str()
+                ),
+            ));
+        }
         if !routable.contains(&t.as_str()) {
             return Err(ParseError::invalid(
                 format!("{p}.archive_kinds[{i}]"),
@@ -328,6 +349,72 @@ fn check_archive_kinds(p: &str, svc: &Service) -> Result<(), ParseError> {
     Ok(())
 }
 
+/// `kinds`: each name a type of its own (not a built-in one's), a table as Devo's are written,
+/// and a `keys` regex that compiles.
+fn check_defined_kinds(p: &str, svc: &Service) -> Result<(), ParseError> {
+    for (name, def) in &svc.kinds {
+        let path = format!("{p}.kinds.{name}");
+        let valid = !name.is_empty()
+            && name.len() <= 40
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !valid {
+            return Err(ParseError::invalid(
+                path,
+                "a kind's name is 1 to 40 lower-case letters, digits and `_` (it names its queue key, state and summary)",
+            ));
+        }
+        if ServiceKind::builtin().any(|k| k.selected_by() == Some(name.as_str())) {
+            return Err(ParseError::invalid(
+                path,
+                format!("{name} is a built-in type: give the kind a name of its own"),
+            ));
+        }
+        let levels: Vec<&str> = def.tag.split('.').collect();
+        let tag_ok = levels.len() >= 3
+            && levels.iter().all(|l| {
+                !l.is_empty()
+                    && l.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                    })
+            });
+        if !tag_ok {
+            return Err(ParseError::invalid(
+                format!("{path}.tag"),
+                format!(
+                    "{:?} is not a Devo table such as my.app.umbrella.dns (three or more levels of lower-case letters, digits, `_` and `-`; the account and region are appended)",
+                    def.tag
+                ),
+            ));
+        }
+        if let Some(pattern) = &def.keys {
+            regex::Regex::new(pattern).map_err(|e| {
+                ParseError::invalid(format!("{path}.keys"), regex_reason(pattern, &e))
+            })?;
+        }
+        let json = !matches!(def.split, crate::formats::defined::Split::Lines);
+        for (field, value) in [
+            ("account_field", &def.account_field),
+            ("region_field", &def.region_field),
+        ] {
+            if value.is_some() && !json {
+                return Err(ParseError::invalid(
+                    format!("{path}.{field}"),
+                    "split: lines has no fields: take the account and region from the key (named groups of keys)",
+                ));
+            }
+        }
+        if def.records_field.is_some() && def.split != crate::formats::defined::Split::Records {
+            return Err(ParseError::invalid(
+                format!("{path}.records_field"),
+                "read only with split: records",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Quotes a word processor or a web page puts for straight ones.
 const TYPOGRAPHIC_QUOTES: [char; 6] = ['‘', '’', '“', '”', '‚', '„'];
 
@@ -335,10 +422,11 @@ const TYPOGRAPHIC_QUOTES: [char; 6] = ['‘', '’', '“', '”', '‚', '„']
 fn check_buckets(p: &str, svc: &Service) -> Result<(), ParseError> {
     for (t, urls) in &svc.s3_buckets {
         let path = format!("{p}.s3_buckets.{}", t.as_str());
-        let reads_objects = ServiceKind::ALL
+        let reads_objects = SeedKey::ALL
             .into_iter()
-            .any(|k| k.selected_by() == Some(*t) && k.reads_objects());
-        if !reads_objects || !svc.has_type(*t) {
+            .flat_map(|key| key.kinds(Some(svc)).collect::<Vec<_>>())
+            .any(|k| k.selected_by() == Some(t.as_str()) && k.reads_objects());
+        if !reads_objects || !svc.has_type(t.as_str()) {
             return Err(ParseError::invalid(
                 path,
                 format!(
@@ -394,7 +482,7 @@ pub(super) fn regex_reason(pattern: &str, e: &regex::Error) -> String {
 /// nothing and the other ships what is not its own. Refused with both key paths.
 fn check_queues_unshared(services: &Services) -> Result<(), ParseError> {
     let mut seen: Vec<(String, String, String)> = Vec::new();
-    for kind in ServiceKind::ALL {
+    for kind in services.kinds() {
         let (Some(svc), Some(key)) = (kind.configured(services), kind.queue_key()) else {
             continue;
         };
@@ -424,8 +512,8 @@ fn check_queues_unshared(services: &Services) -> Result<(), ParseError> {
 
 /// What one service needs beyond its queue.
 fn validate_kind(kind: ServiceKind, p: &str, svc: &Service) -> Result<(), ParseError> {
-    match kind {
-        ServiceKind::Metrics => {
+    match kind.row().pull {
+        Pull::Metrics => {
             for (i, stat) in svc.statistics.iter().enumerate() {
                 if !is_statistic(stat) {
                     return Err(ParseError::invalid(
@@ -460,7 +548,7 @@ fn validate_kind(kind: ServiceKind, p: &str, svc: &Service) -> Result<(), ParseE
             }
             Ok(())
         }
-        ServiceKind::Logs => match &svc.log_groups {
+        Pull::Logs => match &svc.log_groups {
             Some(groups) if !groups.0.is_empty() => {
                 for (i, g) in groups.0.iter().enumerate() {
                     check_len(&format!("{p}.log_groups[{i}]"), g, 1, 512)?;
@@ -636,14 +724,8 @@ fn is_region_name(r: &str) -> bool {
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-fn check_types(p: &str, types: &[ServiceType], allowed: &[ServiceType]) -> Result<(), ParseError> {
-    let names = || {
-        allowed
-            .iter()
-            .map(|t| t.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+fn check_types(p: &str, types: &[TypeName], allowed: &[&str]) -> Result<(), ParseError> {
+    let names = || allowed.join(", ");
     if types.is_empty() {
         return Err(ParseError::invalid(
             format!("{p}.types"),
@@ -651,7 +733,7 @@ fn check_types(p: &str, types: &[ServiceType], allowed: &[ServiceType]) -> Resul
         ));
     }
     for (i, t) in types.iter().enumerate() {
-        if !allowed.contains(t) {
+        if !allowed.contains(&t.as_str()) {
             return Err(ParseError::invalid(
                 format!("{p}.types[{i}]"),
                 format!(

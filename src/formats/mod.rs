@@ -9,6 +9,7 @@ pub mod awsconfig;
 pub mod cloudfront;
 pub mod cloudtrail;
 pub mod compression;
+pub mod defined;
 pub mod elb;
 pub mod eventbridge;
 pub mod flowlogs;

@@ -11,6 +11,7 @@
 use std::collections::HashSet;
 
 use super::FormatError;
+use super::defined::Defined;
 
 /// What a decoder knows of one event: its message, and what its tag is made of (each `None`
 /// when the record does not say; the key's and the puller's are used then).
@@ -85,6 +86,63 @@ pub struct Format {
     pub claims: fn(&str) -> bool,
     /// A decoder for the object at `key`.
     pub decoder: fn(&DecoderOptions, &str) -> Box<dyn ObjectDecoder>,
+}
+
+/// A kind of S3 objects, as it is read: a built-in format, or a kind the config defines.
+#[derive(Debug, Clone, Copy)]
+pub enum ObjectKind {
+    Format(&'static Format),
+    Defined(&'static Defined),
+}
+
+impl ObjectKind {
+    /// The Devo table of its events when they are not typed.
+    pub fn table(self) -> &'static str {
+        match self {
+            Self::Format(f) => f.table,
+            Self::Defined(d) => d.table,
+        }
+    }
+
+    /// With `auto_event_type`, the family the event's type is appended to.
+    pub fn typed_family(self) -> Option<&'static str> {
+        match self {
+            Self::Format(f) => f.typed_family,
+            Self::Defined(_) => None,
+        }
+    }
+
+    /// Whether an announced key holds objects of it.
+    pub fn reads_key(self, key: &str) -> bool {
+        match self {
+            Self::Format(f) => (f.reads_key)(key),
+            Self::Defined(d) => d.reads_key(key),
+        }
+    }
+
+    /// Whether a key of a log archive is of it.
+    pub fn claims(self, key: &str) -> bool {
+        match self {
+            Self::Format(f) => (f.claims)(key),
+            Self::Defined(d) => d.claims(key),
+        }
+    }
+
+    /// A decoder of the object at `key`.
+    pub fn decoder(self, options: &DecoderOptions, key: &str) -> Box<dyn ObjectDecoder> {
+        match self {
+            Self::Format(f) => (f.decoder)(options, key),
+            Self::Defined(d) => d.decoder(),
+        }
+    }
+
+    /// The account and region the key of an object says (for records that do not).
+    pub fn key_account_region(self, key: &str) -> (Option<&str>, Option<&str>) {
+        match self {
+            Self::Format(_) => key_account_region(key),
+            Self::Defined(d) => d.key_account_region(key),
+        }
+    }
 }
 
 impl std::fmt::Debug for Format {

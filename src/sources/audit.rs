@@ -22,7 +22,7 @@ use crate::sources::cursor::{CursorPlan, CursorPull, RegionPuller, each_puller};
 use crate::sources::{TagRule, puller_account};
 use crate::window::Window;
 
-const KIND: ServiceKind = ServiceKind::AuditApi;
+const KIND: ServiceKind = ServiceKind::AUDIT_API;
 /// How far back LookupEvents reaches.
 const LOOKUP_DAYS: i64 = 90;
 /// LookupEvents allows 2 requests per second per account and region.

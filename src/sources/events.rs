@@ -1,7 +1,7 @@
 //! `events` (service-events-all) and `securityhub` (sqs-cloudwatch-consumer): EventBridge events
 //! from an SQS queue per region. Security Hub events are split into one event per finding.
 
-use crate::config::{QueuePlan, ServiceKind, ServicePlan};
+use crate::config::{Pull, QueuePlan, ServicePlan};
 use crate::cycle::{RunContext, Summary, run_service};
 use crate::devo::shipper::Shipped;
 use crate::formats::FormatError;
@@ -9,30 +9,38 @@ use crate::formats::eventbridge::{AwsEvent, event_from_body, findings_from_body}
 use crate::sources::TagRule;
 use crate::sources::queue::{Incoming, MessageHandler, QueueJob, Rejection, consume};
 
+/// Whether the service of `plan` splits Security Hub findings out of its events.
+fn findings(plan: &ServicePlan) -> bool {
+    matches!(plan.kind.row().pull, Pull::QueueFindings)
+}
+
 /// How the two EventBridge services tag their events.
 fn tag_rule(plan: &ServicePlan) -> TagRule {
-    match plan.kind {
-        ServiceKind::SecurityHub => TagRule::new("cloud.aws.securityhub.findings", None, plan.tags),
-        _ => TagRule::new(
+    if findings(plan) {
+        TagRule::new("cloud.aws.securityhub.findings", None, plan.tags)
+    } else {
+        TagRule::new(
             "cloud.aws.cloudwatch.events",
             Some("cloud.aws.cloudwatch"),
             plan.tags,
-        ),
+        )
     }
 }
 
 /// Turns EventBridge messages into shipped events.
 struct Handler<'a> {
     ctx: &'a RunContext,
-    kind: ServiceKind,
+    /// Security Hub: each finding an event.
+    findings: bool,
     tags: TagRule,
 }
 
 impl Handler<'_> {
     fn parse(&self, body: &str) -> Result<Vec<AwsEvent>, FormatError> {
-        match self.kind {
-            ServiceKind::SecurityHub => findings_from_body(body),
-            _ => event_from_body(body).map(|e| vec![e]),
+        if self.findings {
+            findings_from_body(body)
+        } else {
+            event_from_body(body).map(|e| vec![e])
         }
     }
 }
@@ -59,7 +67,7 @@ impl MessageHandler for Handler<'_> {
 pub async fn run(ctx: &RunContext, plan: &ServicePlan, queue: &QueuePlan) -> Summary {
     let handler = Handler {
         ctx,
-        kind: plan.kind,
+        findings: findings(plan),
         tags: tag_rule(plan),
     };
     let job = QueueJob::new(plan, queue, &handler);

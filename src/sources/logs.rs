@@ -21,7 +21,7 @@ use crate::sources::cursor::{CursorPlan, CursorPull, RegionPuller, SliceJob, eac
 use crate::sources::{TagRule, puller_account};
 use crate::state::ServiceHandle;
 
-const KIND: ServiceKind = ServiceKind::Logs;
+const KIND: ServiceKind = ServiceKind::LOGS;
 /// FilterLogEvents requests per second per account and region (the quota is 5).
 const REQUESTS_PER_SECOND: u32 = 4;
 

@@ -35,7 +35,7 @@ use crate::sources::{TagRule, puller_account};
 use crate::state::{ServiceHandle, UnitMemo};
 use crate::window::{Window, align_down};
 
-const KIND: ServiceKind = ServiceKind::Metrics;
+const KIND: ServiceKind = ServiceKind::METRICS;
 /// GetMetricData's limit of queries per request.
 const MAX_QUERIES: usize = 500;
 /// A bound on one request's size, well under what CloudWatch accepts.

@@ -29,9 +29,7 @@ use crate::devo::frame::{FrameBatch, Framing};
 use crate::devo::shipper::{BATCH_BYTES, Outbox, Shipped, Shipper};
 use crate::formats::FormatError;
 use crate::formats::compression::Compression;
-use crate::formats::objects::{
-    DecoderOptions, Event, EventSink, Format, Position, key_account_region,
-};
+use crate::formats::objects::{DecoderOptions, Event, EventSink, Format, ObjectKind, Position};
 use crate::formats::s3_notification::{self, Notification, ObjectRef};
 use crate::outcome::{Failure, Outcome};
 use crate::sources::partial::{ObjectSink, PartialNotes, Track};
@@ -56,17 +54,18 @@ const BATCH_CAPACITY: usize = BATCH_BYTES + 2 * READ_BYTES;
 pub struct Route {
     /// Its `types` spelling.
     pub kind: &'static str,
-    pub format: &'static Format,
+    /// How its objects are read.
+    pub read: ObjectKind,
     pub tags: TagRule,
     /// Objects of it read in this run (shown by an archive's summary).
     objects: AtomicU64,
 }
 
 impl Route {
-    fn new(kind: &'static str, format: &'static Format, tags: TagRule) -> Self {
+    fn new(kind: &'static str, read: ObjectKind, tags: TagRule) -> Self {
         Self {
             kind,
-            format,
+            read,
             tags,
             objects: AtomicU64::new(0),
         }
@@ -104,7 +103,7 @@ impl ObjectSettings {
             from_event: true,
         };
         Self {
-            routes: vec![Route::new(format.name, format, tags)],
+            routes: vec![Route::new(format.name, ObjectKind::Format(format), tags)],
             by_key: false,
             decoding,
             key_filter: None,
@@ -127,7 +126,7 @@ impl ObjectSettings {
     /// layout; none when no kind of the archive claims it.
     fn route_of(&self, key: &str) -> Option<usize> {
         if self.by_key {
-            self.routes.iter().position(|r| (r.format.claims)(key))
+            self.routes.iter().position(|r| r.read.claims(key))
         } else {
             Some(0)
         }
@@ -139,7 +138,7 @@ impl ObjectSettings {
         let Some(route) = self.route_of(&object.key) else {
             return Some(UNCLAIMED);
         };
-        if !(self.routes[route].format.reads_key)(&object.key) {
+        if !self.routes[route].read.reads_key(&object.key) {
             return Some("not a file of this format");
         }
         if let Some(filter) = &self.key_filter
@@ -217,9 +216,9 @@ impl ObjectSettings {
         let routes = objects
             .kinds
             .iter()
-            .map(|(kind, format)| {
-                let tags = TagRule::new(format.table, format.typed_family, plan.tags);
-                Route::new(kind, format, tags)
+            .map(|&(kind, read)| {
+                let tags = TagRule::new(read.table(), read.typed_family(), plan.tags);
+                Route::new(kind, read, tags)
             })
             .collect();
         Self {
@@ -906,7 +905,10 @@ impl ObjectReader {
             }
             Compression::None => Box::pin(body),
         };
-        let mut decoder = (self.route().format.decoder)(&self.settings.decoding, &self.object.key);
+        let mut decoder = self
+            .route()
+            .read
+            .decoder(&self.settings.decoding, &self.object.key);
         let mut buf = vec![0u8; READ_BYTES];
         let mut first = true;
         let cap = stored
@@ -1074,7 +1076,8 @@ impl TagCache {
             && self.key.2.as_deref() == region
             && !self.tag.is_empty();
         if !same {
-            let (key_account, key_region) = key_account_region(&reader.object.key);
+            let (key_account, key_region) =
+                reader.route().read.key_account_region(&reader.object.key);
             self.tag = rule.tag_fields(
                 event_type,
                 account.or(key_account),

@@ -594,3 +594,115 @@ fn each_type_is_read_in_its_own_regions() {
     assert_eq!(moto.depth("eu-west-1", &flow_url), (0, 0));
     assert_eq!(moto.depth("us-east-1", &waf_url), (0, 0));
 }
+
+/// Kinds the config defines (`kinds:`): Cisco Umbrella DNS logs (CSV lines, found by their keys)
+/// and CrowdStrike Falcon Data Replication events (JSON lines, the account from `cid`), real
+/// samples (tests/data/formats/README.md), each on its own queue under its own table; an object
+/// of another key on the Umbrella queue is skipped. Then the same Umbrella kind read from a log
+/// archive beside CloudTrail, claimed by its `keys`.
+#[test]
+fn kinds_the_config_defines_are_read_like_aws_own() {
+    use crate::support::samples::{trail_file, trail_record};
+    let (moto, receiver, wd) = setup();
+    let (umbrella, umbrella_url, umbrella_bucket) =
+        moto.announcing_bucket("us-east-1", "umbrella", 30);
+    let (falcon, falcon_url, falcon_bucket) = moto.announcing_bucket("us-east-1", "falcon", 30);
+    let umbrella_key = "dnslogs/2020-07-23/2020-07-23-23-50-a1b2.csv.gz";
+    moto.put_object(
+        "us-east-1",
+        &umbrella_bucket,
+        umbrella_key,
+        gzip(&sample("umbrella-dns.csv")),
+    );
+    moto.put_object(
+        "us-east-1",
+        &umbrella_bucket,
+        "auditlogs/2020-07-23/x.csv.gz",
+        gzip(b"\"1\",\"x\"\n"),
+    );
+    moto.put_object(
+        "us-east-1",
+        &falcon_bucket,
+        "data/8c1dd0d6-4a4c-4a7c-a1b2-c3d4e5f60718/part-00000.gz",
+        gzip(&sample("crowdstrike-fdr.jsonl")),
+    );
+    let kinds = "  kinds:\n    umbrella_dns:\n      split: lines\n      tag: sec.cisco.umbrella.dns\n      keys: '^dnslogs/'\n    falcon_fdr:\n      split: json_lines\n      tag: edr.crowdstrike.falcon.fdr\n      account_field: cid\n";
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!("non-cloudwatch-logs:\n  types: [umbrella_dns, falcon_fdr]\n  umbrella_dns_sqs_queue_name: {umbrella}\n  falcon_fdr_sqs_queue_name: {falcon}\n  regions: [us-east-1]\n  max_receive_count: 5\n{kinds}"),
+    ));
+    wd.run(&["check"])
+        .expect_code(0)
+        .expect_stdout("non-cloudwatch-logs.umbrella_dns us-east-1");
+    let run = wd.run(&["s3logs", "umbrella_dns", "falcon_fdr"]);
+    run.expect_code(0)
+        .expect_stderr(r#"service="non-cloudwatch-logs.umbrella_dns" status="ok" exit_code=0 messages=3 objects=1 skipped=1 events=3 failed=0"#)
+        .expect_stderr(r#"service="non-cloudwatch-logs.falcon_fdr" status="ok" exit_code=0 messages=2 objects=1 skipped=0 events=1 failed=0"#);
+    let records = receiver.wait_for(4, std::time::Duration::from_secs(10));
+    let mut got: Vec<(String, String)> = records
+        .iter()
+        .map(|r| (r.tag.clone(), r.message.clone()))
+        .collect();
+    got.sort();
+    let umbrella_lines = String::from_utf8(sample("umbrella-dns.csv")).unwrap();
+    let fdr = String::from_utf8(sample("crowdstrike-fdr.jsonl")).unwrap();
+    let mut want: Vec<(String, String)> = umbrella_lines
+        .lines()
+        .map(|l| {
+            (
+                "sec.cisco.umbrella.dns.123456789012.us-east-1".to_string(),
+                l.to_string(),
+            )
+        })
+        .collect();
+    want.push((
+        "edr.crowdstrike.falcon.fdr.11111111111111111111111111111111.us-east-1".to_string(),
+        fdr.trim_end().to_string(),
+    ));
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(moto.depth("us-east-1", &umbrella_url), (0, 0));
+    assert_eq!(moto.depth("us-east-1", &falcon_url), (0, 0));
+    wd.run(&["s3logs", "no_such_kind"])
+        .expect_code(3)
+        .expect_stderr("\"no_such_kind\" is no type of S3 logs");
+
+    // The same kind among an archive's: claimed by its keys.
+    let (archive, archive_url, archive_bucket) = moto.announcing_bucket("us-east-1", "mixed", 30);
+    let trail = vec![trail_record(
+        "m-1",
+        "GetObject",
+        "s3.amazonaws.com",
+        "111122223333",
+        "us-east-1",
+    )];
+    moto.put_object(
+        "us-east-1",
+        &archive_bucket,
+        "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/111122223333_CloudTrail_us-east-1_20240501T1005Z_m1.json.gz",
+        trail_file(&trail),
+    );
+    moto.put_object(
+        "us-east-1",
+        &archive_bucket,
+        umbrella_key,
+        gzip(&sample("umbrella-dns.csv")),
+    );
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!("non-cloudwatch-logs:\n  types: [archive]\n  archive_sqs_queue_name: {archive}\n  archive_kinds: [audits_s3, umbrella_dns]\n  regions: [us-east-1]\n  max_receive_count: 5\n{kinds}"),
+    ));
+    wd.run(&["s3logs", "archive"])
+        .expect_code(0)
+        .expect_stderr("objects read by kind: audits_s3=1 umbrella_dns=1");
+    let records = receiver.wait_for(4 + 1 + 3, std::time::Duration::from_secs(10));
+    let tags: Vec<&str> = records[4..].iter().map(|r| r.tag.as_str()).collect();
+    assert_eq!(
+        tags.iter()
+            .filter(|t| t.starts_with("sec.cisco.umbrella.dns."))
+            .count(),
+        3
+    );
+    assert!(tags.contains(&"cloud.aws.cloudtrail.events.111122223333.us-east-1"));
+    assert_eq!(moto.depth("us-east-1", &archive_url), (0, 0));
+}
