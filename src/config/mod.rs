@@ -521,6 +521,85 @@ inputs:
         );
     }
 
+    /// Queue keys are looked up by the rows' names: one no row names is unknown, one of another
+    /// block misplaced, one that is not a name refused; a defined kind is checked like a type.
+    #[test]
+    fn queue_keys_and_defined_kinds_are_checked() {
+        let with = |block: &str| {
+            let text = GOOD.replace(
+                "      sqs-cloudwatch-consumer:",
+                &format!("{block}      sqs-cloudwatch-consumer:"),
+            );
+            parse(&text).and_then(|(c, unknown)| c.validate().map(|()| (c, unknown)))
+        };
+        let (c, unknown) = with(
+            "      non-cloudwatch-logs:\n        types: [alblogs]\n        alblogs_sqs_queue_name: alb\n        albogs_sqs_queue_name: typo\n        waflogs_sqs_queue_name: waf\n        regions: [us-east-1]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            unknown,
+            ["inputs.aws.services.non-cloudwatch-logs.albogs_sqs_queue_name"]
+        );
+        assert!(
+            c.misplaced_keys().is_empty(),
+            "waflogs is read by this block"
+        );
+        let refused = |block: &str| {
+            with(block).err().map(|e| match e {
+                ParseError::Invalid { path, reason } => format!("{path}: {reason}"),
+                ParseError::Syntax(reason) => reason,
+            })
+        };
+        let as_list = refused(
+            "      non-cloudwatch-logs:\n        types: [alblogs]\n        alblogs_sqs_queue_name: [a, b]\n        regions: [us-east-1]\n",
+        );
+        assert_eq!(
+            as_list.as_deref(),
+            Some(
+                "inputs.aws.services.non-cloudwatch-logs.alblogs_sqs_queue_name: expected a queue name or URL, not a list"
+            )
+        );
+        let kind = |name: &str, body: &str| {
+            refused(&format!(
+                "      non-cloudwatch-logs:\n        types: [{name}]\n        {name}_sqs_queue_name: q\n        regions: [us-east-1]\n        kinds:\n          {name}:\n{body}"
+            ))
+        };
+        let lines = "            split: lines\n";
+        assert!(
+            kind("waflogs", &format!("{lines}            tag: a.b.c\n"))
+                .is_some_and(|e| e.contains("waflogs is a built-in type"))
+        );
+        assert!(
+            kind("okta", &format!("{lines}            tag: Okta Logs\n"))
+                .is_some_and(|e| e.contains("kinds.okta.tag: \"Okta Logs\" is not a Devo table"))
+        );
+        assert!(
+            kind(
+                "okta",
+                &format!("{lines}            tag: a.b.c\n            account_field: id\n")
+            )
+            .is_some_and(|e| e.contains("kinds.okta.account_field: split: lines has no fields"))
+        );
+        assert!(
+            kind(
+                "okta",
+                "            split: json_lines\n            tag: a.b.c\n            keys: '(['\n"
+            )
+            .is_some_and(|e| e.contains("kinds.okta.keys: not a regular expression"))
+        );
+        assert_eq!(
+            kind(
+                "okta",
+                "            split: json_lines\n            tag: sec.okta.system\n"
+            ),
+            None
+        );
+        let url = refused(
+            "      non-cloudwatch-logs:\n        types: [alblogs]\n        alblogs_sqs_queue_name: https://sqs.eu-west-1.amazonaws.com/1234/alb\n",
+        );
+        assert!(url.is_some_and(|e| e.contains("alblogs_sqs_queue_name: \"https://sqs.eu-west-1.amazonaws.com/1234/alb\" is not a queue URL")));
+    }
+
     #[test]
     fn secret_never_in_debug_output() {
         let (c, _) = parse(GOOD).unwrap();

@@ -243,6 +243,12 @@ fn validate_block(key: SeedKey, svc: &Service) -> Result<(), ParseError> {
             continue;
         }
         if let Some(queue_key) = kind.queue_key() {
+            if let Some(Loose::Other(what)) = svc.rest.get(queue_key) {
+                return Err(ParseError::invalid(
+                    format!("{p}.{queue_key}"),
+                    format!("expected a queue name or URL, not {what}"),
+                ));
+            }
             require_name(&p, queue_key, kind.queue(svc))?;
         }
         if svc

@@ -594,10 +594,12 @@ fn the_demo_delivers_every_service() {
         "cloud.aws.configlogs.events.123456789012.us-east-2",
         // From the log archive's one queue.
         "cloud.aws.cloudtrail.sts.210987654321.eu-west-1",
+        // A kind the config defines.
+        "sec.cisco.umbrella.dns.123456789012.us-east-1",
     ] {
         assert!(stdout.contains(tag), "{tag} in {stdout}");
     }
-    assert_eq!(stderr.matches("status=\"ok\"").count(), 17, "{stderr}");
+    assert_eq!(stderr.matches("status=\"ok\"").count(), 18, "{stderr}");
     assert!(
         stderr.contains("objects read by kind: audits_s3=1 flowlogs=1 configlogs=1"),
         "{stderr}"

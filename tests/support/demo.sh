@@ -60,8 +60,14 @@ else
         start_time: $start
         regions: [us-east-1]
       non-cloudwatch-logs:
-        types: [flowlogs, cloudfrontlogs, alblogs, elblogs, waflogs, s3accesslogs, route53logs, guarddutyfindings, networkfirewalllogs, configlogs, archive]
+        types: [flowlogs, cloudfrontlogs, alblogs, elblogs, waflogs, s3accesslogs, route53logs, guarddutyfindings, networkfirewalllogs, configlogs, archive, umbrella_dns]
         archive_sqs_queue_name: demo-archive
+        umbrella_dns_sqs_queue_name: demo-umbrella
+        kinds:
+          umbrella_dns:
+            split: lines
+            tag: sec.cisco.umbrella.dns
+            keys: '^dnslogs/'
         vpcflowlogs_sqs_queue_name: demo-flowlogs
         cloudfrontlogs_sqs_queue_name: demo-cloudfront
         alblogs_sqs_queue_name: demo-alb

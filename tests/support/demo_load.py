@@ -154,8 +154,17 @@ def put_archive(now):
     print("demo: archive: an organisation trail's file and its digest at s3://demo-archive/o-demo123456/AWSLogs/...", file=sys.stderr)
 
 
+def put_defined():
+    """Cisco Umbrella DNS logs, a kind the demo's config defines (`kinds:`), on a queue of its own."""
+    key = "dnslogs/2020-07-23/2020-07-23-23-50-demo.csv.gz"
+    announcing_bucket("demo-umbrella").put_object(
+        Bucket="demo-umbrella", Key=key, Body=gzip.compress((FORMATS / "umbrella-dns.csv").read_bytes()))
+    print(f"demo: umbrella_dns (defined in the config): s3://demo-umbrella/{key}", file=sys.stderr)
+
+
 def put_objects(now):
     put_archive(now)
+    put_defined()
     for kind, queue, file, key, gzipped in S3_KINDS:
         body = (FORMATS / file).read_bytes()
         announcing_bucket(queue).put_object(Bucket=queue, Key=key, Body=gzip.compress(body) if gzipped else body)
