@@ -582,3 +582,66 @@ fn a_day_with_nothing_to_ship_settles() {
         calls(&second, "S3.ListObjectsV2")
     );
 }
+
+/// A log archive replayed from its bucket (`s3_buckets: {archive: ...}` under Control Tower's
+/// `o-<org>/AWSLogs/`): each object in the window is read as its key's layout says, those
+/// outside it are not listed, and the queue is left alone.
+#[test]
+fn an_archive_replay_reads_each_kind_in_its_window() {
+    let (moto, receiver, wd) = setup();
+    let (queue, url, bucket) = moto.announcing_bucket("us-east-1", "archreplay", 30);
+    let end = Utc::now().duration_trunc(Span::hours(1)).unwrap() - Span::hours(3);
+    let start = end - Span::days(1);
+    let org = "o-abc123def4/AWSLogs";
+    let (account, region) = (ACCOUNTS[0], REGIONS[0]);
+    let mut put_trail = |at: DateTime<Utc>, id: &str| {
+        let key = format!(
+            "{org}/{}",
+            trail_key(account, region, at, 1).trim_start_matches("AWSLogs/")
+        );
+        let record = trail_record(id, "GetObject", "s3.amazonaws.com", account, region);
+        moto.put_object("us-east-1", &bucket, &key, trail_file(&[record]));
+    };
+    put_trail(start + Span::hours(2), "inside");
+    put_trail(start - Span::days(2), "before");
+    let flow_day = (start + Span::hours(3)).format("%Y/%m/%d");
+    let flow_stamp = (start + Span::hours(3)).format("%Y%m%dT%H%MZ");
+    moto.put_object(
+        "us-east-1",
+        &bucket,
+        &format!("{org}/{account}/vpcflowlogs/{region}/{flow_day}/{account}_vpcflowlogs_{region}_fl-0a_{flow_stamp}_a1b2.log.gz"),
+        crate::support::gzip(b"version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n2 111122223333 eni-0a 10.0.0.1 10.0.0.2 443 49152 6 10 840 1620000000 1620000060 ACCEPT OK\n"),
+    );
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!("non-cloudwatch-logs:\n  types: [archive]\n  archive_sqs_queue_name: {queue}\n  regions: [us-east-1]\n  max_receive_count: 5\n  s3_buckets:\n    archive: s3://{bucket}/{org}/\n"),
+    ));
+    let run = wd.run(&[
+        "s3logs",
+        "archive",
+        "--start-time",
+        &rfc3339(start),
+        "--end-time",
+        &rfc3339(end),
+    ]);
+    run.expect_code(0)
+        .expect_stderr("events=2")
+        .expect_stderr("failed=0");
+    let records = receiver.wait_for(2, Duration::from_secs(10));
+    let mut tags: Vec<&str> = records.iter().map(|r| r.tag.as_str()).collect();
+    tags.sort_unstable();
+    assert_eq!(
+        tags,
+        [
+            "cloud.aws.cloudtrail.events.111122223333.us-east-1",
+            "cloud.aws.vpc.unknown.111122223333.us-east-1",
+        ]
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r.message.contains("\"eventID\":\"inside\""))
+    );
+    // The queue's notifications are left for the queue's own runs.
+    assert_eq!(moto.depth("us-east-1", &url).0, 4);
+}
