@@ -49,7 +49,8 @@ use devo_aws::devo::frame::{FrameBatch, Framing};
 use devo_aws::formats::objects::{DecoderOptions, Format};
 use devo_aws::formats::s3_notification::ObjectRef;
 use devo_aws::formats::{
-    alb, awsconfig, cloudtrail, elb, flowlogs, guardduty, networkfirewall, route53, s3access, waf,
+    alb, awsconfig, cloudtrail, elb, firehose, flowlogs, guardduty, networkfirewall, route53,
+    s3access, waf,
 };
 use devo_aws::sources::objects::{BatchSink, ObjectReader, ObjectSettings, Stored};
 
@@ -152,7 +153,7 @@ fn main() {
 
 /// Each S3 log format of the bench: its name, decoder, sample in tests/data/formats, a key of
 /// its layout, and its `types` value.
-const FORMAT_CASES: [(&str, &Format, &str, &str, &str); 9] = [
+const FORMAT_CASES: [(&str, &Format, &str, &str, &str); 10] = [
     (
         "ALB access logs",
         &alb::FORMAT,
@@ -215,6 +216,13 @@ const FORMAT_CASES: [(&str, &Format, &str, &str, &str); 9] = [
         "awsconfig-snapshot.json",
         "AWSLogs/1/Config/us-east-2/x.json.gz",
         "configlogs",
+    ),
+    (
+        "CloudWatch Logs through Firehose",
+        &firehose::FORMAT,
+        "cwl-envelopes.json",
+        "cwl/2024/05/01/10/logs-1-2024-05-01-10-15-42-0f8e2a4c-9b1d-4e3f-8a7b-6c5d4e3f2a1b.gz",
+        "cloudwatchlogs",
     ),
 ];
 
@@ -297,6 +305,20 @@ fn repeated_sample(file: &str, bytes: usize) -> Vec<u8> {
         .join("tests/data/formats")
         .join(file);
     let text = std::fs::read_to_string(&path).unwrap();
+    if file.starts_with("cwl-") {
+        // Subscription envelopes, compact and back to back, as Firehose writes them.
+        let envelopes: Vec<String> = serde_json::Deserializer::from_str(&text)
+            .into_iter::<serde_json::Value>()
+            .map(|v| v.unwrap().to_string())
+            .collect();
+        let mut out = String::with_capacity(bytes + text.len());
+        while out.len() < bytes {
+            for e in &envelopes {
+                out.push_str(e);
+            }
+        }
+        return out.into_bytes();
+    }
     if file.ends_with(".json") {
         let doc: std::collections::HashMap<String, Box<serde_json::value::RawValue>> =
             serde_json::from_str(&text).unwrap();
@@ -803,6 +825,7 @@ fn cloudtrail_settings() -> ObjectSettings {
         DecoderOptions {
             json: false,
             drop_event_names: HashSet::from(["Decrypt".to_string()]),
+            region: None,
         },
     )
 }
@@ -813,6 +836,7 @@ fn flow_settings(json: bool) -> ObjectSettings {
         DecoderOptions {
             json,
             drop_event_names: HashSet::new(),
+            region: None,
         },
     )
 }

@@ -199,12 +199,13 @@ pub enum Command {
     Logs,
     /// Logs AWS writes to S3, announced on SQS (non-cloudwatch-logs): ALB, ELB and NLB access
     /// logs, WAF, S3 server access, Route 53 Resolver, GuardDuty findings, Network Firewall, AWS
-    /// Config; VPC Flow Logs and CloudFront; a log archive of every kind on one queue; and the
+    /// Config, CloudWatch Logs through Firehose; VPC Flow Logs and CloudFront; a log archive of every kind on one queue; and the
     /// kinds the config defines
     S3logs {
         /// The types to pull: alblogs, elblogs, waflogs, s3accesslogs, route53logs,
-        /// guarddutyfindings, networkfirewalllogs, configlogs, flowlogs, cloudfrontlogs, archive,
-        /// or a kind the config defines [default: every type non-cloudwatch-logs lists]
+        /// guarddutyfindings, networkfirewalllogs, configlogs, cloudwatchlogs, flowlogs,
+        /// cloudfrontlogs, archive, or a kind the config defines [default: every type
+        /// non-cloudwatch-logs lists]
         #[arg(value_name = "TYPE")]
         types: Vec<String>,
     },

@@ -185,7 +185,7 @@ impl Summary {
                     skipped = when(objects, &c.skipped),
                     held = when(!queue, &c.held),
                     events = get(&c.events),
-                    dropped = when(drops, &c.dropped),
+                    dropped = when(drops || get(&c.dropped) > 0, &c.dropped),
                     failed = get(&c.failed),
                     bytes = get(&c.bytes),
                     discarded = when(queue && get(&c.discarded) > 0, &c.discarded),

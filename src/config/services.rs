@@ -255,7 +255,7 @@ const LOGS_ROW: ServiceRow = ServiceRow {
 };
 
 /// The row of every built-in service, in the order `all` runs them.
-pub static ROWS: [ServiceRow; 17] = [
+pub static ROWS: [ServiceRow; 18] = [
     EVENTS_ROW,
     SECURITY_HUB_ROW,
     AUDIT_S3_ROW,
@@ -276,6 +276,7 @@ pub static ROWS: [ServiceRow; 17] = [
     ),
     s3_kind!("networkfirewalllogs", &formats::networkfirewall::FORMAT),
     s3_kind!("configlogs", &formats::awsconfig::FORMAT),
+    s3_kind!("cloudwatchlogs", &formats::firehose::FORMAT),
     // GuardDuty's exports (and trails with SSE-KMS) in the archive are encrypted with a key.
     s3_kind!("archive", Pull::Archive, KMS_OBJECT_ACTIONS),
 ];

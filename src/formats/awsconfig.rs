@@ -38,6 +38,7 @@ fn item(found: Result<Record<'_>, FormatError>, at: Position, out: &mut dyn Even
                 event_type: None,
                 account: account.as_deref().and_then(present),
                 region: region.as_deref().and_then(present),
+                table: None,
             });
         }
         Err(e) => out.bad_record(at, &e),

@@ -84,6 +84,7 @@ impl LineRule for Rule {
             }),
             account: None,
             region: None,
+            table: None,
         });
     }
 }

@@ -93,6 +93,7 @@ impl Rules {
             event_type: fields.event_type(),
             account: fields.account.as_deref(),
             region: fields.region.as_deref(),
+            table: None,
         });
     }
 }

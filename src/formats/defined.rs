@@ -12,7 +12,8 @@ use regex::Regex;
 use serde::Deserialize;
 
 use super::FormatError;
-use super::json::{MAX_FIELDS, ScanError, compacted, scan_alone, scan_object};
+use super::json::{MAX_FIELDS, Scanned, compacted, scan_alone};
+use super::jsonseq::JsonSeq;
 use super::lines::{LineDecoder, LineRule};
 use super::objects::{Event, EventSink, ObjectDecoder, Position, key_account_region, present};
 use super::records::{MAX_RECORD_BYTES, RecordsScanner};
@@ -123,12 +124,13 @@ impl Defined {
                 scanner: RecordsScanner::new(self.records_field, self.fields),
                 records: 0,
             }),
-            Split::JsonArray | Split::JsonObject | Split::JsonStream => Box::new(JsonSeq {
+            Split::JsonArray | Split::JsonObject | Split::JsonStream => Box::new(Objects {
                 kind: self,
-                array: self.split == Split::JsonArray,
-                buf: Vec::new(),
-                place: SeqPlace::Start,
-                records: 0,
+                seq: JsonSeq::new(
+                    self.split == Split::JsonArray,
+                    self.fields,
+                    MAX_RECORD_BYTES,
+                ),
             }),
         }
     }
@@ -147,6 +149,7 @@ impl Defined {
             event_type: None,
             account: field(self.account_at),
             region: field(self.region_at),
+            table: None,
         });
     }
 }
@@ -164,6 +167,7 @@ impl LineRule for PlainLines {
             event_type: None,
             account: None,
             region: None,
+            table: None,
         });
     }
 }
@@ -215,110 +219,37 @@ impl ObjectDecoder for Records {
     }
 }
 
-/// Where a sequence of JSON objects is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SeqPlace {
-    /// Before anything (an array's `[`).
-    Start,
-    /// Between objects.
-    Between,
-    /// After an array's `]`.
-    Ended,
-}
-
-/// JSON objects one after another, or the elements of one array: each found with
-/// [`scan_object`] over what is buffered (at most one record), so a record may span chunks.
-/// An object that is not JSON ends the object's reading: in a stream there is no telling where
-/// the next record starts.
-struct JsonSeq {
+/// JSON objects one after another, or the elements of one array.
+struct Objects {
     kind: &'static Defined,
-    array: bool,
-    /// The bytes not read yet: the start of a record that goes on in the next chunk.
-    buf: Vec<u8>,
-    place: SeqPlace,
-    records: u64,
+    seq: JsonSeq,
 }
 
-impl JsonSeq {
-    /// Reads every whole record buffered; what is left is the start of the next one.
-    fn drain(&mut self, out: &mut dyn EventSink) -> Result<(), FormatError> {
-        let mut i = 0;
-        let result = loop {
-            while self.buf.get(i).is_some_and(u8::is_ascii_whitespace) {
-                i += 1;
+impl Objects {
+    /// Each object an event; one that is not text is reported.
+    fn each<'o>(
+        kind: &'static Defined,
+        out: &'o mut dyn EventSink,
+    ) -> impl FnMut(u64, Result<(&str, &Scanned<'_>), FormatError>) -> Result<(), FormatError> + 'o
+    {
+        move |n, object| {
+            match object {
+                Ok((text, scanned)) => kind.event(text, &scanned.fields, scanned.compact, out),
+                Err(e) => out.bad_record(Position::Record(n), &e),
             }
-            let Some(&b) = self.buf.get(i) else {
-                break Ok(());
-            };
-            match (self.array, self.place, b) {
-                (true, SeqPlace::Start, b'[') => {
-                    self.place = SeqPlace::Between;
-                    i += 1;
-                    continue;
-                }
-                (true, SeqPlace::Start, _) => break Err(shape("expected a JSON array")),
-                (true, SeqPlace::Between, b',') => {
-                    i += 1;
-                    continue;
-                }
-                (true, SeqPlace::Between, b']') => {
-                    self.place = SeqPlace::Ended;
-                    i += 1;
-                    continue;
-                }
-                (_, SeqPlace::Ended, _) => break Err(shape("something after the JSON array")),
-                _ => {}
-            }
-            match scan_object(&self.buf[i..], self.kind.fields) {
-                Ok(scanned) => {
-                    self.records += 1;
-                    let bytes = &self.buf[i..i + scanned.end];
-                    match std::str::from_utf8(bytes) {
-                        Ok(text) => self.kind.event(text, &scanned.fields, scanned.compact, out),
-                        Err(_) => out.bad_record(
-                            Position::Record(self.records),
-                            &shape("a record that is not UTF-8 text"),
-                        ),
-                    }
-                    i += scanned.end;
-                }
-                Err(ScanError::Incomplete) => break Ok(()),
-                Err(ScanError::Invalid(why)) => {
-                    break Err(FormatError::NotJson(format!(
-                        "record {}: {why}",
-                        self.records + 1
-                    )));
-                }
-            }
-        };
-        self.buf.drain(..i);
-        if result.is_ok() && self.buf.len() > MAX_RECORD_BYTES {
-            return Err(shape(&format!(
-                "a record larger than {MAX_RECORD_BYTES} bytes"
-            )));
+            Ok(())
         }
-        result
     }
 }
 
-impl ObjectDecoder for JsonSeq {
+impl ObjectDecoder for Objects {
     fn feed(&mut self, chunk: &[u8], out: &mut dyn EventSink) -> Result<(), FormatError> {
-        self.buf.extend_from_slice(chunk);
-        self.drain(out)
+        self.seq.feed(chunk, Self::each(self.kind, out))
     }
 
     fn finish(&mut self, out: &mut dyn EventSink) -> Result<(), FormatError> {
-        self.drain(out)?;
-        let cut = !self.buf.is_empty() || (self.array && self.place != SeqPlace::Ended);
-        if cut {
-            return Err(shape("the object ends before its JSON does (truncated?)"));
-        }
-        Ok(())
+        self.seq.finish(Self::each(self.kind, out))
     }
-}
-
-fn shape(why: &str) -> FormatError {
-    FormatError::Shape(why.to_string())
 }
 
 #[cfg(test)]

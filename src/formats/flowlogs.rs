@@ -167,6 +167,7 @@ impl LineRule for Rule {
                 event_type: Some("unknown"),
                 account: None,
                 region: None,
+                table: None,
             });
         };
         let field = |at: Option<usize>| at.and_then(|i| values.get(i)).and_then(|v| present(v));
@@ -182,6 +183,7 @@ impl LineRule for Rule {
             event_type: Some("flowlogs"),
             account: field(h.account),
             region: field(h.region),
+            table: None,
         });
     }
 }

@@ -73,6 +73,7 @@ impl LineRule for JsonLines {
                 .or(self.default_type.as_deref()),
             account: tags.account.as_deref().and_then(present),
             region: tags.region.as_deref().and_then(present),
+            table: None,
         });
     }
 }

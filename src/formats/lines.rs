@@ -238,6 +238,7 @@ impl<L: Layout> LineRule for QuotedLines<L> {
             event_type: None,
             account,
             region,
+            table: None,
         });
     }
 }

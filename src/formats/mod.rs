@@ -12,10 +12,12 @@ pub mod compression;
 pub mod defined;
 pub mod elb;
 pub mod eventbridge;
+pub mod firehose;
 pub mod flowlogs;
 pub mod guardduty;
 pub mod json;
 pub mod jsonlines;
+pub mod jsonseq;
 pub mod layout;
 pub mod lines;
 pub mod networkfirewall;
@@ -39,6 +41,7 @@ pub const OBJECT_FORMATS: &[&objects::Format] = &[
     &guardduty::FORMAT,
     &networkfirewall::FORMAT,
     &awsconfig::FORMAT,
+    &firehose::FORMAT,
 ];
 
 /// Input that cannot be understood: reported with where it came from, never fatal to a run.
@@ -121,6 +124,10 @@ mod tests {
             (
                 "S3 server access logs",
                 "s3-access/2019-02-06-00-00-38-5E4D87FC1EXAMPLE",
+            ),
+            (
+                "CloudWatch Logs through Firehose",
+                "cwl/2024/05/01/10/org-logs-to-s3-1-2024-05-01-10-15-42-0f8e2a4c-9b1d-4e3f-8a7b-6c5d4e3f2a1b.gz",
             ),
         ];
         for (want, key) in keys {

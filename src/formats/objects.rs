@@ -23,6 +23,16 @@ pub struct Event<'a> {
     pub event_type: Option<&'a str>,
     pub account: Option<&'a str>,
     pub region: Option<&'a str>,
+    /// A table of its own, for a format whose records are of several kinds (CloudWatch Logs
+    /// through Firehose, routed by log group); none: the format's.
+    pub table: Option<Table>,
+}
+
+/// A Devo table a record is routed to, typed (with `auto_event_type`) under its family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Table {
+    pub name: &'static str,
+    pub typed_family: Option<&'static str>,
 }
 
 /// Where a record was in its object, for reports.
@@ -68,6 +78,9 @@ pub struct DecoderOptions {
     pub json: bool,
     /// CloudTrail `eventName`s to drop.
     pub drop_event_names: HashSet<String>,
+    /// The object's region (its bucket's), for records that do not say theirs (CloudWatch Logs
+    /// through Firehose).
+    pub region: Option<String>,
 }
 
 /// One object format: a row of the table services choose from.
@@ -252,6 +265,8 @@ pub(crate) mod testing {
         pub events: Vec<Kept>,
         pub bad: Vec<(Position, String)>,
         pub dropped: u64,
+        /// The table of each event routed to one of its own.
+        pub tables: Vec<Option<&'static str>>,
         pub notices: Vec<String>,
     }
 
@@ -263,6 +278,7 @@ pub(crate) mod testing {
                 e.account.map(String::from),
                 e.region.map(String::from),
             ));
+            self.tables.push(e.table.map(|t| t.name));
         }
         fn bad_record(&mut self, at: Position, error: &FormatError) {
             self.bad.push((at, error.to_string()));

@@ -9,13 +9,11 @@
 
 use std::time::Duration;
 
-use chrono::{SecondsFormat, TimeZone, Utc};
-use serde::Serialize;
-
 use crate::aws::Aws;
 use crate::config::{LogsPlan, ServiceKind, ServicePlan};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
+use crate::formats::firehose::{LogEventMessage, rfc3339_ms};
 use crate::outcome::Failure;
 use crate::sources::cursor::{CursorPlan, CursorPull, RegionPuller, SliceJob, each_puller};
 use crate::sources::{TagRule, puller_account};
@@ -24,26 +22,6 @@ use crate::state::ServiceHandle;
 const KIND: ServiceKind = ServiceKind::LOGS;
 /// FilterLogEvents requests per second per account and region (the quota is 5).
 const REQUESTS_PER_SECOND: u32 = 4;
-
-/// One log event as shipped.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LogEventMessage<'a> {
-    log_group: &'a str,
-    log_stream: &'a str,
-    event_id: &'a str,
-    timestamp: String,
-    ingestion_time: Option<String>,
-    message: &'a str,
-    region: &'a str,
-    account_id: &'a str,
-}
-
-fn rfc3339_ms(ms: i64) -> Option<String> {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
-}
 
 /// The cursor of one log group in one region (and the name `--shard` deals out).
 fn cursor_name(region: &str, group: &str) -> String {

@@ -29,7 +29,9 @@ use crate::devo::frame::{FrameBatch, Framing};
 use crate::devo::shipper::{BATCH_BYTES, Outbox, Shipped, Shipper};
 use crate::formats::FormatError;
 use crate::formats::compression::Compression;
-use crate::formats::objects::{DecoderOptions, Event, EventSink, Format, ObjectKind, Position};
+use crate::formats::objects::{
+    DecoderOptions, Event, EventSink, Format, ObjectKind, Position, Table,
+};
 use crate::formats::s3_notification::{self, Notification, ObjectRef};
 use crate::outcome::{Failure, Outcome};
 use crate::sources::partial::{ObjectSink, PartialNotes, Track};
@@ -78,6 +80,8 @@ pub struct ObjectSettings {
     pub routes: Vec<Route>,
     /// An archive: each object's kind is the one whose format claims its key.
     pub by_key: bool,
+    /// `auto_event_type`: a record routed to a table of its own is typed too.
+    pub by_event_type: bool,
     /// What the config asks of the decoder (`format: json`, `drop_event_names`).
     pub decoding: DecoderOptions,
     /// `s3_file_type_filter`: only keys matching it are read.
@@ -105,6 +109,7 @@ impl ObjectSettings {
         Self {
             routes: vec![Route::new(format.name, ObjectKind::Format(format), tags)],
             by_key: false,
+            by_event_type: false,
             decoding,
             key_filter: None,
             start_time: None,
@@ -224,9 +229,11 @@ impl ObjectSettings {
         Self {
             routes,
             by_key: objects.by_key,
+            by_event_type: plan.tags.by_event_type,
             decoding: DecoderOptions {
                 json: objects.json,
                 drop_event_names: objects.drop_event_names.clone(),
+                region: None,
             },
             key_filter: objects.key_filter.as_ref().map(KeyFilter::new),
             start_time: plan.start_time,
@@ -905,10 +912,11 @@ impl ObjectReader {
             }
             Compression::None => Box::pin(body),
         };
-        let mut decoder = self
-            .route()
-            .read
-            .decoder(&self.settings.decoding, &self.object.key);
+        let decoding = DecoderOptions {
+            region: Some(self.region.clone()),
+            ..self.settings.decoding.clone()
+        };
+        let mut decoder = self.route().read.decoder(&decoding, &self.object.key);
         let mut buf = vec![0u8; READ_BYTES];
         let mut first = true;
         let cap = stored
@@ -1009,11 +1017,10 @@ impl EventSink for Tagging<'_> {
         if !self.new_record() {
             return;
         }
-        let tag = self.out.tags.get(
-            &self.reader.route().tags,
-            self.reader,
-            (event.event_type, event.account, event.region),
-        );
+        let tag = self
+            .out
+            .tags
+            .get(&self.reader.route().tags, self.reader, &event);
         self.out.batch.push(tag, event.message);
     }
 
@@ -1057,23 +1064,37 @@ impl EventSink for Tagging<'_> {
 /// The last tag made, kept because neighbouring events mostly share theirs.
 #[derive(Default)]
 struct TagCache {
-    key: (Option<String>, Option<String>, Option<String>),
+    key: (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<Table>,
+    ),
     tag: String,
 }
 
 impl TagCache {
-    fn get(
-        &mut self,
-        rule: &TagRule,
-        reader: &ObjectReader,
-        fields: (Option<&str>, Option<&str>, Option<&str>),
-    ) -> &str {
-        let (event_type, account, region) = fields;
+    fn get(&mut self, rule: &TagRule, reader: &ObjectReader, event: &Event<'_>) -> &str {
+        let (account, region) = (event.account, event.region);
+        // A record routed to a table of its own is tagged by that table's rule.
+        let routed;
+        let rule = match event.table {
+            Some(table) => {
+                routed = TagRule {
+                    table: table.name,
+                    typed_family: table.typed_family.filter(|_| reader.settings.by_event_type),
+                    from_event: rule.from_event,
+                };
+                &routed
+            }
+            None => rule,
+        };
         // Untyped tags do not depend on the event's type: neighbours of other types share one.
-        let event_type = event_type.filter(|_| rule.typed_family.is_some());
+        let event_type = event.event_type.filter(|_| rule.typed_family.is_some());
         let same = self.key.0.as_deref() == event_type
             && self.key.1.as_deref() == account
             && self.key.2.as_deref() == region
+            && self.key.3 == event.table
             && !self.tag.is_empty();
         if !same {
             let (key_account, key_region) =
@@ -1089,6 +1110,7 @@ impl TagCache {
                 event_type.map(String::from),
                 account.map(String::from),
                 region.map(String::from),
+                event.table,
             );
         }
         &self.tag

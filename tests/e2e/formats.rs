@@ -706,3 +706,103 @@ fn kinds_the_config_defines_are_read_like_aws_own() {
     assert!(tags.contains(&"cloud.aws.cloudtrail.events.111122223333.us-east-1"));
     assert_eq!(moto.depth("us-east-1", &archive_url), (0, 0));
 }
+
+/// CloudWatch Logs through Firehose (`types: [cloudwatchlogs]`), in the three shapes Firehose
+/// writes: subscription envelopes compact and back to back, several to a gzip member and two
+/// members to an object (with a control message, and log groups routed to VPC flow logs and
+/// CloudTrail); the envelopes newline-delimited (decompression on); the messages alone
+/// (extraction on). Every event's bytes and tag are asserted.
+#[test]
+fn cloudwatch_logs_through_firehose_in_each_shape() {
+    use crate::support::samples::trail_record;
+    let (moto, receiver, wd) = setup();
+    let (queue, url, bucket) = moto.announcing_bucket("us-east-1", "firehose", 30);
+    let envelopes = String::from_utf8(sample("cwl-envelopes.json")).unwrap();
+    let control = String::from_utf8(sample("cwl-control.json")).unwrap();
+    // The two envelopes, compact and back to back (`}{`), as Firehose writes them.
+    let compact_pair = compact(&envelopes);
+    let flow = "2 111122223333 eni-0a1b2c3d4e5f67890 10.0.0.1 10.0.0.2 443 49152 6 10 840 1620000000 1620000060 ACCEPT OK";
+    let trail = trail_record(
+        "cw-1",
+        "GetObject",
+        "s3.amazonaws.com",
+        "111122223333",
+        "us-east-1",
+    );
+    let envelope = |group: &str, stream: &str, message: &str| {
+        serde_json::json!({
+            "messageType": "DATA_MESSAGE", "owner": "111122223333", "logGroup": group,
+            "logStream": stream, "subscriptionFilters": ["to-firehose"],
+            "logEvents": [{"id": "1", "timestamp": 1714557600000_i64, "message": message}],
+        })
+        .to_string()
+    };
+    let routed = format!(
+        "{}{}{}",
+        compact(&control),
+        envelope("vpc-flow-logs", "eni-0a1b2c3d4e5f67890-all", flow),
+        envelope(
+            "aws-cloudtrail-logs-111122223333",
+            "111122223333_CloudTrail_us-east-1",
+            &trail
+        ),
+    );
+    let mut members = gzip(compact_pair.as_bytes());
+    members.extend(gzip(routed.as_bytes()));
+    let prefix = "cwl/2024/05/01/10/org-logs-to-s3-1-2024-05-01-10";
+    moto.put_object(
+        "us-east-1",
+        &bucket,
+        &format!("{prefix}-15-42-0f8e2a4c-9b1d-4e3f-8a7b-6c5d4e3f2a1b.gz"),
+        members,
+    );
+    moto.put_object(
+        "us-east-1",
+        &bucket,
+        &format!("{prefix}-16-42-1f8e2a4c-9b1d-4e3f-8a7b-6c5d4e3f2a1b"),
+        envelopes.clone().into_bytes(),
+    );
+    moto.put_object(
+        "us-east-1",
+        &bucket,
+        &format!("{prefix}-17-42-2f8e2a4c-9b1d-4e3f-8a7b-6c5d4e3f2a1b.gz"),
+        gzip(b"some text\nsome other text\n"),
+    );
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!("non-cloudwatch-logs:\n  types: [cloudwatchlogs]\n  cloudwatchlogs_sqs_queue_name: {queue}\n  regions: [us-east-1]\n  max_receive_count: 5\n"),
+    ));
+    let run = wd.run(&["s3logs", "cloudwatchlogs"]);
+    run.expect_code(0)
+        .expect_stderr("objects=3 skipped=0 events=8 dropped=1 failed=0");
+    let logs_tag = "cloud.aws.cloudwatch.logs.123456789012.us-east-1";
+    let shaped = [
+        r#"{"logGroup":"/my/first/log/group","logStream":"/my/first/log/stream","eventId":"39494971786919662926967737244165955921131981322179969024","timestamp":"2026-02-13T20:49:46.034Z","ingestionTime":null,"message":"some text","region":"us-east-1","accountId":"123456789012"}"#,
+        r#"{"logGroup":"/my/second/log/group","logStream":"/my/second/log/stream","eventId":"39494969221575739759196034780948230027606320717924401152","timestamp":"2026-02-13T20:47:51.000Z","ingestionTime":null,"message":"some other text","region":"us-east-1","accountId":"123456789012"}"#,
+    ];
+    let mut want: Vec<(String, String)> = Vec::new();
+    for _ in 0..2 {
+        // The gzip object and the decompressed one: the same two envelopes.
+        want.extend(shaped.iter().map(|m| (logs_tag.to_string(), m.to_string())));
+    }
+    want.push((
+        "cloud.aws.vpc.flow.111122223333.us-east-1".into(),
+        flow.into(),
+    ));
+    want.push((
+        "cloud.aws.cloudtrail.events.111122223333.us-east-1".into(),
+        trail.clone(),
+    ));
+    // Extracted: the messages alone, under the puller's account.
+    want.push((logs_tag.into(), "some text".into()));
+    want.push((logs_tag.into(), "some other text".into()));
+    let records = receiver.wait_for(want.len(), std::time::Duration::from_secs(10));
+    let mut got: Vec<(String, String)> = records
+        .iter()
+        .map(|r| (r.tag.clone(), r.message.clone()))
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(moto.depth("us-east-1", &url), (0, 0));
+}

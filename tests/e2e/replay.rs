@@ -594,7 +594,7 @@ fn an_archive_replay_reads_each_kind_in_its_window() {
     let start = end - Span::days(1);
     let org = "o-abc123def4/AWSLogs";
     let (account, region) = (ACCOUNTS[0], REGIONS[0]);
-    let mut put_trail = |at: DateTime<Utc>, id: &str| {
+    let put_trail = |at: DateTime<Utc>, id: &str| {
         let key = format!(
             "{org}/{}",
             trail_key(account, region, at, 1).trim_start_matches("AWSLogs/")

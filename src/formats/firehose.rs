@@ -1,0 +1,414 @@
+//! CloudWatch Logs delivered to S3 by a subscription filter through Firehose (Devo's SQS
+//! collector's `aws_sqs_cloudwatch`). An object is gzip members (the pipeline reads them all),
+//! holding subscription envelopes written one after another with no separator (or one per line,
+//! with Firehose's decompression on):
+//!
+//! `{"messageType":"DATA_MESSAGE","owner":"<account>","logGroup":"...","logStream":"...",
+//! "subscriptionFilters":[...],"logEvents":[{"id":"...","timestamp":...,"message":"..."}]}`
+//!
+//! Every envelope of an object is read, and every element of its `logEvents` is one event,
+//! shaped as the `logs` service ships a log event ([`LogEventMessage`]), so one Devo parser reads
+//! both; `CONTROL_MESSAGE` envelopes (Firehose's own health checks) are dropped and counted. An
+//! object whose first record is no envelope was written with Firehose's message extraction on:
+//! each line is a message, shipped as it stands.
+//!
+//! Some log groups carry records of a kind Devo has a table for; their messages go out alone, as
+//! Devo's own services ship them (AWS's conventions decide, as OpenTelemetry's router does): a
+//! log stream `eni-*` holds VPC flow log records (`cloud.aws.vpc.flow`), `*_CloudTrail_*`
+//! CloudTrail records (`cloud.aws.cloudtrail.*`), a log group `aws-waf-logs-*` WAF logs
+//! (`cloud.aws.waf.logs`), one with `guardduty` in its name GuardDuty findings
+//! (`cloud.aws.guardduty.findings`).
+
+use std::borrow::Cow;
+
+use chrono::{SecondsFormat, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::FormatError;
+use super::cloudtrail::RecordFields;
+use super::json::{ScanError, Scanned, scan_object};
+use super::jsonseq::JsonSeq;
+use super::lines::{LineDecoder, LineRule};
+use super::objects::{
+    Event, EventSink, Format, ObjectDecoder, Position, Table, any_key, aws_logs_service,
+    digits_shaped, file_name, present,
+};
+
+pub static FORMAT: Format = Format {
+    name: "CloudWatch Logs through Firehose",
+    table: "cloud.aws.cloudwatch.logs",
+    typed_family: None,
+    reads_key: any_key,
+    claims: is_firehose_key,
+    decoder: |options, _key| {
+        Box::new(Decoder {
+            region: options.region.clone(),
+            head: Vec::new(),
+            inner: None,
+        })
+    },
+};
+
+/// An object Firehose named (`[prefix]<stream>-<version>-YYYY-MM-DD-HH-MM-SS-<uuid>[.gz]`,
+/// outside `AWSLogs/`): its prefix is the user's own, its file name is Firehose's.
+fn is_firehose_key(key: &str) -> bool {
+    let name = file_name(key);
+    let name = name.strip_suffix(".gz").unwrap_or(name);
+    if aws_logs_service(key).is_some() || name.len() < 58 || !name.is_ascii() {
+        return false;
+    }
+    let (head, uuid) = name.split_at(name.len() - 36);
+    let uuid_ok = uuid.bytes().enumerate().all(|(i, b)| match i {
+        8 | 13 | 18 | 23 => b == b'-',
+        _ => b.is_ascii_hexdigit(),
+    });
+    let stamp = &head[head.len() - 21..];
+    uuid_ok
+        && stamp.starts_with('-')
+        && stamp.ends_with('-')
+        && digits_shaped(&stamp[1..20], "dddd-dd-dd-dd-dd-dd")
+}
+
+/// An envelope may be this large once decompressed (CloudWatch Logs sends batches of up to
+/// 1 MiB of events, a little more with their JSON).
+pub const MAX_ENVELOPE_BYTES: usize = 4 << 20;
+
+/// One log event as shipped, by this format and by the `logs` service alike.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEventMessage<'a> {
+    pub log_group: &'a str,
+    pub log_stream: &'a str,
+    pub event_id: &'a str,
+    pub timestamp: String,
+    pub ingestion_time: Option<String>,
+    pub message: &'a str,
+    pub region: &'a str,
+    pub account_id: &'a str,
+}
+
+/// Milliseconds since the epoch as RFC 3339 (`2024-05-01T10:00:00.123Z`).
+pub fn rfc3339_ms(ms: i64) -> Option<String> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    message_type: Cow<'a, str>,
+    #[serde(borrow, default)]
+    owner: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    log_group: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    log_stream: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    log_events: Vec<LogEvent<'a>>,
+}
+
+#[derive(Deserialize)]
+struct LogEvent<'a> {
+    #[serde(borrow, default)]
+    id: Cow<'a, str>,
+    #[serde(default)]
+    timestamp: i64,
+    #[serde(borrow)]
+    message: Cow<'a, str>,
+}
+
+/// Where a log group's records go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// The log event, shaped as the `logs` service's.
+    Logs,
+    /// The message alone, under a table of its own.
+    Alone(Table),
+    /// A CloudTrail record alone, typed by its event source.
+    CloudTrail,
+}
+
+const VPC_FLOW: Table = Table {
+    name: "cloud.aws.vpc.flow",
+    typed_family: None,
+};
+const WAF: Table = Table {
+    name: "cloud.aws.waf.logs",
+    typed_family: None,
+};
+const GUARDDUTY: Table = Table {
+    name: "cloud.aws.guardduty.findings",
+    typed_family: None,
+};
+const CLOUDTRAIL: Table = Table {
+    name: "cloud.aws.cloudtrail.events",
+    typed_family: Some("cloud.aws.cloudtrail"),
+};
+
+/// The route of a log group's records, by AWS's naming conventions.
+fn route(group: &str, stream: &str) -> Route {
+    if stream.starts_with("eni-") {
+        Route::Alone(VPC_FLOW)
+    } else if stream.contains("_CloudTrail_") {
+        Route::CloudTrail
+    } else if group.starts_with("aws-waf-logs-") {
+        Route::Alone(WAF)
+    } else if group.to_ascii_lowercase().contains("guardduty") {
+        Route::Alone(GUARDDUTY)
+    } else {
+        Route::Logs
+    }
+}
+
+/// Tells envelopes from extracted messages by the object's first record, then reads on.
+struct Decoder {
+    /// The bucket's region: the log events' (a log group's subscription and its Firehose are in
+    /// one region; the envelope does not say which).
+    region: Option<String>,
+    /// The first bytes, until the first record tells the shape.
+    head: Vec<u8>,
+    inner: Option<Box<dyn ObjectDecoder>>,
+}
+
+impl Decoder {
+    /// The reader of the rest, once the first record is whole (or cannot be an envelope).
+    fn choose(&self, finished: bool) -> Result<Option<Box<dyn ObjectDecoder>>, FormatError> {
+        let start = self.head.iter().position(|b| !b.is_ascii_whitespace());
+        let envelopes = match start.map(|at| &self.head[at..]) {
+            None if finished => return Ok(Some(self.messages())),
+            None => return Ok(None),
+            Some(first) if first.first() != Some(&b'{') => false,
+            Some(first) => match scan_object(first, &["messageType"]) {
+                Ok(Scanned { fields, .. }) => fields[0].is_some(),
+                Err(ScanError::Incomplete)
+                    if !finished && self.head.len() <= MAX_ENVELOPE_BYTES =>
+                {
+                    return Ok(None);
+                }
+                Err(_) => false,
+            },
+        };
+        Ok(Some(if envelopes {
+            Box::new(Envelopes {
+                seq: JsonSeq::new(false, &[], MAX_ENVELOPE_BYTES),
+                region: self.region.clone().unwrap_or_default(),
+            })
+        } else {
+            self.messages()
+        }))
+    }
+
+    fn messages(&self) -> Box<dyn ObjectDecoder> {
+        LineDecoder::boxed(Messages)
+    }
+}
+
+impl ObjectDecoder for Decoder {
+    fn feed(&mut self, chunk: &[u8], out: &mut dyn EventSink) -> Result<(), FormatError> {
+        if let Some(inner) = &mut self.inner {
+            return inner.feed(chunk, out);
+        }
+        self.head.extend_from_slice(chunk);
+        if let Some(mut inner) = self.choose(false)? {
+            inner.feed(&std::mem::take(&mut self.head), out)?;
+            self.inner = Some(inner);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut dyn EventSink) -> Result<(), FormatError> {
+        if self.inner.is_none() {
+            let mut inner = self.choose(true)?.unwrap_or_else(|| self.messages());
+            inner.feed(&std::mem::take(&mut self.head), out)?;
+            self.inner = Some(inner);
+        }
+        match &mut self.inner {
+            Some(inner) => inner.finish(out),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Extracted messages: each line one, as it stands.
+struct Messages;
+
+impl LineRule for Messages {
+    fn line(&mut self, _: u64, text: &str, out: &mut dyn EventSink) {
+        if text.trim().is_empty() {
+            return;
+        }
+        out.event(Event {
+            message: text,
+            event_type: None,
+            account: None,
+            region: None,
+            table: None,
+        });
+    }
+}
+
+/// Subscription envelopes.
+struct Envelopes {
+    seq: JsonSeq,
+    region: String,
+}
+
+impl Envelopes {
+    fn each<'o>(
+        region: &'o str,
+        out: &'o mut dyn EventSink,
+    ) -> impl FnMut(u64, Result<(&str, &Scanned<'_>), FormatError>) -> Result<(), FormatError> + 'o
+    {
+        move |n, object| {
+            match object.and_then(|(text, _)| {
+                serde_json::from_str::<Envelope<'_>>(text)
+                    .map_err(|e| FormatError::NotJson(format!("envelope {n}: {e}")))
+                    .map(|envelope| envelope_events(n, &envelope, region, out))
+            }) {
+                Ok(()) => {}
+                Err(e) => out.bad_record(Position::Record(n), &e),
+            }
+            Ok(())
+        }
+    }
+}
+
+impl ObjectDecoder for Envelopes {
+    fn feed(&mut self, chunk: &[u8], out: &mut dyn EventSink) -> Result<(), FormatError> {
+        self.seq.feed(chunk, Self::each(&self.region, out))
+    }
+
+    fn finish(&mut self, out: &mut dyn EventSink) -> Result<(), FormatError> {
+        self.seq.finish(Self::each(&self.region, out))
+    }
+}
+
+/// The events of one envelope: each log event, as its log group's route says; a control
+/// message is dropped.
+fn envelope_events(n: u64, envelope: &Envelope<'_>, region: &str, out: &mut dyn EventSink) {
+    if envelope.message_type != "DATA_MESSAGE" {
+        out.dropped();
+        return;
+    }
+    let group = envelope.log_group.as_deref().unwrap_or_default();
+    let stream = envelope.log_stream.as_deref().unwrap_or_default();
+    let owner = envelope.owner.as_deref().and_then(present);
+    let route = route(group, stream);
+    let mut shaped = String::new();
+    for e in &envelope.log_events {
+        let message: &str = &e.message;
+        match route {
+            Route::Alone(table) => out.event(Event {
+                message,
+                event_type: None,
+                account: owner,
+                region: present(region),
+                table: Some(table),
+            }),
+            Route::CloudTrail => match RecordFields::parse(message) {
+                Ok((fields, _)) => out.event(Event {
+                    message,
+                    event_type: fields.event_type(),
+                    account: fields.account.as_deref().and_then(present).or(owner),
+                    region: fields
+                        .region
+                        .as_deref()
+                        .and_then(present)
+                        .or(present(region)),
+                    table: Some(CLOUDTRAIL),
+                }),
+                Err(err) => out.bad_record(Position::Record(n), &err),
+            },
+            Route::Logs => {
+                let event = LogEventMessage {
+                    log_group: group,
+                    log_stream: stream,
+                    event_id: &e.id,
+                    timestamp: rfc3339_ms(e.timestamp).unwrap_or_default(),
+                    ingestion_time: None,
+                    message,
+                    region,
+                    account_id: owner.unwrap_or_default(),
+                };
+                shaped.clear();
+                match serde_json::to_string(&event) {
+                    Ok(json) => shaped.push_str(&json),
+                    Err(err) => {
+                        out.bad_record(Position::Record(n), &FormatError::Shape(err.to_string()));
+                        continue;
+                    }
+                }
+                out.event(Event {
+                    message: &shaped,
+                    event_type: None,
+                    account: owner,
+                    region: present(region),
+                    table: None,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::objects::DecoderOptions;
+    use crate::formats::objects::testing::decode;
+
+    fn options() -> DecoderOptions {
+        DecoderOptions {
+            region: Some("eu-west-1".into()),
+            ..DecoderOptions::default()
+        }
+    }
+
+    const ONE: &str = r#"{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"/my/first/log/group","logStream":"/my/first/log/stream","subscriptionFilters":["f"],"logEvents":[{"id":"3949","timestamp":1771015786034,"message":"some text"}]}"#;
+    const CONTROL: &str = r#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"log_group_name","logStream":"log_stream_name","subscriptionFilters":["s"],"logEvents":[{"id":"","timestamp":1763029869851,"message":"CWL CONTROL MESSAGE: Checking health of destination Firehose."}]}"#;
+
+    #[test]
+    fn every_envelope_in_any_chunking() {
+        let object = format!("{ONE}{CONTROL}\n{ONE}");
+        for chunk in [1, 7, 64, 4096] {
+            let got = decode(&FORMAT, &options(), "k", object.as_bytes(), chunk).unwrap();
+            assert_eq!(got.events.len(), 2, "by {chunk}");
+            assert_eq!(got.dropped, 1, "the control message");
+            assert_eq!(
+                got.events[0],
+                (
+                    r#"{"logGroup":"/my/first/log/group","logStream":"/my/first/log/stream","eventId":"3949","timestamp":"2026-02-13T20:49:46.034Z","ingestionTime":null,"message":"some text","region":"eu-west-1","accountId":"123456789012"}"#.to_string(),
+                    None,
+                    Some("123456789012".to_string()),
+                    Some("eu-west-1".to_string())
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn extracted_messages_are_lines() {
+        let got = decode(&FORMAT, &options(), "k", b"{\"a\":1}\nplain text\n", 3).unwrap();
+        let messages: Vec<&str> = got.events.iter().map(|e| e.0.as_str()).collect();
+        assert_eq!(messages, [r#"{"a":1}"#, "plain text"]);
+    }
+
+    #[test]
+    fn log_groups_route_their_records() {
+        assert_eq!(
+            route("vpc-flow", "eni-0a1b2c3d-all"),
+            Route::Alone(VPC_FLOW)
+        );
+        assert_eq!(
+            route("aws-cloudtrail-logs", "123456789012_CloudTrail_us-east-1"),
+            Route::CloudTrail
+        );
+        assert_eq!(route("aws-waf-logs-prod", "x"), Route::Alone(WAF));
+        assert_eq!(route("/aws/events/GuardDuty", "x"), Route::Alone(GUARDDUTY));
+        assert_eq!(
+            route("/aws/lambda/app", "2024/05/01/[$LATEST]abc"),
+            Route::Logs
+        );
+    }
+}
