@@ -22,13 +22,12 @@
 use std::borrow::Cow;
 
 use chrono::{SecondsFormat, TimeZone, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::FormatError;
 use super::cloudtrail::RecordFields;
 use super::json::{ScanError, Scanned, scan_object};
-use super::jsonseq::JsonSeq;
-use super::lines::{LineDecoder, LineRule};
+use super::lines::{LineDecoder, LineRule, push_json_string};
 use super::objects::{
     Event, EventSink, Format, ObjectDecoder, Position, Table, any_key, aws_logs_service,
     digits_shaped, file_name, present,
@@ -74,17 +73,77 @@ fn is_firehose_key(key: &str) -> bool {
 pub const MAX_ENVELOPE_BYTES: usize = 4 << 20;
 
 /// One log event as shipped, by this format and by the `logs` service alike.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct LogEventMessage<'a> {
     pub log_group: &'a str,
     pub log_stream: &'a str,
     pub event_id: &'a str,
-    pub timestamp: String,
-    pub ingestion_time: Option<String>,
+    /// RFC 3339 with milliseconds.
+    pub timestamp: &'a str,
+    pub ingestion_time: Option<&'a str>,
     pub message: &'a str,
     pub region: &'a str,
     pub account_id: &'a str,
+}
+
+impl LogEventMessage<'_> {
+    /// Appends the event as one JSON object: `{"logGroup":...,"logStream":...,"eventId":...,
+    /// "timestamp":...,"ingestionTime":...,"message":...,"region":...,"accountId":...}`
+    /// (`ingestionTime` null when unknown), strings escaped as serde_json escapes them.
+    pub fn write_json(&self, out: &mut String) {
+        let fields = [
+            ("{\"logGroup\":", Some(self.log_group)),
+            (",\"logStream\":", Some(self.log_stream)),
+            (",\"eventId\":", Some(self.event_id)),
+            (",\"timestamp\":", Some(self.timestamp)),
+            (",\"ingestionTime\":", self.ingestion_time),
+            (",\"message\":", Some(self.message)),
+            (",\"region\":", Some(self.region)),
+            (",\"accountId\":", Some(self.account_id)),
+        ];
+        for (key, value) in fields {
+            out.push_str(key);
+            match value {
+                Some(v) => push_json_string(v, out),
+                None => out.push_str("null"),
+            }
+        }
+        out.push('}');
+    }
+}
+
+/// RFC 3339 with milliseconds, the date and time formatted once per second (two seconds kept:
+/// log events come in bursts of a second or two).
+#[derive(Default)]
+struct Stamps {
+    /// (second, its text ending `.000Z`), the latest first.
+    kept: [Option<(i64, String)>; 2],
+}
+
+impl Stamps {
+    fn at(&mut self, ms: i64) -> &str {
+        let (second, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000));
+        if !matches!(&self.kept[0], Some((s, _)) if *s == second) {
+            if matches!(&self.kept[1], Some((s, _)) if *s == second) {
+                self.kept.swap(0, 1);
+            } else {
+                self.kept[1] = self.kept[0].take();
+                let text = rfc3339_ms(second.saturating_mul(1000)).unwrap_or_default();
+                self.kept[0] = Some((second, text));
+            }
+        }
+        let Some((_, text)) = &mut self.kept[0] else {
+            return "";
+        };
+        // `...:SS.mmmZ`: the milliseconds are the three digits before the `Z`.
+        let n = text.len();
+        if n >= 5 {
+            let digits = [milli / 100, milli / 10 % 10, milli % 10].map(|d| b'0' + d as u8);
+            if let Ok(digits) = std::str::from_utf8(&digits) {
+                text.replace_range(n - 4..n - 1, digits);
+            }
+        }
+        text
+    }
 }
 
 /// Milliseconds since the epoch as RFC 3339 (`2024-05-01T10:00:00.123Z`).
@@ -155,7 +214,11 @@ fn route(group: &str, stream: &str) -> Route {
         Route::CloudTrail
     } else if group.starts_with("aws-waf-logs-") {
         Route::Alone(WAF)
-    } else if group.to_ascii_lowercase().contains("guardduty") {
+    } else if group
+        .as_bytes()
+        .windows(9)
+        .any(|w| w.eq_ignore_ascii_case(b"guardduty"))
+    {
         Route::Alone(GUARDDUTY)
     } else {
         Route::Logs
@@ -192,8 +255,12 @@ impl Decoder {
         };
         Ok(Some(if envelopes {
             Box::new(Envelopes {
-                seq: JsonSeq::new(false, &[], MAX_ENVELOPE_BYTES),
+                buf: Vec::new(),
                 region: self.region.clone().unwrap_or_default(),
+                envelopes: 0,
+                shaped: String::new(),
+                stamps: Stamps::default(),
+                wait_for: 0,
             })
         } else {
             self.messages()
@@ -249,45 +316,120 @@ impl LineRule for Messages {
     }
 }
 
-/// Subscription envelopes.
+/// Subscription envelopes, each parsed in one pass by serde_json's stream reader over what is
+/// buffered (at most one envelope, capped), borrowing its strings.
 struct Envelopes {
-    seq: JsonSeq,
+    buf: Vec<u8>,
     region: String,
+    /// Envelopes read so far.
+    envelopes: u64,
+    /// Where a log event shaped as `logs` ships it is written.
+    shaped: String,
+    stamps: Stamps,
+    /// An envelope that did not end in what was buffered is read again only once this many
+    /// bytes are (twice as many), so a large one costs a few passes, not one per chunk.
+    wait_for: usize,
 }
 
 impl Envelopes {
-    fn each<'o>(
-        region: &'o str,
-        out: &'o mut dyn EventSink,
-    ) -> impl FnMut(u64, Result<(&str, &Scanned<'_>), FormatError>) -> Result<(), FormatError> + 'o
-    {
-        move |n, object| {
-            match object.and_then(|(text, _)| {
-                serde_json::from_str::<Envelope<'_>>(text)
-                    .map_err(|e| FormatError::NotJson(format!("envelope {n}: {e}")))
-                    .map(|envelope| envelope_events(n, &envelope, region, out))
-            }) {
-                Ok(()) => {}
-                Err(e) => out.bad_record(Position::Record(n), &e),
+    /// Reads every whole envelope buffered; what is left is the start of the next one.
+    fn drain(&mut self, out: &mut dyn EventSink) -> Result<(), FormatError> {
+        let mut at = 0;
+        loop {
+            let rest = &self.buf[at..];
+            let blank = rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
+            let rest = &rest[blank..];
+            if rest.is_empty() {
+                at += blank;
+                break;
             }
-            Ok(())
+            let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<Envelope<'_>>();
+            let parsed = stream.next();
+            let end = stream.byte_offset();
+            match parsed {
+                Some(Ok(envelope)) => {
+                    self.envelopes += 1;
+                    let shaping = Shaping {
+                        region: &self.region,
+                        shaped: &mut self.shaped,
+                        stamps: &mut self.stamps,
+                    };
+                    envelope_events(self.envelopes, &envelope, shaping, out);
+                    at += blank + end;
+                }
+                // The envelope goes on in the next chunk.
+                Some(Err(e)) if e.is_eof() => {
+                    at += blank;
+                    break;
+                }
+                // JSON, but no envelope: reported, and read past.
+                Some(Err(e)) if e.is_data() => {
+                    self.envelopes += 1;
+                    let why = FormatError::Shape(format!("not a subscription envelope: {e}"));
+                    out.bad_record(Position::Record(self.envelopes), &why);
+                    match scan_object(rest, &[]) {
+                        Ok(Scanned { end, .. }) => at += blank + end,
+                        Err(_) => return Err(why),
+                    }
+                }
+                Some(Err(e)) => {
+                    return Err(FormatError::NotJson(format!(
+                        "envelope {}: {e}",
+                        self.envelopes + 1
+                    )));
+                }
+                None => {
+                    at += blank;
+                    break;
+                }
+            }
         }
+        self.buf.drain(..at);
+        self.wait_for = self.buf.len() * 2;
+        if self.buf.len() > MAX_ENVELOPE_BYTES {
+            return Err(FormatError::Shape(format!(
+                "an envelope larger than {MAX_ENVELOPE_BYTES} bytes"
+            )));
+        }
+        Ok(())
     }
 }
 
 impl ObjectDecoder for Envelopes {
     fn feed(&mut self, chunk: &[u8], out: &mut dyn EventSink) -> Result<(), FormatError> {
-        self.seq.feed(chunk, Self::each(&self.region, out))
+        self.buf.extend_from_slice(chunk);
+        if self.buf.len() < self.wait_for {
+            return Ok(());
+        }
+        self.drain(out)
     }
 
     fn finish(&mut self, out: &mut dyn EventSink) -> Result<(), FormatError> {
-        self.seq.finish(Self::each(&self.region, out))
+        self.drain(out)?;
+        if self.buf.iter().any(|b| !b.is_ascii_whitespace()) {
+            return Err(FormatError::Shape(
+                "the object ends before its last envelope does (truncated?)".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
 /// The events of one envelope: each log event, as its log group's route says; a control
 /// message is dropped.
-fn envelope_events(n: u64, envelope: &Envelope<'_>, region: &str, out: &mut dyn EventSink) {
+/// What shaping a log event as `logs` ships it takes: the object's region, and reused buffers.
+struct Shaping<'a> {
+    region: &'a str,
+    shaped: &'a mut String,
+    stamps: &'a mut Stamps,
+}
+
+fn envelope_events(n: u64, envelope: &Envelope<'_>, shaping: Shaping<'_>, out: &mut dyn EventSink) {
+    let Shaping {
+        region,
+        shaped,
+        stamps,
+    } = shaping;
     if envelope.message_type != "DATA_MESSAGE" {
         out.dropped();
         return;
@@ -296,7 +438,6 @@ fn envelope_events(n: u64, envelope: &Envelope<'_>, region: &str, out: &mut dyn 
     let stream = envelope.log_stream.as_deref().unwrap_or_default();
     let owner = envelope.owner.as_deref().and_then(present);
     let route = route(group, stream);
-    let mut shaped = String::new();
     for e in &envelope.log_events {
         let message: &str = &e.message;
         match route {
@@ -326,22 +467,16 @@ fn envelope_events(n: u64, envelope: &Envelope<'_>, region: &str, out: &mut dyn 
                     log_group: group,
                     log_stream: stream,
                     event_id: &e.id,
-                    timestamp: rfc3339_ms(e.timestamp).unwrap_or_default(),
+                    timestamp: stamps.at(e.timestamp),
                     ingestion_time: None,
                     message,
                     region,
                     account_id: owner.unwrap_or_default(),
                 };
                 shaped.clear();
-                match serde_json::to_string(&event) {
-                    Ok(json) => shaped.push_str(&json),
-                    Err(err) => {
-                        out.bad_record(Position::Record(n), &FormatError::Shape(err.to_string()));
-                        continue;
-                    }
-                }
+                event.write_json(shaped);
                 out.event(Event {
-                    message: &shaped,
+                    message: shaped,
                     event_type: None,
                     account: owner,
                     region: present(region),

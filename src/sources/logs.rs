@@ -260,23 +260,23 @@ impl RegionLogs<'_> {
                 if ts == end_ms {
                     at_end.push((ts, id.to_string()));
                 }
+                let (timestamp, ingested) = (
+                    rfc3339_ms(ts).unwrap_or_default(),
+                    e.ingestion_time().and_then(rfc3339_ms),
+                );
                 let message = LogEventMessage {
                     log_group: group,
                     log_stream: e.log_stream_name().unwrap_or_default(),
                     event_id: id,
-                    timestamp: rfc3339_ms(ts).unwrap_or_default(),
-                    ingestion_time: e.ingestion_time().and_then(rfc3339_ms),
+                    timestamp: &timestamp,
+                    ingestion_time: ingested.as_deref(),
                     message: e.message().unwrap_or_default(),
                     region: at.region,
                     account_id: at.account,
                 };
-                match serde_json::to_string(&message) {
-                    Ok(json) => outbox.push(tag, &json).await,
-                    Err(err) => {
-                        tracing::warn!(message = "Log event skipped.", log_group = %group, event_id = %id, error = %err);
-                        Counters::add(&at.counters.failed, 1);
-                    }
-                }
+                let mut json = String::new();
+                message.write_json(&mut json);
+                outbox.push(tag, &json).await;
             }
             at.stop_within_slice(more)?;
         }
