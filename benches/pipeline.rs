@@ -825,7 +825,7 @@ fn cloudtrail_settings() -> ObjectSettings {
         DecoderOptions {
             json: false,
             drop_event_names: HashSet::from(["Decrypt".to_string()]),
-            region: None,
+            ..DecoderOptions::default()
         },
     )
 }
@@ -835,8 +835,7 @@ fn flow_settings(json: bool) -> ObjectSettings {
         &flowlogs::FORMAT,
         DecoderOptions {
             json,
-            drop_event_names: HashSet::new(),
-            region: None,
+            ..DecoderOptions::default()
         },
     )
 }

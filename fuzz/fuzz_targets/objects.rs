@@ -78,6 +78,8 @@ fuzz_target!(|data: &[u8]| {
                 | "ALB access logs"
                 | "Classic and Network Load Balancer access logs"
                 | "S3 server access logs"
+                // Messages extracted by Firehose are shipped as they stand.
+                | "CloudWatch Logs through Firehose"
         ),
         ObjectKind::Defined(d) => d.split != Split::Lines,
     };

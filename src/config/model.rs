@@ -385,6 +385,11 @@ pub struct Service {
     /// each is then a type of the block, fed by `<name>_sqs_queue_name`.
     #[serde(default)]
     pub kinds: BTreeMap<String, KindDef>,
+    /// cloudwatchlogs (ours): log groups whose records are of a kind Devo has a table for,
+    /// tried in order before AWS's naming conventions (`{log_group: "/org/*/resolver",
+    /// records: route53}`).
+    #[serde(default)]
+    pub cloudwatchlogs_routes: Vec<crate::formats::firehose::LogRoute>,
     /// The services of `kinds` (made when the config is loaded).
     #[serde(skip)]
     pub defined: Vec<super::ServiceKind>,
@@ -394,6 +399,10 @@ pub struct Service {
     pub format: LineOutput,
     /// logs: one log group name or a list; a trailing `*` means a prefix.
     pub log_groups: Option<OneOrMany>,
+    /// logs (ours): prefixes in `log_groups` take the groups of the accounts linked to this
+    /// monitoring account (CloudWatch cross-account observability) too.
+    #[serde(default)]
+    pub include_linked_accounts: bool,
     /// logs: how far before the cursor each run looks for events ingested late (with old
     /// timestamps), in seconds [default: [`DEFAULT_LATE_EVENTS_SECS`]; 0: not at all; at most
     /// 14 days, the oldest timestamp CloudWatch Logs takes].
@@ -459,6 +468,56 @@ impl QueueUrl {
             account: account.to_string(),
             name: name.to_string(),
         })
+    }
+}
+
+/// The six fields of an ARN (`arn:partition:service:region:account:resource`), the resource
+/// keeping its own colons.
+pub(super) fn arn_fields(text: &str) -> Option<[&str; 6]> {
+    let mut parts = text.splitn(6, ':');
+    let fields = [(); 6].map(|()| parts.next());
+    match fields {
+        [Some(a), Some(b), Some(c), Some(d), Some(e), Some(f)] => Some([a, b, c, d, e, f]),
+        _ => None,
+    }
+}
+
+/// A log group's ARN (`arn:aws:logs:<region>:<account>:log-group:<name>`, `:*` after it as the
+/// console shows it): a linked account's group is read by it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogGroupArn {
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+    pub name: String,
+}
+
+impl LogGroupArn {
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.strip_suffix(":*").unwrap_or(text);
+        let ["arn", partition, "logs", region, account, rest] = arn_fields(text)? else {
+            return None;
+        };
+        let name = rest.strip_prefix("log-group:")?;
+        let valid = !partition.is_empty()
+            && crate::formats::objects::is_region(region)
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && !name.is_empty();
+        valid.then(|| Self {
+            partition: partition.to_string(),
+            region: region.to_string(),
+            account: account.to_string(),
+            name: name.to_string(),
+        })
+    }
+
+    /// The ARN FilterLogEvents takes (`logGroupIdentifier`: no `:*`).
+    pub fn arn(&self) -> String {
+        format!(
+            "arn:{}:logs:{}:{}:log-group:{}",
+            self.partition, self.region, self.account, self.name
+        )
     }
 }
 
@@ -576,6 +635,7 @@ impl Service {
             ("delay_seconds", self.delay_seconds.is_some()),
             ("format", self.format != LineOutput::Raw),
             ("log_groups", self.log_groups.is_some()),
+            ("include_linked_accounts", self.include_linked_accounts),
             ("late_events_seconds", self.late_events_seconds.is_some()),
             (
                 "expected_bucket_owner",
@@ -586,6 +646,10 @@ impl Service {
             ("archive_kinds", !self.archive_kinds.is_empty()),
             ("regions_by_type", !self.regions_by_type.is_empty()),
             ("kinds", !self.kinds.is_empty()),
+            (
+                "cloudwatchlogs_routes",
+                !self.cloudwatchlogs_routes.is_empty(),
+            ),
         ]
         .into_iter()
         .filter_map(|(key, set)| set.then_some(key))

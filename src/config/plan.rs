@@ -81,6 +81,8 @@ pub struct ObjectPlan {
     pub kinds: Vec<(&'static str, ObjectKind)>,
     /// An archive: each object's kind is chosen by its key.
     pub by_key: bool,
+    /// `cloudwatchlogs_routes`.
+    pub log_routes: std::sync::Arc<Vec<crate::formats::firehose::LogRoute>>,
     /// `format: json`: line events as JSON objects.
     pub json: bool,
     /// `drop_event_names`.
@@ -155,6 +157,8 @@ pub struct LogsPlan {
     pub groups: Vec<String>,
     /// `late_events_seconds` (None: no late sweep).
     pub late_window: Option<Duration>,
+    /// `include_linked_accounts`.
+    pub include_linked_accounts: bool,
 }
 
 impl ServicePlan {
@@ -296,6 +300,7 @@ fn plan(kind: ServiceKind, svc: &Service) -> Result<ServicePlan, ParseError> {
                     .map(|g| g.0.clone())
                     .unwrap_or_default(),
                 late_window: (!late.is_zero()).then_some(late),
+                include_linked_accounts: svc.include_linked_accounts,
             })
         }
     };
@@ -379,6 +384,7 @@ fn object_plan(
     let t = kind.selected_by();
     Ok(ObjectPlan {
         by_key: kind.row().pull.routes_by_key(),
+        log_routes: std::sync::Arc::new(svc.cloudwatchlogs_routes.clone()),
         kinds,
         json: svc.format == LineOutput::Json,
         drop_event_names: svc.drop_event_names.iter().cloned().collect(),

@@ -73,7 +73,7 @@ impl SeedKey {
         match key {
             "types" | "regions_by_type" => !self.allowed_types(svc).is_empty(),
             "drop_event_names" => matches!(self, Self::AuditEventsAll | Self::NonCloudwatchLogs),
-            "archive_kinds" | "kinds" => self == Self::NonCloudwatchLogs,
+            "archive_kinds" | "kinds" | "cloudwatchlogs_routes" => self == Self::NonCloudwatchLogs,
             "max_receive_count" => kinds().any(|k| k.queue_key().is_some()),
             "s3_file_type_filter" | "s3_buckets" => kinds().any(ServiceKind::reads_objects),
             "namespaces" | "statistics" | "period_seconds" | "metrics_api" => {
@@ -81,7 +81,9 @@ impl SeedKey {
             }
             "delay_seconds" => kinds().any(|k| k.queue_key().is_none()),
             "format" => self == Self::NonCloudwatchLogs,
-            "log_groups" | "late_events_seconds" => self == Self::CustomService,
+            "log_groups" | "late_events_seconds" | "include_linked_accounts" => {
+                self == Self::CustomService
+            }
             queue => kinds().any(|k| k.queue_key() == Some(queue)),
         }
     }

@@ -210,15 +210,7 @@ fn validate_credentials(c: &Credentials) -> Result<(), ParseError> {
 
 /// `arn:<partition>:iam::<12 digits>:role/<path and name>`.
 fn is_role_arn(s: &str) -> bool {
-    let mut parts = s.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
+    let Some(["arn", partition, "iam", "", account, resource]) = arn_fields(s) else {
         return false;
     };
     partition.starts_with("aws")
@@ -275,6 +267,15 @@ fn validate_block(key: SeedKey, svc: &Service) -> Result<(), ParseError> {
     }
     check_buckets(&p, svc)?;
     check_archive_kinds(&p, svc)?;
+    for (i, route) in svc.cloudwatchlogs_routes.iter().enumerate() {
+        let named = |v: &Option<String>| v.as_deref().is_some_and(|p| !p.is_empty());
+        if !named(&route.log_group) && !named(&route.log_stream) {
+            return Err(ParseError::invalid(
+                format!("{p}.cloudwatchlogs_routes[{i}]"),
+                "a route names a log_group, a log_stream or both (`*` stands for any run of characters)",
+            ));
+        }
+    }
     if let Some(re) = &svc.s3_file_type_filter {
         let path = format!("{p}.s3_file_type_filter");
         if let Some(quote) = re.chars().find(|c| TYPOGRAPHIC_QUOTES.contains(c)) {
@@ -557,7 +558,30 @@ fn validate_kind(kind: ServiceKind, p: &str, svc: &Service) -> Result<(), ParseE
         Pull::Logs => match &svc.log_groups {
             Some(groups) if !groups.0.is_empty() => {
                 for (i, g) in groups.0.iter().enumerate() {
-                    check_len(&format!("{p}.log_groups[{i}]"), g, 1, 512)?;
+                    let path = format!("{p}.log_groups[{i}]");
+                    if !g.starts_with("arn:") {
+                        check_len(&path, g, 1, 512)?;
+                        continue;
+                    }
+                    let Some(arn) = LogGroupArn::parse(g) else {
+                        return Err(ParseError::invalid(
+                            path,
+                            format!(
+                                "{g:?} is not a log group ARN such as arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/app"
+                            ),
+                        ));
+                    };
+                    let regions = svc.regions_for(kind.selected_by(), None);
+                    if !regions.contains(&arn.region) {
+                        return Err(ParseError::invalid(
+                            path,
+                            format!(
+                                "the group is in {}, which regions does not list ({}): it would never be read",
+                                arn.region,
+                                regions.join(", ")
+                            ),
+                        ));
+                    }
                 }
                 Ok(())
             }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::FormatError;
 use super::json::{MAX_FIELDS, Scanned, compacted, scan_alone};
 use super::jsonseq::JsonSeq;
-use super::lines::{LineDecoder, LineRule};
+use super::lines::{AsTheyStand, LineDecoder, LineRule};
 use super::objects::{Event, EventSink, ObjectDecoder, Position, key_account_region, present};
 use super::records::{MAX_RECORD_BYTES, RecordsScanner};
 
@@ -117,7 +117,7 @@ impl Defined {
     /// A decoder of one object of this kind.
     pub fn decoder(&'static self) -> Box<dyn ObjectDecoder> {
         match self.split {
-            Split::Lines => LineDecoder::boxed(PlainLines),
+            Split::Lines => LineDecoder::boxed(AsTheyStand),
             Split::JsonLines => LineDecoder::boxed(JsonLines { kind: self }),
             Split::Records => Box::new(Records {
                 kind: self,
@@ -149,24 +149,6 @@ impl Defined {
             event_type: None,
             account: field(self.account_at),
             region: field(self.region_at),
-            table: None,
-        });
-    }
-}
-
-/// Each line an event.
-struct PlainLines;
-
-impl LineRule for PlainLines {
-    fn line(&mut self, _: u64, text: &str, out: &mut dyn EventSink) {
-        if text.trim().is_empty() {
-            return;
-        }
-        out.event(Event {
-            message: text,
-            event_type: None,
-            account: None,
-            region: None,
             table: None,
         });
     }

@@ -20,6 +20,7 @@
 //! (`cloud.aws.guardduty.findings`).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use chrono::{SecondsFormat, TimeZone, Utc};
 use serde::Deserialize;
@@ -27,7 +28,7 @@ use serde::Deserialize;
 use super::FormatError;
 use super::cloudtrail::RecordFields;
 use super::json::{ScanError, Scanned, scan_object};
-use super::lines::{LineDecoder, LineRule, push_json_string};
+use super::lines::{AsTheyStand, LineDecoder, push_json_string};
 use super::objects::{
     Event, EventSink, Format, ObjectDecoder, Position, Table, any_key, aws_logs_service,
     digits_shaped, file_name, present,
@@ -42,6 +43,7 @@ pub static FORMAT: Format = Format {
     decoder: |options, _key| {
         Box::new(Decoder {
             region: options.region.clone(),
+            routes: options.log_routes.clone(),
             head: Vec::new(),
             inner: None,
         })
@@ -178,6 +180,64 @@ struct LogEvent<'a> {
     message: Cow<'a, str>,
 }
 
+/// What a log group's records are, in a route the config gives (`cloudwatchlogs_routes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Records {
+    /// VPC flow log records: `cloud.aws.vpc.flow`, alone.
+    VpcFlow,
+    /// CloudTrail records: `cloud.aws.cloudtrail.*`, alone.
+    Cloudtrail,
+    /// WAF logs: `cloud.aws.waf.logs`, alone.
+    Waf,
+    /// GuardDuty findings: `cloud.aws.guardduty.findings`, alone.
+    Guardduty,
+    /// Route 53 Resolver query logs: `dns.aws.route53`, alone.
+    Route53,
+    /// Any other log events: `cloud.aws.cloudwatch.logs`, shaped as `logs` ships them.
+    Logs,
+}
+
+/// A route the config gives: the log groups (and streams) whose records are of one kind. A
+/// pattern's `*` stands for any run of characters; a route names a group, a stream or both.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogRoute {
+    pub log_group: Option<String>,
+    pub log_stream: Option<String>,
+    pub records: Records,
+}
+
+impl LogRoute {
+    fn matches(&self, group: &str, stream: &str) -> bool {
+        let fits =
+            |pattern: &Option<String>, text: &str| pattern.as_deref().is_none_or(|p| glob(p, text));
+        (self.log_group.is_some() || self.log_stream.is_some())
+            && fits(&self.log_group, group)
+            && fits(&self.log_stream, stream)
+    }
+}
+
+/// Whether `text` is `pattern`, where `*` stands for any run of characters.
+fn glob(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
+}
+
 /// Where a log group's records go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
@@ -189,26 +249,42 @@ enum Route {
     CloudTrail,
 }
 
-const VPC_FLOW: Table = Table {
-    name: "cloud.aws.vpc.flow",
-    typed_family: None,
-};
-const WAF: Table = Table {
-    name: "cloud.aws.waf.logs",
-    typed_family: None,
-};
-const GUARDDUTY: Table = Table {
-    name: "cloud.aws.guardduty.findings",
-    typed_family: None,
-};
+/// A table whose events are not typed.
+const fn untyped(name: &'static str) -> Table {
+    Table {
+        name,
+        typed_family: None,
+    }
+}
+
+const VPC_FLOW: Table = untyped("cloud.aws.vpc.flow");
+const WAF: Table = untyped("cloud.aws.waf.logs");
+const GUARDDUTY: Table = untyped("cloud.aws.guardduty.findings");
+const ROUTE53: Table = untyped("dns.aws.route53");
 const CLOUDTRAIL: Table = Table {
     name: "cloud.aws.cloudtrail.events",
     typed_family: Some("cloud.aws.cloudtrail"),
 };
 
-/// The route of a log group's records, by AWS's naming conventions.
-fn route(group: &str, stream: &str) -> Route {
-    if stream.starts_with("eni-") {
+impl Records {
+    fn route(self) -> Route {
+        match self {
+            Self::VpcFlow => Route::Alone(VPC_FLOW),
+            Self::Cloudtrail => Route::CloudTrail,
+            Self::Waf => Route::Alone(WAF),
+            Self::Guardduty => Route::Alone(GUARDDUTY),
+            Self::Route53 => Route::Alone(ROUTE53),
+            Self::Logs => Route::Logs,
+        }
+    }
+}
+
+/// The route of a log group's records: the first of the config's routes that matches it, else
+/// AWS's naming conventions.
+fn route(group: &str, stream: &str, routes: &[LogRoute]) -> Route {
+    if let Some(given) = routes.iter().find(|r| r.matches(group, stream)) {
+        given.records.route()
+    } else if stream.starts_with("eni-") {
         Route::Alone(VPC_FLOW)
     } else if stream.contains("_CloudTrail_") {
         Route::CloudTrail
@@ -230,6 +306,8 @@ struct Decoder {
     /// The bucket's region: the log events' (a log group's subscription and its Firehose are in
     /// one region; the envelope does not say which).
     region: Option<String>,
+    /// `cloudwatchlogs_routes`.
+    routes: Arc<Vec<LogRoute>>,
     /// The first bytes, until the first record tells the shape.
     head: Vec<u8>,
     inner: Option<Box<dyn ObjectDecoder>>,
@@ -257,6 +335,7 @@ impl Decoder {
             Box::new(Envelopes {
                 buf: Vec::new(),
                 region: self.region.clone().unwrap_or_default(),
+                routes: self.routes.clone(),
                 envelopes: 0,
                 shaped: String::new(),
                 stamps: Stamps::default(),
@@ -268,7 +347,7 @@ impl Decoder {
     }
 
     fn messages(&self) -> Box<dyn ObjectDecoder> {
-        LineDecoder::boxed(Messages)
+        LineDecoder::boxed(AsTheyStand)
     }
 }
 
@@ -298,29 +377,12 @@ impl ObjectDecoder for Decoder {
     }
 }
 
-/// Extracted messages: each line one, as it stands.
-struct Messages;
-
-impl LineRule for Messages {
-    fn line(&mut self, _: u64, text: &str, out: &mut dyn EventSink) {
-        if text.trim().is_empty() {
-            return;
-        }
-        out.event(Event {
-            message: text,
-            event_type: None,
-            account: None,
-            region: None,
-            table: None,
-        });
-    }
-}
-
 /// Subscription envelopes, each parsed in one pass by serde_json's stream reader over what is
 /// buffered (at most one envelope, capped), borrowing its strings.
 struct Envelopes {
     buf: Vec<u8>,
     region: String,
+    routes: Arc<Vec<LogRoute>>,
     /// Envelopes read so far.
     envelopes: u64,
     /// Where a log event shaped as `logs` ships it is written.
@@ -351,6 +413,7 @@ impl Envelopes {
                     self.envelopes += 1;
                     let shaping = Shaping {
                         region: &self.region,
+                        routes: &self.routes,
                         shaped: &mut self.shaped,
                         stamps: &mut self.stamps,
                     };
@@ -417,9 +480,10 @@ impl ObjectDecoder for Envelopes {
 
 /// The events of one envelope: each log event, as its log group's route says; a control
 /// message is dropped.
-/// What shaping a log event as `logs` ships it takes: the object's region, and reused buffers.
+/// What shaping a log event takes: the object's region, the config's routes, reused buffers.
 struct Shaping<'a> {
     region: &'a str,
+    routes: &'a [LogRoute],
     shaped: &'a mut String,
     stamps: &'a mut Stamps,
 }
@@ -427,6 +491,7 @@ struct Shaping<'a> {
 fn envelope_events(n: u64, envelope: &Envelope<'_>, shaping: Shaping<'_>, out: &mut dyn EventSink) {
     let Shaping {
         region,
+        routes,
         shaped,
         stamps,
     } = shaping;
@@ -437,7 +502,7 @@ fn envelope_events(n: u64, envelope: &Envelope<'_>, shaping: Shaping<'_>, out: &
     let group = envelope.log_group.as_deref().unwrap_or_default();
     let stream = envelope.log_stream.as_deref().unwrap_or_default();
     let owner = envelope.owner.as_deref().and_then(present);
-    let route = route(group, stream);
+    let route = route(group, stream, routes);
     for e in &envelope.log_events {
         let message: &str = &e.message;
         match route {
@@ -531,6 +596,7 @@ mod tests {
 
     #[test]
     fn log_groups_route_their_records() {
+        let route = |group, stream| route(group, stream, &[]);
         assert_eq!(
             route("vpc-flow", "eni-0a1b2c3d-all"),
             Route::Alone(VPC_FLOW)
@@ -545,5 +611,42 @@ mod tests {
             route("/aws/lambda/app", "2024/05/01/[$LATEST]abc"),
             Route::Logs
         );
+    }
+    #[test]
+    fn the_configs_routes_come_first() {
+        let routes = [
+            LogRoute {
+                log_group: Some("/org/*/resolver-*".into()),
+                log_stream: None,
+                records: Records::Route53,
+            },
+            LogRoute {
+                log_group: None,
+                log_stream: Some("eni-*".into()),
+                records: Records::Logs,
+            },
+        ];
+        assert_eq!(
+            route("/org/prod/resolver-queries", "vpc-1", &routes),
+            Route::Alone(ROUTE53)
+        );
+        assert_eq!(
+            route("flows", "eni-0a", &routes),
+            Route::Logs,
+            "over the default"
+        );
+        assert_eq!(route("aws-waf-logs-x", "s", &routes), Route::Alone(WAF));
+        for (pattern, text, fits) in [
+            ("a*", "abc", true),
+            ("*c", "abc", true),
+            ("a*c", "abbbc", true),
+            ("a*b*c", "axbyc", true),
+            ("a*b*c", "axc", false),
+            ("abc", "abc", true),
+            ("abc", "abcd", false),
+            ("*", "", true),
+        ] {
+            assert_eq!(glob(pattern, text), fits, "{pattern} {text}");
+        }
     }
 }

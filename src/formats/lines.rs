@@ -127,6 +127,25 @@ pub trait LineRule: Send {
     fn line(&mut self, number: u64, text: &str, out: &mut dyn EventSink);
 }
 
+/// Each line an event, as it stands (blank lines left out): a kind the config defines with
+/// `split: lines`, messages Firehose extracted.
+pub struct AsTheyStand;
+
+impl LineRule for AsTheyStand {
+    fn line(&mut self, _: u64, text: &str, out: &mut dyn EventSink) {
+        if text.trim().is_empty() {
+            return;
+        }
+        out.event(super::objects::Event {
+            message: text,
+            event_type: None,
+            account: None,
+            region: None,
+            table: None,
+        });
+    }
+}
+
 /// The decoder of a format read line by line.
 pub struct LineDecoder<R> {
     lines: Lines,

@@ -81,6 +81,8 @@ pub struct DecoderOptions {
     /// The object's region (its bucket's), for records that do not say theirs (CloudWatch Logs
     /// through Firehose).
     pub region: Option<String>,
+    /// CloudWatch Logs through Firehose: `cloudwatchlogs_routes`.
+    pub log_routes: std::sync::Arc<Vec<super::firehose::LogRoute>>,
 }
 
 /// One object format: a row of the table services choose from.

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use crate::aws::Aws;
-use crate::config::{LogsPlan, ServiceKind, ServicePlan};
+use crate::config::{LogGroupArn, LogsPlan, ServiceKind, ServicePlan};
 use crate::cycle::{Counters, RunContext, Summary, run_service};
 use crate::devo::shipper::{Outbox, Shipped};
 use crate::formats::firehose::{LogEventMessage, rfc3339_ms};
@@ -23,9 +23,36 @@ const KIND: ServiceKind = ServiceKind::LOGS;
 /// FilterLogEvents requests per second per account and region (the quota is 5).
 const REQUESTS_PER_SECOND: u32 = 4;
 
-/// The cursor of one log group in one region (and the name `--shard` deals out).
-fn cursor_name(region: &str, group: &str) -> String {
-    format!("{region}/{group}")
+/// A log group pulled: the account's own (by name), or a linked account's, read by its ARN
+/// through CloudWatch cross-account observability.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Group {
+    name: String,
+    /// A linked account's group: its ARN (without `:*`) and its account.
+    linked: Option<(String, String)>,
+}
+
+impl Group {
+    fn own(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            linked: None,
+        }
+    }
+
+    /// The cursor of the group in `region` (and the name `--shard` deals out): `region/name`,
+    /// and `region/account/name` for a linked account's.
+    fn cursor(&self, region: &str) -> String {
+        match &self.linked {
+            None => format!("{region}/{}", self.name),
+            Some((_, account)) => format!("{region}/{account}/{}", self.name),
+        }
+    }
+
+    /// The account its events are tagged with: the linked one, else the puller's.
+    fn account<'a>(&'a self, puller: &'a str) -> &'a str {
+        self.linked.as_ref().map_or(puller, |(_, account)| account)
+    }
 }
 
 /// What `logs` takes from its config block, resolved before its cycle.
@@ -35,6 +62,8 @@ struct Plan {
     groups: Vec<String>,
     /// `late_events_seconds` (None: no late sweep).
     late_window: Option<Duration>,
+    /// `include_linked_accounts`: prefixes name linked accounts' groups too.
+    linked: bool,
 }
 
 impl Plan {
@@ -43,6 +72,7 @@ impl Plan {
             cursor: CursorPlan::planned(plan, &logs.cursor),
             groups: logs.groups.clone(),
             late_window: logs.late_window,
+            linked: logs.include_linked_accounts,
         }
     }
 }
@@ -80,7 +110,7 @@ impl RegionLogs<'_> {
         let mut worst: Option<Failure> = None;
         let shard = self.at.ctx.worker.shard;
         for group in groups {
-            if shard.is_some_and(|s| !s.owns_name(&cursor_name(self.at.region, &group))) {
+            if shard.is_some_and(|s| !s.owns_name(&group.cursor(self.at.region))) {
                 continue;
             }
             // (A backfill goes on, to say where it stopped and how to resume.)
@@ -88,7 +118,7 @@ impl RegionLogs<'_> {
                 break;
             }
             if let Err(f) = self.pull_group(&group).await {
-                tracing::error!(message = "Log group failed.", region = %self.at.region, log_group = %group, error = %f);
+                tracing::error!(message = "Log group failed.", region = %self.at.region, log_group = %group.name, account = group.linked.as_ref().map(|(_, a)| a.as_str()), error = %f);
                 if worst.as_ref().is_none_or(|w| f.outcome > w.outcome) {
                     worst = Some(f);
                 }
@@ -97,12 +127,19 @@ impl RegionLogs<'_> {
         worst.map_or(Ok(()), Err)
     }
 
-    /// The configured groups, prefixes expanded.
-    async fn groups(&self) -> Result<Vec<String>, Failure> {
+    /// The configured groups, prefixes expanded (with `include_linked_accounts`, to linked
+    /// accounts' groups too); a group given by its ARN is pulled in its own region only.
+    async fn groups(&self) -> Result<Vec<Group>, Failure> {
         let mut out = Vec::new();
         for name in &self.plan.groups {
+            if let Some(arn) = LogGroupArn::parse(name) {
+                if arn.region == self.at.region {
+                    out.push(self.group_of(&arn));
+                }
+                continue;
+            }
             let Some(prefix) = name.strip_suffix('*') else {
-                out.push(name.clone());
+                out.push(Group::own(name));
                 continue;
             };
             let before = out.len();
@@ -111,6 +148,7 @@ impl RegionLogs<'_> {
                 .client
                 .describe_log_groups()
                 .log_group_name_prefix(prefix)
+                .set_include_linked_accounts(self.plan.linked.then_some(true))
                 .into_paginator()
                 .send();
             let mut more = true;
@@ -123,47 +161,58 @@ impl RegionLogs<'_> {
                 )
                 .await?
             {
-                out.extend(
-                    page.log_groups()
-                        .iter()
-                        .filter_map(|g| g.log_group_name().map(String::from)),
-                );
+                for g in page.log_groups() {
+                    let arn = g.log_group_arn().and_then(LogGroupArn::parse);
+                    match (arn, g.log_group_name()) {
+                        (Some(arn), _) if self.plan.linked => out.push(self.group_of(&arn)),
+                        (_, Some(name)) => out.push(Group::own(name)),
+                        _ => {}
+                    }
+                }
             }
             if out.len() == before {
                 self.matched_nothing(name);
             }
         }
+        // A group named twice (by its ARN and by a prefix) is pulled once.
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|g| seen.insert(g.cursor(self.at.region)));
         Ok(out)
     }
 
-    /// A prefix that names no group (a typo such as `/aws/lamda/*`, or a group's ARN pasted
-    /// from the console, whose `:*` ending reads as a prefix): said in every run, and in the
-    /// summary, since the run is otherwise a quiet success with nothing in it.
+    /// The group of `arn`: a linked account's, or the puller's own (by name).
+    fn group_of(&self, arn: &LogGroupArn) -> Group {
+        if arn.account == self.at.account {
+            return Group::own(&arn.name);
+        }
+        Group {
+            name: arn.name.clone(),
+            linked: Some((arn.arn(), arn.account.clone())),
+        }
+    }
+
+    /// A prefix that names no group (a typo such as `/aws/lamda/*`): said in every run, and in
+    /// the summary, since the run is otherwise a quiet success with nothing in it.
     fn matched_nothing(&self, name: &str) {
         let region = self.at.region;
-        let hint = name.starts_with("arn:").then_some(
-            " (this is an ARN: log_groups takes names such as /aws/lambda/my-function, or a prefix ending in *)",
-        );
         tracing::warn!(
             message = "No log group matches this prefix: nothing is pulled for it.",
             log_group = %name,
-            region = %region,
-            hint
+            region = %region
         );
-        self.at.counters.note(format!(
-            "no log group in {region} matches {name}{}",
-            hint.unwrap_or_default()
-        ));
+        self.at
+            .counters
+            .note(format!("no log group in {region} matches {name}"));
     }
 
-    async fn pull_group(&self, group: &str) -> Result<(), Failure> {
+    async fn pull_group(&self, group: &Group) -> Result<(), Failure> {
         let latest = self.plan.cursor.latest_end(self.at.ctx);
         let pull = CursorPull {
             late_window: self.plan.late_window,
             ..CursorPull::new(self.at.ctx, self.state, self.at.counters, &self.plan.cursor)
         };
         pull.run(
-            &cursor_name(self.at.region, group),
+            &group.cursor(self.at.region),
             latest,
             &self.at.pacer,
             |job| self.pull_slice(group, job),
@@ -175,7 +224,7 @@ impl RegionLogs<'_> {
     /// what was shipped and the ids of the events stamped exactly at the slice's end.
     async fn pull_slice(
         &self,
-        group: &str,
+        group: &Group,
         job: SliceJob,
     ) -> Result<(Shipped, Vec<String>), Failure> {
         let at = &self.at;
@@ -184,7 +233,7 @@ impl RegionLogs<'_> {
             typed_family: None,
             from_event: false,
         }
-        .tag_fields(None, None, None, at.account, at.region);
+        .tag_fields(None, None, None, group.account(at.account), at.region);
         let mut outbox: Outbox = Outbox::new(&at.ctx.shipper, &at.ctx.framing);
         if let Some(late) = job.late {
             let (start, end) = (
@@ -224,7 +273,7 @@ impl RegionLogs<'_> {
     /// shipped at the range's end.
     async fn ship_range(
         &self,
-        group: &str,
+        group: &Group,
         (start_ms, end_ms): (i64, i64),
         tag: &str,
         outbox: &mut Outbox,
@@ -232,22 +281,24 @@ impl RegionLogs<'_> {
     ) -> Result<Vec<(i64, String)>, Failure> {
         let at = &self.at;
         let mut at_end = Vec::new();
-        let mut pages = at
-            .client
-            .filter_log_events()
-            .log_group_name(group)
+        let request = at.client.filter_log_events();
+        let request = match &group.linked {
+            Some((arn, _)) => request.log_group_identifier(arn),
+            None => request.log_group_name(&group.name),
+        };
+        let mut pages = request
             .start_time(start_ms)
             .end_time(end_ms)
             .into_paginator()
             .send();
-        let what = format!("CloudWatch Logs FilterLogEvents {group}");
+        let what = format!("CloudWatch Logs FilterLogEvents {}", group.name);
         let mut more = true;
         while let Some(page) = at.next_page(&mut more, || pages.next(), &what).await? {
             for e in page.events() {
                 let (Some(ts), Some(id)) = (e.timestamp(), e.event_id()) else {
                     tracing::warn!(
                         message = "Log event without an id or a timestamp: skipped.",
-                        log_group = %group,
+                        log_group = %group.name,
                         region = %at.region,
                         event_id = e.event_id().unwrap_or("?")
                     );
@@ -265,14 +316,14 @@ impl RegionLogs<'_> {
                     e.ingestion_time().and_then(rfc3339_ms),
                 );
                 let message = LogEventMessage {
-                    log_group: group,
+                    log_group: &group.name,
                     log_stream: e.log_stream_name().unwrap_or_default(),
                     event_id: id,
                     timestamp: &timestamp,
                     ingestion_time: ingested.as_deref(),
                     message: e.message().unwrap_or_default(),
                     region: at.region,
-                    account_id: at.account,
+                    account_id: group.account(at.account),
                 };
                 let mut json = String::new();
                 message.write_json(&mut json);

@@ -234,6 +234,7 @@ impl ObjectSettings {
                 json: objects.json,
                 drop_event_names: objects.drop_event_names.clone(),
                 region: None,
+                log_routes: objects.log_routes.clone(),
             },
             key_filter: objects.key_filter.as_ref().map(KeyFilter::new),
             start_time: plan.start_time,

@@ -689,3 +689,89 @@ fn metrics_through_get_metric_statistics_are_the_same_events_for_less() {
         .expect_code(3)
         .expect_stderr("inputs.aws.services.metrics-all.metrics_api: get_metric_statistics gives only Average, Sum, Minimum, Maximum, SampleCount: p99 needs get_metric_data");
 }
+
+/// A monitoring account reads its linked accounts' log groups (CloudWatch cross-account
+/// observability): one named by its ARN, the others found by a prefix with
+/// `include_linked_accounts`; each event carries and is tagged with its group's account, each
+/// group has its own cursor per account, and the next run repeats nothing.
+#[test]
+fn linked_accounts_log_groups_are_read_by_arn_and_by_prefix() {
+    let (moto, receiver, wd) = setup();
+    let linked = moto.assume("arn:aws:iam::111122223333:role/monitoring-source");
+    let other = moto.assume("arn:aws:iam::444455556666:role/monitoring-source");
+    let base = format!("/linked/{}", unique_name("app"));
+    let (by_arn, by_prefix) = (format!("{base}/api"), format!("{base}/worker"));
+    let now = Utc::now().timestamp_millis();
+    linked.log_group("us-east-1", &by_arn, &["s"]);
+    linked.put_log_events(
+        "us-east-1",
+        &by_arn,
+        "s",
+        &[(now - 60_000, "from the api".into())],
+    );
+    other.log_group("us-east-1", &by_prefix, &["s"]);
+    other.put_log_events(
+        "us-east-1",
+        &by_prefix,
+        "s",
+        &[(now - 50_000, "from the worker".into())],
+    );
+    let arn = format!("arn:aws:logs:us-east-1:111122223333:log-group:{by_arn}:*");
+    let start = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &logs_yaml(
+            &format!("[\"{arn}\", \"{base}/w*\"]"),
+            &format!(
+                "  start_time: {start}\n  delay_seconds: 0\n  include_linked_accounts: true\n"
+            ),
+        ),
+    ));
+    let_aws_clock_pass();
+    wd.run(&["logs"])
+        .expect_code(0)
+        .expect_stderr("events=2 failed=0");
+    let records = receiver.records();
+    let mut got: Vec<(String, String, String)> = records
+        .iter()
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_str(&r.message).unwrap();
+            (
+                r.tag.clone(),
+                v["accountId"].as_str().unwrap().to_string(),
+                v["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (
+                "cloud.aws.cloudwatch.logs.111122223333.us-east-1".to_string(),
+                "111122223333".to_string(),
+                "from the api".to_string()
+            ),
+            (
+                "cloud.aws.cloudwatch.logs.444455556666.us-east-1".to_string(),
+                "444455556666".to_string(),
+                "from the worker".to_string()
+            ),
+        ]
+    );
+    let state =
+        std::fs::read_to_string(wd.path().join("state/7.custom_service.logs.json")).unwrap();
+    assert!(
+        state.contains(&format!("us-east-1/111122223333/{by_arn}")),
+        "{state}"
+    );
+    assert!(
+        state.contains(&format!("us-east-1/444455556666/{by_prefix}")),
+        "{state}"
+    );
+    let_aws_clock_pass();
+    wd.run(&["logs", "--force"])
+        .expect_code(0)
+        .expect_stderr("events=0");
+    assert_eq!(receiver.records().len(), 2, "nothing repeated");
+}

@@ -737,8 +737,11 @@ fn cloudwatch_logs_through_firehose_in_each_shape() {
         })
         .to_string()
     };
+    // A Route 53 Resolver query log record, in a group the config routes (no convention names it).
+    let resolver = String::from_utf8(sample("route53.log")).unwrap();
+    let resolver = resolver.lines().next().unwrap().to_string();
     let routed = format!(
-        "{}{}{}",
+        "{}{}{}{}",
         compact(&control),
         envelope("vpc-flow-logs", "eni-0a1b2c3d4e5f67890-all", flow),
         envelope(
@@ -746,6 +749,7 @@ fn cloudwatch_logs_through_firehose_in_each_shape() {
             "111122223333_CloudTrail_us-east-1",
             &trail
         ),
+        envelope("resolver-query-logs", "vpc-01e31a7c", &resolver),
     );
     let mut members = gzip(compact_pair.as_bytes());
     members.extend(gzip(routed.as_bytes()));
@@ -770,11 +774,11 @@ fn cloudwatch_logs_through_firehose_in_each_shape() {
     );
     wd.write_config(&config_yaml(
         receiver.port,
-        &format!("non-cloudwatch-logs:\n  types: [cloudwatchlogs]\n  cloudwatchlogs_sqs_queue_name: {queue}\n  regions: [us-east-1]\n  max_receive_count: 5\n"),
+        &format!("non-cloudwatch-logs:\n  types: [cloudwatchlogs]\n  cloudwatchlogs_sqs_queue_name: {queue}\n  regions: [us-east-1]\n  max_receive_count: 5\n  cloudwatchlogs_routes:\n    - log_group: 'resolver-*'\n      records: route53\n"),
     ));
     let run = wd.run(&["s3logs", "cloudwatchlogs"]);
     run.expect_code(0)
-        .expect_stderr("objects=3 skipped=0 events=8 dropped=1 failed=0");
+        .expect_stderr("objects=3 skipped=0 events=9 dropped=1 failed=0");
     let logs_tag = "cloud.aws.cloudwatch.logs.123456789012.us-east-1";
     let shaped = [
         r#"{"logGroup":"/my/first/log/group","logStream":"/my/first/log/stream","eventId":"39494971786919662926967737244165955921131981322179969024","timestamp":"2026-02-13T20:49:46.034Z","ingestionTime":null,"message":"some text","region":"us-east-1","accountId":"123456789012"}"#,
@@ -793,6 +797,7 @@ fn cloudwatch_logs_through_firehose_in_each_shape() {
         "cloud.aws.cloudtrail.events.111122223333.us-east-1".into(),
         trail.clone(),
     ));
+    want.push(("dns.aws.route53.111122223333.us-east-1".into(), resolver));
     // Extracted: the messages alone, under the puller's account.
     want.push((logs_tag.into(), "some text".into()));
     want.push((logs_tag.into(), "some other text".into()));

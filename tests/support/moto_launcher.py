@@ -34,6 +34,10 @@ moto_server's own arguments (-H HOST -p PORT), plus what moto lacks for our serv
    brings the rest, as CloudWatch does.
 7. S3's ExpectedBucketOwner (moto ignores it): a GET or HEAD whose x-amz-expected-bucket-owner
    is not the account that created the bucket is refused with 403 AccessDenied, as S3 does.
+9. CloudWatch cross-account observability for CloudWatch Logs (moto ignores it): every account
+   is linked to every other. FilterLogEvents with a log group's ARN as logGroupIdentifier reads
+   that account's group; DescribeLogGroups with includeLinkedAccounts lists the groups of every
+   account in the region.
 """
 
 import argparse
@@ -64,6 +68,8 @@ SEED_PATH = "/moto-api/devo-aws/cloudtrail-events"
 ASSUMED_PATH = "/moto-api/devo-aws/assumed-roles"
 FAULTS_PATH = "/moto-api/devo-aws/faults"
 RECEIVE_TARGET = "AmazonSQS.ReceiveMessage"
+LOGS_FILTER_TARGET = "Logs_20140328.FilterLogEvents"
+LOGS_DESCRIBE_TARGET = "Logs_20140328.DescribeLogGroups"
 # The other SQS calls that change a queue's message list or its messages' state.
 SQS_CHANGES = {"AmazonSQS." + op for op in (
     "DeleteMessage", "DeleteMessageBatch", "SendMessage", "SendMessageBatch",
@@ -210,6 +216,39 @@ class Extensions:
             return self.cloudwatch_cbor(environ, start_response, path[len(CBOR_PREFIX):])
         if environ.get("HTTP_X_AMZ_TARGET", "").endswith(LOOKUP_TARGET):
             return self.lookup_events(environ, start_response)
+        if environ.get("HTTP_X_AMZ_TARGET", "") in (LOGS_FILTER_TARGET, LOGS_DESCRIBE_TARGET):
+            return self.linked_logs(environ, start_response)
+        return self.app(environ, start_response)
+
+    def linked_logs(self, environ, start_response):
+        """Item 9: a linked account's log group by its ARN; linked accounts' groups listed."""
+        from moto.logs.models import logs_backends
+        raw = self.body(environ)
+        params = json.loads(raw or b"{}")
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        identifier = params.get("logGroupIdentifier", "")
+        if target == LOGS_FILTER_TARGET and identifier.startswith("arn:"):
+            parts = identifier.split(":", 6)
+            region, account, name = parts[3], parts[4], parts[6]
+            events, token, searched = logs_backends[account][region].filter_log_events(
+                name, params.get("logStreamNames", []), params.get("startTime"),
+                params.get("endTime"), params.get("limit"), params.get("nextToken"),
+                params.get("filterPattern"), params.get("interleaved", False))
+            body = json.dumps({"events": events, "nextToken": token,
+                               "searchedLogStreams": searched}).encode()
+            return respond(start_response, "200 OK", body, "application/x-amz-json-1.1")
+        if target == LOGS_DESCRIBE_TARGET and params.get("includeLinkedAccounts"):
+            region = region_of(environ)
+            prefix = params.get("logGroupNamePrefix") or ""
+            groups = []
+            for account in list(logs_backends.keys()):
+                backend = logs_backends[account][region]
+                groups.extend(g.to_describe_dict() for g in backend.groups.values()
+                              if g.name.startswith(prefix))
+            body = json.dumps({"logGroups": groups}).encode()
+            return respond(start_response, "200 OK", body, "application/x-amz-json-1.1")
+        environ["wsgi.input"] = io.BytesIO(raw)
+        environ["CONTENT_LENGTH"] = str(len(raw))
         return self.app(environ, start_response)
 
     @staticmethod
