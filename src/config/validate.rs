@@ -555,43 +555,49 @@ fn validate_kind(kind: ServiceKind, p: &str, svc: &Service) -> Result<(), ParseE
             }
             Ok(())
         }
-        Pull::Logs => match &svc.log_groups {
-            Some(groups) if !groups.0.is_empty() => {
-                for (i, g) in groups.0.iter().enumerate() {
-                    let path = format!("{p}.log_groups[{i}]");
-                    if !g.starts_with("arn:") {
-                        check_len(&path, g, 1, 512)?;
-                        continue;
-                    }
-                    let Some(arn) = LogGroupArn::parse(g) else {
-                        return Err(ParseError::invalid(
-                            path,
-                            format!(
-                                "{g:?} is not a log group ARN such as arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/app"
-                            ),
-                        ));
-                    };
-                    let regions = svc.regions_for(kind.selected_by(), None);
-                    if !regions.contains(&arn.region) {
-                        return Err(ParseError::invalid(
-                            path,
-                            format!(
-                                "the group is in {}, which regions does not list ({}): it would never be read",
-                                arn.region,
-                                regions.join(", ")
-                            ),
-                        ));
-                    }
-                }
-                Ok(())
-            }
-            _ => Err(ParseError::invalid(
-                format!("{p}.log_groups"),
-                "expected a log group name or a list of them",
-            )),
-        },
+        Pull::Logs => check_log_groups(kind, p, svc),
         // The others need their queue only, or nothing.
         _ => Ok(()),
+    }
+}
+
+/// `log_groups` of `logs`: names, prefixes, and linked accounts' groups by their ARN, in a
+/// region the service pulls.
+fn check_log_groups(kind: ServiceKind, p: &str, svc: &Service) -> Result<(), ParseError> {
+    match &svc.log_groups {
+        Some(groups) if !groups.0.is_empty() => {
+            for (i, g) in groups.0.iter().enumerate() {
+                let path = format!("{p}.log_groups[{i}]");
+                if !g.starts_with("arn:") {
+                    check_len(&path, g, 1, 512)?;
+                    continue;
+                }
+                let Some(arn) = LogGroupArn::parse(g) else {
+                    return Err(ParseError::invalid(
+                        path,
+                        format!(
+                            "{g:?} is not a log group ARN such as arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/app"
+                        ),
+                    ));
+                };
+                let regions = svc.regions_for(kind.selected_by(), None);
+                if !regions.contains(&arn.region) {
+                    return Err(ParseError::invalid(
+                        path,
+                        format!(
+                            "the group is in {}, which regions does not list ({}): it would never be read",
+                            arn.region,
+                            regions.join(", ")
+                        ),
+                    ));
+                }
+            }
+            Ok(())
+        }
+        _ => Err(ParseError::invalid(
+            format!("{p}.log_groups"),
+            "expected a log group name or a list of them",
+        )),
     }
 }
 

@@ -900,19 +900,7 @@ impl ObjectReader {
         let head = body.fill_buf().await.map_err(|e| self.read_error(&e))?;
         let compression =
             Compression::of(head, stored.encoding.as_deref()).map_err(|e| self.poison(e))?;
-        let mut source: std::pin::Pin<Box<dyn AsyncRead + Send>> = match compression {
-            Compression::Gzip => {
-                let mut decoder = GzipDecoder::new(body);
-                decoder.multiple_members(true);
-                Box::pin(decoder)
-            }
-            Compression::Zstd => {
-                let mut decoder = ZstdDecoder::new(body);
-                decoder.multiple_members(true);
-                Box::pin(decoder)
-            }
-            Compression::None => Box::pin(body),
-        };
+        let mut source = decompressed(body, compression);
         let decoding = DecoderOptions {
             region: Some(self.region.clone()),
             ..self.settings.decoding.clone()
@@ -987,6 +975,27 @@ impl ObjectReader {
     /// Where the decoder's events go: tagged and framed into the batch.
     fn tagging<'b>(&'b self, out: &'b mut Out) -> Tagging<'b> {
         Tagging { reader: self, out }
+    }
+}
+
+/// The bytes of `body` decompressed as `compression` says (every gzip member, every zstd
+/// frame).
+fn decompressed<R>(body: R, compression: Compression) -> std::pin::Pin<Box<dyn AsyncRead + Send>>
+where
+    R: AsyncBufRead + Unpin + Send + 'static,
+{
+    match compression {
+        Compression::Gzip => {
+            let mut decoder = GzipDecoder::new(body);
+            decoder.multiple_members(true);
+            Box::pin(decoder)
+        }
+        Compression::Zstd => {
+            let mut decoder = ZstdDecoder::new(body);
+            decoder.multiple_members(true);
+            Box::pin(decoder)
+        }
+        Compression::None => Box::pin(body),
     }
 }
 
