@@ -257,7 +257,7 @@ const LOGS_ROW: ServiceRow = ServiceRow {
 };
 
 /// The row of every built-in service, in the order `all` runs them.
-pub static ROWS: [ServiceRow; 18] = [
+pub static ROWS: &[ServiceRow] = &[
     EVENTS_ROW,
     SECURITY_HUB_ROW,
     AUDIT_S3_ROW,
