@@ -364,18 +364,7 @@ async fn queue_url(
     queue: &QueuePlan,
 ) -> Result<(String, String), Failure> {
     let what = format!("SQS queue {} in {region}", queue.name);
-    if let Some(url) = &queue.url {
-        return Ok((url.clone(), what));
-    }
-    let url = aws
-        .sqs(region)
-        .get_queue_url()
-        .queue_name(&queue.name)
-        .send()
-        .await
-        .map_err(|e| aws.failure(&what, &e))?
-        .queue_url
-        .unwrap_or_default();
+    let url = queue::queue_url(aws, &aws.sqs(region), region, queue).await?;
     Ok((url, what))
 }
 

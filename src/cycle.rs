@@ -170,7 +170,7 @@ impl Summary {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let when = |applies: bool, a: &AtomicU64| applies.then(|| get(a));
         let queue = kind.queue_key().is_some();
-        let objects = queue && kind.selected_by().is_some();
+        let objects = kind.reads_objects();
         let drops = kind.seed_key() == crate::config::SeedKey::AuditEventsAll;
         let seconds = (self.seconds * 1000.0).round() / 1000.0;
         macro_rules! summary {

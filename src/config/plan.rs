@@ -17,7 +17,7 @@ use super::services::{Pull, ServiceKind};
 use super::validate::SERVICES_PATH;
 use super::validate::regex_reason;
 use crate::formats::defined::Defined;
-use crate::formats::objects::ObjectKind;
+use crate::formats::objects::{ObjectKind, kind_for};
 
 /// One configured service.
 #[derive(Debug)]
@@ -101,11 +101,8 @@ impl ObjectPlan {
     /// The kind (`types` spelling, format) of the object at `key`: the one kind of a service,
     /// or the archive's kind whose format claims the key (none: no kind of the archive does).
     pub fn kind_of(&self, key: &str) -> Option<(&'static str, ObjectKind)> {
-        if self.by_key {
-            self.kinds.iter().copied().find(|(_, k)| k.claims(key))
-        } else {
-            self.kinds.first().copied()
-        }
+        let at = kind_for(self.kinds.iter().map(|(_, k)| *k), self.by_key, key)?;
+        self.kinds.get(at).copied()
     }
 
     /// Whether the object at `key` is read (of a kind read, and a file of its format).
@@ -321,8 +318,8 @@ fn plan(kind: ServiceKind, svc: &Service) -> Result<ServicePlan, ParseError> {
 /// kind the block defines with `keys` (how its objects are found among the others).
 fn archive_kinds(svc: &Service, path: &str) -> Result<Vec<(&'static str, ObjectKind)>, ParseError> {
     let mut kinds = Vec::new();
-    for kind in ServiceKind::builtin().chain(svc.defined.iter().copied()) {
-        let Some(t) = kind.selected_by().filter(|_| kind.archivable()) else {
+    for kind in ServiceKind::archivable_in(svc) {
+        let Some(t) = kind.selected_by() else {
             continue;
         };
         let listed = svc.archive_kinds.iter().any(|a| a.as_str() == t);

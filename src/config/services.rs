@@ -393,6 +393,14 @@ impl ServiceKind {
         matches!(self.0.pull, Pull::Objects(_) | Pull::Defined)
     }
 
+    /// The kinds an archive of the block `svc` can read: every built-in kind read from S3, and
+    /// every kind the block defines.
+    pub fn archivable_in(svc: &Service) -> impl Iterator<Item = Self> + '_ {
+        Self::builtin()
+            .chain(svc.defined.iter().copied())
+            .filter(|k| k.archivable())
+    }
+
     /// Its config block, when the config defines it (and, in a block shared by several
     /// services, lists its type).
     pub fn configured(self, services: &Services) -> Option<&Service> {

@@ -322,10 +322,7 @@ fn check_regions_by_type(p: &str, svc: &Service) -> Result<(), ParseError> {
 
 /// `archive_kinds`: each a kind read from S3 (one an archive can route to).
 fn check_archive_kinds(p: &str, svc: &Service) -> Result<(), ParseError> {
-    let routable: Vec<&str> = SeedKey::NonCloudwatchLogs
-        .kinds(Some(svc))
-        .chain([ServiceKind::AUDIT_S3])
-        .filter(|k| k.archivable())
+    let routable: Vec<&str> = ServiceKind::archivable_in(svc)
         .filter_map(ServiceKind::selected_by)
         .collect();
     for (i, t) in svc.archive_kinds.iter().enumerate() {

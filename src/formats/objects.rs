@@ -160,6 +160,21 @@ impl ObjectKind {
     }
 }
 
+/// Which of `kinds` reads the object at `key`, by its place: the one kind of a service, or in an
+/// archive (`by_key`) the first whose layout claims the key (none: no kind does).
+pub fn kind_for(
+    kinds: impl IntoIterator<Item = ObjectKind>,
+    by_key: bool,
+    key: &str,
+) -> Option<usize> {
+    let mut kinds = kinds.into_iter();
+    if by_key {
+        kinds.position(|k| k.claims(key))
+    } else {
+        kinds.next().map(|_| 0)
+    }
+}
+
 impl std::fmt::Debug for Format {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name)

@@ -30,7 +30,7 @@ use crate::devo::shipper::{BATCH_BYTES, Outbox, Shipped, Shipper};
 use crate::formats::FormatError;
 use crate::formats::compression::Compression;
 use crate::formats::objects::{
-    DecoderOptions, Event, EventSink, Format, ObjectKind, Position, Table,
+    DecoderOptions, Event, EventSink, Format, ObjectKind, Position, Table, kind_for,
 };
 use crate::formats::s3_notification::{self, Notification, ObjectRef};
 use crate::outcome::{Failure, Outcome};
@@ -130,11 +130,7 @@ impl ObjectSettings {
     /// The kind of the object at `key` (its index in `routes`): an archive's by the key's
     /// layout; none when no kind of the archive claims it.
     fn route_of(&self, key: &str) -> Option<usize> {
-        if self.by_key {
-            self.routes.iter().position(|r| r.read.claims(key))
-        } else {
-            Some(0)
-        }
+        kind_for(self.routes.iter().map(|r| r.read), self.by_key, key)
     }
 
     /// Why an object is not to be read, if it is not (what the key filter let through or held

@@ -38,7 +38,7 @@ use futures_util::future::join_all;
 use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
 
-use crate::aws::aws_error;
+use crate::aws::{Aws, aws_error};
 use crate::config::{QueuePlan, ServiceKind, ServicePlan};
 use crate::cycle::{Counters, RunContext};
 use crate::devo::shipper::{PullGate, Shipped};
@@ -442,27 +442,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
     /// The queue's URL and the attributes the run needs (a dry run warns of its redrive policy).
     async fn open_queue(&self) -> Result<OpenQueue, Failure> {
         let name = self.job.queue_name();
-        let url = match &self.job.queue.url {
-            Some(url) => url.clone(),
-            None => self
-                .sqs
-                .get_queue_url()
-                .queue_name(name)
-                .send()
-                .await
-                .map_err(|e| {
-                    self.ctx
-                        .aws
-                        .failure(&format!("SQS queue {name} in {}", self.region), &e)
-                })?
-                .queue_url
-                .ok_or_else(|| {
-                    Failure::new(
-                        Outcome::Temporary,
-                        format!("SQS returned no URL for queue {name}"),
-                    )
-                })?,
-        };
+        let url = queue_url(&self.ctx.aws, &self.sqs, self.region, self.job.queue).await?;
         let attrs = self
             .sqs
             .get_queue_attributes()
@@ -726,6 +706,31 @@ struct OpenQueue {
     /// About how many messages wait in it.
     waiting: Option<u64>,
     retention: Duration,
+}
+
+/// The URL of `queue` in `region`: the one the config gave, else GetQueueUrl's answer.
+pub async fn queue_url(
+    aws: &Aws,
+    sqs: &Client,
+    region: &str,
+    queue: &QueuePlan,
+) -> Result<String, Failure> {
+    if let Some(url) = &queue.url {
+        return Ok(url.clone());
+    }
+    let name = &queue.name;
+    sqs.get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .map_err(|e| aws.failure(&format!("SQS queue {name} in {region}"), &e))?
+        .queue_url
+        .ok_or_else(|| {
+            Failure::new(
+                Outcome::Temporary,
+                format!("SQS returned no URL for queue {name}"),
+            )
+        })
 }
 
 /// What to say of a queue whose `RedrivePolicy` is `policy` when the service's
