@@ -233,7 +233,9 @@ fn formats_rows() {
     println!(
         "\n| format (sample repeated to about 40 MB) | events | decode → tag → frame MB/s | gzip -dc MB/s | ratio |\n|---|---|---|---|---|"
     );
-    for (name, format, file, key, _) in FORMAT_CASES {
+    // `DEVO_AWS_BENCH_FORMAT=Firehose`: the formats whose name holds that text alone (to profile one).
+    let only = std::env::var("DEVO_AWS_BENCH_FORMAT").unwrap_or_default();
+    for (name, format, file, key, _) in FORMAT_CASES.iter().filter(|c| c.0.contains(&only)) {
         let raw = repeated_sample(file, FORMAT_BYTES);
         let gz = support::gzip(&raw);
         let objects = [gz];

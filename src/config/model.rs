@@ -400,7 +400,8 @@ pub struct Service {
     /// logs: one log group name or a list; a trailing `*` means a prefix.
     pub log_groups: Option<OneOrMany>,
     /// logs (ours): prefixes in `log_groups` take the groups of the accounts linked to this
-    /// monitoring account (CloudWatch cross-account observability) too.
+    /// monitoring account (CloudWatch cross-account observability) too; metrics (ours): the
+    /// linked accounts' metrics are listed and pulled too, each tagged with its owner.
     #[serde(default)]
     pub include_linked_accounts: bool,
     /// logs: how far before the cursor each run looks for events ingested late (with old

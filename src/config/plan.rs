@@ -144,6 +144,8 @@ pub struct MetricsPlan {
     /// `namespaces` (empty: every namespace).
     pub namespaces: Vec<String>,
     pub api: MetricsApi,
+    /// `include_linked_accounts`.
+    pub include_linked_accounts: bool,
 }
 
 /// `logs`.
@@ -286,6 +288,7 @@ fn plan(kind: ServiceKind, svc: &Service) -> Result<ServicePlan, ParseError> {
             statistics: svc.statistics().into_iter().map(String::from).collect(),
             namespaces: svc.namespaces.clone(),
             api: svc.metrics_api,
+            include_linked_accounts: svc.include_linked_accounts,
         }),
         Pull::Logs => {
             let late = Duration::from_secs(svc.late_events_secs());

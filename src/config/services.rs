@@ -79,11 +79,10 @@ impl SeedKey {
             "namespaces" | "statistics" | "period_seconds" | "metrics_api" => {
                 self == Self::MetricsAll
             }
+            "include_linked_accounts" => matches!(self, Self::CustomService | Self::MetricsAll),
             "delay_seconds" => kinds().any(|k| k.queue_key().is_none()),
             "format" => self == Self::NonCloudwatchLogs,
-            "log_groups" | "late_events_seconds" | "include_linked_accounts" => {
-                self == Self::CustomService
-            }
+            "log_groups" | "late_events_seconds" => self == Self::CustomService,
             queue => kinds().any(|k| k.queue_key() == Some(queue)),
         }
     }

@@ -528,6 +528,12 @@ fn validate_kind(kind: ServiceKind, p: &str, svc: &Service) -> Result<(), ParseE
                     ));
                 }
             }
+            if svc.metrics_api == MetricsApi::GetMetricStatistics && svc.include_linked_accounts {
+                return Err(ParseError::invalid(
+                    format!("{p}.include_linked_accounts"),
+                    "GetMetricStatistics cannot read a linked account's metrics: leave metrics_api at get_metric_data",
+                ));
+            }
             if svc.metrics_api == MetricsApi::GetMetricStatistics
                 && let Some(other) = svc
                     .statistics()

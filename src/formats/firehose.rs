@@ -19,7 +19,6 @@
 //! (`cloud.aws.waf.logs`), one with `guardduty` in its name GuardDuty findings
 //! (`cloud.aws.guardduty.findings`).
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::{SecondsFormat, TimeZone, Utc};
@@ -27,7 +26,7 @@ use serde::Deserialize;
 
 use super::FormatError;
 use super::cloudtrail::RecordFields;
-use super::json::{ScanError, Scanned, scan_object};
+use super::json::{RawText, Reader, ScanError, Scanned, StrSpan, scan_object};
 use super::lines::{AsTheyStand, LineDecoder, push_json_string};
 use super::objects::{
     Event, EventSink, Format, ObjectDecoder, Position, Table, any_key, aws_logs_service,
@@ -74,41 +73,69 @@ fn is_firehose_key(key: &str) -> bool {
 /// 1 MiB of events, a little more with their JSON).
 pub const MAX_ENVELOPE_BYTES: usize = 4 << 20;
 
-/// One log event as shipped, by this format and by the `logs` service alike.
-pub struct LogEventMessage<'a> {
-    pub log_group: &'a str,
-    pub log_stream: &'a str,
-    pub event_id: &'a str,
+/// A string written into a JSON text as serde_json writes it.
+pub trait JsonString {
+    fn push_json(&self, out: &mut String);
+}
+
+impl JsonString for str {
+    fn push_json(&self, out: &mut String) {
+        push_json_string(self, out);
+    }
+}
+
+/// A string read from an envelope: copied as it stands when it holds no escapes (then it is
+/// what serde_json writes), else unescaped and escaped again.
+impl JsonString for RawText<'_> {
+    fn push_json(&self, out: &mut String) {
+        match self.plain_json() {
+            Some(quoted) => out.push_str(quoted),
+            None => push_json_string(&self.text().unwrap_or_default(), out),
+        }
+    }
+}
+
+/// One log event as shipped, by this format and by the `logs` service alike (`T`: the kind of
+/// its strings: `str`, or [`RawText`] as read from an envelope).
+pub struct LogEventMessage<'a, T: JsonString + ?Sized = str> {
+    pub log_group: &'a T,
+    pub log_stream: &'a T,
+    pub event_id: &'a T,
     /// RFC 3339 with milliseconds.
     pub timestamp: &'a str,
     pub ingestion_time: Option<&'a str>,
-    pub message: &'a str,
+    pub message: &'a T,
     pub region: &'a str,
     pub account_id: &'a str,
 }
 
-impl LogEventMessage<'_> {
+impl<T: JsonString + ?Sized> LogEventMessage<'_, T> {
     /// Appends the event as one JSON object: `{"logGroup":...,"logStream":...,"eventId":...,
     /// "timestamp":...,"ingestionTime":...,"message":...,"region":...,"accountId":...}`
     /// (`ingestionTime` null when unknown), strings escaped as serde_json escapes them.
     pub fn write_json(&self, out: &mut String) {
-        let fields = [
-            ("{\"logGroup\":", Some(self.log_group)),
-            (",\"logStream\":", Some(self.log_stream)),
-            (",\"eventId\":", Some(self.event_id)),
-            (",\"timestamp\":", Some(self.timestamp)),
-            (",\"ingestionTime\":", self.ingestion_time),
-            (",\"message\":", Some(self.message)),
-            (",\"region\":", Some(self.region)),
-            (",\"accountId\":", Some(self.account_id)),
+        let texts = [
+            ("{\"logGroup\":", self.log_group),
+            (",\"logStream\":", self.log_stream),
+            (",\"eventId\":", self.event_id),
         ];
-        for (key, value) in fields {
+        for (key, value) in texts {
             out.push_str(key);
-            match value {
-                Some(v) => push_json_string(v, out),
-                None => out.push_str("null"),
-            }
+            value.push_json(out);
         }
+        out.push_str(",\"timestamp\":");
+        push_json_string(self.timestamp, out);
+        out.push_str(",\"ingestionTime\":");
+        match self.ingestion_time {
+            Some(v) => push_json_string(v, out),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"message\":");
+        self.message.push_json(out);
+        out.push_str(",\"region\":");
+        push_json_string(self.region, out);
+        out.push_str(",\"accountId\":");
+        push_json_string(self.account_id, out);
         out.push('}');
     }
 }
@@ -155,29 +182,75 @@ pub fn rfc3339_ms(ms: i64) -> Option<String> {
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Envelope<'a> {
-    #[serde(borrow)]
-    message_type: Cow<'a, str>,
-    #[serde(borrow, default)]
-    owner: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    log_group: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    log_stream: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    log_events: Vec<LogEvent<'a>>,
+/// Where a subscription envelope's fields stand in it.
+#[derive(Default)]
+struct Envelope {
+    message_type: Option<StrSpan>,
+    owner: Option<StrSpan>,
+    log_group: Option<StrSpan>,
+    log_stream: Option<StrSpan>,
+    /// Kept from one envelope to the next (cleared), so most envelopes allocate nothing.
+    log_events: Vec<LogEvent>,
 }
 
-#[derive(Deserialize)]
-struct LogEvent<'a> {
-    #[serde(borrow, default)]
-    id: Cow<'a, str>,
-    #[serde(default)]
+struct LogEvent {
+    id: Option<StrSpan>,
     timestamp: i64,
-    #[serde(borrow)]
-    message: Cow<'a, str>,
+    message: StrSpan,
+}
+
+impl Envelope {
+    /// Reads one envelope in one pass, its fields in any order, any others passed over.
+    fn read(&mut self, r: &mut Reader<'_>) -> Result<(), ScanError> {
+        let log_events = std::mem::take(&mut self.log_events);
+        *self = Self {
+            log_events,
+            ..Self::default()
+        };
+        self.log_events.clear();
+        r.object()?;
+        let mut first = true;
+        while let Some(key) = r.key(&mut first)? {
+            match r.name(key).as_ref() {
+                b"messageType" => self.message_type = r.string_or_null()?,
+                b"owner" => self.owner = r.string_or_null()?,
+                b"logGroup" => self.log_group = r.string_or_null()?,
+                b"logStream" => self.log_stream = r.string_or_null()?,
+                b"logEvents" => self.read_log_events(r)?,
+                _ => r.skip()?,
+            }
+        }
+        if self.message_type.is_none() {
+            return Err(r.invalid("missing field `messageType`"));
+        }
+        Ok(())
+    }
+
+    /// `logEvents`: `[{"id":...,"timestamp":...,"message":...}, ...]`.
+    fn read_log_events(&mut self, r: &mut Reader<'_>) -> Result<(), ScanError> {
+        r.array()?;
+        let mut first = true;
+        while r.element(&mut first)? {
+            r.object()?;
+            let (mut id, mut timestamp, mut message) = (None, 0, None);
+            let mut first_field = true;
+            while let Some(key) = r.key(&mut first_field)? {
+                match r.name(key).as_ref() {
+                    b"id" => id = r.string_or_null()?,
+                    b"timestamp" => timestamp = r.integer()?,
+                    b"message" => message = r.string_or_null()?,
+                    _ => r.skip()?,
+                }
+            }
+            let message = message.ok_or_else(|| r.invalid("a log event without its `message`"))?;
+            self.log_events.push(LogEvent {
+                id,
+                timestamp,
+                message,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// What a log group's records are, in a route the config gives (`cloudwatchlogs_routes`).
@@ -334,12 +407,15 @@ impl Decoder {
         Ok(Some(if envelopes {
             Box::new(Envelopes {
                 buf: Vec::new(),
-                region: self.region.clone().unwrap_or_default(),
-                routes: self.routes.clone(),
-                envelopes: 0,
-                shaped: String::new(),
-                stamps: Stamps::default(),
                 wait_for: 0,
+                reading: Reading {
+                    region: self.region.clone().unwrap_or_default(),
+                    routes: self.routes.clone(),
+                    envelopes: 0,
+                    shaped: String::new(),
+                    stamps: Stamps::default(),
+                    envelope: Envelope::default(),
+                },
             })
         } else {
             self.messages()
@@ -377,10 +453,19 @@ impl ObjectDecoder for Decoder {
     }
 }
 
-/// Subscription envelopes, each parsed in one pass by serde_json's stream reader over what is
-/// buffered (at most one envelope, capped), borrowing its strings.
+/// Subscription envelopes, each read in one pass where it stands (in the chunk fed, or in what
+/// is buffered of one that spans chunks: at most one envelope, capped), borrowing its strings.
 struct Envelopes {
+    /// The start of an envelope that goes on in the next chunk.
     buf: Vec<u8>,
+    /// An envelope that did not end in what was buffered is read again only once this many
+    /// bytes are (twice as many), so a large one costs a few passes, not one per chunk.
+    wait_for: usize,
+    reading: Reading,
+}
+
+/// What reading envelopes keeps from one to the next.
+struct Reading {
     region: String,
     routes: Arc<Vec<LogRoute>>,
     /// Envelopes read so far.
@@ -388,66 +473,71 @@ struct Envelopes {
     /// Where a log event shaped as `logs` ships it is written.
     shaped: String,
     stamps: Stamps,
-    /// An envelope that did not end in what was buffered is read again only once this many
-    /// bytes are (twice as many), so a large one costs a few passes, not one per chunk.
-    wait_for: usize,
+    /// The envelope being read.
+    envelope: Envelope,
 }
 
-impl Envelopes {
-    /// Reads every whole envelope buffered; what is left is the start of the next one.
-    fn drain(&mut self, out: &mut dyn EventSink) -> Result<(), FormatError> {
+impl Reading {
+    /// Reads every whole envelope at the start of `data`: how many bytes they took (what is
+    /// left is the start of the next one).
+    fn read(&mut self, data: &[u8], out: &mut dyn EventSink) -> Result<usize, FormatError> {
         let mut at = 0;
         loop {
-            let rest = &self.buf[at..];
-            let blank = rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
-            let rest = &rest[blank..];
+            at += data[at..]
+                .iter()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
+            let rest = &data[at..];
             if rest.is_empty() {
-                at += blank;
-                break;
+                return Ok(at);
             }
-            let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<Envelope<'_>>();
-            let parsed = stream.next();
-            let end = stream.byte_offset();
-            match parsed {
-                Some(Ok(envelope)) => {
+            let mut reader = Reader::new(rest);
+            match self.envelope.read(&mut reader) {
+                Ok(()) => {
                     self.envelopes += 1;
+                    let end = reader.position();
+                    at += end;
+                    let Ok(text) = std::str::from_utf8(&rest[..end]) else {
+                        let why = FormatError::Shape("an envelope that is not UTF-8".into());
+                        out.bad_record(Position::Record(self.envelopes), &why);
+                        continue;
+                    };
                     let shaping = Shaping {
                         region: &self.region,
                         routes: &self.routes,
                         shaped: &mut self.shaped,
                         stamps: &mut self.stamps,
                     };
-                    envelope_events(self.envelopes, &envelope, shaping, out);
-                    at += blank + end;
+                    envelope_events(self.envelopes, (text, &self.envelope), shaping, out);
                 }
                 // The envelope goes on in the next chunk.
-                Some(Err(e)) if e.is_eof() => {
-                    at += blank;
-                    break;
-                }
-                // JSON, but no envelope: reported, and read past.
-                Some(Err(e)) if e.is_data() => {
-                    self.envelopes += 1;
-                    let why = FormatError::Shape(format!("not a subscription envelope: {e}"));
-                    out.bad_record(Position::Record(self.envelopes), &why);
-                    match scan_object(rest, &[]) {
-                        Ok(Scanned { end, .. }) => at += blank + end,
-                        Err(_) => return Err(why),
+                Err(ScanError::Incomplete) => return Ok(at),
+                Err(ScanError::Invalid(why)) => match scan_object(rest, &[]) {
+                    // JSON, but no envelope: reported, and read past.
+                    Ok(Scanned { end, .. }) => {
+                        self.envelopes += 1;
+                        let why = FormatError::Shape(format!("not a subscription envelope: {why}"));
+                        out.bad_record(Position::Record(self.envelopes), &why);
+                        at += end;
                     }
-                }
-                Some(Err(e)) => {
-                    return Err(FormatError::NotJson(format!(
-                        "envelope {}: {e}",
-                        self.envelopes + 1
-                    )));
-                }
-                None => {
-                    at += blank;
-                    break;
-                }
+                    Err(ScanError::Incomplete) => return Ok(at),
+                    Err(ScanError::Invalid(why)) => {
+                        return Err(FormatError::NotJson(format!(
+                            "envelope {}: {why}",
+                            self.envelopes + 1
+                        )));
+                    }
+                },
             }
         }
-        self.buf.drain(..at);
+    }
+}
+
+impl Envelopes {
+    /// What is buffered, read; an envelope still open may not outgrow the cap.
+    fn read_buffered(&mut self, out: &mut dyn EventSink) -> Result<(), FormatError> {
+        let used = self.reading.read(&self.buf, out)?;
+        self.buf.drain(..used);
         self.wait_for = self.buf.len() * 2;
         if self.buf.len() > MAX_ENVELOPE_BYTES {
             return Err(FormatError::Shape(format!(
@@ -460,15 +550,22 @@ impl Envelopes {
 
 impl ObjectDecoder for Envelopes {
     fn feed(&mut self, chunk: &[u8], out: &mut dyn EventSink) -> Result<(), FormatError> {
+        if self.buf.is_empty() {
+            // Read where it stands; only an envelope the chunk ends inside is copied.
+            let used = self.reading.read(chunk, out)?;
+            self.buf.extend_from_slice(&chunk[used..]);
+            self.wait_for = self.buf.len() * 2;
+            return Ok(());
+        }
         self.buf.extend_from_slice(chunk);
         if self.buf.len() < self.wait_for {
             return Ok(());
         }
-        self.drain(out)
+        self.read_buffered(out)
     }
 
     fn finish(&mut self, out: &mut dyn EventSink) -> Result<(), FormatError> {
-        self.drain(out)?;
+        self.read_buffered(out)?;
         if self.buf.iter().any(|b| !b.is_ascii_whitespace()) {
             return Err(FormatError::Shape(
                 "the object ends before its last envelope does (truncated?)".into(),
@@ -488,34 +585,78 @@ struct Shaping<'a> {
     stamps: &'a mut Stamps,
 }
 
-fn envelope_events(n: u64, envelope: &Envelope<'_>, shaping: Shaping<'_>, out: &mut dyn EventSink) {
+fn envelope_events(
+    n: u64,
+    (text, envelope): (&str, &Envelope),
+    shaping: Shaping<'_>,
+    out: &mut dyn EventSink,
+) {
     let Shaping {
         region,
         routes,
         shaped,
         stamps,
     } = shaping;
-    if envelope.message_type != "DATA_MESSAGE" {
+    let read = |span: Option<StrSpan>| span.map_or(RawText::EMPTY, |s| s.in_text(text));
+    let message_type = read(envelope.message_type);
+    if message_type.text().as_deref() != Ok("DATA_MESSAGE") {
         out.dropped();
         return;
     }
-    let group = envelope.log_group.as_deref().unwrap_or_default();
-    let stream = envelope.log_stream.as_deref().unwrap_or_default();
-    let owner = envelope.owner.as_deref().and_then(present);
-    let route = route(group, stream, routes);
+    let raw_group = read(envelope.log_group);
+    let raw_stream = read(envelope.log_stream);
+    let owner_text = read(envelope.owner).text().unwrap_or_default();
+    let (group, stream) = match (raw_group.text(), raw_stream.text()) {
+        (Ok(group), Ok(stream)) => (group, stream),
+        (Err(why), _) | (_, Err(why)) => {
+            let why = FormatError::Shape(format!("not a subscription envelope: {why}"));
+            return out.bad_record(Position::Record(n), &why);
+        }
+    };
+    let owner = present(&owner_text);
+    let route = route(&group, &stream, routes);
     for e in &envelope.log_events {
-        let message: &str = &e.message;
+        let message = e.message.in_text(text);
+        if let Route::Logs = route {
+            let event = LogEventMessage {
+                log_group: &raw_group,
+                log_stream: &raw_stream,
+                event_id: &read(e.id),
+                timestamp: stamps.at(e.timestamp),
+                ingestion_time: None,
+                message: &message,
+                region,
+                account_id: owner.unwrap_or_default(),
+            };
+            shaped.clear();
+            event.write_json(shaped);
+            out.event(Event {
+                message: shaped,
+                event_type: None,
+                account: owner,
+                region: present(region),
+                table: None,
+            });
+            continue;
+        }
+        let message = match message.text() {
+            Ok(message) => message,
+            Err(why) => {
+                out.bad_record(Position::Record(n), &FormatError::Shape(why));
+                continue;
+            }
+        };
         match route {
             Route::Alone(table) => out.event(Event {
-                message,
+                message: &message,
                 event_type: None,
                 account: owner,
                 region: present(region),
                 table: Some(table),
             }),
-            Route::CloudTrail => match RecordFields::parse(message) {
+            Route::CloudTrail => match RecordFields::parse(&message) {
                 Ok((fields, _)) => out.event(Event {
-                    message,
+                    message: &message,
                     event_type: fields.event_type(),
                     account: fields.account.as_deref().and_then(present).or(owner),
                     region: fields
@@ -527,27 +668,7 @@ fn envelope_events(n: u64, envelope: &Envelope<'_>, shaping: Shaping<'_>, out: &
                 }),
                 Err(err) => out.bad_record(Position::Record(n), &err),
             },
-            Route::Logs => {
-                let event = LogEventMessage {
-                    log_group: group,
-                    log_stream: stream,
-                    event_id: &e.id,
-                    timestamp: stamps.at(e.timestamp),
-                    ingestion_time: None,
-                    message,
-                    region,
-                    account_id: owner.unwrap_or_default(),
-                };
-                shaped.clear();
-                event.write_json(shaped);
-                out.event(Event {
-                    message: shaped,
-                    event_type: None,
-                    account: owner,
-                    region: present(region),
-                    table: None,
-                });
-            }
+            Route::Logs => {}
         }
     }
 }
@@ -585,6 +706,45 @@ mod tests {
                 )
             );
         }
+    }
+
+    /// Strings with escapes (as a JSON encoder may write them) come out as the `logs` service
+    /// writes the same text; fields in another order and unknown ones are read; an envelope
+    /// that is JSON but no envelope is reported wherever the chunks cut it, and the rest go on.
+    #[test]
+    fn escapes_order_and_bad_envelopes() {
+        let odd = r#"{"logEvents":[{"message":"caf\u00e9 \/ \"q\" \\ \t","extra":[1,{"a":null}],"timestamp":1771015786034,"id":"7"}],"logStream":"s\u0031","owner":"123456789012","messageType":"DATA_MESSAGE","logGroup":"/g","x":{}}"#;
+        let not_one = r#"{"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","timestamp":5}]}"#;
+        let object = format!("{odd}{not_one}{ONE}");
+        let mut expected = String::new();
+        LogEventMessage::<str> {
+            log_group: "/g",
+            log_stream: "s1",
+            event_id: "7",
+            timestamp: "2026-02-13T20:49:46.034Z",
+            ingestion_time: None,
+            message: "café / \"q\" \\ \t",
+            region: "eu-west-1",
+            account_id: "123456789012",
+        }
+        .write_json(&mut expected);
+        for chunk in [1, 5, 64, 4096] {
+            let got = decode(&FORMAT, &options(), "k", object.as_bytes(), chunk).unwrap();
+            assert_eq!(got.events.len(), 2, "by {chunk}");
+            assert_eq!(got.events[0].0, expected, "by {chunk}");
+            assert_eq!(got.bad.len(), 1, "by {chunk}: {:?}", got.bad);
+        }
+        let broken = format!("{ONE}{{\"messageType\":tru}}{ONE}");
+        assert!(decode(&FORMAT, &options(), "k", broken.as_bytes(), 64).is_err());
+        let mut latin1 = ONE.replace("some text", "caf\u{e9}").into_bytes();
+        latin1.retain(|b| *b != 0xc3);
+        latin1.extend_from_slice(ONE.as_bytes());
+        let got = decode(&FORMAT, &options(), "k", &latin1, 16).unwrap();
+        assert_eq!(
+            (got.events.len(), got.bad.len()),
+            (1, 1),
+            "not UTF-8: reported, the rest go on"
+        );
     }
 
     #[test]

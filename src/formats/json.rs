@@ -263,6 +263,243 @@ pub fn scan_alone<'a>(text: &'a str, names: &[&str]) -> Result<Scanned<'a>, Stri
     Ok(scanned)
 }
 
+/// A JSON string as it stands in the bytes read, quotes included.
+#[derive(Debug, Clone, Copy)]
+pub struct RawText<'a> {
+    quoted: &'a str,
+    escaped: bool,
+}
+
+impl<'a> RawText<'a> {
+    /// `""`.
+    pub const EMPTY: RawText<'static> = RawText {
+        quoted: "\"\"",
+        escaped: false,
+    };
+
+    /// Its text, unescaped; borrowed when it holds no escapes.
+    pub fn text(&self) -> Result<Cow<'a, str>, String> {
+        if self.escaped {
+            serde_json::from_str::<String>(self.quoted)
+                .map(Cow::Owned)
+                .map_err(|e| e.to_string())
+        } else {
+            Ok(Cow::Borrowed(&self.quoted[1..self.quoted.len() - 1]))
+        }
+    }
+
+    /// The string as the JSON text it was read from, quotes included, when it holds no escapes
+    /// (then it is what serde_json writes for its text: no quote, backslash or control
+    /// character is in it).
+    pub fn plain_json(&self) -> Option<&'a str> {
+        (!self.escaped).then_some(self.quoted)
+    }
+}
+
+/// Where a string read by a [`Reader`] stands in its bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct StrSpan {
+    /// Its opening quote.
+    start: usize,
+    /// Its closing quote.
+    end: usize,
+    escaped: bool,
+}
+
+impl StrSpan {
+    /// The string in `text`, the bytes it was read from once they are known to be UTF-8 (its
+    /// quotes are ASCII, so it starts and ends on characters).
+    pub fn in_text(self, text: &str) -> RawText<'_> {
+        RawText {
+            quoted: text.get(self.start..=self.end).unwrap_or("\"\""),
+            escaped: self.escaped,
+        }
+    }
+}
+
+/// Reads JSON values one token at a time, for a caller that knows the shape it expects: each
+/// call reads one value (or one key), validated as [`scan_object`] validates (UTF-8 is the
+/// caller's: check the bytes a value took once, then take its strings with
+/// [`StrSpan::in_text`]), without building anything.
+pub struct Reader<'a> {
+    p: Scanner<'a>,
+    depth: u32,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Self {
+            p: Scanner {
+                b: bytes,
+                i: 0,
+                compact: true,
+            },
+            depth: 0,
+        }
+    }
+
+    /// How many bytes have been read.
+    pub fn position(&self) -> usize {
+        self.p.i
+    }
+
+    pub fn invalid(&self, what: &str) -> ScanError {
+        self.p.invalid(what)
+    }
+
+    /// Reads `open` (`{` or `[`) where a value is expected.
+    fn open(&mut self, open: u8, what: &str) -> Result<(), ScanError> {
+        if self.p.next_token()? != open {
+            return Err(self.p.invalid(what));
+        }
+        if self.depth >= MAX_DEPTH {
+            return Err(self.p.invalid("nested too deep"));
+        }
+        self.depth += 1;
+        self.p.i += 1;
+        Ok(())
+    }
+
+    /// Reads the `{` of an object.
+    pub fn object(&mut self) -> Result<(), ScanError> {
+        self.open(b'{', "expected a JSON object")
+    }
+
+    /// Reads the `[` of an array.
+    pub fn array(&mut self) -> Result<(), ScanError> {
+        self.open(b'[', "expected a JSON array")
+    }
+
+    /// Whether another member (or element) follows in the container open, `close` ending it:
+    /// reads the `,` before it, or the `close` (then false). `first` is true before the first.
+    fn more(&mut self, close: u8, first: &mut bool) -> Result<bool, ScanError> {
+        let c = self.p.next_token()?;
+        if c == close {
+            self.p.i += 1;
+            self.depth -= 1;
+            return Ok(false);
+        }
+        if !std::mem::take(first) {
+            if c != b',' {
+                return Err(self.p.invalid(if close == b'}' {
+                    "expected `,` or `}`"
+                } else {
+                    "expected `,` or `]`"
+                }));
+            }
+            self.p.i += 1;
+        }
+        Ok(true)
+    }
+
+    /// The next key of the object open (its `:` read), or None at its end.
+    pub fn key(&mut self, first: &mut bool) -> Result<Option<StrSpan>, ScanError> {
+        if !self.more(b'}', first)? {
+            return Ok(None);
+        }
+        if self.p.next_token()? != b'"' {
+            return Err(self.p.invalid("expected a key (a string)"));
+        }
+        let key = self.span()?;
+        if self.p.next_token()? != b':' {
+            return Err(self.p.invalid("expected `:` after a key"));
+        }
+        self.p.i += 1;
+        Ok(Some(key))
+    }
+
+    /// Whether another element of the array open follows (false at its end).
+    pub fn element(&mut self, first: &mut bool) -> Result<bool, ScanError> {
+        self.more(b']', first)
+    }
+
+    fn span(&mut self) -> Result<StrSpan, ScanError> {
+        let span = self.p.string()?;
+        Ok(StrSpan {
+            start: span.start - 1,
+            end: span.end,
+            escaped: span.escaped,
+        })
+    }
+
+    /// A key's name, unescaped (empty when its escapes make no text).
+    pub fn name(&self, key: StrSpan) -> Cow<'a, [u8]> {
+        let quoted = self.p.b.get(key.start..=key.end).unwrap_or_default();
+        if key.escaped {
+            Cow::Owned(
+                serde_json::from_slice::<String>(quoted)
+                    .unwrap_or_default()
+                    .into_bytes(),
+            )
+        } else {
+            Cow::Borrowed(
+                quoted
+                    .get(1..quoted.len().saturating_sub(1))
+                    .unwrap_or_default(),
+            )
+        }
+    }
+
+    /// A string, or None for `null`.
+    pub fn string_or_null(&mut self) -> Result<Option<StrSpan>, ScanError> {
+        match self.p.next_token()? {
+            b'"' => self.span().map(Some),
+            b'n' => self.p.literal(b"null").map(|()| None),
+            _ => Err(self.p.invalid("expected a string")),
+        }
+    }
+
+    /// An integer (an `i64`).
+    pub fn integer(&mut self) -> Result<i64, ScanError> {
+        let c = self.p.next_token()?;
+        if !(c == b'-' || c.is_ascii_digit()) {
+            return Err(self.p.invalid("expected an integer"));
+        }
+        let start = self.p.i;
+        self.p.number()?;
+        std::str::from_utf8(&self.p.b[start..self.p.i])
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| self.p.invalid("expected an integer"))
+    }
+
+    /// Reads past the next value, whatever it is.
+    pub fn skip(&mut self) -> Result<(), ScanError> {
+        match self.p.next_token()? {
+            b'"' => self.p.string().map(|_| ()),
+            b'{' => {
+                self.object()?;
+                let mut first = true;
+                while self.more(b'}', &mut first)? {
+                    if self.p.next_token()? != b'"' {
+                        return Err(self.p.invalid("expected a key (a string)"));
+                    }
+                    self.p.string()?;
+                    if self.p.next_token()? != b':' {
+                        return Err(self.p.invalid("expected `:` after a key"));
+                    }
+                    self.p.i += 1;
+                    self.skip()?;
+                }
+                Ok(())
+            }
+            b'[' => {
+                self.array()?;
+                let mut first = true;
+                while self.element(&mut first)? {
+                    self.skip()?;
+                }
+                Ok(())
+            }
+            b't' => self.p.literal(b"true"),
+            b'f' => self.p.literal(b"false"),
+            b'n' => self.p.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.p.number(),
+            _ => Err(self.p.invalid("expected a value")),
+        }
+    }
+}
+
 /// What comes next in [`scan_object`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Want {
@@ -599,6 +836,63 @@ mod tests {
         }
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(200), "]".repeat(200));
         assert!(matches!(scanned(&deep), Err(ScanError::Invalid(_))));
+    }
+
+    #[test]
+    fn the_reader_skips_what_serde_json_reads_and_refuses_the_rest() {
+        let skip = |text: &str| {
+            let mut r = Reader::new(text.as_bytes());
+            r.skip().map(|()| r.position())
+        };
+        let good = r#"{"eventName":"x\\y\u00e9","a":[{},[],{"b":[0,1.5,-0.0e-1,2E+3]}],"t":true,"f":false,"n":null} "#;
+        assert_eq!(skip(good), Ok(good.len() - 1));
+        for cut in 0..good.len() - 1 {
+            assert_eq!(
+                skip(&good[..cut]),
+                Err(ScanError::Incomplete),
+                "{}",
+                &good[..cut]
+            );
+        }
+        for bad in [
+            r#"{"a":tru}"#,
+            r#"{"a":01}"#,
+            r#"{"a" 1}"#,
+            r#"{"a":1,}"#,
+            r#"{"a":[1,]}"#,
+            r#"{"a":[1}"#,
+            r#"{a:1}"#,
+            r#"{"a":"\x"}"#,
+            "{\"a\":\"tab\there\"}",
+        ] {
+            assert!(matches!(skip(bad), Err(ScanError::Invalid(_))), "{bad}");
+            assert!(
+                serde_json::from_str::<serde_json::Value>(bad).is_err(),
+                "{bad}"
+            );
+        }
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(matches!(skip(&deep), Err(ScanError::Invalid(_))));
+        // Keys, strings and integers, as a caller that knows the shape reads them.
+        let text = r#"{"k":"pl\"ain","\u006e":-12,"z":null,"p":"plain"}"#;
+        let mut r = Reader::new(text.as_bytes());
+        r.object().unwrap();
+        let mut first = true;
+        let key = r.key(&mut first).unwrap().unwrap();
+        assert_eq!(r.name(key).as_ref(), b"k");
+        let value = r.string_or_null().unwrap().unwrap().in_text(text);
+        assert_eq!(value.text().unwrap(), "pl\"ain");
+        assert_eq!(value.plain_json(), None, "escaped: not as it stands");
+        let key = r.key(&mut first).unwrap().unwrap();
+        assert_eq!(r.name(key).as_ref(), b"n", "unescaped");
+        assert_eq!(r.integer(), Ok(-12));
+        r.key(&mut first).unwrap().unwrap();
+        assert!(r.string_or_null().unwrap().is_none());
+        r.key(&mut first).unwrap().unwrap();
+        let plain = r.string_or_null().unwrap().unwrap().in_text(text);
+        assert_eq!(plain.plain_json(), Some("\"plain\""));
+        assert!(r.key(&mut first).unwrap().is_none());
+        assert_eq!(r.position(), text.len());
     }
 
     #[test]

@@ -316,7 +316,7 @@ impl RegionLogs<'_> {
                     e.ingestion_time().and_then(rfc3339_ms),
                 );
                 let message = LogEventMessage {
-                    log_group: &group.name,
+                    log_group: group.name.as_str(),
                     log_stream: e.log_stream_name().unwrap_or_default(),
                     event_id: id,
                     timestamp: &timestamp,

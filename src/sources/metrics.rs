@@ -12,6 +12,13 @@
 //! and asked again after a day (after an hour when the metric had no datapoint to tell), at most
 //! [`MAX_UNITS_PER_RUN`] a run and region: 2,000 metrics under 40 names cost 40 calls a day, not
 //! one per metric per window. A name whose metrics carry different units gets the unit of one.
+//!
+//! With `include_linked_accounts`, a monitoring account (CloudWatch cross-account observability)
+//! lists its linked accounts' metrics too (ListMetrics' `IncludeLinkedAccounts`, each metric's
+//! `OwningAccounts` entry) and asks for each in its own account (the query's `AccountId`); every
+//! datapoint carries and is tagged with its owner. Units are learnt from the monitoring
+//! account's own metrics (GetMetricStatistics reads no other account): a name only linked
+//! accounts have stays without one.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -82,6 +89,15 @@ struct Plan {
     /// `namespaces` (empty: every namespace).
     namespaces: Vec<String>,
     api: MetricsApi,
+    /// `include_linked_accounts`.
+    linked: bool,
+}
+
+/// A metric listed, and the account that owns it when that is a linked account.
+struct Listed {
+    metric: Metric,
+    /// Its owner, a linked account (None: the puller's own).
+    linked: Option<String>,
 }
 
 impl Plan {
@@ -92,6 +108,7 @@ impl Plan {
             statistics: metrics.statistics.clone(),
             namespaces: metrics.namespaces.clone(),
             api: metrics.api,
+            linked: metrics.include_linked_accounts,
         }
     }
 }
@@ -157,15 +174,15 @@ impl RegionMetrics<'_> {
 
     /// The unit of each metric name, from the state, learning those unknown or stale. Units
     /// are a courtesy: a failure to learn them is a warning, and they stay null.
-    async fn units(&self, metrics: &[Metric], state: &ServiceHandle) -> HashMap<String, String> {
+    async fn units(&self, metrics: &[Listed], state: &ServiceHandle) -> HashMap<String, String> {
         let now = Utc::now();
         let mut known = state.units().await.unwrap_or_else(|e| {
             tracing::warn!(message = "Cannot read the metric units learnt before.", error = %e);
             BTreeMap::new()
         });
         let mut names: BTreeMap<String, &Metric> = BTreeMap::new();
-        for m in metrics {
-            names.entry(self.unit_key(m)).or_insert(m);
+        for m in metrics.iter().filter(|l| l.linked.is_none()) {
+            names.entry(self.unit_key(&m.metric)).or_insert(&m.metric);
         }
         let stale = names.into_iter().filter(|(key, _)| {
             known.get(key).is_none_or(|memo| {
@@ -242,8 +259,9 @@ impl RegionMetrics<'_> {
         )
     }
 
-    /// Every metric of the configured namespaces (or of all), all pages.
-    async fn list(&self) -> Result<Vec<Metric>, Failure> {
+    /// Every metric of the configured namespaces (or of all), all pages, with their owners
+    /// (`include_linked_accounts`).
+    async fn list(&self) -> Result<Vec<Listed>, Failure> {
         let namespaces: Vec<Option<&str>> = if self.plan.namespaces.is_empty() {
             vec![None]
         } else {
@@ -261,6 +279,7 @@ impl RegionMetrics<'_> {
                 .client
                 .list_metrics()
                 .set_namespace(namespace.map(String::from))
+                .set_include_linked_accounts(self.plan.linked.then_some(true))
                 .into_paginator()
                 .send();
             let mut more = true;
@@ -269,7 +288,16 @@ impl RegionMetrics<'_> {
                 .next_page(&mut more, || pages.next(), "CloudWatch ListMetrics")
                 .await?
             {
-                out.extend(page.metrics().iter().cloned());
+                let owners = page.owning_accounts();
+                out.extend(page.metrics().iter().enumerate().map(|(i, m)| {
+                    Listed {
+                        metric: m.clone(),
+                        linked: owners
+                            .get(i)
+                            .filter(|owner| *owner != self.at.account)
+                            .cloned(),
+                    }
+                }));
             }
             if let Some(ns) = namespace.filter(|_| out.len() == before) {
                 // A namespace that lists nothing is a mistake often enough to say every run.
@@ -295,12 +323,12 @@ impl RegionMetrics<'_> {
     }
 
     /// Groups of metrics whose queries fit one request.
-    fn groups<'m>(&self, metrics: &'m [Metric]) -> Vec<&'m [Metric]> {
+    fn groups<'m>(&self, metrics: &'m [Listed]) -> Vec<&'m [Listed]> {
         let per_metric = self.plan.statistics.len().max(1);
         let mut groups = Vec::new();
         let (mut start, mut queries, mut bytes) = (0, 0, 0);
         for (i, m) in metrics.iter().enumerate() {
-            let size = query_bytes(m) * per_metric;
+            let size = query_bytes(&m.metric) * per_metric;
             if i > start && (queries + per_metric > MAX_QUERIES || bytes + size > MAX_REQUEST_BYTES)
             {
                 groups.push(&metrics[start..i]);
@@ -319,16 +347,11 @@ impl RegionMetrics<'_> {
     /// windows are half-open.
     async fn slice(
         &self,
-        metrics: &[Metric],
+        metrics: &[Listed],
         units: &HashMap<String, String>,
         slice: Window,
     ) -> Result<(Shipped, Vec<String>), Failure> {
-        let tag = TagRule {
-            table: "cloud.aws.cloudwatch.metrics",
-            typed_family: None,
-            from_event: false,
-        }
-        .tag_fields(None, None, None, self.at.account, self.at.region);
+        let mut tags: HashMap<&str, String> = HashMap::new();
         let mut outbox: Outbox = Outbox::new(&self.at.ctx.shipper, &self.at.ctx.framing);
         for group in self.groups(metrics) {
             let points = match self.plan.api {
@@ -336,7 +359,8 @@ impl RegionMetrics<'_> {
                 MetricsApi::GetMetricStatistics => self.get_metric_statistics(group, slice).await?,
             };
             for ((metric_index, at), values) in &points {
-                let m = &group[*metric_index];
+                let Listed { metric: m, linked } = &group[*metric_index];
+                let account = linked.as_deref().unwrap_or(self.at.account);
                 let statistics: BTreeMap<&str, f64> = self
                     .plan
                     .statistics
@@ -359,10 +383,18 @@ impl RegionMetrics<'_> {
                     unit: units.get(&self.unit_key(m)).map(String::as_str),
                     statistics,
                     region: self.at.region,
-                    account_id: self.at.account,
+                    account_id: account,
                 };
+                let tag = tags.entry(account).or_insert_with(|| {
+                    TagRule {
+                        table: "cloud.aws.cloudwatch.metrics",
+                        typed_family: None,
+                        from_event: false,
+                    }
+                    .tag_fields(None, None, None, account, self.at.region)
+                });
                 match serde_json::to_string(&event) {
-                    Ok(json) => outbox.push(&tag, &json).await,
+                    Ok(json) => outbox.push(tag, &json).await,
                     Err(e) => {
                         tracing::warn!(message = "Datapoint skipped.", error = %e);
                         Counters::add(&self.at.counters.failed, 1);
@@ -377,7 +409,7 @@ impl RegionMetrics<'_> {
     /// one per statistic asked for.
     async fn get_metric_data(
         &self,
-        group: &[Metric],
+        group: &[Listed],
         slice: Window,
     ) -> Result<BTreeMap<(usize, i64), Vec<Option<f64>>>, Failure> {
         let per_metric = self.plan.statistics.len();
@@ -392,9 +424,10 @@ impl RegionMetrics<'_> {
                     .map(move |(si, stat)| {
                         MetricDataQuery::builder()
                             .id(format!("m{mi}_{si}"))
+                            .set_account_id(m.linked.clone())
                             .metric_stat(
                                 MetricStat::builder()
-                                    .metric(m.clone())
+                                    .metric(m.metric.clone())
                                     .period(i32::try_from(self.plan.period).unwrap_or(300))
                                     .stat(stat)
                                     .build(),
@@ -453,7 +486,7 @@ impl RegionMetrics<'_> {
     /// validation made sure of), billed as one request instead of one metric per statistic.
     async fn get_metric_statistics(
         &self,
-        group: &[Metric],
+        group: &[Listed],
         slice: Window,
     ) -> Result<BTreeMap<(usize, i64), Vec<Option<f64>>>, Failure> {
         let (start_ms, end_ms) = (slice.start.timestamp_millis(), slice.end.timestamp_millis());
@@ -467,7 +500,7 @@ impl RegionMetrics<'_> {
             stream::iter(group.iter().enumerate())
                 .map(|(mi, m)| {
                     let asked = self
-                        .statistics_of(m)
+                        .statistics_of(&m.metric)
                         .start_time(aws_smithy_types::DateTime::from_millis(start_ms))
                         .end_time(aws_smithy_types::DateTime::from_millis(end_ms))
                         .period(i32::try_from(self.plan.period).unwrap_or(300))

@@ -364,6 +364,70 @@ fn metrics_one_event_per_metric_and_timestamp_without_repeats() {
     );
 }
 
+/// A monitoring account with `include_linked_accounts` pulls its linked accounts' metrics too:
+/// each datapoint asked of the account that owns it, carrying and tagged with that account; the
+/// own account's units still learnt; the next run repeats nothing.
+#[test]
+fn linked_accounts_metrics_carry_their_owner() {
+    let (moto, receiver, wd) = setup();
+    let linked = moto.assume("arn:aws:iam::111122223333:role/monitoring-source");
+    let namespace = unique_name("Devo/Linked");
+    let minute = Utc::now().timestamp() / 60 * 60;
+    let at = minute - 3 * 60 + 7;
+    moto.put_metrics(
+        "us-east-1",
+        &namespace,
+        &[("Requests", "own", at, 5.0)],
+        &[("Requests", "Count")],
+    );
+    linked.put_metrics(
+        "us-east-1",
+        &namespace,
+        &[("Requests", "linked", at, 8.0)],
+        &[],
+    );
+    let start = (Utc::now() - chrono::Duration::minutes(30)).to_rfc3339();
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!(
+            "metrics-all:\n  regions: [us-east-1]\n  namespaces: [\"{namespace}\"]\n  period_seconds: 60\n  delay_seconds: 0\n  start_time: {start}\n  include_linked_accounts: true\n  statistics: [Sum]\n"
+        ),
+    ));
+    wd.run(&["-v", "metrics"])
+        .expect_code(0)
+        .expect_stderr("CloudWatch.GetMetricData=1");
+    let mut got: Vec<(String, serde_json::Value)> = receiver
+        .records()
+        .iter()
+        .map(|r| (r.tag.clone(), serde_json::from_str(&r.message).unwrap()))
+        .collect();
+    got.sort_by_key(|(tag, _)| tag.clone());
+    // The period's start, as AWS stamps it.
+    let stamp = chrono::DateTime::from_timestamp(at / 60 * 60, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let event = |api: &str, sum: f64, unit: serde_json::Value, account: &str| {
+        serde_json::json!({"namespace": namespace, "metricName": "Requests",
+            "dimensions": {"Api": api}, "timestamp": stamp, "period": 60, "unit": unit,
+            "Sum": sum, "region": "us-east-1", "accountId": account})
+    };
+    assert_eq!(
+        got,
+        [
+            (
+                "cloud.aws.cloudwatch.metrics.111122223333.us-east-1".to_string(),
+                event("linked", 8.0, "Count".into(), "111122223333")
+            ),
+            (
+                "cloud.aws.cloudwatch.metrics.123456789012.us-east-1".to_string(),
+                event("own", 5.0, "Count".into(), "123456789012")
+            ),
+        ]
+    );
+    wd.run(&["metrics", "--force"]).expect_code(0);
+    assert_eq!(receiver.records().len(), 2, "nothing repeated");
+}
+
 /// A host clock running ahead of AWS's (faketime, 20 minutes) must not move a cursor past data
 /// AWS does not have yet: windows end on AWS's clock (the Date header of its answers), so an
 /// event put right after that run is collected by the next; `check` reports the offset.
@@ -688,6 +752,14 @@ fn metrics_through_get_metric_statistics_are_the_same_events_for_less() {
         .run(&["metrics"])
         .expect_code(3)
         .expect_stderr("inputs.aws.services.metrics-all.metrics_api: get_metric_statistics gives only Average, Sum, Minimum, Maximum, SampleCount: p99 needs get_metric_data");
+    statistics_wd.write_config(&yaml(
+        statistics_receiver.port,
+        "  metrics_api: get_metric_statistics\n  include_linked_accounts: true\n",
+    ));
+    statistics_wd
+        .run(&["metrics"])
+        .expect_code(3)
+        .expect_stderr("inputs.aws.services.metrics-all.include_linked_accounts: GetMetricStatistics cannot read a linked account's metrics: leave metrics_api at get_metric_data");
 }
 
 /// A monitoring account reads its linked accounts' log groups (CloudWatch cross-account

@@ -38,6 +38,9 @@ moto_server's own arguments (-H HOST -p PORT), plus what moto lacks for our serv
    is linked to every other. FilterLogEvents with a log group's ARN as logGroupIdentifier reads
    that account's group; DescribeLogGroups with includeLinkedAccounts lists the groups of every
    account in the region.
+10. The same for CloudWatch metrics: ListMetrics with IncludeLinkedAccounts lists every
+   account's metrics (or OwningAccount's) with their OwningAccounts; GetMetricData asks each
+   query naming an AccountId of that account.
 """
 
 import argparse
@@ -468,9 +471,9 @@ class Extensions:
                     r["StatusCode"] = status
                     r["Messages"] = [{"Code": status, "Value": "injected by the fault tests"}]
 
-    def cloudwatch_cbor(self, environ, start_response, operation):
-        raw = self.body(environ)
-        request = plain(cbor2.loads(raw)) if raw else {}
+    def cloudwatch_json(self, environ, operation, request, account=None):
+        """`request` replayed to moto over CloudWatch's JSON protocol (as `account`, when
+        given): its status and parsed answer."""
         body = json.dumps(request).encode()
         forwarded = dict(environ)
         forwarded.update({
@@ -481,33 +484,86 @@ class Extensions:
             "wsgi.input": io.BytesIO(body),
         })
         forwarded.pop("HTTP_SMITHY_PROTOCOL", None)
+        if account:
+            forwarded["HTTP_X_MOTO_ACCOUNT_ID"] = account
         captured = {}
 
         def capture(status, headers, exc_info=None):
             captured["status"] = status
             return lambda data: None
 
-        token = request.get("NextToken", "")
-        if operation == "GetMetricData" and token.startswith("devo-aws-partial:"):
-            with self.lock:
-                parsed = self.partial_pages.pop(token, {"MetricDataResults": []})
-            shape = self.cloudwatch.operation_model(operation).output_shape
-            out = cbor2.dumps(typed(shape, parsed), datetime_as_timestamp=True, timezone=UTC)
-            return respond(start_response, "200 OK", out, "application/cbor", [("smithy-protocol", "rpc-v2-cbor")])
         answer = b"".join(self.app(forwarded, capture))
         status = captured.get("status", "500 Internal Server Error")
         parsed = json.loads(answer) if answer.strip() else {}
-        if status.startswith("2") and operation == "GetMetricData":
-            self.mark_results(parsed, json.dumps(request))
         if not status.startswith("2"):
-            error = {"__type": parsed.get("__type") or parsed.get("code") or "InternalFailure",
-                     "message": parsed.get("message") or parsed.get("Message") or answer.decode(errors="replace")}
-            out = cbor2.dumps(error)
+            parsed = {"__type": parsed.get("__type") or parsed.get("code") or "InternalFailure",
+                      "message": parsed.get("message") or parsed.get("Message") or answer.decode(errors="replace")}
+        return status, parsed
+
+    def linked_metrics(self, environ, request):
+        """Item 10: ListMetrics with IncludeLinkedAccounts lists the metrics of every account
+        (or of OwningAccount) in one page, each with its OwningAccounts entry."""
+        from moto.cloudwatch.models import cloudwatch_backends
+        from moto.iam.models import get_account_id_from
+        own = get_account_id_from(access_key_of(environ))
+        accounts = [own] + [a for a in list(cloudwatch_backends.keys()) if a != own]
+        if request.get("OwningAccount"):
+            accounts = [request["OwningAccount"]]
+        asked = {k: v for k, v in request.items()
+                 if k not in ("IncludeLinkedAccounts", "OwningAccount", "NextToken")}
+        metrics, owners = [], []
+        for account in accounts:
+            token = None
+            while True:
+                status, parsed = self.cloudwatch_json(
+                    environ, "ListMetrics", dict(asked, **({"NextToken": token} if token else {})), account)
+                if not status.startswith("2"):
+                    return status, parsed
+                page = parsed.get("Metrics", [])
+                metrics.extend(page)
+                owners.extend([account] * len(page))
+                token = parsed.get("NextToken")
+                if not token:
+                    break
+        return "200 OK", {"Metrics": metrics, "OwningAccounts": owners}
+
+    def linked_metric_data(self, environ, request):
+        """Item 10: GetMetricData whose queries name an AccountId: each account's queries asked
+        of that account, the results put together."""
+        by_account = {}
+        for query in request.get("MetricDataQueries", []):
+            by_account.setdefault(query.get("AccountId"), []).append(query)
+        results = []
+        for account, queries in by_account.items():
+            status, parsed = self.cloudwatch_json(
+                environ, "GetMetricData", dict(request, MetricDataQueries=queries), account)
+            if not status.startswith("2"):
+                return status, parsed
+            results.extend(parsed.get("MetricDataResults", []))
+        return "200 OK", {"MetricDataResults": results}
+
+    def cloudwatch_cbor(self, environ, start_response, operation):
+        raw = self.body(environ)
+        request = plain(cbor2.loads(raw)) if raw else {}
+        token = request.get("NextToken", "")
+        if operation == "GetMetricData" and token.startswith("devo-aws-partial:"):
+            with self.lock:
+                status, parsed = "200 OK", self.partial_pages.pop(token, {"MetricDataResults": []})
+        elif operation == "ListMetrics" and request.get("IncludeLinkedAccounts"):
+            status, parsed = self.linked_metrics(environ, request)
+        elif operation == "GetMetricData" and any(
+                q.get("AccountId") for q in request.get("MetricDataQueries", [])):
+            status, parsed = self.linked_metric_data(environ, request)
         else:
+            status, parsed = self.cloudwatch_json(environ, operation, request)
+            if status.startswith("2") and operation == "GetMetricData":
+                self.mark_results(parsed, json.dumps(request))
+        if status.startswith("2"):
             shape = self.cloudwatch.operation_model(operation).output_shape
             out = cbor2.dumps(typed(shape, parsed), datetime_as_timestamp=True, timezone=UTC)
+        else:
+            out = cbor2.dumps(parsed)
         return respond(start_response, status, out, "application/cbor", [("smithy-protocol", "rpc-v2-cbor")])
-
 
 def main():
     parser = argparse.ArgumentParser()
