@@ -575,8 +575,6 @@ impl ObjectDecoder for Envelopes {
     }
 }
 
-/// The events of one envelope: each log event, as its log group's route says; a control
-/// message is dropped.
 /// What shaping a log event takes: the object's region, the config's routes, reused buffers.
 struct Shaping<'a> {
     region: &'a str,
@@ -585,6 +583,8 @@ struct Shaping<'a> {
     stamps: &'a mut Stamps,
 }
 
+/// The events of one envelope: each log event, as its log group's route says; a control
+/// message is dropped.
 fn envelope_events(
     n: u64,
     (text, envelope): (&str, &Envelope),
@@ -639,37 +639,44 @@ fn envelope_events(
             });
             continue;
         }
-        let message = match message.text() {
-            Ok(message) => message,
-            Err(why) => {
-                out.bad_record(Position::Record(n), &FormatError::Shape(why));
-                continue;
-            }
-        };
-        match route {
-            Route::Alone(table) => out.event(Event {
-                message: &message,
-                event_type: None,
-                account: owner,
-                region: present(region),
-                table: Some(table),
-            }),
-            Route::CloudTrail => match RecordFields::parse(&message) {
-                Ok((fields, _)) => out.event(Event {
-                    message: &message,
-                    event_type: fields.event_type(),
-                    account: fields.account.as_deref().and_then(present).or(owner),
-                    region: fields
-                        .region
-                        .as_deref()
-                        .and_then(present)
-                        .or(present(region)),
-                    table: Some(CLOUDTRAIL),
-                }),
-                Err(err) => out.bad_record(Position::Record(n), &err),
-            },
-            Route::Logs => {}
+        match message.text() {
+            Ok(message) => record_alone(n, &message, route, (owner, region), out),
+            Err(why) => out.bad_record(Position::Record(n), &FormatError::Shape(why)),
         }
+    }
+}
+
+/// A log event's message shipped alone, as the record of the kind its route names.
+fn record_alone(
+    n: u64,
+    message: &str,
+    route: Route,
+    (owner, region): (Option<&str>, &str),
+    out: &mut dyn EventSink,
+) {
+    match route {
+        Route::Alone(table) => out.event(Event {
+            message,
+            event_type: None,
+            account: owner,
+            region: present(region),
+            table: Some(table),
+        }),
+        Route::CloudTrail => match RecordFields::parse(message) {
+            Ok((fields, _)) => out.event(Event {
+                message,
+                event_type: fields.event_type(),
+                account: fields.account.as_deref().and_then(present).or(owner),
+                region: fields
+                    .region
+                    .as_deref()
+                    .and_then(present)
+                    .or(present(region)),
+                table: Some(CLOUDTRAIL),
+            }),
+            Err(err) => out.bad_record(Position::Record(n), &err),
+        },
+        Route::Logs => {}
     }
 }
 
