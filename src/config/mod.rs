@@ -492,7 +492,7 @@ inputs:
             none.err(),
             Some(ParseError::invalid(
                 "inputs.aws.services.non-cloudwatch-logs.types",
-                "expected a list with one or more of: flowlogs, cloudfrontlogs, alblogs, elblogs, waflogs, s3accesslogs, route53logs, guarddutyfindings, networkfirewalllogs, configlogs, cloudwatchlogs, archive"
+                "expected a list with one or more of: flowlogs, cloudfrontlogs, alblogs, elblogs, waflogs, s3accesslogs, route53logs, guarddutyfindings, networkfirewalllogs, configlogs, cloudwatchlogs, securitylake, archive"
             ))
         );
     }

@@ -278,6 +278,12 @@ pub static ROWS: &[ServiceRow] = &[
     s3_kind!("networkfirewalllogs", &formats::networkfirewall::FORMAT),
     s3_kind!("configlogs", &formats::awsconfig::FORMAT),
     s3_kind!("cloudwatchlogs", &formats::firehose::FORMAT),
+    // A Security Lake subscriber's objects are encrypted with the lake's key when it has one.
+    s3_kind!(
+        "securitylake",
+        Pull::Objects(&formats::securitylake::FORMAT),
+        KMS_OBJECT_ACTIONS
+    ),
     // GuardDuty's exports (and trails with SSE-KMS) in the archive are encrypted with a key.
     s3_kind!("archive", Pull::Archive, KMS_OBJECT_ACTIONS),
 ];

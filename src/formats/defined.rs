@@ -262,6 +262,7 @@ mod tests {
             d.feed(c, &mut out)?;
         }
         d.finish(&mut out)?;
+        while d.more(&mut out)? {}
         Ok(out)
     }
 

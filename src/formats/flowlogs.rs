@@ -11,6 +11,7 @@
 
 use super::lines::{JsonKeys, LineDecoder, LineRule};
 use super::objects::{Event, EventSink, Format, any_key, aws_logs_service, present};
+use super::parquet::TextOrParquet;
 
 /// VPC Flow Logs from S3 (`flowlogs`).
 pub static FORMAT: Format = Format {
@@ -19,12 +20,13 @@ pub static FORMAT: Format = Format {
     typed_family: Some("cloud.aws.vpc"),
     reads_key: any_key,
     claims: |key| aws_logs_service(key) == Some("vpcflowlogs"),
+    // VPC Flow Logs written as Parquet give the events their text would.
     decoder: |options, _key| {
-        LineDecoder::boxed(Rule {
+        TextOrParquet::boxed(LineDecoder::boxed(Rule {
             header: None,
             json: options.json,
             scratch: String::new(),
-        })
+        }))
     },
 };
 
@@ -195,6 +197,33 @@ mod tests {
     use super::*;
 
     const V2: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+
+    /// A flow log delivered as Parquet gives the events (messages, types, accounts, regions) its
+    /// text gives for the same records, raw and with `format: json`, whatever the chunking
+    /// (tests/data/formats/vpcflow.parquet and vpcflow-parquet.log hold the same four records).
+    #[test]
+    fn parquet_gives_what_its_text_gives() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/formats");
+        let parquet = std::fs::read(dir.join("vpcflow.parquet")).unwrap();
+        let text = std::fs::read(dir.join("vpcflow-parquet.log")).unwrap();
+        let key = "AWSLogs/123456789012/vpcflowlogs/us-east-1/2024/05/01/x.log.parquet";
+        for json in [false, true] {
+            let options = DecoderOptions {
+                json,
+                ..DecoderOptions::default()
+            };
+            let from_text = decode(&FORMAT, &options, key, &text, 4096).unwrap();
+            assert_eq!(from_text.events.len(), 4);
+            for chunk in [3, 4096] {
+                let from_parquet = decode(&FORMAT, &options, key, &parquet, chunk).unwrap();
+                assert_eq!(
+                    from_parquet.events, from_text.events,
+                    "json {json}, by {chunk}"
+                );
+                assert!(from_parquet.bad.is_empty());
+            }
+        }
+    }
 
     #[test]
     fn default_format_records_json_and_a_repeated_header() {

@@ -22,10 +22,12 @@ pub mod layout;
 pub mod lines;
 pub mod networkfirewall;
 pub mod objects;
+pub mod parquet;
 pub mod records;
 pub mod route53;
 pub mod s3_notification;
 pub mod s3access;
+pub mod securitylake;
 pub mod waf;
 
 /// Every S3 object format.
@@ -42,6 +44,7 @@ pub const OBJECT_FORMATS: &[&objects::Format] = &[
     &networkfirewall::FORMAT,
     &awsconfig::FORMAT,
     &firehose::FORMAT,
+    &securitylake::FORMAT,
 ];
 
 /// Input that cannot be understood: reported with where it came from, never fatal to a run.
@@ -51,6 +54,10 @@ pub enum FormatError {
     NotJson(String),
     #[error("unexpected shape: {0}")]
     Shape(String),
+    /// A failure of this machine, not of the object (a temporary file that cannot be written):
+    /// worth another try.
+    #[error("{0}")]
+    Local(String),
 }
 
 #[cfg(test)]

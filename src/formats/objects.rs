@@ -69,6 +69,12 @@ pub trait ObjectDecoder: Send {
     fn feed(&mut self, chunk: &[u8], out: &mut dyn EventSink) -> Result<(), FormatError>;
     /// The end of the object: what is left, and whether the object was whole.
     fn finish(&mut self, out: &mut dyn EventSink) -> Result<(), FormatError>;
+    /// After `finish`, the events of an object that had to be read whole before any could be
+    /// given (Parquet): a bounded number each call, the pipeline shipping between calls; false
+    /// once there are no more. Most decoders give theirs as they are fed: none here.
+    fn more(&mut self, _out: &mut dyn EventSink) -> Result<bool, FormatError> {
+        Ok(false)
+    }
 }
 
 /// What a service's config asks of its decoder.
@@ -245,11 +251,33 @@ pub fn key_account_region(key: &str) -> (Option<&str>, Option<&str>) {
 /// (`<prefix><account>/<region>/<bucket>/YYYY/MM/DD/...`): a 12-digit segment followed by a
 /// region.
 fn partitioned_account_region(key: &str) -> (Option<&str>, Option<&str>) {
+    let hive = hive_account_region(key);
+    if hive.0.is_some() || hive.1.is_some() {
+        return hive;
+    }
     let parts: Vec<&str> = key.split('/').collect();
     parts
         .windows(2)
         .find(|w| w[0].len() == 12 && w[0].bytes().all(|b| b.is_ascii_digit()) && is_region(w[1]))
         .map_or((None, None), |w| (Some(w[0]), Some(w[1])))
+}
+
+/// The account and region of a key partitioned Hive's way: Security Lake's
+/// `region=<r>/accountId=<a>/`, VPC Flow Logs' `aws-account-id=<a>/aws-region=<r>/`.
+fn hive_account_region(key: &str) -> (Option<&str>, Option<&str>) {
+    let value = |names: &[&str]| {
+        key.split('/').find_map(|part| {
+            let (name, value) = part.split_once('=')?;
+            names
+                .contains(&name)
+                .then_some(value)
+                .filter(|v| !v.is_empty())
+        })
+    };
+    (
+        value(&["accountId", "aws-account-id"]).filter(|a| a.bytes().all(|b| b.is_ascii_digit())),
+        value(&["region", "aws-region"]).filter(|r| is_region(r)),
+    )
 }
 
 /// `us-east-1`, `eu-central-2`, `us-gov-west-1`: letters, dashes, ending in a digit after a dash.
@@ -322,6 +350,7 @@ pub(crate) mod testing {
             d.feed(c, &mut out)?;
         }
         d.finish(&mut out)?;
+        while d.more(&mut out)? {}
         Ok(out)
     }
 }

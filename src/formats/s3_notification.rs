@@ -3,7 +3,8 @@
 //! - an S3 event notification sent straight to SQS (`{"Records":[{"eventSource":"aws:s3",...}]}`),
 //!   several records per message, keys URL-encoded (`+` is a space);
 //! - the same wrapped in an SNS envelope;
-//! - an EventBridge "Object Created" event (keys not encoded);
+//! - an EventBridge "Object Created" event (keys not encoded), and Amazon Security Lake's
+//!   subscriber notification, the same body without its `detail-type`;
 //! - CloudTrail's own SNS notification (`{"s3Bucket":...,"s3ObjectKey":[...]}`);
 //! - `s3:TestEvent`, sent when a notification is configured: nothing to read, delete it.
 
@@ -135,7 +136,11 @@ pub fn parse(body: &str) -> Result<Notification, FormatError> {
         }
         return Ok(Notification::Objects(objects));
     }
-    if parsed.detail_type.as_deref() == Some("Object Created")
+    // Security Lake's subscriber notification is EventBridge's event without its detail-type.
+    if parsed
+        .detail_type
+        .as_deref()
+        .is_none_or(|t| t == "Object Created")
         && let Some(EbDetail {
             bucket: Some(bucket),
             object: Some(object),
@@ -163,7 +168,7 @@ pub fn parse(body: &str) -> Result<Notification, FormatError> {
         ));
     }
     Err(FormatError::Shape(
-        "not an S3 notification (no Records, Object Created detail or s3ObjectKey)".into(),
+        "not an S3 notification (no Records, Object Created detail, Security Lake detail or s3ObjectKey)".into(),
     ))
 }
 
@@ -210,6 +215,25 @@ mod tests {
         };
         assert_eq!(o[0].key, "raw/a b+c.gz", "EventBridge keys are not encoded");
         assert_eq!(o[0].region.as_deref(), Some("ca-central-1"));
+    }
+
+    /// Security Lake's subscriber notification as AWS documents it (no `detail-type`), and an
+    /// EventBridge event of another type, which names nothing to read.
+    #[test]
+    fn security_lake_subscriber_notification() {
+        let body = r#"{"source":"aws.s3","time":"2024-05-01T10:00:00Z","account":"123456789012","region":"ca-central-1","resources":["arn:aws:s3:::aws-security-data-lake-ca-central-1-x"],"detail":{"bucket":{"name":"aws-security-data-lake-ca-central-1-x"},"object":{"key":"aws/CLOUD_TRAIL_MGMT/2.0/region=ca-central-1/accountId=123456789012/eventDay=20240501/a.gz.parquet","size":5,"etag":"b57f9512698f4b09e608f4f2a65852e5"},"request-id":"N4N7GDK58NMKJ12R","requester":"securitylake.amazonaws.com"}}"#;
+        let Notification::Objects(o) = parse(body).unwrap() else {
+            panic!()
+        };
+        assert_eq!(o.len(), 1);
+        assert_eq!(o[0].bucket, "aws-security-data-lake-ca-central-1-x");
+        assert!(o[0].key.ends_with("/a.gz.parquet"));
+        assert_eq!(
+            (o[0].size, o[0].region.as_deref()),
+            (Some(5), Some("ca-central-1"))
+        );
+        let deleted = body.replacen('{', r#"{"detail-type":"Object Deleted","#, 1);
+        assert!(parse(&deleted).is_err());
     }
 
     #[test]

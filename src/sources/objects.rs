@@ -32,6 +32,7 @@ use crate::formats::compression::Compression;
 use crate::formats::objects::{
     DecoderOptions, Event, EventSink, Format, ObjectKind, Position, Table, kind_for,
 };
+use crate::formats::parquet::MAGIC;
 use crate::formats::s3_notification::{self, Notification, ObjectRef};
 use crate::outcome::{Failure, Outcome};
 use crate::sources::partial::{ObjectSink, PartialNotes, Track};
@@ -910,16 +911,7 @@ impl ObjectReader {
             .max(MIN_DECOMPRESSED_CAP);
         let mut read = 0u64;
         loop {
-            if self.stop.now() {
-                // What was read is shipped; the message goes back to the queue for the rest.
-                return Err(Rejection::Failed(Failure::new(
-                    Outcome::Temporary,
-                    format!(
-                        "s3://{}/{}: the run's deadline (or a stop signal) came in the middle of the object; the next run reads the rest",
-                        self.object.bucket, self.object.key
-                    ),
-                )));
-            }
+            self.stopped_in_the_middle()?;
             let n = source
                 .read(&mut buf)
                 .await
@@ -934,12 +926,12 @@ impl ObjectReader {
                 )));
             }
             let chunk = &buf[..n];
-            if std::mem::take(&mut first) && chunk.contains(&0) {
+            if std::mem::take(&mut first) && chunk.contains(&0) && !chunk.starts_with(MAGIC) {
                 return Err(self.poison("neither gzip, zstd nor text"));
             }
             decoder
                 .feed(chunk, &mut self.tagging(out))
-                .map_err(|e| self.poison(e))?;
+                .map_err(|e| self.decode_error(e))?;
             if out.batch.len() >= BATCH_BYTES {
                 let full =
                     std::mem::replace(&mut out.batch, framing.batch_with_capacity(BATCH_CAPACITY));
@@ -948,7 +940,46 @@ impl ObjectReader {
         }
         decoder
             .finish(&mut self.tagging(out))
-            .map_err(|e| self.poison(e))
+            .map_err(|e| self.decode_error(e))?;
+        // An object read whole before its records (Parquet): a step of them at a time.
+        while decoder
+            .more(&mut self.tagging(out))
+            .map_err(|e| self.decode_error(e))?
+        {
+            self.stopped_in_the_middle()?;
+            if out.batch.len() >= BATCH_BYTES {
+                let full =
+                    std::mem::replace(&mut out.batch, framing.batch_with_capacity(BATCH_CAPACITY));
+                sink.send(full, out.records).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// A decoder's error: the object's fault (poison), unless it is this machine's.
+    fn decode_error(&self, e: FormatError) -> Rejection {
+        match e {
+            FormatError::Local(why) => Rejection::Failed(Failure::new(
+                Outcome::Temporary,
+                format!("s3://{}/{}: {why}", self.object.bucket, self.object.key),
+            )),
+            other => self.poison(other),
+        }
+    }
+
+    /// Err when the run's deadline (or a stop signal) has come: what was read is shipped, the
+    /// message goes back to the queue for the rest.
+    fn stopped_in_the_middle(&self) -> Result<(), Rejection> {
+        if self.stop.now() {
+            return Err(Rejection::Failed(Failure::new(
+                Outcome::Temporary,
+                format!(
+                    "s3://{}/{}: the run's deadline (or a stop signal) came in the middle of the object; the next run reads the rest",
+                    self.object.bucket, self.object.key
+                ),
+            )));
+        }
+        Ok(())
     }
 
     /// A corrupt or truncated compressed stream is the object's fault; anything else (the
