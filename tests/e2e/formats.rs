@@ -811,3 +811,141 @@ fn cloudwatch_logs_through_firehose_in_each_shape() {
     assert_eq!(got, want);
     assert_eq!(moto.depth("us-east-1", &url), (0, 0));
 }
+
+/// A Security Lake subscriber's queue (`types: [securitylake]`): real OCSF objects of both
+/// source versions (tests/data/securitylake) announced as Security Lake announces them (no
+/// `detail-type`) and by an S3 event notification; every row shipped byte for byte as pyarrow
+/// reads it, tagged with the account and region the record names, else the key's partitions
+/// (`accountId=`, `region=`); with `auto_event_type`, the OCSF class is the table's last level. A
+/// Parquet object that is not whole is reported, its message left to the redrive policy.
+#[test]
+fn security_lake_objects_from_a_subscribers_queue() {
+    let (moto, receiver, wd) = setup();
+    let bucket = crate::support::aws::unique_name("aws-security-data-lake-us-east-1");
+    moto.create_bucket("us-east-1", &bucket);
+    let url = moto.create_queue("us-east-1", &crate::support::aws::unique_name("lake"), 30);
+    let lake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/securitylake");
+    let objects = [
+        // Names its account and region (OCSF 1.0's cloud.account_uid).
+        (
+            "v1-route53-example0.gz.parquet",
+            "aws/ROUTE53/1.0/region=us-east-1/accountId=123456789012/eventDay=20230307/a.gz.parquet",
+        ),
+        // Names neither account (left to the key) nor... its region: us-east-2.
+        (
+            "v2-cloudtrail-consolelogin.parquet",
+            "aws/CLOUD_TRAIL_MGMT/2.0/region=eu-west-1/accountId=444455556666/eventDay=20221110/b.gz.parquet",
+        ),
+        (
+            "v2-vpcflow-input0.parquet",
+            "aws/VPC_FLOW/2.0/region=us-east-1/accountId=123456789012/eventDay=20230307/c.gz.parquet",
+        ),
+        (
+            "v2-eks-audit.parquet",
+            "ext/eks-audit/2.0/region=ap-south-1/accountId=777788889999/eventDay=20240501/d.parquet",
+        ),
+    ];
+    for (file, key) in objects {
+        moto.put_object(
+            "us-east-1",
+            &bucket,
+            key,
+            std::fs::read(lake.join(file)).unwrap(),
+        );
+    }
+    let truncated = std::fs::read(lake.join("v2-cloudtrail-updatetrail.parquet")).unwrap();
+    let cut = "aws/CLOUD_TRAIL_MGMT/2.0/region=us-east-1/accountId=123456789012/eventDay=20221110/cut.gz.parquet";
+    moto.put_object(
+        "us-east-1",
+        &bucket,
+        cut,
+        truncated[..truncated.len() / 2].to_vec(),
+    );
+    let lake_notice = |key: &str| {
+        serde_json::json!({"source": "aws.s3", "time": "2024-05-01T10:00:00Z",
+            "account": "123456789012", "region": "us-east-1",
+            "resources": [format!("arn:aws:s3:::{bucket}")],
+            "detail": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1},
+                "request-id": "N4N7GDK58NMKJ12R", "requester": "securitylake.amazonaws.com"}})
+        .to_string()
+    };
+    let s3_notice = |key: &str| {
+        serde_json::json!({"Records": [{"eventName": "ObjectCreated:Put", "awsRegion": "us-east-1",
+            "s3": {"bucket": {"name": bucket}, "object": {"key": key.replace('=', "%3D")}}}]})
+        .to_string()
+    };
+    let mut bodies: Vec<String> = objects[..3].iter().map(|(_, k)| lake_notice(k)).collect();
+    bodies.push(s3_notice(objects[3].1));
+    bodies.push(lake_notice(cut));
+    moto.send("us-east-1", &url, &bodies);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!("non-cloudwatch-logs:\n  types: [securitylake]\n  securitylake_sqs_queue_name: {url}\n  regions: [us-east-1]\n"),
+    ));
+    let run = wd.run(&["s3logs", "securitylake"]);
+    run.expect_code(0)
+        .expect_stderr("messages=5 objects=4 skipped=0 events=4 failed=2");
+    assert!(
+        run.stderr
+            .contains("cut.gz.parquet: unexpected shape: not a Parquet file"),
+        "{}",
+        run.stderr
+    );
+    let expected = |file: &str| {
+        std::fs::read_to_string(lake.join(format!("{file}.expected.jsonl")))
+            .unwrap()
+            .trim_end()
+            .to_string()
+    };
+    let mut got: Vec<(String, String)> = receiver
+        .records()
+        .into_iter()
+        .map(|r| (r.tag, r.message))
+        .collect();
+    got.sort();
+    let table = "cloud.aws.amazon.security_lake.events";
+    let mut want = vec![
+        (
+            format!("{table}.123456789012.us-east-1"),
+            expected(objects[0].0),
+        ),
+        (
+            format!("{table}.444455556666.us-east-2"),
+            expected(objects[1].0),
+        ),
+        (
+            format!("{table}.123456789012.us-east-1"),
+            expected(objects[2].0),
+        ),
+        (
+            format!("{table}.777788889999.ap-south-1"),
+            expected(objects[3].0),
+        ),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+    // The message of the cut object stays for the redrive policy; the others are deleted.
+    assert_eq!(moto.depth("us-east-1", &url), (0, 1));
+
+    let (_, typed_receiver, typed_wd) = setup();
+    let typed_url = moto.create_queue(
+        "us-east-1",
+        &crate::support::aws::unique_name("lake-typed"),
+        30,
+    );
+    moto.send("us-east-1", &typed_url, &[lake_notice(objects[1].1)]);
+    typed_wd.write_config(&config_yaml(
+        typed_receiver.port,
+        &format!("non-cloudwatch-logs:\n  types: [securitylake]\n  securitylake_sqs_queue_name: {typed_url}\n  regions: [us-east-1]\n  auto_event_type: true\n"),
+    ));
+    typed_wd.run(&["s3logs", "securitylake"]).expect_code(0);
+    let tags: Vec<String> = typed_receiver
+        .records()
+        .into_iter()
+        .map(|r| r.tag)
+        .collect();
+    assert_eq!(
+        tags,
+        ["cloud.aws.amazon.security_lake.authentication.444455556666.us-east-2"]
+    );
+}
