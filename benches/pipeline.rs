@@ -14,8 +14,10 @@
 //!
 //! 8. decode → tag → frame of each S3 log format (the samples of tests/data/formats repeated to
 //!    about 40 MB), in process, against `gzip -dc` on the same bytes;
+//!    VPC flow log records as Parquet, read as a flow log and as a Security Lake object, beside
+//!    `gzip -dc` on the same records as gzip text;
 //! 9. the built binary (`s3logs TYPE`) on one object of each format at 8 MB and at 128 MB: peak
-//!    RSS of each (memory flat in object size).
+//!    RSS of each (memory flat in object size), Parquet objects too.
 //!
 //! 10. a replay from the bucket (`audit --start-time --end-time`): 10,000 CloudTrail objects of
 //!     two accounts and two regions over ten days, listed and read from the stand-in at 25 ms.
@@ -32,6 +34,7 @@
 //! another build of devo-aws (`cargo build --profile profiling`, which keeps symbols for perf). Run through
 //! tests/support/with-moto.sh (the Makefile does), which starts moto.
 
+mod flowparquet;
 mod rtt;
 mod standin;
 #[allow(dead_code)]
@@ -50,7 +53,7 @@ use devo_aws::formats::objects::{DecoderOptions, Format};
 use devo_aws::formats::s3_notification::ObjectRef;
 use devo_aws::formats::{
     alb, awsconfig, cloudtrail, elb, firehose, flowlogs, guardduty, networkfirewall, route53,
-    s3access, waf,
+    s3access, securitylake, waf,
 };
 use devo_aws::sources::objects::{BatchSink, ObjectReader, ObjectSettings, Stored};
 
@@ -65,6 +68,8 @@ const BIG_BYTES: usize = 1 << 30;
 const FLOW_LINES: usize = 200_000;
 const TRAIL_KEY: &str = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/bench.json.gz";
 const FLOW_KEY: &str = "AWSLogs/111122223333/vpcflowlogs/eu-west-1/2024/05/01/bench.log";
+const LAKE_KEY: &str =
+    "aws/VPC_FLOW/2.0/region=eu-west-1/accountId=111122223333/eventDay=20240501/bench.gz.parquet";
 
 fn main() {
     let objects: Vec<Vec<u8>> = (0..OBJECTS).map(|o| trail_object(o, RECORDS)).collect();
@@ -97,8 +102,10 @@ fn main() {
     );
     if std::env::var("DEVO_AWS_BENCH").as_deref() == Ok("formats") {
         formats_rows();
+        parquet_rows();
         if std::env::var_os("DEVO_AWS_TEST_ENDPOINT").is_some() {
             format_memory_rows();
+            parquet_memory_rows();
         }
         return;
     }
@@ -255,6 +262,94 @@ fn formats_rows() {
             mb_per_s(raw.len(), ours),
             mb_per_s(raw.len(), gz_time),
             gz_time.as_secs_f64() / ours.as_secs_f64()
+        );
+    }
+}
+
+/// Case 8, Parquet: VPC flow log records as Parquet (about 40 MB), read by the flow-log kind
+/// (rows as text lines) and the Security Lake kind (rows as JSON), beside `gzip -dc` on the same
+/// records as a gzip text flow log.
+fn parquet_rows() {
+    let (parquet, rows, text) = flowparquet::flow_object(40 << 20, true);
+    let gz = [support::gzip(&text)];
+    let gz_time = best_of(3, || gzip_dc(&gz));
+    println!(
+        "\n| Parquet ({:.1} MB, {rows} rows; the same records as text: {:.1} MB) | rows/s | Parquet MB/s | text-equivalent MB/s | gzip -dc MB/s (same records, gzip text) | ratio |\n|---|---|---|---|---|---|",
+        parquet.len() as f64 / 1e6,
+        text.len() as f64 / 1e6
+    );
+    let objects = [parquet];
+    for (name, format, key) in [
+        (
+            "VPC flow logs (rows as their text lines)",
+            &flowlogs::FORMAT,
+            FLOW_KEY,
+        ),
+        (
+            "Security Lake kind (rows as JSON)",
+            &securitylake::FORMAT,
+            LAKE_KEY,
+        ),
+    ] {
+        let mut events = 0;
+        let ours = best_of(3, || {
+            let started = Instant::now();
+            events = decode_in_process(
+                ObjectSettings::plain(format, DecoderOptions::default()),
+                key,
+                &objects,
+            );
+            started.elapsed()
+        });
+        assert_eq!(events, rows, "{name}: every row");
+        println!(
+            "| {name} | {:.0} | {:.1} | {:.0} | {:.0} | {:.2} |",
+            rows as f64 / ours.as_secs_f64(),
+            mb_per_s(objects[0].len(), ours),
+            mb_per_s(text.len(), ours),
+            mb_per_s(text.len(), gz_time),
+            gz_time.as_secs_f64() / ours.as_secs_f64()
+        );
+    }
+}
+
+/// Case 9, Parquet: the built binary on one Parquet object of about 8 MB, then 128 MB, through
+/// moto and the receiver, as a flow log and as a Security Lake object: peak RSS of each run.
+fn parquet_memory_rows() {
+    println!(
+        "\n| Parquet object through s3logs | rows (8 MB) | peak RSS MiB (8 MB) | rows (128 MB) | peak RSS MiB (128 MB) | growth MiB |\n|---|---|---|---|---|---|"
+    );
+    let objects: Vec<(Vec<u8>, u64)> = [8usize << 20, 128 << 20]
+        .iter()
+        .map(|&bytes| {
+            let (parquet, rows, _) = flowparquet::flow_object(bytes, false);
+            (parquet, rows)
+        })
+        .collect();
+    for (kind, key) in [("flowlogs", FLOW_KEY), ("securitylake", LAKE_KEY)] {
+        let runs: Vec<Measured> = objects
+            .iter()
+            .map(|(parquet, rows)| {
+                let (_pki, receiver, wd) = bench_dir();
+                let moto = Moto::new();
+                let (queue, _url, bucket) = moto.announcing_bucket("us-east-1", "bench-pq", 300);
+                moto.put_object("us-east-1", &bucket, key, parquet.clone());
+                wd.write_config(&config_yaml(
+                    receiver.port,
+                    &format!("non-cloudwatch-logs:\n  types: [{kind}]\n  {kind}_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
+                ));
+                let run = timed(&wd, &["s3logs", kind, "--deadline", "10m"], &receiver);
+                assert_eq!(run.events, *rows, "{kind}: every row delivered");
+                run
+            })
+            .collect();
+        println!(
+            "| {kind} | {} | {:.1} | {} | {:.1} | {:.1} |",
+            runs[0].events,
+            runs[0].rss_kib as f64 / 1024.0,
+            runs[1].events,
+            runs[1].rss_kib as f64 / 1024.0,
+            (runs[1].rss_kib as f64 - runs[0].rss_kib as f64) / 1024.0
         );
     }
 }

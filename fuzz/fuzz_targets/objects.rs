@@ -89,5 +89,9 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     }
-    let _ = decoder.finish(&mut check);
+    if decoder.finish(&mut check).is_err() {
+        return;
+    }
+    // Parquet's rows come after the object is whole.
+    while let Ok(true) = decoder.more(&mut check) {}
 });

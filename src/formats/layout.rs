@@ -1,6 +1,6 @@
 //! Where AWS puts the time in its log keys, for replays that list a bucket: the date spelt by
 //! the directories (`.../2026/11/03/`, Hive-style `year=2026/month=11/day=03/hour=05/`, AWS
-//! Config's unpadded `2026/11/3/`) and the stamp in a file's name (`_20261103T0505Z_` of
+//! Config's unpadded `2026/11/3/`, Security Lake's `eventDay=20261103/`) and the stamp in a file's name (`_20261103T0505Z_` of
 //! CloudTrail, VPC Flow Logs, ELB, WAF, Route 53 and Network Firewall; `.2026-11-03-05.` of
 //! CloudFront; the leading `2026-11-03-05-12-33-` of S3 server access logs). Pure.
 
@@ -34,6 +34,9 @@ impl DirDate {
     /// `3`, `year=2026`, `hour=05`); `None` when `name` is no date part (an account, a region,
     /// `CloudTrail`), so the directory is walked as it is.
     pub fn extend(self, name: &str) -> Option<Self> {
+        if let Some(day) = name.strip_prefix("eventDay=").filter(|_| self.len == 0) {
+            return Self::event_day(day);
+        }
         let (label, digits, range) = PARTS.get(self.len)?;
         let text = name
             .strip_prefix(label)
@@ -52,6 +55,16 @@ impl DirDate {
         // A day that does not exist (2026/02/30) is no date.
         next.span()?;
         Some(next)
+    }
+
+    /// Security Lake's partition of a day, `eventDay=YYYYMMDD`.
+    fn event_day(digits: &str) -> Option<Self> {
+        if digits.len() != 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        [&digits[..4], &digits[4..6], &digits[6..]]
+            .into_iter()
+            .try_fold(Self::default(), |date, part| date.extend(part))
     }
 
     /// Whether the directories spelt a whole day (or more).
@@ -147,6 +160,10 @@ mod tests {
         // AWS Config does not pad; Hive-style partitions name each part.
         assert_eq!(walk(&["2026", "11", "3"]), Some(day));
         assert_eq!(walk(&["year=2026", "month=11", "day=03"]), Some(day));
+        // Security Lake's one partition of a day.
+        assert_eq!(walk(&["eventDay=20261103"]), Some(day));
+        assert_eq!(walk(&["eventDay=20260230"]), None);
+        assert_eq!(walk(&["eventDay=2026110"]), None);
         let hour = walk(&["year=2026", "month=12", "day=31", "hour=23"]).unwrap();
         assert_eq!(
             hour.span(),

@@ -99,6 +99,20 @@ impl ParquetDecoder {
         let reader = SerializedFileReader::new(file)
             .map_err(|e| FormatError::Shape(format!("not a Parquet file ({bytes} bytes): {e}")))?;
         for (i, group) in reader.metadata().row_groups().iter().enumerate() {
+            // Where each column chunk is, checked here: the reader panics on a negative one.
+            let outside = group.columns().iter().any(|column| {
+                let start = column
+                    .dictionary_page_offset()
+                    .unwrap_or(column.data_page_offset());
+                let len = column.compressed_size();
+                start < 0 || len < 0 || (start as u64).saturating_add(len as u64) > bytes
+            });
+            if outside {
+                return Err(FormatError::Shape(format!(
+                    "row group {}: a column chunk outside the file (corrupt metadata)",
+                    i + 1
+                )));
+            }
             if group.total_byte_size() > MAX_ROW_GROUP_BYTES {
                 return Err(FormatError::Shape(format!(
                     "row group {} holds {} bytes uncompressed, more than the {} MiB devo-aws reads at once",
