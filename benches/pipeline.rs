@@ -326,7 +326,10 @@ fn parquet_memory_rows() {
             (parquet, rows)
         })
         .collect();
-    for (kind, key) in [("flowlogs", FLOW_KEY), ("securitylake", LAKE_KEY)] {
+    for (kind, queue_key, key) in [
+        ("flowlogs", "vpcflowlogs", FLOW_KEY),
+        ("securitylake", "securitylake", LAKE_KEY),
+    ] {
         let runs: Vec<Measured> = objects
             .iter()
             .map(|(parquet, rows)| {
@@ -336,7 +339,7 @@ fn parquet_memory_rows() {
                 moto.put_object("us-east-1", &bucket, key, parquet.clone());
                 wd.write_config(&config_yaml(
                     receiver.port,
-                    &format!("non-cloudwatch-logs:\n  types: [{kind}]\n  {kind}_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
+                    &format!("non-cloudwatch-logs:\n  types: [{kind}]\n  {queue_key}_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
                 ));
                 let run = timed(&wd, &["s3logs", kind, "--deadline", "10m"], &receiver);
                 assert_eq!(run.events, *rows, "{kind}: every row delivered");
@@ -361,7 +364,8 @@ fn format_memory_rows() {
     println!(
         "\n| format, one object through s3logs | events (8 MB) | peak RSS MiB (8 MB) | events (128 MB) | peak RSS MiB (128 MB) | growth MiB |\n|---|---|---|---|---|---|"
     );
-    for (name, format, file, key, kind) in FORMAT_CASES {
+    let only = std::env::var("DEVO_AWS_BENCH_FORMAT").unwrap_or_default();
+    for (name, format, file, key, kind) in FORMAT_CASES.iter().filter(|c| c.0.contains(&only)) {
         let runs: Vec<Measured> = [8usize << 20, 128 << 20]
             .iter()
             .map(|&bytes| {

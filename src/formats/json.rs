@@ -278,6 +278,7 @@ impl<'a> RawText<'a> {
     };
 
     /// Its text, unescaped; borrowed when it holds no escapes.
+    #[inline]
     pub fn text(&self) -> Result<Cow<'a, str>, String> {
         if self.escaped {
             serde_json::from_str::<String>(self.quoted)
@@ -291,6 +292,7 @@ impl<'a> RawText<'a> {
     /// The string as the JSON text it was read from, quotes included, when it holds no escapes
     /// (then it is what serde_json writes for its text: no quote, backslash or control
     /// character is in it).
+    #[inline]
     pub fn plain_json(&self) -> Option<&'a str> {
         (!self.escaped).then_some(self.quoted)
     }
@@ -309,6 +311,7 @@ pub struct StrSpan {
 impl StrSpan {
     /// The string in `text`, the bytes it was read from once they are known to be UTF-8 (its
     /// quotes are ASCII, so it starts and ends on characters).
+    #[inline]
     pub fn in_text(self, text: &str) -> RawText<'_> {
         RawText {
             quoted: text.get(self.start..=self.end).unwrap_or("\"\""),
@@ -327,6 +330,7 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     pub fn new(bytes: &'a [u8]) -> Self {
         Self {
             p: Scanner {
@@ -339,15 +343,18 @@ impl<'a> Reader<'a> {
     }
 
     /// How many bytes have been read.
+    #[inline]
     pub fn position(&self) -> usize {
         self.p.i
     }
 
+    #[inline]
     pub fn invalid(&self, what: &str) -> ScanError {
         self.p.invalid(what)
     }
 
     /// Reads `open` (`{` or `[`) where a value is expected.
+    #[inline]
     fn open(&mut self, open: u8, what: &str) -> Result<(), ScanError> {
         if self.p.next_token()? != open {
             return Err(self.p.invalid(what));
@@ -361,17 +368,20 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads the `{` of an object.
+    #[inline]
     pub fn object(&mut self) -> Result<(), ScanError> {
         self.open(b'{', "expected a JSON object")
     }
 
     /// Reads the `[` of an array.
+    #[inline]
     pub fn array(&mut self) -> Result<(), ScanError> {
         self.open(b'[', "expected a JSON array")
     }
 
     /// Whether another member (or element) follows in the container open, `close` ending it:
     /// reads the `,` before it, or the `close` (then false). `first` is true before the first.
+    #[inline]
     fn more(&mut self, close: u8, first: &mut bool) -> Result<bool, ScanError> {
         let c = self.p.next_token()?;
         if c == close {
@@ -393,6 +403,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next key of the object open (its `:` read), or None at its end.
+    #[inline]
     pub fn key(&mut self, first: &mut bool) -> Result<Option<StrSpan>, ScanError> {
         if !self.more(b'}', first)? {
             return Ok(None);
@@ -409,10 +420,12 @@ impl<'a> Reader<'a> {
     }
 
     /// Whether another element of the array open follows (false at its end).
+    #[inline]
     pub fn element(&mut self, first: &mut bool) -> Result<bool, ScanError> {
         self.more(b']', first)
     }
 
+    #[inline]
     fn span(&mut self) -> Result<StrSpan, ScanError> {
         let span = self.p.string()?;
         Ok(StrSpan {
@@ -423,6 +436,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A key's name, unescaped (empty when its escapes make no text).
+    #[inline]
     pub fn name(&self, key: StrSpan) -> Cow<'a, [u8]> {
         let quoted = self.p.b.get(key.start..=key.end).unwrap_or_default();
         if key.escaped {
@@ -441,6 +455,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A string, or None for `null`.
+    #[inline]
     pub fn string_or_null(&mut self) -> Result<Option<StrSpan>, ScanError> {
         match self.p.next_token()? {
             b'"' => self.span().map(Some),
@@ -450,6 +465,7 @@ impl<'a> Reader<'a> {
     }
 
     /// An integer (an `i64`).
+    #[inline]
     pub fn integer(&mut self) -> Result<i64, ScanError> {
         let c = self.p.next_token()?;
         if !(c == b'-' || c.is_ascii_digit()) {
@@ -464,6 +480,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads past the next value, whatever it is.
+    #[inline]
     pub fn skip(&mut self) -> Result<(), ScanError> {
         match self.p.next_token()? {
             b'"' => self.p.string().map(|_| ()),

@@ -37,9 +37,10 @@ pub const MAGIC: &[u8] = b"PAR1";
 /// The largest object spooled (Security Lake and VPC Flow Logs write objects of tens to a few
 /// hundred megabytes).
 pub const MAX_OBJECT_BYTES: u64 = 4 << 30;
-/// The largest row group read, uncompressed (Security Lake's and VPC Flow Logs' are a few
-/// megabytes; Parquet writers default to 128 MiB).
-pub const MAX_ROW_GROUP_BYTES: i64 = 256 << 20;
+/// The largest row group read, uncompressed: parquet-mr's default (Security Lake's writer). A row
+/// group is read a page per column at a time (pages are about 1 MiB), so memory stays far under
+/// it; it bounds what a file of huge pages could ask for.
+pub const MAX_ROW_GROUP_BYTES: i64 = 128 << 20;
 /// Rows read per step, between which the pipeline ships what they made.
 const ROWS_PER_STEP: usize = 256;
 

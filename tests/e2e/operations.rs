@@ -596,10 +596,14 @@ fn the_demo_delivers_every_service() {
         "cloud.aws.cloudtrail.sts.210987654321.eu-west-1",
         // A kind the config defines.
         "sec.cisco.umbrella.dns.123456789012.us-east-1",
+        // A Security Lake subscriber's queue: OCSF records typed by their class.
+        "cloud.aws.amazon.security_lake.api_activity.123456789012.us-east-2",
+        "cloud.aws.amazon.security_lake.dns_activity.123456789012.us-east-1",
+        "cloud.aws.amazon.security_lake.security_finding.123456789100.us-east-1",
     ] {
         assert!(stdout.contains(tag), "{tag} in {stdout}");
     }
-    assert_eq!(stderr.matches("status=\"ok\"").count(), 18, "{stderr}");
+    assert_eq!(stderr.matches("status=\"ok\"").count(), 19, "{stderr}");
     assert!(
         stderr.contains("objects read by kind: audits_s3=1 flowlogs=1 configlogs=1"),
         "{stderr}"

@@ -60,8 +60,9 @@ else
         start_time: $start
         regions: [us-east-1]
       non-cloudwatch-logs:
-        types: [flowlogs, cloudfrontlogs, alblogs, elblogs, waflogs, s3accesslogs, route53logs, guarddutyfindings, networkfirewalllogs, configlogs, archive, umbrella_dns]
+        types: [flowlogs, cloudfrontlogs, alblogs, elblogs, waflogs, s3accesslogs, route53logs, guarddutyfindings, networkfirewalllogs, configlogs, archive, umbrella_dns, securitylake]
         archive_sqs_queue_name: demo-archive
+        securitylake_sqs_queue_name: demo-securitylake
         umbrella_dns_sqs_queue_name: demo-umbrella
         kinds:
           umbrella_dns:

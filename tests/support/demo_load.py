@@ -162,9 +162,36 @@ def put_defined():
     print(f"demo: umbrella_dns (defined in the config): s3://demo-umbrella/{key}", file=sys.stderr)
 
 
+# Amazon Security Lake, read as a subscriber: real OCSF objects (tests/data/securitylake) in the
+# lake's layout, announced on the subscriber's queue as Security Lake announces them.
+LAKE = [
+    ("v2-cloudtrail-updatetrail.parquet", "aws/CLOUD_TRAIL_MGMT/2.0/region=us-east-2/accountId=123456789012/eventDay=20221110/demo-1.gz.parquet"),
+    ("v2-route53-example0.parquet", "aws/ROUTE53/2.0/region=us-east-1/accountId=123456789012/eventDay=20230307/demo-2.gz.parquet"),
+    ("v1-securityhub-example0.gz.parquet", "aws/SH_FINDINGS/1.0/region=us-east-1/accountId=123456789100/eventDay=20230307/demo-3.gz.parquet"),
+]
+
+
+def put_security_lake():
+    bucket = "aws-security-data-lake-us-east-1-demo"
+    s3 = client("s3")
+    s3.create_bucket(Bucket=bucket)
+    url = create_queue(sqs("us-east-1"), "demo-securitylake")
+    lake = FORMATS.parent / "securitylake"
+    for file, key in LAKE:
+        s3.put_object(Bucket=bucket, Key=key, Body=(lake / file).read_bytes())
+        notice = {"source": "aws.s3", "time": "2026-11-28T09:00:00Z", "account": ACCOUNT, "region": "us-east-1",
+                  "resources": [f"arn:aws:s3:::{bucket}"],
+                  "detail": {"bucket": {"name": bucket}, "object": {"key": key, "size": len((lake / file).read_bytes())},
+                             "request-id": "demo", "requester": "securitylake.amazonaws.com"}}
+        sqs("us-east-1").send_message(QueueUrl=url, MessageBody=json.dumps(notice))
+    print(f"demo: securitylake: {len(LAKE)} OCSF Parquet objects (CloudTrail, Route 53, Security Hub) "
+          f"in s3://{bucket}/aws/..., announced on demo-securitylake", file=sys.stderr)
+
+
 def put_objects(now):
     put_archive(now)
     put_defined()
+    put_security_lake()
     for kind, queue, file, key, gzipped in S3_KINDS:
         body = (FORMATS / file).read_bytes()
         announcing_bucket(queue).put_object(Bucket=queue, Key=key, Body=gzip.compress(body) if gzipped else body)
