@@ -182,7 +182,6 @@ fn a_killed_workers_cursor_is_taken_over_when_its_lease_expires() {
     moto.fault(
         serde_json::json!({"op": "FilterLogEvents", "match": group, "delay_ms": 4000, "times": 1}),
     );
-    let started = Instant::now();
     let mut dead = wd
         .command(
             std::process::Command::new(env!("CARGO_BIN_EXE_devo-aws")),
@@ -209,10 +208,14 @@ fn a_killed_workers_cursor_is_taken_over_when_its_lease_expires() {
     run.expect_stderr("held=1");
     assert!(receiver.records().is_empty());
 
-    // 2 s deadline + 10 s grace after the dead run started.
-    std::thread::sleep(
-        Duration::from_secs(12).saturating_sub(started.elapsed()) + Duration::from_millis(500),
-    );
+    // Until the lease the dead run wrote expires (its 2 s deadline + 10 s grace from when it
+    // wrote it, which a loaded machine makes later than the run's start).
+    let expires = chrono::DateTime::parse_from_rfc3339(lease["lease"]["expires"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let left = (expires - chrono::Utc::now()).to_std().unwrap_or_default();
+    assert!(left <= Duration::from_secs(12), "{lease}");
+    std::thread::sleep(left + Duration::from_millis(500));
     let run = wd.run(&["logs", "--force"]);
     run.expect_code(0);
     run.expect_stderr("lease expired");
