@@ -247,16 +247,7 @@ fn formats_rows() {
         let gz = support::gzip(&raw);
         let objects = [gz];
         let gz_time = best_of(3, || gzip_dc(&objects));
-        let mut events = 0;
-        let ours = best_of(3, || {
-            let started = Instant::now();
-            events = decode_in_process(
-                ObjectSettings::plain(format, DecoderOptions::default()),
-                key,
-                &objects,
-            );
-            started.elapsed()
-        });
+        let (events, ours) = decode_best_of_3(format, key, &objects);
         println!(
             "| {name} | {events} | {:.0} | {:.0} | {:.2} |",
             mb_per_s(raw.len(), ours),
@@ -291,16 +282,7 @@ fn parquet_rows() {
             LAKE_KEY,
         ),
     ] {
-        let mut events = 0;
-        let ours = best_of(3, || {
-            let started = Instant::now();
-            events = decode_in_process(
-                ObjectSettings::plain(format, DecoderOptions::default()),
-                key,
-                &objects,
-            );
-            started.elapsed()
-        });
+        let (events, ours) = decode_best_of_3(format, key, &objects);
         assert_eq!(events, rows, "{name}: every row");
         println!(
             "| {name} | {:.0} | {:.1} | {:.0} | {:.0} | {:.2} |",
@@ -355,6 +337,21 @@ fn parquet_memory_rows() {
             (runs[1].rss_kib as f64 - runs[0].rss_kib as f64) / 1024.0
         );
     }
+}
+
+/// `format`'s decoder on `objects` in process, best of 3: events and time.
+fn decode_best_of_3(format: &'static Format, key: &str, objects: &[Vec<u8>]) -> (u64, Duration) {
+    let mut events = 0;
+    let took = best_of(3, || {
+        let started = Instant::now();
+        events = decode_in_process(
+            ObjectSettings::plain(format, DecoderOptions::default()),
+            key,
+            objects,
+        );
+        started.elapsed()
+    });
+    (events, took)
 }
 
 /// Case 9: memory flat in object size, per format: the built binary (`s3logs TYPE`) on one

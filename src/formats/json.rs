@@ -809,6 +809,23 @@ mod tests {
 
     /// Every prefix of an object is incomplete, never invalid; whatever serde_json refuses,
     /// the scan refuses.
+    /// JSON that serde_json refuses.
+    const MALFORMED: [&str; 13] = [
+        r#"{"a":tru}"#,
+        r#"{"a":01}"#,
+        r#"{"a":1.}"#,
+        r#"{"a":-}"#,
+        r#"{"a":1e}"#,
+        r#"{"a" 1}"#,
+        r#"{"a":1,}"#,
+        r#"{"a":[1,]}"#,
+        r#"{"a":[1}"#,
+        r#"{a:1}"#,
+        r#"{"a":"\x"}"#,
+        r#"{"a":"\u12G4"}"#,
+        "{\"a\":\"tab\there\"}",
+    ];
+
     #[test]
     fn the_scan_agrees_with_serde_json() {
         let good = r#"{"eventName":"x\\y\u00e9","a":[{},[],{"b":[0,1.5,-0.0e-1,2E+3]}],"t":true,"f":false,"n":null,"awsRegion":"r"}"#;
@@ -821,25 +838,13 @@ mod tests {
             );
         }
         assert!(scanned(good).is_ok());
-        for bad in [
-            r#"{"a":tru}"#,
-            r#"{"a":01}"#,
-            r#"{"a":1.}"#,
-            r#"{"a":-}"#,
-            r#"{"a":1e}"#,
-            r#"{"a" 1}"#,
-            r#"{"a":1,}"#,
-            r#"{"a":[1,]}"#,
-            r#"{"a":[1}"#,
-            r#"{a:1}"#,
-            r#"{"a":"\x"}"#,
-            r#"{"a":"\u12G4"}"#,
-            "{\"a\":\"tab\there\"}",
+        let not_records = [
             r#"{"eventName":5}"#,
             r#"{"eventName":{"x":1}}"#,
             r#"{"eventName":"a","eventName":"b"}"#,
             r#"["eventName"]"#,
-        ] {
+        ];
+        for bad in MALFORMED.iter().chain(&not_records) {
             assert!(
                 matches!(scanned(bad), Err(ScanError::Invalid(_))),
                 "{bad}: {:?}",
@@ -871,17 +876,7 @@ mod tests {
                 &good[..cut]
             );
         }
-        for bad in [
-            r#"{"a":tru}"#,
-            r#"{"a":01}"#,
-            r#"{"a" 1}"#,
-            r#"{"a":1,}"#,
-            r#"{"a":[1,]}"#,
-            r#"{"a":[1}"#,
-            r#"{a:1}"#,
-            r#"{"a":"\x"}"#,
-            "{\"a\":\"tab\there\"}",
-        ] {
+        for bad in MALFORMED {
             assert!(matches!(skip(bad), Err(ScanError::Invalid(_))), "{bad}");
             assert!(
                 serde_json::from_str::<serde_json::Value>(bad).is_err(),
