@@ -388,8 +388,14 @@ fn gauge(
 pub async fn push(base: &str, path: &str, text: String) -> Result<(), String> {
     let url = format!("{}{path}", base.trim_end_matches('/'));
     let sent = tokio::task::spawn_blocking(move || {
+        let tls = ureq::tls::TlsConfig::builder()
+            .unversioned_rustls_crypto_provider(std::sync::Arc::new(
+                rustls::crypto::aws_lc_rs::default_provider(),
+            ))
+            .build();
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(std::time::Duration::from_secs(PUSH_TIMEOUT_SECS)))
+            .tls_config(tls)
             .build()
             .into();
         agent
@@ -401,4 +407,32 @@ pub async fn push(base: &str, path: &str, text: String) -> Result<(), String> {
     })
     .await;
     sent.map_err(|e| e.to_string())?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An https Pushgateway is reached with the crypto provider devo-aws gives ureq (none of
+    /// ureq's own is built): a server that closes the connection during the handshake is an
+    /// error naming the URL, not a panic for want of a provider.
+    #[tokio::test]
+    async fn an_https_push_uses_our_crypto_provider() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            if let Ok((stream, _)) = listener.accept() {
+                drop(stream);
+            }
+        });
+        let base = format!("https://127.0.0.1:{port}");
+        let err = push(&base, "/metrics/job/devo_aws", "a 1\n".into())
+            .await
+            .unwrap_err();
+        assert!(err.starts_with(&base), "{err}");
+        assert!(
+            !err.contains("panic") && !err.contains("CryptoProvider"),
+            "{err}"
+        );
+    }
 }
