@@ -72,7 +72,7 @@ pub struct ParquetDecoder {
 }
 
 enum State {
-    /// Writing the object to a temporary file (None: it could not be made; said at `feed`).
+    /// Writing the object to a temporary file (made at the first bytes).
     Spooling {
         file: Option<File>,
         bytes: u64,
@@ -216,7 +216,13 @@ impl ObjectDecoder for ParquetDecoder {
         };
         file.seek(SeekFrom::Start(0))
             .map_err(|e| FormatError::Local(format!("reading a Parquet object back: {e}")))?;
-        let (rows, schema) = Self::open(file, bytes)?;
+        // As for its rows (see `more`): a footer the reader panics on is a corrupt object.
+        let (rows, schema) = catch_unwind(AssertUnwindSafe(|| Self::open(file, bytes)))
+            .unwrap_or_else(|_| {
+                Err(FormatError::Shape(
+                    "the Parquet reader gave up on this file's footer".into(),
+                ))
+            })?;
         self.state = State::Reading(rows, schema);
         Ok(())
     }
