@@ -315,28 +315,39 @@ fn parquet_memory_rows() {
         let runs: Vec<Measured> = objects
             .iter()
             .map(|(parquet, rows)| {
-                let (_pki, receiver, wd) = bench_dir();
-                let moto = Moto::new();
-                let (queue, _url, bucket) = moto.announcing_bucket("us-east-1", "bench-pq", 300);
-                moto.put_object("us-east-1", &bucket, key, parquet.clone());
-                wd.write_config(&config_yaml(
-                    receiver.port,
-                    &format!("non-cloudwatch-logs:\n  types: [{kind}]\n  {queue_key}_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
-                ));
-                let run = timed(&wd, &["s3logs", kind, "--deadline", "10m"], &receiver);
+                let run = one_object(kind, queue_key, key, parquet.clone());
                 assert_eq!(run.events, *rows, "{kind}: every row delivered");
                 run
             })
             .collect();
-        println!(
-            "| {kind} | {} | {:.1} | {} | {:.1} | {:.1} |",
-            runs[0].events,
-            runs[0].rss_kib as f64 / 1024.0,
-            runs[1].events,
-            runs[1].rss_kib as f64 / 1024.0,
-            (runs[1].rss_kib as f64 - runs[0].rss_kib as f64) / 1024.0
-        );
+        memory_row(kind, &runs);
     }
+}
+
+/// The built binary (`s3logs KIND`) on one object at `key`, announced on a queue (its config
+/// key `<queue_key>_sqs_queue_name`), through moto and the receiver.
+fn one_object(kind: &str, queue_key: &str, key: &str, body: Vec<u8>) -> Measured {
+    let (_pki, receiver, wd) = bench_dir();
+    let moto = Moto::new();
+    let (queue, _url, bucket) = moto.announcing_bucket("us-east-1", "bench-mem", 300);
+    moto.put_object("us-east-1", &bucket, key, body);
+    wd.write_config(&config_yaml(
+        receiver.port,
+        &format!("non-cloudwatch-logs:\n  types: [{kind}]\n  {queue_key}_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
+    ));
+    timed(&wd, &["s3logs", kind, "--deadline", "10m"], &receiver)
+}
+
+/// A row of the memory tables: events and peak RSS of the 8 MB run, then the 128 MB one.
+fn memory_row(name: &str, runs: &[Measured]) {
+    println!(
+        "| {name} | {} | {:.1} | {} | {:.1} | {:.1} |",
+        runs[0].events,
+        runs[0].rss_kib as f64 / 1024.0,
+        runs[1].events,
+        runs[1].rss_kib as f64 / 1024.0,
+        (runs[1].rss_kib as f64 - runs[0].rss_kib as f64) / 1024.0
+    );
 }
 
 /// `format`'s decoder on `objects` in process, best of 3: events and time.
@@ -372,27 +383,12 @@ fn format_memory_rows() {
                     key,
                     std::slice::from_ref(&gz),
                 );
-                let (_pki, receiver, wd) = bench_dir();
-                let moto = Moto::new();
-                let (queue, _url, bucket) = moto.announcing_bucket("us-east-1", "bench-mem", 300);
-                moto.put_object("us-east-1", &bucket, key, gz);
-                wd.write_config(&config_yaml(
-                    receiver.port,
-                    &format!("non-cloudwatch-logs:\n  types: [{kind}]\n  {kind}_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
-                ));
-                let run = timed(&wd, &["s3logs", kind, "--deadline", "10m"], &receiver);
+                let run = one_object(kind, kind, key, gz);
                 assert_eq!(run.events, expected, "{name}: every event delivered");
                 run
             })
             .collect();
-        println!(
-            "| {name} | {} | {:.1} | {} | {:.1} | {:.1} |",
-            runs[0].events,
-            runs[0].rss_kib as f64 / 1024.0,
-            runs[1].events,
-            runs[1].rss_kib as f64 / 1024.0,
-            (runs[1].rss_kib as f64 - runs[0].rss_kib as f64) / 1024.0
-        );
+        memory_row(name, &runs);
     }
 }
 

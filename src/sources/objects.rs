@@ -932,11 +932,7 @@ impl ObjectReader {
             decoder
                 .feed(chunk, &mut self.tagging(out))
                 .map_err(|e| self.decode_error(e))?;
-            if out.batch.len() >= BATCH_BYTES {
-                let full =
-                    std::mem::replace(&mut out.batch, framing.batch_with_capacity(BATCH_CAPACITY));
-                sink.send(full, out.records).await;
-            }
+            out.ship_if_full(framing, sink).await;
         }
         decoder
             .finish(&mut self.tagging(out))
@@ -947,11 +943,7 @@ impl ObjectReader {
             .map_err(|e| self.decode_error(e))?
         {
             self.stopped_in_the_middle()?;
-            if out.batch.len() >= BATCH_BYTES {
-                let full =
-                    std::mem::replace(&mut out.batch, framing.batch_with_capacity(BATCH_CAPACITY));
-                sink.send(full, out.records).await;
-            }
+            out.ship_if_full(framing, sink).await;
         }
         Ok(())
     }
@@ -961,7 +953,7 @@ impl ObjectReader {
         match e {
             FormatError::Local(why) => Rejection::Failed(Failure::new(
                 Outcome::Temporary,
-                format!("s3://{}/{}: {why}", self.object.bucket, self.object.key),
+                format!("{}: {why}", object_name(&self.object)),
             )),
             other => self.poison(other),
         }
@@ -1032,6 +1024,17 @@ struct Out {
     /// Records read from the start of the object (events, dropped and bad records).
     records: u64,
     tags: TagCache,
+}
+
+impl Out {
+    /// Sends the batch once it is full, and starts the next.
+    async fn ship_if_full<S: BatchSink>(&mut self, framing: &Framing, sink: &mut S) {
+        if self.batch.len() >= BATCH_BYTES {
+            let full =
+                std::mem::replace(&mut self.batch, framing.batch_with_capacity(BATCH_CAPACITY));
+            sink.send(full, self.records).await;
+        }
+    }
 }
 
 /// The [`EventSink`] of an object: each event tagged and framed into the batch; bad records
