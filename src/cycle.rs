@@ -126,6 +126,59 @@ pub struct Counters {
     /// What the summary line must say beside its counters (a prefix that matched no log
     /// group, a deadline that left messages in the queue), each once.
     pub notes: std::sync::Mutex<Vec<String>>,
+    /// CloudTrail services: what the digests said.
+    pub digests: DigestTally,
+}
+
+/// What a run's CloudTrail digests said, per service.
+#[derive(Debug, Default)]
+pub struct DigestTally {
+    /// Digests checked (their verdict delivered).
+    pub checked: AtomicU64,
+    /// Digests whose signature or chain does not hold.
+    pub unverified: AtomicU64,
+    /// Listed files shipped with the hash listed.
+    pub same: AtomicU64,
+    pub altered: AtomicU64,
+    pub missing: AtomicU64,
+    /// Files shipped that no digest named.
+    pub unlisted: AtomicU64,
+    /// Files a digest had called missing, shipped since.
+    pub found: AtomicU64,
+}
+
+impl DigestTally {
+    /// The figures by name, in the order of the summary line, the JSON report and the metrics.
+    pub fn figures(&self) -> [(&'static str, u64); 7] {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        [
+            ("checked", get(&self.checked)),
+            ("unverified", get(&self.unverified)),
+            ("same", get(&self.same)),
+            ("altered", get(&self.altered)),
+            ("missing", get(&self.missing)),
+            ("unlisted", get(&self.unlisted)),
+            ("found", get(&self.found)),
+        ]
+    }
+
+    /// What an auditor must look at: unverified digests, altered, missing and unlisted files.
+    pub fn alarms(&self) -> u64 {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        get(&self.unverified) + get(&self.altered) + get(&self.missing) + get(&self.unlisted)
+    }
+
+    /// The summary line's word for it (none when no digest was checked).
+    pub fn summary(&self) -> Option<String> {
+        let figures = self.figures();
+        (figures[0].1 > 0 || figures[6].1 > 0).then(|| {
+            figures
+                .iter()
+                .map(|(name, n)| format!("{name}={n}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+    }
 }
 
 impl Counters {
@@ -189,6 +242,7 @@ impl Summary {
                     failed = get(&c.failed),
                     bytes = get(&c.bytes),
                     discarded = when(queue && get(&c.discarded) > 0, &c.discarded),
+                    digests = c.digests.summary(),
                     seconds,
                     note = self.note.as_deref(),
                     "summary"
@@ -197,6 +251,7 @@ impl Summary {
         }
         match self.outcome {
             Outcome::Done | Outcome::Locked => summary!(info),
+            Outcome::Integrity => summary!(warn),
             _ => summary!(error),
         }
     }
@@ -282,6 +337,14 @@ where
             counters,
         ),
         Ok(()) => match handle.finish(now).await {
+            Ok(()) if counters.digests.alarms() > 0 => {
+                let note = format!(
+                    "CloudTrail digests found the trail not whole ({}): see the verdicts in {}",
+                    counters.digests.summary().unwrap_or_default(),
+                    crate::formats::digest::TABLE
+                );
+                finish(Outcome::Integrity, Some(note), counters)
+            }
             Ok(()) => finish(Outcome::Done, None, counters),
             Err(e) => finish(e.outcome(), Some(e.to_string()), counters),
         },

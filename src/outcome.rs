@@ -15,6 +15,9 @@ pub enum Outcome {
     Locked,
     /// Network, throttling, Devo unreachable: the next run retries.
     Temporary,
+    /// Everything was delivered, and a CloudTrail digest found the trail not whole: a file
+    /// missing, altered or shipped unnamed, or a digest whose signature or chain does not hold.
+    Integrity,
     /// The config, the certificates or the credentials must change.
     Config,
     /// A bug.
@@ -25,7 +28,7 @@ pub enum Outcome {
 pub const USAGE_EXIT_CODE: u8 = 2;
 
 /// Every exit code and what it means, in the order of the codes.
-pub const EXIT_CODES: [(u8, &str); 6] = [
+pub const EXIT_CODES: [(u8, &str); 7] = [
     (
         0,
         "done, also when there was nothing new or a service was not due yet",
@@ -41,6 +44,10 @@ pub const EXIT_CODES: [(u8, &str); 6] = [
         "temporary failure (network, throttling, Devo unreachable): the next run retries",
     ),
     (5, "another run holds a service's lock"),
+    (
+        6,
+        "a CloudTrail digest found the trail not whole (a log file missing, altered or named by no digest, or a digest whose signature or chain does not hold): what was read was delivered, an auditor must look (the verdict events in cloud.aws.cloudtrail.integrity say what)",
+    ),
 ];
 
 impl Outcome {
@@ -52,6 +59,7 @@ impl Outcome {
             Self::Config => 3,
             Self::Temporary => 4,
             Self::Locked => 5,
+            Self::Integrity => 6,
         }
     }
 
@@ -61,6 +69,7 @@ impl Outcome {
             Self::Done => "ok",
             Self::Locked => "locked",
             Self::Temporary => "temporary-failure",
+            Self::Integrity => "integrity-alarm",
             Self::Config => "config-error",
             Self::Internal => "internal-error",
         }
@@ -73,7 +82,7 @@ pub fn exit_codes_help() -> String {
     for (code, meaning) in EXIT_CODES {
         text.push_str(&format!("\n  {code}  {meaning}"));
     }
-    text.push_str("\nWith `all`, the worst outcome wins (1 > 3 > 4 > 5 > 0).");
+    text.push_str("\nWith `all`, the worst outcome wins (1 > 3 > 6 > 4 > 5 > 0).");
     text
 }
 
@@ -126,6 +135,7 @@ mod tests {
             Outcome::Done,
             Outcome::Locked,
             Outcome::Temporary,
+            Outcome::Integrity,
             Outcome::Config,
             Outcome::Internal,
         ] {
@@ -133,7 +143,8 @@ mod tests {
         }
         assert!(
             Outcome::Internal > Outcome::Config
-                && Outcome::Config > Outcome::Temporary
+                && Outcome::Config > Outcome::Integrity
+                && Outcome::Integrity > Outcome::Temporary
                 && Outcome::Temporary > Outcome::Locked
                 && Outcome::Locked > Outcome::Done
         );

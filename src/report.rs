@@ -137,7 +137,8 @@ impl RunFigures<'_> {
         self.backlog_and_lag(registry)
     }
 
-    /// Each queue's backlog, and how far behind now each cursor's delivered data ends.
+    /// Each queue's backlog, how far behind now each cursor's delivered data ends, and what the
+    /// CloudTrail digests said.
     fn backlog_and_lag(&self, registry: &Registry) -> Result<(), prometheus::Error> {
         let backlog = gauge(
             registry,
@@ -152,8 +153,31 @@ impl RunFigures<'_> {
             &["service", "cursor"],
         )?;
         let now = Utc::now();
+        let digests = counter(
+            registry,
+            "devo_aws_cloudtrail_digests_total",
+            "CloudTrail digests checked, and those whose signature or chain does not hold.",
+            &["service", "verdict"],
+        )?;
+        let files = counter(
+            registry,
+            "devo_aws_cloudtrail_digest_files_total",
+            "CloudTrail log files by what the digests said of them: same (shipped as listed), altered, missing (listed, never shipped), unlisted (shipped, named by no digest), found (shipped after a digest called it missing).",
+            &["service", "verdict"],
+        )?;
         for s in self.summaries {
             let (name, c) = (s.kind.name(), &s.counters);
+            let figures = c.digests.figures();
+            if figures.iter().any(|(_, n)| *n > 0) {
+                for (verdict, n) in figures {
+                    let family = if matches!(verdict, "checked" | "unverified") {
+                        &digests
+                    } else {
+                        &files
+                    };
+                    family.with_label_values(&[name, verdict]).inc_by(n);
+                }
+            }
             for (region, waiting) in crate::lock(&c.backlog).iter() {
                 backlog
                     .with_label_values(&[name, region])
@@ -291,6 +315,9 @@ impl RunFigures<'_> {
                     "seconds": s.seconds,
                     "note": s.note,
                     "backlog": *crate::lock(&c.backlog),
+                    "cloudtrail_digests": c.digests.figures().iter().any(|(_, n)| *n > 0).then(|| {
+                        c.digests.figures().iter().map(|(k, n)| ((*k).to_string(), json!(n))).collect::<serde_json::Map<_, _>>()
+                    }),
                     "lag_seconds": lag,
                 })
             })

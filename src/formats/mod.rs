@@ -10,6 +10,7 @@ pub mod cloudfront;
 pub mod cloudtrail;
 pub mod compression;
 pub mod defined;
+pub mod digest;
 pub mod elb;
 pub mod eventbridge;
 pub mod firehose;

@@ -11,6 +11,7 @@ pub mod objects;
 pub mod partial;
 pub mod queue;
 pub mod replay;
+pub mod trail;
 
 use crate::aws::Aws;
 use crate::config::{Pulls, ServicePlan, TagChoice};

@@ -29,6 +29,7 @@ use crate::devo::frame::{FrameBatch, Framing};
 use crate::devo::shipper::{BATCH_BYTES, Outbox, Shipped, Shipper};
 use crate::formats::FormatError;
 use crate::formats::compression::Compression;
+use crate::formats::digest::{FileHash, MAX_DIGEST_BYTES, is_digest_key, is_trail};
 use crate::formats::objects::{
     DecoderOptions, Event, EventSink, Format, ObjectKind, Position, Table, kind_for,
 };
@@ -37,6 +38,7 @@ use crate::formats::s3_notification::{self, Notification, ObjectRef};
 use crate::outcome::{Failure, Outcome};
 use crate::sources::partial::{ObjectSink, PartialNotes, Track};
 use crate::sources::queue::{Incoming, MessageHandler, QueueJob, Rejection, consume};
+use crate::sources::trail::{DigestStore, Fetched, TrailCheck};
 use crate::sources::{TagRule, puller_account};
 use crate::state::{PartialObject, ServiceHandle};
 
@@ -120,6 +122,11 @@ impl ObjectSettings {
         }
     }
 
+    /// Whether the object at `key`, of `route`, is a CloudTrail digest to check.
+    fn is_digest(&self, route: usize, key: &str) -> bool {
+        self.routes.get(route).is_some_and(|r| is_trail(r.read)) && is_digest_key(key)
+    }
+
     fn known_owner(&self, bucket: &str) -> Option<String> {
         crate::lock(&self.owners_found).get(bucket).cloned()
     }
@@ -140,7 +147,8 @@ impl ObjectSettings {
         let Some(route) = self.route_of(&object.key) else {
             return Some(UNCLAIMED);
         };
-        if !self.routes[route].read.reads_key(&object.key) {
+        if !self.routes[route].read.reads_key(&object.key) && !self.is_digest(route, &object.key)
+        {
             return Some("not a file of this format");
         }
         if let Some(filter) = &self.key_filter
@@ -256,7 +264,8 @@ pub async fn run(
         if let Some(kinds) = handler.kinds_read() {
             counters.note(kinds);
         }
-        consumed
+        let checked = handler.finish().await;
+        consumed.and(checked)
     })
     .await
 }
@@ -275,6 +284,8 @@ pub struct ObjectHandler<'a> {
     /// How far objects left in the middle were delivered, kept in the state.
     notes: Arc<PartialNotes>,
     slots: Arc<Semaphore>,
+    /// CloudTrail's digests checked against what was shipped (a service that reads CloudTrail).
+    trail: Option<Arc<TrailCheck>>,
 }
 
 /// Where reading an object announced by a message starts: what earlier runs delivered of it, and
@@ -293,13 +304,31 @@ impl<'a> ObjectHandler<'a> {
         counters: Arc<Counters>,
         state: Arc<ServiceHandle>,
     ) -> Self {
+        let settings = ObjectSettings::planned(plan, objects);
+        let trail = settings.routes.iter().any(|r| is_trail(r.read)).then(|| {
+            Arc::new(TrailCheck::new(
+                ctx,
+                plan,
+                counters.clone(),
+                state.clone(),
+            ))
+        });
         Self {
             ctx,
-            settings: Arc::new(ObjectSettings::planned(plan, objects)),
+            settings: Arc::new(settings),
             counters,
             notes: Arc::new(PartialNotes::new(state.clone())),
             state,
             slots: Arc::new(Semaphore::new(MAX_OBJECTS_IN_FLIGHT)),
+            trail,
+        }
+    }
+
+    /// At the end of the service's run: what the trail check has to say and write.
+    pub async fn finish(&self) -> Result<(), Failure> {
+        match &self.trail {
+            Some(trail) => trail.finish().await,
+            None => Ok(()),
         }
     }
 
@@ -319,14 +348,19 @@ impl<'a> ObjectHandler<'a> {
         if let Some(r) = self.settings.routes.get(route) {
             r.objects.fetch_add(1, Ordering::Relaxed);
         }
+        let fetch = Fetch {
+            aws: self.ctx.aws.clone(),
+            s3: self.ctx.aws.s3(&region),
+            settings: self.settings.clone(),
+            bucket: object.bucket.clone(),
+            key: object.key.clone(),
+        };
+        if let Some(trail) = self.trail.as_ref().filter(|_| self.settings.is_digest(route, &object.key)) {
+            return trail.digest(&object, &fetch).await;
+        }
         let job = ObjectJob {
-            fetch: Fetch {
-                aws: self.ctx.aws.clone(),
-                s3: self.ctx.aws.s3(&region),
-                settings: self.settings.clone(),
-                bucket: object.bucket.clone(),
-                key: object.key.clone(),
-            },
+            fetch,
+            trail: self.trail.clone().filter(|_| is_trail(self.settings.routes[route].read)),
             shipper: self.ctx.shipper.clone(),
             framing: self.ctx.framing.clone(),
             resume: resume.map(|r| (self.notes.clone(), r)),
@@ -569,6 +603,8 @@ pub struct Stored {
 /// One object to fetch and ship, with everything its task needs.
 struct ObjectJob {
     fetch: Fetch,
+    /// The trail check, for a CloudTrail log file (its hash is remembered once delivered).
+    trail: Option<Arc<TrailCheck>>,
     shipper: Shipper,
     framing: Framing,
     /// For an object a message announced: where its notes go, and what earlier runs delivered.
@@ -580,6 +616,10 @@ impl ObjectJob {
     async fn run(mut self) -> Result<Shipped, Rejection> {
         let got = self.fetch.get(None).await?;
         let etag = got.e_tag.clone();
+        let stored_at = got
+            .last_modified
+            .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+            .unwrap_or_else(Utc::now);
         let stored = Stored {
             bytes: got.content_length.and_then(|n| u64::try_from(n).ok()),
             encoding: got.content_encoding.clone(),
@@ -610,12 +650,67 @@ impl ObjectJob {
             .read(body, &stored, &self.framing, &mut sink)
             .await
         {
-            Ok(()) => Ok(sink.finish().await),
+            Ok(hash) => {
+                let shipped = sink.finish().await;
+                Ok(match (&self.trail, hash) {
+                    (Some(trail), Some(hash)) => {
+                        trail.file_read(&self.reader.object, hash, stored_at, shipped)
+                    }
+                    _ => shipped,
+                })
+            }
             Err(e) => {
                 sink.leave(&self.reader.counters).await;
                 Err(e)
             }
         }
+    }
+}
+
+impl DigestStore for Fetch {
+    /// A digest (or the one before it, in the same bucket or another): GetObject with the
+    /// service's expected owners, gunzipped whole (at most [`MAX_DIGEST_BYTES`]), and its
+    /// signature.
+    async fn fetch(&self, bucket: &str, key: &str) -> Result<Option<Fetched>, Rejection> {
+        let fetch = Fetch {
+            aws: self.aws.clone(),
+            s3: self.s3.clone(),
+            settings: self.settings.clone(),
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+        };
+        let got = match fetch.get(None).await {
+            Ok(got) => got,
+            Err(Rejection::Poison(why)) if why.ends_with("the object no longer exists") => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let signature = got.metadata().and_then(|m| m.get("signature")).cloned();
+        if got.content_length.is_some_and(|n| n as u64 > MAX_DIGEST_BYTES) {
+            return Err(fetch.poison(format!("a digest over {MAX_DIGEST_BYTES} bytes")));
+        }
+        let body = got.body.collect().await.map_err(|e| {
+            Rejection::Failed(Failure::new(
+                Outcome::Temporary,
+                format!("reading s3://{bucket}/{key}: {e}"),
+            ))
+        })?;
+        let body = body.into_bytes();
+        let mut inflated = Vec::new();
+        let mut reader = std::io::Read::take(
+            flate2::read::MultiGzDecoder::new(body.as_ref()),
+            MAX_DIGEST_BYTES + 1,
+        );
+        std::io::Read::read_to_end(&mut reader, &mut inflated)
+            .map_err(|e| fetch.poison(format!("not a gzip digest: {e}")))?;
+        if inflated.len() as u64 > MAX_DIGEST_BYTES {
+            return Err(fetch.poison(format!("a digest over {MAX_DIGEST_BYTES} bytes")));
+        }
+        Ok(Some(Fetched {
+            inflated,
+            signature,
+        }))
     }
 }
 
@@ -858,14 +953,15 @@ impl ObjectReader {
     /// `Content-Encoding` say; else plain text), handing batches of about [`BATCH_BYTES`] to
     /// `sink` as they fill, passing over its first [`ObjectReader::skip`] records. The object's
     /// size in S3 sets how far a compressed object may inflate. When reading stops early (the run's stop, a read error, a
-    /// corrupt part), what was framed before is still handed to `sink`.
+    /// corrupt part), what was framed before is still handed to `sink`. A CloudTrail log file's
+    /// SHA-256 (of its uncompressed bytes, as its digest names it) comes back.
     pub async fn read<R, S>(
         &self,
         body: R,
         stored: &Stored,
         framing: &Framing,
         sink: &mut S,
-    ) -> Result<(), Rejection>
+    ) -> Result<Option<String>, Rejection>
     where
         R: AsyncBufRead + Unpin + Send + 'static,
         S: BatchSink,
@@ -874,12 +970,13 @@ impl ObjectReader {
             batch: framing.batch_with_capacity(BATCH_CAPACITY),
             records: 0,
             tags: TagCache::default(),
+            hash: is_trail(self.route().read).then(FileHash::default),
         };
         let read = self.read_into(body, stored, framing, sink, &mut out).await;
         if !out.batch.is_empty() {
             sink.send(out.batch, out.records).await;
         }
-        read
+        read.map(|()| out.hash.map(FileHash::finish))
     }
 
     async fn read_into<R, S>(
@@ -928,6 +1025,9 @@ impl ObjectReader {
             let chunk = &buf[..n];
             if std::mem::take(&mut first) && chunk.contains(&0) && !chunk.starts_with(MAGIC) {
                 return Err(self.poison("neither gzip, zstd nor text"));
+            }
+            if let Some(hash) = &mut out.hash {
+                hash.update(chunk);
             }
             decoder
                 .feed(chunk, &mut self.tagging(out))
@@ -1024,6 +1124,8 @@ struct Out {
     /// Records read from the start of the object (events, dropped and bad records).
     records: u64,
     tags: TagCache,
+    /// A CloudTrail log file's SHA-256, so far.
+    hash: Option<FileHash>,
 }
 
 impl Out {

@@ -130,6 +130,113 @@ pub struct ServiceState {
     /// A replay: what was delivered of each prefix it listed (`s3://bucket/dir/`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub prefixes: BTreeMap<String, PrefixProgress>,
+    /// A CloudTrail service's ledger (its own state, `<input>.<service>.trail`): the log files
+    /// delivered and the files digests named that were not.
+    #[serde(default, skip_serializing_if = "TrailLedger::is_empty")]
+    pub trail: TrailLedger,
+}
+
+/// What a CloudTrail service remembers for the digests to come: each log file delivered, until a
+/// digest names it, and each file a digest named that was never delivered, until it is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TrailLedger {
+    /// By `s3://bucket/key`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub delivered: BTreeMap<String, DeliveredFile>,
+    /// By `s3://bucket/key`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub missing: BTreeMap<String, MissingFile>,
+}
+
+/// A log file delivered to Devo.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveredFile {
+    /// The SHA-256 of its uncompressed bytes (hex).
+    pub sha256: String,
+    /// When S3 got it (its LastModified): the hour whose digest names it.
+    pub stored: DateTime<Utc>,
+}
+
+/// A log file a digest named that was not delivered.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MissingFile {
+    /// The hash the digest names.
+    pub sha256: String,
+    /// The digest that named it (`s3://bucket/key`).
+    pub digest: String,
+    /// Forgotten after (what a late delivery would be compared with).
+    pub until: DateTime<Utc>,
+}
+
+/// Files remembered delivered at most: the earliest stored go first past it.
+pub const MAX_FILES_REMEMBERED: usize = 200_000;
+/// Files remembered missing at most: the soonest forgotten go first past it.
+pub const MAX_MISSING_REMEMBERED: usize = 20_000;
+/// How long a delivered file waits for a digest to name it: past it, it is forgotten (a trail
+/// without log file validation has no digests).
+pub const DELIVERED_KEPT: chrono::Duration = chrono::Duration::days(3);
+
+/// A change to a ledger, made once what it records reached Devo.
+#[derive(Debug, Clone)]
+pub enum LedgerChange {
+    /// A log file was delivered.
+    Delivered { name: String, file: DeliveredFile },
+    /// A digest named these files (delivered or missing), or called them unlisted: settled.
+    Settled { names: Vec<String> },
+    /// A digest named a file never delivered.
+    Missing { name: String, file: MissingFile },
+}
+
+impl TrailLedger {
+    pub fn is_empty(&self) -> bool {
+        self.delivered.is_empty() && self.missing.is_empty()
+    }
+
+    /// Applies `change`.
+    pub fn apply(&mut self, change: &LedgerChange) {
+        match change {
+            LedgerChange::Delivered { name, file } => {
+                self.delivered.insert(name.clone(), file.clone());
+            }
+            LedgerChange::Settled { names } => {
+                for name in names {
+                    self.delivered.remove(name);
+                    self.missing.remove(name);
+                }
+            }
+            LedgerChange::Missing { name, file } => {
+                self.missing.insert(name.clone(), file.clone());
+            }
+        }
+    }
+
+    /// Drops what is past its time, then the oldest past the bounds.
+    pub fn bound(&mut self, now: DateTime<Utc>) {
+        self.delivered.retain(|_, f| f.stored + DELIVERED_KEPT > now);
+        self.missing.retain(|_, m| m.until > now);
+        drop_oldest(&mut self.delivered, MAX_FILES_REMEMBERED, |f| f.stored);
+        drop_oldest(&mut self.missing, MAX_MISSING_REMEMBERED, |m| m.until);
+    }
+}
+
+/// Keeps the `keep` entries of `map` latest by `when`.
+fn drop_oldest<T, K: Ord + Copy>(
+    map: &mut BTreeMap<String, T>,
+    keep: usize,
+    when: impl Fn(&T) -> K,
+) {
+    let excess = map.len().saturating_sub(keep);
+    if excess == 0 {
+        return;
+    }
+    let mut by_age: Vec<(K, String)> = map.iter().map(|(k, v)| (when(v), k.clone())).collect();
+    by_age.sort();
+    for (_, k) in by_age.into_iter().take(excess) {
+        map.remove(&k);
+    }
 }
 
 /// What a replay delivered of one prefix.
@@ -159,16 +266,7 @@ pub const MAX_UNITS_REMEMBERED: usize = 50_000;
 
 /// Keeps the `keep` units learnt last (of those learnt at once, the first names go first).
 fn forget_oldest(units: &mut BTreeMap<String, UnitMemo>, keep: usize) {
-    let excess = units.len().saturating_sub(keep);
-    if excess == 0 {
-        return;
-    }
-    let mut by_age: Vec<(DateTime<Utc>, String)> =
-        units.iter().map(|(k, m)| (m.learnt, k.clone())).collect();
-    by_age.sort();
-    for (_, k) in by_age.into_iter().take(excess) {
-        units.remove(&k);
-    }
+    drop_oldest(units, keep, |m| m.learnt);
 }
 
 /// What was delivered of the objects of one message: those delivered whole (of a message that
@@ -621,12 +719,36 @@ impl ServiceHandle {
 
     /// Changes the saved state with `change` (a dry run changes nothing).
     pub async fn update(&self, change: impl Fn(&mut ServiceState)) -> Result<(), StateError> {
+        self.update_at(None, change).await
+    }
+
+    /// Changes the saved state of `other` (a key beside the service's, such as its trail
+    /// ledger), or the service's own (a dry run changes nothing).
+    pub async fn update_at(
+        &self,
+        other: Option<&str>,
+        change: impl Fn(&mut ServiceState),
+    ) -> Result<(), StateError> {
         if self.worker.dry_run {
             return Ok(());
         }
         match &self.backend {
-            Backend::Files { store, key, .. } => store.update(key, change),
-            Backend::S3 { store, key, .. } => store.update_service(key, change).await,
+            Backend::Files { store, key, .. } => store.update(other.unwrap_or(key), change),
+            Backend::S3 { store, key, .. } => {
+                store.update_service(other.unwrap_or(key), change).await
+            }
+        }
+    }
+
+    /// The saved state of `other`, a key beside the service's (none yet: the default).
+    pub async fn saved_at(&self, other: &str) -> Result<ServiceState, StateError> {
+        match &self.backend {
+            Backend::Files { store, .. } => store.load(other),
+            Backend::S3 { store, .. } => Ok(store
+                .load_service(other)
+                .await?
+                .map(|(s, _)| s)
+                .unwrap_or_default()),
         }
     }
 
@@ -652,14 +774,8 @@ impl ServiceHandle {
 
     /// The service's saved state as it is now (S3: the service object).
     pub async fn saved(&self) -> Result<ServiceState, StateError> {
-        match &self.backend {
-            Backend::Files { store, key, .. } => store.load(key),
-            Backend::S3 { store, key, .. } => Ok(store
-                .load_service(key)
-                .await?
-                .map(|(s, _)| s)
-                .unwrap_or_default()),
-        }
+        let (Backend::Files { key, .. } | Backend::S3 { key, .. }) = &self.backend;
+        self.saved_at(key).await
     }
 
     /// Records that the pull that started `at` succeeded (a dry run records nothing).

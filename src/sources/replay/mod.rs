@@ -121,7 +121,9 @@ pub async fn run(
 ) -> Summary {
     run_service(ctx, plan, |counters, state| async move {
         let handler = ObjectHandler::planned(ctx, plan, objects, counters, state.clone());
-        replay(ctx, plan, objects, window, &handler, &state).await
+        let replayed = replay(ctx, plan, objects, window, &handler, &state).await;
+        let checked = handler.finish().await;
+        replayed.and(checked)
     })
     .await
 }
