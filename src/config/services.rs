@@ -160,6 +160,29 @@ const OBJECT_ACTIONS: &[&str] = &[
     "s3:GetObject",
     "s3:ListBucket",
 ];
+/// CloudTrail from S3: its digests are verified with the region's public keys.
+const TRAIL_OBJECT_ACTIONS: &[&str] = &[
+    "sqs:GetQueueUrl",
+    "sqs:GetQueueAttributes",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "s3:GetObject",
+    "s3:ListBucket",
+    "cloudtrail:ListPublicKeys",
+];
+/// A log archive holds CloudTrail (and its digests) and GuardDuty's exports, encrypted.
+const ARCHIVE_ACTIONS: &[&str] = &[
+    "sqs:GetQueueUrl",
+    "sqs:GetQueueAttributes",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "s3:GetObject",
+    "s3:ListBucket",
+    "cloudtrail:ListPublicKeys",
+    "kms:Decrypt",
+];
 /// GuardDuty encrypts what it exports with a KMS key, always.
 const KMS_OBJECT_ACTIONS: &[&str] = &[
     "sqs:GetQueueUrl",
@@ -214,7 +237,7 @@ const AUDIT_S3_ROW: ServiceRow = ServiceRow {
     name: "audit-events-all.s3",
     queue_key: Some("audit_sqs_queue_name"),
     default_delay_secs: 300,
-    iam_actions: OBJECT_ACTIONS,
+    iam_actions: TRAIL_OBJECT_ACTIONS,
     pull: Pull::Objects(&formats::cloudtrail::FORMAT),
 };
 const AUDIT_API_ROW: ServiceRow = ServiceRow {
@@ -285,7 +308,7 @@ pub static ROWS: &[ServiceRow] = &[
         KMS_OBJECT_ACTIONS
     ),
     // GuardDuty's exports (and trails with SSE-KMS) in the archive are encrypted with a key.
-    s3_kind!("archive", Pull::Archive, KMS_OBJECT_ACTIONS),
+    s3_kind!("archive", Pull::Archive, ARCHIVE_ACTIONS),
 ];
 
 /// A service: a handle on its row (rows live as long as the run).

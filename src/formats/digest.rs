@@ -234,7 +234,9 @@ impl Digest {
             match shipped(&name) {
                 Some(hash) if hash.eq_ignore_ascii_case(&file.hash_value) => seen.same.push(name),
                 Some(_) => seen.altered.push(name),
-                None => seen.missing.push((name, file.hash_value.to_ascii_lowercase())),
+                None => seen
+                    .missing
+                    .push((name, file.hash_value.to_ascii_lowercase())),
             }
         }
         seen
@@ -333,7 +335,6 @@ pub fn replay_window(names: &[String]) -> Option<(DateTime<Utc>, DateTime<Utc>)>
     Some((first, last + hour))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,7 +380,10 @@ mod tests {
         );
         assert!(digest(Some("0a1b")).string_to_sign(b"").ends_with("\n0a1b"));
         assert_eq!(d.trail(), Some("my_org-trail"));
-        assert_eq!(d.start().map(|t| t.to_rfc3339()).as_deref(), Some("2015-08-17T14:01:31+00:00"));
+        assert_eq!(
+            d.start().map(|t| t.to_rfc3339()).as_deref(),
+            Some("2015-08-17T14:01:31+00:00")
+        );
     }
 
     #[test]
@@ -390,8 +394,13 @@ mod tests {
         let d = digest(Some("77"));
         let inflated = b"{\"the\":\"digest\"}";
         let mut signature = vec![0; key.public_modulus_len()];
-        key.sign(&RSA_PKCS1_SHA256, &rng, d.string_to_sign(inflated).as_bytes(), &mut signature)
-            .unwrap();
+        key.sign(
+            &RSA_PKCS1_SHA256,
+            &rng,
+            d.string_to_sign(inflated).as_bytes(),
+            &mut signature,
+        )
+        .unwrap();
         let signature = hex(&signature);
         let public = key.public_key().as_ref();
         assert_eq!(d.verify(inflated, Some(&signature), public), Ok(()));
@@ -403,8 +412,14 @@ mod tests {
             d.verify(inflated, Some(&signature), other.public_key().as_ref()),
             Err(SignatureError::Invalid(_))
         ));
-        assert_eq!(d.verify(inflated, None, public), Err(SignatureError::Unsigned));
-        assert_eq!(d.verify(inflated, Some("xyz"), public), Err(SignatureError::NotHex));
+        assert_eq!(
+            d.verify(inflated, None, public),
+            Err(SignatureError::Unsigned)
+        );
+        assert_eq!(
+            d.verify(inflated, Some("xyz"), public),
+            Err(SignatureError::NotHex)
+        );
     }
 
     #[test]
@@ -425,7 +440,13 @@ mod tests {
         assert_eq!(seen.missing[0].1, "ef03");
         let names: Vec<String> = d.log_files.iter().map(ListedFile::name).collect();
         let (from, to) = replay_window(&names).unwrap();
-        assert_eq!((from.to_rfc3339(), to.to_rfc3339()), ("2015-08-17T14:00:00+00:00".into(), "2015-08-17T16:00:00+00:00".into()));
+        assert_eq!(
+            (from.to_rfc3339(), to.to_rfc3339()),
+            (
+                "2015-08-17T14:00:00+00:00".into(),
+                "2015-08-17T16:00:00+00:00".into()
+            )
+        );
     }
 
     #[test]
@@ -433,17 +454,33 @@ mod tests {
         let prefix = "s3://b/AWSLogs/o-aa1bb2cc3d/111122223333/CloudTrail/us-east-2/";
         assert_eq!(log_prefix("b", KEY).as_deref(), Some(prefix));
         assert_eq!(
-            log_prefix("b", "AWSLogs/o-aa1bb2cc3d/111122223333/CloudTrail/us-east-2/2015/08/17/f.json.gz").as_deref(),
+            log_prefix(
+                "b",
+                "AWSLogs/o-aa1bb2cc3d/111122223333/CloudTrail/us-east-2/2015/08/17/f.json.gz"
+            )
+            .as_deref(),
             Some(prefix)
         );
         assert_eq!(
-            log_prefix("b", "logs/AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2015/x.json.gz").as_deref(),
+            log_prefix(
+                "b",
+                "logs/AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2015/x.json.gz"
+            )
+            .as_deref(),
             Some("s3://b/logs/AWSLogs/111122223333/CloudTrail/eu-west-1/")
         );
-        assert_eq!(log_prefix("b", "AWSLogs/111122223333/vpcflowlogs/eu-west-1/x"), None);
+        assert_eq!(
+            log_prefix("b", "AWSLogs/111122223333/vpcflowlogs/eu-west-1/x"),
+            None
+        );
         assert!(is_digest_key(KEY));
-        assert!(!is_digest_key("AWSLogs/111122223333/CloudTrail/us-east-1/2015/08/17/f.json.gz"));
-        assert_eq!(sha256_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert!(!is_digest_key(
+            "AWSLogs/111122223333/CloudTrail/us-east-1/2015/08/17/f.json.gz"
+        ));
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         assert_eq!(unhex("0aFf"), Some(vec![10, 255]));
         assert_eq!(unhex("0a1"), None);
     }

@@ -147,8 +147,7 @@ impl ObjectSettings {
         let Some(route) = self.route_of(&object.key) else {
             return Some(UNCLAIMED);
         };
-        if !self.routes[route].read.reads_key(&object.key) && !self.is_digest(route, &object.key)
-        {
+        if !self.routes[route].read.reads_key(&object.key) && !self.is_digest(route, &object.key) {
             return Some("not a file of this format");
         }
         if let Some(filter) = &self.key_filter
@@ -286,6 +285,9 @@ pub struct ObjectHandler<'a> {
     slots: Arc<Semaphore>,
     /// CloudTrail's digests checked against what was shipped (a service that reads CloudTrail).
     trail: Option<Arc<TrailCheck>>,
+    /// A replay's digests, checked once the files it lists (after the digests: `CloudTrail-Digest/`
+    /// sorts before `CloudTrail/`) were read.
+    digests_after: Mutex<Vec<(ObjectRef, Fetch)>>,
 }
 
 /// Where reading an object announced by a message starts: what earlier runs delivered of it, and
@@ -305,14 +307,11 @@ impl<'a> ObjectHandler<'a> {
         state: Arc<ServiceHandle>,
     ) -> Self {
         let settings = ObjectSettings::planned(plan, objects);
-        let trail = settings.routes.iter().any(|r| is_trail(r.read)).then(|| {
-            Arc::new(TrailCheck::new(
-                ctx,
-                plan,
-                counters.clone(),
-                state.clone(),
-            ))
-        });
+        let trail = settings
+            .routes
+            .iter()
+            .any(|r| is_trail(r.read))
+            .then(|| Arc::new(TrailCheck::new(ctx, plan, counters.clone(), state.clone())));
         Self {
             ctx,
             settings: Arc::new(settings),
@@ -321,15 +320,31 @@ impl<'a> ObjectHandler<'a> {
             state,
             slots: Arc::new(Semaphore::new(MAX_OBJECTS_IN_FLIGHT)),
             trail,
+            digests_after: Mutex::default(),
         }
     }
 
-    /// At the end of the service's run: what the trail check has to say and write.
+    /// At the end of the service's run: a replay's digests checked, then what the trail check
+    /// has to say and write.
     pub async fn finish(&self) -> Result<(), Failure> {
-        match &self.trail {
-            Some(trail) => trail.finish().await,
-            None => Ok(()),
+        let Some(trail) = &self.trail else {
+            return Ok(());
+        };
+        let digests = std::mem::take(&mut *crate::lock(&self.digests_after));
+        for (object, fetch) in digests {
+            match trail.digest(&object, &fetch).await {
+                Ok(shipped) => {
+                    shipped.answer().await.outcome()?;
+                }
+                Err(Rejection::Failed(f)) => return Err(f),
+                Err(Rejection::Poison(why)) => {
+                    Counters::add(&self.counters.failed, 1);
+                    tracing::warn!(message = "Digest cannot be read; the replay goes on without it.", error = %why);
+                }
+                Err(Rejection::Filtered) => {}
+            }
         }
+        trail.finish().await
     }
 
     /// Reads and ships one object in a task of its own (one of [`MAX_OBJECTS_IN_FLIGHT`]);
@@ -355,12 +370,23 @@ impl<'a> ObjectHandler<'a> {
             bucket: object.bucket.clone(),
             key: object.key.clone(),
         };
-        if let Some(trail) = self.trail.as_ref().filter(|_| self.settings.is_digest(route, &object.key)) {
+        if let Some(trail) = self
+            .trail
+            .as_ref()
+            .filter(|_| self.settings.is_digest(route, &object.key))
+        {
+            if self.ctx.options.backfill.is_some() {
+                crate::lock(&self.digests_after).push((object, fetch));
+                return Ok(Shipped::NOTHING);
+            }
             return trail.digest(&object, &fetch).await;
         }
         let job = ObjectJob {
             fetch,
-            trail: self.trail.clone().filter(|_| is_trail(self.settings.routes[route].read)),
+            trail: self
+                .trail
+                .clone()
+                .filter(|_| is_trail(self.settings.routes[route].read)),
             shipper: self.ctx.shipper.clone(),
             framing: self.ctx.framing.clone(),
             resume: resume.map(|r| (self.notes.clone(), r)),
@@ -687,7 +713,10 @@ impl DigestStore for Fetch {
             Err(e) => return Err(e),
         };
         let signature = got.metadata().and_then(|m| m.get("signature")).cloned();
-        if got.content_length.is_some_and(|n| n as u64 > MAX_DIGEST_BYTES) {
+        if got
+            .content_length
+            .is_some_and(|n| n as u64 > MAX_DIGEST_BYTES)
+        {
             return Err(fetch.poison(format!("a digest over {MAX_DIGEST_BYTES} bytes")));
         }
         let body = got.body.collect().await.map_err(|e| {

@@ -67,6 +67,11 @@ pub struct TrailCheck {
     read: Mutex<HashMap<String, String>>,
     /// What this run changes in the ledger, in order, once delivered.
     changes: Arc<Mutex<Vec<LedgerChange>>>,
+    /// Files delivered in this run (name, hash), to compare with those digests called missing.
+    delivered: Arc<Mutex<Vec<(String, String)>>>,
+    /// A replay: the files it ships again are not remembered as delivered (a digest settled
+    /// them, or will name them as it names the queue's).
+    replay: bool,
     /// The saved ledger with this run's changes (read at the first digest).
     ledger: tokio::sync::Mutex<Option<Ledger>>,
     /// Public keys by region, then fingerprint (DER, PKCS #1).
@@ -103,6 +108,8 @@ impl TrailCheck {
             command,
             read: Mutex::default(),
             changes: Arc::default(),
+            delivered: Arc::default(),
+            replay: ctx.options.backfill.is_some(),
             ledger: tokio::sync::Mutex::default(),
             keys: tokio::sync::Mutex::default(),
         }
@@ -119,25 +126,40 @@ impl TrailCheck {
     ) -> Shipped {
         let name = format!("s3://{}/{}", object.bucket, object.key);
         crate::lock(&self.read).insert(name.clone(), sha256.clone());
-        let change = LedgerChange::Delivered {
-            name,
-            file: DeliveredFile { sha256, stored },
+        let file = (name.clone(), sha256.clone());
+        let changes = if self.replay {
+            Vec::new()
+        } else {
+            vec![LedgerChange::Delivered {
+                name,
+                file: DeliveredFile { sha256, stored },
+            }]
         };
-        self.when_delivered(shipped, vec![change])
+        self.when_delivered(shipped, changes, Some(file))
     }
 
-    /// `shipped`, recording `changes` once it is delivered (at once when nothing was shipped).
-    fn when_delivered(&self, shipped: Shipped, changes: Vec<LedgerChange>) -> Shipped {
+    /// `shipped`, recording `changes` (and the file delivered) once it is delivered (at once
+    /// when nothing was shipped).
+    fn when_delivered(
+        &self,
+        shipped: Shipped,
+        changes: Vec<LedgerChange>,
+        file: Option<(String, String)>,
+    ) -> Shipped {
+        let (recorded, delivered) = (self.changes.clone(), self.delivered.clone());
+        let record = move || {
+            crate::lock(&recorded).extend(changes);
+            crate::lock(&delivered).extend(file);
+        };
         let Some(receipt) = shipped.receipt else {
-            crate::lock(&self.changes).extend(changes);
+            record();
             return shipped;
         };
         let (answer, forwarded) = Pending::channel();
-        let recorded = self.changes.clone();
         tokio::spawn(async move {
             let receipt = receipt.await;
             if receipt.is_delivered() {
-                crate::lock(&recorded).extend(changes);
+                record();
             }
             let _ = answer.send(receipt);
         });
@@ -237,6 +259,14 @@ impl TrailCheck {
                 .map(String::as_str)
         });
         let unlisted = unlisted(digest, &ledger.files);
+        // A file an earlier digest called missing is settled by the end of the run's found.
+        let earlier_missing: std::collections::HashSet<String> = seen
+            .same
+            .iter()
+            .chain(&seen.altered)
+            .filter(|n| ledger.files.missing.contains_key(*n))
+            .cloned()
+            .collect();
         drop(ledger);
         let trusted = signature == VALID && (chain == LINKED || chain == FIRST);
         let missing_files: Vec<String> = seen.missing.iter().map(|(n, _)| n.clone()).collect();
@@ -282,18 +312,20 @@ impl TrailCheck {
             let until = Utc::now() + MISSING_KEPT;
             let settled = seen.same.into_iter().chain(seen.altered).chain(unlisted);
             changes.push(LedgerChange::Settled {
-                names: settled.collect(),
+                names: settled.filter(|n| !earlier_missing.contains(n)).collect(),
             });
-            changes.extend(seen.missing.into_iter().map(|(name, sha256)| {
-                LedgerChange::Missing {
-                    name,
-                    file: MissingFile {
-                        sha256,
-                        digest: verdict.digest.clone(),
-                        until,
-                    },
-                }
-            }));
+            changes.extend(
+                seen.missing
+                    .into_iter()
+                    .map(|(name, sha256)| LedgerChange::Missing {
+                        name,
+                        file: MissingFile {
+                            sha256,
+                            digest: verdict.digest.clone(),
+                            until,
+                        },
+                    }),
+            );
         }
         Ok((verdict, changes))
     }
@@ -302,7 +334,10 @@ impl TrailCheck {
     async fn ship_verdict(&self, verdict: Verdict, changes: Vec<LedgerChange>) -> Shipped {
         let tally = &self.counters.digests;
         Counters::add(&tally.checked, 1);
-        Counters::add(&tally.unverified, u64::from(verdict.verdict == "unverified"));
+        Counters::add(
+            &tally.unverified,
+            u64::from(verdict.verdict == "unverified"),
+        );
         Counters::add(&tally.same, verdict.same as u64);
         Counters::add(&tally.altered, verdict.altered as u64);
         Counters::add(&tally.missing, verdict.missing as u64);
@@ -326,7 +361,7 @@ impl TrailCheck {
         let shipped = self
             .ship_one(&tag(TABLE, &verdict.account, &verdict.region), &event)
             .await;
-        self.when_delivered(shipped, changes)
+        self.when_delivered(shipped, changes, None)
     }
 
     async fn ship_one(&self, tag: &str, event: &str) -> Shipped {
@@ -370,13 +405,7 @@ impl TrailCheck {
     /// At the end of the service's run: ships a verdict for each file delivered in it that a
     /// digest had called missing, then writes this run's changes to the ledger.
     pub async fn finish(&self) -> Result<(), Failure> {
-        let delivered: Vec<(String, String)> = crate::lock(&self.changes)
-            .iter()
-            .filter_map(|c| match c {
-                LedgerChange::Delivered { name, file } => Some((name.clone(), file.sha256.clone())),
-                _ => None,
-            })
-            .collect();
+        let delivered = std::mem::take(&mut *crate::lock(&self.delivered));
         if !delivered.is_empty() {
             self.found(delivered).await?;
         }
@@ -480,8 +509,10 @@ async fn chain(digest: &Digest, store: &impl DigestStore) -> Result<String, Reje
     Ok(LINKED.to_string())
 }
 
-/// The files of `digest`'s trail, account and region delivered before its hour (by more than
-/// a digest's lateness) that no digest named.
+/// The files of `digest`'s trail, account and region that S3 got in the hour before its own
+/// (its window less a digest's lateness: each digest of a chain looks at the hour after the one
+/// before it looked at) and that no digest named. A file shipped again long after (a
+/// redelivered notification) is in no digest's hour, and is forgotten in time.
 fn unlisted(digest: &Digest, ledger: &TrailLedger) -> Vec<String> {
     let (Some(prefix), Some(start)) = (
         log_prefix(&digest.digest_s3_bucket, &digest.digest_s3_object),
@@ -495,7 +526,10 @@ fn unlisted(digest: &Digest, ledger: &TrailLedger) -> Vec<String> {
         .delivered
         .range(prefix.clone()..)
         .take_while(|(n, _)| n.starts_with(&prefix))
-        .filter(|(n, f)| f.stored < start - DIGEST_LATENESS && !listed.contains(*n))
+        .filter(|(n, f)| {
+            let hour = start - DIGEST_LATENESS - DIGEST_LATENESS..start - DIGEST_LATENESS;
+            hour.contains(&f.stored) && !listed.contains(*n)
+        })
         .map(|(n, _)| n.clone())
         .collect()
 }
@@ -521,12 +555,17 @@ async fn list_public_keys(
         let answer = match answer {
             Ok(a) => a,
             Err(e) => {
-                let what = format!("CloudTrail ListPublicKeys in {region} (to verify the trail's digests)");
+                let what = format!(
+                    "CloudTrail ListPublicKeys in {region} (to verify the trail's digests)"
+                );
                 let mut failure = aws.failure(&what, &e);
                 if failure.reason.contains("AccessDenied") {
                     failure = Failure::new(
                         Outcome::Config,
-                        format!("{}: the role needs cloudtrail:ListPublicKeys to verify CloudTrail digests", failure.reason),
+                        format!(
+                            "{}: the role needs cloudtrail:ListPublicKeys to verify CloudTrail digests",
+                            failure.reason
+                        ),
                     );
                 }
                 return Err(Rejection::Failed(failure));

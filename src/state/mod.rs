@@ -215,7 +215,8 @@ impl TrailLedger {
 
     /// Drops what is past its time, then the oldest past the bounds.
     pub fn bound(&mut self, now: DateTime<Utc>) {
-        self.delivered.retain(|_, f| f.stored + DELIVERED_KEPT > now);
+        self.delivered
+            .retain(|_, f| f.stored + DELIVERED_KEPT > now);
         self.missing.retain(|_, m| m.until > now);
         drop_oldest(&mut self.delivered, MAX_FILES_REMEMBERED, |f| f.stored);
         drop_oldest(&mut self.missing, MAX_MISSING_REMEMBERED, |m| m.until);

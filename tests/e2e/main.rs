@@ -10,6 +10,9 @@ mod events;
 mod objects;
 // Every S3 object format on files shaped as AWS writes them: bytes, tags, bad lines, KMS.
 mod formats;
+// CloudTrail digests checked against what was shipped: whole, altered, missing then found,
+// broken chains, unknown keys, organisation trails.
+mod integrity;
 // Replays from the bucket (--start-time on S3 services): windows, resumption, late objects.
 mod replay;
 // Cursor services (logs, audit from the API, metrics): counts, resumption, backfill, pacing.

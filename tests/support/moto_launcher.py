@@ -41,6 +41,9 @@ moto_server's own arguments (-H HOST -p PORT), plus what moto lacks for our serv
 10. The same for CloudWatch metrics: ListMetrics with IncludeLinkedAccounts lists every
    account's metrics (or OwningAccount's) with their OwningAccounts; GetMetricData asks each
    query naming an AccountId of that account.
+11. CloudTrail ListPublicKeys (moto lacks it): the keys loaded through
+   POST /moto-api/devo-aws/cloudtrail-public-keys {"region": ..., "keys": [{"Fingerprint": ...,
+   "Value": <base64 of the DER, PKCS #1>}]}, each valid from a year ago to a year ahead.
 """
 
 import argparse
@@ -68,6 +71,8 @@ CLOUDWATCH_TARGET = "GraniteServiceVersion20100801"
 # Older models spell the target with the com.amazonaws.cloudtrail.v20131101. prefix.
 LOOKUP_TARGET = "CloudTrail_20131101.LookupEvents"
 SEED_PATH = "/moto-api/devo-aws/cloudtrail-events"
+KEYS_PATH = "/moto-api/devo-aws/cloudtrail-public-keys"
+PUBLIC_KEYS_TARGET = "CloudTrail_20131101.ListPublicKeys"
 ASSUMED_PATH = "/moto-api/devo-aws/assumed-roles"
 FAULTS_PATH = "/moto-api/devo-aws/faults"
 RECEIVE_TARGET = "AmazonSQS.ReceiveMessage"
@@ -173,6 +178,7 @@ class Extensions:
         self.app = app
         self.cloudwatch = botocore.session.get_session().get_service_model("cloudwatch")
         self.trail = {}
+        self.public_keys = {}
         self.assumed = []
         self.faults = []
         self.partial_pages = {}
@@ -185,6 +191,11 @@ class Extensions:
         path = environ.get("PATH_INFO", "")
         if path == SEED_PATH and environ.get("REQUEST_METHOD") == "POST":
             return self.seed(environ, start_response)
+        if path == KEYS_PATH and environ.get("REQUEST_METHOD") == "POST":
+            loaded = json.loads(self.body(environ))
+            with self.lock:
+                self.public_keys.setdefault(loaded["region"], []).extend(loaded["keys"])
+            return respond(start_response, "200 OK", b"{}", "application/json")
         if path == FAULTS_PATH and environ.get("REQUEST_METHOD") == "POST":
             with self.lock:
                 self.faults.append(json.loads(self.body(environ)))
@@ -219,6 +230,8 @@ class Extensions:
             return self.cloudwatch_cbor(environ, start_response, path[len(CBOR_PREFIX):])
         if environ.get("HTTP_X_AMZ_TARGET", "").endswith(LOOKUP_TARGET):
             return self.lookup_events(environ, start_response)
+        if environ.get("HTTP_X_AMZ_TARGET", "").endswith(PUBLIC_KEYS_TARGET):
+            return self.list_public_keys(environ, start_response)
         if environ.get("HTTP_X_AMZ_TARGET", "") in (LOGS_FILTER_TARGET, LOGS_DESCRIBE_TARGET):
             return self.linked_logs(environ, start_response)
         return self.app(environ, start_response)
@@ -412,6 +425,16 @@ class Extensions:
         with self.lock:
             self.trail.setdefault(loaded["region"], []).extend(loaded["events"])
         return respond(start_response, "200 OK", b"{}", "application/json")
+
+    def list_public_keys(self, environ, start_response):
+        """Item 11: the keys loaded for the region of the request."""
+        self.body(environ)
+        now = time.time()
+        with self.lock:
+            keys = [dict(k, ValidityStartTime=now - 365 * 86400, ValidityEndTime=now + 365 * 86400)
+                    for k in self.public_keys.get(region_of(environ), [])]
+        body = json.dumps({"PublicKeyList": keys}).encode()
+        return respond(start_response, "200 OK", body, "application/x-amz-json-1.1")
 
     def lookup_events(self, environ, start_response):
         request = json.loads(self.body(environ) or b"{}")

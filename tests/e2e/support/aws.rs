@@ -229,6 +229,85 @@ impl Moto {
         });
     }
 
+    /// [`Moto::put_object`] with user metadata (`x-amz-meta-<name>`).
+    pub fn put_with_metadata(
+        &self,
+        region: &str,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        metadata: &[(&str, &str)],
+    ) {
+        self.rt.block_on(async {
+            let mut put = self
+                .s3(region)
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(body.into());
+            for (name, value) in metadata {
+                put = put.metadata(*name, *value);
+            }
+            put.send().await.unwrap();
+        });
+    }
+
+    /// Gives the launcher's ListPublicKeys a public key of `region` (DER, PKCS #1).
+    pub fn add_public_key(&self, region: &str, fingerprint: &str, der: &[u8]) {
+        let url = format!("{}/moto-api/devo-aws/cloudtrail-public-keys", self.endpoint);
+        let value = aws_smithy_types::base64::encode(der);
+        let body = serde_json::json!({"region": region, "keys": [{"Fingerprint": fingerprint, "Value": value}]});
+        ureq::post(&url).send(body.to_string().as_bytes()).unwrap();
+    }
+
+    /// Takes out of the queue at `url` the messages whose body holds `text`, as a lost
+    /// notification would be (the others are made visible again).
+    pub fn lose_messages(&self, region: &str, url: &str, text: &str) -> usize {
+        self.rt.block_on(async {
+            let sqs = self.sqs(region);
+            let mut lost = 0;
+            let mut others = Vec::new();
+            loop {
+                let got = sqs
+                    .receive_message()
+                    .queue_url(url)
+                    .max_number_of_messages(10)
+                    .visibility_timeout(30)
+                    .send()
+                    .await
+                    .unwrap();
+                let messages = got.messages.unwrap_or_default();
+                if messages.is_empty() {
+                    break;
+                }
+                for m in messages {
+                    let handle = m.receipt_handle.unwrap_or_default();
+                    if m.body.unwrap_or_default().contains(text) {
+                        sqs.delete_message()
+                            .queue_url(url)
+                            .receipt_handle(handle)
+                            .send()
+                            .await
+                            .unwrap();
+                        lost += 1;
+                    } else {
+                        others.push(handle);
+                    }
+                }
+            }
+            for handle in others {
+                sqs.change_message_visibility()
+                    .queue_url(url)
+                    .receipt_handle(handle)
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            lost
+        })
+    }
+
     fn logs(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client {
         let conf = aws_sdk_cloudwatchlogs::Config::builder()
             .behavior_version(aws_sdk_cloudwatchlogs::config::BehaviorVersion::latest())
