@@ -15,8 +15,9 @@ use crate::devo::shipper::ShipError;
 use crate::devo::tls::{
     CLIENT_CERT_WARN_DAYS, ClientCertificateExpired, DevoEndpoint, close_cleanly, not_after,
 };
+use crate::formats::digest::is_trail;
 use crate::outcome::{Failure, Outcome};
-use crate::sources::{queue, replay};
+use crate::sources::{queue, replay, trail};
 use crate::state::StateStore;
 use crate::window::Backfill;
 
@@ -179,6 +180,9 @@ async fn service_rows(loaded: &Loaded, aws: &Aws) -> Vec<Row> {
                         results
                             .push(check_filter(aws, region, queue, &filter.regex, objects).await);
                     }
+                    if objects.kinds.iter().any(|(_, read)| is_trail(*read)) {
+                        results.push(check_digests(aws, region).await);
+                    }
                     results
                 }
                 Pulls::Audit(_) => vec![check_lookup(aws, region).await],
@@ -261,8 +265,9 @@ fn clock(aws: &Aws) -> Row {
 const SERVICES_PREFIX: &str = "inputs.aws.services.";
 
 /// What `check` calls, of the IAM actions each configured service needs.
-const EXERCISED: [&str; 6] = [
+const EXERCISED: [&str; 7] = [
     "sqs:GetQueueUrl",
+    "cloudtrail:ListPublicKeys",
     "sqs:GetQueueAttributes",
     "cloudtrail:LookupEvents",
     "cloudwatch:ListMetrics",
@@ -454,6 +459,24 @@ async fn check_filter(
     }
     Ok(format!(
         "s3_file_type_filter '{filter}' matches {matched} of the {} keys waiting in the queue (peeked at with visibility 0: counted as a receive)",
+        keys.len()
+    ))
+}
+
+/// CloudTrail's digests of `region` verifiable: ListPublicKeys answers with the keys their
+/// signatures are checked with (none is a warning: no digest could be verified).
+async fn check_digests(aws: &Aws, region: &str) -> Result<String, Failure> {
+    let keys = trail::public_keys(aws, region, Utc::now()).await?;
+    if keys.is_empty() {
+        return Err(Failure::new(
+            Outcome::Done,
+            format!(
+                "CloudTrail ListPublicKeys in {region} gives no public key: no digest of the region could be verified"
+            ),
+        ));
+    }
+    Ok(format!(
+        "CloudTrail digests verifiable: ListPublicKeys gives {} public key(s) in {region}",
         keys.len()
     ))
 }

@@ -128,7 +128,8 @@ impl RunFigures<'_> {
             exit_code
                 .with_label_values(&[name])
                 .set(f64::from(s.outcome.exit_code()));
-            if s.outcome == Outcome::Done && !self.dry_run {
+            // A trail found not whole was still delivered: its own alert says so.
+            if matches!(s.outcome, Outcome::Done | Outcome::Integrity) && !self.dry_run {
                 last_success
                     .with_label_values(&[name])
                     .set(self.started.timestamp() as f64);

@@ -363,6 +363,19 @@ impl<'a> ObjectHandler<'a> {
         if let Some(r) = self.settings.routes.get(route) {
             r.objects.fetch_add(1, Ordering::Relaxed);
         }
+        // Before any wait: a digest announced in the same batch finds it being read.
+        let _reading = self
+            .trail
+            .as_ref()
+            .filter(|_| {
+                let trail = self
+                    .settings
+                    .routes
+                    .get(route)
+                    .is_some_and(|r| is_trail(r.read));
+                trail && !self.settings.is_digest(route, &object.key)
+            })
+            .map(|t| t.reading(&object));
         let fetch = Fetch {
             aws: self.ctx.aws.clone(),
             s3: self.ctx.aws.s3(&region),

@@ -65,6 +65,10 @@ pub struct TrailCheck {
     command: String,
     /// Files read whole in this run, by name: their hash (delivered or not yet).
     read: Mutex<HashMap<String, String>>,
+    /// Files being read now (by name, how many reads), and the news that one ended: a digest
+    /// announced beside its files waits for them.
+    reading: Mutex<HashMap<String, usize>>,
+    read_ended: tokio::sync::Notify,
     /// What this run changes in the ledger, in order, once delivered.
     changes: Arc<Mutex<Vec<LedgerChange>>>,
     /// Files delivered in this run (name, hash), to compare with those digests called missing.
@@ -107,11 +111,39 @@ impl TrailCheck {
             ledger_key: format!("{}.{}.trail", ctx.input_id(), kind.name()),
             command,
             read: Mutex::default(),
+            reading: Mutex::default(),
+            read_ended: tokio::sync::Notify::new(),
             changes: Arc::default(),
             delivered: Arc::default(),
             replay: ctx.options.backfill.is_some(),
             ledger: tokio::sync::Mutex::default(),
             keys: tokio::sync::Mutex::default(),
+        }
+    }
+
+    /// Marks the log file `object` as being read until the guard drops.
+    pub fn reading(self: &Arc<Self>, object: &ObjectRef) -> Reading {
+        let name = format!("s3://{}/{}", object.bucket, object.key);
+        *crate::lock(&self.reading).entry(name.clone()).or_default() += 1;
+        Reading {
+            check: self.clone(),
+            name,
+        }
+    }
+
+    /// Waits until none of `digest`'s files is being read in this run (each started before:
+    /// announced in the same batch of messages, or listed in the same replay).
+    async fn reads_of(&self, digest: &Digest) {
+        let names: std::collections::HashSet<String> =
+            digest.log_files.iter().map(ListedFile::name).collect();
+        loop {
+            let ended = self.read_ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if !crate::lock(&self.reading).keys().any(|n| names.contains(n)) {
+                return;
+            }
+            ended.await;
         }
     }
 
@@ -191,6 +223,7 @@ impl TrailCheck {
         };
         let signature = self.signature(&digest, &fetched, &place).await?;
         let chain = chain(&digest, store).await?;
+        self.reads_of(&digest).await;
         let (verdict, changes) = self.compare(&digest, place, signature, chain).await?;
         Ok(self.ship_verdict(verdict, changes).await)
     }
@@ -235,7 +268,9 @@ impl TrailCheck {
             return Ok(Some(key.clone()));
         }
         let end = digest.end().unwrap_or_else(Utc::now);
-        let listed = list_public_keys(&self.aws, region, end).await?;
+        let listed = public_keys(&self.aws, region, end)
+            .await
+            .map_err(Rejection::Failed)?;
         let known = keys.entry(region.to_string()).or_default();
         known.extend(listed);
         Ok(known.get(fingerprint).cloned())
@@ -468,6 +503,26 @@ impl TrailCheck {
     }
 }
 
+/// A log file being read (see [`TrailCheck::reading`]).
+pub struct Reading {
+    check: Arc<TrailCheck>,
+    name: String,
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        let mut reading = crate::lock(&self.check.reading);
+        if let Some(n) = reading.get_mut(&self.name) {
+            *n -= 1;
+            if *n == 0 {
+                reading.remove(&self.name);
+            }
+        }
+        drop(reading);
+        self.check.read_ended.notify_waiters();
+    }
+}
+
 /// `signature` and `chain` of a digest that holds.
 const VALID: &str = "valid";
 const LINKED: &str = "linked";
@@ -534,12 +589,13 @@ fn unlisted(digest: &Digest, ledger: &TrailLedger) -> Vec<String> {
         .collect()
 }
 
-/// The public keys CloudTrail signed digests with in `region` around `at`, by fingerprint.
-async fn list_public_keys(
+/// The public keys CloudTrail signed digests with in `region` around `at`, by fingerprint
+/// (ListPublicKeys; a role without it is a config error).
+pub async fn public_keys(
     aws: &Aws,
     region: &str,
     at: DateTime<Utc>,
-) -> Result<HashMap<String, Vec<u8>>, Rejection> {
+) -> Result<HashMap<String, Vec<u8>>, Failure> {
     let time = |t: DateTime<Utc>| aws_smithy_types::DateTime::from_secs(t.timestamp());
     let mut keys = HashMap::new();
     let mut token = None;
@@ -568,7 +624,7 @@ async fn list_public_keys(
                         ),
                     );
                 }
-                return Err(Rejection::Failed(failure));
+                return Err(failure);
             }
         };
         for key in answer.public_key_list() {

@@ -351,3 +351,29 @@ fn an_organisation_trails_hour_is_verified() {
         (Some("whole"), Some(2))
     );
 }
+
+/// `check` says whether the digests can be verified; a run whose role may not call
+/// ListPublicKeys stops with exit 3 and says what to grant, the digest left on the queue.
+#[test]
+fn check_and_a_role_without_list_public_keys() {
+    let mut t = Trail::new("666677778888", None);
+    let check = t.wd.run(&["check"]);
+    check
+        .expect_code(0)
+        .expect_stdout("CloudTrail digests verifiable: ListPublicKeys gives");
+    check.expect_stdout("cloudtrail:ListPublicKeys*");
+    // The one ListPublicKeys of this test: around its digest's end, 2024-05-01T19:01:31Z.
+    let from = chrono::DateTime::parse_from_rfc3339("2024-04-30T19:01:31Z")
+        .unwrap()
+        .timestamp();
+    t.moto.fault(serde_json::json!({"op": "ListPublicKeys", "status": 400, "code": "AccessDeniedException", "message": "User is not authorized to perform: cloudtrail:ListPublicKeys", "times": 1, "match": from.to_string()}));
+    t.digest(9, &[], None);
+    let run = t.run(&["audit"]);
+    run.expect_code(3)
+        .expect_stderr("the role needs cloudtrail:ListPublicKeys to verify CloudTrail digests");
+    assert_eq!(
+        t.moto.depth(REGION, &t.url),
+        (1, 0),
+        "the digest's message is back on the queue for the next run"
+    );
+}

@@ -592,8 +592,9 @@ fn the_demo_delivers_every_service() {
         "cloud.aws.guardduty.findings.973743533182.us-east-2",
         "cloud.aws.networkfirewall.alert.123456789012.us-east-1",
         "cloud.aws.configlogs.events.123456789012.us-east-2",
-        // From the log archive's one queue.
+        // From the log archive's one queue, and the verdict of its trail's digest.
         "cloud.aws.cloudtrail.sts.210987654321.eu-west-1",
+        "cloud.aws.cloudtrail.integrity.210987654321.eu-west-1",
         // A kind the config defines.
         "sec.cisco.umbrella.dns.123456789012.us-east-1",
         // A Security Lake subscriber's queue: OCSF records typed by their class.
@@ -605,7 +606,7 @@ fn the_demo_delivers_every_service() {
     }
     assert_eq!(stderr.matches("status=\"ok\"").count(), 19, "{stderr}");
     assert!(
-        stderr.contains("objects read by kind: audits_s3=1 flowlogs=1 configlogs=1"),
+        stderr.contains("objects read by kind: audits_s3=2 flowlogs=1 configlogs=1"),
         "{stderr}"
     );
     assert!(!stderr.contains(" WARN "), "{stderr}");

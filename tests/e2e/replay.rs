@@ -168,7 +168,8 @@ fn a_three_day_window_over_two_accounts_and_two_regions_ships_only_its_objects()
                 );
             }
         }
-        // CloudTrail's digests beside the logs are no events.
+        // CloudTrail's digests beside the logs are checked, after the logs (this one is no
+        // digest: reported, and the replay goes on).
         r.moto.put_object(
             "us-east-1",
             &r.bucket,
@@ -207,10 +208,15 @@ fn a_three_day_window_over_two_accounts_and_two_regions_ships_only_its_objects()
     }
     let lists = calls(&run, "S3.ListObjectsV2");
     let gets = calls(&run, "S3.GetObject");
-    assert_eq!(gets, 32, "one GetObject per object inside: {}", run.stderr);
+    assert_eq!(
+        gets, 34,
+        "one GetObject per object inside, the two digests' too: {}",
+        run.stderr
+    );
+    run.expect_stderr("not a CloudTrail digest");
     // What S3 bills: GET-class (GetObject, HeadBucket) and LIST-class requests.
     run.expect_stderr(&format!(
-        "units=s3_get_requests=33 s3_list_requests={lists}"
+        "units=s3_get_requests=35 s3_list_requests={lists}"
     ));
     eprintln!(
         "replay of 3 days, 2 accounts x 2 regions: {} events of 32 objects, {lists} ListObjectsV2, {gets} GetObject, {seconds:.2} s, peak RSS {} KiB",

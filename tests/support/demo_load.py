@@ -5,7 +5,9 @@ trail file in S3, CloudWatch metrics, a CloudWatch Logs group, and one bucket pe
 Config) that announces its objects on a queue of its own; the S3 objects are the test files of
 tests/data/formats, shaped as AWS writes them. Prints what it did."""
 
+import base64
 import gzip
+import hashlib
 import json
 import os
 import sys
@@ -148,10 +150,45 @@ def put_archive(now):
                 "eventID": f"org-{i}", "recipientAccountId": account} for i in range(2)]
     key = (f"o-demo123456/AWSLogs/{account}/CloudTrail/eu-west-1/{now:%Y/%m/%d}/"
            f"{account}_CloudTrail_eu-west-1_{now:%Y%m%dT%H%MZ}_org.json.gz")
-    s3.put_object(Bucket="demo-archive", Key=key, Body=gzip.compress(json.dumps({"Records": records}).encode()))
-    s3.put_object(Bucket="demo-archive", Key=key.replace("/CloudTrail/", "/CloudTrail-Digest/"),
-                  Body=gzip.compress(b'{"awsAccountId":"210987654321"}'))
-    print("demo: archive: an organisation trail's file and its digest at s3://demo-archive/o-demo123456/AWSLogs/...", file=sys.stderr)
+    trail_file = json.dumps({"Records": records}).encode()
+    s3.put_object(Bucket="demo-archive", Key=key, Body=gzip.compress(trail_file))
+    put_digest(s3, now, account, [(key, hashlib.sha256(trail_file).hexdigest())])
+    print("demo: archive: an organisation trail's file and its signed digest at s3://demo-archive/o-demo123456/AWSLogs/...", file=sys.stderr)
+
+
+def put_digest(s3, now, account, files):
+    """The trail's digest of the hour naming `files` (key, SHA-256 of the uncompressed bytes), made
+    as CloudTrail makes it: signed SHA256withRSA with a demo key whose public half the emulator's
+    ListPublicKeys gives (the first digest of its chain)."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+    fingerprint = hashlib.md5(der).hexdigest()
+    request = urllib.request.Request(
+        f"{ENDPOINT}/moto-api/devo-aws/cloudtrail-public-keys", method="POST",
+        data=json.dumps({"region": "eu-west-1", "keys": [
+            {"Fingerprint": fingerprint, "Value": base64.b64encode(der).decode()}]}).encode())
+    urllib.request.urlopen(request).read()
+    name = (f"o-demo123456/AWSLogs/{account}/CloudTrail-Digest/eu-west-1/{now:%Y/%m/%d}/"
+            f"{account}_CloudTrail-Digest_eu-west-1_org-trail_us-east-1_{now:%Y%m%dT%H%M%SZ}.json.gz")
+    end = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    digest = json.dumps({
+        "awsAccountId": account,
+        "digestStartTime": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "digestEndTime": end, "digestS3Bucket": "demo-archive", "digestS3Object": name,
+        "digestPublicKeyFingerprint": fingerprint, "digestSignatureAlgorithm": "SHA256withRSA",
+        "previousDigestS3Bucket": None, "previousDigestS3Object": None,
+        "previousDigestHashValue": None, "previousDigestHashAlgorithm": None,
+        "previousDigestSignature": None,
+        "logFiles": [{"s3Bucket": "demo-archive", "s3Object": k, "hashValue": h, "hashAlgorithm": "SHA-256"}
+                     for k, h in files],
+    }).encode()
+    to_sign = f"{end}\ndemo-archive/{name}\n{hashlib.sha256(digest).hexdigest()}\nnull".encode()
+    signature = key.sign(to_sign, padding.PKCS1v15(), hashes.SHA256()).hex()
+    s3.put_object(Bucket="demo-archive", Key=name, Body=gzip.compress(digest),
+                  Metadata={"signature": signature, "signature-algorithm": "SHA256withRSA"})
 
 
 def put_defined():
