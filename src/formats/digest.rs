@@ -226,14 +226,18 @@ impl Digest {
             .map_err(|_| SignatureError::Invalid(self.digest_public_key_fingerprint.clone()))
     }
 
-    /// Each listed file against what was shipped of it (`shipped`: its hash, by name).
-    pub fn compare<'a>(&self, shipped: impl Fn(&str) -> Option<&'a str>) -> Comparison {
+    /// Each listed file against what was shipped of it (`shipped`, by name: its hash, or none
+    /// when it was shipped without being hashed).
+    pub fn compare<'a>(&self, shipped: impl Fn(&str) -> Option<Option<&'a str>>) -> Comparison {
         let mut seen = Comparison::default();
         for file in &self.log_files {
             let name = file.name();
             match shipped(&name) {
-                Some(hash) if hash.eq_ignore_ascii_case(&file.hash_value) => seen.same.push(name),
-                Some(_) => seen.altered.push(name),
+                Some(Some(hash)) if hash.eq_ignore_ascii_case(&file.hash_value) => {
+                    seen.same.push(name);
+                }
+                Some(Some(_)) => seen.altered.push(name),
+                Some(None) => seen.unhashed.push(name),
                 None => seen
                     .missing
                     .push((name, file.hash_value.to_ascii_lowercase())),
@@ -266,6 +270,8 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
 pub struct Comparison {
     /// Shipped with the hash the digest names.
     pub same: Vec<String>,
+    /// Shipped before devo-aws had seen a digest of the trail (so not hashed).
+    pub unhashed: Vec<String>,
     /// Shipped with another hash.
     pub altered: Vec<String>,
     /// Never shipped: the name, and the hash the digest names.
@@ -292,6 +298,9 @@ pub struct Verdict {
     pub chain: String,
     pub listed: usize,
     pub same: usize,
+    /// Shipped before devo-aws had seen a digest of this trail, account and region: their
+    /// bytes were not hashed (files are hashed from the first digest of a trail on).
+    pub unhashed: usize,
     pub altered: usize,
     pub missing: usize,
     pub unlisted: usize,
@@ -427,9 +436,9 @@ mod tests {
         let d = digest(None);
         let seen = d.compare(|name| {
             if name.ends_with("_a.json.gz") {
-                Some("ab01")
+                Some(Some("ab01"))
             } else if name.ends_with("_b.json.gz") {
-                Some("ffff")
+                Some(Some("ffff"))
             } else {
                 None
             }

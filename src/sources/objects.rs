@@ -363,19 +363,15 @@ impl<'a> ObjectHandler<'a> {
         if let Some(r) = self.settings.routes.get(route) {
             r.objects.fetch_add(1, Ordering::Relaxed);
         }
+        let is_digest = self.settings.is_digest(route, &object.key);
+        let log_file = self
+            .settings
+            .routes
+            .get(route)
+            .is_some_and(|r| is_trail(r.read) && !is_digest);
+        let trail_of_file = self.trail.clone().filter(|_| log_file);
         // Before any wait: a digest announced in the same batch finds it being read.
-        let _reading = self
-            .trail
-            .as_ref()
-            .filter(|_| {
-                let trail = self
-                    .settings
-                    .routes
-                    .get(route)
-                    .is_some_and(|r| is_trail(r.read));
-                trail && !self.settings.is_digest(route, &object.key)
-            })
-            .map(|t| t.reading(&object));
+        let _reading = trail_of_file.as_ref().map(|t| t.reading(&object));
         let fetch = Fetch {
             aws: self.ctx.aws.clone(),
             s3: self.ctx.aws.s3(&region),
@@ -383,23 +379,20 @@ impl<'a> ObjectHandler<'a> {
             bucket: object.bucket.clone(),
             key: object.key.clone(),
         };
-        if let Some(trail) = self
-            .trail
-            .as_ref()
-            .filter(|_| self.settings.is_digest(route, &object.key))
-        {
+        if let Some(trail) = self.trail.as_ref().filter(|_| is_digest) {
             if self.ctx.options.backfill.is_some() {
                 crate::lock(&self.digests_after).push((object, fetch));
                 return Ok(Shipped::NOTHING);
             }
             return trail.digest(&object, &fetch).await;
         }
+        let hash = match &trail_of_file {
+            Some(trail) => trail.hashes(&object).await?,
+            None => false,
+        };
         let job = ObjectJob {
             fetch,
-            trail: self
-                .trail
-                .clone()
-                .filter(|_| is_trail(self.settings.routes[route].read)),
+            trail: trail_of_file,
             shipper: self.ctx.shipper.clone(),
             framing: self.ctx.framing.clone(),
             resume: resume.map(|r| (self.notes.clone(), r)),
@@ -416,6 +409,7 @@ impl<'a> ObjectHandler<'a> {
                 stop: self.ctx.stop.clone(),
                 skip: 0,
                 route,
+                hash,
             },
         };
         let slot = self.slots.clone().acquire_owned().await.map_err(|_| {
@@ -691,11 +685,9 @@ impl ObjectJob {
         {
             Ok(hash) => {
                 let shipped = sink.finish().await;
-                Ok(match (&self.trail, hash) {
-                    (Some(trail), Some(hash)) => {
-                        trail.file_read(&self.reader.object, hash, stored_at, shipped)
-                    }
-                    _ => shipped,
+                Ok(match &self.trail {
+                    Some(trail) => trail.file_read(&self.reader.object, hash, stored_at, shipped),
+                    None => shipped,
                 })
             }
             Err(e) => {
@@ -955,6 +947,8 @@ pub struct ObjectReader {
     pub skip: u64,
     /// Its kind: its index in the settings' routes.
     pub route: usize,
+    /// Hash its decompressed bytes (a CloudTrail log file of a trail with digests).
+    pub hash: bool,
 }
 
 impl ObjectReader {
@@ -1012,7 +1006,7 @@ impl ObjectReader {
             batch: framing.batch_with_capacity(BATCH_CAPACITY),
             records: 0,
             tags: TagCache::default(),
-            hash: is_trail(self.route().read).then(FileHash::default),
+            hash: self.hash.then(FileHash::default),
         };
         let read = self.read_into(body, stored, framing, sink, &mut out).await;
         if !out.batch.is_empty() {

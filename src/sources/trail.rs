@@ -63,8 +63,8 @@ pub struct TrailCheck {
     ledger_key: String,
     /// How a replay of this service is run (`audit`, `s3logs archive`).
     command: String,
-    /// Files read whole in this run, by name: their hash (delivered or not yet).
-    read: Mutex<HashMap<String, String>>,
+    /// Files read whole in this run, by name: their hash, if hashed (delivered or not yet).
+    read: Mutex<HashMap<String, Option<String>>>,
     /// Files being read now (by name, how many reads), and the news that one ended: a digest
     /// announced beside its files waits for them.
     reading: Mutex<HashMap<String, usize>>,
@@ -147,18 +147,28 @@ impl TrailCheck {
         }
     }
 
-    /// A log file was read whole with `sha256` (S3 got it at `stored`) and `shipped`: its hash is
-    /// remembered once `shipped` is delivered.
+    /// Whether the log file `object` is to be hashed: a digest of its trail, account and region
+    /// was seen (by an earlier run, or this one). Others are remembered by name only, so a trail
+    /// without digests costs no hashing.
+    pub async fn hashes(&self, object: &ObjectRef) -> Result<bool, Rejection> {
+        let Some(prefix) = log_prefix(&object.bucket, &object.key) else {
+            return Ok(false);
+        };
+        Ok(self.ledger().await?.files.trails.contains_key(&prefix))
+    }
+
+    /// A log file was read whole with `sha256` (if hashed; S3 got it at `stored`) and `shipped`:
+    /// it is remembered once `shipped` is delivered.
     pub fn file_read(
         &self,
         object: &ObjectRef,
-        sha256: String,
+        sha256: Option<String>,
         stored: DateTime<Utc>,
         shipped: Shipped,
     ) -> Shipped {
         let name = format!("s3://{}/{}", object.bucket, object.key);
         crate::lock(&self.read).insert(name.clone(), sha256.clone());
-        let file = (name.clone(), sha256.clone());
+        let file = sha256.clone().map(|h| (name.clone(), h));
         let changes = if self.replay {
             Vec::new()
         } else {
@@ -167,7 +177,7 @@ impl TrailCheck {
                 file: DeliveredFile { sha256, stored },
             }]
         };
-        self.when_delivered(shipped, changes, Some(file))
+        self.when_delivered(shipped, changes, file)
     }
 
     /// `shipped`, recording `changes` (and the file delivered) once it is delivered (at once
@@ -221,6 +231,13 @@ impl TrailCheck {
             account: account.unwrap_or(&digest.aws_account_id).to_string(),
             region: region.unwrap_or_default().to_string(),
         };
+        // From now on, the files of its trail are hashed.
+        if let Some(prefix) = log_prefix(&object.bucket, &object.key) {
+            crate::lock(&self.changes).push(LedgerChange::Trail {
+                prefix,
+                at: Utc::now(),
+            });
+        }
         let signature = self.signature(&digest, &fetched, &place).await?;
         let chain = chain(&digest, store).await?;
         self.reads_of(&digest).await;
@@ -291,7 +308,7 @@ impl TrailCheck {
         let seen = digest.compare(|n| {
             read.get(n)
                 .or_else(|| delivered.get(n).map(|f| &f.sha256))
-                .map(String::as_str)
+                .map(Option::as_deref)
         });
         let unlisted = unlisted(digest, &ledger.files);
         // A file an earlier digest called missing is settled by the end of the run's found.
@@ -330,6 +347,7 @@ impl TrailCheck {
             chain,
             listed: digest.log_files.len(),
             same: seen.same.len(),
+            unhashed: seen.unhashed.len(),
             altered: seen.altered.len(),
             missing: seen.missing.len(),
             unlisted: unlisted.len(),
@@ -345,7 +363,9 @@ impl TrailCheck {
         let mut changes = Vec::new();
         if trusted {
             let until = Utc::now() + MISSING_KEPT;
-            let settled = seen.same.into_iter().chain(seen.altered).chain(unlisted);
+            let settled = (seen.same.into_iter().chain(seen.unhashed))
+                .chain(seen.altered)
+                .chain(unlisted);
             changes.push(LedgerChange::Settled {
                 names: settled.filter(|n| !earlier_missing.contains(n)).collect(),
             });

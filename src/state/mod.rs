@@ -147,14 +147,20 @@ pub struct TrailLedger {
     /// By `s3://bucket/key`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub missing: BTreeMap<String, MissingFile>,
+    /// The trails (by the prefix of their log files for one account and region) whose digests
+    /// were seen, and when last: their files are hashed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub trails: BTreeMap<String, DateTime<Utc>>,
 }
 
 /// A log file delivered to Devo.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveredFile {
-    /// The SHA-256 of its uncompressed bytes (hex).
-    pub sha256: String,
+    /// The SHA-256 of its uncompressed bytes (hex); none when it was shipped before a digest of
+    /// its trail was seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     /// When S3 got it (its LastModified): the hour whose digest names it.
     pub stored: DateTime<Utc>,
 }
@@ -178,6 +184,8 @@ pub const MAX_MISSING_REMEMBERED: usize = 20_000;
 /// How long a delivered file waits for a digest to name it: past it, it is forgotten (a trail
 /// without log file validation has no digests).
 pub const DELIVERED_KEPT: chrono::Duration = chrono::Duration::days(3);
+/// How long a trail whose digests stopped coming keeps its files hashed.
+pub const TRAIL_KEPT: chrono::Duration = chrono::Duration::days(7);
 
 /// A change to a ledger, made once what it records reached Devo.
 #[derive(Debug, Clone)]
@@ -188,11 +196,13 @@ pub enum LedgerChange {
     Settled { names: Vec<String> },
     /// A digest named a file never delivered.
     Missing { name: String, file: MissingFile },
+    /// A digest of the trail whose log files are under `prefix` was seen.
+    Trail { prefix: String, at: DateTime<Utc> },
 }
 
 impl TrailLedger {
     pub fn is_empty(&self) -> bool {
-        self.delivered.is_empty() && self.missing.is_empty()
+        self.delivered.is_empty() && self.missing.is_empty() && self.trails.is_empty()
     }
 
     /// Applies `change`.
@@ -210,6 +220,10 @@ impl TrailLedger {
             LedgerChange::Missing { name, file } => {
                 self.missing.insert(name.clone(), file.clone());
             }
+            LedgerChange::Trail { prefix, at } => {
+                let last = self.trails.entry(prefix.clone()).or_insert(*at);
+                *last = (*last).max(*at);
+            }
         }
     }
 
@@ -218,6 +232,7 @@ impl TrailLedger {
         self.delivered
             .retain(|_, f| f.stored + DELIVERED_KEPT > now);
         self.missing.retain(|_, m| m.until > now);
+        self.trails.retain(|_, at| *at + TRAIL_KEPT > now);
         drop_oldest(&mut self.delivered, MAX_FILES_REMEMBERED, |f| f.stored);
         drop_oldest(&mut self.missing, MAX_MISSING_REMEMBERED, |m| m.until);
     }

@@ -166,6 +166,14 @@ impl Trail {
         written
     }
 
+    /// The trail's first digest (naming no file) read by a run: from then on its files are
+    /// hashed as they are shipped.
+    fn prime(&mut self) -> Written {
+        let first = self.digest(0, &[], None);
+        self.run(&["audit"]).expect_code(0);
+        first
+    }
+
     /// A run of `args`, due whenever it comes.
     fn run(&self, args: &[&str]) -> Run {
         let mut args = args.to_vec();
@@ -197,7 +205,7 @@ impl Trail {
 #[test]
 fn a_whole_hour_is_verified() {
     let mut t = Trail::new("111122223333", None);
-    let first = t.digest(0, &[], None);
+    let first = t.prime();
     let files: Vec<(String, String)> = (1..=3).map(|n| t.log_file(n)).collect();
     t.run(&["audit"]).expect_code(0);
     let second = t.digest(1, &files, None);
@@ -224,7 +232,7 @@ fn a_whole_hour_is_verified() {
         "digestEndTime": "2024-05-01T11:01:31Z",
         "signature": "valid",
         "chain": "linked",
-        "listed": 3, "same": 3, "altered": 0, "missing": 0, "unlisted": 0,
+        "listed": 3, "same": 3, "unhashed": 0, "altered": 0, "missing": 0, "unlisted": 0,
         "alteredFiles": [], "missingFiles": [], "unlistedFiles": [],
     });
     assert_eq!(v, &expected);
@@ -234,7 +242,16 @@ fn a_whole_hour_is_verified() {
     let ledger =
         std::fs::read_to_string(t.wd.path().join("state/7.audit-events-all.s3.trail.json"))
             .unwrap();
-    assert!(!ledger.contains("CloudTrail/"), "settled: {ledger}");
+    let ledger: serde_json::Value = serde_json::from_str(&ledger).unwrap();
+    assert!(ledger["trail"]["delivered"].is_null(), "settled: {ledger}");
+    assert!(
+        ledger["trail"]["trails"][format!(
+            "s3://{}/AWSLogs/111122223333/CloudTrail/us-east-1/",
+            t.bucket
+        )]
+        .is_string(),
+        "the trail's files are hashed from its first digest on: {ledger}"
+    );
     assert_eq!(t.moto.depth(REGION, &t.url), (0, 0));
 }
 
@@ -242,11 +259,12 @@ fn a_whole_hour_is_verified() {
 #[test]
 fn an_altered_file_is_named() {
     let mut t = Trail::new("222233334444", None);
+    t.prime();
     let (a, a_hash) = t.log_file(1);
     let (b, _) = t.log_file(2);
     t.run(&["audit"]).expect_code(0);
     t.digest(
-        0,
+        1,
         &[(a, a_hash), (b.clone(), sha256(b"what CloudTrail wrote"))],
         None,
     );
@@ -255,7 +273,7 @@ fn an_altered_file_is_named() {
         .expect_stderr("status=\"integrity-alarm\"");
     run.expect_stderr("A CloudTrail digest found the trail not whole.");
     let verdicts = t.verdicts();
-    let (_, v) = &verdicts[0];
+    let (_, v) = &verdicts[1];
     assert_eq!(v["verdict"], "altered");
     assert_eq!(
         (v["same"].as_u64(), v["altered"].as_u64()),
@@ -270,14 +288,15 @@ fn an_altered_file_is_named() {
 #[test]
 fn a_lost_notification_is_missing_then_found_by_a_replay() {
     let mut t = Trail::new("333344445555", None);
+    t.prime();
     let a = t.log_file(1);
     let b = t.log_file(2);
     assert_eq!(t.moto.lose_messages(REGION, &t.url, "file2.json.gz"), 1);
     t.run(&["audit"]).expect_code(0);
-    t.digest(0, &[a, b.clone()], None);
+    t.digest(1, &[a, b.clone()], None);
     let run = t.run(&["audit"]);
     run.expect_code(6);
-    let (_, v) = &t.verdicts()[0];
+    let (_, v) = &t.verdicts()[1];
     assert_eq!(v["verdict"], "incomplete");
     assert_eq!(v["missingFiles"], serde_json::json!([t.s3_name(&b.0)]));
     let replay = "devo-aws audit --start-time 2024-05-01T10:00:00Z --end-time 2024-05-01T11:00:00Z";
@@ -318,6 +337,10 @@ fn a_broken_chain_and_an_unknown_key_are_unverified() {
     assert_eq!(v["verdict"], "unverified");
     assert_eq!(v["signature"], "valid");
     assert!(v["chain"].as_str().unwrap().starts_with("broken: "), "{v}");
+    assert_eq!(
+        v["unhashed"], 1,
+        "shipped before the trail's first digest was seen"
+    );
 
     let stranger = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
     t.fingerprint = "0123456789abcdef0123456789abcdef".into();
@@ -335,16 +358,17 @@ fn a_broken_chain_and_an_unknown_key_are_unverified() {
 #[test]
 fn an_organisation_trails_hour_is_verified() {
     let mut t = Trail::new("555566667777", Some("o-exampleorg1"));
+    t.prime();
     let files: Vec<(String, String)> = (1..=2).map(|n| t.log_file(n)).collect();
     t.run(&["audit"]).expect_code(0);
-    let digest = t.digest(0, &files, None);
+    let digest = t.digest(1, &files, None);
     assert!(
         digest
             .key
             .starts_with("AWSLogs/o-exampleorg1/555566667777/CloudTrail-Digest/")
     );
     t.run(&["audit"]).expect_code(0);
-    let (tag, v) = &t.verdicts()[0];
+    let (tag, v) = &t.verdicts()[1];
     assert_eq!(tag, "cloud.aws.cloudtrail.integrity.555566667777.us-east-1");
     assert_eq!(
         (v["verdict"].as_str(), v["same"].as_u64()),
