@@ -144,56 +144,34 @@ pub struct ServiceRow {
     pub pull: Pull,
 }
 
-const QUEUE_ACTIONS: &[&str] = &[
-    "sqs:GetQueueUrl",
-    "sqs:GetQueueAttributes",
-    "sqs:ReceiveMessage",
-    "sqs:DeleteMessage",
-    "sqs:ChangeMessageVisibility",
-];
-const OBJECT_ACTIONS: &[&str] = &[
-    "sqs:GetQueueUrl",
-    "sqs:GetQueueAttributes",
-    "sqs:ReceiveMessage",
-    "sqs:DeleteMessage",
-    "sqs:ChangeMessageVisibility",
-    "s3:GetObject",
-    "s3:ListBucket",
-];
+/// The IAM actions of a queue's consumer, then `extra`.
+macro_rules! queue_actions {
+    ($($extra:literal),*) => {
+        &[
+            "sqs:GetQueueUrl",
+            "sqs:GetQueueAttributes",
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            $($extra),*
+        ]
+    };
+}
+
+const QUEUE_ACTIONS: &[&str] = queue_actions!();
+const OBJECT_ACTIONS: &[&str] = queue_actions!("s3:GetObject", "s3:ListBucket");
 /// CloudTrail from S3: its digests are verified with the region's public keys.
-const TRAIL_OBJECT_ACTIONS: &[&str] = &[
-    "sqs:GetQueueUrl",
-    "sqs:GetQueueAttributes",
-    "sqs:ReceiveMessage",
-    "sqs:DeleteMessage",
-    "sqs:ChangeMessageVisibility",
-    "s3:GetObject",
-    "s3:ListBucket",
-    "cloudtrail:ListPublicKeys",
-];
+const TRAIL_OBJECT_ACTIONS: &[&str] =
+    queue_actions!("s3:GetObject", "s3:ListBucket", "cloudtrail:ListPublicKeys");
 /// A log archive holds CloudTrail (and its digests) and GuardDuty's exports, encrypted.
-const ARCHIVE_ACTIONS: &[&str] = &[
-    "sqs:GetQueueUrl",
-    "sqs:GetQueueAttributes",
-    "sqs:ReceiveMessage",
-    "sqs:DeleteMessage",
-    "sqs:ChangeMessageVisibility",
+const ARCHIVE_ACTIONS: &[&str] = queue_actions!(
     "s3:GetObject",
     "s3:ListBucket",
     "cloudtrail:ListPublicKeys",
-    "kms:Decrypt",
-];
+    "kms:Decrypt"
+);
 /// GuardDuty encrypts what it exports with a KMS key, always.
-const KMS_OBJECT_ACTIONS: &[&str] = &[
-    "sqs:GetQueueUrl",
-    "sqs:GetQueueAttributes",
-    "sqs:ReceiveMessage",
-    "sqs:DeleteMessage",
-    "sqs:ChangeMessageVisibility",
-    "s3:GetObject",
-    "s3:ListBucket",
-    "kms:Decrypt",
-];
+const KMS_OBJECT_ACTIONS: &[&str] = queue_actions!("s3:GetObject", "s3:ListBucket", "kms:Decrypt");
 
 /// The row of an S3 kind of `non-cloudwatch-logs`: selected by `types: [TYPE]`, fed by
 /// `TYPE_sqs_queue_name`, read with `FORMAT` (or pulling as given), named

@@ -312,7 +312,68 @@ pub struct Verdict {
     pub replay: Option<String>,
 }
 
+/// `signature` and `chain` of a digest that holds.
+pub const VALID: &str = "valid";
+pub const LINKED: &str = "linked";
+pub const FIRST: &str = "first";
+
+/// Where a digest is, and whose.
+pub struct Place {
+    /// `s3://bucket/key`.
+    pub name: String,
+    pub account: String,
+    pub region: String,
+}
+
 impl Verdict {
+    /// The verdict on `digest` at `place`, given its signature and chain (`valid`, `linked` or
+    /// `first`, or why not), what its list says of what was shipped, the files no digest named,
+    /// and the replay that fetches the missing ones.
+    pub fn judge(
+        digest: &Digest,
+        place: Place,
+        (signature, chain): (String, String),
+        seen: &Comparison,
+        unlisted: &[String],
+        replay: Option<String>,
+    ) -> Self {
+        let trusted = signature == VALID && (chain == LINKED || chain == FIRST);
+        Self {
+            verdict: if !trusted {
+                "unverified"
+            } else if !seen.altered.is_empty() {
+                "altered"
+            } else if !seen.missing.is_empty() || !unlisted.is_empty() {
+                "incomplete"
+            } else {
+                "whole"
+            },
+            digest: place.name,
+            account: place.account,
+            region: place.region,
+            trail: digest.trail().map(String::from),
+            digest_start_time: digest.digest_start_time.clone(),
+            digest_end_time: digest.digest_end_time.clone(),
+            signature,
+            chain,
+            listed: digest.log_files.len(),
+            same: seen.same.len(),
+            unhashed: seen.unhashed.len(),
+            altered: seen.altered.len(),
+            missing: seen.missing.len(),
+            unlisted: unlisted.len(),
+            altered_files: seen.altered.clone(),
+            missing_files: seen.missing.iter().map(|(n, _)| n.clone()).collect(),
+            unlisted_files: unlisted.to_vec(),
+            replay,
+        }
+    }
+
+    /// Whether its list is to be trusted: the signature and the chain hold.
+    pub fn is_trusted(&self) -> bool {
+        self.verdict != "unverified"
+    }
+
     /// Whether it is a verdict an auditor must look at.
     pub fn is_alarm(&self) -> bool {
         self.verdict != "whole"

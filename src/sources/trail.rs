@@ -22,8 +22,8 @@ use crate::devo::frame::Framing;
 use crate::devo::shipper::{Outbox, Pending, Shipped, Shipper};
 use crate::devo::tag::tag;
 use crate::formats::digest::{
-    DIGEST_LATENESS, Digest, Found, ListedFile, TABLE, Verdict, log_prefix, replay_window,
-    sha256_hex,
+    DIGEST_LATENESS, Digest, FIRST, Found, LINKED, ListedFile, Place, TABLE, VALID, Verdict,
+    log_prefix, replay_window, sha256_hex,
 };
 use crate::formats::objects::key_account_region;
 use crate::formats::s3_notification::ObjectRef;
@@ -320,9 +320,8 @@ impl TrailCheck {
             .cloned()
             .collect();
         drop(ledger);
-        let trusted = signature == VALID && (chain == LINKED || chain == FIRST);
-        let missing_files: Vec<String> = seen.missing.iter().map(|(n, _)| n.clone()).collect();
-        let replay = replay_window(&missing_files).map(|(from, to)| {
+        let missing: Vec<String> = seen.missing.iter().map(|(n, _)| n.clone()).collect();
+        let replay = replay_window(&missing).map(|(from, to)| {
             format!(
                 "devo-aws {} --start-time {} --end-time {}",
                 self.command,
@@ -330,38 +329,10 @@ impl TrailCheck {
                 rfc3339(to)
             )
         });
-        let verdict = Verdict {
-            verdict: if !trusted {
-                "unverified"
-            } else if !seen.altered.is_empty() {
-                "altered"
-            } else if !seen.missing.is_empty() || !unlisted.is_empty() {
-                "incomplete"
-            } else {
-                "whole"
-            },
-            trail: digest.trail().map(String::from),
-            digest_start_time: digest.digest_start_time.clone(),
-            digest_end_time: digest.digest_end_time.clone(),
-            signature,
-            chain,
-            listed: digest.log_files.len(),
-            same: seen.same.len(),
-            unhashed: seen.unhashed.len(),
-            altered: seen.altered.len(),
-            missing: seen.missing.len(),
-            unlisted: unlisted.len(),
-            altered_files: seen.altered.clone(),
-            missing_files,
-            unlisted_files: unlisted.clone(),
-            replay,
-            digest: place.name,
-            account: place.account,
-            region: place.region,
-        };
+        let verdict = Verdict::judge(digest, place, (signature, chain), &seen, &unlisted, replay);
         // A digest that is not trusted settles nothing: its files wait for one that is.
         let mut changes = Vec::new();
-        if trusted {
+        if verdict.is_trusted() {
             let until = Utc::now() + MISSING_KEPT;
             let settled = (seen.same.into_iter().chain(seen.unhashed))
                 .chain(seen.altered)
@@ -541,19 +512,6 @@ impl Drop for Reading {
         drop(reading);
         self.check.read_ended.notify_waiters();
     }
-}
-
-/// `signature` and `chain` of a digest that holds.
-const VALID: &str = "valid";
-const LINKED: &str = "linked";
-const FIRST: &str = "first";
-
-/// Where a digest is, and whose.
-struct Place {
-    /// `s3://bucket/key`.
-    name: String,
-    account: String,
-    region: String,
 }
 
 /// `linked` when the digest before `digest` is where it says, with the hash and signature it

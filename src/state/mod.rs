@@ -880,6 +880,51 @@ mod tests {
         assert_eq!(units.len(), 2);
     }
 
+    /// A ledger's files are settled by name, its trails kept while their digests come, and
+    /// what is past its time or its bound is forgotten.
+    #[test]
+    fn the_trail_ledger_settles_and_stays_bounded() {
+        let now = Utc::now();
+        let delivered = |hours_ago: i64| DeliveredFile {
+            sha256: Some("ab".into()),
+            stored: now - chrono::Duration::hours(hours_ago),
+        };
+        let mut ledger = TrailLedger::default();
+        for (name, file) in [("s3://b/a", delivered(1)), ("s3://b/old", delivered(80))] {
+            ledger.apply(&LedgerChange::Delivered {
+                name: name.into(),
+                file,
+            });
+        }
+        ledger.apply(&LedgerChange::Missing {
+            name: "s3://b/m".into(),
+            file: MissingFile {
+                sha256: "cd".into(),
+                digest: "s3://b/d".into(),
+                until: now + chrono::Duration::days(1),
+            },
+        });
+        ledger.apply(&LedgerChange::Trail {
+            prefix: "s3://b/AWSLogs/1/CloudTrail/r/".into(),
+            at: now - chrono::Duration::days(8),
+        });
+        ledger.bound(now);
+        assert_eq!(ledger.delivered.keys().collect::<Vec<_>>(), ["s3://b/a"]);
+        assert!(ledger.trails.is_empty(), "no digest for 7 days");
+        ledger.apply(&LedgerChange::Settled {
+            names: vec!["s3://b/a".into(), "s3://b/m".into()],
+        });
+        assert!(ledger.is_empty());
+        for i in 0..MAX_FILES_REMEMBERED + 2 {
+            ledger.apply(&LedgerChange::Delivered {
+                name: format!("s3://b/{i:07}"),
+                file: delivered(i64::try_from(i % 48).unwrap()),
+            });
+        }
+        ledger.bound(now);
+        assert_eq!(ledger.delivered.len(), MAX_FILES_REMEMBERED);
+    }
+
     #[test]
     fn remembered_messages_expire_and_stay_bounded() {
         let now = Utc::now();
