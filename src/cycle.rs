@@ -139,6 +139,8 @@ pub struct DigestTally {
     pub unverified: AtomicU64,
     /// Listed files shipped with the hash listed.
     pub same: AtomicU64,
+    /// Listed files shipped before a digest of their trail was seen (not hashed).
+    pub unhashed: AtomicU64,
     pub altered: AtomicU64,
     pub missing: AtomicU64,
     /// Files shipped that no digest named.
@@ -149,12 +151,13 @@ pub struct DigestTally {
 
 impl DigestTally {
     /// The figures by name, in the order of the summary line, the JSON report and the metrics.
-    pub fn figures(&self) -> [(&'static str, u64); 7] {
+    pub fn figures(&self) -> [(&'static str, u64); 8] {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         [
             ("checked", get(&self.checked)),
             ("unverified", get(&self.unverified)),
             ("same", get(&self.same)),
+            ("unhashed", get(&self.unhashed)),
             ("altered", get(&self.altered)),
             ("missing", get(&self.missing)),
             ("unlisted", get(&self.unlisted)),
@@ -171,13 +174,15 @@ impl DigestTally {
     /// The summary line's word for it (none when no digest was checked).
     pub fn summary(&self) -> Option<String> {
         let figures = self.figures();
-        (figures[0].1 > 0 || figures[6].1 > 0).then(|| {
-            figures
-                .iter()
-                .map(|(name, n)| format!("{name}={n}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+        (self.checked.load(Ordering::Relaxed) > 0 || self.found.load(Ordering::Relaxed) > 0).then(
+            || {
+                figures
+                    .iter()
+                    .map(|(name, n)| format!("{name}={n}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            },
+        )
     }
 }
 

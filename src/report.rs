@@ -163,7 +163,7 @@ impl RunFigures<'_> {
         let files = counter(
             registry,
             "devo_aws_cloudtrail_digest_files_total",
-            "CloudTrail log files by what the digests said of them: same (shipped as listed), altered, missing (listed, never shipped), unlisted (shipped, named by no digest), found (shipped after a digest called it missing).",
+            "CloudTrail log files by what the digests said of them: same (shipped as listed), unhashed (shipped before the trail's digests were seen), altered, missing (listed, never shipped), unlisted (shipped, named by no digest), found (shipped after a digest called it missing).",
             &["service", "verdict"],
         )?;
         for s in self.summaries {

@@ -334,6 +334,8 @@ impl<'a> ObjectHandler<'a> {
         for (object, fetch) in digests {
             match trail.digest(&object, &fetch).await {
                 Ok(shipped) => {
+                    Counters::add(&self.counters.events, shipped.events);
+                    Counters::add(&self.counters.bytes, shipped.bytes);
                     shipped.answer().await.outcome()?;
                 }
                 Err(Rejection::Failed(f)) => return Err(f),

@@ -365,6 +365,7 @@ impl TrailCheck {
             u64::from(verdict.verdict == "unverified"),
         );
         Counters::add(&tally.same, verdict.same as u64);
+        Counters::add(&tally.unhashed, verdict.unhashed as u64);
         Counters::add(&tally.altered, verdict.altered as u64);
         Counters::add(&tally.missing, verdict.missing as u64);
         Counters::add(&tally.unlisted, verdict.unlisted as u64);
@@ -393,10 +394,7 @@ impl TrailCheck {
     async fn ship_one(&self, tag: &str, event: &str) -> Shipped {
         let mut outbox: Outbox = Outbox::new(&self.shipper, &self.framing);
         outbox.push(tag, event).await;
-        let shipped = outbox.finish().await;
-        Counters::add(&self.counters.events, shipped.events);
-        Counters::add(&self.counters.bytes, shipped.bytes);
-        shipped
+        outbox.finish().await
     }
 
     /// The ledger as saved, with this run's changes so far.
@@ -485,6 +483,8 @@ impl TrailCheck {
             let shipped = self
                 .ship_one(&tag(TABLE, &event.account, &event.region), &text)
                 .await;
+            Counters::add(&self.counters.events, shipped.events);
+            Counters::add(&self.counters.bytes, shipped.bytes);
             let receipt = shipped.answer().await;
             if receipt.is_delivered() {
                 crate::lock(&self.changes).push(LedgerChange::Settled { names: vec![name] });

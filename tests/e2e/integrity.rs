@@ -236,8 +236,9 @@ fn a_whole_hour_is_verified() {
         "alteredFiles": [], "missingFiles": [], "unlistedFiles": [],
     });
     assert_eq!(v, &expected);
+    run.expect_stderr("messages=1 objects=1 skipped=0 events=1 ");
     run.expect_stderr(
-        "digests=\"checked=1 unverified=0 same=3 altered=0 missing=0 unlisted=0 found=0\"",
+        "digests=\"checked=1 unverified=0 same=3 unhashed=0 altered=0 missing=0 unlisted=0 found=0\"",
     );
     let ledger =
         std::fs::read_to_string(t.wd.path().join("state/7.audit-events-all.s3.trail.json"))
@@ -268,9 +269,29 @@ fn an_altered_file_is_named() {
         &[(a, a_hash), (b.clone(), sha256(b"what CloudTrail wrote"))],
         None,
     );
-    let run = t.run(&["audit"]);
+    let run = t.run(&["audit", "--report", "-", "--metrics-file", "digests.prom"]);
     run.expect_code(6)
         .expect_stderr("status=\"integrity-alarm\"");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let figures = &report["services"][0]["cloudtrail_digests"];
+    assert_eq!(
+        (
+            figures["checked"].as_u64(),
+            figures["same"].as_u64(),
+            figures["altered"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{report}"
+    );
+    assert_eq!(report["exit_code"], 6);
+    let metrics = std::fs::read_to_string(t.wd.path().join("digests.prom")).unwrap();
+    for line in [
+        r#"devo_aws_cloudtrail_digest_files_total{service="audit-events-all.s3",verdict="altered"} 1"#,
+        r#"devo_aws_cloudtrail_digests_total{service="audit-events-all.s3",verdict="checked"} 1"#,
+        r#"devo_aws_service_exit_code{service="audit-events-all.s3"} 6"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
     run.expect_stderr("A CloudTrail digest found the trail not whole.");
     let verdicts = t.verdicts();
     let (_, v) = &verdicts[1];
