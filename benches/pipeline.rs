@@ -28,7 +28,8 @@
 //!     peak RSS of each and the ratio.
 //!
 //! `DEVO_AWS_BENCH=latency make bench` runs cases 7 and 10 alone, `DEVO_AWS_BENCH=replay` case 10,
-//! `DEVO_AWS_BENCH=peer` case 11; `DEVO_AWS_BENCH=formats` cases 8 and 9.
+//! `DEVO_AWS_BENCH=peer` case 11; `DEVO_AWS_BENCH=formats` cases 8 and 9; `DEVO_AWS_BENCH=events`
+//! the row of case 7 that issue 41 aims at (`events` at 25 ms, up to 16 receives).
 //!
 //! Wall and CPU seconds and peak RSS of the binary come from GNU time. `DEVO_AWS_BENCH_BIN` measures
 //! another build of devo-aws (`cargo build --profile profiling`, which keeps symbols for perf). Run through
@@ -149,6 +150,13 @@ fn main() {
     let mut calls = Vec::new();
     if std::env::var("DEVO_AWS_BENCH").as_deref() == Ok("peer") {
         side_by_side();
+        return;
+    }
+    if std::env::var("DEVO_AWS_BENCH").as_deref() == Ok("events") {
+        let standin = standin::StandIn::start();
+        let run = events_standin(&standin, 25, None, 0);
+        run.latency_row("events, 20,000 messages, one queue", 25, "up to 16", 20_000);
+        println!("\n| case | AWS calls by operation |\n|---|---|\n| events at the stand-in | {} |", run.calls);
         return;
     }
     if std::env::var("DEVO_AWS_BENCH").as_deref() == Ok("replay") {

@@ -40,17 +40,7 @@ fn main() -> ExitCode {
         MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
     };
     let debug_logging = init_logging(&cli, progress.clone());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!("cannot start the async runtime: {e}");
-            return ExitCode::from(outcome::Outcome::Internal.exit_code());
-        }
-    };
-    let outcome = runtime.block_on(run::run(cli, &debug_logging, progress));
+    let outcome = run::run_to_end(cli, &debug_logging, progress);
     ExitCode::from(outcome.exit_code())
 }
 
