@@ -156,7 +156,10 @@ fn main() {
         let standin = standin::StandIn::start();
         let run = events_standin(&standin, 25, None, 0);
         run.latency_row("events, 20,000 messages, one queue", 25, "up to 16", 20_000);
-        println!("\n| case | AWS calls by operation |\n|---|---|\n| events at the stand-in | {} |", run.calls);
+        println!(
+            "\n| case | AWS calls by operation |\n|---|---|\n| events at the stand-in | {} |",
+            run.calls
+        );
         return;
     }
     if std::env::var("DEVO_AWS_BENCH").as_deref() == Ok("replay") {

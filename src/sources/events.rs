@@ -3,7 +3,7 @@
 
 use crate::config::{Pull, QueuePlan, ServicePlan};
 use crate::cycle::{RunContext, Summary, run_service};
-use crate::devo::shipper::Shipped;
+use crate::devo::frame::FrameBatch;
 use crate::formats::FormatError;
 use crate::formats::eventbridge::{AwsEvent, event_from_body, findings_from_body};
 use crate::sources::TagRule;
@@ -46,11 +46,14 @@ impl Handler<'_> {
 }
 
 impl MessageHandler for Handler<'_> {
-    async fn handle(&self, message: Incoming<'_>) -> Result<Shipped, Rejection> {
+    fn frames(&self) -> bool {
+        true
+    }
+
+    async fn frame(&self, message: Incoming<'_>, batch: &mut FrameBatch) -> Result<u64, Rejection> {
         let events = self
             .parse(message.body)
             .map_err(|e| Rejection::Poison(e.to_string()))?;
-        let mut batch = self.ctx.framing.batch();
         for event in &events {
             let tag = self
                 .tags
@@ -59,7 +62,7 @@ impl MessageHandler for Handler<'_> {
                 .map_err(Rejection::Failed)?;
             batch.push(&tag, &event.message);
         }
-        Ok(self.ctx.shipper.ship_counted(batch).await)
+        Ok(events.len() as u64)
     }
 }
 

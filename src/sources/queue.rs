@@ -41,6 +41,7 @@ use tokio::time::Instant;
 use crate::aws::{Aws, aws_error};
 use crate::config::{QueuePlan, ServiceKind, ServicePlan};
 use crate::cycle::{Counters, RunContext};
+use crate::devo::frame::FrameBatch;
 use crate::devo::shipper::{PullGate, Shipped};
 use crate::lock;
 use crate::outcome::{Failure, Outcome};
@@ -108,12 +109,32 @@ impl Rejection {
     }
 }
 
-/// A service's way of turning one message into shipped events.
+/// A service's way of turning one message into shipped events: it ships them itself
+/// ([`MessageHandler::handle`], S3 objects), or frames them ([`MessageHandler::frame`],
+/// EventBridge and Security Hub), and then every message of a received batch goes to Devo in one
+/// shipment.
 pub trait MessageHandler: Sync {
+    /// Whether this handler frames ([`MessageHandler::frame`]) rather than ships.
+    fn frames(&self) -> bool {
+        false
+    }
+
+    /// Ships the events of `message`.
     fn handle<'a>(
         &'a self,
-        message: Incoming<'a>,
-    ) -> impl Future<Output = Result<Shipped, Rejection>> + 'a;
+        _message: Incoming<'a>,
+    ) -> impl Future<Output = Result<Shipped, Rejection>> + 'a {
+        async { Err(not_this_way()) }
+    }
+
+    /// Frames the events of `message` into `batch`; how many there were.
+    fn frame<'a>(
+        &'a self,
+        _message: Incoming<'a>,
+        _batch: &'a mut FrameBatch,
+    ) -> impl Future<Output = Result<u64, Rejection>> + 'a {
+        async { Err(not_this_way()) }
+    }
 
     /// What becomes of the messages whose every object the key filter held back: deleted (none:
     /// the filter let objects of this run through, it is doing its job), or given back to the
@@ -206,7 +227,16 @@ pub async fn consume<H: MessageHandler>(
     .await
 }
 
+/// A handler asked for what it does not do (a bug).
+fn not_this_way() -> Rejection {
+    Rejection::Failed(Failure::new(
+        Outcome::Internal,
+        "a message handler was asked to ship what it frames, or the other way round",
+    ))
+}
+
 /// What becomes of one message once it was handled.
+#[derive(Debug, Clone, Copy)]
 enum Verdict {
     Delete,
     /// Back to the queue when the region is done.
@@ -370,6 +400,8 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         let mut batches = FuturesUnordered::new();
         let mut receiving: FuturesUnordered<Receiving<'_>> = FuturesUnordered::new();
         let mut pace = ReceivePace::new();
+        // Whether the epoch was closed since receiving last stopped for room.
+        let mut flushed_for_room = false;
         loop {
             loop {
                 let gate = self.ctx.shipper.gate();
@@ -384,8 +416,16 @@ impl<H: MessageHandler> RegionRun<'_, H> {
                     {
                         self.ctx.shipper.flush().await;
                     }
+                    // Receiving waits for room: the messages held wait for their receipts.
+                    // Their epoch closes now rather than once idle, so the room comes back a
+                    // round trip and a delete later, not an idle wait later.
+                    if more && !flushed_for_room && !self.has_room(in_flight, held) {
+                        flushed_for_room = true;
+                        self.ctx.shipper.flush().await;
+                    }
                     break;
                 }
+                flushed_for_room = false;
                 let want = self.budget.take(SQS_BATCH as u64);
                 if want == 0 {
                     pace.drained = true;
@@ -435,7 +475,13 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         };
         room && !self.ctx.should_stop()
             && lock(&self.failure).is_none()
-            && batches + receiving < MAX_BATCHES_IN_FLIGHT
+            && self.has_room((batches, receiving), held)
+    }
+
+    /// Whether the batches in hand (`in_flight`: handled, receiving) and the messages held leave
+    /// room for another receive.
+    fn has_room(&self, (batches, receiving): (usize, usize), held: &Held) -> bool {
+        batches + receiving < MAX_BATCHES_IN_FLIGHT
             && held.count() + (receiving + 1) * SQS_BATCH <= held.most()
     }
 
@@ -568,16 +614,20 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             entries.push((seq, id, body, count));
         }
         self.shipping.fetch_add(entries.len(), Ordering::Relaxed);
-        let verdicts = join_all(entries.iter().map(|(seq, id, body, count)| async move {
-            let message = Received {
-                seq: *seq,
-                id,
-                body,
-                receive_count: *count,
-            };
-            (*seq, self.handle_message(queue, held, message).await)
-        }))
-        .await;
+        let verdicts = if self.job.handler.frames() {
+            self.frame_all(queue, held, &entries).await
+        } else {
+            join_all(entries.iter().map(|(seq, id, body, count)| async move {
+                let message = Received {
+                    seq: *seq,
+                    id,
+                    body,
+                    receive_count: *count,
+                };
+                (*seq, self.handle_message(queue, held, message).await)
+            }))
+            .await
+        };
         // Messages to delete stay held (kept invisible) until SQS has answered the delete.
         let mut to_delete = Vec::new();
         for (seq, verdict) in verdicts {
@@ -632,39 +682,104 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         Verdict::Forget
     }
 
-    async fn handle_message(&self, queue: &OpenQueue, held: &Held, m: Received<'_>) -> Verdict {
+    /// The verdict on a message before it is handled: held when the run must stop, forgotten
+    /// when its visibility ran out before its turn (another receiver may be shipping it).
+    fn before_handling(&self, held: &Held, seq: u64) -> Option<Verdict> {
         if self.ctx.should_stop() {
-            self.shipped_one().await;
-            return Verdict::Hold;
+            Some(Verdict::Hold)
+        } else if held.is_lost(seq) {
+            Some(Verdict::Forget)
+        } else {
+            None
         }
-        if held.is_lost(m.seq) {
-            // Its visibility ran out before its turn: another receiver may be shipping it.
-            self.shipped_one().await;
-            return Verdict::Forget;
+    }
+
+    /// The verdict on a message its handler rejected.
+    fn rejected(&self, m: &Received<'_>, rejection: Rejection) -> Verdict {
+        match rejection {
+            Rejection::Poison(reason) => self.poison(m.id, m.receive_count, &reason),
+            Rejection::Failed(f) => {
+                Counters::add(&self.counters.failed, 1);
+                lock(&self.failure).get_or_insert(f);
+                Verdict::Hold
+            }
+            Rejection::Filtered => {
+                lock(&self.filtered).push(m.seq);
+                Verdict::Hold
+            }
         }
-        let id = m.id;
-        let incoming = Incoming {
-            id,
+    }
+
+    fn incoming<'m>(&'m self, queue: &OpenQueue, m: &Received<'m>) -> Incoming<'m> {
+        Incoming {
+            id: m.id,
             body: m.body,
             region: self.region,
             retention: queue.retention,
             receive_count: m.receive_count,
-        };
-        let handled = self.job.handler.handle(incoming).await;
+        }
+    }
+
+    /// The messages of a received batch, for a handler that frames: the events of all of them in
+    /// one batch, one shipment, and each message's verdict by its answer.
+    async fn frame_all(
+        &self,
+        queue: &OpenQueue,
+        held: &Held,
+        entries: &[(u64, String, String, Option<u32>)],
+    ) -> Vec<(u64, Verdict)> {
+        let mut verdicts = Vec::with_capacity(entries.len());
+        let mut framed = Vec::with_capacity(entries.len());
+        let mut batch = self.ctx.framing.batch();
+        for (seq, id, body, count) in entries {
+            let m = Received {
+                seq: *seq,
+                id,
+                body,
+                receive_count: *count,
+            };
+            let verdict = match self.before_handling(held, m.seq) {
+                Some(v) => v,
+                None => match self
+                    .job
+                    .handler
+                    .frame(self.incoming(queue, &m), &mut batch)
+                    .await
+                {
+                    Ok(0) => self.after_shipping(Shipped::NOTHING).await,
+                    Ok(_) => {
+                        framed.push(m.seq);
+                        continue;
+                    }
+                    Err(rejection) => self.rejected(&m, rejection),
+                },
+            };
+            verdicts.push((m.seq, verdict));
+        }
+        let shipped = self.ctx.shipper.ship_counted(batch).await;
+        for _ in entries {
+            self.shipped_one().await;
+        }
+        let verdict = self.after_shipping(shipped).await;
+        verdicts.extend(framed.into_iter().map(|seq| (seq, verdict)));
+        verdicts
+    }
+
+    async fn handle_message(&self, queue: &OpenQueue, held: &Held, m: Received<'_>) -> Verdict {
+        if let Some(verdict) = self.before_handling(held, m.seq) {
+            self.shipped_one().await;
+            return verdict;
+        }
+        let handled = self.job.handler.handle(self.incoming(queue, &m)).await;
         self.shipped_one().await;
-        let shipped = match handled {
-            Ok(s) => s,
-            Err(Rejection::Poison(reason)) => return self.poison(id, m.receive_count, &reason),
-            Err(Rejection::Failed(f)) => {
-                Counters::add(&self.counters.failed, 1);
-                lock(&self.failure).get_or_insert(f);
-                return Verdict::Hold;
-            }
-            Err(Rejection::Filtered) => {
-                lock(&self.filtered).push(m.seq);
-                return Verdict::Hold;
-            }
-        };
+        match handled {
+            Ok(shipped) => self.after_shipping(shipped).await,
+            Err(rejection) => self.rejected(&m, rejection),
+        }
+    }
+
+    /// The verdict on the messages of `shipped`, by its answer.
+    async fn after_shipping(&self, shipped: Shipped) -> Verdict {
         let (events, bytes) = (shipped.events, shipped.bytes);
         let nothing_shipped = shipped.receipt.is_none();
         match shipped.answer().await.outcome() {
