@@ -27,9 +27,13 @@
 //!     S3+SQS (moto) into the TLS receiver, one event in seven dropped by eventName; CPU, wall,
 //!     peak RSS of each and the ratio.
 //!
-//! `DEVO_AWS_BENCH=latency make bench` runs cases 7 and 10 alone, `DEVO_AWS_BENCH=replay` case 10,
+//! 12. workers: 1, 2 and 4 `events` processes at once, on one config with S3 state (the
+//!     stand-in's conditional PutObject), draining one queue of 40,000 messages at 25 ms.
+//!
+//! `DEVO_AWS_BENCH=latency make bench` runs cases 7, 10 and 12 alone, `DEVO_AWS_BENCH=replay` case 10,
 //! `DEVO_AWS_BENCH=peer` case 11; `DEVO_AWS_BENCH=formats` cases 8 and 9; `DEVO_AWS_BENCH=events`
-//! the row of case 7 that issue 41 aims at (`events` at 25 ms, up to 16 receives).
+//! the row of case 7 that issue 41 aims at (`events` at 25 ms, up to 16 receives);
+//! `DEVO_AWS_BENCH=workers` case 12.
 //!
 //! Wall and CPU seconds and peak RSS of the binary come from GNU time. `DEVO_AWS_BENCH_BIN` measures
 //! another build of devo-aws (`cargo build --profile profiling`, which keeps symbols for perf). Run through
@@ -61,7 +65,7 @@ use devo_aws::sources::objects::{BatchSink, ObjectReader, ObjectSettings, Stored
 use support::aws::{Moto, unique_name};
 use support::devo::{Pki, Receiver};
 use support::samples::{self, trail_record};
-use support::{Workdir, config_yaml, events_yaml};
+use support::{Workdir, config_yaml, events_yaml, with_s3_state};
 
 const OBJECTS: usize = 20;
 const RECORDS: usize = 500;
@@ -162,6 +166,10 @@ fn main() {
         );
         return;
     }
+    if std::env::var("DEVO_AWS_BENCH").as_deref() == Ok("workers") {
+        workers_standin(&standin::StandIn::start());
+        return;
+    }
     if std::env::var("DEVO_AWS_BENCH").as_deref() == Ok("replay") {
         replay_standin(&standin::StandIn::start(), &mut calls);
         println!("\n| case | AWS calls by operation |\n|---|---|");
@@ -176,6 +184,7 @@ fn main() {
         side_by_side();
     }
     at_aws_latency(&mut calls);
+    workers_standin(&standin::StandIn::start());
     println!("\n| case | AWS calls by operation |\n|---|---|");
     for (case, c) in calls {
         println!("| {case} | {c} |");
@@ -833,6 +842,73 @@ fn events_standin(
         "batch deletes only"
     );
     measured
+}
+
+/// Case 12: 1, 2 and 4 workers (`events` processes at once on one config with S3 state, as
+/// deploy/kubernetes/cronjob-workers.yaml runs them) draining one queue of 40,000 messages from the
+/// stand-in at 25 ms: events/s of each, and every event delivered exactly once.
+fn workers_standin(standin: &standin::StandIn) {
+    const MESSAGES: usize = 40_000;
+    println!(
+        "\n| workers on one queue (stand-in, 25 ms, S3 state) | wall s | events | events/s | × one worker |\n|---|---|---|---|---|"
+    );
+    let mut one = 0.0;
+    for workers in [1, 2, 4] {
+        let queue = unique_name("standin-workers");
+        standin.create_queue(&queue, 120);
+        standin.send(
+            &queue,
+            (0..MESSAGES).map(|i| format!(r#"{{"version":"0","id":"w-{i:05}","detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","account":"111122223333","time":"2024-05-01T10:00:00Z","region":"us-east-1","resources":[],"detail":{{"instance-id":"i-0abc","state":"running"}}}}"#)),
+        );
+        // A receiver that keeps what it gets: each event's id is checked.
+        let pki = Pki::new("bench");
+        let receiver = Receiver::start(&pki);
+        let wd = Workdir::new();
+        wd.write_certs(&pki, &pki);
+        let state = unique_name("standin-state").to_lowercase();
+        wd.write_config(&with_s3_state(
+            &config_yaml(receiver.port, &events_yaml(&queue, &["us-east-1"])),
+            &state,
+        ));
+        standin.set_latency(25);
+        let started = Instant::now();
+        let running: Vec<std::process::Child> = (0..workers)
+            .map(|w| {
+                wd.command(
+                    Command::new(devo_aws_bin()),
+                    &["events", "--force", "--deadline", "10m"],
+                )
+                .env("AWS_ENDPOINT_URL", &standin.endpoint)
+                .env("DEVO_AWS_WORKER", w.to_string())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("devo-aws")
+            })
+            .collect();
+        for mut child in running {
+            assert!(child.wait().unwrap().success(), "a worker failed");
+        }
+        let wall = started.elapsed().as_secs_f64();
+        standin.set_latency(0);
+
+        let records = receiver.wait_for(MESSAGES, Duration::from_secs(10));
+        let ids: std::collections::HashSet<String> = records
+            .iter()
+            .filter_map(|r| serde_json::from_str::<serde_json::Value>(&r.message).ok())
+            .filter_map(|v| v["id"].as_str().map(String::from))
+            .collect();
+        assert_eq!(records.len(), MESSAGES, "every event, none twice");
+        assert_eq!(ids.len(), MESSAGES, "every event once");
+        assert_eq!(standin.depth(&queue), (0, 0), "every message deleted");
+        let rate = MESSAGES as f64 / wall;
+        if workers == 1 {
+            one = rate;
+        }
+        println!(
+            "| {workers} | {wall:.2} | {MESSAGES} | {rate:.0} | {:.2} |",
+            rate / one
+        );
+    }
 }
 
 /// `audit` from S3+SQS: 200 objects × 500 records announced on a queue of the stand-in, with Devo

@@ -1,7 +1,8 @@
 //! A fast AWS stand-in for `make bench`: SQS (JSON protocol: GetQueueUrl, GetQueueAttributes,
 //! ReceiveMessage with visibility and receive counts, DeleteMessageBatch,
 //! ChangeMessageVisibilityBatch, SendMessageBatch), S3 GetObject, HeadBucket and ListObjectsV2
-//! (path-style; prefix, delimiter, continuation, 1,000 keys a page) and STS GetCallerIdentity, served from memory by a tokio server that answers requests concurrently,
+//! (path-style; prefix, delimiter, continuation, 1,000 keys a page), PutObject with `If-Match` /
+//! `If-None-Match` (what S3 state writes, atomic) and STS GetCallerIdentity, served from memory by a tokio server that answers requests concurrently,
 //! each after a set latency. moto answers one call at a time in 10-20 ms, so it measures itself;
 //! this one lets a benchmark see what devo-aws does at the latency real AWS has. moto stays the
 //! reference for behaviour in `make test`.
@@ -29,6 +30,8 @@ struct Queue {
 struct State {
     queues: HashMap<String, Queue>,
     objects: BTreeMap<(String, String), Arc<Vec<u8>>>,
+    /// The ETag of each object written by PutObject.
+    etags: HashMap<(String, String), String>,
     next_id: u64,
 }
 
@@ -170,8 +173,13 @@ impl StandIn {
             if object_get {
                 self.gets.0.fetch_sub(1, Ordering::Relaxed);
             }
+            let etag = self
+                .etag_of(path)
+                .filter(|_| method != "POST")
+                .map(|e| format!("etag: {e}\r\n"))
+                .unwrap_or_default();
             let head = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nx-amz-bucket-region: us-east-1\r\nx-amzn-requestid: standin\r\n\r\n",
+                "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nx-amz-bucket-region: us-east-1\r\nx-amzn-requestid: standin\r\n{etag}\r\n",
                 answer.len()
             );
             // A HEAD answer has a length and no body.
@@ -214,16 +222,15 @@ impl StandIn {
         if method == "HEAD" {
             return ("200 OK", "application/xml", Vec::new());
         }
+        if method == "PUT" {
+            return self.put(path, headers, body);
+        }
         if method == "GET" && path.contains("list-type=2") {
             return ("200 OK", "application/xml", self.list(path).into_bytes());
         }
         if method == "GET" {
-            let path = path.split('?').next().unwrap_or("");
-            let mut parts = path.trim_start_matches('/').splitn(2, '/');
-            let bucket = parts.next().unwrap_or("").to_string();
-            let key = percent_decode(parts.next().unwrap_or(""));
             let state = self.state.lock().unwrap();
-            if let Some(object) = state.objects.get(&(bucket, key)) {
+            if let Some(object) = state.objects.get(&Self::object_of(path)) {
                 return ("200 OK", "application/octet-stream", object.to_vec());
             }
             return (
@@ -233,6 +240,53 @@ impl StandIn {
             );
         }
         ("400 Bad Request", "text/plain", b"not served".to_vec())
+    }
+
+    /// The bucket and key of a path-style object path.
+    fn object_of(path: &str) -> (String, String) {
+        let path = path.split('?').next().unwrap_or("");
+        let mut parts = path.trim_start_matches('/').splitn(2, '/');
+        let bucket = parts.next().unwrap_or("").to_string();
+        (bucket, percent_decode(parts.next().unwrap_or("")))
+    }
+
+    /// The ETag of the object at `path`, when PutObject wrote it.
+    fn etag_of(&self, path: &str) -> Option<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .etags
+            .get(&Self::object_of(path))
+            .cloned()
+    }
+
+    /// PutObject, its condition checked and the object stored at once, as S3 does.
+    fn put(
+        &self,
+        path: &str,
+        headers: &HashMap<String, String>,
+        body: &[u8],
+    ) -> (&'static str, &'static str, Vec<u8>) {
+        let object = Self::object_of(path);
+        let mut state = self.state.lock().unwrap();
+        let current = state.etags.get(&object).cloned();
+        let refused = match (headers.get("if-none-match"), headers.get("if-match")) {
+            (Some(_), _) => state.objects.contains_key(&object),
+            (None, Some(wanted)) => current.as_deref() != Some(wanted.as_str()),
+            (None, None) => false,
+        };
+        if refused {
+            return (
+                "412 Precondition Failed",
+                "application/xml",
+                b"<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>".to_vec(),
+            );
+        }
+        state.next_id += 1;
+        let etag = format!("\"e{}\"", state.next_id);
+        state.etags.insert(object.clone(), etag);
+        state.objects.insert(object, Arc::new(body.to_vec()));
+        ("200 OK", "application/xml", Vec::new())
     }
 
     /// ListObjectsV2 of `/bucket?list-type=2&prefix=..&delimiter=..&continuation-token=..`: up to
