@@ -158,8 +158,17 @@ fn main() {
     }
     if std::env::var("DEVO_AWS_BENCH").as_deref() == Ok("events") {
         let standin = standin::StandIn::start();
-        let run = events_standin(&standin, 25, None, 0);
-        run.latency_row("events, 20,000 messages, one queue", 25, "up to 16", 20_000);
+        let latency = std::env::var("DEVO_AWS_BENCH_LATENCY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(25);
+        let run = events_standin(&standin, latency, None, 0);
+        run.latency_row(
+            "events, 20,000 messages, one queue",
+            latency,
+            "up to 16",
+            20_000,
+        );
         println!(
             "\n| case | AWS calls by operation |\n|---|---|\n| events at the stand-in | {} |",
             run.calls

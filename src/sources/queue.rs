@@ -419,9 +419,11 @@ impl<H: MessageHandler> RegionRun<'_, H> {
                     // Receiving waits for room: the messages held wait for their receipts.
                     // Their epoch closes now rather than once idle, so the room comes back a
                     // round trip and a delete later, not an idle wait later.
+                    // (In a task of its own: the pump goes on polling its batches meanwhile.)
                     if more && !flushed_for_room && !self.has_room(in_flight, held) {
                         flushed_for_room = true;
-                        self.ctx.shipper.flush().await;
+                        let shipper = self.ctx.shipper.clone();
+                        tokio::spawn(async move { shipper.flush().await });
                     }
                     break;
                 }
