@@ -162,13 +162,7 @@ fn main() {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(25);
-        let run = events_standin(&standin, latency, None, 0);
-        run.latency_row(
-            "events, 20,000 messages, one queue",
-            latency,
-            "up to 16",
-            20_000,
-        );
+        let run = events_row(&standin, latency);
         println!(
             "\n| case | AWS calls by operation |\n|---|---|\n| events at the stand-in | {} |",
             run.calls
@@ -531,13 +525,7 @@ fn at_aws_latency(calls: &mut Vec<(&'static str, String)>) {
         "\n| at AWS latency (stand-in) | latency ms | receives in flight | wall s | CPU s | messages or events | per s | CPU µs / event | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|"
     );
     for latency in [0, 10, 25, 50] {
-        let run = events_standin(&standin, latency, None, 0);
-        run.latency_row(
-            "events, 20,000 messages, one queue",
-            latency,
-            "up to 16",
-            20_000,
-        );
+        let run = events_row(&standin, latency);
         calls.push(("events at the stand-in", run.calls.clone()));
     }
     let one = events_standin(&standin, 25, Some(1), 0);
@@ -851,6 +839,18 @@ fn events_standin(
         "batch deletes only"
     );
     measured
+}
+
+/// `events` on 20,000 messages from the stand-in at `latency_ms`, up to 16 receives: its row.
+fn events_row(standin: &standin::StandIn, latency_ms: u64) -> Measured {
+    let run = events_standin(standin, latency_ms, None, 0);
+    run.latency_row(
+        "events, 20,000 messages, one queue",
+        latency_ms,
+        "up to 16",
+        20_000,
+    );
+    run
 }
 
 /// Case 12: 1, 2 and 4 workers (`events` processes at once on one config with S3 state, as

@@ -171,18 +171,22 @@ impl DigestTally {
         get(&self.unverified) + get(&self.altered) + get(&self.missing) + get(&self.unlisted)
     }
 
+    /// The figures, when the digests said anything in the run (none else: the summary line, the
+    /// report and the metrics say nothing of digests then).
+    pub fn said(&self) -> Option<[(&'static str, u64); 8]> {
+        let figures = self.figures();
+        figures.iter().any(|(_, n)| *n > 0).then_some(figures)
+    }
+
     /// The summary line's word for it (none when no digest was checked).
     pub fn summary(&self) -> Option<String> {
-        let figures = self.figures();
-        (self.checked.load(Ordering::Relaxed) > 0 || self.found.load(Ordering::Relaxed) > 0).then(
-            || {
-                figures
-                    .iter()
-                    .map(|(name, n)| format!("{name}={n}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            },
-        )
+        self.said().map(|figures| {
+            figures
+                .iter()
+                .map(|(name, n)| format!("{name}={n}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
     }
 }
 

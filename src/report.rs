@@ -168,8 +168,7 @@ impl RunFigures<'_> {
         )?;
         for s in self.summaries {
             let (name, c) = (s.kind.name(), &s.counters);
-            let figures = c.digests.figures();
-            if figures.iter().any(|(_, n)| *n > 0) {
+            if let Some(figures) = c.digests.said() {
                 for (verdict, n) in figures {
                     let family = if matches!(verdict, "checked" | "unverified") {
                         &digests
@@ -316,8 +315,8 @@ impl RunFigures<'_> {
                     "seconds": s.seconds,
                     "note": s.note,
                     "backlog": *crate::lock(&c.backlog),
-                    "cloudtrail_digests": c.digests.figures().iter().any(|(_, n)| *n > 0).then(|| {
-                        c.digests.figures().iter().map(|(k, n)| ((*k).to_string(), json!(n))).collect::<serde_json::Map<_, _>>()
+                    "cloudtrail_digests": c.digests.said().map(|figures| {
+                        figures.iter().map(|(k, n)| ((*k).to_string(), json!(n))).collect::<serde_json::Map<_, _>>()
                     }),
                     "lag_seconds": lag,
                 })

@@ -327,15 +327,14 @@ pub struct Place {
 
 impl Verdict {
     /// The verdict on `digest` at `place`, given its signature and chain (`valid`, `linked` or
-    /// `first`, or why not), what its list says of what was shipped, the files no digest named,
-    /// and the replay that fetches the missing ones.
+    /// `first`, or why not), what its list says of what was shipped and the files no digest
+    /// named (the replay that fetches the missing ones is its caller's to say).
     pub fn judge(
         digest: &Digest,
         place: Place,
         (signature, chain): (String, String),
         seen: &Comparison,
         unlisted: &[String],
-        replay: Option<String>,
     ) -> Self {
         let trusted = signature == VALID && (chain == LINKED || chain == FIRST);
         Self {
@@ -365,7 +364,7 @@ impl Verdict {
             altered_files: seen.altered.clone(),
             missing_files: seen.missing.iter().map(|(n, _)| n.clone()).collect(),
             unlisted_files: unlisted.to_vec(),
-            replay,
+            replay: None,
         }
     }
 

@@ -154,7 +154,8 @@ impl TrailCheck {
         let Some(prefix) = log_prefix(&object.bucket, &object.key) else {
             return Ok(false);
         };
-        Ok(self.ledger().await?.files.trails.contains_key(&prefix))
+        let ledger = self.ledger().await.map_err(Rejection::Failed)?;
+        Ok(ledger.files.trails.contains_key(&prefix))
     }
 
     /// A log file was read whole with `sha256` (if hashed; S3 got it at `stored`) and `shipped`:
@@ -302,7 +303,7 @@ impl TrailCheck {
         signature: String,
         chain: String,
     ) -> Result<(Verdict, Vec<LedgerChange>), Rejection> {
-        let ledger = self.ledger().await?;
+        let ledger = self.ledger().await.map_err(Rejection::Failed)?;
         let read = crate::lock(&self.read).clone();
         let delivered = &ledger.files.delivered;
         let seen = digest.compare(|n| {
@@ -320,8 +321,8 @@ impl TrailCheck {
             .cloned()
             .collect();
         drop(ledger);
-        let missing: Vec<String> = seen.missing.iter().map(|(n, _)| n.clone()).collect();
-        let replay = replay_window(&missing).map(|(from, to)| {
+        let mut verdict = Verdict::judge(digest, place, (signature, chain), &seen, &unlisted);
+        verdict.replay = replay_window(&verdict.missing_files).map(|(from, to)| {
             format!(
                 "devo-aws {} --start-time {} --end-time {}",
                 self.command,
@@ -329,7 +330,6 @@ impl TrailCheck {
                 rfc3339(to)
             )
         });
-        let verdict = Verdict::judge(digest, place, (signature, chain), &seen, &unlisted, replay);
         // A digest that is not trusted settles nothing: its files wait for one that is.
         let mut changes = Vec::new();
         if verdict.is_trusted() {
@@ -398,14 +398,10 @@ impl TrailCheck {
     }
 
     /// The ledger as saved, with this run's changes so far.
-    async fn ledger(&self) -> Result<tokio::sync::MappedMutexGuard<'_, Ledger>, Rejection> {
+    async fn ledger(&self) -> Result<tokio::sync::MappedMutexGuard<'_, Ledger>, Failure> {
         let mut ledger = self.ledger.lock().await;
         if ledger.is_none() {
-            let saved = self
-                .state
-                .saved_at(&self.ledger_key)
-                .await
-                .map_err(|e| Rejection::Failed(e.into()))?;
+            let saved = self.state.saved_at(&self.ledger_key).await?;
             *ledger = Some(Ledger {
                 files: saved.trail,
                 applied: 0,
@@ -451,10 +447,7 @@ impl TrailCheck {
 
     /// Ships a verdict for each of `delivered` (name, hash) that a digest had called missing.
     async fn found(&self, delivered: Vec<(String, String)>) -> Result<(), Failure> {
-        let ledger = self.ledger().await.map_err(|r| match r {
-            Rejection::Failed(f) => f,
-            other => Failure::new(Outcome::Internal, format!("{other:?}")),
-        })?;
+        let ledger = self.ledger().await?;
         let found: Vec<(String, String, MissingFile)> = delivered
             .into_iter()
             .filter_map(|(name, sha256)| {
