@@ -10,7 +10,9 @@
 //! 7. `events` (20,000 messages, one queue) and `audit` from S3+SQS (200 objects × 500 records)
 //!    against a stand-in for AWS that answers concurrently after 0, 10, 25 or 50 ms
 //!    (benches/standin.rs), with up to 16 receives in flight and with one; and both at 25 ms
-//!    with 50 ms of round trip to Devo (benches/rtt.rs).
+//!    with 50 ms of round trip to Devo (benches/rtt.rs); and the SDK alone on `events`' path
+//!    (ReceiveMessage and DeleteMessageBatch, 16 at once, on a thread of its own: its CPU is the
+//!    floor under devo-aws's).
 //!
 //! 8. decode → tag → frame of each S3 log format (the samples of tests/data/formats repeated to
 //!    about 40 MB), in process, against `gzip -dc` on the same bytes;
@@ -25,18 +27,21 @@
 //! 11. side by side with a Python collector written as such collectors are (boto3 and Devo's
 //!     devo-sdk Sender, benches/python_collector.py): 100 CloudTrail objects × 500 records through
 //!     S3+SQS (moto) into the TLS receiver, one event in seven dropped by eventName; CPU, wall,
-//!     peak RSS of each and the ratio.
+//!     peak RSS of each and the ratio, each round's CPU; and devo-aws on an empty queue (what a
+//!     run costs before its first message).
 //!
 //! 12. workers: 1, 2 and 4 `events` processes at once, on one config with S3 state (the
 //!     stand-in's conditional PutObject), draining one queue of 40,000 messages at 25 ms.
 //!
 //! `DEVO_AWS_BENCH=latency make bench` runs cases 7, 10 and 12 alone, `DEVO_AWS_BENCH=replay` case 10,
 //! `DEVO_AWS_BENCH=peer` case 11; `DEVO_AWS_BENCH=formats` cases 8 and 9; `DEVO_AWS_BENCH=events`
-//! the row of case 7 that issue 41 aims at (`events` at 25 ms, up to 16 receives);
+//! the row of case 7 that issue 41 aims at (`events` at 25 ms, up to 16 receives) and the SDK's
+//! beside it;
 //! `DEVO_AWS_BENCH=workers` case 12.
 //!
 //! Wall and CPU seconds and peak RSS of the binary come from GNU time. `DEVO_AWS_BENCH_BIN` measures
-//! another build of devo-aws (`cargo build --profile profiling`, which keeps symbols for perf). Run through
+//! another build of devo-aws (`cargo build --profile profiling`, which keeps symbols for perf);
+//! `DEVO_AWS_BENCH_LOG=FILE` keeps the debug log of each run of it in FILE (the last run's). Run through
 //! tests/support/with-moto.sh (the Makefile does), which starts moto.
 
 mod flowparquet;
@@ -162,7 +167,9 @@ fn main() {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(25);
+        latency_header();
         let run = events_row(&standin, latency);
+        sdk_floor_row(&standin, latency);
         println!(
             "\n| case | AWS calls by operation |\n|---|---|\n| events at the stand-in | {} |",
             run.calls
@@ -521,13 +528,12 @@ fn against_moto(objects: &[Vec<u8>], raw_bytes: usize, calls: &mut Vec<(&'static
 /// Case 7: at AWS's latency, against the stand-in, which answers concurrently after a delay.
 fn at_aws_latency(calls: &mut Vec<(&'static str, String)>) {
     let standin = standin::StandIn::start();
-    println!(
-        "\n| at AWS latency (stand-in) | latency ms | receives in flight | wall s | CPU s | messages or events | per s | CPU µs / event | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|"
-    );
+    latency_header();
     for latency in [0, 10, 25, 50] {
         let run = events_row(&standin, latency);
         calls.push(("events at the stand-in", run.calls.clone()));
     }
+    sdk_floor_row(&standin, 25);
     let one = events_standin(&standin, 25, Some(1), 0);
     one.latency_row("events, 20,000 messages, one queue", 25, "1", 20_000);
     let one = audit_standin(&standin, 25, Some(1), 0);
@@ -559,6 +565,13 @@ fn at_aws_latency(calls: &mut Vec<(&'static str, String)>) {
         100_000,
     );
     replay_standin(&standin, calls);
+}
+
+/// The head of the table of runs at AWS's latency.
+fn latency_header() {
+    println!(
+        "\n| at AWS latency (stand-in) | latency ms | receives in flight | wall s | CPU s | messages or events | per s | CPU µs / event | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|"
+    );
 }
 
 /// Case 11: devo-aws and the Python peer on the same data, the same emulator and the same kind of
@@ -658,7 +671,7 @@ fn side_by_side() {
     let mut ratios = Vec::new();
     for _ in 0..rounds.max(1) {
         let (o, p) = (ours(), python());
-        ratios.push(p.cpu / o.cpu);
+        ratios.push(format!("{:.1} ({:.2}/{:.2})", p.cpu / o.cpu, p.cpu, o.cpu));
         best = Some(match best {
             None => (o, p),
             Some((bo, bp)) => (
@@ -668,6 +681,15 @@ fn side_by_side() {
         });
     }
     let Some((ours, py)) = best else { return };
+    // What a run costs before its first message: the same job on an empty queue.
+    let idle = {
+        let (queue, _, _) = moto.announcing_bucket("us-east-1", "sbs-idle", 300);
+        wd.write_config(&config_yaml(
+            receiver.port,
+            &format!("audit-events-all:\n  types: [audits_s3]\n  audit_sqs_queue_name: {queue}\n  regions: [us-east-1]\n"),
+        ));
+        timed(&wd, &["audit", "--force", "--deadline", "10m"], &receiver)
+    };
     println!(
         "\n| side by side: 100 CloudTrail objects × 500 records, S3+SQS (moto), least CPU of {rounds} rounds | CPU user+sys s | wall s | events | peak RSS MiB |\n|---|---|---|---|---|"
     );
@@ -686,13 +708,15 @@ fn side_by_side() {
     println!(
         "| ratio (Python / devo-aws) | {:.1} × (rounds: {}) | {:.1} × | | {:.1} × |",
         py.cpu / ours.cpu,
-        ratios
-            .iter()
-            .map(|r| format!("{r:.1}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        ratios.join(", "),
         py.wall / ours.wall,
         py.rss_kib as f64 / ours.rss_kib as f64
+    );
+    println!(
+        "| devo-aws on an empty queue (its fixed cost a run) | {:.3} | {:.2} | 0 | {:.1} |",
+        idle.cpu,
+        idle.wall,
+        idle.rss_kib as f64 / 1024.0
     );
 }
 
@@ -851,6 +875,111 @@ fn events_row(standin: &standin::StandIn, latency_ms: u64) -> Measured {
         20_000,
     );
     run
+}
+
+/// The SDK alone on `events`' path, as the row beside `events`: ReceiveMessage of 10 and
+/// DeleteMessageBatch of what came, 16 at once, on a one-thread runtime with nothing else on it,
+/// against the stand-in at `latency_ms`. The CPU of that thread per message is the floor no
+/// code of devo-aws can go under with the official SDK.
+fn sdk_floor_row(standin: &standin::StandIn, latency_ms: u64) {
+    use aws_config::{BehaviorVersion, Region};
+    const MESSAGES: usize = 20_000;
+    let queue = unique_name("standin-floor");
+    standin.create_queue(&queue, 120);
+    standin.send(&queue, (0..MESSAGES).map(|i| format!(r#"{{"version":"0","id":"f-{i:05}","detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","account":"111122223333","time":"2024-05-01T10:00:00Z","region":"us-east-1","resources":[],"detail":{{"instance-id":"i-0abc","state":"running"}}}}"#)));
+    standin.set_latency(latency_ms);
+    let endpoint = standin.endpoint.clone();
+    let (cpu, wall, messages) = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let conf = aws_config::defaults(BehaviorVersion::latest())
+                .endpoint_url(endpoint)
+                .region(Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                    "AKIDBENCH",
+                    "bench",
+                    None,
+                    None,
+                    "bench",
+                ))
+                .load()
+                .await;
+            let sqs = aws_sdk_sqs::Client::new(&conf);
+            let url = sqs
+                .get_queue_url()
+                .queue_name(&queue)
+                .send()
+                .await
+                .unwrap()
+                .queue_url
+                .unwrap();
+            let (cpu, started) = (thread_cpu(), Instant::now());
+            let mut slots = futures_util::stream::FuturesUnordered::new();
+            for _ in 0..16 {
+                slots.push(receive_and_delete(&sqs, &url));
+            }
+            let mut messages = 0;
+            while let Some(got) = futures_util::StreamExt::next(&mut slots).await {
+                messages += got;
+                if got > 0 {
+                    slots.push(receive_and_delete(&sqs, &url));
+                }
+            }
+            (thread_cpu() - cpu, started.elapsed(), messages)
+        })
+    })
+    .join()
+    .unwrap();
+    standin.set_latency(0);
+    assert_eq!(messages, MESSAGES, "every message");
+    println!(
+        "| the SDK alone (receive + batch delete, one thread), 20,000 messages | {latency_ms} | 16 | {:.2} | {:.2} | {messages} | {:.0} | {:.1} | - |",
+        wall.as_secs_f64(),
+        cpu,
+        messages as f64 / wall.as_secs_f64(),
+        cpu * 1e6 / messages as f64,
+    );
+}
+
+/// One ReceiveMessage of 10 and one DeleteMessageBatch of what it brought: how many came.
+async fn receive_and_delete(sqs: &aws_sdk_sqs::Client, url: &str) -> usize {
+    use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+    let got = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let entries: Vec<_> = got
+        .messages()
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(m.receipt_handle().unwrap())
+                .build()
+                .unwrap()
+        })
+        .collect();
+    if !entries.is_empty() {
+        sqs.delete_message_batch()
+            .queue_url(url)
+            .set_entries(Some(entries.clone()))
+            .send()
+            .await
+            .unwrap();
+    }
+    entries.len()
+}
+
+/// The CPU seconds (user + system) the calling thread has used.
+fn thread_cpu() -> f64 {
+    support::stat_cpu_seconds("/proc/thread-self/stat", 11)
 }
 
 /// Case 12: 1, 2 and 4 workers (`events` processes at once on one config with S3 state, as
@@ -1216,12 +1345,18 @@ fn timed_with(
     let times = wd.path().join("time.txt");
     let time = under_gnu_time(&times, &devo_aws_bin());
     let before: u64 = received(receiver);
-    let out = wd
-        .command(time, args)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    let mut command = wd.command(time, args);
+    command.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    if std::env::var_os("DEVO_AWS_BENCH_LOG").is_some() {
+        command.env("RUST_LOG", "devo_aws=debug");
+    }
+    let out = command
         .output()
         .expect("GNU time is needed: apt-get install time");
     let stderr = String::from_utf8_lossy(&out.stderr);
+    if let Some(log) = std::env::var_os("DEVO_AWS_BENCH_LOG") {
+        std::fs::write(log, stderr.as_bytes()).unwrap();
+    }
     assert!(out.status.success(), "{stderr}");
     let calls = stderr
         .lines()

@@ -9,7 +9,10 @@
 //! flight at once (doubling while batches come back full, up to [`MAX_RECEIVES_IN_FLIGHT`], back
 //! to one as the queue empties), since AWS answers in tens of milliseconds. When no receive is
 //! coming (the queue is drained, or no epoch reached Devo yet), the last message shipped closes
-//! the delivery epoch at once (`Shipper::flush`) rather than after the shipper's idle wait.
+//! the delivery epoch at once (`Shipper::flush`) rather than after the shipper's idle wait; while
+//! receiving outruns delivery, the epoch closes each time the messages shipped since its last
+//! close fill half the room for held messages, so their deletes give room back while the rest is
+//! received.
 //!
 //! Messages not delivered (dry run, Devo failure, not started before the run had to stop) stay
 //! held until the region is done and then go back to the queue at once (visibility 0); while
@@ -219,6 +222,7 @@ pub async fn consume<H: MessageHandler>(
             held: OnceLock::new(),
             failure: Mutex::default(),
             shipping: AtomicUsize::new(0),
+            shipped: AtomicUsize::new(0),
             receiving: AtomicBool::new(true),
             filtered: Mutex::default(),
         };
@@ -258,6 +262,8 @@ struct RegionRun<'a, H> {
     failure: Mutex<Option<Failure>>,
     /// Messages of received batches not shipped yet (not yet waiting for their receipts).
     shipping: AtomicUsize,
+    /// Messages handled so far (shipped, or not to be).
+    shipped: AtomicUsize,
     /// Whether more messages will be received soon: if not, the last message shipped closes the
     /// delivery epoch at once rather than after the shipper's idle wait.
     receiving: AtomicBool,
@@ -267,9 +273,10 @@ struct RegionRun<'a, H> {
 
 type Receiving<'a> = Pin<Box<dyn Future<Output = Result<Vec<Message>, Failure>> + 'a>>;
 
-/// How many receives a region keeps in flight: growing while batches come back full (AWS answers
-/// in tens of milliseconds, so one at a time would bound a queue to 10 messages a round trip),
-/// back to one as the queue empties, so an idle tick stays as cheap as ever.
+/// How many receives a region keeps in flight: from the start as many as the queue's backlog
+/// fills, growing while batches come back full (AWS answers in tens of milliseconds, so one at a
+/// time would bound a queue to 10 messages a round trip), back to one as the queue empties, so an
+/// idle tick stays as cheap as ever.
 struct ReceivePace {
     target: usize,
     most: usize,
@@ -282,10 +289,14 @@ struct ReceivePace {
 }
 
 impl ReceivePace {
-    fn new() -> Self {
+    /// The pace for a queue with `waiting` messages (when SQS said): as many receives at once
+    /// as the backlog fills, rather than doubling up to them a round trip at a time.
+    fn new(waiting: Option<u64>) -> Self {
+        let most = receives_in_flight();
+        let full_batches = waiting.map_or(0, |w| w / SQS_BATCH as u64);
         Self {
-            target: 1,
-            most: receives_in_flight(),
+            target: usize::try_from(full_batches).unwrap_or(most).clamp(1, most),
+            most,
             drained: false,
             nearly_drained: false,
             next_seq: 0,
@@ -336,7 +347,9 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         let still_held = held.drain();
         let released = still_held.len();
         release(&self.sqs, &url, still_held, &held).await;
-        if !drained && self.ctx.should_stop() && !self.ctx.options.dry_run {
+        // Received messages that went back are not drained either, though every receive was
+        // answered (all of the backlog can be in hand when the deadline comes).
+        if (!drained || released > 0) && self.ctx.should_stop() && !self.ctx.options.dry_run {
             self.counters.note(format!(
                 "the deadline (or a stop signal) ended the run in {} with the queue not drained: {released} received messages went back to the queue, and the next run takes them with what is still waiting",
                 self.region,
@@ -399,10 +412,24 @@ impl<H: MessageHandler> RegionRun<'_, H> {
     async fn pump(&self, queue: &OpenQueue, held: &Held) -> bool {
         let mut batches = FuturesUnordered::new();
         let mut receiving: FuturesUnordered<Receiving<'_>> = FuturesUnordered::new();
-        let mut pace = ReceivePace::new();
-        // Whether the epoch was closed since receiving last stopped for room.
-        let mut flushed_for_room = false;
+        let mut pace = ReceivePace::new(queue.waiting);
+        // How many messages had been shipped when the epoch was last closed here.
+        let mut shipped_at_close = 0;
         loop {
+            // Delivery epochs close by volume while receiving outruns them: once the messages
+            // shipped since the last close fill half the room (a quarter once receiving waits
+            // for room), so that their receipt and deletes give room back while the rest is
+            // received. (Closing at every wait for room made epochs of a few messages once
+            // receiving outran delivery, each a connection of its own: slower still.)
+            let shipped = self.shipped.load(Ordering::Relaxed);
+            let room = held.most() - held.most().min(held.count() + receiving.len() * SQS_BATCH);
+            let share = if room < SQS_BATCH { 4 } else { 2 };
+            if shipped - shipped_at_close >= (held.most() / share).max(SQS_BATCH)
+                && self.ctx.shipper.gate() == PullGate::Open
+            {
+                shipped_at_close = shipped;
+                self.flush_aside();
+            }
             loop {
                 let gate = self.ctx.shipper.gate();
                 let in_flight = (batches.len(), receiving.len());
@@ -416,18 +443,8 @@ impl<H: MessageHandler> RegionRun<'_, H> {
                     {
                         self.ctx.shipper.flush().await;
                     }
-                    // Receiving waits for room: the messages held wait for their receipts.
-                    // Their epoch closes now rather than once idle, so the room comes back a
-                    // round trip and a delete later, not an idle wait later.
-                    // (In a task of its own: the pump goes on polling its batches meanwhile.)
-                    if more && !flushed_for_room && !self.has_room(in_flight, held) {
-                        flushed_for_room = true;
-                        let shipper = self.ctx.shipper.clone();
-                        tokio::spawn(async move { shipper.flush().await });
-                    }
                     break;
                 }
-                flushed_for_room = false;
                 let want = self.budget.take(SQS_BATCH as u64);
                 if want == 0 {
                     pace.drained = true;
@@ -458,6 +475,13 @@ impl<H: MessageHandler> RegionRun<'_, H> {
                 Some(()) = batches.next() => {}
             }
         }
+    }
+
+    /// Closes the delivery epoch in a task of its own: the pump goes on polling its batches
+    /// meanwhile (awaited here, it would stop polling the batches the close waits for).
+    fn flush_aside(&self) {
+        let shipper = self.ctx.shipper.clone();
+        tokio::spawn(async move { shipper.flush().await });
     }
 
     /// Whether another receive may go out now: the run goes on, nothing failed, delivery
@@ -654,6 +678,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
     /// One message of a batch is shipped: when it was the last and no receive is coming, the
     /// epoch closes now.
     async fn shipped_one(&self) {
+        self.shipped.fetch_add(1, Ordering::Relaxed);
         if self.shipping.fetch_sub(1, Ordering::Relaxed) == 1
             && !self.receiving.load(Ordering::Relaxed)
         {

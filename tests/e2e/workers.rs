@@ -498,19 +498,9 @@ fn workers_share_one_config_and_ship_every_event_exactly_once() {
     );
 }
 
-/// CPU seconds (user + system) of this process's waited-for children, from /proc/self/stat.
+/// CPU seconds (user + system) of this process's waited-for children.
 fn children_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    // Fields after the command name (which ends with ')'): cutime and cstime are the 14th and
-    // 15th of them.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields[13].parse::<f64>().unwrap() + fields[14].parse::<f64>().unwrap();
-    ticks / 100.0
+    crate::support::stat_cpu_seconds("/proc/self/stat", 13)
 }
 
 /// A long slice (1,500 CloudTrail events: 30 LookupEvents pages at 2 a second, about 15 s): its

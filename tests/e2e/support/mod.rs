@@ -332,3 +332,18 @@ inputs:
     }
     yaml
 }
+
+/// CPU seconds from a /proc stat file: the two clock-tick fields at `at` and `at + 1` counted
+/// after the command name (which is in parentheses and may hold spaces): 11 for utime and stime,
+/// 13 for the waited-for children's cutime and cstime.
+pub fn stat_cpu_seconds(path: &str, at: usize) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[at].parse::<f64>().unwrap() + fields[at + 1].parse::<f64>().unwrap();
+    ticks / 100.0
+}
