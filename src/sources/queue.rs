@@ -946,7 +946,29 @@ async fn delete(sqs: &Client, url: &str, messages: &[HeldMessage]) {
 
 #[cfg(test)]
 mod tests {
-    use super::max_receive_count;
+    use super::{MAX_RECEIVES_IN_FLIGHT, ReceivePace, max_receive_count};
+
+    /// A backlog starts as many receives as it fills (a queue of 20,000 needs no ramp of four
+    /// round trips); a short batch brings it back to one, full ones double it again.
+    #[test]
+    fn receives_start_at_what_the_backlog_fills() {
+        let most = MAX_RECEIVES_IN_FLIGHT;
+        let start = |waiting| ReceivePace::new(waiting).target;
+        assert_eq!(start(None), 1);
+        assert_eq!(start(Some(0)), 1);
+        assert_eq!(start(Some(9)), 1);
+        assert_eq!(start(Some(35)), 3);
+        assert_eq!(start(Some(20_000)), most);
+        let mut pace = ReceivePace::new(Some(20_000));
+        assert_eq!(pace.received(10), Some(0));
+        assert_eq!(pace.received(4), Some(10));
+        assert_eq!((pace.target, pace.nearly_drained), (1, true));
+        pace.received(10);
+        pace.received(10);
+        assert_eq!(pace.target, 4);
+        assert_eq!(pace.received(0), None);
+        assert!(pace.drained);
+    }
 
     #[test]
     fn redrive_policy_max_receive_count_as_number_or_string() {
