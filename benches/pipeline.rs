@@ -844,12 +844,7 @@ fn events_standin(
     receives: Option<usize>,
     devo_rtt_ms: u64,
 ) -> Measured {
-    let queue = unique_name("standin-events");
-    standin.create_queue(&queue, 120);
-    standin.send(
-        &queue,
-        (0..20_000).map(|i| format!(r#"{{"version":"0","id":"sev-{i:05}","detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","account":"111122223333","time":"2024-05-01T10:00:00Z","region":"us-east-1","resources":[],"detail":{{"instance-id":"i-0abc","state":"running"}}}}"#)),
-    );
+    let queue = eventbridge_queue(standin, "standin-events", "sev", 20_000);
     let measured = timed_at(
         standin,
         (latency_ms, receives, devo_rtt_ms),
@@ -863,6 +858,18 @@ fn events_standin(
         "batch deletes only"
     );
     measured
+}
+
+/// A new queue of the stand-in (120 s of visibility) holding `n` EventBridge messages, their ids
+/// `<id_prefix>-00000` on: its name.
+fn eventbridge_queue(standin: &standin::StandIn, name: &str, id_prefix: &str, n: usize) -> String {
+    let queue = unique_name(name);
+    standin.create_queue(&queue, 120);
+    standin.send(
+        &queue,
+        (0..n).map(|i| format!(r#"{{"version":"0","id":"{id_prefix}-{i:05}","detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","account":"111122223333","time":"2024-05-01T10:00:00Z","region":"us-east-1","resources":[],"detail":{{"instance-id":"i-0abc","state":"running"}}}}"#)),
+    );
+    queue
 }
 
 /// `events` on 20,000 messages from the stand-in at `latency_ms`, up to 16 receives: its row.
@@ -884,9 +891,7 @@ fn events_row(standin: &standin::StandIn, latency_ms: u64) -> Measured {
 fn sdk_floor_row(standin: &standin::StandIn, latency_ms: u64) {
     use aws_config::{BehaviorVersion, Region};
     const MESSAGES: usize = 20_000;
-    let queue = unique_name("standin-floor");
-    standin.create_queue(&queue, 120);
-    standin.send(&queue, (0..MESSAGES).map(|i| format!(r#"{{"version":"0","id":"f-{i:05}","detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","account":"111122223333","time":"2024-05-01T10:00:00Z","region":"us-east-1","resources":[],"detail":{{"instance-id":"i-0abc","state":"running"}}}}"#)));
+    let queue = eventbridge_queue(standin, "standin-floor", "f", MESSAGES);
     standin.set_latency(latency_ms);
     let endpoint = standin.endpoint.clone();
     let (cpu, wall, messages) = std::thread::spawn(move || {
@@ -966,15 +971,16 @@ async fn receive_and_delete(sqs: &aws_sdk_sqs::Client, url: &str) -> usize {
                 .unwrap()
         })
         .collect();
-    if !entries.is_empty() {
+    let got = entries.len();
+    if got > 0 {
         sqs.delete_message_batch()
             .queue_url(url)
-            .set_entries(Some(entries.clone()))
+            .set_entries(Some(entries))
             .send()
             .await
             .unwrap();
     }
-    entries.len()
+    got
 }
 
 /// The CPU seconds (user + system) the calling thread has used.
@@ -992,12 +998,7 @@ fn workers_standin(standin: &standin::StandIn) {
     );
     let mut one = 0.0;
     for workers in [1, 2, 4] {
-        let queue = unique_name("standin-workers");
-        standin.create_queue(&queue, 120);
-        standin.send(
-            &queue,
-            (0..MESSAGES).map(|i| format!(r#"{{"version":"0","id":"w-{i:05}","detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","account":"111122223333","time":"2024-05-01T10:00:00Z","region":"us-east-1","resources":[],"detail":{{"instance-id":"i-0abc","state":"running"}}}}"#)),
-        );
+        let queue = eventbridge_queue(standin, "standin-workers", "w", MESSAGES);
         // A receiver that keeps what it gets: each event's id is checked.
         let pki = Pki::new("bench");
         let receiver = Receiver::start(&pki);
@@ -1347,14 +1348,15 @@ fn timed_with(
     let before: u64 = received(receiver);
     let mut command = wd.command(time, args);
     command.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    if std::env::var_os("DEVO_AWS_BENCH_LOG").is_some() {
+    let log = std::env::var_os("DEVO_AWS_BENCH_LOG");
+    if log.is_some() {
         command.env("RUST_LOG", "devo_aws=debug");
     }
     let out = command
         .output()
         .expect("GNU time is needed: apt-get install time");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    if let Some(log) = std::env::var_os("DEVO_AWS_BENCH_LOG") {
+    if let Some(log) = log {
         std::fs::write(log, stderr.as_bytes()).unwrap();
     }
     assert!(out.status.success(), "{stderr}");

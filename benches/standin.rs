@@ -173,9 +173,10 @@ impl StandIn {
             if object_get {
                 self.gets.0.fetch_sub(1, Ordering::Relaxed);
             }
-            let etag = self
-                .etag_of(path)
-                .filter(|_| method != "POST")
+            // (SQS and STS calls are POSTs: no object, no lookup.)
+            let etag = (method != "POST")
+                .then(|| self.etag_of(path))
+                .flatten()
                 .map(|e| format!("etag: {e}\r\n"))
                 .unwrap_or_default();
             let head = format!(
@@ -269,10 +270,9 @@ impl StandIn {
     ) -> (&'static str, &'static str, Vec<u8>) {
         let object = Self::object_of(path);
         let mut state = self.state.lock().unwrap();
-        let current = state.etags.get(&object).cloned();
         let refused = match (headers.get("if-none-match"), headers.get("if-match")) {
             (Some(_), _) => state.objects.contains_key(&object),
-            (None, Some(wanted)) => current.as_deref() != Some(wanted.as_str()),
+            (None, Some(wanted)) => state.etags.get(&object) != Some(wanted),
             (None, None) => false,
         };
         if refused {

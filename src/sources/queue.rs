@@ -422,8 +422,11 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             // received. (Closing at every wait for room made epochs of a few messages once
             // receiving outran delivery, each a connection of its own: slower still.)
             let shipped = self.shipped.load(Ordering::Relaxed);
-            let room = held.most() - held.most().min(held.count() + receiving.len() * SQS_BATCH);
-            let share = if room < SQS_BATCH { 4 } else { 2 };
+            let share = if self.has_room((batches.len(), receiving.len()), held) {
+                2
+            } else {
+                4
+            };
             if shipped - shipped_at_close >= (held.most() / share).max(SQS_BATCH)
                 && self.ctx.shipper.gate() == PullGate::Open
             {
@@ -675,11 +678,14 @@ impl<H: MessageHandler> RegionRun<'_, H> {
         }
     }
 
-    /// One message of a batch is shipped: when it was the last and no receive is coming, the
-    /// epoch closes now.
-    async fn shipped_one(&self) {
-        self.shipped.fetch_add(1, Ordering::Relaxed);
-        if self.shipping.fetch_sub(1, Ordering::Relaxed) == 1
+    /// `n` messages of received batches are shipped: when they were the last and no receive is
+    /// coming, the epoch closes now.
+    async fn shipped_some(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.shipped.fetch_add(n, Ordering::Relaxed);
+        if self.shipping.fetch_sub(n, Ordering::Relaxed) == n
             && !self.receiving.load(Ordering::Relaxed)
         {
             self.ctx.shipper.flush().await;
@@ -784,9 +790,7 @@ impl<H: MessageHandler> RegionRun<'_, H> {
             verdicts.push((m.seq, verdict));
         }
         let shipped = self.ctx.shipper.ship_counted(batch).await;
-        for _ in entries {
-            self.shipped_one().await;
-        }
+        self.shipped_some(entries.len()).await;
         let verdict = self.after_shipping(shipped).await;
         verdicts.extend(framed.into_iter().map(|seq| (seq, verdict)));
         verdicts
@@ -794,11 +798,11 @@ impl<H: MessageHandler> RegionRun<'_, H> {
 
     async fn handle_message(&self, queue: &OpenQueue, held: &Held, m: Received<'_>) -> Verdict {
         if let Some(verdict) = self.before_handling(held, m.seq) {
-            self.shipped_one().await;
+            self.shipped_some(1).await;
             return verdict;
         }
         let handled = self.job.handler.handle(self.incoming(queue, &m)).await;
-        self.shipped_one().await;
+        self.shipped_some(1).await;
         match handled {
             Ok(shipped) => self.after_shipping(shipped).await,
             Err(rejection) => self.rejected(&m, rejection),
