@@ -48,11 +48,32 @@ const SPLITS: [Split; 6] = [
     Split::JsonStream,
 ];
 
+/// libFuzzer's panic hook aborts at every panic, caught or not. The Parquet reader panics on some
+/// malformed files, and the decoder catches those and reports the object corrupt (see
+/// src/formats/parquet.rs), so a panic raised inside the parquet crate is let through to that
+/// catch; any other panic still goes to libFuzzer's hook, and one the decoder does not catch
+/// still aborts (libfuzzer-sys aborts on a panic that leaves the target).
+fn let_parquet_panics_reach_the_decoder() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let fuzzer_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let in_parquet = info
+                .location()
+                .is_some_and(|at| at.file().contains("/parquet-"));
+            if !in_parquet {
+                fuzzer_hook(info);
+            }
+        }));
+    });
+}
+
 /// One defined kind per splitter, made once.
 static DEFINED: std::sync::OnceLock<[&'static Defined; 6]> = std::sync::OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
     let [kind, split, body @ ..] = data else { return };
+    let_parquet_panics_reach_the_decoder();
     let defined = DEFINED.get_or_init(|| {
         SPLITS.map(|s| {
             let d = Defined::new("fuzz", s, "my.app.fuzz", None, Some("acct"), Some("region"), None);

@@ -39,6 +39,7 @@ fn is_lake_key(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::FormatError;
     use crate::formats::objects::DecoderOptions;
     use crate::formats::objects::testing::decode;
 
@@ -130,6 +131,24 @@ mod tests {
     fn what_is_not_parquet_is_refused() {
         for bytes in [&b""[..], b"PAR1 but not really", b"{\"a\":1}"] {
             assert!(decode(&FORMAT, &DecoderOptions::default(), "k", bytes, 64).is_err());
+        }
+    }
+
+    /// A file the fuzzer made from a real one (tests/data/securitylake/README.md) on which the
+    /// parquet crate's row reader panics (`assertion failed: size <= src.len()` in its bit
+    /// reader) instead of answering an error: the object is refused as corrupt, nothing panics
+    /// out of the decoder.
+    #[test]
+    fn a_file_the_reader_panics_on_is_refused() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/securitylake");
+        let bytes = std::fs::read(dir.join("fuzz-reader-panics.parquet")).unwrap();
+        for chunk in [200, 4096] {
+            let refused = decode(&FORMAT, &DecoderOptions::default(), "k", &bytes, chunk);
+            assert!(
+                matches!(&refused, Err(FormatError::Shape(e)) if e.contains("gave up")),
+                "{:?}",
+                refused.map(|got| got.events.len())
+            );
         }
     }
 
