@@ -324,9 +324,10 @@ impl<'a> ObjectHandler<'a> {
         }
     }
 
-    /// At the end of the service's run: a replay's digests checked, then what the trail check
-    /// has to say and write.
+    /// At the end of the service's run: the notes of objects delivered whole forgotten, a
+    /// replay's digests checked, then what the trail check has to say and write.
     pub async fn finish(&self) -> Result<(), Failure> {
+        self.notes.flush().await;
         let Some(trail) = &self.trail else {
             return Ok(());
         };

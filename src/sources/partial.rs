@@ -7,13 +7,16 @@
 //! [`PartialNotes`], which writes the latest notes in one state update at a time (notes made
 //! during a write go with the next). Small objects, delivered in one epoch, never write. An
 //! object left in the middle waits for the receipts of what it shipped and writes how far they
-//! reach; one delivered whole has its note forgotten before its message is deleted.
+//! reach. One delivered whole has its note forgotten with the next write, or at the end of the
+//! service's run ([`PartialNotes::flush`]), never by a write of its own: a note only ever says
+//! what did reach Devo, so one left behind (the run died first) is true, and it goes with its
+//! message's retention.
 //!
 //! The position is counted in records (events, and the records dropped or skipped as bad among
 //! them, in the order the decoder reads them): decoding is deterministic, so the next read of the
 //! same object (the same ETag) passes over exactly those.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -26,16 +29,27 @@ use crate::state::{ObjectNote, PartialObject, ServiceHandle};
 /// Notes on objects delivered in part, written to the state one update at a time.
 pub struct PartialNotes {
     state: Arc<ServiceHandle>,
-    /// The latest note of each (message, object) not written yet.
-    pending: Mutex<BTreeMap<(String, String), ObjectNote>>,
+    notes: Mutex<Notes>,
     writing: tokio::sync::Mutex<()>,
+}
+
+/// A (message, object).
+type Key = (String, String);
+
+#[derive(Default)]
+struct Notes {
+    /// The latest note of each (message, object) not written yet.
+    pending: BTreeMap<Key, ObjectNote>,
+    /// The objects of which this run sent a note in part to a write and has not forgotten since:
+    /// those the state may hold, whose forgetting is written.
+    sent: BTreeSet<Key>,
 }
 
 impl PartialNotes {
     pub fn new(state: Arc<ServiceHandle>) -> Self {
         Self {
             state,
-            pending: Mutex::default(),
+            notes: Mutex::default(),
             writing: tokio::sync::Mutex::new(()),
         }
     }
@@ -44,7 +58,24 @@ impl PartialNotes {
         let object = match &note {
             ObjectNote::Partial { object, .. } | ObjectNote::Whole { object } => object.clone(),
         };
-        crate::lock(&self.pending).insert((message_id.to_string(), object), note);
+        crate::lock(&self.notes)
+            .pending
+            .insert((message_id.to_string(), object), note);
+    }
+
+    /// Forgets the note of an object delivered whole, with the next write. One this run never
+    /// sent to a write, nor an earlier run (`earlier`), is only taken out of what waits.
+    fn forget(&self, message_id: &str, object: &str, earlier: bool) {
+        let key = (message_id.to_string(), object.to_string());
+        let mut notes = crate::lock(&self.notes);
+        if earlier || notes.sent.contains(&key) {
+            let whole = ObjectNote::Whole {
+                object: object.to_string(),
+            };
+            notes.pending.insert(key, whole);
+        } else {
+            notes.pending.remove(&key);
+        }
     }
 
     /// Notes progress as it goes: written now, or by the write in progress (or the next), so an
@@ -55,8 +86,16 @@ impl PartialNotes {
         let Ok(_writing) = self.writing.try_lock() else {
             return;
         };
-        if let Err(e) = self.write_pending().await {
+        if let Err(e) = self.write_pending(false).await {
             tracing::warn!(message = "Could not save how far an object was delivered; a run that dies now ships that part again.", error = %e);
+        }
+    }
+
+    /// Writes every note not written yet, the forgotten ones too: at the end of the service's run.
+    pub async fn flush(&self) {
+        let _writing = self.writing.lock().await;
+        if let Err(e) = self.write_pending(true).await {
+            tracing::warn!(message = "Could not forget how far objects delivered whole were delivered; their notes are dropped with their messages' retention.", error = %e);
         }
     }
 
@@ -68,28 +107,49 @@ impl PartialNotes {
     ) -> Result<(), crate::state::StateError> {
         self.push(message_id, note);
         let _writing = self.writing.lock().await;
-        self.write_pending().await
+        self.write_pending(false).await
     }
 
-    async fn write_pending(&self) -> Result<(), crate::state::StateError> {
+    /// Writes the notes waiting, in one state update at a time, as long as a note in part waits
+    /// (`all`: as long as any does). Notes forgotten go with them: a note only says what did
+    /// reach Devo, so one that outlives its object (the run died first) is still true, and a
+    /// state write of their own would cost more than the notes.
+    async fn write_pending(&self, all: bool) -> Result<(), crate::state::StateError> {
         loop {
-            let notes: Vec<(String, ObjectNote)> = std::mem::take(&mut *crate::lock(&self.pending))
+            let taken = {
+                let mut notes = crate::lock(&self.notes);
+                let partial = |n: &ObjectNote| matches!(n, ObjectNote::Partial { .. });
+                if !all && !notes.pending.values().any(partial) {
+                    return Ok(());
+                }
+                let taken = std::mem::take(&mut notes.pending);
+                for (key, note) in &taken {
+                    if partial(note) {
+                        notes.sent.insert(key.clone());
+                    } else {
+                        notes.sent.remove(key);
+                    }
+                }
+                taken
+            };
+            if taken.is_empty() {
+                return Ok(());
+            }
+            tracing::debug!(message = "Writing object notes.", notes = taken.len());
+            let written: Vec<(String, ObjectNote)> = taken
                 .into_iter()
                 .map(|((message_id, _), note)| (message_id, note))
                 .collect();
-            if notes.is_empty() {
-                return Ok(());
-            }
-            if let Err(e) = self.state.note_objects(&notes).await {
+            if let Err(e) = self.state.note_objects(&written).await {
                 // Kept for the next write, unless a newer note came meanwhile.
-                let mut pending = crate::lock(&self.pending);
-                for (message_id, note) in notes {
+                let mut notes = crate::lock(&self.notes);
+                for (message_id, note) in written {
                     let object = match &note {
                         ObjectNote::Partial { object, .. } | ObjectNote::Whole { object } => {
                             object.clone()
                         }
                     };
-                    pending.entry((message_id, object)).or_insert(note);
+                    notes.pending.entry((message_id, object)).or_insert(note);
                 }
                 return Err(e);
             }
@@ -174,9 +234,8 @@ impl ObjectSink {
     /// a message announced is settled in a task of its own: its receipts are awaited in order
     /// and how far they reach is noted as they come, so that a run that dies, or fails later
     /// (its time for delivery, a Devo failure), does not lose what was delivered of it; once all
-    /// of it is delivered its note is forgotten, and only then is the receipt answered (so its
-    /// message is deleted after). Otherwise the receipt is that of the last batch (which speaks
-    /// for all).
+    /// of it is delivered its note is forgotten (with the next write: see the module's note).
+    /// Otherwise the receipt is that of the last batch (which speaks for all).
     pub async fn finish(mut self) -> Shipped {
         if self.track.is_none() {
             let failed = self.failed.take();
@@ -190,7 +249,9 @@ impl ObjectSink {
         let receipt = if !self.outbox.waiting() && self.failed.is_none() {
             // Nothing left to wait for (what there was, earlier runs delivered).
             if let Some(track) = self.track.as_ref().filter(|_| self.noted) {
-                forget(track).await;
+                track
+                    .notes
+                    .forget(&track.message_id, &track.object, self.start > 0);
             }
             None
         } else {
@@ -214,7 +275,11 @@ impl ObjectSink {
             return answer;
         };
         match &answer {
-            Receipt::Delivered if self.noted => forget(track).await,
+            Receipt::Delivered if self.noted => {
+                track
+                    .notes
+                    .forget(&track.message_id, &track.object, self.start > 0);
+            }
             Receipt::Failed(_) if self.delivered > self.start => {
                 save_part(
                     track,
@@ -237,15 +302,30 @@ impl ObjectSink {
         }
         let (mut events, mut bytes) = (0, 0);
         let mut answer = Receipt::Delivered;
-        while let Some((batch, receipt)) = self.outbox.next_answer().await {
+        let mut unnoted = false;
+        loop {
+            let next = match self.outbox.answered() {
+                Some(answered) => answered,
+                None => {
+                    // About to wait: how far the answers so far reach is noted first (not at
+                    // each of the answers an epoch's close brings at once).
+                    if unnoted && self.outbox.waiting() {
+                        self.note_progress().await;
+                        unnoted = false;
+                    }
+                    match self.outbox.next_answer().await {
+                        Some(answer) => answer,
+                        None => break,
+                    }
+                }
+            };
+            let (batch, receipt) = next;
             match receipt {
                 Receipt::Delivered => {
                     self.delivered = batch.mark;
                     events += batch.events;
                     bytes += batch.bytes;
-                    if self.outbox.waiting() {
-                        self.note_progress().await;
-                    }
+                    unnoted = true;
                 }
                 Receipt::Printed => answer = Receipt::Printed,
                 failed @ Receipt::Failed(_) => return (failed, events, bytes),
@@ -300,12 +380,70 @@ fn partial(track: &Track, records: u64) -> ObjectNote {
     }
 }
 
-/// Forgets the note of `track`'s object, delivered whole.
-async fn forget(track: &Track) {
-    let whole = ObjectNote::Whole {
-        object: track.object.clone(),
-    };
-    if let Err(e) = track.notes.note_now(&track.message_id, whole).await {
-        tracing::warn!(message = "Could not forget how far an object was delivered; it is dropped with its message's retention.", object = %track.object, error = %e);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{StateStore, Worker, files::FileStore};
+
+    fn part(object: &str, records: u64) -> ObjectNote {
+        ObjectNote::Partial {
+            object: object.into(),
+            progress: PartialObject {
+                etag: Some("\"e\"".into()),
+                records,
+            },
+            expires: Utc::now() + chrono::Duration::hours(1),
+        }
+    }
+
+    /// What the state holds of message `m`: each object's records noted.
+    async fn noted(state: &ServiceHandle) -> Vec<(String, u64)> {
+        let saved = state.saved().await.unwrap();
+        saved.messages.get("m").map_or_else(Vec::new, |m| {
+            m.partial
+                .iter()
+                .map(|(o, p)| (o.clone(), p.records))
+                .collect()
+        })
+    }
+
+    /// A note in part is written at once; forgetting one waits for the next write (or the end
+    /// of the run), and forgetting one that never reached a write writes nothing.
+    #[tokio::test]
+    async fn forgetting_waits_for_a_write_and_skips_what_was_never_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::Files(FileStore::new(dir.path()));
+        let worker = Worker {
+            owner: "test".into(),
+            shard: None,
+            lease_length: std::time::Duration::from_secs(60),
+            dry_run: false,
+        };
+        let state = Arc::new(store.open("1.svc", &worker).await.unwrap());
+        let notes = PartialNotes::new(state.clone());
+        notes.note("m", part("s3://b/a", 10)).await;
+        assert_eq!(noted(&state).await, [("s3://b/a".to_string(), 10)]);
+
+        // `b` noted while a write is under way (so only pending), then delivered whole.
+        notes.push("m", part("s3://b/b", 5));
+        notes.forget("m", "s3://b/b", false);
+        notes.forget("m", "s3://b/a", false);
+        // An object an earlier run noted is forgotten even though this run never wrote it.
+        notes.forget("m", "s3://b/c", true);
+        assert!(
+            crate::lock(&notes.notes)
+                .pending
+                .values()
+                .all(|n| matches!(n, ObjectNote::Whole { .. }))
+        );
+        // Forgetting alone starts no write: `a` is still there, gone with the next write.
+        assert_eq!(noted(&state).await, [("s3://b/a".to_string(), 10)]);
+        notes.note("m", part("s3://b/d", 1)).await;
+        assert_eq!(noted(&state).await, [("s3://b/d".to_string(), 1)]);
+        notes.forget("m", "s3://b/d", false);
+        assert_eq!(noted(&state).await, [("s3://b/d".to_string(), 1)]);
+        notes.flush().await;
+        assert_eq!(noted(&state).await, []);
+        assert!(crate::lock(&notes.notes).sent.is_empty());
     }
 }
