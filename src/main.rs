@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
     };
     let debug_logging = init_logging(&cli, progress.clone());
+    log_panics();
     let outcome = run::run_to_end(cli, &debug_logging, progress);
     ExitCode::from(outcome.exit_code())
 }
@@ -77,6 +78,38 @@ fn init_logging(cli: &Cli, progress: MultiProgress) -> impl Fn() + use<> {
             let _ = handle.reload(without_sdk_bodies(EnvFilter::new(DEBUG_LEVEL)));
         }
     }
+}
+
+/// A panic goes to the run's log as one event, in its format (`--log-format json` stays JSON),
+/// not as the default hook's raw text on stderr. The parquet crate panics on some malformed files
+/// instead of answering an error; the decoder catches those and reports the object as corrupt
+/// (`formats::parquet`), so they are logged at debug only. `RUST_BACKTRACE=1` adds the backtrace.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let panic = info.payload_as_str().unwrap_or("(no message)");
+        if at.contains("/parquet-") {
+            tracing::debug!(
+                message = "The Parquet reader panicked (the object is reported as corrupt).",
+                panic,
+                at
+            );
+        } else {
+            // The backtrace where RUST_BACKTRACE asks for it, as the default hook gives it.
+            let trace = std::backtrace::Backtrace::capture();
+            let trace = (trace.status() == std::backtrace::BacktraceStatus::Captured)
+                .then(|| trace.to_string());
+            tracing::error!(
+                message = "Internal error (a panic); please report it.",
+                panic,
+                at,
+                backtrace = trace
+            );
+        }
+    }));
 }
 
 /// The SDK traces whole requests and responses (an AssumeRole body holds the external id, a

@@ -819,7 +819,8 @@ fn cloudwatch_logs_through_firehose_in_each_shape() {
 /// `detail-type`) and by an S3 event notification; every row shipped byte for byte as pyarrow
 /// reads it, tagged with the account and region the record names, else the key's partitions
 /// (`accountId=`, `region=`); with `auto_event_type`, the OCSF class is the table's last level. A
-/// Parquet object that is not whole is reported, its message left to the redrive policy.
+/// Parquet object that is not whole, or that the parquet crate panics on, is reported, its message
+/// left to the redrive policy.
 #[test]
 fn security_lake_objects_from_a_subscribers_queue() {
     let (moto, receiver, wd) = setup();
@@ -863,6 +864,14 @@ fn security_lake_objects_from_a_subscribers_queue() {
         cut,
         truncated[..truncated.len() / 2].to_vec(),
     );
+    // A file the parquet crate's row reader panics on (tests/data/securitylake/README.md).
+    let panics = "aws/CLOUD_TRAIL_MGMT/2.0/region=us-east-1/accountId=123456789012/eventDay=20221110/panics.gz.parquet";
+    moto.put_object(
+        "us-east-1",
+        &bucket,
+        panics,
+        std::fs::read(lake.join("fuzz-reader-panics.parquet")).unwrap(),
+    );
     let lake_notice = |key: &str| {
         serde_json::json!({"source": "aws.s3", "time": "2024-05-01T10:00:00Z",
             "account": "123456789012", "region": "us-east-1",
@@ -879,6 +888,7 @@ fn security_lake_objects_from_a_subscribers_queue() {
     let mut bodies: Vec<String> = objects[..3].iter().map(|(_, k)| lake_notice(k)).collect();
     bodies.push(s3_notice(objects[3].1));
     bodies.push(lake_notice(cut));
+    bodies.push(lake_notice(panics));
     moto.send("us-east-1", &url, &bodies);
     wd.write_config(&config_yaml(
         receiver.port,
@@ -886,10 +896,18 @@ fn security_lake_objects_from_a_subscribers_queue() {
     ));
     let run = wd.run(&["s3logs", "securitylake"]);
     run.expect_code(0)
-        .expect_stderr("messages=5 objects=4 skipped=0 events=4 failed=2");
+        .expect_stderr("messages=6 objects=4 skipped=0 events=4 failed=4");
     assert!(
         run.stderr
             .contains("cut.gz.parquet: unexpected shape: not a Parquet file"),
+        "{}",
+        run.stderr
+    );
+    // Reported as corrupt in the run's log, no panic text on stderr.
+    assert!(
+        run.stderr.contains(
+            "panics.gz.parquet: unexpected shape: Parquet row 1: the Parquet reader gave up"
+        ) && !run.stderr.contains("panicked"),
         "{}",
         run.stderr
     );
@@ -926,8 +944,9 @@ fn security_lake_objects_from_a_subscribers_queue() {
     ];
     want.sort();
     assert_eq!(got, want);
-    // The message of the cut object stays for the redrive policy; the others are deleted.
-    assert_eq!(moto.depth("us-east-1", &url), (0, 1));
+    // The messages of the cut object and of the one the reader panics on stay for the redrive
+    // policy; the others are deleted.
+    assert_eq!(moto.depth("us-east-1", &url), (0, 2));
 
     let (_, typed_receiver, typed_wd) = setup();
     let typed_url = moto.create_queue(
