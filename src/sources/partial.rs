@@ -78,25 +78,44 @@ impl PartialNotes {
         }
     }
 
-    /// Notes progress as it goes: written now, or by the write in progress (or the next), so an
-    /// object's reading never waits for another's write. A write that fails is reported; the
-    /// note stays for the next.
+    /// Notes progress as it goes: written now, or by the write in progress, so an object's
+    /// reading never waits for another's write. A write that fails is reported; the note stays
+    /// for the next.
     async fn note(&self, message_id: &str, note: ObjectNote) {
         self.push(message_id, note);
-        let Ok(_writing) = self.writing.try_lock() else {
-            return;
-        };
-        if let Err(e) = self.write_pending(false).await {
-            tracing::warn!(message = "Could not save how far an object was delivered; a run that dies now ships that part again.", error = %e);
+        self.write_while_waiting().await;
+    }
+
+    /// Writes while a note in part waits and no other write is under way. Every writer looks
+    /// again once it has let go of the lock (here, in `flush` and `note_now`): a note pushed
+    /// after the writer's last look found the lock taken, and is left to that writer.
+    async fn write_while_waiting(&self) {
+        while crate::lock(&self.notes)
+            .pending
+            .values()
+            .any(|n| matches!(n, ObjectNote::Partial { .. }))
+        {
+            let Ok(writing) = self.writing.try_lock() else {
+                return;
+            };
+            let written = self.write_pending(false).await;
+            drop(writing);
+            if let Err(e) = written {
+                tracing::warn!(message = "Could not save how far an object was delivered; a run that dies now ships that part again.", error = %e);
+                return;
+            }
         }
     }
 
     /// Writes every note not written yet, the forgotten ones too: at the end of the service's run.
     pub async fn flush(&self) {
-        let _writing = self.writing.lock().await;
-        if let Err(e) = self.write_pending(true).await {
+        let writing = self.writing.lock().await;
+        let written = self.write_pending(true).await;
+        drop(writing);
+        if let Err(e) = written {
             tracing::warn!(message = "Could not forget how far objects delivered whole were delivered; their notes are dropped with their messages' retention.", error = %e);
         }
+        self.write_while_waiting().await;
     }
 
     /// Notes and writes before returning: what a run that leaves an object says of it.
@@ -106,8 +125,11 @@ impl PartialNotes {
         note: ObjectNote,
     ) -> Result<(), crate::state::StateError> {
         self.push(message_id, note);
-        let _writing = self.writing.lock().await;
-        self.write_pending(false).await
+        let writing = self.writing.lock().await;
+        let written = self.write_pending(false).await;
+        drop(writing);
+        self.write_while_waiting().await;
+        written
     }
 
     /// Writes the notes waiting, in one state update at a time, as long as a note in part waits
