@@ -5,7 +5,7 @@
 //! An object's [`ObjectSink`] ships its batches and sees their receipts come back in order. Each
 //! time the delivered prefix of an object still being read grows, it notes it with
 //! [`PartialNotes`], which writes the latest notes in one state update at a time (notes made
-//! during a write go with the next). Small objects, delivered in one epoch, never write. An
+//! during a write go with the one that follows it at once). Small objects, delivered in one epoch, never write. An
 //! object left in the middle waits for the receipts of what it shipped and writes how far they
 //! reach. One delivered whole has its note forgotten with the next write, or at the end of the
 //! service's run ([`PartialNotes::flush`]), never by a write of its own: a note only ever says
