@@ -1,6 +1,7 @@
 //! Connections made ahead: under load, the next epochs' connections are made while the current
-//! one fills, so that no epoch waits for a handshake's round trip, nor for the quiet window a
-//! connection must wait out before its close (see `close_cleanly`).
+//! one fills, and the first epoch's while Devo is checked, so that no epoch waits for a
+//! handshake's round trip, nor for the quiet window a connection must wait out before its close
+//! (see `close_cleanly`).
 
 use std::collections::VecDeque;
 use std::io;
@@ -39,10 +40,21 @@ impl Ahead {
     /// Starts making connections in the background, up to [`CONNECTS_AHEAD`].
     pub fn fill(&mut self) {
         while self.made.len() < CONNECTS_AHEAD {
-            let endpoint = self.endpoint.clone();
-            self.made
-                .push_back(tokio::spawn(async move { endpoint.connect().await }));
+            self.connect_one();
         }
+    }
+
+    /// Starts making the first epoch's connection, unless one is being made.
+    pub fn first(&mut self) {
+        if self.made.is_empty() {
+            self.connect_one();
+        }
+    }
+
+    fn connect_one(&mut self) {
+        let endpoint = self.endpoint.clone();
+        self.made
+            .push_back(tokio::spawn(async move { endpoint.connect().await }));
     }
 
     /// A connection for a new epoch: one made in advance, or a new one.

@@ -84,6 +84,10 @@ impl DevoShipper {
                             self.close_epoch().await;
                             continue;
                         }
+                        Some(Command::ConnectFirst) => {
+                            self.ahead.first();
+                            continue;
+                        }
                         Some(Command::Ship(s)) => s,
                     };
                     self.accept(shipment).await;

@@ -313,6 +313,10 @@ enum Command {
     /// Close the epoch now rather than when it is idle: its producers have nothing more to
     /// send for a while and wait for its receipt.
     Flush,
+    /// Devo is being checked and the first batch follows it: make the first epoch's connection
+    /// now, so that the wait every connection makes before its close (`devo::tls`) passes during
+    /// the check and the first receive, not after the first batch.
+    ConnectFirst,
 }
 
 /// What the producers may know of delivery in this run.
@@ -425,7 +429,10 @@ impl Shipper {
             output
                 .gate
                 .proven
-                .get_or_init(|| output.gate.prove())
+                .get_or_init(|| {
+                    let _ = output.tx.try_send(Command::ConnectFirst);
+                    output.gate.prove()
+                })
                 .await
                 .clone()?;
         }
