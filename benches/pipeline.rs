@@ -889,7 +889,6 @@ fn events_row(standin: &standin::StandIn, latency_ms: u64) -> Measured {
 /// against the stand-in at `latency_ms`. The CPU of that thread per message is the floor no
 /// code of devo-aws can go under with the official SDK.
 fn sdk_floor_row(standin: &standin::StandIn, latency_ms: u64) {
-    use aws_config::{BehaviorVersion, Region};
     const MESSAGES: usize = 20_000;
     let queue = eventbridge_queue(standin, "standin-floor", "f", MESSAGES);
     standin.set_latency(latency_ms);
@@ -900,19 +899,9 @@ fn sdk_floor_row(standin: &standin::StandIn, latency_ms: u64) {
             .build()
             .unwrap();
         runtime.block_on(async move {
-            let conf = aws_config::defaults(BehaviorVersion::latest())
-                .endpoint_url(endpoint)
-                .region(Region::new("us-east-1"))
-                .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                    "AKIDBENCH",
-                    "bench",
-                    None,
-                    None,
-                    "bench",
-                ))
-                .load()
-                .await;
-            let sqs = aws_sdk_sqs::Client::new(&conf);
+            let credentials =
+                aws_sdk_sqs::config::Credentials::new("AKIDBENCH", "bench", None, None, "bench");
+            let sqs = support::aws::sqs_client(&endpoint, "us-east-1", credentials);
             let url = sqs
                 .get_queue_url()
                 .queue_name(&queue)

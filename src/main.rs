@@ -91,8 +91,7 @@ fn log_panics() {
             .map(|l| format!("{}:{}", l.file(), l.line()))
             .unwrap_or_default();
         let panic = info.payload_as_str().unwrap_or("(no message)");
-        // (The crate's sources: from the registry, or vendored.)
-        if at.contains("/parquet-") || at.contains("/parquet/src/") {
+        if devo_aws::formats::parquet::panicked_in_reader(&at) {
             tracing::debug!(
                 message = "The Parquet reader panicked (the object is reported as corrupt).",
                 panic,

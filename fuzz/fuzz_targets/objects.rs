@@ -60,7 +60,7 @@ fn let_parquet_panics_reach_the_decoder() {
         std::panic::set_hook(Box::new(move |info| {
             let in_parquet = info
                 .location()
-                .is_some_and(|at| at.file().contains("/parquet-"));
+                .is_some_and(|at| formats::parquet::panicked_in_reader(at.file()));
             if !in_parquet {
                 fuzzer_hook(info);
             }

@@ -45,6 +45,15 @@ struct Notes {
     sent: BTreeSet<Key>,
 }
 
+impl Notes {
+    /// A note in part waits to be written (forgotten ones alone wait for it, or the end).
+    fn partial_waits(&self) -> bool {
+        self.pending
+            .values()
+            .any(|n| matches!(n, ObjectNote::Partial { .. }))
+    }
+}
+
 impl PartialNotes {
     pub fn new(state: Arc<ServiceHandle>) -> Self {
         Self {
@@ -55,12 +64,8 @@ impl PartialNotes {
     }
 
     fn push(&self, message_id: &str, note: ObjectNote) {
-        let object = match &note {
-            ObjectNote::Partial { object, .. } | ObjectNote::Whole { object } => object.clone(),
-        };
-        crate::lock(&self.notes)
-            .pending
-            .insert((message_id.to_string(), object), note);
+        let key = (message_id.to_string(), note.object().to_string());
+        crate::lock(&self.notes).pending.insert(key, note);
     }
 
     /// Forgets the note of an object delivered whole, with the next write. One this run never
@@ -90,11 +95,7 @@ impl PartialNotes {
     /// again once it has let go of the lock (here, in `flush` and `note_now`): a note pushed
     /// after the writer's last look found the lock taken, and is left to that writer.
     async fn write_while_waiting(&self) {
-        while crate::lock(&self.notes)
-            .pending
-            .values()
-            .any(|n| matches!(n, ObjectNote::Partial { .. }))
-        {
+        while crate::lock(&self.notes).partial_waits() {
             let Ok(writing) = self.writing.try_lock() else {
                 return;
             };
@@ -140,13 +141,12 @@ impl PartialNotes {
         loop {
             let taken = {
                 let mut notes = crate::lock(&self.notes);
-                let partial = |n: &ObjectNote| matches!(n, ObjectNote::Partial { .. });
-                if !all && !notes.pending.values().any(partial) {
+                if !all && !notes.partial_waits() {
                     return Ok(());
                 }
                 let taken = std::mem::take(&mut notes.pending);
                 for (key, note) in &taken {
-                    if partial(note) {
+                    if matches!(note, ObjectNote::Partial { .. }) {
                         notes.sent.insert(key.clone());
                     } else {
                         notes.sent.remove(key);
@@ -166,12 +166,8 @@ impl PartialNotes {
                 // Kept for the next write, unless a newer note came meanwhile.
                 let mut notes = crate::lock(&self.notes);
                 for (message_id, note) in written {
-                    let object = match &note {
-                        ObjectNote::Partial { object, .. } | ObjectNote::Whole { object } => {
-                            object.clone()
-                        }
-                    };
-                    notes.pending.entry((message_id, object)).or_insert(note);
+                    let key = (message_id, note.object().to_string());
+                    notes.pending.entry(key).or_insert(note);
                 }
                 return Err(e);
             }
@@ -270,11 +266,7 @@ impl ObjectSink {
         let (events, bytes) = self.outbox.shipped();
         let receipt = if !self.outbox.waiting() && self.failed.is_none() {
             // Nothing left to wait for (what there was, earlier runs delivered).
-            if let Some(track) = self.track.as_ref().filter(|_| self.noted) {
-                track
-                    .notes
-                    .forget(&track.message_id, &track.object, self.start > 0);
-            }
+            self.forget_note();
             None
         } else {
             let (tx, answer) = Pending::channel();
@@ -290,6 +282,16 @@ impl ObjectSink {
         }
     }
 
+    /// The object was delivered whole: its note, if it has one (this run's or an earlier one's),
+    /// is forgotten with the next write.
+    fn forget_note(&self) {
+        if let Some(track) = self.track.as_ref().filter(|_| self.noted) {
+            track
+                .notes
+                .forget(&track.message_id, &track.object, self.start > 0);
+        }
+    }
+
     /// Waits for the receipts of an object read to its end; the answer for all of it.
     async fn settle(mut self) -> Receipt {
         let (answer, _, _) = self.await_receipts().await;
@@ -297,11 +299,7 @@ impl ObjectSink {
             return answer;
         };
         match &answer {
-            Receipt::Delivered if self.noted => {
-                track
-                    .notes
-                    .forget(&track.message_id, &track.object, self.start > 0);
-            }
+            Receipt::Delivered => self.forget_note(),
             Receipt::Failed(_) if self.delivered > self.start => {
                 save_part(
                     track,
@@ -327,7 +325,7 @@ impl ObjectSink {
         let mut unnoted = false;
         loop {
             let next = match self.outbox.answered() {
-                Some(answered) => answered,
+                Some(answered) => Some(answered),
                 None => {
                     // About to wait: how far the answers so far reach is noted first (not at
                     // each of the answers an epoch's close brings at once).
@@ -335,13 +333,10 @@ impl ObjectSink {
                         self.note_progress().await;
                         unnoted = false;
                     }
-                    match self.outbox.next_answer().await {
-                        Some(answer) => answer,
-                        None => break,
-                    }
+                    self.outbox.next_answer().await
                 }
             };
-            let (batch, receipt) = next;
+            let Some((batch, receipt)) = next else { break };
             match receipt {
                 Receipt::Delivered => {
                     self.delivered = batch.mark;

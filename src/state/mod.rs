@@ -324,6 +324,15 @@ pub enum ObjectNote {
     Whole { object: String },
 }
 
+impl ObjectNote {
+    /// The object noted.
+    pub fn object(&self) -> &str {
+        match self {
+            Self::Partial { object, .. } | Self::Whole { object } => object,
+        }
+    }
+}
+
 /// Messages remembered at most per service: the oldest go first past it.
 pub const MAX_MESSAGES_REMEMBERED: usize = 10_000;
 

@@ -452,13 +452,7 @@ impl Moto {
     }
 
     fn sqs(&self, region: &str) -> aws_sdk_sqs::Client {
-        let conf = aws_sdk_sqs::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(region.to_string()))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(self.credentials.clone())
-            .build();
-        aws_sdk_sqs::Client::from_conf(conf)
+        sqs_client(&self.endpoint, region, self.credentials.clone())
     }
 
     /// The ARN of the queue at `url`.
@@ -576,4 +570,15 @@ impl Moto {
             )
         })
     }
+}
+
+/// An SQS client of `region` at `endpoint` (moto, the bench's stand-in) with `credentials`.
+pub fn sqs_client(endpoint: &str, region: &str, credentials: Credentials) -> aws_sdk_sqs::Client {
+    let conf = aws_sdk_sqs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials)
+        .build();
+    aws_sdk_sqs::Client::from_conf(conf)
 }
