@@ -417,6 +417,25 @@ impl ServerCertVerifier for DevoVerifier {
     }
 }
 
+/// A close_notify the server sent of its own accord, not in answer to ours: a server that stops
+/// sends one on every connection it has (see `shipper::shutdown`).
+#[derive(Debug, thiserror::Error)]
+pub enum OwnClose {
+    #[error(
+        "the server closed the connection before our close_notify: it did not read all we sent"
+    )]
+    BeforeOurs,
+    #[error(
+        "the server reset the connection after its close_notify: it closed with data of ours unread"
+    )]
+    ResetAfter,
+}
+
+/// Whether `e` is the server's [`OwnClose`].
+pub fn is_own_close(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|source| source.is::<OwnClose>())
+}
+
 /// How long [`close_cleanly`] looks for a close the server sent before ours: long enough for
 /// the runtime to take in what already arrived on the socket.
 const EARLY_CLOSE_LOOK: Duration = Duration::from_millis(1);
@@ -512,7 +531,7 @@ async fn await_answer(conn: &mut TlsStream<TcpStream>) -> io::Result<()> {
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
                 return Err(io::Error::new(
                     io::ErrorKind::ConnectionReset,
-                    "the server reset the connection after its close_notify: it closed with data of ours unread",
+                    OwnClose::ResetAfter,
                 ));
             }
             Err(e) => return Err(e),
@@ -536,7 +555,7 @@ async fn refuse_early_close(
             Ok(Ok(0)) => {
                 return Err(io::Error::new(
                     io::ErrorKind::ConnectionAborted,
-                    "the server closed the connection before our close_notify: it did not read all we sent",
+                    OwnClose::BeforeOurs,
                 ));
             }
             Ok(Ok(_)) => {}

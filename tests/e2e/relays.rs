@@ -242,6 +242,46 @@ fn a_relay_that_resets_at_random_points_loses_nothing() {
     assert!(copies <= bound, "{copies} bytes of copies, bound {bound}");
 }
 
+/// A relay stopped while two closes of ours await their answers, as rsyslog is on SIGTERM: it
+/// drops what it read of both epochs, ends the first with close_notify and a FIN (an answer, to
+/// all appearances) and the second with close_notify and a reset. The first answer comes with
+/// the second connection's own close, so it is no receipt: both epochs are replayed on the relay
+/// started again, and every record arrives. An answer voided that way is a failed attempt of its
+/// epoch (the README's bound (1)): at most one epoch of copies each.
+#[test]
+fn a_relay_stopped_as_it_answers_loses_nothing() {
+    let moto = Moto::new();
+    let pki = Pki::new("devo");
+    let wd = Workdir::new();
+    wd.write_certs(&pki, &pki);
+    let relay = Receiver::start_with(
+        &pki,
+        Behaviour::StopsWhileClosing(Duration::from_millis(500)),
+    );
+    let (trail_queue, trail_url, bucket) = moto.announcing_bucket("us-east-1", "stoptrail", 30);
+    let trail_ids = trail_objects(&moto, &bucket, "stop", 10, 300);
+    wd.write_config(&config_yaml(relay.port, &audit_s3_yaml(&trail_queue, "")));
+    let run = wd.run(&["all"]);
+    run.expect_code(0).expect_stderr("it was stopping");
+    let dropped = relay
+        .connections()
+        .iter()
+        .filter(|c| c.byte_count > 0 && !c.clean_close)
+        .count();
+    assert_eq!(dropped, 2, "the relay stopped with two closes awaiting");
+    let tally = Tally::of(&trail_ids, "eventID", &relay.records());
+    let voided = run.stderr.matches("it was stopping").count();
+    eprintln!("relay stopped as it answered: {voided} answers voided; {tally:?}");
+    tally.assert_all_received("audit");
+    assert_eq!(moto.depth("us-east-1", &trail_url), (0, 0));
+    let bound = voided * (EPOCH_BYTES + BATCH_BYTES);
+    assert!(
+        tally.duplicate_bytes <= bound,
+        "{} bytes of copies, bound {bound}",
+        tally.duplicate_bytes
+    );
+}
+
 /// A number from the environment (the sizes of `make test-relays`), else `small`.
 fn size(name: &str, small: usize) -> usize {
     std::env::var(name)

@@ -15,9 +15,12 @@ use tokio::time::Instant;
 
 use super::buffers::EpochBytes;
 use super::pace::{Pace, time_left, within};
+use super::shutdown::Closes;
 use super::{EpochLimits, Health};
 use crate::devo::frame::Framed;
-use crate::devo::tls::{DevoConnection, DevoEndpoint, close_cleanly, is_certificate_rejection};
+use crate::devo::tls::{
+    DevoConnection, DevoEndpoint, close_cleanly, is_certificate_rejection, is_own_close,
+};
 
 /// Tries `attempt` up to `limits.attempts` times, pausing `limits.backoff` before the second and
 /// twice as long before each next, and not again after a refused certificate; `failed` hears of
@@ -75,6 +78,7 @@ pub(super) struct EpochClose {
     pub limits: EpochLimits,
     pub health: Arc<watch::Sender<Health>>,
     pub pace: Arc<Pace>,
+    pub closes: Arc<Closes>,
 }
 
 /// Connections made and replays written by one close.
@@ -178,15 +182,27 @@ impl EpochClose {
             conn.abort();
             return Err(time_is_up());
         }
+        let awaiting = self.closes.awaiting();
         let started = Instant::now();
         let closed = close_cleanly(conn, timeout).await;
+        drop(awaiting);
         let timed_out = matches!(&closed, Err(e) if e.kind() == io::ErrorKind::TimedOut);
         if closed.is_ok() || (timed_out && timeout == self.limits.close_timeout) {
             self.pace.closed(bytes, started.elapsed(), timed_out);
         } else if timed_out {
             return Err(time_is_up());
         }
-        closed
+        match closed {
+            Err(e) if is_own_close(&e) => {
+                self.closes.closed_on_its_own();
+                Err(e)
+            }
+            Ok(()) if self.closes.voids(Instant::now()).await => Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the server closed another of our connections on its own as it answered this one: it was stopping, and may have dropped what it read",
+            )),
+            closed => closed,
+        }
     }
 }
 

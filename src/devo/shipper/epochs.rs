@@ -13,6 +13,7 @@ use super::buffers::EpochBytes;
 use super::close::{EpochClose, time_is_up, write_chunks};
 use super::pace::{Pace, time_left, within};
 use super::receipts::{ClosesInOrder, Closing, answer};
+use super::shutdown::Closes;
 use super::{
     Command, EPOCHS_CLOSING, EpochLimits, Health, Receipt, ShipError, Shipment, ShipperStats,
 };
@@ -40,6 +41,8 @@ pub(super) struct DevoShipper {
     ahead: Ahead,
     /// How big an epoch may be now.
     pace: Arc<Pace>,
+    /// What the closes saw of the server, to tell its stop from its answers.
+    closes: Arc<Closes>,
     stats: ShipperStats,
     health: Arc<watch::Sender<Health>>,
 }
@@ -55,6 +58,7 @@ impl DevoShipper {
             receipts: ClosesInOrder::new(endpoint.clone(), health.clone()),
             ahead: Ahead::new(endpoint.clone(), limits.close_timeout),
             pace: Arc::new(Pace::new(&limits)),
+            closes: Arc::default(),
             endpoint,
             limits,
             epoch: None,
@@ -217,6 +221,7 @@ impl DevoShipper {
                 limits: self.limits.clone(),
                 health: self.health.clone(),
                 pace: self.pace.clone(),
+                closes: self.closes.clone(),
             }
             .run(epoch.conn.take(), epoch.bytes),
         );

@@ -14,7 +14,8 @@
 //!
 //! The parts, one job each: `epochs` (the output's task: batches into the epoch in progress),
 //! `ahead` (connections made in advance), `close` (an epoch's close and its replays),
-//! `receipts` (answered in epoch order), `buffers` (an epoch's batches, kept for a replay). This file is the
+//! `receipts` (answered in epoch order), `buffers` (an epoch's batches, kept for a replay),
+//! `shutdown` (a receipt that came as the server stopped is none). This file is the
 //! producers' side: [`Shipper`], [`Outbox`], receipts, and what a failure means for the run
 //! ([`ShipError::failure`], the one place that classifies a Devo failure).
 //!
@@ -42,6 +43,7 @@ mod epochs;
 mod pace;
 mod pending;
 mod receipts;
+mod shutdown;
 
 use std::io;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use rcgen::{
@@ -211,6 +211,13 @@ pub enum Behaviour {
     /// the connection check) reads a number of bytes drawn from `seed` and `i`, below `within`,
     /// then closes without reading on, unless the draw says it is a sound one (one in `sound`).
     ResetAtRandom { seed: u64, within: u64, sound: u64 },
+    /// A relay under load that is stopped (SIGTERM) mid-run, as rsyslog is: it answers each
+    /// close_notify this long after it, so closes pile up, and it stops once two connections
+    /// await their answer. Each then gets close_notify though the relay dropped what it read
+    /// (rsyslog's end of a session sends close_notify, then reads and drops what is left): the
+    /// first with a FIN, so its close looks like an answer, the others with a reset. Connections
+    /// made after the stop are answered at once (the relay started again).
+    StopsWhileClosing(Duration),
     /// A relay under load: reads every connection at this many bytes a second, keeps all it
     /// read (and forwards it, as a relay does, whether or not the connection then closes
     /// cleanly), and answers close_notify with its own.
@@ -288,6 +295,44 @@ fn close_notify_after(mut tcp: TcpStream, mut conn: ServerConnection, after: Dur
     }
 }
 
+/// The stop of a [`Behaviour::StopsWhileClosing`] relay: which connections await their answer,
+/// and whether it stopped.
+#[derive(Default)]
+struct Stop {
+    state: Mutex<StopState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct StopState {
+    awaiting: Vec<usize>,
+    stopped: bool,
+}
+
+impl Stop {
+    /// Connection `index` read the client's close_notify: waits `delay` for its answer, or for
+    /// the stop (which the second connection to wait brings). `Some(first)` when the relay
+    /// stopped meanwhile (`first`: this connection was the first to wait), `None` to answer.
+    fn await_answer(&self, index: usize, delay: Duration) -> Option<bool> {
+        let mut state = self.state.lock().unwrap();
+        if state.stopped {
+            return None;
+        }
+        state.awaiting.push(index);
+        if state.awaiting.len() >= 2 {
+            state.stopped = true;
+            self.changed.notify_all();
+        }
+        let (state, _) = self
+            .changed
+            .wait_timeout_while(state, delay, |s| !s.stopped)
+            .unwrap();
+        state
+            .stopped
+            .then(|| state.awaiting.first() == Some(&index))
+    }
+}
+
 /// The running receiver; lives until the test process ends.
 pub struct Receiver {
     pub port: u16,
@@ -311,10 +356,11 @@ impl Receiver {
         let log: Arc<Mutex<Vec<Connection>>> = Arc::default();
         let config = pki.server_config();
         let shared = log.clone();
+        let stop = Arc::new(Stop::default());
         std::thread::spawn(move || {
             for tcp in listener.incoming().flatten() {
-                let (config, log) = (config.clone(), shared.clone());
-                std::thread::spawn(move || serve(tcp, config, log, behaviour));
+                let (config, log, stop) = (config.clone(), shared.clone(), stop.clone());
+                std::thread::spawn(move || serve(tcp, config, log, behaviour, &stop));
             }
         });
         Self { port, log }
@@ -361,6 +407,7 @@ fn serve(
     config: Arc<ServerConfig>,
     log: Arc<Mutex<Vec<Connection>>>,
     behaviour: Behaviour,
+    stop: &Stop,
 ) {
     let index = {
         let mut l = log.lock().unwrap();
@@ -408,6 +455,17 @@ fn serve(
         };
         match tls.read(&mut buf[..room]) {
             Ok(0) => {
+                if let Behaviour::StopsWhileClosing(delay) = behaviour
+                    && total > 0
+                    && let Some(first) = stop.await_answer(index, delay)
+                {
+                    tls.conn.send_close_notify();
+                    let _ = tls.flush();
+                    if !first {
+                        let _ = socket2::SockRef::from(&tls.sock).set_linger(Some(Duration::ZERO));
+                    }
+                    return;
+                }
                 let fails = behaviour == Behaviour::CloseWithoutNotify
                     || (behaviour == Behaviour::FirstFailsLate && index == 0);
                 if behaviour == Behaviour::FirstFailsLate && index == 0 {
