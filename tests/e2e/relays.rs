@@ -12,7 +12,7 @@ use crate::support::aws::{Moto, unique_name};
 use crate::support::devo::{Behaviour, Pki, Receiver, Record, ship_direct};
 use crate::support::samples::trail_object;
 use crate::support::syslog::{Kind, SyslogServer};
-use crate::support::{Workdir, audit_s3_yaml, config_yaml, events_yaml};
+use crate::support::{Workdir, audit_s3_yaml, config_yaml, events_yaml, setup_with};
 
 /// What a scenario sent, and what came of it.
 #[derive(Debug, Default)]
@@ -118,11 +118,7 @@ pub fn trail_objects(
 /// before anything is received), and the next run, against a sound receiver, delivers all.
 #[test]
 fn a_close_notify_that_does_not_answer_ours_is_no_receipt() {
-    let moto = Moto::new();
-    let pki = Pki::new("devo");
-    let wd = Workdir::new();
-    wd.write_certs(&pki, &pki);
-    let late = Receiver::start_with(&pki, Behaviour::CloseNotifyAfter(Duration::from_secs(1)));
+    let (moto, pki, late, wd) = setup_with(Behaviour::CloseNotifyAfter(Duration::from_secs(1)));
 
     // The shipper alone: our close_notify goes out long before the relay's, which crosses it.
     let receipt = ship_direct(&wd, late.port, &[("my.app.test.one", "lost?")]);
@@ -180,18 +176,11 @@ fn a_relay_that_resets_at_random_points_loses_nothing() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| u64::from(std::process::id()));
-    let moto = Moto::new();
-    let pki = Pki::new("devo");
-    let wd = Workdir::new();
-    wd.write_certs(&pki, &pki);
-    let relay = Receiver::start_with(
-        &pki,
-        Behaviour::ResetAtRandom {
-            seed,
-            within: 300_000,
-            sound: 3,
-        },
-    );
+    let (moto, _, relay, wd) = setup_with(Behaviour::ResetAtRandom {
+        seed,
+        within: 300_000,
+        sound: 3,
+    });
     let queue = unique_name("resets");
     let url = moto.create_queue("us-east-1", &queue, 30);
     let (bodies, event_ids) = events("reset", 300, 2_000);
@@ -250,14 +239,7 @@ fn a_relay_that_resets_at_random_points_loses_nothing() {
 /// epoch (the README's bound (1)): at most one epoch of copies each.
 #[test]
 fn a_relay_stopped_as_it_answers_loses_nothing() {
-    let moto = Moto::new();
-    let pki = Pki::new("devo");
-    let wd = Workdir::new();
-    wd.write_certs(&pki, &pki);
-    let relay = Receiver::start_with(
-        &pki,
-        Behaviour::StopsWhileClosing(Duration::from_millis(500)),
-    );
+    let (moto, _, relay, wd) = setup_with(Behaviour::StopsWhileClosing(Duration::from_millis(500)));
     let (trail_queue, trail_url, bucket) = moto.announcing_bucket("us-east-1", "stoptrail", 30);
     let trail_ids = trail_objects(&moto, &bucket, "stop", 10, 300);
     wd.write_config(&config_yaml(relay.port, &audit_s3_yaml(&trail_queue, "")));

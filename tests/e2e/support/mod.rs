@@ -197,8 +197,13 @@ pub fn setup() -> (aws::Moto, devo::Receiver, Workdir) {
 
 /// [`setup`], and the PKI of the receiver and the workdir (for more receivers that trust it).
 pub fn setup_with_pki() -> (aws::Moto, Pki, devo::Receiver, Workdir) {
+    setup_with(devo::Behaviour::Normal)
+}
+
+/// [`setup_with_pki`] with a receiver that behaves so.
+pub fn setup_with(behaviour: devo::Behaviour) -> (aws::Moto, Pki, devo::Receiver, Workdir) {
     let pki = Pki::new("devo");
-    let receiver = devo::Receiver::start(&pki);
+    let receiver = devo::Receiver::start_with(&pki, behaviour);
     let wd = Workdir::new();
     wd.write_certs(&pki, &pki);
     (aws::Moto::new(), pki, receiver, wd)
