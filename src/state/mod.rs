@@ -563,7 +563,7 @@ impl StateStore {
                 )
             }
             Self::S3(store) => {
-                let state = store.load_service(key).await?.map(|(s, _)| s);
+                let state = store.load_service(key).await?;
                 (
                     state.and_then(|s| s.last_pull_of(worker.shard)),
                     Backend::S3 {
@@ -769,11 +769,7 @@ impl ServiceHandle {
     pub async fn saved_at(&self, other: &str) -> Result<ServiceState, StateError> {
         match &self.backend {
             Backend::Files { store, .. } => store.load(other),
-            Backend::S3 { store, .. } => Ok(store
-                .load_service(other)
-                .await?
-                .map(|(s, _)| s)
-                .unwrap_or_default()),
+            Backend::S3 { store, .. } => Ok(store.load_service(other).await?.unwrap_or_default()),
         }
     }
 

@@ -8,9 +8,11 @@
 //! cursor before pulling it (owner, expiry its run's deadline and a grace from now), renews the
 //! lease with each advance and while a slice makes progress (`sources::cursor`), and clears it
 //! when done; a worker that died or hangs holds its cursors until the lease expires, then the
-//! next worker takes them over from where they were last recorded.
+//! next worker takes them over from where they were last recorded. A service object is written
+//! with `If-Match` on the ETag this run last read or wrote of it, and read again only on a 412.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -22,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Claim, Cursor, STATE_VERSION, ServiceState, StateError, Worker, parse_versioned};
 use crate::aws::Aws;
+use crate::lock;
 use crate::outcome::{Failure, Outcome};
 
 /// Bytes kept as they are in a cursor's object name; the rest is percent-encoded (log group
@@ -38,6 +41,9 @@ pub struct S3Store {
     bucket: String,
     /// Empty, or ends with `/`.
     prefix: String,
+    /// The service objects as this run last read or wrote them, with their ETags: a write tries
+    /// the ETag it knows, and reads the object again only when another worker wrote it meanwhile.
+    known: Arc<Mutex<HashMap<String, (ServiceState, String)>>>,
 }
 
 /// A cursor's object.
@@ -97,6 +103,7 @@ impl S3Store {
             aws,
             bucket: bucket.to_string(),
             prefix,
+            known: Arc::default(),
         }
     }
 
@@ -208,30 +215,45 @@ impl S3Store {
     }
 
     /// The service object, if there is one.
-    pub async fn load_service(
-        &self,
-        key: &str,
-    ) -> Result<Option<(ServiceState, String)>, StateError> {
-        self.get(&self.service_object(key)).await
+    pub async fn load_service(&self, key: &str) -> Result<Option<ServiceState>, StateError> {
+        let object = self.service_object(key);
+        Ok(self.read_service(&object).await?.map(|(state, _)| state))
     }
 
-    /// Changes the service object with `change`, read again and retried when another worker
-    /// wrote it meanwhile.
+    /// The service object read from S3 (and now known), if there is one.
+    async fn read_service(
+        &self,
+        object: &str,
+    ) -> Result<Option<(ServiceState, String)>, StateError> {
+        let current = self.get::<ServiceState>(object).await?;
+        if let Some(current) = &current {
+            lock(&self.known).insert(object.to_string(), current.clone());
+        }
+        Ok(current)
+    }
+
+    /// Changes the service object with `change`: first as this run last knew it, then, when
+    /// another worker wrote it meanwhile, read again and retried.
     pub async fn update_service(
         &self,
         key: &str,
         change: impl Fn(&mut ServiceState),
     ) -> Result<(), StateError> {
         let object = self.service_object(key);
-        for _ in 0..SERVICE_WRITE_TRIES {
-            let current = self.get::<ServiceState>(&object).await?;
+        let mut current = lock(&self.known).get(&object).cloned();
+        // One try more than reads: the first is of what this run knew.
+        for tried in 0..=SERVICE_WRITE_TRIES {
+            if tried > 0 {
+                current = self.read_service(&object).await?;
+            }
             let (mut state, condition) = match &current {
                 Some((state, etag)) => (state.clone(), Condition::Match(etag)),
                 None => (ServiceState::default(), Condition::Create),
             };
             change(&mut state);
             state.version = STATE_VERSION;
-            if let Written::Done { .. } = self.put(&object, &state, condition).await? {
+            if let Written::Done { etag } = self.put(&object, &state, condition).await? {
+                lock(&self.known).insert(object, (state, etag));
                 return Ok(());
             }
         }
