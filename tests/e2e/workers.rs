@@ -105,6 +105,9 @@ fn s3_state_records_cursors_and_the_next_run_resumes() {
     let run = wd.run(&["logs", "--force"]);
     run.expect_code(0);
     assert_eq!(receiver.records().len(), 5);
+    // The service object read once, at the start: its write at the end goes on the ETag of that
+    // read (no other worker wrote meanwhile); the cursor's object read once, to lease it.
+    run.expect_stderr("S3.GetObject=2 ");
 }
 
 #[test]
