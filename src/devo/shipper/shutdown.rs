@@ -112,21 +112,18 @@ mod tests {
         assert!(!closes.voids(Instant::now()).await);
     }
 
-    /// Whether an answer 5 ms into another close is void, when that other close ends 20 ms in,
-    /// closed by the server on its own (`stopping`) or answered.
+    /// Whether an answer is void when another close awaits its own and then ends: closed by
+    /// the server on its own (`stopping`) or answered. `join!` polls in order, so the answer's
+    /// check sees the other close awaiting and waits before that close ends.
     async fn answer_beside_another_close(stopping: bool) -> bool {
-        let closes = std::sync::Arc::new(Closes::default());
-        let other = closes.clone();
-        let closing = tokio::spawn(async move {
-            let _two = other.awaiting();
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        let closes = Closes::default();
+        let other = closes.awaiting();
+        let (void, ()) = tokio::join!(closes.voids(Instant::now()), async {
             if stopping {
-                other.closed_on_its_own();
+                closes.closed_on_its_own();
             }
+            drop(other);
         });
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        let void = closes.voids(Instant::now()).await;
-        closing.await.unwrap();
         void
     }
 
