@@ -295,8 +295,8 @@ fn close_notify_after(mut tcp: TcpStream, mut conn: ServerConnection, after: Dur
     }
 }
 
-/// The stop of a [`Behaviour::StopsWhileClosing`] relay: which connections await their answer,
-/// and whether it stopped.
+/// The stop of a [`Behaviour::StopsWhileClosing`] relay: the close_notify of the first connection
+/// awaiting its answer (with its socket), and whether the relay stopped.
 #[derive(Default)]
 struct Stop {
     state: Mutex<StopState>,
@@ -305,31 +305,40 @@ struct Stop {
 
 #[derive(Default)]
 struct StopState {
-    awaiting: Vec<usize>,
+    first: Option<(Vec<u8>, TcpStream)>,
     stopped: bool,
 }
 
 impl Stop {
-    /// Connection `index` read the client's close_notify: waits `delay` for its answer, or for
-    /// the stop (which the second connection to wait brings). `Some(first)` when the relay
-    /// stopped meanwhile (`first`: this connection was the first to wait), `None` to answer.
-    fn await_answer(&self, index: usize, delay: Duration) -> Option<bool> {
+    /// Connection `sock` read the client's close_notify; `close` is its own, encrypted. Waits
+    /// `delay` for a second connection to await its answer too, then answers (false); but when
+    /// that second one comes, it stops the relay from its own thread, at once: the first gets
+    /// its close_notify and a FIN, the second its close_notify and a reset (true: the caller
+    /// drops the connection and what it read). After the stop, every connection is answered.
+    fn stopped_while_awaiting(&self, sock: &TcpStream, close: &[u8], delay: Duration) -> bool {
         let mut state = self.state.lock().unwrap();
         if state.stopped {
-            return None;
+            return false;
         }
-        state.awaiting.push(index);
-        if state.awaiting.len() >= 2 {
+        if let Some((first_close, mut first)) = state.first.take() {
             state.stopped = true;
             self.changed.notify_all();
+            let _ = first.write_all(&first_close);
+            let _ = first.shutdown(std::net::Shutdown::Write);
+            let _ = (&*sock).write_all(close);
+            let _ = socket2::SockRef::from(sock).set_linger(Some(Duration::ZERO));
+            return true;
         }
-        let (state, _) = self
+        state.first = Some((close.to_vec(), sock.try_clone().unwrap()));
+        let (mut state, _) = self
             .changed
             .wait_timeout_while(state, delay, |s| !s.stopped)
             .unwrap();
-        state
-            .stopped
-            .then(|| state.awaiting.first() == Some(&index))
+        if state.stopped {
+            return true;
+        }
+        state.first = None;
+        false
     }
 }
 
@@ -457,12 +466,15 @@ fn serve(
             Ok(0) => {
                 if let Behaviour::StopsWhileClosing(delay) = behaviour
                     && total > 0
-                    && let Some(first) = stop.await_answer(index, delay)
                 {
                     tls.conn.send_close_notify();
-                    let _ = tls.flush();
-                    if !first {
-                        let _ = socket2::SockRef::from(&tls.sock).set_linger(Some(Duration::ZERO));
+                    let mut close = Vec::new();
+                    while tls.conn.wants_write() {
+                        let _ = tls.conn.write_tls(&mut close);
+                    }
+                    if !stop.stopped_while_awaiting(&tls.sock, &close, delay) {
+                        let answered = tls.sock.write_all(&close);
+                        record(&|c| c.clean_close = answered.is_ok());
                     }
                     return;
                 }
