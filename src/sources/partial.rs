@@ -5,9 +5,9 @@
 //! An object's [`ObjectSink`] ships its batches and sees their receipts come back in order. Each
 //! time the delivered prefix of an object still being read grows, it notes it with
 //! [`PartialNotes`], which writes the latest notes in one state update at a time (notes made
-//! during a write go with the one that follows it at once). Small objects, delivered in one epoch, never write. An
-//! object left in the middle waits for the receipts of what it shipped and writes how far they
-//! reach. One delivered whole has its note forgotten with the next write, or at the end of the
+//! during a write go with the one that follows it at once). Small objects, delivered in one
+//! epoch, never write. An object left in the middle waits for the receipts of what it shipped
+//! and writes how far they reach. One delivered whole has its note forgotten with the next write, or at the end of the
 //! service's run ([`PartialNotes::flush`]), never by a write of its own: a note only ever says
 //! what did reach Devo, so one left behind (the run died first) is true, and it goes with its
 //! message's retention.
@@ -92,7 +92,7 @@ impl PartialNotes {
     }
 
     /// Writes while a note in part waits and no other write is under way. Every writer looks
-    /// again once it has let go of the lock (here, in `flush` and `note_now`): a note pushed
+    /// again once it has let go of the lock (here, and in `write_now`): a note pushed
     /// after the writer's last look found the lock taken, and is left to that writer.
     async fn write_while_waiting(&self) {
         while crate::lock(&self.notes).partial_waits() {
@@ -110,13 +110,9 @@ impl PartialNotes {
 
     /// Writes every note not written yet, the forgotten ones too: at the end of the service's run.
     pub async fn flush(&self) {
-        let writing = self.writing.lock().await;
-        let written = self.write_pending(true).await;
-        drop(writing);
-        if let Err(e) = written {
+        if let Err(e) = self.write_now(true).await {
             tracing::warn!(message = "Could not forget how far objects delivered whole were delivered; their notes are dropped with their messages' retention.", error = %e);
         }
-        self.write_while_waiting().await;
     }
 
     /// Notes and writes before returning: what a run that leaves an object says of it.
@@ -126,9 +122,16 @@ impl PartialNotes {
         note: ObjectNote,
     ) -> Result<(), crate::state::StateError> {
         self.push(message_id, note);
-        let writing = self.writing.lock().await;
-        let written = self.write_pending(false).await;
-        drop(writing);
+        self.write_now(false).await
+    }
+
+    /// Waits for the write under way, writes (see `write_pending`), then looks again for notes
+    /// pushed meanwhile.
+    async fn write_now(&self, all: bool) -> Result<(), crate::state::StateError> {
+        let written = {
+            let _writing = self.writing.lock().await;
+            self.write_pending(all).await
+        };
         self.write_while_waiting().await;
         written
     }

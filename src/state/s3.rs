@@ -214,22 +214,14 @@ impl S3Store {
         }
     }
 
-    /// The service object, if there is one.
+    /// The service object, if there is one (and now known to this run's writes).
     pub async fn load_service(&self, key: &str) -> Result<Option<ServiceState>, StateError> {
         let object = self.service_object(key);
-        Ok(self.read_service(&object).await?.map(|(state, _)| state))
-    }
-
-    /// The service object read from S3 (and now known), if there is one.
-    async fn read_service(
-        &self,
-        object: &str,
-    ) -> Result<Option<(ServiceState, String)>, StateError> {
-        let current = self.get::<ServiceState>(object).await?;
-        if let Some(current) = &current {
-            lock(&self.known).insert(object.to_string(), current.clone());
-        }
-        Ok(current)
+        let Some((state, etag)) = self.get::<ServiceState>(&object).await? else {
+            return Ok(None);
+        };
+        lock(&self.known).insert(object, (state.clone(), etag));
+        Ok(Some(state))
     }
 
     /// Changes the service object with `change`: first as this run last knew it, then, when
@@ -244,12 +236,12 @@ impl S3Store {
         // One try more than reads: the first is of what this run knew.
         for tried in 0..=SERVICE_WRITE_TRIES {
             if tried > 0 {
-                current = self.read_service(&object).await?;
+                current = self.get::<ServiceState>(&object).await?;
             }
-            let (mut state, condition) = match &current {
-                Some((state, etag)) => (state.clone(), Condition::Match(etag)),
-                None => (ServiceState::default(), Condition::Create),
-            };
+            let (mut state, etag) = current
+                .take()
+                .map_or((ServiceState::default(), None), |(s, e)| (s, Some(e)));
+            let condition = etag.as_deref().map_or(Condition::Create, Condition::Match);
             change(&mut state);
             state.version = STATE_VERSION;
             if let Written::Done { etag } = self.put(&object, &state, condition).await? {

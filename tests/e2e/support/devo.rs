@@ -215,7 +215,7 @@ pub enum Behaviour {
     /// close_notify this long after it, so closes pile up, and it stops once two connections
     /// await their answer. Each then gets close_notify though the relay dropped what it read
     /// (rsyslog's end of a session sends close_notify, then reads and drops what is left): the
-    /// first with a FIN, so its close looks like an answer, the others with a reset. Connections
+    /// first with a FIN, so its close looks like an answer, the second with a reset. Connections
     /// made after the stop are answered at once (the relay started again).
     StopsWhileClosing(Duration),
     /// A relay under load: reads every connection at this many bytes a second, keeps all it
